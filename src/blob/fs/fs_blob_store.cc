@@ -1,0 +1,241 @@
+#include "blob/fs/fs_blob_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include <fmt/format.h>
+
+namespace berth {
+namespace fs = std::filesystem;
+
+namespace {
+
+Status io_error(std::string_view what, const fs::path& p, int err = errno) {
+  return error(Code::kInternal, fmt::format("{} {}: {}", what, p.string(), std::strerror(err)));
+}
+
+class FdHolder {
+ public:
+  explicit FdHolder(int fd) : fd_(fd) {}
+  ~FdHolder() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FdHolder(const FdHolder&) = delete;
+  FdHolder& operator=(const FdHolder&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+Status fsync_dir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return io_error("open dir", dir);
+  FdHolder h(fd);
+  if (::fsync(fd) != 0) return io_error("fsync dir", dir);
+  return Status::ok();
+}
+
+class FileReader final : public BlobReader {
+ public:
+  FileReader(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  ~FileReader() override { ::close(fd_); }
+  uint64_t size() const override { return size_; }
+  int native_fd() const override { return fd_; }
+  Result<size_t> read_at(uint64_t offset, void* buf, size_t len) override {
+    while (true) {
+      ssize_t n = ::pread(fd_, buf, len, static_cast<off_t>(offset));
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) return error(Code::kInternal, fmt::format("pread: {}", std::strerror(errno)));
+    }
+  }
+
+ private:
+  int fd_;
+  uint64_t size_;
+};
+
+class FileAppender final : public UploadAppender {
+ public:
+  FileAppender(int fd, fs::path path) : fd_(fd), path_(std::move(path)) {}
+  ~FileAppender() override { ::close(fd_); }
+  Status append(const void* data, size_t len) override {
+    const char* p = static_cast<const char*>(data);
+    while (len > 0) {
+      ssize_t n = ::write(fd_, p, len);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return io_error("write", path_);
+      }
+      p += n;
+      len -= static_cast<size_t>(n);
+    }
+    return Status::ok();
+  }
+  Status flush() override { return Status::ok(); }  // write(2) is already visible
+
+ private:
+  int fd_;
+  fs::path path_;
+};
+
+Result<std::unique_ptr<BlobReader>> open_reader(const fs::path& p, Code missing) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return error(missing, "not found");
+    return io_error("open", p);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    Status s = io_error("fstat", p);
+    ::close(fd);
+    return s;
+  }
+  return std::unique_ptr<BlobReader>(new FileReader(fd, static_cast<uint64_t>(st.st_size)));
+}
+
+bool valid_upload_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FsBlobStore>> FsBlobStore::open_at(const fs::path& root) {
+  std::error_code ec;
+  for (const char* sub : {"blobs/sha256", "blobs/sha512", "uploads"}) {
+    fs::create_directories(root / sub, ec);
+    if (ec) return error(Code::kInternal, fmt::format("create {}: {}", (root / sub).string(), ec.message()));
+  }
+  return std::unique_ptr<FsBlobStore>(new FsBlobStore(root));
+}
+
+fs::path FsBlobStore::blob_path(const Digest& digest) const {
+  return root_ / "blobs" / std::string(digest.algorithm_name()) / digest.hex().substr(0, 2) /
+         digest.hex();
+}
+
+Result<fs::path> FsBlobStore::upload_path(std::string_view id) const {
+  if (!valid_upload_id(id)) return error(Code::kBlobUploadUnknown, "malformed upload id");
+  return root_ / "uploads" / std::string(id);
+}
+
+Result<std::unique_ptr<BlobReader>> FsBlobStore::open(const Digest& digest) {
+  return open_reader(blob_path(digest), Code::kBlobUnknown);
+}
+
+Result<uint64_t> FsBlobStore::stat(const Digest& digest) {
+  struct stat st {};
+  fs::path p = blob_path(digest);
+  if (::stat(p.c_str(), &st) != 0) {
+    if (errno == ENOENT) return error(Code::kBlobUnknown, "blob not found");
+    return io_error("stat", p);
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Status FsBlobStore::remove(const Digest& digest) {
+  fs::path p = blob_path(digest);
+  if (::unlink(p.c_str()) != 0 && errno != ENOENT) return io_error("unlink", p);
+  return Status::ok();
+}
+
+Result<std::vector<Digest>> FsBlobStore::list() {
+  std::vector<Digest> out;
+  std::error_code ec;
+  for (const char* alg : {"sha256", "sha512"}) {
+    fs::path dir = root_ / "blobs" / alg;
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
+      if (!it->is_regular_file()) continue;
+      auto d = Digest::parse(fmt::format("{}:{}", alg, it->path().filename().string()));
+      if (d) out.push_back(std::move(d).value());
+    }
+    if (ec) return error(Code::kInternal, fmt::format("list {}: {}", dir.string(), ec.message()));
+  }
+  return out;
+}
+
+Status FsBlobStore::create_upload(std::string_view id) {
+  BERTH_ASSIGN_OR_RETURN(fs::path p, upload_path(id));
+  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return io_error("create upload", p);
+  ::close(fd);
+  return Status::ok();
+}
+
+Result<UploadInfo> FsBlobStore::upload_info(std::string_view id) {
+  BERTH_ASSIGN_OR_RETURN(fs::path p, upload_path(id));
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) {
+    if (errno == ENOENT) return error(Code::kBlobUploadUnknown, "upload not found");
+    return io_error("stat", p);
+  }
+  return UploadInfo{std::string(id), static_cast<uint64_t>(st.st_size), st.st_mtim.tv_sec};
+}
+
+Result<std::unique_ptr<UploadAppender>> FsBlobStore::append_upload(std::string_view id) {
+  BERTH_ASSIGN_OR_RETURN(fs::path p, upload_path(id));
+  int fd = ::open(p.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return error(Code::kBlobUploadUnknown, "upload not found");
+    return io_error("open upload", p);
+  }
+  return std::unique_ptr<UploadAppender>(new FileAppender(fd, p));
+}
+
+Result<std::unique_ptr<BlobReader>> FsBlobStore::read_upload(std::string_view id) {
+  BERTH_ASSIGN_OR_RETURN(fs::path p, upload_path(id));
+  return open_reader(p, Code::kBlobUploadUnknown);
+}
+
+Status FsBlobStore::commit_upload(std::string_view id, const Digest& digest) {
+  BERTH_ASSIGN_OR_RETURN(fs::path src, upload_path(id));
+  fs::path dst = blob_path(digest);
+  {
+    int fd = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return error(Code::kBlobUploadUnknown, "upload not found");
+      return io_error("open upload", src);
+    }
+    FdHolder h(fd);
+    if (::fdatasync(fd) != 0) return io_error("fdatasync", src);
+  }
+  std::error_code ec;
+  fs::create_directories(dst.parent_path(), ec);
+  if (ec) return error(Code::kInternal, fmt::format("mkdir {}: {}", dst.parent_path().string(), ec.message()));
+  // Replacing an existing blob with the same digest is harmless: same bytes, and
+  // readers keep their open inode.
+  if (::rename(src.c_str(), dst.c_str()) != 0) return io_error("rename", dst);
+  BERTH_RETURN_IF_ERROR(fsync_dir(dst.parent_path()));
+  return fsync_dir(root_ / "uploads");
+}
+
+Status FsBlobStore::abort_upload(std::string_view id) {
+  BERTH_ASSIGN_OR_RETURN(fs::path p, upload_path(id));
+  if (::unlink(p.c_str()) != 0 && errno != ENOENT) return io_error("unlink", p);
+  return Status::ok();
+}
+
+Result<std::vector<UploadInfo>> FsBlobStore::list_uploads() {
+  std::vector<UploadInfo> out;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(root_ / "uploads", ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    auto info = upload_info(it->path().filename().string());
+    if (info) out.push_back(std::move(info).value());
+  }
+  if (ec) return error(Code::kInternal, fmt::format("list uploads: {}", ec.message()));
+  return out;
+}
+
+}  // namespace berth

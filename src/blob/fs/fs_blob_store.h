@@ -1,0 +1,42 @@
+// A BlobStore on a local directory:
+//   <root>/blobs/<algorithm>/<first two hex>/<hex>   committed blobs, read-only
+//   <root>/uploads/<id>                               in-progress uploads
+// A commit fsyncs the upload file, renames it into place and fsyncs the target
+// directory, so a committed blob survives a crash and a partial one is never
+// visible under its digest.
+#pragma once
+
+#include <filesystem>
+
+#include "blob/blob_store.h"
+
+namespace berth {
+
+class FsBlobStore final : public BlobStore {
+ public:
+  // Creates the directory layout if needed.
+  static Result<std::unique_ptr<FsBlobStore>> open_at(const std::filesystem::path& root);
+
+  Result<std::unique_ptr<BlobReader>> open(const Digest& digest) override;
+  Result<uint64_t> stat(const Digest& digest) override;
+  Status remove(const Digest& digest) override;
+  Result<std::vector<Digest>> list() override;
+
+  Status create_upload(std::string_view id) override;
+  Result<UploadInfo> upload_info(std::string_view id) override;
+  Result<std::unique_ptr<UploadAppender>> append_upload(std::string_view id) override;
+  Result<std::unique_ptr<BlobReader>> read_upload(std::string_view id) override;
+  Status commit_upload(std::string_view id, const Digest& digest) override;
+  Status abort_upload(std::string_view id) override;
+  Result<std::vector<UploadInfo>> list_uploads() override;
+
+  std::filesystem::path blob_path(const Digest& digest) const;
+
+ private:
+  explicit FsBlobStore(std::filesystem::path root) : root_(std::move(root)) {}
+  Result<std::filesystem::path> upload_path(std::string_view id) const;
+
+  std::filesystem::path root_;
+};
+
+}  // namespace berth

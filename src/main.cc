@@ -1,0 +1,83 @@
+// berth: a private container registry. The command line: serve, and the
+// operator's tools.
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "app/app.h"
+#include "app/config.h"
+#include "log/log.h"
+
+namespace {
+
+int serve(const std::string& config_file, berth::app::Config& flags_over, const CLI::App& cmd) {
+  using namespace berth;
+  app::Config config;
+  if (!config_file.empty()) {
+    if (Status s = app::load_config_file(config_file, config); !s.is_ok()) {
+      std::cerr << "berth: " << s.message() << "\n";
+      return 2;
+    }
+  }
+  // Flags given on the command line win over the file.
+  auto given = [&cmd](const char* name) { return cmd.count(name) > 0; };
+  if (given("--listen")) config.listen = flags_over.listen;
+  if (given("--data-dir")) config.data_dir = flags_over.data_dir;
+  if (given("--log-level")) config.log_level = flags_over.log_level;
+  if (given("--tls-cert")) config.tls_cert = flags_over.tls_cert;
+  if (given("--tls-key")) config.tls_key = flags_over.tls_key;
+  if (given("--public-url")) config.public_url = flags_over.public_url;
+  if (given("--region")) config.region = flags_over.region;
+  if (given("--account-id")) config.account_id = flags_over.account_id;
+  if (given("--threads")) config.threads = flags_over.threads;
+  if (given("--no-auth")) config.auth = false;
+  if (!log::set_level(config.log_level)) {
+    std::cerr << "berth: unknown log level '" << config.log_level << "'\n";
+    return 2;
+  }
+  auto app = app::App::create(config);
+  if (!app) {
+    log::error("cannot start", {{"error", app.status().message()}});
+    return 1;
+  }
+  if (Status s = (*app)->start(); !s.is_ok()) {
+    log::error("cannot start", {{"error", s.message()}});
+    return 1;
+  }
+  (*app)->run();
+  log::info("berth stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"berth: a private container registry (OCI Distribution + ECR API)"};
+  cli.require_subcommand(1);
+  cli.set_version_flag("--version", "berth 0.1.0");
+
+  berth::app::Config flags;
+  std::string config_file;
+  auto* serve_cmd = cli.add_subcommand("serve", "Run the registry server");
+  serve_cmd->add_option("-c,--config", config_file, "YAML configuration file (flags override it)");
+  serve_cmd->add_option("--listen", flags.listen, "Address to listen on, HOST:PORT")
+      ->capture_default_str();
+  serve_cmd->add_option("--data-dir", flags.data_dir, "Directory for blobs and the metadata database")
+      ->capture_default_str();
+  serve_cmd->add_option("--log-level", flags.log_level, "debug, info, warn or error")->capture_default_str();
+  serve_cmd->add_option("--tls-cert", flags.tls_cert, "PEM certificate chain; enables HTTPS with --tls-key");
+  serve_cmd->add_option("--tls-key", flags.tls_key, "PEM private key for --tls-cert");
+  serve_cmd->add_option("--public-url", flags.public_url,
+                        "URL clients use to reach berth (for Location headers and ECR URIs)");
+  serve_cmd->add_option("--region", flags.region, "AWS region berth answers for")->capture_default_str();
+  serve_cmd->add_option("--account-id", flags.account_id, "Twelve-digit account id of the default account")
+      ->capture_default_str();
+  serve_cmd->add_option("--threads", flags.threads, "Event-loop threads (0: two per core)");
+  bool no_auth = false;
+  serve_cmd->add_flag("--no-auth", no_auth, "Serve without authentication (anyone may read and write)");
+
+  CLI11_PARSE(cli, argc, argv);
+  if (serve_cmd->parsed()) return serve(config_file, flags, *serve_cmd);
+  return 0;
+}

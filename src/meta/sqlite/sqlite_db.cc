@@ -1,0 +1,158 @@
+#include "meta/sqlite/sqlite_db.h"
+
+#include <fmt/format.h>
+
+namespace berth::sqlite {
+
+Status sqlite_error(sqlite3* db, std::string_view what) {
+  int rc = sqlite3_extended_errcode(db);
+  Code code = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ? Code::kUnavailable
+                                                                          : Code::kInternal;
+  return error(code, fmt::format("sqlite {}: {}", what, sqlite3_errmsg(db)));
+}
+
+Connection::~Connection() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+Status Connection::exec(std::string_view sql) {
+  std::string s(sql);
+  char* err = nullptr;
+  if (sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return error(Code::kInternal, fmt::format("sqlite exec: {}", msg));
+  }
+  return Status::ok();
+}
+
+Result<Statement> Connection::prepare(const char* sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) return Statement(it->second);
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+    return sqlite_error(db_, "prepare");
+  }
+  cache_.emplace(sql, stmt);
+  return Statement(stmt);
+}
+
+Statement::~Statement() {
+  if (s_ != nullptr) {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+}
+
+Statement& Statement::bind(int i, int64_t v) {
+  sqlite3_bind_int64(s_, i, v);
+  return *this;
+}
+Statement& Statement::bind(int i, std::string_view v) {
+  sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::bind_blob(int i, std::string_view v) {
+  sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::bind_null(int i) {
+  sqlite3_bind_null(s_, i);
+  return *this;
+}
+Statement& Statement::bind(int i, const std::optional<int64_t>& v) {
+  return v ? bind(i, *v) : bind_null(i);
+}
+Statement& Statement::bind(int i, const std::optional<std::string>& v) {
+  return v ? bind(i, std::string_view(*v)) : bind_null(i);
+}
+
+Result<bool> Statement::step() {
+  int rc = sqlite3_step(s_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return sqlite_error(sqlite3_db_handle(s_), "step");
+}
+
+Status Statement::run() {
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, step());
+    if (!row) return Status::ok();
+  }
+}
+
+std::string Statement::text(int col) const {
+  const void* p = sqlite3_column_blob(s_, col);
+  int n = sqlite3_column_bytes(s_, col);
+  return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+}
+
+std::optional<int64_t> Statement::opt_int64(int col) const {
+  if (is_null(col)) return std::nullopt;
+  return int64(col);
+}
+
+Lease::~Lease() {
+  if (conn_) pool_->release(std::move(conn_));
+}
+
+Result<std::unique_ptr<Pool>> Pool::open(Options opts) {
+  std::unique_ptr<Pool> pool(new Pool(std::move(opts)));
+  BERTH_ASSIGN_OR_RETURN(auto conn, pool->connect());
+  pool->release(std::move(conn));
+  return pool;
+}
+
+Result<std::unique_ptr<Connection>> Pool::connect() {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+  if (sqlite3_open_v2(opts_.path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    Status s = error(Code::kInternal,
+                     fmt::format("open {}: {}", opts_.path, db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close_v2(db);
+    return s;
+  }
+  auto conn = std::make_unique<Connection>(db);
+  sqlite3_busy_timeout(db, 10000);
+  BERTH_RETURN_IF_ERROR(conn->exec("PRAGMA journal_mode=WAL"));
+  BERTH_RETURN_IF_ERROR(conn->exec(opts_.synchronous_full ? "PRAGMA synchronous=FULL"
+                                                          : "PRAGMA synchronous=NORMAL"));
+  BERTH_RETURN_IF_ERROR(conn->exec("PRAGMA foreign_keys=ON"));
+  BERTH_RETURN_IF_ERROR(conn->exec("PRAGMA cache_size=-16000"));
+  return conn;
+}
+
+Result<Lease> Pool::acquire() {
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(c));
+    }
+  }
+  BERTH_ASSIGN_OR_RETURN(auto c, connect());
+  return Lease(this, std::move(c));
+}
+
+void Pool::release(std::unique_ptr<Connection> c) {
+  std::lock_guard lock(mu_);
+  idle_.push_back(std::move(c));
+}
+
+Status Pool::write(const std::function<Status(Connection&)>& fn) {
+  std::lock_guard wlock(write_mu_);
+  BERTH_ASSIGN_OR_RETURN(Lease lease, acquire());
+  BERTH_RETURN_IF_ERROR(lease->exec("BEGIN IMMEDIATE"));
+  Status s = fn(*lease);
+  if (!s.is_ok()) {
+    (void)lease->exec("ROLLBACK");
+    return s;
+  }
+  Status c = lease->exec("COMMIT");
+  if (!c.is_ok()) (void)lease->exec("ROLLBACK");
+  return c;
+}
+
+}  // namespace berth::sqlite

@@ -1,0 +1,549 @@
+#include "meta/sqlite/sqlite_metadata_store.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+namespace berth {
+using sqlite::Connection;
+using sqlite::Statement;
+
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS repositories (
+  id INTEGER PRIMARY KEY,
+  account_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  tag_mutability TEXT NOT NULL DEFAULT 'MUTABLE',
+  tag_mutability_exclusions TEXT NOT NULL DEFAULT '[]',
+  scan_on_push INTEGER NOT NULL DEFAULT 0,
+  encryption_type TEXT NOT NULL DEFAULT 'AES256',
+  kms_key TEXT NOT NULL DEFAULT '',
+  UNIQUE (account_id, name)
+);
+CREATE TABLE IF NOT EXISTS blob_links (
+  repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  digest TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  linked_at INTEGER NOT NULL,
+  PRIMARY KEY (repo_id, digest)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blob_links_by_digest ON blob_links (digest);
+CREATE TABLE IF NOT EXISTS manifests (
+  id INTEGER PRIMARY KEY,
+  repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  digest TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  artifact_type TEXT NOT NULL,
+  subject TEXT,
+  annotations TEXT NOT NULL,
+  bytes BLOB NOT NULL,
+  image_size INTEGER NOT NULL,
+  pushed_at INTEGER NOT NULL,
+  last_pulled_at INTEGER,
+  UNIQUE (repo_id, digest)
+);
+CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests (repo_id, subject)
+  WHERE subject IS NOT NULL;
+CREATE TABLE IF NOT EXISTS manifest_refs (
+  manifest_id INTEGER NOT NULL REFERENCES manifests(id) ON DELETE CASCADE,
+  repo_id INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  PRIMARY KEY (manifest_id, kind, digest)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS manifest_refs_by_target ON manifest_refs (repo_id, kind, digest);
+CREATE TABLE IF NOT EXISTS tags (
+  repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  manifest_id INTEGER NOT NULL REFERENCES manifests(id) ON DELETE CASCADE,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (repo_id, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_by_manifest ON tags (manifest_id);
+CREATE TABLE IF NOT EXISTS uploads (
+  id TEXT PRIMARY KEY,
+  repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  started_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS uploads_by_start ON uploads (started_at);
+)sql";
+
+constexpr int kRefBlob = 0;
+constexpr int kRefManifest = 1;
+
+constexpr const char* kRepoColumns =
+    "id, account_id, name, created_at, tag_mutability, tag_mutability_exclusions, scan_on_push, "
+    "encryption_type, kms_key";
+
+RepositoryRecord read_repo(const Statement& s) {
+  RepositoryRecord r;
+  r.id = s.int64(0);
+  r.account_id = s.text(1);
+  r.name = s.text(2);
+  r.created_at = s.int64(3);
+  r.tag_mutability = s.text(4);
+  r.tag_mutability_exclusions_json = s.text(5);
+  r.scan_on_push = s.int64(6) != 0;
+  r.encryption_type = s.text(7);
+  r.kms_key = s.text(8);
+  return r;
+}
+
+// Columns: digest, media_type, artifact_type, subject, annotations, bytes,
+// image_size, pushed_at, last_pulled_at
+#define BERTH_MANIFEST_COLUMNS(p)                                                          \
+  p "digest, " p "media_type, " p "artifact_type, " p "subject, " p "annotations, " p     \
+    "bytes, " p "image_size, " p "pushed_at, " p "last_pulled_at"
+
+ManifestRecord read_manifest(const Statement& s, bool with_bytes = true) {
+  ManifestRecord m;
+  m.digest = Digest::parse(s.text(0)).value();
+  m.media_type = s.text(1);
+  m.artifact_type = s.text(2);
+  if (!s.is_null(3)) m.subject = Digest::parse(s.text(3)).value();
+  m.annotations_json = s.text(4);
+  if (with_bytes) m.bytes = s.text(5);
+  m.image_size = s.int64(6);
+  m.pushed_at = s.int64(7);
+  m.last_pulled_at = s.opt_int64(8);
+  return m;
+}
+
+Result<std::optional<int64_t>> manifest_id(Connection& c, RepositoryId repo, std::string_view digest) {
+  BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("SELECT id FROM manifests WHERE repo_id=?1 AND digest=?2"));
+  s.bind(1, repo).bind(2, digest);
+  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return std::optional<int64_t>();
+  return std::optional<int64_t>(s.int64(0));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::open(const std::string& path,
+                                                                       bool synchronous_full) {
+  BERTH_ASSIGN_OR_RETURN(auto pool, sqlite::Pool::open({path, synchronous_full}));
+  std::unique_ptr<SqliteMetadataStore> store(new SqliteMetadataStore(std::move(pool)));
+  BERTH_RETURN_IF_ERROR(store->migrate());
+  return store;
+}
+
+Status SqliteMetadataStore::migrate() {
+  return pool_->write([](Connection& c) -> Status {
+    BERTH_RETURN_IF_ERROR(c.exec(kSchema));
+    BERTH_RETURN_IF_ERROR(c.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("SELECT version FROM schema_version"));
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) {
+      BERTH_ASSIGN_OR_RETURN(auto ins, c.prepare("INSERT INTO schema_version (version) VALUES (?1)"));
+      return ins.bind(1, int64_t{kSchemaVersion}).run();
+    }
+    if (s.int64(0) > kSchemaVersion) {
+      return error(Code::kFailedPrecondition,
+                   "the database was written by a newer berth; refusing to open it");
+    }
+    return Status::ok();
+  });
+}
+
+// --- repositories ------------------------------------------------------------
+
+Result<RepositoryRecord> SqliteMetadataStore::create_repository(const RepositoryRecord& repo) {
+  RepositoryRecord out = repo;
+  Status st = pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("INSERT INTO repositories (account_id, name, created_at, tag_mutability, "
+                          "tag_mutability_exclusions, scan_on_push, encryption_type, kms_key) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+                          "ON CONFLICT (account_id, name) DO NOTHING"));
+    s.bind(1, std::string_view(repo.account_id))
+        .bind(2, std::string_view(repo.name))
+        .bind(3, repo.created_at)
+        .bind(4, std::string_view(repo.tag_mutability))
+        .bind(5, std::string_view(repo.tag_mutability_exclusions_json))
+        .bind(6, int64_t{repo.scan_on_push})
+        .bind(7, std::string_view(repo.encryption_type))
+        .bind(8, std::string_view(repo.kms_key));
+    BERTH_RETURN_IF_ERROR(s.run());
+    if (c.changes() == 0) {
+      return error(Code::kAlreadyExists, fmt::format("repository {} already exists", repo.name));
+    }
+    out.id = c.last_insert_rowid();
+    return Status::ok();
+  });
+  if (!st.is_ok()) return st;
+  return out;
+}
+
+Result<RepositoryRecord> SqliteMetadataStore::get_repository(std::string_view account_id,
+                                                             std::string_view name) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  static const std::string sql =
+      fmt::format("SELECT {} FROM repositories WHERE account_id=?1 AND name=?2", kRepoColumns);
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
+  s.bind(1, account_id).bind(2, name);
+  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return error(Code::kNameUnknown, fmt::format("repository {} not found", name));
+  return read_repo(s);
+}
+
+Result<RepositoryRecord> SqliteMetadataStore::ensure_repository(std::string_view account_id,
+                                                                std::string_view name, int64_t now) {
+  auto existing = get_repository(account_id, name);
+  if (existing.is_ok() || existing.status().code() != Code::kNameUnknown) return existing;
+  RepositoryRecord r;
+  r.account_id = std::string(account_id);
+  r.name = std::string(name);
+  r.created_at = now;
+  auto created = create_repository(r);
+  if (!created.is_ok() && created.status().code() == Code::kAlreadyExists) {
+    return get_repository(account_id, name);  // lost a race with another creator
+  }
+  return created;
+}
+
+Result<std::vector<RepositoryRecord>> SqliteMetadataStore::list_repositories(
+    std::string_view account_id, const PageRequest& page) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  static const std::string sql = fmt::format(
+      "SELECT {} FROM repositories WHERE account_id=?1 AND name>?2 ORDER BY name LIMIT ?3",
+      kRepoColumns);
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
+  s.bind(1, account_id)
+      .bind(2, std::string_view(page.after))
+      .bind(3, page.limit == 0 ? int64_t{-1} : static_cast<int64_t>(page.limit));
+  std::vector<RepositoryRecord> out;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    out.push_back(read_repo(s));
+  }
+  return out;
+}
+
+Status SqliteMetadataStore::update_repository(const RepositoryRecord& repo) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("UPDATE repositories SET tag_mutability=?2, tag_mutability_exclusions=?3, "
+                          "scan_on_push=?4 WHERE id=?1"));
+    s.bind(1, repo.id)
+        .bind(2, std::string_view(repo.tag_mutability))
+        .bind(3, std::string_view(repo.tag_mutability_exclusions_json))
+        .bind(4, int64_t{repo.scan_on_push});
+    BERTH_RETURN_IF_ERROR(s.run());
+    if (c.changes() == 0) return error(Code::kNameUnknown, "repository not found");
+    return Status::ok();
+  });
+}
+
+Status SqliteMetadataStore::delete_repository(RepositoryId id, bool force) {
+  return pool_->write([&](Connection& c) -> Status {
+    if (!force) {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT 1 FROM manifests WHERE repo_id=?1 LIMIT 1"));
+      q.bind(1, id);
+      BERTH_ASSIGN_OR_RETURN(bool any, q.step());
+      if (any) {
+        return error(Code::kRepositoryNotEmpty,
+                     "the repository contains images; delete them first or use force");
+      }
+    }
+    // Children first: tags and refs cascade from manifests.
+    for (const char* sql : {"DELETE FROM tags WHERE repo_id=?1", "DELETE FROM manifests WHERE repo_id=?1",
+                            "DELETE FROM blob_links WHERE repo_id=?1", "DELETE FROM uploads WHERE repo_id=?1",
+                            "DELETE FROM repositories WHERE id=?1"}) {
+      BERTH_ASSIGN_OR_RETURN(auto s, c.prepare(sql));
+      BERTH_RETURN_IF_ERROR(s.bind(1, id).run());
+    }
+    if (c.changes() == 0) return error(Code::kNameUnknown, "repository not found");
+    return Status::ok();
+  });
+}
+
+// --- blobs ---------------------------------------------------------------------
+
+Status SqliteMetadataStore::link_blob(RepositoryId repo, const Digest& digest, int64_t size,
+                                      int64_t now) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("INSERT INTO blob_links (repo_id, digest, size, linked_at) "
+                          "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (repo_id, digest) DO UPDATE "
+                          "SET linked_at=excluded.linked_at"));
+    return s.bind(1, repo).bind(2, std::string_view(digest.str())).bind(3, size).bind(4, now).run();
+  });
+}
+
+Result<BlobLink> SqliteMetadataStore::get_blob_link(RepositoryId repo, const Digest& digest) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(auto s,
+                         lease->prepare("SELECT size FROM blob_links WHERE repo_id=?1 AND digest=?2"));
+  s.bind(1, repo).bind(2, std::string_view(digest.str()));
+  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return error(Code::kBlobUnknown, "blob unknown to registry");
+  return BlobLink{digest, s.int64(0)};
+}
+
+Status SqliteMetadataStore::unlink_blob(RepositoryId repo, const Digest& digest) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM blob_links WHERE repo_id=?1 AND digest=?2"));
+    BERTH_RETURN_IF_ERROR(s.bind(1, repo).bind(2, std::string_view(digest.str())).run());
+    if (c.changes() == 0) return error(Code::kBlobUnknown, "blob unknown to registry");
+    return Status::ok();
+  });
+}
+
+Result<std::vector<RepositoryId>> SqliteMetadataStore::repositories_with_blob(
+    std::string_view account_id, const Digest& digest) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT b.repo_id FROM blob_links b JOIN repositories r ON r.id=b.repo_id "
+                             "WHERE b.digest=?1 AND r.account_id=?2 ORDER BY r.name"));
+  s.bind(1, std::string_view(digest.str())).bind(2, account_id);
+  std::vector<RepositoryId> out;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    out.push_back(s.int64(0));
+  }
+  return out;
+}
+
+// --- uploads -----------------------------------------------------------------------
+
+Status SqliteMetadataStore::create_upload(const UploadRecord& upload) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("INSERT INTO uploads (id, repo_id, started_at) VALUES (?1, ?2, ?3)"));
+    return s.bind(1, std::string_view(upload.id)).bind(2, upload.repository).bind(3, upload.started_at).run();
+  });
+}
+
+Result<UploadRecord> SqliteMetadataStore::get_upload(std::string_view id) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT repo_id, started_at FROM uploads WHERE id=?1"));
+  s.bind(1, id);
+  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
+  return UploadRecord{std::string(id), s.int64(0), s.int64(1)};
+}
+
+Status SqliteMetadataStore::delete_upload(std::string_view id) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM uploads WHERE id=?1"));
+    return s.bind(1, id).run();
+  });
+}
+
+Result<std::vector<UploadRecord>> SqliteMetadataStore::uploads_started_before(int64_t when) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT id, repo_id, started_at FROM uploads WHERE started_at<?1"));
+  s.bind(1, when);
+  std::vector<UploadRecord> out;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    out.push_back(UploadRecord{s.text(0), s.int64(1), s.int64(2)});
+  }
+  return out;
+}
+
+// --- manifests ------------------------------------------------------------------------
+
+Status SqliteMetadataStore::put_manifest(const PutManifestRequest& req) {
+  const ManifestRecord& m = req.manifest;
+  return pool_->write([&](Connection& c) -> Status {
+    for (const Digest& b : req.references.blobs) {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT 1 FROM blob_links WHERE repo_id=?1 AND digest=?2"));
+      q.bind(1, req.repository).bind(2, std::string_view(b.str()));
+      BERTH_ASSIGN_OR_RETURN(bool row, q.step());
+      if (!row) {
+        return error(Code::kManifestBlobUnknown,
+                     fmt::format("blob {} is not in the repository", b.str()));
+      }
+    }
+    for (const Digest& child : req.references.manifests) {
+      BERTH_ASSIGN_OR_RETURN(auto id, manifest_id(c, req.repository, child.str()));
+      if (!id) {
+        return error(Code::kManifestUnknown,
+                     fmt::format("manifest {} is not in the repository", child.str()));
+      }
+    }
+    BERTH_ASSIGN_OR_RETURN(auto existing, manifest_id(c, req.repository, m.digest.str()));
+    int64_t id;
+    if (existing) {
+      id = *existing;
+    } else {
+      BERTH_ASSIGN_OR_RETURN(
+          auto ins,
+          c.prepare("INSERT INTO manifests (repo_id, digest, media_type, artifact_type, subject, "
+                    "annotations, bytes, image_size, pushed_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"));
+      ins.bind(1, req.repository)
+          .bind(2, std::string_view(m.digest.str()))
+          .bind(3, std::string_view(m.media_type))
+          .bind(4, std::string_view(m.artifact_type))
+          .bind(5, m.subject ? std::optional<std::string>(m.subject->str()) : std::nullopt)
+          .bind(6, std::string_view(m.annotations_json))
+          .bind_blob(7, m.bytes)
+          .bind(8, m.image_size)
+          .bind(9, m.pushed_at);
+      BERTH_RETURN_IF_ERROR(ins.run());
+      id = c.last_insert_rowid();
+      auto add_ref = [&](int kind, const Digest& d) -> Status {
+        BERTH_ASSIGN_OR_RETURN(
+            auto r, c.prepare("INSERT OR IGNORE INTO manifest_refs (manifest_id, repo_id, kind, digest) "
+                              "VALUES (?1, ?2, ?3, ?4)"));
+        return r.bind(1, id).bind(2, req.repository).bind(3, int64_t{kind}).bind(4, std::string_view(d.str())).run();
+      };
+      for (const Digest& b : req.references.blobs) BERTH_RETURN_IF_ERROR(add_ref(kRefBlob, b));
+      for (const Digest& d : req.references.manifests) BERTH_RETURN_IF_ERROR(add_ref(kRefManifest, d));
+    }
+    if (!req.tag) return Status::ok();
+    if (req.tag_immutable) {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT manifest_id FROM tags WHERE repo_id=?1 AND name=?2"));
+      q.bind(1, req.repository).bind(2, std::string_view(*req.tag));
+      BERTH_ASSIGN_OR_RETURN(bool row, q.step());
+      if (row && q.int64(0) != id) {
+        return error(Code::kTagImmutable,
+                     fmt::format("the tag '{}' already exists and cannot be overwritten because the "
+                                 "repository is immutable",
+                                 *req.tag));
+      }
+    }
+    BERTH_ASSIGN_OR_RETURN(
+        auto t, c.prepare("INSERT INTO tags (repo_id, name, manifest_id, updated_at) VALUES (?1,?2,?3,?4) "
+                          "ON CONFLICT (repo_id, name) DO UPDATE SET manifest_id=excluded.manifest_id, "
+                          "updated_at=excluded.updated_at WHERE manifest_id<>excluded.manifest_id"));
+    return t.bind(1, req.repository).bind(2, std::string_view(*req.tag)).bind(3, id).bind(4, m.pushed_at).run();
+  });
+}
+
+Result<ManifestRecord> SqliteMetadataStore::get_manifest(RepositoryId repo, const Digest& digest) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT " BERTH_MANIFEST_COLUMNS("") " FROM manifests WHERE repo_id=?1 AND digest=?2"));
+  s.bind(1, repo).bind(2, std::string_view(digest.str()));
+  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return error(Code::kManifestUnknown, "manifest unknown to registry");
+  return read_manifest(s);
+}
+
+Result<ManifestRecord> SqliteMetadataStore::get_manifest_by_tag(RepositoryId repo, std::string_view tag) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT " BERTH_MANIFEST_COLUMNS("m.") " FROM tags t JOIN manifests m "
+                             "ON m.id=t.manifest_id WHERE t.repo_id=?1 AND t.name=?2"));
+  s.bind(1, repo).bind(2, tag);
+  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return error(Code::kManifestUnknown, fmt::format("manifest tagged '{}' not found", tag));
+  return read_manifest(s);
+}
+
+Status SqliteMetadataStore::delete_manifest(RepositoryId repo, const Digest& digest) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto id, manifest_id(c, repo, digest.str()));
+    if (!id) return error(Code::kManifestUnknown, "manifest unknown to registry");
+    BERTH_ASSIGN_OR_RETURN(
+        auto q, c.prepare("SELECT m.digest FROM manifest_refs r JOIN manifests m ON m.id=r.manifest_id "
+                          "WHERE r.repo_id=?1 AND r.kind=1 AND r.digest=?2 LIMIT 1"));
+    q.bind(1, repo).bind(2, std::string_view(digest.str()));
+    BERTH_ASSIGN_OR_RETURN(bool referenced, q.step());
+    if (referenced) {
+      return error(Code::kManifestReferenced,
+                   fmt::format("manifest is referenced by index {}; delete the index first", q.text(0)));
+    }
+    BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM manifests WHERE id=?1"));
+    return d.bind(1, *id).run();
+  });
+}
+
+Status SqliteMetadataStore::delete_tag(RepositoryId repo, std::string_view tag) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM tags WHERE repo_id=?1 AND name=?2"));
+    BERTH_RETURN_IF_ERROR(s.bind(1, repo).bind(2, tag).run());
+    if (c.changes() == 0) return error(Code::kManifestUnknown, fmt::format("tag '{}' not found", tag));
+    return Status::ok();
+  });
+}
+
+Result<std::vector<std::string>> SqliteMetadataStore::list_tags(RepositoryId repo, const PageRequest& page) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT name FROM tags WHERE repo_id=?1 AND name>?2 ORDER BY name LIMIT ?3"));
+  s.bind(1, repo)
+      .bind(2, std::string_view(page.after))
+      .bind(3, page.limit == 0 ? int64_t{-1} : static_cast<int64_t>(page.limit));
+  std::vector<std::string> out;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    out.push_back(s.text(0));
+  }
+  return out;
+}
+
+Result<std::vector<ReferrerRecord>> SqliteMetadataStore::list_referrers(
+    RepositoryId repo, const Digest& subject, std::optional<std::string_view> artifact_type) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT digest, media_type, artifact_type, length(bytes), annotations "
+                             "FROM manifests WHERE repo_id=?1 AND subject=?2 "
+                             "AND (?3 IS NULL OR artifact_type=?3) ORDER BY digest"));
+  s.bind(1, repo).bind(2, std::string_view(subject.str()));
+  if (artifact_type) {
+    s.bind(3, *artifact_type);
+  } else {
+    s.bind_null(3);
+  }
+  std::vector<ReferrerRecord> out;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    out.push_back(ReferrerRecord{Digest::parse(s.text(0)).value(), s.text(1), s.text(2), s.int64(3), s.text(4)});
+  }
+  return out;
+}
+
+Result<std::vector<ImageRecord>> SqliteMetadataStore::list_images(RepositoryId repo, const PageRequest& page) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT " BERTH_MANIFEST_COLUMNS("") ", id FROM manifests WHERE repo_id=?1 "
+                             "AND digest>?2 ORDER BY digest LIMIT ?3"));
+  s.bind(1, repo)
+      .bind(2, std::string_view(page.after))
+      .bind(3, page.limit == 0 ? int64_t{-1} : static_cast<int64_t>(page.limit));
+  std::vector<ImageRecord> out;
+  std::map<int64_t, size_t> by_id;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    by_id[s.int64(9)] = out.size();
+    out.push_back(ImageRecord{read_manifest(s, false), {}});
+  }
+  if (out.empty()) return out;
+  BERTH_ASSIGN_OR_RETURN(
+      auto t, lease->prepare("SELECT t.manifest_id, t.name FROM tags t JOIN manifests m ON m.id=t.manifest_id "
+                             "WHERE t.repo_id=?1 AND m.digest>?2 AND m.digest<=?3 ORDER BY t.name"));
+  t.bind(1, repo).bind(2, std::string_view(page.after)).bind(3, std::string_view(out.back().manifest.digest.str()));
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, t.step());
+    if (!row) break;
+    auto it = by_id.find(t.int64(0));
+    if (it != by_id.end()) out[it->second].tags.push_back(t.text(1));
+  }
+  return out;
+}
+
+Status SqliteMetadataStore::record_pull(RepositoryId repo, const Digest& digest, int64_t when) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("UPDATE manifests SET last_pulled_at=?3 WHERE repo_id=?1 AND digest=?2 "
+                          "AND (last_pulled_at IS NULL OR last_pulled_at<?3)"));
+    return s.bind(1, repo).bind(2, std::string_view(digest.str())).bind(3, when).run();
+  });
+}
+
+}  // namespace berth

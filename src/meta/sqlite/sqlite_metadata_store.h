@@ -1,0 +1,61 @@
+// MetadataStore on an embedded SQLite database (WAL mode). Thread-safe; several
+// processes (a server and `berth gc`) may share one database file.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "meta/metadata_store.h"
+#include "meta/sqlite/sqlite_db.h"
+
+namespace berth {
+
+class SqliteMetadataStore final : public MetadataStore {
+ public:
+  // Opens or creates the database at `path` and migrates its schema.
+  static Result<std::unique_ptr<SqliteMetadataStore>> open(const std::string& path,
+                                                           bool synchronous_full = true);
+
+  Result<RepositoryRecord> create_repository(const RepositoryRecord& repo) override;
+  Result<RepositoryRecord> ensure_repository(std::string_view account_id, std::string_view name,
+                                             int64_t now) override;
+  Result<RepositoryRecord> get_repository(std::string_view account_id,
+                                          std::string_view name) override;
+  Result<std::vector<RepositoryRecord>> list_repositories(std::string_view account_id,
+                                                          const PageRequest& page) override;
+  Status update_repository(const RepositoryRecord& repo) override;
+  Status delete_repository(RepositoryId id, bool force) override;
+
+  Status link_blob(RepositoryId repo, const Digest& digest, int64_t size, int64_t now) override;
+  Result<BlobLink> get_blob_link(RepositoryId repo, const Digest& digest) override;
+  Status unlink_blob(RepositoryId repo, const Digest& digest) override;
+  Result<std::vector<RepositoryId>> repositories_with_blob(std::string_view account_id,
+                                                          const Digest& digest) override;
+
+  Status create_upload(const UploadRecord& upload) override;
+  Result<UploadRecord> get_upload(std::string_view id) override;
+  Status delete_upload(std::string_view id) override;
+  Result<std::vector<UploadRecord>> uploads_started_before(int64_t when) override;
+
+  Status put_manifest(const PutManifestRequest& req) override;
+  Result<ManifestRecord> get_manifest(RepositoryId repo, const Digest& digest) override;
+  Result<ManifestRecord> get_manifest_by_tag(RepositoryId repo, std::string_view tag) override;
+  Status delete_manifest(RepositoryId repo, const Digest& digest) override;
+  Status delete_tag(RepositoryId repo, std::string_view tag) override;
+  Result<std::vector<std::string>> list_tags(RepositoryId repo, const PageRequest& page) override;
+  Result<std::vector<ReferrerRecord>> list_referrers(
+      RepositoryId repo, const Digest& subject,
+      std::optional<std::string_view> artifact_type) override;
+  Result<std::vector<ImageRecord>> list_images(RepositoryId repo, const PageRequest& page) override;
+  Status record_pull(RepositoryId repo, const Digest& digest, int64_t when) override;
+
+  sqlite::Pool& pool() { return *pool_; }
+
+ private:
+  explicit SqliteMetadataStore(std::unique_ptr<sqlite::Pool> pool) : pool_(std::move(pool)) {}
+  Status migrate();
+
+  std::unique_ptr<sqlite::Pool> pool_;
+};
+
+}  // namespace berth

@@ -1,0 +1,56 @@
+#include "oci/errors.h"
+
+#include <boost/json.hpp>
+
+namespace berth::oci {
+
+WireError wire_error(const Status& s) {
+  switch (s.code()) {
+    case Code::kBlobUnknown: return {404, "BLOB_UNKNOWN"};
+    case Code::kBlobUploadUnknown: return {404, "BLOB_UPLOAD_UNKNOWN"};
+    case Code::kBlobUploadInvalid: return {400, "BLOB_UPLOAD_INVALID"};
+    case Code::kRangeInvalid: return {416, "BLOB_UPLOAD_INVALID"};
+    case Code::kDigestInvalid: return {400, "DIGEST_INVALID"};
+    case Code::kManifestBlobUnknown: return {400, "MANIFEST_BLOB_UNKNOWN"};
+    case Code::kManifestInvalid: return {400, "MANIFEST_INVALID"};
+    case Code::kManifestUnknown: return {404, "MANIFEST_UNKNOWN"};
+    case Code::kManifestReferenced: return {409, "DENIED"};
+    case Code::kNameInvalid: return {400, "NAME_INVALID"};
+    case Code::kNameUnknown: return {404, "NAME_UNKNOWN"};
+    case Code::kSizeInvalid: return {400, "SIZE_INVALID"};
+    case Code::kTooLarge: return {413, "SIZE_INVALID"};
+    case Code::kTagInvalid: return {400, "TAG_INVALID"};
+    case Code::kTagImmutable: return {400, "TAG_INVALID"};
+    case Code::kUnauthenticated:
+    case Code::kMissingAuthentication:
+    case Code::kIncompleteSignature:
+    case Code::kSignatureInvalid:
+    case Code::kUnknownAccessKey:
+    case Code::kSignatureExpired:
+    case Code::kTokenInvalid: return {401, "UNAUTHORIZED"};
+    case Code::kPermissionDenied: return {403, "DENIED"};
+    case Code::kUnsupported: return {405, "UNSUPPORTED"};
+    case Code::kResourceExhausted:
+    case Code::kLimitExceeded: return {429, "TOOMANYREQUESTS"};
+    case Code::kInvalidArgument: return {400, "UNSUPPORTED"};
+    case Code::kNotFound: return {404, "NAME_UNKNOWN"};
+    case Code::kUnavailable: return {503, "UNAVAILABLE"};
+    default: return {500, "UNKNOWN"};
+  }
+}
+
+server::Response error_response(const Status& status, unsigned version) {
+  WireError w = wire_error(status);
+  return error_response(w, w.http_status >= 500 ? "internal server error" : status.message(), version);
+}
+
+server::Response error_response(WireError w, std::string_view message, unsigned version) {
+  server::Response res{static_cast<server::http::status>(w.http_status), version};
+  res.set(server::http::field::content_type, "application/json");
+  boost::json::object err{{"code", w.code}, {"message", message}, {"detail", nullptr}};
+  boost::json::object body{{"errors", boost::json::array{err}}};
+  res.body() = boost::json::serialize(body);
+  return res;
+}
+
+}  // namespace berth::oci

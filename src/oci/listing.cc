@@ -1,0 +1,103 @@
+// Tag list, catalog and referrers: the read-only listings of /v2.
+#include <boost/json.hpp>
+
+#include "core/digest.h"
+#include "core/manifest.h"
+#include "oci/oci_api.h"
+#include "oci/paging.h"
+
+namespace berth::oci {
+namespace http = server::http;
+namespace json = boost::json;
+using server::Exchange;
+using server::net::awaitable;
+
+namespace {
+
+// Fetch one more than asked to learn whether a next page exists.
+PageRequest probe(const PageRequest& page) {
+  PageRequest p = page;
+  if (p.limit != 0) p.limit += 1;
+  return p;
+}
+
+}  // namespace
+
+awaitable<void> OciApi::catalog(Exchange& ex) {
+  if (Status s = authorize(ex, "ecr:DescribeRepositories", ""); !s.is_ok()) co_return co_await fail(ex, s);
+  auto page = page_from_query(ex.url(), options_.catalog_default_page, options_.max_page);
+  if (!page) co_return co_await fail(ex, page.status());
+  json::array names;
+  std::string link;
+  if (page->limit != SIZE_MAX) {
+    auto repos = registry_.metadata().list_repositories(account_of(ex), probe(*page));
+    if (!repos) co_return co_await fail(ex, repos.status());
+    for (size_t i = 0; i < repos->size() && (page->limit == 0 || i < page->limit); ++i) {
+      names.emplace_back((*repos)[i].name);
+    }
+    if (page->limit != 0 && repos->size() > page->limit) {
+      link = next_link("/v2/_catalog", page->limit, (*repos)[page->limit - 1].name);
+    }
+  }
+  auto res = response(ex, http::status::ok);
+  res.set(http::field::content_type, "application/json");
+  if (!link.empty()) res.set(http::field::link, link);
+  res.body() = json::serialize(json::object{{"repositories", std::move(names)}});
+  co_await ex.send(std::move(res));
+}
+
+awaitable<void> OciApi::tags(Exchange& ex, const Target& t) {
+  auto repo = repository_for(ex, t.name, "ecr:ListImages", false);
+  if (!repo) co_return co_await fail(ex, repo.status());
+  auto page = page_from_query(ex.url(), 0, options_.max_page);
+  if (!page) co_return co_await fail(ex, page.status());
+  json::array tags;
+  std::string link;
+  if (page->limit != SIZE_MAX) {
+    auto list = registry_.metadata().list_tags(repo->id, probe(*page));
+    if (!list) co_return co_await fail(ex, list.status());
+    for (size_t i = 0; i < list->size() && (page->limit == 0 || i < page->limit); ++i) {
+      tags.emplace_back((*list)[i]);
+    }
+    if (page->limit != 0 && list->size() > page->limit) {
+      link = next_link("/v2/" + t.name + "/tags/list", page->limit, (*list)[page->limit - 1]);
+    }
+  }
+  auto res = response(ex, http::status::ok);
+  res.set(http::field::content_type, "application/json");
+  if (!link.empty()) res.set(http::field::link, link);
+  res.body() = json::serialize(json::object{{"name", repo->name}, {"tags", std::move(tags)}});
+  co_await ex.send(std::move(res));
+}
+
+awaitable<void> OciApi::referrers(Exchange& ex, const Target& t) {
+  auto repo = repository_for(ex, t.name, "ecr:BatchGetImage", false);
+  if (!repo) co_return co_await fail(ex, repo.status());
+  auto subject = Digest::parse(t.reference);
+  if (!subject) co_return co_await fail(ex, subject.status());
+  std::optional<std::string> artifact_type;
+  auto params = ex.url().params();
+  if (auto it = params.find("artifactType"); it != params.end()) artifact_type = std::string((*it).value);
+  auto list = registry_.metadata().list_referrers(
+      repo->id, *subject, artifact_type ? std::optional<std::string_view>(*artifact_type) : std::nullopt);
+  if (!list) co_return co_await fail(ex, list.status());
+  json::array manifests;
+  for (const auto& r : *list) {
+    json::object d{{"mediaType", r.media_type}, {"digest", r.digest.str()}, {"size", r.size}};
+    if (!r.artifact_type.empty()) d["artifactType"] = r.artifact_type;
+    boost::system::error_code ec;
+    json::value ann = json::parse(r.annotations_json, ec);
+    if (!ec && ann.is_object() && !ann.as_object().empty()) d["annotations"] = std::move(ann);
+    manifests.emplace_back(std::move(d));
+  }
+  json::object index{{"schemaVersion", 2},
+                     {"mediaType", std::string(media_type::kOciIndex)},
+                     {"manifests", std::move(manifests)}};
+  auto res = response(ex, http::status::ok);
+  res.set(http::field::content_type, media_type::kOciIndex);
+  if (artifact_type) res.set("OCI-Filters-Applied", "artifactType");
+  res.body() = json::serialize(index);
+  co_await ex.send(std::move(res));
+}
+
+}  // namespace berth::oci

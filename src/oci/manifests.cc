@@ -1,0 +1,73 @@
+// /v2/<name>/manifests/<reference>: GET, HEAD, PUT, DELETE.
+#include "core/manifest.h"
+#include "core/names.h"
+#include "oci/errors.h"
+#include "oci/oci_api.h"
+
+namespace berth::oci {
+namespace http = server::http;
+using server::Exchange;
+using server::net::awaitable;
+
+namespace {
+// Pull times are recorded at most this often per manifest, so that a busy
+// GET path does not turn into a write per request.
+constexpr int64_t kPullRecordInterval = 60;
+}  // namespace
+
+awaitable<void> OciApi::get_manifest(Exchange& ex, const Target& t) {
+  auto repo = repository_for(ex, t.name, "ecr:BatchGetImage", false);
+  if (!repo) co_return co_await fail(ex, repo.status());
+  auto m = registry_.get_manifest(*repo, t.reference);
+  if (!m) {
+    Status s = m.status();
+    if (s.code() == Code::kTagInvalid) s = error(Code::kManifestUnknown, s.message());
+    co_return co_await fail(ex, s);
+  }
+  if (ex.method() == http::verb::get) {
+    int64_t now = registry_.clock().now_seconds();
+    if (!m->last_pulled_at || now - *m->last_pulled_at >= kPullRecordInterval) {
+      (void)registry_.metadata().record_pull(repo->id, m->digest, now);
+    }
+  }
+  auto res = response(ex, http::status::ok);
+  res.set(http::field::content_type, m->media_type);
+  res.set("Docker-Content-Digest", m->digest.str());
+  res.set(http::field::etag, "\"" + m->digest.str() + "\"");
+  res.body() = std::move(m->bytes);
+  co_await ex.send(std::move(res));
+}
+
+awaitable<void> OciApi::put_manifest(Exchange& ex, const Target& t) {
+  auto repo = repository_for(ex, t.name, "ecr:PutImage", true);
+  if (!repo) co_return co_await fail(ex, repo.status());
+  auto body = co_await ex.read_body(kMaxManifestBytes);
+  if (!body) co_return co_await fail(ex, body.status());
+  auto put = registry_.put_manifest(*repo, t.reference, *body, ex.header(http::field::content_type));
+  if (!put) {
+    Status s = put.status();
+    // A missing child manifest is a client error in the pushed document.
+    if (s.code() == Code::kManifestUnknown) {
+      auto res = error_response(WireError{400, "MANIFEST_UNKNOWN"}, s.message(), ex.request().version());
+      res.set("Docker-Distribution-API-Version", "registry/2.0");
+      co_return co_await ex.send(std::move(res));
+    }
+    co_return co_await fail(ex, s);
+  }
+  auto res = response(ex, http::status::created);
+  res.set(http::field::location, location("/v2/" + repo->name + "/manifests/" + put->digest.str()));
+  res.set("Docker-Content-Digest", put->digest.str());
+  if (put->subject) res.set("OCI-Subject", put->subject->str());
+  co_await ex.send(std::move(res));
+}
+
+awaitable<void> OciApi::delete_manifest(Exchange& ex, const Target& t) {
+  auto repo = repository_for(ex, t.name, "ecr:BatchDeleteImage", false);
+  if (!repo) co_return co_await fail(ex, repo.status());
+  Status s = registry_.delete_manifest(*repo, t.reference);
+  if (s.code() == Code::kTagInvalid) s = error(Code::kManifestUnknown, s.message());
+  if (!s.is_ok()) co_return co_await fail(ex, s);
+  co_await ex.send(response(ex, http::status::accepted));
+}
+
+}  // namespace berth::oci

@@ -1,0 +1,110 @@
+// Routing and the helpers every /v2 handler shares.
+#include "oci/oci_api.h"
+
+#include <fmt/format.h>
+
+#include "oci/errors.h"
+
+namespace berth::oci {
+namespace http = server::http;
+using server::Exchange;
+using server::net::awaitable;
+
+namespace {
+constexpr std::string_view kApiVersion = "registry/2.0";
+}
+
+std::string OciApi::account_of(const Exchange& ex) const {
+  return ex.principal().authenticated ? ex.principal().account_id : options_.default_account;
+}
+
+Status OciApi::authorize(const Exchange& ex, std::string_view action, std::string_view repository) const {
+  std::string account = account_of(ex);
+  return access_.check(ex.principal(), auth::AccessRequest{action, account, repository});
+}
+
+Result<RepositoryRecord> OciApi::repository_for(const Exchange& ex, std::string_view name,
+                                                std::string_view action, bool for_push) {
+  BERTH_RETURN_IF_ERROR(authorize(ex, action, name));
+  if (for_push) return registry_.repository_for_push(account_of(ex), name);
+  return registry_.repository(account_of(ex), name);
+}
+
+server::Response OciApi::response(const Exchange& ex, http::status status) const {
+  server::Response res{status, ex.request().version()};
+  res.set("Docker-Distribution-API-Version", kApiVersion);
+  return res;
+}
+
+awaitable<void> OciApi::fail(Exchange& ex, const Status& status) {
+  server::Response res = error_response(status, ex.request().version());
+  res.set("Docker-Distribution-API-Version", kApiVersion);
+  if (res.result() == http::status::unauthorized) {
+    res.set(http::field::www_authenticate, "Basic realm=\"berth\"");
+  }
+  co_await ex.send(std::move(res));
+}
+
+std::string OciApi::location(std::string_view path) const {
+  return options_.public_url + std::string(path);
+}
+
+awaitable<void> OciApi::base(Exchange& ex) {
+  if (ex.method() != http::verb::get && ex.method() != http::verb::head) {
+    co_return co_await fail(ex, error(Code::kUnsupported, "method not allowed"));
+  }
+  auto res = response(ex, http::status::ok);
+  res.set(http::field::content_type, "application/json");
+  res.body() = "{}";
+  co_await ex.send(std::move(res));
+}
+
+awaitable<void> OciApi::handle(Exchange& ex) {
+  Target t = parse_v2_path(ex.path());
+  // Unauthenticated callers learn nothing, not even whether a route exists.
+  if (access_.require_authentication() && !ex.principal().authenticated) {
+    co_return co_await fail(ex, error(Code::kUnauthenticated, "authentication required"));
+  }
+  const auto m = ex.method();
+  const bool get = m == http::verb::get || m == http::verb::head;
+  switch (t.route) {
+    case Route::kBase: co_return co_await base(ex);
+    case Route::kCatalog:
+      if (get) co_return co_await catalog(ex);
+      break;
+    case Route::kTags:
+      if (get) co_return co_await tags(ex, t);
+      break;
+    case Route::kManifest:
+      if (get) co_return co_await get_manifest(ex, t);
+      if (m == http::verb::put) co_return co_await put_manifest(ex, t);
+      if (m == http::verb::delete_) co_return co_await delete_manifest(ex, t);
+      break;
+    case Route::kBlob:
+      if (get) co_return co_await get_blob(ex, t);
+      if (m == http::verb::delete_) co_return co_await delete_blob(ex, t);
+      break;
+    case Route::kUploadStart:
+      if (m == http::verb::post) co_return co_await start_upload(ex, t);
+      break;
+    case Route::kUpload:
+      if (m == http::verb::get) co_return co_await upload_status(ex, t);
+      if (m == http::verb::patch) co_return co_await patch_upload(ex, t);
+      if (m == http::verb::put) co_return co_await finish_upload(ex, t);
+      if (m == http::verb::delete_) co_return co_await cancel_upload(ex, t);
+      break;
+    case Route::kReferrers:
+      if (get) co_return co_await referrers(ex, t);
+      break;
+    case Route::kUnknown: {
+      auto res = response(ex, http::status::not_found);
+      res.set(http::field::content_type, "application/json");
+      res.body() = R"({"errors":[{"code":"NAME_UNKNOWN","message":"no such route","detail":null}]})";
+      co_return co_await ex.send(std::move(res));
+    }
+  }
+  co_await fail(ex, error(Code::kUnsupported, fmt::format("{} is not supported on this resource",
+                                                          std::string(http::to_string(m)))));
+}
+
+}  // namespace berth::oci

@@ -1,0 +1,65 @@
+// The OCI Distribution API v1.1 (/v2/...). One handler per resource, in one
+// file per resource; routing in routes.cc, errors in errors.cc. Handlers speak
+// HTTP and the Registry application layer, nothing below it.
+#pragma once
+
+#include <string>
+
+#include "auth/access_control.h"
+#include "oci/routes.h"
+#include "registry/registry.h"
+#include "server/exchange.h"
+
+namespace berth::oci {
+
+struct OciOptions {
+  std::string public_url;       // prefix for Location headers; empty: relative
+  std::string default_account;  // the account of unauthenticated requests
+  size_t catalog_default_page = 1000;
+  size_t max_page = 10000;
+};
+
+class OciApi {
+ public:
+  OciApi(Registry& registry, const auth::AccessControl& access, OciOptions options)
+      : registry_(registry), access_(access), options_(std::move(options)) {}
+
+  // Serves one /v2 request. Never throws.
+  server::net::awaitable<void> handle(server::Exchange& ex);
+
+ private:
+  using Awaitable = server::net::awaitable<void>;
+
+  Awaitable base(server::Exchange& ex);
+  Awaitable catalog(server::Exchange& ex);
+  Awaitable tags(server::Exchange& ex, const Target& t);
+  Awaitable get_manifest(server::Exchange& ex, const Target& t);
+  Awaitable put_manifest(server::Exchange& ex, const Target& t);
+  Awaitable delete_manifest(server::Exchange& ex, const Target& t);
+  Awaitable get_blob(server::Exchange& ex, const Target& t);
+  Awaitable delete_blob(server::Exchange& ex, const Target& t);
+  Awaitable start_upload(server::Exchange& ex, const Target& t);
+  Awaitable upload_status(server::Exchange& ex, const Target& t);
+  Awaitable patch_upload(server::Exchange& ex, const Target& t);
+  Awaitable finish_upload(server::Exchange& ex, const Target& t);
+  Awaitable cancel_upload(server::Exchange& ex, const Target& t);
+  Awaitable referrers(server::Exchange& ex, const Target& t);
+
+  // Helpers shared by the resource files.
+  std::string account_of(const server::Exchange& ex) const;
+  Status authorize(const server::Exchange& ex, std::string_view action, std::string_view repository) const;
+  server::Response response(const server::Exchange& ex, server::http::status status) const;
+  Awaitable fail(server::Exchange& ex, const Status& status);
+  std::string location(std::string_view path) const;
+  Awaitable upload_progress(server::Exchange& ex, const Target& t, server::http::status status,
+                            const UploadStatus& upload);
+  // The repository for a read: authorizes `action`, then looks it up.
+  Result<RepositoryRecord> repository_for(const server::Exchange& ex, std::string_view name,
+                                          std::string_view action, bool for_push);
+
+  Registry& registry_;
+  const auth::AccessControl& access_;
+  OciOptions options_;
+};
+
+}  // namespace berth::oci

@@ -1,0 +1,31 @@
+// Which /v2 resource a request path names. Pure; repository names may contain
+// slashes, so the path is read from its end.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace berth::oci {
+
+enum class Route {
+  kBase,         // /v2/
+  kCatalog,      // /v2/_catalog
+  kTags,         // /v2/<name>/tags/list
+  kManifest,     // /v2/<name>/manifests/<reference>
+  kBlob,         // /v2/<name>/blobs/<digest>
+  kUploadStart,  // /v2/<name>/blobs/uploads/
+  kUpload,       // /v2/<name>/blobs/uploads/<id>
+  kReferrers,    // /v2/<name>/referrers/<digest>
+  kUnknown,
+};
+
+struct Target {
+  Route route = Route::kUnknown;
+  std::string name;       // repository name (not yet validated)
+  std::string reference;  // tag, digest or upload id, per route
+};
+
+// `path` is the decoded request path, starting with "/v2".
+Target parse_v2_path(std::string_view path);
+
+}  // namespace berth::oci

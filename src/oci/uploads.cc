@@ -1,0 +1,220 @@
+// /v2/<name>/blobs/uploads/[<id>]: starting (with monolithic and mount forms),
+// chunked PATCH, status, finishing PUT and cancel.
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "core/byte_range.h"
+#include "oci/errors.h"
+#include "oci/oci_api.h"
+
+namespace berth::oci {
+namespace http = server::http;
+using server::Exchange;
+using server::net::awaitable;
+
+namespace {
+
+std::optional<std::string> query_param(const Exchange& ex, std::string_view key) {
+  auto params = ex.url().params();
+  auto it = params.find(key);
+  if (it == params.end()) return std::nullopt;
+  return std::string((*it).value);
+}
+
+std::string range_header(uint64_t size) {
+  // The spec's inclusive "0-<last>"; an empty upload reports "0-0".
+  return fmt::format("0-{}", size == 0 ? 0 : size - 1);
+}
+
+// The declared Content-Length, if any.
+std::optional<uint64_t> content_length(const Exchange& ex) {
+  auto v = ex.header(http::field::content_length);
+  if (v.empty()) return std::nullopt;
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
+// Streams the request body into `append`.
+awaitable<Status> stream_into(Exchange& ex, UploadAppend& append) {
+  auto n = co_await ex.stream_body([&append](const char* data, size_t size) { return append.write(data, size); });
+  co_return n.status();
+}
+
+}  // namespace
+
+awaitable<void> OciApi::upload_progress(Exchange& ex, const Target& t, http::status status,
+                                        const UploadStatus& upload) {
+  auto res = response(ex, status);
+  res.set(http::field::location, location("/v2/" + t.name + "/blobs/uploads/" + upload.id));
+  res.set(http::field::range, range_header(upload.size));
+  res.set("Docker-Upload-UUID", upload.id);
+  co_await ex.send(std::move(res));
+}
+
+awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
+  auto repo = repository_for(ex, t.name, "ecr:InitiateLayerUpload", true);
+  if (!repo) co_return co_await fail(ex, repo.status());
+
+  if (auto mount = query_param(ex, "mount")) {
+    auto digest = Digest::parse(*mount);
+    if (!digest) co_return co_await fail(ex, digest.status());
+    std::optional<RepositoryRecord> from;
+    bool mountable = true;
+    if (auto from_name = query_param(ex, "from")) {
+      // The caller must be allowed to read the source; otherwise it simply
+      // gets an upload session, as if the blob were not there.
+      auto src = repository_for(ex, *from_name, "ecr:GetDownloadUrlForLayer", false);
+      if (src) {
+        from = *src;
+      } else {
+        mountable = false;
+      }
+    }
+    if (mountable) {
+      auto mounted = registry_.mount_blob(*repo, *digest, from);
+      if (mounted) {
+        auto res = response(ex, http::status::created);
+        res.set(http::field::location, location("/v2/" + repo->name + "/blobs/" + digest->str()));
+        res.set("Docker-Content-Digest", digest->str());
+        co_return co_await ex.send(std::move(res));
+      }
+    }
+    // Fall through: open an ordinary upload session.
+  }
+
+  std::optional<Digest> digest;
+  if (auto d = query_param(ex, "digest")) {
+    auto parsed = Digest::parse(*d);
+    if (!parsed) co_return co_await fail(ex, parsed.status());
+    digest = *parsed;
+  }
+  auto upload = registry_.start_upload(*repo);
+  if (!upload) co_return co_await fail(ex, upload.status());
+
+  if (!digest) {
+    if (ex.has_body()) {
+      auto append = registry_.begin_append(*repo, upload->id, std::nullopt);
+      if (!append) co_return co_await fail(ex, append.status());
+      if (Status s = co_await stream_into(ex, **append); !s.is_ok()) co_return co_await fail(ex, s);
+      upload->size = (*append)->size();
+    }
+    co_return co_await upload_progress(ex, t, http::status::accepted, *upload);
+  }
+
+  // Monolithic upload: the body is the whole blob.
+  {
+    auto append = registry_.begin_append(*repo, upload->id, std::nullopt);
+    if (!append) co_return co_await fail(ex, append.status());
+    Status s = co_await stream_into(ex, **append);
+    if (s.is_ok()) {
+      auto declared = content_length(ex);
+      if (declared && *declared != (*append)->written()) {
+        s = error(Code::kSizeInvalid, "body length does not match Content-Length");
+      }
+    }
+    if (!s.is_ok()) {
+      append->reset();
+      (void)registry_.cancel_upload(*repo, upload->id);
+      co_return co_await fail(ex, s);
+    }
+  }
+  auto blob = registry_.finish_upload(*repo, upload->id, *digest);
+  if (!blob) co_return co_await fail(ex, blob.status());
+  auto res = response(ex, http::status::created);
+  res.set(http::field::location, location("/v2/" + repo->name + "/blobs/" + digest->str()));
+  res.set("Docker-Content-Digest", digest->str());
+  co_await ex.send(std::move(res));
+}
+
+awaitable<void> OciApi::upload_status(Exchange& ex, const Target& t) {
+  auto repo = repository_for(ex, t.name, "ecr:UploadLayerPart", false);
+  if (!repo) co_return co_await fail(ex, repo.status());
+  auto upload = registry_.upload_status(*repo, t.reference);
+  if (!upload) co_return co_await fail(ex, upload.status());
+  co_await upload_progress(ex, t, http::status::no_content, *upload);
+}
+
+awaitable<void> OciApi::patch_upload(Exchange& ex, const Target& t) {
+  auto repo = repository_for(ex, t.name, "ecr:UploadLayerPart", false);
+  if (!repo) co_return co_await fail(ex, repo.status());
+  std::optional<ByteRange> range;
+  if (auto cr = ex.header(http::field::content_range); !cr.empty()) {
+    auto parsed = parse_content_range(cr);
+    if (!parsed) {
+      auto current = registry_.upload_status(*repo, t.reference);
+      if (!current) co_return co_await fail(ex, current.status());
+      auto res = error_response(wire_error(parsed.status()), parsed.status().message(), ex.request().version());
+      res.set(http::field::range, range_header(current->size));
+      res.set(http::field::location, location("/v2/" + t.name + "/blobs/uploads/" + current->id));
+      res.set("Docker-Upload-UUID", current->id);
+      co_return co_await ex.send(std::move(res));
+    }
+    range = *parsed;
+    auto declared = content_length(ex);
+    if (declared && *declared != range->length()) {
+      co_return co_await fail(ex, error(Code::kSizeInvalid, "Content-Range and Content-Length disagree"));
+    }
+  }
+  auto append = registry_.begin_append(*repo, t.reference, range);
+  if (!append) {
+    if (append.status().code() == Code::kRangeInvalid) {
+      auto current = registry_.upload_status(*repo, t.reference);
+      if (!current) co_return co_await fail(ex, current.status());
+      auto res = error_response(append.status(), ex.request().version());
+      res.set("Docker-Distribution-API-Version", "registry/2.0");
+      res.set(http::field::range, range_header(current->size));
+      res.set(http::field::location, location("/v2/" + t.name + "/blobs/uploads/" + current->id));
+      res.set("Docker-Upload-UUID", current->id);
+      co_return co_await ex.send(std::move(res));
+    }
+    co_return co_await fail(ex, append.status());
+  }
+  Status s = co_await stream_into(ex, **append);
+  if (s.is_ok() && range && (*append)->written() != range->length()) {
+    s = error(Code::kSizeInvalid, "chunk length does not match Content-Range");
+  }
+  UploadStatus progress{t.reference, (*append)->size()};
+  append->reset();  // release the upload before answering
+  if (!s.is_ok()) co_return co_await fail(ex, s);
+  co_await upload_progress(ex, t, http::status::accepted, progress);
+}
+
+awaitable<void> OciApi::finish_upload(Exchange& ex, const Target& t) {
+  auto repo = repository_for(ex, t.name, "ecr:CompleteLayerUpload", false);
+  if (!repo) co_return co_await fail(ex, repo.status());
+  auto d = query_param(ex, "digest");
+  if (!d) co_return co_await fail(ex, error(Code::kDigestInvalid, "the digest query parameter is required"));
+  auto digest = Digest::parse(*d);
+  if (!digest) co_return co_await fail(ex, digest.status());
+  if (ex.has_body()) {
+    std::optional<ByteRange> range;
+    if (auto cr = ex.header(http::field::content_range); !cr.empty()) {
+      auto parsed = parse_content_range(cr);
+      if (!parsed) co_return co_await fail(ex, parsed.status());
+      range = *parsed;
+    }
+    auto append = registry_.begin_append(*repo, t.reference, range);
+    if (!append) co_return co_await fail(ex, append.status());
+    Status s = co_await stream_into(ex, **append);
+    append->reset();
+    if (!s.is_ok()) co_return co_await fail(ex, s);
+  }
+  auto blob = registry_.finish_upload(*repo, t.reference, *digest);
+  if (!blob) co_return co_await fail(ex, blob.status());
+  auto res = response(ex, http::status::created);
+  res.set(http::field::location, location("/v2/" + repo->name + "/blobs/" + digest->str()));
+  res.set("Docker-Content-Digest", digest->str());
+  co_await ex.send(std::move(res));
+}
+
+awaitable<void> OciApi::cancel_upload(Exchange& ex, const Target& t) {
+  auto repo = repository_for(ex, t.name, "ecr:UploadLayerPart", false);
+  if (!repo) co_return co_await fail(ex, repo.status());
+  if (Status s = registry_.cancel_upload(*repo, t.reference); !s.is_ok()) co_return co_await fail(ex, s);
+  co_await ex.send(response(ex, http::status::no_content));
+}
+
+}  // namespace berth::oci

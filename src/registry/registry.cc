@@ -1,0 +1,356 @@
+#include "registry/registry.h"
+
+#include <openssl/rand.h>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "core/names.h"
+
+namespace berth {
+
+// Hash progress of one upload, kept between requests so that a chunked upload
+// is hashed once, as it arrives.
+struct UploadHashState {
+  bool busy = false;     // an append or finish holds the upload (guarded by Registry::mu_)
+  Hasher hasher{DigestAlgorithm::kSha256};
+  uint64_t offset = 0;   // bytes fed to `hasher`
+  bool valid = false;    // false: rebuild from the upload's bytes before use
+};
+
+std::string new_upload_id() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof b);
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  std::string hex = to_hex(b, sizeof b);
+  return fmt::format("{}-{}-{}-{}-{}", hex.substr(0, 8), hex.substr(8, 4), hex.substr(12, 4),
+                     hex.substr(16, 4), hex.substr(20));
+}
+
+Registry::Registry(MetadataStore& meta, BlobStore& blobs, const Clock& clock, RegistryOptions options)
+    : meta_(meta), blobs_(blobs), clock_(clock), options_(options) {}
+
+// --- repositories ------------------------------------------------------------------
+
+Result<RepositoryRecord> Registry::repository(std::string_view account, std::string_view name) {
+  BERTH_RETURN_IF_ERROR(validate_repository_name(name));
+  return meta_.get_repository(account, name);
+}
+
+Result<RepositoryRecord> Registry::repository_for_push(std::string_view account, std::string_view name) {
+  BERTH_RETURN_IF_ERROR(validate_repository_name(name));
+  if (!options_.create_repository_on_push) return meta_.get_repository(account, name);
+  return meta_.ensure_repository(account, name, clock_.now_seconds());
+}
+
+// --- uploads ---------------------------------------------------------------------------
+
+std::shared_ptr<UploadHashState> Registry::hash_state(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto& slot = hashes_[id];
+  if (!slot) slot = std::make_shared<UploadHashState>();
+  return slot;
+}
+
+void Registry::forget_hash_state(const std::string& id) {
+  std::lock_guard lock(mu_);
+  hashes_.erase(id);
+}
+
+Result<UploadStatus> Registry::start_upload(const RepositoryRecord& repo) {
+  std::string id = new_upload_id();
+  BERTH_RETURN_IF_ERROR(blobs_.create_upload(id));
+  Status st = meta_.create_upload(UploadRecord{id, repo.id, clock_.now_seconds()});
+  if (!st.is_ok()) {
+    (void)blobs_.abort_upload(id);
+    return st;
+  }
+  return UploadStatus{id, 0};
+}
+
+Result<UploadStatus> Registry::upload_status(const RepositoryRecord& repo, std::string_view id) {
+  BERTH_ASSIGN_OR_RETURN(auto rec, meta_.get_upload(id));
+  if (rec.repository != repo.id) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
+  BERTH_ASSIGN_OR_RETURN(auto info, blobs_.upload_info(id));
+  return UploadStatus{std::string(id), info.size};
+}
+
+UploadAppend::~UploadAppend() {
+  if (registry_ == nullptr) return;
+  std::lock_guard lock(registry_->mu_);
+  state_->offset = offset_;
+  state_->busy = false;
+  --registry_->active_appends_;
+}
+
+Status UploadAppend::write(const void* data, size_t len) {
+  Status st = appender_->append(data, len);
+  if (!st.is_ok()) {
+    // Part of the chunk may be on disk: the hash no longer matches the bytes.
+    state_->valid = false;
+    return st;
+  }
+  state_->hasher.update(data, len);
+  offset_ += len;
+  written_ += len;
+  return Status::ok();
+}
+
+Result<std::unique_ptr<UploadAppend>> Registry::begin_append(const RepositoryRecord& repo,
+                                                             std::string_view id_view,
+                                                             std::optional<ByteRange> range) {
+  std::string id(id_view);
+  BERTH_ASSIGN_OR_RETURN(auto rec, meta_.get_upload(id));
+  if (rec.repository != repo.id) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
+  auto state = hash_state(id);
+  {
+    std::lock_guard lock(mu_);
+    if (state->busy) {
+      return error(Code::kBlobUploadInvalid, "another request is writing to this upload");
+    }
+    if (options_.max_concurrent_appends != 0 && active_appends_ >= options_.max_concurrent_appends) {
+      return error(Code::kResourceExhausted, "too many uploads in progress; retry later");
+    }
+    state->busy = true;
+    ++active_appends_;
+  }
+  std::unique_ptr<UploadAppend> append(new UploadAppend());
+  append->registry_ = this;  // from here on the destructor releases the upload
+  append->id_ = id;
+  append->state_ = state;
+  append->offset_ = state->offset;
+
+  BERTH_ASSIGN_OR_RETURN(auto info, blobs_.upload_info(id));
+  append->offset_ = info.size;
+  if (range && range->first != info.size) {
+    append->offset_ = state->offset;
+    return error(Code::kRangeInvalid,
+                 fmt::format("chunk starts at {} but the upload has {} bytes", range->first, info.size));
+  }
+  if (!state->valid || state->offset != info.size ||
+      state->hasher.algorithm() != DigestAlgorithm::kSha256) {
+    // Another node or an earlier process wrote this upload: hash what is there.
+    Hasher h(DigestAlgorithm::kSha256);
+    BERTH_ASSIGN_OR_RETURN(auto reader, blobs_.read_upload(id));
+    std::vector<char> buf(1 << 20);
+    uint64_t off = 0;
+    while (off < info.size) {
+      BERTH_ASSIGN_OR_RETURN(size_t n, reader->read_at(off, buf.data(), std::min<uint64_t>(buf.size(), info.size - off)));
+      if (n == 0) break;
+      h.update(buf.data(), n);
+      off += n;
+    }
+    state->hasher = std::move(h);
+    state->offset = off;
+    state->valid = off == info.size;
+    if (!state->valid) return error(Code::kInternal, "upload shrank while being read");
+  }
+  BERTH_ASSIGN_OR_RETURN(append->appender_, blobs_.append_upload(id));
+  return append;
+}
+
+Result<Digest> Registry::digest_of_upload(const std::string& id, DigestAlgorithm algorithm,
+                                          uint64_t size) {
+  auto state = hash_state(id);
+  if (state->valid && state->offset == size && state->hasher.algorithm() == algorithm) {
+    return state->hasher.peek();
+  }
+  Hasher h(algorithm);
+  BERTH_ASSIGN_OR_RETURN(auto reader, blobs_.read_upload(id));
+  std::vector<char> buf(1 << 20);
+  uint64_t off = 0;
+  while (off < size) {
+    BERTH_ASSIGN_OR_RETURN(size_t n, reader->read_at(off, buf.data(), std::min<uint64_t>(buf.size(), size - off)));
+    if (n == 0) break;
+    h.update(buf.data(), n);
+    off += n;
+  }
+  return h.peek();
+}
+
+Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::string_view id_view,
+                                         const Digest& digest) {
+  std::string id(id_view);
+  BERTH_ASSIGN_OR_RETURN(auto rec, meta_.get_upload(id));
+  if (rec.repository != repo.id) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
+  // Hold the upload so that no append slips in between hashing and commit.
+  auto state = hash_state(id);
+  {
+    std::lock_guard lock(mu_);
+    if (state->busy) return error(Code::kBlobUploadInvalid, "another request is writing to this upload");
+    state->busy = true;
+  }
+  struct Release {
+    Registry* r;
+    std::shared_ptr<UploadHashState> s;
+    ~Release() {
+      std::lock_guard lock(r->mu_);
+      s->busy = false;
+    }
+  } release{this, state};
+
+  BERTH_ASSIGN_OR_RETURN(auto info, blobs_.upload_info(id));
+  BERTH_ASSIGN_OR_RETURN(Digest actual, digest_of_upload(id, digest.algorithm(), info.size));
+  if (!(actual == digest)) {
+    (void)blobs_.abort_upload(id);
+    (void)meta_.delete_upload(id);
+    forget_hash_state(id);
+    return error(Code::kDigestInvalid,
+                 fmt::format("provided digest {} does not match the uploaded content ({})", digest.str(),
+                             actual.str()));
+  }
+  BERTH_RETURN_IF_ERROR(blobs_.commit_upload(id, digest));
+  forget_hash_state(id);
+  BERTH_RETURN_IF_ERROR(meta_.link_blob(repo.id, digest, static_cast<int64_t>(info.size), clock_.now_seconds()));
+  BERTH_RETURN_IF_ERROR(meta_.delete_upload(id));
+  return BlobLink{digest, static_cast<int64_t>(info.size)};
+}
+
+Status Registry::cancel_upload(const RepositoryRecord& repo, std::string_view id) {
+  BERTH_ASSIGN_OR_RETURN(auto rec, meta_.get_upload(id));
+  if (rec.repository != repo.id) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
+  BERTH_RETURN_IF_ERROR(blobs_.abort_upload(id));
+  forget_hash_state(std::string(id));
+  return meta_.delete_upload(id);
+}
+
+Result<BlobLink> Registry::mount_blob(const RepositoryRecord& repo, const Digest& digest,
+                                      const std::optional<RepositoryRecord>& from) {
+  std::optional<BlobLink> source;
+  if (from) {
+    auto link = meta_.get_blob_link(from->id, digest);
+    if (!link) return link.take_status();
+    source = *link;
+  } else {
+    BERTH_ASSIGN_OR_RETURN(auto repos, meta_.repositories_with_blob(repo.account_id, digest));
+    for (RepositoryId other : repos) {
+      auto link = meta_.get_blob_link(other, digest);
+      if (link) {
+        source = *link;
+        break;
+      }
+    }
+    if (!source) return error(Code::kBlobUnknown, "blob unknown to registry");
+  }
+  // The bytes must really be there: a link never outlives its blob.
+  BERTH_ASSIGN_OR_RETURN(uint64_t size, blobs_.stat(digest));
+  (void)size;
+  BERTH_RETURN_IF_ERROR(meta_.link_blob(repo.id, digest, source->size, clock_.now_seconds()));
+  return *source;
+}
+
+Result<size_t> Registry::expire_uploads() {
+  int64_t cutoff = clock_.now_seconds() - options_.upload_ttl_seconds;
+  size_t n = 0;
+  BERTH_ASSIGN_OR_RETURN(auto stale, meta_.uploads_started_before(cutoff));
+  for (const auto& u : stale) {
+    BERTH_RETURN_IF_ERROR(blobs_.abort_upload(u.id));
+    BERTH_RETURN_IF_ERROR(meta_.delete_upload(u.id));
+    forget_hash_state(u.id);
+    ++n;
+  }
+  // Bytes without a session (a crash between the two creates) expire too.
+  BERTH_ASSIGN_OR_RETURN(auto files, blobs_.list_uploads());
+  for (const auto& f : files) {
+    if (f.modified_at >= cutoff) continue;
+    if (meta_.get_upload(f.id).is_ok()) continue;
+    BERTH_RETURN_IF_ERROR(blobs_.abort_upload(f.id));
+    ++n;
+  }
+  return n;
+}
+
+// --- blobs ---------------------------------------------------------------------------------
+
+Result<BlobLink> Registry::stat_blob(const RepositoryRecord& repo, const Digest& digest) {
+  return meta_.get_blob_link(repo.id, digest);
+}
+
+Result<OpenedBlob> Registry::open_blob(const RepositoryRecord& repo, const Digest& digest) {
+  BERTH_ASSIGN_OR_RETURN(auto link, meta_.get_blob_link(repo.id, digest));
+  BERTH_ASSIGN_OR_RETURN(auto reader, blobs_.open(digest));
+  return OpenedBlob{link, std::move(reader)};
+}
+
+Status Registry::delete_blob(const RepositoryRecord& repo, const Digest& digest) {
+  // Only the link goes; the bytes are reclaimed by garbage collection once no
+  // repository links them.
+  return meta_.unlink_blob(repo.id, digest);
+}
+
+// --- manifests -----------------------------------------------------------------------------
+
+namespace {
+
+std::string annotations_to_json(const std::map<std::string, std::string>& annotations) {
+  boost::json::object o;
+  for (const auto& [k, v] : annotations) o[k] = v;
+  return boost::json::serialize(o);
+}
+
+bool tag_is_immutable(const RepositoryRecord& repo, std::string_view tag) {
+  (void)tag;
+  return repo.tag_mutability == "IMMUTABLE";
+}
+
+}  // namespace
+
+Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, std::string_view reference,
+                                                 std::string_view bytes, std::string_view content_type) {
+  std::optional<std::string> tag;
+  Digest digest;
+  if (reference_is_digest(reference)) {
+    BERTH_ASSIGN_OR_RETURN(Digest wanted, Digest::parse(reference));
+    digest = Digest::of(bytes, wanted.algorithm());
+    if (!(digest == wanted)) {
+      return error(Code::kDigestInvalid,
+                   fmt::format("manifest digest {} does not match the reference {}", digest.str(), wanted.str()));
+    }
+  } else {
+    BERTH_RETURN_IF_ERROR(validate_tag(reference));
+    tag = std::string(reference);
+    digest = Digest::of(bytes);
+  }
+  BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed, parse_manifest(bytes, content_type));
+
+  PutManifestRequest req;
+  req.repository = repo.id;
+  req.tag = tag;
+  req.tag_immutable = tag && tag_is_immutable(repo, *tag);
+  ManifestRecord& m = req.manifest;
+  m.digest = digest;
+  m.media_type = parsed.media_type;
+  m.artifact_type = parsed.artifact_type;
+  if (parsed.subject) m.subject = parsed.subject->digest;
+  m.annotations_json = annotations_to_json(parsed.annotations);
+  m.bytes = std::string(bytes);
+  m.pushed_at = clock_.now_seconds();
+  if (parsed.config) m.image_size += parsed.config->size;
+  for (const auto& l : parsed.layers) m.image_size += l.size;
+  for (const auto& c : parsed.manifests) m.image_size += c.size;
+  req.references.blobs = parsed.required_blobs();
+  req.references.manifests = parsed.child_manifests();
+  BERTH_RETURN_IF_ERROR(meta_.put_manifest(req));
+  return PutManifestResult{digest, m.subject};
+}
+
+Result<ManifestRecord> Registry::get_manifest(const RepositoryRecord& repo, std::string_view reference) {
+  if (reference_is_digest(reference)) {
+    BERTH_ASSIGN_OR_RETURN(Digest d, Digest::parse(reference));
+    return meta_.get_manifest(repo.id, d);
+  }
+  BERTH_RETURN_IF_ERROR(validate_tag(reference));
+  return meta_.get_manifest_by_tag(repo.id, reference);
+}
+
+Status Registry::delete_manifest(const RepositoryRecord& repo, std::string_view reference) {
+  if (reference_is_digest(reference)) {
+    BERTH_ASSIGN_OR_RETURN(Digest d, Digest::parse(reference));
+    return meta_.delete_manifest(repo.id, d);
+  }
+  BERTH_RETURN_IF_ERROR(validate_tag(reference));
+  return meta_.delete_tag(repo.id, reference);
+}
+
+}  // namespace berth

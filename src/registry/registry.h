@@ -1,0 +1,151 @@
+// The registry's application layer: what pushing, pulling and deleting mean,
+// written once over MetadataStore and BlobStore and shared by the OCI and ECR
+// APIs. Knows no HTTP, no SQL and no files.
+//
+// Thread-safe. Upload state that a second node would need lives in the stores;
+// the in-process hash cache is only an optimisation rebuilt from the upload's
+// bytes when missing.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "blob/blob_store.h"
+#include "core/byte_range.h"
+#include "core/clock.h"
+#include "core/digest.h"
+#include "core/manifest.h"
+#include "core/status.h"
+#include "meta/metadata_store.h"
+
+namespace berth {
+
+struct RegistryOptions {
+  // Create a repository on first push (OCI behaviour) instead of answering
+  // NAME_UNKNOWN (ECR behaviour).
+  bool create_repository_on_push = true;
+  // Upload sessions untouched for this long are expired.
+  int64_t upload_ttl_seconds = 24 * 3600;
+  // At most this many uploads may stream at once (0: unlimited).
+  size_t max_concurrent_appends = 256;
+};
+
+struct UploadStatus {
+  std::string id;
+  uint64_t size = 0;  // bytes received so far; the next chunk starts here
+};
+
+class Registry;
+
+// One request's worth of appending to an upload: hashes as it writes. Created
+// by Registry::begin_append, used by one thread, then finished or dropped.
+// Dropping it without finish() keeps the bytes written so far (the client may
+// resume from upload_status).
+class UploadAppend {
+ public:
+  ~UploadAppend();
+  UploadAppend(const UploadAppend&) = delete;
+  UploadAppend& operator=(const UploadAppend&) = delete;
+
+  Status write(const void* data, size_t len);
+  uint64_t size() const { return offset_; }
+  uint64_t written() const { return written_; }
+
+ private:
+  friend class Registry;
+  UploadAppend() = default;
+  Registry* registry_ = nullptr;
+  std::string id_;
+  std::unique_ptr<UploadAppender> appender_;
+  std::shared_ptr<struct UploadHashState> state_;
+  uint64_t offset_ = 0;
+  uint64_t written_ = 0;
+};
+
+struct OpenedBlob {
+  BlobLink link;
+  std::unique_ptr<BlobReader> reader;
+};
+
+struct PutManifestResult {
+  Digest digest;
+  std::optional<Digest> subject;
+};
+
+class Registry {
+ public:
+  Registry(MetadataStore& meta, BlobStore& blobs, const Clock& clock, RegistryOptions options);
+
+  MetadataStore& metadata() { return meta_; }
+  BlobStore& blobs() { return blobs_; }
+  const Clock& clock() const { return clock_; }
+
+  // --- repositories ------------------------------------------------------------
+  // kNameInvalid for a bad name, kNameUnknown when absent.
+  Result<RepositoryRecord> repository(std::string_view account, std::string_view name);
+  // As repository(), but creates it when options allow.
+  Result<RepositoryRecord> repository_for_push(std::string_view account, std::string_view name);
+
+  // --- uploads -------------------------------------------------------------------
+  Result<UploadStatus> start_upload(const RepositoryRecord& repo);
+  // kBlobUploadUnknown when the upload does not exist or belongs elsewhere.
+  Result<UploadStatus> upload_status(const RepositoryRecord& repo, std::string_view id);
+  // Opens the upload for appending. With `range`, its first byte must equal the
+  // upload's size (else kRangeInvalid with the current size in the message);
+  // kBlobUploadInvalid when another request is appending to it right now;
+  // kResourceExhausted when too many uploads stream at once.
+  Result<std::unique_ptr<UploadAppend>> begin_append(const RepositoryRecord& repo,
+                                                     std::string_view id,
+                                                     std::optional<ByteRange> range);
+  // Verifies the bytes hash to `digest`, stores the blob durably and links it
+  // to the repository. On kDigestInvalid the upload is discarded.
+  Result<BlobLink> finish_upload(const RepositoryRecord& repo, std::string_view id,
+                                 const Digest& digest);
+  Status cancel_upload(const RepositoryRecord& repo, std::string_view id);
+  // Makes a blob of `from` (or, without `from`, of any repository of the same
+  // account) visible in `repo`. kBlobUnknown when there is nothing to mount.
+  Result<BlobLink> mount_blob(const RepositoryRecord& repo, const Digest& digest,
+                              const std::optional<RepositoryRecord>& from);
+  // Deletes uploads older than the TTL. Returns how many went.
+  Result<size_t> expire_uploads();
+
+  // --- blobs ---------------------------------------------------------------------
+  Result<BlobLink> stat_blob(const RepositoryRecord& repo, const Digest& digest);
+  Result<OpenedBlob> open_blob(const RepositoryRecord& repo, const Digest& digest);
+  Status delete_blob(const RepositoryRecord& repo, const Digest& digest);
+
+  // --- manifests -----------------------------------------------------------------
+  // `reference` is a tag or a digest. Validates, checks references and tag
+  // mutability, stores. kDigestInvalid when pushed by digest and the bytes hash
+  // differently.
+  Result<PutManifestResult> put_manifest(const RepositoryRecord& repo, std::string_view reference,
+                                         std::string_view bytes, std::string_view content_type);
+  Result<ManifestRecord> get_manifest(const RepositoryRecord& repo, std::string_view reference);
+  // By digest: deletes the manifest and its tags. By tag: removes the tag only.
+  Status delete_manifest(const RepositoryRecord& repo, std::string_view reference);
+
+ private:
+  friend class UploadAppend;
+  std::shared_ptr<UploadHashState> hash_state(const std::string& id);
+  void forget_hash_state(const std::string& id);
+  Result<Digest> digest_of_upload(const std::string& id, DigestAlgorithm algorithm, uint64_t size);
+
+  MetadataStore& meta_;
+  BlobStore& blobs_;
+  const Clock& clock_;
+  RegistryOptions options_;
+
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<UploadHashState>> hashes_;  // guarded by mu_
+  size_t active_appends_ = 0;                                       // guarded by mu_
+};
+
+std::string new_upload_id();
+
+}  // namespace berth

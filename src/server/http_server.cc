@@ -1,0 +1,471 @@
+#include "server/http_server.h"
+
+#include <sys/sendfile.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+
+#include <fmt/format.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <type_traits>
+
+#include "core/digest.h"
+
+namespace berth::server {
+namespace beast = boost::beast;
+namespace ssl = boost::asio::ssl;
+using tcp = net::ip::tcp;
+using net::awaitable;
+using net::use_awaitable;
+constexpr auto as_tuple_awaitable = net::as_tuple(net::use_awaitable);
+
+namespace {
+
+std::string make_request_id() {
+  unsigned char b[8];
+  RAND_bytes(b, sizeof b);
+  return to_hex(b, sizeof b);
+}
+
+constexpr size_t kStreamChunk = 256 * 1024;
+
+}  // namespace
+
+struct HttpServer::Impl {
+  ServerOptions options;
+  RequestHandler handler;
+  RequestLogger logger;
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::optional<ssl::context> tls;
+  std::atomic<size_t> connections{0};
+  std::atomic<bool> stopping{false};
+
+  awaitable<void> accept_loop();
+};
+
+// A session owns one connection. Stream is beast::tcp_stream or
+// beast::ssl_stream<beast::tcp_stream>.
+template <class Stream>
+class Session : public Exchange {
+ public:
+  Session(HttpServer::Impl& server, Stream stream, std::string remote)
+      : server_(server), stream_(std::move(stream)) {
+    remote_ = std::move(remote);
+  }
+
+  awaitable<void> run();
+
+  bool has_body() const override { return has_body_; }
+  awaitable<Result<std::string>> read_body(size_t limit) override;
+  awaitable<Result<uint64_t>> stream_body(const BodySink& sink) override;
+  awaitable<void> send(Response res) override;
+  awaitable<void> send_blob(ResponseHeader head, BlobReader& reader, uint64_t offset,
+                            uint64_t length) override;
+
+ private:
+  static constexpr bool kPlain = std::is_same_v<Stream, beast::tcp_stream>;
+
+  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+  void arm_timer(std::chrono::seconds t) { tcp().expires_after(t); }
+  awaitable<bool> continue_if_expected();
+  awaitable<void> write_blob_body(BlobReader& reader, uint64_t offset, uint64_t length);
+  void reset_for_request();
+
+  HttpServer::Impl& server_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::empty_body>> header_parser_;
+  std::string target_storage_;
+  // The request header survives the parser being converted to a body parser.
+  RequestHeader header_copy_;
+  void detach_header() {
+    if (request_ != &header_copy_) {
+      header_copy_ = header_parser_->get().base();
+      request_ = &header_copy_;
+    }
+  }
+  bool request_keep_alive_ = true;
+  bool has_body_ = false;
+  bool body_consumed_ = true;
+  bool broken_ = false;
+  bool keep_alive_ = true;
+};
+
+template <class Stream>
+void Session<Stream>::reset_for_request() {
+  sent_ = false;
+  status_ = 0;
+  bytes_sent_ = 0;
+  bytes_received_ = 0;
+  principal_ = auth::Principal{};
+  request_id_ = make_request_id();
+}
+
+template <class Stream>
+awaitable<bool> Session<Stream>::continue_if_expected() {
+  if (!beast::iequals(request_->operator[](http::field::expect), "100-continue")) co_return true;
+  http::response<http::empty_body> cont{http::status::continue_, request_->version()};
+  arm_timer(server_.options.io_timeout);
+  auto [ec, n] = co_await http::async_write(stream_, cont, as_tuple_awaitable);
+  if (ec) {
+    broken_ = true;
+    co_return false;
+  }
+  co_return true;
+}
+
+template <class Stream>
+awaitable<Result<std::string>> Session<Stream>::read_body(size_t limit) {
+  if (!has_body_ || body_consumed_) co_return std::string();
+  if (auto len = header_parser_->content_length(); len && *len > limit) {
+    keep_alive_ = false;  // the unread body makes the connection unusable
+    co_return error(Code::kTooLarge, fmt::format("request body is larger than {} bytes", limit));
+  }
+  if (!co_await continue_if_expected()) co_return error(Code::kUnavailable, "client went away");
+  detach_header();
+  http::request_parser<http::string_body> parser(std::move(*header_parser_));
+  parser.body_limit(limit);
+  arm_timer(server_.options.io_timeout);
+  auto [ec, n] = co_await http::async_read(stream_, buffer_, parser, as_tuple_awaitable);
+  body_consumed_ = true;
+  if (ec == http::error::body_limit) {
+    keep_alive_ = false;
+    co_return error(Code::kTooLarge, fmt::format("request body is larger than {} bytes", limit));
+  }
+  if (ec) {
+    broken_ = true;
+    co_return error(Code::kUnavailable, fmt::format("reading request body: {}", ec.message()));
+  }
+  std::string body = std::move(parser.get().body());
+  bytes_received_ += body.size();
+  co_return body;
+}
+
+template <class Stream>
+awaitable<Result<uint64_t>> Session<Stream>::stream_body(const BodySink& sink) {
+  if (!has_body_ || body_consumed_) co_return uint64_t{0};
+  if (!co_await continue_if_expected()) co_return error(Code::kUnavailable, "client went away");
+  detach_header();
+  http::request_parser<http::buffer_body> parser(std::move(*header_parser_));
+  parser.body_limit(boost::none);
+  body_consumed_ = true;
+  std::unique_ptr<char[]> chunk(new char[kStreamChunk]);
+  uint64_t total = 0;
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.get();
+    parser.get().body().size = kStreamChunk;
+    arm_timer(server_.options.io_timeout);
+    auto [ec, n] = co_await http::async_read_some(stream_, buffer_, parser, as_tuple_awaitable);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      broken_ = true;
+      co_return error(Code::kUnavailable, fmt::format("reading request body: {}", ec.message()));
+    }
+    size_t got = kStreamChunk - parser.get().body().size;
+    if (got == 0) continue;
+    total += got;
+    bytes_received_ += got;
+    Status st = sink(chunk.get(), got);
+    if (!st.is_ok()) {
+      keep_alive_ = false;  // the rest of the body stays unread
+      co_return st;
+    }
+  }
+  co_return total;
+}
+
+template <class Stream>
+awaitable<void> Session<Stream>::send(Response res) {
+  if (sent_) co_return;
+  sent_ = true;
+  status_ = res.result_int();
+  res.version(request_->version());
+  if (!body_consumed_) keep_alive_ = false;
+  res.keep_alive(keep_alive_ && request_keep_alive_);
+  if (request_->method() == http::verb::head) {
+    // HEAD answers carry the GET Content-Length but no body.
+    auto len = res.body().size();
+    auto explicit_len = res[http::field::content_length];
+    http::response<http::empty_body> head{res.result(), res.version()};
+    head.base() = res.base();
+    if (explicit_len.empty()) head.content_length(len);
+    http::response_serializer<http::empty_body> sr(head);
+    arm_timer(server_.options.io_timeout);
+    auto [ec, n] = co_await http::async_write_header(stream_, sr, as_tuple_awaitable);
+    if (ec) broken_ = true;
+    bytes_sent_ += n;
+    co_return;
+  }
+  res.prepare_payload();
+  arm_timer(server_.options.io_timeout);
+  auto [ec, n] = co_await http::async_write(stream_, res, as_tuple_awaitable);
+  if (ec) broken_ = true;
+  bytes_sent_ += n;
+}
+
+template <class Stream>
+awaitable<void> Session<Stream>::write_blob_body(BlobReader& reader, uint64_t offset, uint64_t length) {
+  if constexpr (kPlain) {
+    int fd = reader.native_fd();
+    if (fd >= 0) {
+      auto& sock = tcp().socket();
+      sock.native_non_blocking(true);
+      off_t off = static_cast<off_t>(offset);
+      uint64_t remaining = length;
+      net::steady_timer timer(sock.get_executor());
+      while (remaining > 0) {
+        ssize_t n = ::sendfile(sock.native_handle(), fd, &off,
+                               static_cast<size_t>(std::min<uint64_t>(remaining, 1 << 30)));
+        if (n > 0) {
+          remaining -= static_cast<uint64_t>(n);
+          bytes_sent_ += static_cast<uint64_t>(n);
+          continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+          timer.expires_after(server_.options.io_timeout);
+          timer.async_wait([&sock](boost::system::error_code ec) {
+            if (!ec) sock.cancel();
+          });
+          auto [ec] = co_await sock.async_wait(tcp::socket::wait_write, as_tuple_awaitable);
+          timer.cancel();
+          if (ec) {
+            broken_ = true;
+            co_return;
+          }
+          continue;
+        }
+        broken_ = true;  // n == 0: the file is shorter than promised; or a socket error
+        co_return;
+      }
+      co_return;
+    }
+  }
+  std::unique_ptr<char[]> chunk(new char[kStreamChunk]);
+  uint64_t remaining = length;
+  uint64_t off = offset;
+  while (remaining > 0) {
+    auto n = reader.read_at(off, chunk.get(), static_cast<size_t>(std::min<uint64_t>(remaining, kStreamChunk)));
+    if (!n || *n == 0) {
+      broken_ = true;
+      co_return;
+    }
+    arm_timer(server_.options.io_timeout);
+    auto [ec, w] = co_await net::async_write(stream_, net::buffer(chunk.get(), *n), as_tuple_awaitable);
+    if (ec) {
+      broken_ = true;
+      co_return;
+    }
+    bytes_sent_ += w;
+    remaining -= *n;
+    off += *n;
+  }
+}
+
+template <class Stream>
+awaitable<void> Session<Stream>::send_blob(ResponseHeader head, BlobReader& reader, uint64_t offset,
+                                           uint64_t length) {
+  if (sent_) co_return;
+  sent_ = true;
+  status_ = head.result_int();
+  if (!body_consumed_) keep_alive_ = false;
+  http::response<http::empty_body> res{head.result(), request_->version()};
+  res.base() = std::move(head);
+  res.version(request_->version());
+  res.keep_alive(keep_alive_ && request_keep_alive_);
+  res.content_length(length);
+  http::response_serializer<http::empty_body> sr(res);
+  arm_timer(server_.options.io_timeout);
+  auto [ec, n] = co_await http::async_write_header(stream_, sr, as_tuple_awaitable);
+  bytes_sent_ += n;
+  if (ec) {
+    broken_ = true;
+    co_return;
+  }
+  if (request_->method() == http::verb::head || length == 0) co_return;
+  co_await write_blob_body(reader, offset, length);
+}
+
+template <class Stream>
+awaitable<void> Session<Stream>::run() {
+  if constexpr (!kPlain) {
+    arm_timer(server_.options.io_timeout);
+    auto [ec] = co_await stream_.async_handshake(ssl::stream_base::server, as_tuple_awaitable);
+    if (ec) co_return;
+  }
+  while (!server_.stopping) {
+    header_parser_.emplace();
+    header_parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
+    header_parser_->body_limit(boost::none);
+    arm_timer(server_.options.idle_timeout);
+    auto [ec, n] = co_await http::async_read_header(stream_, buffer_, *header_parser_, as_tuple_awaitable);
+    if (ec) {
+      if (ec == http::error::header_limit) {
+        Response res{http::status::request_header_fields_too_large, 11};
+        res.set(http::field::connection, "close");
+        res.body() = "request header too large\n";
+        res.prepare_payload();
+        arm_timer(server_.options.io_timeout);
+        co_await http::async_write(stream_, res, as_tuple_awaitable);
+      }
+      break;
+    }
+    auto start = std::chrono::steady_clock::now();
+    reset_for_request();
+    const auto& req = header_parser_->get();
+    request_ = &req.base();
+    has_body_ = !header_parser_->is_done();
+    body_consumed_ = !has_body_;
+    keep_alive_ = req.keep_alive();
+    request_keep_alive_ = keep_alive_;
+    target_storage_ = std::string(req.target());
+    auto parsed = boost::urls::parse_origin_form(target_storage_);
+    if (!parsed) {
+      Response res{http::status::bad_request, req.version()};
+      res.set(http::field::content_type, "text/plain");
+      res.body() = "malformed request target\n";
+      keep_alive_ = false;
+      co_await send(std::move(res));
+    } else {
+      url_ = *parsed;
+      path_ = std::string(url_.path());
+      co_await server_.handler(*this);
+      if (!sent_) {
+        Response res{http::status::internal_server_error, request_->version()};
+        co_await send(std::move(res));
+      }
+    }
+    if (server_.logger) {
+      RequestLogEntry e;
+      e.request_id = request_id_;
+      e.remote = remote_;
+      e.method = std::string(request_->method_string());
+      e.path = std::string(url_.path());
+      e.status = status_;
+      e.bytes_in = bytes_received_;
+      e.bytes_out = bytes_sent_;
+      e.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count();
+      e.principal = principal_.access_key_id;
+      server_.logger(e);
+    }
+    if (broken_ || !keep_alive_ || !request_keep_alive_) break;
+  }
+  if constexpr (kPlain) {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  } else {
+    arm_timer(std::chrono::seconds(5));
+    co_await stream_.async_shutdown(as_tuple_awaitable);
+  }
+}
+
+awaitable<void> HttpServer::Impl::accept_loop() {
+  while (!stopping) {
+    auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc), as_tuple_awaitable);
+    if (ec) {
+      if (stopping || ec == net::error::operation_aborted) co_return;
+      continue;  // e.g. EMFILE: keep serving the connections we have
+    }
+    if (connections.load() >= options.max_connections) {
+      beast::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    beast::error_code rec;
+    auto ep = socket.remote_endpoint(rec);
+    std::string remote = rec ? std::string() : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+    socket.set_option(tcp::no_delay(true), rec);
+    auto executor = socket.get_executor();
+    ++connections;
+    if (tls) {
+      auto session = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+          *this, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls),
+          std::move(remote));
+      net::co_spawn(executor, [session]() { return session->run(); },
+                    [this, session](std::exception_ptr) { --connections; });
+    } else {
+      auto session = std::make_shared<Session<beast::tcp_stream>>(
+          *this, beast::tcp_stream(std::move(socket)), std::move(remote));
+      net::co_spawn(executor, [session]() { return session->run(); },
+                    [this, session](std::exception_ptr) { --connections; });
+    }
+  }
+}
+
+HttpServer::HttpServer(ServerOptions options, RequestHandler handler, RequestLogger logger)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->handler = std::move(handler);
+  impl_->logger = std::move(logger);
+}
+
+HttpServer::~HttpServer() = default;
+
+net::io_context& HttpServer::io_context() { return impl_->ioc; }
+
+Status HttpServer::start() {
+  auto& o = impl_->options;
+  if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
+    if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
+      return error(Code::kInvalidArgument, "TLS needs both a certificate and a key file");
+    }
+    impl_->tls.emplace(ssl::context::tls_server);
+    impl_->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    beast::error_code ec;
+    impl_->tls->use_certificate_chain_file(o.tls_cert_file, ec);
+    if (ec) return error(Code::kInvalidArgument, fmt::format("TLS certificate {}: {}", o.tls_cert_file, ec.message()));
+    impl_->tls->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
+    if (ec) return error(Code::kInvalidArgument, fmt::format("TLS key {}: {}", o.tls_key_file, ec.message()));
+  }
+  beast::error_code ec;
+  auto address = net::ip::make_address(o.host, ec);
+  if (ec) return error(Code::kInvalidArgument, fmt::format("listen address {}: {}", o.host, ec.message()));
+  tcp::endpoint ep(address, o.port);
+  auto& acc = impl_->acceptor;
+  acc.open(ep.protocol(), ec);
+  if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(ep, ec);
+  if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return error(Code::kInternal, fmt::format("listen on {}:{}: {}", o.host, o.port, ec.message()));
+  net::co_spawn(impl_->ioc, impl_->accept_loop(), net::detached);
+  return Status::ok();
+}
+
+uint16_t HttpServer::port() const {
+  beast::error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void HttpServer::run() {
+  unsigned n = impl_->options.threads;
+  if (n == 0) n = std::max(4u, 2 * std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < n; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
+  impl_->ioc.run();
+  for (auto& t : threads) t.join();
+}
+
+void HttpServer::stop() {
+  net::post(impl_->ioc, [this] {
+    impl_->stopping = true;
+    beast::error_code ec;
+    impl_->acceptor.close(ec);
+    impl_->ioc.stop();
+  });
+}
+
+}  // namespace berth::server
