@@ -1,17 +1,22 @@
 #include "app/app.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <boost/asio/signal_set.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
 
+#include "app/stores.h"
 #include "auth/access_control.h"
-#include "blob/fs/fs_blob_store.h"
 #include "core/clock.h"
+#include "ecr/ecr_api.h"
 #include "jobs/scheduler.h"
 #include "log/log.h"
-#include "meta/sqlite/sqlite_metadata_store.h"
 #include "oci/oci_api.h"
 #include "registry/registry.h"
 #include "server/http_server.h"
@@ -20,13 +25,48 @@ namespace berth::app {
 namespace http = server::http;
 using server::net::awaitable;
 
+namespace {
+
+// The base URL clients use, from --public-url or the listen address.
+std::string effective_public_url(const Config& c) {
+  std::string url = c.public_url;
+  if (url.empty()) url = fmt::format("{}://{}", c.tls_cert.empty() ? "http" : "https", c.listen);
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+std::string host_of(const std::string& url) {
+  auto p = url.find("://");
+  std::string host = p == std::string::npos ? url : url.substr(p + 3);
+  auto slash = host.find('/');
+  return slash == std::string::npos ? host : host.substr(0, slash);
+}
+
+// Writes the bootstrap admin key in the AWS shared-credentials format, mode 0600.
+Status write_credentials_file(const std::filesystem::path& path, const identity::NewAccessKey& key,
+                              const std::string& region) {
+  std::string tmp = path.string() + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return error(Code::kInternal, fmt::format("create {}: {}", tmp, std::strerror(errno)));
+  std::string text = fmt::format("[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n# region = {}\n",
+                                 key.access_key_id, key.secret_access_key, region);
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    return error(Code::kInternal, fmt::format("write {}: {}", path.string(), std::strerror(errno)));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 struct App::Impl {
   Config config;
-  std::unique_ptr<FsBlobStore> blobs;
-  std::unique_ptr<SqliteMetadataStore> meta;
+  Stores stores;
   std::unique_ptr<Registry> registry;
   std::unique_ptr<auth::AccessControl> access;
   std::unique_ptr<oci::OciApi> oci;
+  std::unique_ptr<ecr::EcrApi> ecr;
   std::unique_ptr<server::HttpServer> http_server;
   jobs::Scheduler scheduler;
   std::unique_ptr<server::net::signal_set> signals;
@@ -37,8 +77,13 @@ struct App::Impl {
 awaitable<void> App::Impl::handle(server::Exchange& ex) {
   const std::string& path = ex.path();
   if (path == "/v2" || path.rfind("/v2/", 0) == 0) {
+    if (config.auth) {
+      auto principal = stores.identity->authenticate_registry(ex.header(http::field::authorization));
+      if (principal) ex.set_principal(*principal);
+    }
     co_return co_await oci->handle(ex);
   }
+  if (ecr::EcrApi::is_ecr_request(ex)) co_return co_await ecr->handle(ex);
   if (path == "/healthz" && (ex.method() == http::verb::get || ex.method() == http::verb::head)) {
     server::Response res{http::status::ok, ex.request().version()};
     res.set(http::field::content_type, "text/plain");
@@ -61,25 +106,48 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   std::unique_ptr<App> app(new App());
   Impl& d = *app->impl_;
   d.config = config;
+  BERTH_ASSIGN_OR_RETURN(d.stores, open_stores(config));
 
-  std::error_code ec;
-  std::filesystem::create_directories(config.data_dir, ec);
-  if (ec) return error(Code::kInternal, fmt::format("data dir {}: {}", config.data_dir, ec.message()));
-  BERTH_ASSIGN_OR_RETURN(d.blobs, FsBlobStore::open_at(config.data_dir));
-  BERTH_ASSIGN_OR_RETURN(d.meta, SqliteMetadataStore::open(
-                                     (std::filesystem::path(config.data_dir) / "berth.db").string(),
-                                     config.sync_full));
+  // First start: an admin who can do everything, with a key the operator can use at once.
+  std::optional<identity::NewAccessKey> given;
+  const char* env_id = std::getenv("BERTH_ADMIN_ACCESS_KEY_ID");
+  const char* env_secret = std::getenv("BERTH_ADMIN_SECRET_ACCESS_KEY");
+  if (env_id != nullptr && env_secret != nullptr && *env_id != '\0' && *env_secret != '\0') {
+    given = identity::NewAccessKey{env_id, env_secret};
+  }
+  BERTH_ASSIGN_OR_RETURN(auto boot, d.stores.identity->bootstrap(given));
+  if (boot.created) {
+    if (given) {
+      log::info("created the admin user with the access key from BERTH_ADMIN_ACCESS_KEY_ID",
+                {{"account", config.account_id}, {"access_key_id", boot.admin_key->access_key_id}});
+    } else {
+      auto path = std::filesystem::path(config.data_dir) / "admin.credentials";
+      BERTH_RETURN_IF_ERROR(write_credentials_file(path, *boot.admin_key, config.region));
+      log::info("created the admin user; its access key is in the credentials file",
+                {{"account", config.account_id},
+                 {"access_key_id", boot.admin_key->access_key_id},
+                 {"credentials_file", std::filesystem::absolute(path).string()}});
+    }
+  }
+
   RegistryOptions ro;
   ro.upload_ttl_seconds = config.upload_ttl_seconds;
   ro.max_concurrent_appends = config.max_concurrent_uploads;
-  d.registry = std::make_unique<Registry>(*d.meta, *d.blobs, Clock::system(), ro);
+  d.registry = std::make_unique<Registry>(*d.stores.meta, *d.stores.blobs, Clock::system(), ro);
   d.access = std::make_unique<auth::AccessControl>(config.auth);
 
+  const std::string public_url = effective_public_url(config);
   oci::OciOptions oo;
   oo.public_url = config.public_url;
   while (!oo.public_url.empty() && oo.public_url.back() == '/') oo.public_url.pop_back();
   oo.default_account = config.account_id;
   d.oci = std::make_unique<oci::OciApi>(*d.registry, *d.access, oo);
+
+  ecr::EcrOptions eo;
+  eo.region = config.region;
+  eo.public_url = public_url;
+  eo.registry_host = host_of(public_url);
+  d.ecr = std::make_unique<ecr::EcrApi>(*d.registry, *d.stores.identity, *d.access, eo);
 
   server::ServerOptions so;
   uint16_t port = 0;
@@ -129,6 +197,7 @@ Status App::start() {
             {{"address", fmt::format("{}://{}", d.config.tls_cert.empty() ? "http" : "https", d.config.listen)},
              {"port", port()},
              {"data_dir", d.config.data_dir},
+             {"region", d.config.region},
              {"auth", d.config.auth}});
   if (!d.config.auth) {
     log::warn("authentication is disabled: anyone who can reach this address may read and write images");

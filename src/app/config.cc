@@ -102,6 +102,7 @@ Status load_config_file(const std::string& path, Config& c) {
       {"threads", [&c](const YAML::Node& n) { c.threads = n.as<unsigned>(); return Status::ok(); }},
       {"data-dir", str(c.data_dir)},
       {"sync-full", boolean(c.sync_full)},
+      {"secret-key-file", str(c.secret_key_file)},
       {"region", str(c.region)},
       {"account-id", str(c.account_id)},
       {"auth", boolean(c.auth)},

@@ -19,6 +19,7 @@ struct Config {
   // Storage.
   std::string data_dir = "./berth-data";
   bool sync_full = true;  // SQLite synchronous=FULL: every acknowledged write survives power loss
+  std::string secret_key_file;  // seals access-key secrets; default <data-dir>/secret.key
 
   // Identity.
   std::string region = "us-east-1";

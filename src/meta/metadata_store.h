@@ -156,8 +156,17 @@ class MetadataStore {
   // All images of a repository with their tags, ordered by digest, paged by
   // digest. Manifest bytes are not filled in.
   virtual Result<std::vector<ImageRecord>> list_images(RepositoryId repo, const PageRequest& page) = 0;
+  // Tags pointing at `digest`, sorted.
+  virtual Result<std::vector<std::string>> tags_for_manifest(RepositoryId repo, const Digest& digest) = 0;
   // Records a pull time (best effort; may be coalesced).
   virtual Status record_pull(RepositoryId repo, const Digest& digest, int64_t when) = 0;
+
+  // --- resource tags (ECR TagResource) ------------------------------------------
+  // Sorted by key.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> get_resource_tags(RepositoryId repo) = 0;
+  // Replaces the whole tag set.
+  virtual Status set_resource_tags(RepositoryId repo,
+                                   const std::vector<std::pair<std::string, std::string>>& tags) = 0;
 };
 
 }  // namespace berth

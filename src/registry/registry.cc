@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/names.h"
+#include "core/tag_mutability.h"
 
 namespace berth {
 
@@ -289,9 +290,26 @@ std::string annotations_to_json(const std::map<std::string, std::string>& annota
   return boost::json::serialize(o);
 }
 
+}  // namespace
+
+TagMutabilityConfig tag_mutability_of(const RepositoryRecord& repo) {
+  TagMutabilityConfig config;
+  auto mode = parse_tag_mutability(repo.tag_mutability);
+  config.mode = mode ? *mode : TagMutability::kMutable;
+  boost::system::error_code ec;
+  auto filters = boost::json::parse(repo.tag_mutability_exclusions_json, ec);
+  if (!ec && filters.is_array()) {
+    for (const auto& f : filters.as_array()) {
+      if (f.is_string()) config.exclusion_filters.emplace_back(f.as_string());
+    }
+  }
+  return config;
+}
+
+namespace {
+
 bool tag_is_immutable(const RepositoryRecord& repo, std::string_view tag) {
-  (void)tag;
-  return repo.tag_mutability == "IMMUTABLE";
+  return is_tag_immutable(tag_mutability_of(repo), tag);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "core/digest.h"
 #include "core/manifest.h"
 #include "core/status.h"
+#include "core/tag_mutability.h"
 #include "meta/metadata_store.h"
 
 namespace berth {
@@ -147,5 +148,8 @@ class Registry {
 };
 
 std::string new_upload_id();
+
+// The repository's tag mutability setting as the domain type.
+TagMutabilityConfig tag_mutability_of(const RepositoryRecord& repo);
 
 }  // namespace berth

@@ -71,6 +71,12 @@ CREATE TABLE IF NOT EXISTS uploads (
   started_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS uploads_by_start ON uploads (started_at);
+CREATE TABLE IF NOT EXISTS resource_tags (
+  repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (repo_id, key)
+) WITHOUT ROWID;
 )sql";
 
 constexpr int kRefBlob = 0;
@@ -253,6 +259,7 @@ Status SqliteMetadataStore::delete_repository(RepositoryId id, bool force) {
     }
     // Children first: tags and refs cascade from manifests.
     for (const char* sql : {"DELETE FROM tags WHERE repo_id=?1", "DELETE FROM manifests WHERE repo_id=?1",
+                            "DELETE FROM resource_tags WHERE repo_id=?1",
                             "DELETE FROM blob_links WHERE repo_id=?1", "DELETE FROM uploads WHERE repo_id=?1",
                             "DELETE FROM repositories WHERE id=?1"}) {
       BERTH_ASSIGN_OR_RETURN(auto s, c.prepare(sql));
@@ -535,6 +542,47 @@ Result<std::vector<ImageRecord>> SqliteMetadataStore::list_images(RepositoryId r
     if (it != by_id.end()) out[it->second].tags.push_back(t.text(1));
   }
   return out;
+}
+
+Result<std::vector<std::string>> SqliteMetadataStore::tags_for_manifest(RepositoryId repo, const Digest& digest) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT t.name FROM tags t JOIN manifests m ON m.id=t.manifest_id "
+                             "WHERE m.repo_id=?1 AND m.digest=?2 ORDER BY t.name"));
+  s.bind(1, repo).bind(2, std::string_view(digest.str()));
+  std::vector<std::string> out;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    out.push_back(s.text(0));
+  }
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> SqliteMetadataStore::get_resource_tags(RepositoryId repo) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT key, value FROM resource_tags WHERE repo_id=?1 ORDER BY key"));
+  s.bind(1, repo);
+  std::vector<std::pair<std::string, std::string>> out;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    out.emplace_back(s.text(0), s.text(1));
+  }
+  return out;
+}
+
+Status SqliteMetadataStore::set_resource_tags(RepositoryId repo,
+                                              const std::vector<std::pair<std::string, std::string>>& tags) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM resource_tags WHERE repo_id=?1"));
+    BERTH_RETURN_IF_ERROR(d.bind(1, repo).run());
+    for (const auto& [k, v] : tags) {
+      BERTH_ASSIGN_OR_RETURN(auto i, c.prepare("INSERT OR REPLACE INTO resource_tags (repo_id, key, value) VALUES (?1,?2,?3)"));
+      BERTH_RETURN_IF_ERROR(i.bind(1, repo).bind(2, std::string_view(k)).bind(3, std::string_view(v)).run());
+    }
+    return Status::ok();
+  });
 }
 
 Status SqliteMetadataStore::record_pull(RepositoryId repo, const Digest& digest, int64_t when) {

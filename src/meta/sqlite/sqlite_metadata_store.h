@@ -47,7 +47,11 @@ class SqliteMetadataStore final : public MetadataStore {
       RepositoryId repo, const Digest& subject,
       std::optional<std::string_view> artifact_type) override;
   Result<std::vector<ImageRecord>> list_images(RepositoryId repo, const PageRequest& page) override;
+  Result<std::vector<std::string>> tags_for_manifest(RepositoryId repo, const Digest& digest) override;
   Status record_pull(RepositoryId repo, const Digest& digest, int64_t when) override;
+  Result<std::vector<std::pair<std::string, std::string>>> get_resource_tags(RepositoryId repo) override;
+  Status set_resource_tags(RepositoryId repo,
+                           const std::vector<std::pair<std::string, std::string>>& tags) override;
 
   sqlite::Pool& pool() { return *pool_; }
 

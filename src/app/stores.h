@@ -1,0 +1,30 @@
+// Opens berth's data directory: blob store, metadata database, the secret key
+// that seals access-key secrets, and the identity service. Shared by the
+// server and the operator commands (admin, gc), which may run beside it.
+#pragma once
+
+#include <memory>
+
+#include "app/config.h"
+#include "blob/fs/fs_blob_store.h"
+#include "identity/identity_service.h"
+#include "meta/sqlite/sqlite_identity_store.h"
+#include "meta/sqlite/sqlite_metadata_store.h"
+
+namespace berth::app {
+
+struct Stores {
+  std::unique_ptr<FsBlobStore> blobs;
+  std::unique_ptr<SqliteMetadataStore> meta;
+  std::unique_ptr<SqliteIdentityStore> identity_store;
+  std::unique_ptr<identity::IdentityService> identity;
+};
+
+// Creates the directory and key file on first use.
+Result<Stores> open_stores(const Config& config);
+
+// The secret key file: `secret-key-file` from the config, else
+// <data-dir>/secret.key.
+std::string secret_key_path(const Config& config);
+
+}  // namespace berth::app

@@ -1,0 +1,799 @@
+#include "auth/sigv4.h"
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <boost/url/encode.hpp>
+#include <boost/url/grammar/lut_chars.hpp>
+#include <boost/url/pct_string_view.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <utility>
+
+namespace berth::auth {
+namespace {
+
+namespace urls = boost::urls;
+
+constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
+constexpr std::string_view kTerminator = "aws4_request";
+constexpr urls::grammar::lut_chars kPathSafeChars = urls::unreserved_chars + '/';
+
+// --- Small string helpers ----------------------------------------------------
+
+bool is_http_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_http_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_http_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), ascii_lower);
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return ascii_lower(x) == ascii_lower(y);
+         });
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    size_t pos = s.find(sep, start);
+    if (pos == std::string_view::npos) {
+      parts.push_back(s.substr(start));
+      return parts;
+    }
+    parts.push_back(s.substr(start, pos - start));
+    start = pos + 1;
+  }
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out += sep;
+    out += parts[i];
+  }
+  return out;
+}
+
+std::string to_hex(const unsigned char* data, size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(size * 2, '\0');
+  for (size_t i = 0; i < size; ++i) {
+    out[2 * i] = kDigits[data[i] >> 4];
+    out[2 * i + 1] = kDigits[data[i] & 0xf];
+  }
+  return out;
+}
+
+bool equal_constant_time(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// A digest failure means OpenSSL itself is unusable; there is no sensible way
+// to carry on signing, so it is fatal rather than an error value.
+[[noreturn]] void crypto_failure() { std::abort(); }
+
+std::array<uint8_t, 32> hmac_sha256(const void* key, size_t key_size, std::string_view data) {
+  std::array<uint8_t, 32> out{};
+  unsigned int out_size = 0;
+  if (HMAC(EVP_sha256(), key, static_cast<int>(key_size),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
+           &out_size) == nullptr ||
+      out_size != out.size()) {
+    crypto_failure();
+  }
+  return out;
+}
+
+// --- Percent-encoding (Boost.URL does the work) -------------------------------
+
+std::string percent_encode(std::string_view s, const urls::grammar::lut_chars& safe) {
+  return urls::encode(urls::string_view(s.data(), s.size()), safe);
+}
+
+Result<std::string> percent_decode(std::string_view s) {
+  auto checked = urls::make_pct_string_view(urls::string_view(s.data(), s.size()));
+  if (checked.has_error()) {
+    return error(Code::kInvalidArgument,
+                 fmt::format("query string component '{}' is not valid percent-encoding", s));
+  }
+  return checked->decode();
+}
+
+// The query's components percent-decoded, in order; empty components dropped.
+Result<std::vector<std::pair<std::string, std::string>>> decode_query(std::string_view raw_query) {
+  std::vector<std::pair<std::string, std::string>> params;
+  if (raw_query.empty()) return params;
+  for (std::string_view component : split(raw_query, '&')) {
+    if (component.empty()) continue;
+    size_t eq = component.find('=');
+    std::string_view key = component.substr(0, eq);
+    std::string_view value = eq == std::string_view::npos ? "" : component.substr(eq + 1);
+    BERTH_ASSIGN_OR_RETURN(std::string decoded_key, percent_decode(key));
+    BERTH_ASSIGN_OR_RETURN(std::string decoded_value, percent_decode(value));
+    params.emplace_back(std::move(decoded_key), std::move(decoded_value));
+  }
+  return params;
+}
+
+// `raw_query` without its X-Amz-Signature components (the presigned signature
+// does not sign itself).
+Result<std::string> strip_presigned_signature(std::string_view raw_query) {
+  std::string out;
+  for (std::string_view component : split(raw_query, '&')) {
+    if (component.empty()) continue;
+    BERTH_ASSIGN_OR_RETURN(std::string key,
+                           percent_decode(component.substr(0, component.find('='))));
+    if (key == "X-Amz-Signature") continue;
+    if (!out.empty()) out += '&';
+    out += component;
+  }
+  return out;
+}
+
+// botocore's remove_dot_segments: RFC 3986 dot removal that also collapses
+// repeated '/', as every AWS service except S3 expects.
+std::string normalize_path(std::string_view path) {
+  if (path.empty()) return "/";
+  std::vector<std::string_view> kept;
+  for (std::string_view segment : split(path, '/')) {
+    if (segment.empty() || segment == ".") continue;
+    if (segment == "..") {
+      if (!kept.empty()) kept.pop_back();
+      continue;
+    }
+    kept.push_back(segment);
+  }
+  std::string out = path.front() == '/' ? "/" : "";
+  for (size_t i = 0; i < kept.size(); ++i) {
+    if (i > 0) out += '/';
+    out += kept[i];
+  }
+  if (path.back() == '/' && !kept.empty()) out += '/';
+  return out.empty() ? "/" : out;
+}
+
+// HttpHeader value as it enters the canonical request: trimmed, each internal run
+// of whitespace (folded lines included) replaced by one space.
+std::string canonical_header_value(std::string_view value) {
+  std::string out;
+  bool pending_space = false;
+  for (char c : trim(value)) {
+    if (is_http_space(c)) {
+      pending_space = true;
+      continue;
+    }
+    if (pending_space) out += ' ';
+    pending_space = false;
+    out += c;
+  }
+  return out;
+}
+
+// --- HttpHeader access -------------------------------------------------------------
+
+// The value of a header that must occur at most once; nullopt when absent.
+Result<std::optional<std::string_view>> single_header(const SigV4Request& request,
+                                                      std::string_view name) {
+  std::optional<std::string_view> found;
+  for (const HttpHeader& header : request.headers) {
+    if (!iequals(header.name, name)) continue;
+    if (found) {
+      return error(Code::kIncompleteSignature,
+                   fmt::format("the '{}' header must not be repeated", name));
+    }
+    found = header.value;
+  }
+  return found;
+}
+
+bool has_header(const SigV4Request& request, std::string_view name) {
+  return std::any_of(request.headers.begin(), request.headers.end(),
+                     [&](const HttpHeader& header) { return iequals(header.name, name); });
+}
+
+// --- Dates ----------------------------------------------------------------------
+
+bool parse_digits(std::string_view s, int& out) {
+  if (s.empty()) return false;
+  out = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + (c - '0');
+  }
+  return true;
+}
+
+std::optional<int64_t> civil_to_unix(int year, int month, int day, int hour, int minute,
+                                     int second) {
+  using namespace std::chrono;
+  if (month < 1 || month > 12 || day < 1 || day > 31) return std::nullopt;
+  year_month_day ymd{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
+                     std::chrono::day{static_cast<unsigned>(day)}};
+  if (!ymd.ok() || hour > 23 || minute > 59 || second > 59) return std::nullopt;
+  int64_t days = sys_days{ymd}.time_since_epoch().count();
+  return days * 86400 + hour * 3600 + minute * 60 + second;
+}
+
+std::string format_duration(int64_t seconds) {
+  return seconds % 60 == 0 ? fmt::format("{} min.", seconds / 60) : fmt::format("{} sec.", seconds);
+}
+
+// --- The parsed authentication, whichever form carried it ----------------------
+
+struct ParsedAuth {
+  std::string access_key_id;
+  CredentialScope scope;
+  std::string terminator;
+  std::vector<std::string> signed_headers;  // lowercase, sorted, unique
+  std::string signature;
+  std::string amz_date;  // as it enters the string to sign
+  int64_t request_time = 0;
+  std::optional<std::string> security_token;
+  bool presigned = false;
+  int64_t expires_seconds = 0;  // presigned only
+};
+
+Status parse_credential(std::string_view credential, ParsedAuth& out) {
+  std::vector<std::string_view> parts = split(credential, '/');
+  bool all_present =
+      std::none_of(parts.begin(), parts.end(), [](std::string_view p) { return p.empty(); });
+  if (parts.size() != 5 || !all_present) {
+    return error(Code::kIncompleteSignature,
+                 fmt::format("Credential must have exactly 5 slash-delimited elements, e.g. "
+                             "keyid/date/region/service/term, got '{}'",
+                             credential));
+  }
+  out.access_key_id = parts[0];
+  out.scope = {std::string(parts[1]), std::string(parts[2]), std::string(parts[3])};
+  out.terminator = parts[4];
+  return Status::ok();
+}
+
+Status parse_signed_headers(std::string_view list, ParsedAuth& out) {
+  out.signed_headers.clear();
+  for (std::string_view name : split(list, ';')) {
+    if (name.empty()) {
+      return error(Code::kIncompleteSignature,
+                   fmt::format("SignedHeaders '{}' contains an empty header name", list));
+    }
+    out.signed_headers.push_back(to_lower(name));
+  }
+  std::sort(out.signed_headers.begin(), out.signed_headers.end());
+  if (std::adjacent_find(out.signed_headers.begin(), out.signed_headers.end()) !=
+      out.signed_headers.end()) {
+    return error(Code::kIncompleteSignature,
+                 fmt::format("SignedHeaders '{}' names a header twice", list));
+  }
+  return Status::ok();
+}
+
+Status parse_request_date(std::string_view amz_date, ParsedAuth& out) {
+  std::optional<int64_t> time = parse_amz_date(amz_date);
+  if (!time) {
+    return error(Code::kIncompleteSignature,
+                 fmt::format("Date must be in ISO-8601 'basic format'. Got '{}'.", amz_date));
+  }
+  out.amz_date = amz_date;
+  out.request_time = *time;
+  return Status::ok();
+}
+
+Status parse_authorization_header(const SigV4Request& request, std::string_view header,
+                                  ParsedAuth& out) {
+  std::string_view value = trim(header);
+  size_t space = value.find_first_of(" \t");
+  std::string_view algorithm = value.substr(0, space);
+  std::string_view rest = space == std::string_view::npos ? "" : value.substr(space + 1);
+  if (algorithm != kAlgorithm) {
+    return error(Code::kIncompleteSignature,
+                 fmt::format("Unsupported AWS 'algorithm': '{}'", algorithm));
+  }
+  std::optional<std::string_view> credential, signed_headers, signature;
+  for (std::string_view part : split(rest, ',')) {
+    part = trim(part);
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    if (eq == std::string_view::npos) {
+      return error(Code::kIncompleteSignature,
+                   fmt::format("'{}' not a valid key=value pair (missing equal-sign) in "
+                               "Authorization header: '{}'.",
+                               part, value));
+    }
+    std::string_view key = part.substr(0, eq);
+    std::optional<std::string_view>* slot = key == "Credential"      ? &credential
+                                            : key == "SignedHeaders" ? &signed_headers
+                                            : key == "Signature"     ? &signature
+                                                                     : nullptr;
+    if (slot == nullptr) continue;  // unknown parameters are ignored, as AWS does
+    if (*slot) {
+      return error(Code::kIncompleteSignature,
+                   fmt::format("Authorization header repeats '{}': '{}'", key, value));
+    }
+    *slot = trim(part.substr(eq + 1));
+  }
+  std::string missing;
+  if (!credential) missing += "Authorization header requires 'Credential' parameter. ";
+  if (!signature) missing += "Authorization header requires 'Signature' parameter. ";
+  if (!signed_headers) missing += "Authorization header requires 'SignedHeaders' parameter. ";
+  if (!missing.empty()) {
+    return error(Code::kIncompleteSignature, fmt::format("{}Authorization={}", missing, value));
+  }
+  BERTH_RETURN_IF_ERROR(parse_credential(*credential, out));
+  BERTH_RETURN_IF_ERROR(parse_signed_headers(*signed_headers, out));
+  out.signature = *signature;
+
+  BERTH_ASSIGN_OR_RETURN(auto amz_date, single_header(request, "x-amz-date"));
+  if (amz_date) {
+    BERTH_RETURN_IF_ERROR(parse_request_date(trim(*amz_date), out));
+  } else {
+    BERTH_ASSIGN_OR_RETURN(auto http_date, single_header(request, "date"));
+    if (!http_date) {
+      return error(Code::kIncompleteSignature,
+                   fmt::format("Authorization header requires existence of either a "
+                               "'X-Amz-Date' or a 'Date' header. Authorization={}",
+                               value));
+    }
+    std::optional<int64_t> time = parse_http_date(trim(*http_date));
+    if (!time) {
+      return error(Code::kIncompleteSignature,
+                   fmt::format("Date header '{}' is not an RFC 7231 IMF-fixdate", *http_date));
+    }
+    out.amz_date = format_amz_date(*time);
+    out.request_time = *time;
+  }
+
+  BERTH_ASSIGN_OR_RETURN(auto token, single_header(request, "x-amz-security-token"));
+  if (token) out.security_token = std::string(trim(*token));
+  return Status::ok();
+}
+
+using QueryParams = std::vector<std::pair<std::string, std::string>>;
+
+bool is_presigned(const QueryParams& params) {
+  return std::any_of(params.begin(), params.end(), [](const auto& p) {
+    return p.first == "X-Amz-Algorithm" || p.first == "X-Amz-Credential" ||
+           p.first == "X-Amz-Signature";
+  });
+}
+
+Result<std::optional<std::string>> single_param(const QueryParams& params, std::string_view name) {
+  std::optional<std::string> found;
+  for (const auto& [key, value] : params) {
+    if (key != name) continue;
+    if (found) {
+      return error(Code::kIncompleteSignature,
+                   fmt::format("query parameter '{}' must not be repeated", name));
+    }
+    found = value;
+  }
+  return found;
+}
+
+Status parse_presigned_query(const QueryParams& params, const VerifierOptions& options,
+                             ParsedAuth& out) {
+  out.presigned = true;
+  std::string missing;
+  // The value of a required parameter; "" (and a note in `missing`) if absent.
+  auto required = [&](std::string_view name) -> Result<std::string> {
+    BERTH_ASSIGN_OR_RETURN(std::optional<std::string> value, single_param(params, name));
+    if (!value) {
+      missing += fmt::format("Query-string authentication requires the {} parameter. ", name);
+    }
+    return value.value_or("");
+  };
+  BERTH_ASSIGN_OR_RETURN(std::string algorithm, required("X-Amz-Algorithm"));
+  BERTH_ASSIGN_OR_RETURN(std::string credential, required("X-Amz-Credential"));
+  BERTH_ASSIGN_OR_RETURN(std::string amz_date, required("X-Amz-Date"));
+  BERTH_ASSIGN_OR_RETURN(std::string expires, required("X-Amz-Expires"));
+  BERTH_ASSIGN_OR_RETURN(std::string signed_headers, required("X-Amz-SignedHeaders"));
+  BERTH_ASSIGN_OR_RETURN(out.signature, required("X-Amz-Signature"));
+  if (!missing.empty()) return error(Code::kIncompleteSignature, std::string(trim(missing)));
+
+  if (algorithm != kAlgorithm) {
+    return error(Code::kIncompleteSignature,
+                 fmt::format("Unsupported AWS 'algorithm': '{}'", algorithm));
+  }
+  BERTH_RETURN_IF_ERROR(parse_credential(credential, out));
+  BERTH_RETURN_IF_ERROR(parse_request_date(amz_date, out));
+  int expires_seconds = 0;
+  if (expires.size() > 9 || !parse_digits(expires, expires_seconds) || expires_seconds < 1 ||
+      expires_seconds > options.max_presign_expires_seconds) {
+    return error(Code::kIncompleteSignature,
+                 fmt::format("X-Amz-Expires must be between 1 and {} seconds, got '{}'",
+                             options.max_presign_expires_seconds, expires));
+  }
+  out.expires_seconds = expires_seconds;
+  BERTH_RETURN_IF_ERROR(parse_signed_headers(signed_headers, out));
+  BERTH_ASSIGN_OR_RETURN(out.security_token, single_param(params, "X-Amz-Security-Token"));
+  return Status::ok();
+}
+
+bool is_valid_region_name(std::string_view region) {
+  return !region.empty() && std::all_of(region.begin(), region.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+// The scope and time checks shared by both forms.
+Status check_scope_and_time(const ParsedAuth& auth, const VerifierOptions& options,
+                            const Clock& clock) {
+  if (auth.terminator != kTerminator) {
+    return error(Code::kSignatureInvalid,
+                 fmt::format("Credential should be scoped with a valid terminator: "
+                             "'aws4_request', not '{}'.",
+                             auth.terminator));
+  }
+  if (auth.scope.service != options.service) {
+    return error(
+        Code::kSignatureInvalid,
+        fmt::format("Credential should be scoped to correct service: '{}'.", options.service));
+  }
+  bool region_ok = options.region.empty() ? is_valid_region_name(auth.scope.region)
+                                          : auth.scope.region == options.region;
+  if (!region_ok) {
+    return error(
+        Code::kSignatureInvalid,
+        fmt::format("Credential should be scoped to a valid region, not '{}'.", auth.scope.region));
+  }
+  std::string_view request_day = std::string_view(auth.amz_date).substr(0, 8);
+  if (auth.scope.date != request_day) {
+    return error(Code::kSignatureInvalid,
+                 fmt::format("Date in Credential scope does not match YYYYMMDD from ISO-8601 "
+                             "version of date from HTTP: '{}' != '{}', from '{}'.",
+                             auth.scope.date, request_day, auth.amz_date));
+  }
+  if (!std::binary_search(auth.signed_headers.begin(), auth.signed_headers.end(), "host")) {
+    return error(Code::kIncompleteSignature,
+                 "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+  }
+
+  const int64_t now = clock.now_seconds();
+  const int64_t skew = options.max_clock_skew_seconds;
+  if (auth.request_time > now + skew) {
+    return error(
+        Code::kSignatureExpired,
+        fmt::format("Signature not yet current: {} is still later than {} ({} + {})", auth.amz_date,
+                    format_amz_date(now + skew), format_amz_date(now), format_duration(skew)));
+  }
+  if (auth.presigned) {
+    if (now > auth.request_time + auth.expires_seconds) {
+      return error(Code::kSignatureExpired,
+                   fmt::format("Request has expired: signed at {} for {} seconds, now {}",
+                               auth.amz_date, auth.expires_seconds, format_amz_date(now)));
+    }
+  } else if (auth.request_time < now - skew) {
+    return error(
+        Code::kSignatureExpired,
+        fmt::format("Signature expired: {} is now earlier than {} ({} - {})", auth.amz_date,
+                    format_amz_date(now - skew), format_amz_date(now), format_duration(skew)));
+  }
+  return Status::ok();
+}
+
+Status check_content_sha256(const SigV4Request& request) {
+  BERTH_ASSIGN_OR_RETURN(auto declared, single_header(request, "x-amz-content-sha256"));
+  if (declared && trim(*declared) != request.payload_sha256) {
+    return error(Code::kSignatureInvalid,
+                 fmt::format("The provided 'x-amz-content-sha256' header does not match what "
+                             "was computed: '{}' != '{}'",
+                             trim(*declared), request.payload_sha256));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+// --- Public stages ----------------------------------------------------------------
+
+std::string CredentialScope::to_string() const {
+  return fmt::format("{}/{}/{}/{}", date, region, service, kTerminator);
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
+    crypto_failure();
+  }
+  return to_hex(digest, size);
+}
+
+std::string canonical_uri(std::string_view raw_path) {
+  return percent_encode(normalize_path(raw_path), kPathSafeChars);
+}
+
+Result<std::string> canonical_query_string(std::string_view raw_query) {
+  BERTH_ASSIGN_OR_RETURN(QueryParams params, decode_query(raw_query));
+  std::vector<std::pair<std::string, std::string>> encoded;
+  encoded.reserve(params.size());
+  for (const auto& [key, value] : params) {
+    encoded.emplace_back(percent_encode(key, urls::unreserved_chars),
+                         percent_encode(value, urls::unreserved_chars));
+  }
+  std::sort(encoded.begin(), encoded.end());
+  std::string out;
+  for (const auto& [key, value] : encoded) {
+    if (!out.empty()) out += '&';
+    out += key;
+    out += '=';
+    out += value;
+  }
+  return out;
+}
+
+Result<std::string> canonical_request(const SigV4Request& request,
+                                      const std::vector<std::string>& signed_headers) {
+  std::vector<std::string> names;
+  names.reserve(signed_headers.size());
+  for (const std::string& name : signed_headers) names.push_back(to_lower(name));
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+
+  BERTH_ASSIGN_OR_RETURN(std::string query, canonical_query_string(request.raw_query));
+  std::string headers;
+  for (const std::string& name : names) {
+    if (name.empty()) return error(Code::kSignatureInvalid, "empty name in SignedHeaders");
+    std::string values;
+    bool found = false;
+    for (const HttpHeader& header : request.headers) {
+      if (!iequals(header.name, name)) continue;
+      if (found) values += ',';
+      values += canonical_header_value(header.value);
+      found = true;
+    }
+    if (!found) {
+      return error(Code::kSignatureInvalid,
+                   fmt::format("signed header '{}' is not present in the request", name));
+    }
+    headers += fmt::format("{}:{}\n", name, values);
+  }
+  return fmt::format("{}\n{}\n{}\n{}\n{}\n{}", request.method, canonical_uri(request.raw_path),
+                     query, headers, join(names, ";"), request.payload_sha256);
+}
+
+std::string string_to_sign(std::string_view amz_date, const CredentialScope& scope,
+                           std::string_view canonical_request) {
+  return fmt::format("{}\n{}\n{}\n{}", kAlgorithm, amz_date, scope.to_string(),
+                     sha256_hex(canonical_request));
+}
+
+std::array<uint8_t, 32> signing_key(std::string_view secret_access_key,
+                                    const CredentialScope& scope) {
+  std::string seed = fmt::format("AWS4{}", secret_access_key);
+  std::array<uint8_t, 32> key = hmac_sha256(seed.data(), seed.size(), scope.date);
+  OPENSSL_cleanse(seed.data(), seed.size());
+  key = hmac_sha256(key.data(), key.size(), scope.region);
+  key = hmac_sha256(key.data(), key.size(), scope.service);
+  return hmac_sha256(key.data(), key.size(), kTerminator);
+}
+
+std::string signature(const std::array<uint8_t, 32>& signing_key, std::string_view string_to_sign) {
+  std::array<uint8_t, 32> mac = hmac_sha256(signing_key.data(), signing_key.size(), string_to_sign);
+  return to_hex(mac.data(), mac.size());
+}
+
+std::string format_amz_date(int64_t unix_seconds) {
+  using namespace std::chrono;
+  int64_t days = unix_seconds / 86400;
+  int64_t rem = unix_seconds % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    days -= 1;
+  }
+  year_month_day ymd{sys_days{std::chrono::days{days}}};
+  return fmt::format("{:04}{:02}{:02}T{:02}{:02}{:02}Z", static_cast<int>(ymd.year()),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                     rem / 3600, rem / 60 % 60, rem % 60);
+}
+
+std::optional<int64_t> parse_amz_date(std::string_view s) {
+  if (s.size() != 16 || s[8] != 'T' || s[15] != 'Z') return std::nullopt;
+  int year, month, day, hour, minute, second;
+  if (!parse_digits(s.substr(0, 4), year) || !parse_digits(s.substr(4, 2), month) ||
+      !parse_digits(s.substr(6, 2), day) || !parse_digits(s.substr(9, 2), hour) ||
+      !parse_digits(s.substr(11, 2), minute) || !parse_digits(s.substr(13, 2), second)) {
+    return std::nullopt;
+  }
+  return civil_to_unix(year, month, day, hour, minute, second);
+}
+
+std::optional<int64_t> parse_http_date(std::string_view s) {
+  // "Sun, 30 Aug 2015 12:36:00 GMT"
+  static constexpr std::string_view kDays[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+  static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  if (s.size() != 29 || s.substr(3, 2) != ", " || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
+      s[19] != ':' || s[22] != ':' || s.substr(25) != " GMT") {
+    return std::nullopt;
+  }
+  if (std::find(std::begin(kDays), std::end(kDays), s.substr(0, 3)) == std::end(kDays)) {
+    return std::nullopt;
+  }
+  auto month_it = std::find(std::begin(kMonths), std::end(kMonths), s.substr(8, 3));
+  if (month_it == std::end(kMonths)) return std::nullopt;
+  int day, year, hour, minute, second;
+  if (!parse_digits(s.substr(5, 2), day) || !parse_digits(s.substr(12, 4), year) ||
+      !parse_digits(s.substr(17, 2), hour) || !parse_digits(s.substr(20, 2), minute) ||
+      !parse_digits(s.substr(23, 2), second)) {
+    return std::nullopt;
+  }
+  int month = static_cast<int>(month_it - std::begin(kMonths)) + 1;
+  return civil_to_unix(year, month, day, hour, minute, second);
+}
+
+// --- Verification -------------------------------------------------------------------
+
+Result<VerifiedRequest> verify_request(const SigV4Request& request, const VerifierOptions& options,
+                                       const SecretLookup& lookup_secret, const Clock& clock) {
+  BERTH_ASSIGN_OR_RETURN(auto authorization, single_header(request, "authorization"));
+  BERTH_ASSIGN_OR_RETURN(QueryParams params, decode_query(request.raw_query));
+  const bool presigned = is_presigned(params);
+
+  ParsedAuth auth;
+  if (authorization && presigned) {
+    return error(Code::kIncompleteSignature,
+                 "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter "
+                 "or the Authorization header should be specified");
+  }
+  if (authorization) {
+    BERTH_RETURN_IF_ERROR(parse_authorization_header(request, *authorization, auth));
+  } else if (presigned) {
+    BERTH_RETURN_IF_ERROR(parse_presigned_query(params, options, auth));
+  } else {
+    return error(Code::kMissingAuthentication, "Missing Authentication Token");
+  }
+
+  BERTH_RETURN_IF_ERROR(check_scope_and_time(auth, options, clock));
+  if (auth.security_token && !options.allow_security_token) {
+    return error(Code::kUnknownAccessKey, "The security token included in the request is invalid.");
+  }
+  BERTH_RETURN_IF_ERROR(check_content_sha256(request));
+
+  std::optional<std::string> secret = lookup_secret(auth.access_key_id);
+  if (!secret) {
+    return error(Code::kUnknownAccessKey, "The security token included in the request is invalid.");
+  }
+
+  std::string canonical;
+  if (auth.presigned) {
+    SigV4Request unsigned_request = request;
+    BERTH_ASSIGN_OR_RETURN(unsigned_request.raw_query,
+                           strip_presigned_signature(request.raw_query));
+    BERTH_ASSIGN_OR_RETURN(canonical, canonical_request(unsigned_request, auth.signed_headers));
+  } else {
+    BERTH_ASSIGN_OR_RETURN(canonical, canonical_request(request, auth.signed_headers));
+  }
+  std::string to_sign = string_to_sign(auth.amz_date, auth.scope, canonical);
+  std::array<uint8_t, 32> key = signing_key(*secret, auth.scope);
+  OPENSSL_cleanse(secret->data(), secret->size());
+  std::string expected = signature(key, to_sign);
+  OPENSSL_cleanse(key.data(), key.size());
+
+  if (!equal_constant_time(expected, auth.signature)) {
+    return error(Code::kSignatureInvalid,
+                 fmt::format("The request signature we calculated does not match the signature "
+                             "you provided. Check your AWS Secret Access Key and signing method. "
+                             "Consult the service documentation for details.\n\nThe Canonical "
+                             "String for this request should have been\n'{}'\n\nThe "
+                             "String-to-Sign should have been\n'{}'\n",
+                             canonical, to_sign));
+  }
+
+  VerifiedRequest verified;
+  verified.access_key_id = std::move(auth.access_key_id);
+  verified.scope = std::move(auth.scope);
+  verified.request_time = auth.request_time;
+  verified.signed_headers = std::move(auth.signed_headers);
+  verified.security_token = std::move(auth.security_token);
+  verified.presigned = auth.presigned;
+  return verified;
+}
+
+// --- Client side ----------------------------------------------------------------------
+
+namespace {
+
+// Headers botocore never signs (SIGNED_HEADERS_BLACKLIST plus hop-by-hop ones).
+bool is_unsigned_header(std::string_view lower_name) {
+  static constexpr std::string_view kUnsigned[] = {"authorization",
+                                                   "connection",
+                                                   "expect",
+                                                   "keep-alive",
+                                                   "proxy-authenticate",
+                                                   "proxy-authorization",
+                                                   "te",
+                                                   "trailer",
+                                                   "transfer-encoding",
+                                                   "upgrade",
+                                                   "user-agent",
+                                                   "x-amzn-trace-id"};
+  return std::find(std::begin(kUnsigned), std::end(kUnsigned), lower_name) != std::end(kUnsigned);
+}
+
+}  // namespace
+
+Result<std::string> sign_request(SigV4Request& request, const SigningCredentials& credentials,
+                                 std::string_view region, std::string_view service,
+                                 int64_t unix_seconds) {
+  if (!has_header(request, "host")) {
+    return error(Code::kInvalidArgument, "cannot sign a request without a Host header");
+  }
+  const std::string amz_date = format_amz_date(unix_seconds);
+  std::erase_if(request.headers,
+                [](const HttpHeader& header) { return iequals(header.name, "authorization"); });
+  auto date_it =
+      std::find_if(request.headers.begin(), request.headers.end(),
+                   [](const HttpHeader& header) { return iequals(header.name, "x-amz-date"); });
+  if (date_it != request.headers.end()) {
+    date_it->value = amz_date;
+  } else {
+    request.headers.push_back({"X-Amz-Date", amz_date});
+  }
+
+  std::vector<std::string> names;
+  for (const HttpHeader& header : request.headers) {
+    std::string name = to_lower(header.name);
+    if (!is_unsigned_header(name)) names.push_back(std::move(name));
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+
+  CredentialScope scope{amz_date.substr(0, 8), std::string(region), std::string(service)};
+  BERTH_ASSIGN_OR_RETURN(std::string canonical, canonical_request(request, names));
+  std::string sig = signature(signing_key(credentials.secret_access_key, scope),
+                              string_to_sign(amz_date, scope, canonical));
+  std::string authorization =
+      fmt::format("{} Credential={}/{}, SignedHeaders={}, Signature={}", kAlgorithm,
+                  credentials.access_key_id, scope.to_string(), join(names, ";"), sig);
+  request.headers.push_back({"Authorization", authorization});
+  return authorization;
+}
+
+Result<std::string> presign_query(const SigV4Request& request,
+                                  const SigningCredentials& credentials, std::string_view region,
+                                  std::string_view service, int64_t unix_seconds,
+                                  int64_t expires_seconds) {
+  if (!has_header(request, "host")) {
+    return error(Code::kInvalidArgument, "cannot presign a request without a Host header");
+  }
+  if (expires_seconds < 1) return error(Code::kInvalidArgument, "expires_seconds must be >= 1");
+  const std::string amz_date = format_amz_date(unix_seconds);
+  CredentialScope scope{amz_date.substr(0, 8), std::string(region), std::string(service)};
+
+  SigV4Request presigned = request;
+  std::string& query = presigned.raw_query;
+  auto append = [&query](std::string_view key, std::string_view value) {
+    if (!query.empty()) query += '&';
+    query += key;
+    query += '=';
+    query += percent_encode(value, urls::unreserved_chars);
+  };
+  append("X-Amz-Algorithm", kAlgorithm);
+  append("X-Amz-Credential", fmt::format("{}/{}", credentials.access_key_id, scope.to_string()));
+  append("X-Amz-Date", amz_date);
+  append("X-Amz-Expires", std::to_string(expires_seconds));
+  append("X-Amz-SignedHeaders", "host");
+
+  BERTH_ASSIGN_OR_RETURN(std::string canonical, canonical_request(presigned, {"host"}));
+  append("X-Amz-Signature", signature(signing_key(credentials.secret_access_key, scope),
+                                      string_to_sign(amz_date, scope, canonical)));
+  return query;
+}
+
+}  // namespace berth::auth

@@ -1,0 +1,231 @@
+// Dispatch, authentication and the helpers every ECR operation shares.
+#include "ecr/ecr_api.h"
+
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "core/base64.h"
+#include "core/digest.h"
+#include "ecr/fields.h"
+#include "registry/registry.h"
+
+namespace berth::ecr {
+namespace json = boost::json;
+namespace http = server::http;
+using server::Exchange;
+using server::net::awaitable;
+
+namespace {
+
+constexpr std::string_view kTargetPrefix = "AmazonEC2ContainerRegistry_V20150921.";
+constexpr std::string_view kJsonContentType = "application/x-amz-json-1.1";
+
+std::string request_uuid() { return new_upload_id(); }
+
+server::Response json_response(const Exchange& ex, http::status status, std::string body,
+                               const std::string& request_id) {
+  server::Response res{status, ex.request().version()};
+  res.set(http::field::content_type, kJsonContentType);
+  res.set("x-amzn-RequestId", request_id);
+  res.body() = std::move(body);
+  return res;
+}
+
+server::Response error_response(const Exchange& ex, const EcrError& e, const std::string& request_id) {
+  json::object body = e.extra;
+  body["__type"] = e.type;
+  body["message"] = e.message;
+  auto res = json_response(ex, static_cast<http::status>(e.http_status), json::serialize(body), request_id);
+  res.set("x-amzn-ErrorType", e.type);
+  return res;
+}
+
+// The repository a call is about, for the authorization check.
+std::string_view repository_member(const json::object& in) {
+  auto it = in.find("repositoryName");
+  if (it != in.end() && it->value().is_string()) return it->value().as_string();
+  return {};
+}
+
+}  // namespace
+
+EcrApi::EcrApi(Registry& registry, identity::IdentityService& identity, const auth::AccessControl& access,
+               EcrOptions options)
+    : registry_(registry), identity_(identity), access_(access), options_(std::move(options)) {
+  page_key_ = identity_.derive_key("ecr-next-token");
+  operations_ = {
+      {"CreateRepository", &EcrApi::create_repository},
+      {"DescribeRepositories", &EcrApi::describe_repositories},
+      {"DeleteRepository", &EcrApi::delete_repository},
+      {"PutImageTagMutability", &EcrApi::put_image_tag_mutability},
+      {"PutImageScanningConfiguration", &EcrApi::put_image_scanning_configuration},
+      {"TagResource", &EcrApi::tag_resource},
+      {"UntagResource", &EcrApi::untag_resource},
+      {"ListTagsForResource", &EcrApi::list_tags_for_resource},
+      {"ListImages", &EcrApi::list_images},
+      {"DescribeImages", &EcrApi::describe_images},
+      {"BatchGetImage", &EcrApi::batch_get_image},
+      {"BatchDeleteImage", &EcrApi::batch_delete_image},
+      {"PutImage", &EcrApi::put_image},
+      {"BatchCheckLayerAvailability", &EcrApi::batch_check_layer_availability},
+      {"InitiateLayerUpload", &EcrApi::initiate_layer_upload},
+      {"UploadLayerPart", &EcrApi::upload_layer_part},
+      {"CompleteLayerUpload", &EcrApi::complete_layer_upload},
+      {"GetDownloadUrlForLayer", &EcrApi::get_download_url_for_layer},
+      {"GetAuthorizationToken", &EcrApi::get_authorization_token},
+      {"DescribeRegistry", &EcrApi::describe_registry},
+  };
+}
+
+bool EcrApi::is_ecr_request(const Exchange& ex) {
+  return ex.method() == http::verb::post && !ex.header("X-Amz-Target").empty();
+}
+
+awaitable<void> EcrApi::handle(Exchange& ex) {
+  const std::string request_id = request_uuid();
+  std::string_view target = ex.header("X-Amz-Target");
+  if (ex.method() != http::verb::post || target.substr(0, kTargetPrefix.size()) != kTargetPrefix) {
+    co_return co_await ex.send(error_response(
+        ex, ecr_error("UnknownOperationException", "the X-Amz-Target header names no ECR operation"), request_id));
+  }
+  std::string operation(target.substr(kTargetPrefix.size()));
+
+  auto body = co_await ex.read_body(options_.max_body_bytes);
+  if (!body) {
+    if (body.status().code() == Code::kUnavailable) co_return;  // the client went away
+    co_return co_await ex.send(error_response(
+        ex, EcrError{"SerializationException", body.status().message(), 413, {}}, request_id));
+  }
+
+  // Authenticate: the request exactly as received.
+  auth::SigV4Request sreq;
+  sreq.method = "POST";
+  std::string_view raw_target = ex.request().target();
+  auto q = raw_target.find('?');
+  sreq.raw_path = std::string(raw_target.substr(0, q));
+  if (q != std::string_view::npos) sreq.raw_query = std::string(raw_target.substr(q + 1));
+  for (const auto& f : ex.request()) {
+    sreq.headers.push_back(auth::HttpHeader{std::string(f.name_string()), std::string(f.value())});
+  }
+  {
+    Hasher h;
+    h.update(*body);
+    sreq.payload_sha256 = h.peek().hex();
+  }
+  auto principal = identity_.authenticate_sigv4(sreq);
+  if (!principal) co_return co_await ex.send(error_response(ex, from_status(principal.status()), request_id));
+  ex.set_principal(*principal);
+
+  auto op = operations_.find(operation);
+  if (op == operations_.end()) {
+    co_return co_await ex.send(error_response(
+        ex, ecr_error("UnknownOperationException", fmt::format("unknown operation {}", operation)), request_id));
+  }
+
+  boost::system::error_code ec;
+  json::value input = json::parse(*body, ec);
+  if (ec || !input.is_object()) {
+    co_return co_await ex.send(error_response(
+        ex, ecr_error("SerializationException", "the request body must be a JSON object"), request_id));
+  }
+  const json::object& in = input.as_object();
+
+  Call call{op->first, *principal, in, principal->account_id};
+  auto account = registry_id(in, principal->account_id);
+  if (auto* e = std::get_if<EcrError>(&account)) co_return co_await ex.send(error_response(ex, *e, request_id));
+  call.account = std::get<std::string>(account);
+
+  std::string action = "ecr:" + operation;
+  if (Status s = access_.check(*principal, auth::AccessRequest{action, call.account, repository_member(in)});
+      !s.is_ok()) {
+    co_return co_await ex.send(error_response(
+        ex,
+        ecr_error("AccessDeniedException",
+                  fmt::format("User: {} is not authorized to perform: {} on resource: {}", principal->user_name,
+                              action,
+                              repository_member(in).empty()
+                                  ? std::string("*")
+                                  : repository_arn(call.account, repository_member(in)))),
+        request_id));
+  }
+
+  EcrResult result = (this->*(op->second))(call);
+  if (auto* e = std::get_if<EcrError>(&result)) co_return co_await ex.send(error_response(ex, *e, request_id));
+  co_await ex.send(json_response(ex, http::status::ok, json::serialize(std::get<json::object>(result)), request_id));
+}
+
+// --- shared helpers ------------------------------------------------------------
+
+Result<RepositoryRecord> EcrApi::repository(const Call& c, std::string_view name) {
+  return registry_.metadata().get_repository(c.account, name);
+}
+
+EcrError EcrApi::repository_not_found(const Call& c, std::string_view name) const {
+  return ecr_error("RepositoryNotFoundException",
+                   fmt::format("The repository with name '{}' does not exist in the registry with id '{}'", name,
+                               c.account));
+}
+
+std::string EcrApi::repository_arn(const std::string& account, std::string_view name) const {
+  return fmt::format("arn:aws:ecr:{}:{}:repository/{}", options_.region, account, name);
+}
+
+json::object EcrApi::repository_json(const RepositoryRecord& r) const {
+  json::object o;
+  o["repositoryArn"] = repository_arn(r.account_id, r.name);
+  o["registryId"] = r.account_id;
+  o["repositoryName"] = r.name;
+  o["repositoryUri"] = options_.registry_host + "/" + r.name;
+  o["createdAt"] = timestamp(r.created_at);
+  o["imageTagMutability"] = r.tag_mutability;
+  if (r.tag_mutability.find("WITH_EXCLUSION") != std::string::npos) {
+    json::array filters;
+    boost::system::error_code ec;
+    auto parsed = json::parse(r.tag_mutability_exclusions_json, ec);
+    if (!ec && parsed.is_array()) {
+      for (const auto& f : parsed.as_array()) {
+        filters.push_back(json::object{{"filterType", "WILDCARD"}, {"filter", f}});
+      }
+    }
+    o["imageTagMutabilityExclusionFilters"] = std::move(filters);
+  }
+  o["imageScanningConfiguration"] = json::object{{"scanOnPush", r.scan_on_push}};
+  json::object enc{{"encryptionType", r.encryption_type}};
+  if (!r.kms_key.empty()) enc["kmsKey"] = r.kms_key;
+  o["encryptionConfiguration"] = std::move(enc);
+  return o;
+}
+
+std::string EcrApi::make_next_token(std::string_view operation, std::string_view scope, std::string_view after) const {
+  std::string payload = base64_encode(after);
+  std::string signed_part = fmt::format("{}\n{}\n{}", operation, scope, payload);
+  unsigned char mac[32];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), page_key_.data(), static_cast<int>(page_key_.size()),
+       reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size(), mac, &len);
+  return payload + "." + to_hex(mac, len);
+}
+
+Result<std::string> EcrApi::read_next_token(std::string_view operation, std::string_view scope,
+                                            std::string_view token) const {
+  auto dot = token.rfind('.');
+  if (dot == std::string_view::npos) return error(Code::kInvalidArgument, "Invalid parameter at 'nextToken'");
+  std::string payload(token.substr(0, dot));
+  std::string signed_part = fmt::format("{}\n{}\n{}", operation, scope, payload);
+  unsigned char mac[32];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), page_key_.data(), static_cast<int>(page_key_.size()),
+       reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size(), mac, &len);
+  std::string want = to_hex(mac, len);
+  std::string_view got = token.substr(dot + 1);
+  if (got.size() != want.size() || CRYPTO_memcmp(got.data(), want.data(), want.size()) != 0) {
+    return error(Code::kInvalidArgument, "Invalid parameter at 'nextToken' failed to satisfy constraint: 'invalid token'");
+  }
+  return base64_decode(payload);
+}
+
+}  // namespace berth::ecr

@@ -1,0 +1,113 @@
+// Who is asking: turns SigV4-signed ECR requests and registry Basic
+// credentials into a Principal, mints registry tokens, and manages accounts,
+// users and access keys for the admin commands.
+//
+// Hot path: a registry token is verified by its MAC alone, then its access key
+// is looked up in an in-memory cache. The cache is dropped whenever the
+// store's identity generation changes, which is checked at most once per
+// `recheck_interval`, so a disabled or deleted key stops working on every node
+// within that interval (and at once on the node that changed it).
+//
+// Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "auth/principal.h"
+#include "auth/registry_token.h"
+#include "auth/secret_box.h"
+#include "auth/sigv4.h"
+#include "core/clock.h"
+#include "core/status.h"
+#include "meta/identity_store.h"
+
+namespace berth::identity {
+
+struct IdentityOptions {
+  std::string region = "us-east-1";
+  std::string default_account = "000000000000";
+  int64_t token_ttl_seconds = auth::kRegistryTokenLifetimeSeconds;
+  int64_t recheck_interval_ms = 1000;
+};
+
+struct NewAccessKey {
+  std::string access_key_id;
+  std::string secret_access_key;  // shown once, never stored in the clear
+};
+
+struct IssuedToken {
+  std::string password;  // the registry password (docker login -u AWS)
+  int64_t expires_at = 0;
+};
+
+struct BootstrapResult {
+  bool created = false;                   // false: the registry already had accounts
+  std::optional<NewAccessKey> admin_key;  // set when created
+};
+
+class IdentityService {
+ public:
+  // Loads (or creates and stores, sealed) the registry token key.
+  static Result<std::unique_ptr<IdentityService>> open(IdentityStore& store, const auth::SecretBoxKey& master_key,
+                                                       const Clock& clock, IdentityOptions options);
+
+  // On a registry without accounts: creates the default account, user
+  // "admin" with admin rights, and an access key (the given one, or a new
+  // random one). Does nothing when any account exists.
+  Result<BootstrapResult> bootstrap(const std::optional<NewAccessKey>& admin_key);
+
+  // --- authentication -------------------------------------------------------
+  // Verifies a SigV4-signed request. Errors as auth::verify_request, plus
+  // kUnknownAccessKey for a disabled key.
+  Result<auth::Principal> authenticate_sigv4(const auth::SigV4Request& request);
+  // Verifies "Authorization: Basic base64(AWS:<token>)". kTokenInvalid for a
+  // bad, expired or revoked token; kMissingAuthentication when absent.
+  Result<auth::Principal> authenticate_registry(std::string_view authorization_header);
+  Result<IssuedToken> issue_token(const auth::Principal& principal);
+  // A key for another MAC (e.g. pagination tokens), derived from the registry
+  // secret so that every node derives the same one.
+  std::array<uint8_t, 32> derive_key(std::string_view purpose) const;
+
+  // --- administration ---------------------------------------------------------
+  Status create_account(const std::string& id, const std::string& name);
+  Status create_user(const std::string& account_id, const std::string& name, bool admin);
+  Result<NewAccessKey> create_access_key(const std::string& account_id, const std::string& user_name,
+                                         const std::optional<NewAccessKey>& given = std::nullopt);
+  Status set_access_key_active(const std::string& id, bool active);
+  Status delete_access_key(const std::string& id);
+  IdentityStore& store() { return store_; }
+
+ private:
+  struct CachedKey {
+    AccessKeyRecord record;
+    std::string secret;
+    bool admin = false;
+  };
+  IdentityService(IdentityStore& store, const auth::SecretBoxKey& master, const Clock& clock, IdentityOptions options)
+      : store_(store), master_(master), clock_(clock), options_(std::move(options)) {}
+
+  // The key, if it exists and is active.
+  Result<std::optional<CachedKey>> lookup_key(std::string_view access_key_id);
+  void recheck_generation();
+  void invalidate();
+  static auth::Principal principal_of(const CachedKey& key);
+
+  IdentityStore& store_;
+  auth::SecretBoxKey master_;
+  const Clock& clock_;
+  IdentityOptions options_;
+  auth::TokenKey token_key_{};
+
+  std::mutex mu_;
+  std::unordered_map<std::string, CachedKey> cache_;  // guarded by mu_
+  int64_t generation_ = -1;                           // guarded by mu_
+  int64_t last_check_ms_ = 0;                         // guarded by mu_
+};
+
+}  // namespace berth::identity

@@ -1,0 +1,75 @@
+// IdentityStore: accounts, users, access keys and registry-wide settings.
+// Implementations: sqlite/ (sharing berth's database). Secrets arrive here
+// already sealed (auth/secret_box.h); the store never sees a plaintext secret.
+//
+// Every method is thread-safe and atomic. Each change to users or keys bumps
+// identity_generation(), which lets servers notice changes made by other
+// processes or nodes cheaply.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace berth {
+
+struct AccountRecord {
+  std::string id;  // twelve digits
+  std::string name;
+  int64_t created_at = 0;
+};
+
+struct UserRecord {
+  std::string account_id;
+  std::string name;
+  bool admin = false;
+  int64_t created_at = 0;
+};
+
+struct AccessKeyRecord {
+  std::string id;
+  std::string account_id;
+  std::string user_name;
+  std::string sealed_secret;
+  bool active = true;
+  int64_t created_at = 0;
+};
+
+class IdentityStore {
+ public:
+  virtual ~IdentityStore() = default;
+
+  // kAlreadyExists on a duplicate id.
+  virtual Status create_account(const AccountRecord& account) = 0;
+  // kNotFound when absent.
+  virtual Result<AccountRecord> get_account(std::string_view id) = 0;
+  virtual Result<std::vector<AccountRecord>> list_accounts() = 0;
+
+  // kNotFound when the account is missing; kAlreadyExists on a duplicate.
+  virtual Status create_user(const UserRecord& user) = 0;
+  virtual Result<UserRecord> get_user(std::string_view account_id, std::string_view name) = 0;
+  virtual Result<std::vector<UserRecord>> list_users(std::string_view account_id) = 0;
+
+  // kNotFound when the user is missing.
+  virtual Status create_access_key(const AccessKeyRecord& key) = 0;
+  // kNotFound when absent.
+  virtual Result<AccessKeyRecord> get_access_key(std::string_view id) = 0;
+  // All keys, or those of one account when `account_id` is non-empty.
+  virtual Result<std::vector<AccessKeyRecord>> list_access_keys(std::string_view account_id) = 0;
+  virtual Status set_access_key_active(std::string_view id, bool active) = 0;
+  virtual Status delete_access_key(std::string_view id) = 0;
+
+  virtual Result<int64_t> identity_generation() = 0;
+
+  // Small registry-wide values (e.g. the sealed token key). Absent: nullopt.
+  virtual Result<std::optional<std::string>> get_setting(std::string_view key) = 0;
+  // Stores `value` unless the key exists; returns the value now stored, so
+  // concurrent first starts agree on one value.
+  virtual Result<std::string> put_setting_if_absent(std::string_view key, std::string_view value) = 0;
+};
+
+}  // namespace berth
