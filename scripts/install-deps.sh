@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs everything berth needs to build, test and benchmark, from Debian 12 packages only.
-#   scripts/install-deps.sh          build + test dependencies
-#   scripts/install-deps.sh --bench  also the benchmark tools
+#   scripts/install-deps.sh          what building and running berth needs
+#   scripts/install-deps.sh --test   also the real clients the tests drive
+#   scripts/install-deps.sh --bench  also CNCF Distribution and the load tools
 set -eu
 
 BUILD="build-essential cmake ninja-build pkg-config
@@ -11,13 +12,17 @@ BUILD="build-essential cmake ninja-build pkg-config
 
 # Real clients and tools the integration tests drive.
 TEST="python3 python3-pytest python3-boto3 python3-requests awscli
-  skopeo podman buildah umoci busybox-static fuse-overlayfs uidmap openssl curl
-  docker.io postgresql"
+  skopeo podman buildah umoci busybox-static uidmap openssl curl
+  docker.io"
 
 BENCH="docker-registry wrk hyperfine"
 
-PKGS="$BUILD $TEST"
-if [ "${1:-}" = "--bench" ]; then PKGS="$PKGS $BENCH"; fi
+case "${1:-}" in
+  "") PKGS="$BUILD" ;;
+  --test) PKGS="$BUILD $TEST" ;;
+  --bench) PKGS="$BUILD $TEST $BENCH" ;;
+  *) echo "usage: $0 [--test|--bench]" >&2; exit 2 ;;
+esac
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "app/admin.h"
 #include "app/app.h"
 #include "app/config.h"
 #include "log/log.h"
@@ -31,7 +32,7 @@ int serve(const std::string& config_file, berth::app::Config& flags_over, const 
   if (given("--region")) config.region = flags_over.region;
   if (given("--account-id")) config.account_id = flags_over.account_id;
   if (given("--threads")) config.threads = flags_over.threads;
-  if (given("--no-auth")) config.auth = false;
+  if (flags_over.auth == false) config.auth = false;
   if (!log::set_level(config.log_level)) {
     std::cerr << "berth: unknown log level '" << config.log_level << "'\n";
     return 2;
@@ -76,8 +77,11 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--threads", flags.threads, "Event-loop threads (0: two per core)");
   bool no_auth = false;
   serve_cmd->add_flag("--no-auth", no_auth, "Serve without authentication (anyone may read and write)");
+  serve_cmd->callback([&] { flags.auth = !no_auth; });
+
+  auto run_admin = berth::app::add_admin_commands(cli);
 
   CLI11_PARSE(cli, argc, argv);
   if (serve_cmd->parsed()) return serve(config_file, flags, *serve_cmd);
-  return 0;
+  return run_admin();
 }

@@ -1,0 +1,27 @@
+#!/bin/bash
+# Builds berth with warnings as errors, runs the unit tests (also under
+# AddressSanitizer and UndefinedBehaviorSanitizer) and the integration suites
+# against live berth processes driven by real clients.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-$(nproc)}
+PYTHON=/usr/bin/python3   # Debian's own, with python3-pytest and python3-boto3
+
+echo "== build"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBERTH_WERROR=ON >/dev/null
+ninja -C build -j"$JOBS" berth berth_unit_tests
+
+echo "== unit tests"
+(cd build && ctest --output-on-failure -j"$JOBS")
+
+if [ "${BERTH_SKIP_SANITIZERS:-0}" != 1 ]; then
+  echo "== unit tests under ASan/UBSan"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBERTH_SANITIZE=ON -DBERTH_WERROR=ON >/dev/null
+  ninja -C build-asan -j"$JOBS" berth_unit_tests
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    build-asan/berth_unit_tests --gtest_brief=1
+fi
+
+echo "== integration tests"
+export BERTH_BIN="$PWD/build/berth"
+"$PYTHON" -m pytest -q -p no:cacheprovider tests/integration tests/api

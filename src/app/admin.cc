@@ -1,0 +1,114 @@
+#include "app/admin.h"
+
+#include <iostream>
+#include <memory>
+
+#include "app/config.h"
+#include "app/stores.h"
+#include "log/log.h"
+
+namespace berth::app {
+namespace {
+
+struct AdminArgs {
+  std::string config_file;
+  std::string data_dir;
+  std::string account;
+  std::string name;
+  std::string user;
+  std::string key_id;
+  bool admin = false;
+};
+
+int fail(const Status& s) {
+  std::cerr << "berth admin: " << s.message() << "\n";
+  return 1;
+}
+
+}  // namespace
+
+std::function<int()> add_admin_commands(CLI::App& cli) {
+  auto args = std::make_shared<AdminArgs>();
+  auto* admin = cli.add_subcommand("admin", "Manage accounts, users and access keys");
+  admin->require_subcommand(1);
+  admin->add_option("-c,--config", args->config_file, "YAML configuration file");
+  admin->add_option("--data-dir", args->data_dir, "Data directory (default from the config, else ./berth-data)");
+
+  auto* account = admin->add_subcommand("account", "Accounts (registries)")->require_subcommand(1);
+  auto* account_create = account->add_subcommand("create", "Create an account");
+  account_create->add_option("--id", args->account, "Twelve-digit account id")->required();
+  account_create->add_option("--name", args->name, "A name for people")->required();
+  auto* account_list = account->add_subcommand("list", "List accounts");
+
+  auto* user = admin->add_subcommand("user", "Users within an account")->require_subcommand(1);
+  auto* user_create = user->add_subcommand("create", "Create a user");
+  user_create->add_option("--account", args->account, "Account id")->required();
+  user_create->add_option("--name", args->name, "User name")->required();
+  user_create->add_flag("--admin", args->admin, "May do everything within its account");
+  auto* user_list = user->add_subcommand("list", "List users");
+  user_list->add_option("--account", args->account, "Only this account");
+
+  auto* key = admin->add_subcommand("key", "Access keys")->require_subcommand(1);
+  auto* key_create = key->add_subcommand("create", "Create an access key; its secret is printed once");
+  key_create->add_option("--account", args->account, "Account id")->required();
+  key_create->add_option("--user", args->user, "User name")->required();
+  auto* key_list = key->add_subcommand("list", "List access keys (never their secrets)");
+  key_list->add_option("--account", args->account, "Only this account");
+  auto* key_disable = key->add_subcommand("disable", "Disable an access key (its tokens stop working)");
+  key_disable->add_option("id", args->key_id, "Access key id")->required();
+  auto* key_enable = key->add_subcommand("enable", "Enable a disabled access key");
+  key_enable->add_option("id", args->key_id, "Access key id")->required();
+  auto* key_delete = key->add_subcommand("delete", "Delete an access key");
+  key_delete->add_option("id", args->key_id, "Access key id")->required();
+
+  return [=]() -> int {
+    if (!admin->parsed()) return 0;
+    log::set_level("warn");
+    Config config;
+    if (!args->config_file.empty()) {
+      if (Status s = load_config_file(args->config_file, config); !s.is_ok()) return fail(s);
+    }
+    if (!args->data_dir.empty()) config.data_dir = args->data_dir;
+    auto stores = open_stores(config);
+    if (!stores) return fail(stores.status());
+    auto& id = *stores->identity;
+
+    if (account_create->parsed()) {
+      if (Status s = id.create_account(args->account, args->name); !s.is_ok()) return fail(s);
+      std::cout << "account " << args->account << " created\n";
+    } else if (account_list->parsed()) {
+      auto list = id.store().list_accounts();
+      if (!list) return fail(list.status());
+      for (const auto& a : *list) std::cout << a.id << "\t" << a.name << "\n";
+    } else if (user_create->parsed()) {
+      if (Status s = id.create_user(args->account, args->name, args->admin); !s.is_ok()) return fail(s);
+      std::cout << "user " << args->name << " created in account " << args->account << "\n";
+    } else if (user_list->parsed()) {
+      auto list = id.store().list_users(args->account);
+      if (!list) return fail(list.status());
+      for (const auto& u : *list) std::cout << u.account_id << "\t" << u.name << "\t" << (u.admin ? "admin" : "-") << "\n";
+    } else if (key_create->parsed()) {
+      auto k = id.create_access_key(args->account, args->user);
+      if (!k) return fail(k.status());
+      std::cout << "access_key_id=" << k->access_key_id << "\n"
+                << "secret_access_key=" << k->secret_access_key << "\n";
+    } else if (key_list->parsed()) {
+      auto list = id.store().list_access_keys(args->account);
+      if (!list) return fail(list.status());
+      for (const auto& k : *list) {
+        std::cout << k.id << "\t" << k.account_id << "\t" << k.user_name << "\t"
+                  << (k.active ? "Active" : "Inactive") << "\n";
+      }
+    } else if (key_disable->parsed() || key_enable->parsed()) {
+      bool active = key_enable->parsed();
+      if (Status s = id.set_access_key_active(args->key_id, active); !s.is_ok()) return fail(s);
+      std::cout << "access key " << args->key_id << (active ? " enabled" : " disabled") << "\n";
+    } else if (key_delete->parsed()) {
+      if (Status s = id.delete_access_key(args->key_id); !s.is_ok()) return fail(s);
+      std::cout << "access key " << args->key_id << " deleted\n";
+    }
+    return 0;
+  };
+}
+
+}  // namespace berth::app
