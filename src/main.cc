@@ -4,15 +4,22 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <tuple>
 
 #include "app/admin.h"
 #include "app/app.h"
+#include "app/gc_command.h"
 #include "app/config.h"
 #include "log/log.h"
 
 namespace {
 
-int serve(const std::string& config_file, berth::app::Config& flags_over, const CLI::App& cmd) {
+struct DurationFlags {
+  std::string lifecycle, gc, grace, token;
+};
+
+int serve(const std::string& config_file, berth::app::Config& flags_over, const DurationFlags& durations,
+          const CLI::App& cmd) {
   using namespace berth;
   app::Config config;
   if (!config_file.empty()) {
@@ -32,6 +39,18 @@ int serve(const std::string& config_file, berth::app::Config& flags_over, const 
   if (given("--region")) config.region = flags_over.region;
   if (given("--account-id")) config.account_id = flags_over.account_id;
   if (given("--threads")) config.threads = flags_over.threads;
+  for (auto [flag, field, value] : {std::tuple{"--lifecycle-interval", &config.lifecycle_interval_seconds, durations.lifecycle},
+                                    std::tuple{"--gc-interval", &config.gc_interval_seconds, durations.gc},
+                                    std::tuple{"--gc-grace", &config.gc_grace_seconds, durations.grace},
+                                    std::tuple{"--token-ttl", &config.token_ttl_seconds, durations.token}}) {
+    if (!given(flag)) continue;
+    auto parsed = app::parse_duration(value);
+    if (!parsed) {
+      std::cerr << "berth: " << flag << ": " << parsed.status().message() << "\n";
+      return 2;
+    }
+    *field = *parsed;
+  }
   if (flags_over.auth == false) config.auth = false;
   if (!log::set_level(config.log_level)) {
     std::cerr << "berth: unknown log level '" << config.log_level << "'\n";
@@ -75,13 +94,21 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--account-id", flags.account_id, "Twelve-digit account id of the default account")
       ->capture_default_str();
   serve_cmd->add_option("--threads", flags.threads, "Event-loop threads (0: two per core)");
+  DurationFlags durations;
+  serve_cmd->add_option("--lifecycle-interval", durations.lifecycle, "How often lifecycle policies run (default 1h)");
+  serve_cmd->add_option("--gc-interval", durations.gc, "How often garbage collection runs (default 1h)");
+  serve_cmd->add_option("--gc-grace", durations.grace,
+                        "Blobs uploaded less than this long ago are never collected (default 1h)");
+  serve_cmd->add_option("--token-ttl", durations.token, "Lifetime of registry tokens (default 12h)");
   bool no_auth = false;
   serve_cmd->add_flag("--no-auth", no_auth, "Serve without authentication (anyone may read and write)");
   serve_cmd->callback([&] { flags.auth = !no_auth; });
 
   auto run_admin = berth::app::add_admin_commands(cli);
+  auto run_gc = berth::app::add_gc_command(cli);
 
   CLI11_PARSE(cli, argc, argv);
-  if (serve_cmd->parsed()) return serve(config_file, flags, *serve_cmd);
+  if (serve_cmd->parsed()) return serve(config_file, flags, durations, *serve_cmd);
+  if (int rc = run_gc(); rc >= 0) return rc;
   return run_admin();
 }

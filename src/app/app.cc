@@ -18,6 +18,8 @@
 #include "jobs/scheduler.h"
 #include "log/log.h"
 #include "oci/oci_api.h"
+#include "registry/garbage_collector.h"
+#include "registry/lifecycle_runner.h"
 #include "registry/registry.h"
 #include "server/http_server.h"
 
@@ -64,6 +66,8 @@ struct App::Impl {
   Config config;
   Stores stores;
   std::unique_ptr<Registry> registry;
+  std::unique_ptr<GarbageCollector> gc;
+  std::unique_ptr<LifecycleRunner> lifecycle;
   std::unique_ptr<auth::AccessControl> access;
   std::unique_ptr<oci::OciApi> oci;
   std::unique_ptr<ecr::EcrApi> ecr;
@@ -182,6 +186,27 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
                         log::info("expired abandoned uploads", {{"count", *n}});
                       }
                     });
+  d.lifecycle = std::make_unique<LifecycleRunner>(*d.stores.meta, Clock::system());
+  LifecycleRunner* lifecycle = d.lifecycle.get();
+  d.scheduler.every("lifecycle", std::chrono::seconds(config.lifecycle_interval_seconds), [lifecycle] {
+    auto n = lifecycle->enforce_all();
+    if (!n) log::error("lifecycle run failed", {{"error", n.status().to_string()}});
+  });
+  d.gc = std::make_unique<GarbageCollector>(*d.stores.meta, *d.stores.blobs, Clock::system());
+  GarbageCollector* gc = d.gc.get();
+  GcOptions gco;
+  gco.grace_seconds = config.gc_grace_seconds;
+  d.scheduler.every("gc", std::chrono::seconds(config.gc_interval_seconds), [gc, gco] {
+    auto r = gc->run(gco);
+    if (!r) {
+      log::error("garbage collection failed", {{"error", r.status().to_string()}});
+    } else if (r->reclaimed_blobs > 0) {
+      log::info("garbage collection", {{"examined", r->examined},
+                                       {"reclaimed_blobs", r->reclaimed_blobs},
+                                       {"reclaimed_bytes", r->reclaimed_bytes},
+                                       {"seconds", r->seconds}});
+    }
+  });
   return app;
 }
 

@@ -76,6 +76,11 @@ EcrApi::EcrApi(Registry& registry, identity::IdentityService& identity, const au
       {"UploadLayerPart", &EcrApi::upload_layer_part},
       {"CompleteLayerUpload", &EcrApi::complete_layer_upload},
       {"GetDownloadUrlForLayer", &EcrApi::get_download_url_for_layer},
+      {"PutLifecyclePolicy", &EcrApi::put_lifecycle_policy},
+      {"GetLifecyclePolicy", &EcrApi::get_lifecycle_policy},
+      {"DeleteLifecyclePolicy", &EcrApi::delete_lifecycle_policy},
+      {"StartLifecyclePolicyPreview", &EcrApi::start_lifecycle_policy_preview},
+      {"GetLifecyclePolicyPreview", &EcrApi::get_lifecycle_policy_preview},
       {"GetAuthorizationToken", &EcrApi::get_authorization_token},
       {"DescribeRegistry", &EcrApi::describe_registry},
   };

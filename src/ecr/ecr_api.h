@@ -67,6 +67,12 @@ class EcrApi {
   EcrResult upload_layer_part(Call& c);
   EcrResult complete_layer_upload(Call& c);
   EcrResult get_download_url_for_layer(Call& c);
+  // lifecycle_ops.cc
+  EcrResult put_lifecycle_policy(Call& c);
+  EcrResult get_lifecycle_policy(Call& c);
+  EcrResult delete_lifecycle_policy(Call& c);
+  EcrResult start_lifecycle_policy_preview(Call& c);
+  EcrResult get_lifecycle_policy_preview(Call& c);
   // registry_ops.cc
   EcrResult get_authorization_token(Call& c);
   EcrResult describe_registry(Call& c);

@@ -33,6 +33,8 @@ struct RepositoryRecord {
   bool scan_on_push = false;
   std::string encryption_type = "AES256";
   std::string kms_key;
+  std::optional<std::string> lifecycle_policy;  // the text as the user sent it
+  std::optional<int64_t> lifecycle_evaluated_at;
 };
 
 struct ManifestRecord {
@@ -86,6 +88,32 @@ struct ReferrerRecord {
 struct ImageRecord {
   ManifestRecord manifest;  // bytes left empty by list calls
   std::vector<std::string> tags;
+  std::vector<Digest> children;  // manifests an index lists
+};
+
+struct LifecyclePreviewRecord {
+  std::string policy_text;
+  std::string status;        // IN_PROGRESS, COMPLETE, EXPIRED, FAILED
+  std::string results_json;  // the planned expirations
+  int64_t created_at = 0;
+};
+
+struct ExpirationRecord {
+  std::string repository;
+  Digest digest;
+  std::vector<std::string> tags;
+  int rule_priority = 0;
+  int64_t expired_at = 0;
+};
+
+struct GcCandidate {
+  Digest digest;
+  int64_t since = 0;  // when it became a candidate
+};
+
+struct RepositoryUsage {
+  std::string name;
+  int64_t bytes = 0;  // distinct blobs linked to the repository
 };
 
 // A page request: entries strictly after `after` (empty: from the start), at
@@ -160,6 +188,49 @@ class MetadataStore {
   virtual Result<std::vector<std::string>> tags_for_manifest(RepositoryId repo, const Digest& digest) = 0;
   // Records a pull time (best effort; may be coalesced).
   virtual Status record_pull(RepositoryId repo, const Digest& digest, int64_t when) = 0;
+
+  // --- lifecycle policies -----------------------------------------------------------
+  // Sets (or with nullopt removes) the repository's lifecycle policy text.
+  virtual Status set_lifecycle_policy(RepositoryId repo, const std::optional<std::string>& text) = 0;
+  virtual Status mark_lifecycle_evaluated(RepositoryId repo, int64_t when) = 0;
+  // Every repository, in every account, that has a lifecycle policy.
+  virtual Result<std::vector<RepositoryRecord>> repositories_with_lifecycle_policy() = 0;
+  virtual Status put_lifecycle_preview(RepositoryId repo, const LifecyclePreviewRecord& preview) = 0;
+  // kLifecyclePolicyPreviewNotFound when none was started.
+  virtual Result<LifecyclePreviewRecord> get_lifecycle_preview(RepositoryId repo) = 0;
+  // Deletes a manifest the lifecycle chose, only if its tags are still exactly
+  // `expected_tags` (kFailedPrecondition otherwise: someone moved a tag since).
+  virtual Status expire_manifest(RepositoryId repo, const Digest& digest,
+                                 const std::vector<std::string>& expected_tags) = 0;
+  virtual Status record_expirations(const std::vector<ExpirationRecord>& expirations) = 0;
+  // Newest first; all accounts when `account_id` is empty.
+  virtual Result<std::vector<ExpirationRecord>> list_expirations(std::string_view account_id, size_t limit) = 0;
+
+  // --- garbage collection ---------------------------------------------------------------
+  // A blob becomes a candidate whenever a link to it appears or a manifest or
+  // link referring to it goes; the collector looks only at candidates, so a
+  // pass costs what changed, not the registry's size.
+  virtual Result<std::vector<GcCandidate>> gc_candidates(int64_t queued_before, size_t limit) = 0;
+  // Adds digests to the candidates (a full scan's findings).
+  virtual Status gc_enqueue(const std::vector<Digest>& digests, int64_t now) = 0;
+  // Atomically: when `digest` is referenced by any manifest, linked at or after
+  // `linked_before`, or being written since `writes_after`, it stops being a
+  // candidate and nullopt is returned. Otherwise (unless `dry_run`) all its
+  // links go, it is marked pending deletion, and its size is returned.
+  virtual Result<std::optional<int64_t>> gc_claim(const Digest& digest, int64_t linked_before,
+                                                  int64_t writes_after, bool dry_run) = 0;
+  // The bytes of a claimed blob are gone: forget it.
+  virtual Status gc_release(const Digest& digest) = 0;
+  // Claimed blobs whose deletion did not finish (a crash); to finish first.
+  virtual Result<std::vector<Digest>> gc_pending() = 0;
+  // A blob write announces itself before the bytes are renamed into place and
+  // ends once linked; kUnavailable while the digest is pending deletion.
+  virtual Status begin_blob_write(const Digest& digest, int64_t now) = 0;
+  virtual Status end_blob_write(const Digest& digest) = 0;
+  // Bytes per repository of an account (shared layers counted once per
+  // repository) and in total (each blob once).
+  virtual Result<std::vector<RepositoryUsage>> repository_usage(std::string_view account_id) = 0;
+  virtual Result<int64_t> account_usage(std::string_view account_id) = 0;
 
   // --- resource tags (ECR TagResource) ------------------------------------------
   // Sorted by key.

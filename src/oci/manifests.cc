@@ -1,7 +1,6 @@
 // /v2/<name>/manifests/<reference>: GET, HEAD, PUT, DELETE.
 #include "core/manifest.h"
 #include "core/names.h"
-#include "oci/errors.h"
 #include "oci/oci_api.h"
 
 namespace berth::oci {
@@ -46,12 +45,9 @@ awaitable<void> OciApi::put_manifest(Exchange& ex, const Target& t) {
   auto put = registry_.put_manifest(*repo, t.reference, *body, ex.header(http::field::content_type));
   if (!put) {
     Status s = put.status();
-    // A missing child manifest is a client error in the pushed document.
-    if (s.code() == Code::kManifestUnknown) {
-      auto res = error_response(WireError{400, "MANIFEST_UNKNOWN"}, s.message(), ex.request().version());
-      res.set("Docker-Distribution-API-Version", "registry/2.0");
-      co_return co_await ex.send(std::move(res));
-    }
+    // The spec reports a missing child manifest like a missing blob: the
+    // pushed document refers to content the repository lacks.
+    if (s.code() == Code::kManifestUnknown) s = error(Code::kManifestBlobUnknown, s.message());
     co_return co_await fail(ex, s);
   }
   auto res = response(ex, http::status::created);

@@ -201,9 +201,16 @@ Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::stri
                  fmt::format("provided digest {} does not match the uploaded content ({})", digest.str(),
                              actual.str()));
   }
-  BERTH_RETURN_IF_ERROR(blobs_.commit_upload(id, digest));
-  forget_hash_state(id);
-  BERTH_RETURN_IF_ERROR(meta_.link_blob(repo.id, digest, static_cast<int64_t>(info.size), clock_.now_seconds()));
+  // Announce the write so the garbage collector leaves this digest alone
+  // between the rename and the link (or refuses us while it deletes it).
+  BERTH_RETURN_IF_ERROR(meta_.begin_blob_write(digest, clock_.now_seconds()));
+  Status st = blobs_.commit_upload(id, digest);
+  if (st.is_ok()) {
+    forget_hash_state(id);
+    st = meta_.link_blob(repo.id, digest, static_cast<int64_t>(info.size), clock_.now_seconds());
+  }
+  (void)meta_.end_blob_write(digest);
+  BERTH_RETURN_IF_ERROR(st);
   BERTH_RETURN_IF_ERROR(meta_.delete_upload(id));
   return BlobLink{digest, static_cast<int64_t>(info.size)};
 }

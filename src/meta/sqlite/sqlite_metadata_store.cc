@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
+
+#include <boost/json.hpp>
 
 namespace berth {
 using sqlite::Connection;
@@ -23,8 +26,11 @@ CREATE TABLE IF NOT EXISTS repositories (
   scan_on_push INTEGER NOT NULL DEFAULT 0,
   encryption_type TEXT NOT NULL DEFAULT 'AES256',
   kms_key TEXT NOT NULL DEFAULT '',
+  lifecycle_policy TEXT,
+  lifecycle_evaluated_at INTEGER,
   UNIQUE (account_id, name)
 );
+CREATE INDEX IF NOT EXISTS repositories_with_policy ON repositories (id) WHERE lifecycle_policy IS NOT NULL;
 CREATE TABLE IF NOT EXISTS blob_links (
   repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
   digest TEXT NOT NULL,
@@ -71,6 +77,36 @@ CREATE TABLE IF NOT EXISTS uploads (
   started_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS uploads_by_start ON uploads (started_at);
+CREATE TABLE IF NOT EXISTS lifecycle_previews (
+  repo_id INTEGER PRIMARY KEY REFERENCES repositories(id) ON DELETE CASCADE,
+  policy_text TEXT NOT NULL,
+  status TEXT NOT NULL,
+  results TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lifecycle_expirations (
+  id INTEGER PRIMARY KEY,
+  account_id TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  rule_priority INTEGER NOT NULL,
+  expired_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gc_candidates (
+  digest TEXT PRIMARY KEY,
+  since INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS gc_candidates_by_since ON gc_candidates (since);
+CREATE TABLE IF NOT EXISTS gc_pending (
+  digest TEXT PRIMARY KEY,
+  since INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blob_writes (
+  digest TEXT PRIMARY KEY,
+  writers INTEGER NOT NULL,
+  started_at INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS resource_tags (
   repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
   key TEXT NOT NULL,
@@ -84,7 +120,7 @@ constexpr int kRefManifest = 1;
 
 constexpr const char* kRepoColumns =
     "id, account_id, name, created_at, tag_mutability, tag_mutability_exclusions, scan_on_push, "
-    "encryption_type, kms_key";
+    "encryption_type, kms_key, lifecycle_policy, lifecycle_evaluated_at";
 
 RepositoryRecord read_repo(const Statement& s) {
   RepositoryRecord r;
@@ -97,6 +133,8 @@ RepositoryRecord read_repo(const Statement& s) {
   r.scan_on_push = s.int64(6) != 0;
   r.encryption_type = s.text(7);
   r.kms_key = s.text(8);
+  if (!s.is_null(9)) r.lifecycle_policy = s.text(9);
+  r.lifecycle_evaluated_at = s.opt_int64(10);
   return r;
 }
 
@@ -126,6 +164,26 @@ Result<std::optional<int64_t>> manifest_id(Connection& c, RepositoryId repo, std
   BERTH_ASSIGN_OR_RETURN(bool row, s.step());
   if (!row) return std::optional<int64_t>();
   return std::optional<int64_t>(s.int64(0));
+}
+
+Status enqueue_candidate(Connection& c, std::string_view digest, int64_t now) {
+  BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("INSERT INTO gc_candidates (digest, since) VALUES (?1, ?2) "
+                                           "ON CONFLICT (digest) DO NOTHING"));
+  return s.bind(1, digest).bind(2, now).run();
+}
+
+// Queues the blobs a manifest refers to, before it goes.
+Status enqueue_manifest_blobs(Connection& c, int64_t manifest_id) {
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, c.prepare("INSERT INTO gc_candidates (digest, since) SELECT digest, CAST(strftime('%s','now') AS INTEGER) "
+                        "FROM manifest_refs WHERE manifest_id=?1 AND kind=0 ON CONFLICT (digest) DO NOTHING"));
+  return s.bind(1, manifest_id).run();
+}
+
+Result<bool> pending_deletion(Connection& c, std::string_view digest) {
+  BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("SELECT 1 FROM gc_pending WHERE digest=?1"));
+  s.bind(1, digest);
+  return s.step();
 }
 
 }  // namespace
@@ -257,6 +315,10 @@ Status SqliteMetadataStore::delete_repository(RepositoryId id, bool force) {
                      "the repository contains images; delete them first or use force");
       }
     }
+    BERTH_ASSIGN_OR_RETURN(
+        auto q, c.prepare("INSERT INTO gc_candidates (digest, since) SELECT digest, 0 FROM blob_links "
+                          "WHERE repo_id=?1 ON CONFLICT (digest) DO NOTHING"));
+    BERTH_RETURN_IF_ERROR(q.bind(1, id).run());
     // Children first: tags and refs cascade from manifests.
     for (const char* sql : {"DELETE FROM tags WHERE repo_id=?1", "DELETE FROM manifests WHERE repo_id=?1",
                             "DELETE FROM resource_tags WHERE repo_id=?1",
@@ -275,11 +337,16 @@ Status SqliteMetadataStore::delete_repository(RepositoryId id, bool force) {
 Status SqliteMetadataStore::link_blob(RepositoryId repo, const Digest& digest, int64_t size,
                                       int64_t now) {
   return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(bool pending, pending_deletion(c, digest.str()));
+    if (pending) {
+      return error(Code::kUnavailable, "the blob is being garbage collected; upload it again");
+    }
     BERTH_ASSIGN_OR_RETURN(
         auto s, c.prepare("INSERT INTO blob_links (repo_id, digest, size, linked_at) "
                           "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (repo_id, digest) DO UPDATE "
                           "SET linked_at=excluded.linked_at"));
-    return s.bind(1, repo).bind(2, std::string_view(digest.str())).bind(3, size).bind(4, now).run();
+    BERTH_RETURN_IF_ERROR(s.bind(1, repo).bind(2, std::string_view(digest.str())).bind(3, size).bind(4, now).run());
+    return enqueue_candidate(c, digest.str(), now);
   });
 }
 
@@ -298,7 +365,7 @@ Status SqliteMetadataStore::unlink_blob(RepositoryId repo, const Digest& digest)
     BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM blob_links WHERE repo_id=?1 AND digest=?2"));
     BERTH_RETURN_IF_ERROR(s.bind(1, repo).bind(2, std::string_view(digest.str())).run());
     if (c.changes() == 0) return error(Code::kBlobUnknown, "blob unknown to registry");
-    return Status::ok();
+    return enqueue_candidate(c, digest.str(), 0);
   });
 }
 
@@ -462,6 +529,7 @@ Status SqliteMetadataStore::delete_manifest(RepositoryId repo, const Digest& dig
       return error(Code::kManifestReferenced,
                    fmt::format("manifest is referenced by index {}; delete the index first", q.text(0)));
     }
+    BERTH_RETURN_IF_ERROR(enqueue_manifest_blobs(c, *id));
     BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM manifests WHERE id=?1"));
     return d.bind(1, *id).run();
   });
@@ -541,6 +609,17 @@ Result<std::vector<ImageRecord>> SqliteMetadataStore::list_images(RepositoryId r
     auto it = by_id.find(t.int64(0));
     if (it != by_id.end()) out[it->second].tags.push_back(t.text(1));
   }
+  BERTH_ASSIGN_OR_RETURN(
+      auto r, lease->prepare("SELECT r.manifest_id, r.digest FROM manifest_refs r JOIN manifests m ON m.id=r.manifest_id "
+                             "WHERE m.repo_id=?1 AND r.kind=1 AND m.digest>?2 AND m.digest<=?3"));
+  r.bind(1, repo).bind(2, std::string_view(page.after)).bind(3, std::string_view(out.back().manifest.digest.str()));
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, r.step());
+    if (!row) break;
+    auto it = by_id.find(r.int64(0));
+    auto d = Digest::parse(r.text(1));
+    if (it != by_id.end() && d) out[it->second].children.push_back(std::move(d).value());
+  }
   return out;
 }
 
@@ -592,6 +671,267 @@ Status SqliteMetadataStore::record_pull(RepositoryId repo, const Digest& digest,
                           "AND (last_pulled_at IS NULL OR last_pulled_at<?3)"));
     return s.bind(1, repo).bind(2, std::string_view(digest.str())).bind(3, when).run();
   });
+}
+
+// --- lifecycle ----------------------------------------------------------------------
+
+Status SqliteMetadataStore::set_lifecycle_policy(RepositoryId repo, const std::optional<std::string>& text) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("UPDATE repositories SET lifecycle_policy=?2 WHERE id=?1"));
+    BERTH_RETURN_IF_ERROR(s.bind(1, repo).bind(2, text).run());
+    if (c.changes() == 0) return error(Code::kNameUnknown, "repository not found");
+    return Status::ok();
+  });
+}
+
+Status SqliteMetadataStore::mark_lifecycle_evaluated(RepositoryId repo, int64_t when) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("UPDATE repositories SET lifecycle_evaluated_at=?2 WHERE id=?1"));
+    return s.bind(1, repo).bind(2, when).run();
+  });
+}
+
+Result<std::vector<RepositoryRecord>> SqliteMetadataStore::repositories_with_lifecycle_policy() {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  static const std::string sql = fmt::format(
+      "SELECT {} FROM repositories WHERE lifecycle_policy IS NOT NULL ORDER BY account_id, name", kRepoColumns);
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
+  std::vector<RepositoryRecord> out;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    out.push_back(read_repo(s));
+  }
+  return out;
+}
+
+Status SqliteMetadataStore::put_lifecycle_preview(RepositoryId repo, const LifecyclePreviewRecord& p) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("INSERT OR REPLACE INTO lifecycle_previews (repo_id, policy_text, status, results, created_at) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    return s.bind(1, repo)
+        .bind(2, std::string_view(p.policy_text))
+        .bind(3, std::string_view(p.status))
+        .bind(4, std::string_view(p.results_json))
+        .bind(5, p.created_at)
+        .run();
+  });
+}
+
+Result<LifecyclePreviewRecord> SqliteMetadataStore::get_lifecycle_preview(RepositoryId repo) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT policy_text, status, results, created_at FROM lifecycle_previews WHERE repo_id=?1"));
+  s.bind(1, repo);
+  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return error(Code::kLifecyclePolicyPreviewNotFound, "no lifecycle policy preview was started");
+  return LifecyclePreviewRecord{s.text(0), s.text(1), s.text(2), s.int64(3)};
+}
+
+Status SqliteMetadataStore::expire_manifest(RepositoryId repo, const Digest& digest,
+                                            const std::vector<std::string>& expected_tags) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto id, manifest_id(c, repo, digest.str()));
+    if (!id) return error(Code::kManifestUnknown, "manifest unknown to registry");
+    BERTH_ASSIGN_OR_RETURN(auto t, c.prepare("SELECT name FROM tags WHERE manifest_id=?1 ORDER BY name"));
+    t.bind(1, *id);
+    std::vector<std::string> tags;
+    while (true) {
+      BERTH_ASSIGN_OR_RETURN(bool row, t.step());
+      if (!row) break;
+      tags.push_back(t.text(0));
+    }
+    std::vector<std::string> expected = expected_tags;
+    std::sort(expected.begin(), expected.end());
+    if (tags != expected) return error(Code::kFailedPrecondition, "the image's tags changed since it was chosen");
+    BERTH_ASSIGN_OR_RETURN(
+        auto q, c.prepare("SELECT 1 FROM manifest_refs WHERE repo_id=?1 AND kind=1 AND digest=?2 LIMIT 1"));
+    q.bind(1, repo).bind(2, std::string_view(digest.str()));
+    BERTH_ASSIGN_OR_RETURN(bool referenced, q.step());
+    if (referenced) return error(Code::kManifestReferenced, "an index still lists the manifest");
+    BERTH_RETURN_IF_ERROR(enqueue_manifest_blobs(c, *id));
+    BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM manifests WHERE id=?1"));
+    return d.bind(1, *id).run();
+  });
+}
+
+Status SqliteMetadataStore::record_expirations(const std::vector<ExpirationRecord>& expirations) {
+  if (expirations.empty()) return Status::ok();
+  return pool_->write([&](Connection& c) -> Status {
+    for (const auto& e : expirations) {
+      BERTH_ASSIGN_OR_RETURN(
+          auto s, c.prepare("INSERT INTO lifecycle_expirations (account_id, repository, digest, tags, rule_priority, "
+                            "expired_at) VALUES ((SELECT account_id FROM repositories WHERE name=?1 LIMIT 1), ?1, ?2, ?3, ?4, ?5)"));
+      boost::json::array tags;
+      for (const auto& t : e.tags) tags.emplace_back(t);
+      std::string tags_json = boost::json::serialize(tags);
+      BERTH_RETURN_IF_ERROR(s.bind(1, std::string_view(e.repository))
+                                .bind(2, std::string_view(e.digest.str()))
+                                .bind(3, std::string_view(tags_json))
+                                .bind(4, int64_t{e.rule_priority})
+                                .bind(5, e.expired_at)
+                                .run());
+    }
+    return Status::ok();
+  });
+}
+
+Result<std::vector<ExpirationRecord>> SqliteMetadataStore::list_expirations(std::string_view account_id, size_t limit) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT repository, digest, tags, rule_priority, expired_at FROM lifecycle_expirations "
+                             "WHERE ?1='' OR account_id=?1 ORDER BY id DESC LIMIT ?2"));
+  s.bind(1, account_id).bind(2, static_cast<int64_t>(limit));
+  std::vector<ExpirationRecord> out;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    ExpirationRecord e;
+    e.repository = s.text(0);
+    auto d = Digest::parse(s.text(1));
+    if (d) e.digest = *d;
+    boost::system::error_code ec;
+    auto tags = boost::json::parse(s.text(2), ec);
+    if (!ec && tags.is_array()) {
+      for (const auto& t : tags.as_array()) {
+        if (t.is_string()) e.tags.emplace_back(t.as_string());
+      }
+    }
+    e.rule_priority = static_cast<int>(s.int64(3));
+    e.expired_at = s.int64(4);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// --- garbage collection ----------------------------------------------------------------
+
+Result<std::vector<GcCandidate>> SqliteMetadataStore::gc_candidates(int64_t queued_before, size_t limit) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT digest, since FROM gc_candidates WHERE since<?1 ORDER BY since LIMIT ?2"));
+  s.bind(1, queued_before).bind(2, static_cast<int64_t>(limit));
+  std::vector<GcCandidate> out;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    auto d = Digest::parse(s.text(0));
+    if (d) out.push_back(GcCandidate{std::move(d).value(), s.int64(1)});
+  }
+  return out;
+}
+
+Status SqliteMetadataStore::gc_enqueue(const std::vector<Digest>& digests, int64_t now) {
+  return pool_->write([&](Connection& c) -> Status {
+    for (const auto& d : digests) BERTH_RETURN_IF_ERROR(enqueue_candidate(c, d.str(), now));
+    return Status::ok();
+  });
+}
+
+Result<std::optional<int64_t>> SqliteMetadataStore::gc_claim(const Digest& digest, int64_t linked_before,
+                                                             int64_t writes_after, bool dry_run) {
+  std::optional<int64_t> claimed;
+  Status st = pool_->write([&](Connection& c) -> Status {
+    const std::string_view d = digest.str();
+    auto keep = [&]() -> Status {
+      if (dry_run) return Status::ok();
+      BERTH_ASSIGN_OR_RETURN(auto del, c.prepare("DELETE FROM gc_candidates WHERE digest=?1"));
+      return del.bind(1, d).run();
+    };
+    BERTH_ASSIGN_OR_RETURN(auto refs, c.prepare("SELECT 1 FROM manifest_refs WHERE kind=0 AND digest=?1 LIMIT 1"));
+    refs.bind(1, d);
+    BERTH_ASSIGN_OR_RETURN(bool referenced, refs.step());
+    if (referenced) return keep();
+    BERTH_ASSIGN_OR_RETURN(auto young, c.prepare("SELECT 1 FROM blob_links WHERE digest=?1 AND linked_at>=?2 LIMIT 1"));
+    young.bind(1, d).bind(2, linked_before);
+    BERTH_ASSIGN_OR_RETURN(bool is_young, young.step());
+    if (is_young) return Status::ok();  // stays a candidate until its grace ends
+    BERTH_ASSIGN_OR_RETURN(auto writing, c.prepare("SELECT 1 FROM blob_writes WHERE digest=?1 AND started_at>=?2"));
+    writing.bind(1, d).bind(2, writes_after);
+    BERTH_ASSIGN_OR_RETURN(bool is_writing, writing.step());
+    if (is_writing) return Status::ok();
+    BERTH_ASSIGN_OR_RETURN(auto size, c.prepare("SELECT max(size) FROM blob_links WHERE digest=?1"));
+    size.bind(1, d);
+    BERTH_ASSIGN_OR_RETURN(bool row, size.step());
+    claimed = row && !size.is_null(0) ? size.int64(0) : 0;
+    if (dry_run) return Status::ok();
+    for (const char* sql : {"DELETE FROM blob_links WHERE digest=?1", "DELETE FROM gc_candidates WHERE digest=?1",
+                            "DELETE FROM blob_writes WHERE digest=?1",
+                            "INSERT OR REPLACE INTO gc_pending (digest, since) VALUES (?1, CAST(strftime('%s','now') AS INTEGER))"}) {
+      BERTH_ASSIGN_OR_RETURN(auto s, c.prepare(sql));
+      BERTH_RETURN_IF_ERROR(s.bind(1, d).run());
+    }
+    return Status::ok();
+  });
+  if (!st.is_ok()) return st;
+  return claimed;
+}
+
+Status SqliteMetadataStore::gc_release(const Digest& digest) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM gc_pending WHERE digest=?1"));
+    return s.bind(1, std::string_view(digest.str())).run();
+  });
+}
+
+Result<std::vector<Digest>> SqliteMetadataStore::gc_pending() {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT digest FROM gc_pending"));
+  std::vector<Digest> out;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    auto d = Digest::parse(s.text(0));
+    if (d) out.push_back(std::move(d).value());
+  }
+  return out;
+}
+
+Status SqliteMetadataStore::begin_blob_write(const Digest& digest, int64_t now) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(bool pending, pending_deletion(c, digest.str()));
+    if (pending) return error(Code::kUnavailable, "the blob is being garbage collected; retry the upload");
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("INSERT INTO blob_writes (digest, writers, started_at) VALUES (?1, 1, ?2) "
+                          "ON CONFLICT (digest) DO UPDATE SET writers=writers+1, started_at=excluded.started_at"));
+    return s.bind(1, std::string_view(digest.str())).bind(2, now).run();
+  });
+}
+
+Status SqliteMetadataStore::end_blob_write(const Digest& digest) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("UPDATE blob_writes SET writers=writers-1 WHERE digest=?1"));
+    BERTH_RETURN_IF_ERROR(s.bind(1, std::string_view(digest.str())).run());
+    BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM blob_writes WHERE digest=?1 AND writers<=0"));
+    return d.bind(1, std::string_view(digest.str())).run();
+  });
+}
+
+Result<std::vector<RepositoryUsage>> SqliteMetadataStore::repository_usage(std::string_view account_id) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT r.name, COALESCE((SELECT SUM(size) FROM blob_links b WHERE b.repo_id=r.id), 0) + "
+                             "COALESCE((SELECT SUM(length(bytes)) FROM manifests m WHERE m.repo_id=r.id), 0) "
+                             "FROM repositories r WHERE r.account_id=?1 ORDER BY r.name"));
+  s.bind(1, account_id);
+  std::vector<RepositoryUsage> out;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    out.push_back(RepositoryUsage{s.text(0), s.int64(1)});
+  }
+  return out;
+}
+
+Result<int64_t> SqliteMetadataStore::account_usage(std::string_view account_id) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT b.digest, b.size FROM blob_links b "
+                             "JOIN repositories r ON r.id=b.repo_id WHERE r.account_id=?1)"));
+  s.bind(1, account_id);
+  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+  return row ? s.int64(0) : int64_t{0};
 }
 
 }  // namespace berth

@@ -53,6 +53,27 @@ class SqliteMetadataStore final : public MetadataStore {
   Status set_resource_tags(RepositoryId repo,
                            const std::vector<std::pair<std::string, std::string>>& tags) override;
 
+  Status set_lifecycle_policy(RepositoryId repo, const std::optional<std::string>& text) override;
+  Status mark_lifecycle_evaluated(RepositoryId repo, int64_t when) override;
+  Result<std::vector<RepositoryRecord>> repositories_with_lifecycle_policy() override;
+  Status put_lifecycle_preview(RepositoryId repo, const LifecyclePreviewRecord& preview) override;
+  Result<LifecyclePreviewRecord> get_lifecycle_preview(RepositoryId repo) override;
+  Status expire_manifest(RepositoryId repo, const Digest& digest,
+                         const std::vector<std::string>& expected_tags) override;
+  Status record_expirations(const std::vector<ExpirationRecord>& expirations) override;
+  Result<std::vector<ExpirationRecord>> list_expirations(std::string_view account_id, size_t limit) override;
+
+  Result<std::vector<GcCandidate>> gc_candidates(int64_t queued_before, size_t limit) override;
+  Status gc_enqueue(const std::vector<Digest>& digests, int64_t now) override;
+  Result<std::optional<int64_t>> gc_claim(const Digest& digest, int64_t linked_before, int64_t writes_after,
+                                          bool dry_run) override;
+  Status gc_release(const Digest& digest) override;
+  Result<std::vector<Digest>> gc_pending() override;
+  Status begin_blob_write(const Digest& digest, int64_t now) override;
+  Status end_blob_write(const Digest& digest) override;
+  Result<std::vector<RepositoryUsage>> repository_usage(std::string_view account_id) override;
+  Result<int64_t> account_usage(std::string_view account_id) override;
+
   sqlite::Pool& pool() { return *pool_; }
 
  private:

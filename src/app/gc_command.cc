@@ -1,0 +1,97 @@
+#include "app/gc_command.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "app/config.h"
+#include "app/stores.h"
+#include "core/clock.h"
+#include "log/log.h"
+#include "registry/garbage_collector.h"
+#include "registry/registry.h"
+
+namespace berth::app {
+
+std::function<int()> add_gc_command(CLI::App& cli) {
+  struct Args {
+    std::string config_file, data_dir, grace;
+    bool dry_run = false;
+    bool full = false;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = cli.add_subcommand("gc", "Reclaim blobs no manifest refers to (safe while berth serves)");
+  cmd->add_option("-c,--config", args->config_file, "YAML configuration file");
+  cmd->add_option("--data-dir", args->data_dir, "Data directory");
+  cmd->add_flag("--dry-run", args->dry_run, "Only report what would be reclaimed");
+  cmd->add_option("--grace", args->grace, "Protect blobs linked less than this long ago (default: gc-grace, 1h)");
+  cmd->add_flag("--full", args->full, "Also scan the whole blob store for blobs nothing links");
+  return [=]() -> int {
+    if (!cmd->parsed()) return -1;
+    log::set_level("warn");
+    Config config;
+    if (!args->config_file.empty()) {
+      if (Status s = load_config_file(args->config_file, config); !s.is_ok()) {
+        std::cerr << "berth gc: " << s.message() << "\n";
+        return 2;
+      }
+    }
+    if (!args->data_dir.empty()) config.data_dir = args->data_dir;
+    GcOptions options;
+    options.grace_seconds = config.gc_grace_seconds;
+    if (!args->grace.empty()) {
+      auto g = parse_duration(args->grace);
+      if (!g) {
+        std::cerr << "berth gc: " << g.status().message() << "\n";
+        return 2;
+      }
+      options.grace_seconds = *g;
+    }
+    options.dry_run = args->dry_run;
+    auto stores = open_stores(config);
+    if (!stores) {
+      std::cerr << "berth gc: " << stores.status().message() << "\n";
+      return 1;
+    }
+    GarbageCollector gc(*stores->meta, *stores->blobs, Clock::system());
+    if (args->full) {
+      auto n = gc.enqueue_unlinked();
+      if (!n) {
+        std::cerr << "berth gc: " << n.status().message() << "\n";
+        return 1;
+      }
+    }
+    size_t expired_uploads = 0;
+    if (!args->dry_run) {
+      RegistryOptions ro;
+      ro.upload_ttl_seconds = config.upload_ttl_seconds;
+      Registry registry(*stores->meta, *stores->blobs, Clock::system(), ro);
+      auto n = registry.expire_uploads();
+      if (n) expired_uploads = *n;
+    }
+    const bool tty = ::isatty(STDERR_FILENO) != 0;
+    auto progress = [tty](size_t done, size_t total) {
+      if (tty && (done % 64 == 0 || done == total)) {
+        std::fprintf(stderr, "\rexamined %zu/%zu candidate blobs", done, total);
+        if (done == total) std::fprintf(stderr, "\n");
+      }
+    };
+    auto report = gc.run(options, progress);
+    if (!report) {
+      std::cerr << "berth gc: " << report.status().message() << "\n";
+      return 1;
+    }
+    std::cout << fmt::format("{} {} blobs, {} bytes ({:.1f} MiB); examined {} candidates in {:.3f}s{}\n",
+                             args->dry_run ? "would reclaim" : "reclaimed", report->reclaimed_blobs,
+                             report->reclaimed_bytes, report->reclaimed_bytes / 1048576.0, report->examined,
+                             report->seconds,
+                             args->dry_run ? "" : fmt::format("; expired {} abandoned uploads", expired_uploads));
+    return 0;
+  };
+}
+
+}  // namespace berth::app

@@ -1,0 +1,51 @@
+#include "registry/garbage_collector.h"
+
+#include <chrono>
+
+namespace berth {
+
+Result<GcReport> GarbageCollector::run(const GcOptions& options,
+                                       const std::function<void(size_t, size_t)>& progress) {
+  auto started = std::chrono::steady_clock::now();
+  GcReport report;
+  if (!options.dry_run) {
+    // Finish deletions a crash interrupted: their links are already gone.
+    BERTH_ASSIGN_OR_RETURN(auto pending, meta_.gc_pending());
+    for (const auto& d : pending) {
+      BERTH_RETURN_IF_ERROR(blobs_.remove(d));
+      BERTH_RETURN_IF_ERROR(meta_.gc_release(d));
+    }
+  }
+  const int64_t now = clock_.now_seconds();
+  BERTH_ASSIGN_OR_RETURN(auto candidates, meta_.gc_candidates(now + 1, 1'000'000));
+  for (const auto& c : candidates) {
+    BERTH_ASSIGN_OR_RETURN(auto size, meta_.gc_claim(c.digest, now - options.grace_seconds,
+                                                     now - options.stale_write_seconds, options.dry_run));
+    ++report.examined;
+    if (size) {
+      if (*size == 0) {  // no link recorded its size (an orphan): ask the store
+        auto stored = blobs_.stat(c.digest);
+        if (stored) size = static_cast<int64_t>(*stored);
+      }
+      if (!options.dry_run) {
+        BERTH_RETURN_IF_ERROR(blobs_.remove(c.digest));
+        BERTH_RETURN_IF_ERROR(meta_.gc_release(c.digest));
+      }
+      ++report.reclaimed_blobs;
+      report.reclaimed_bytes += *size;
+    }
+    if (progress) progress(report.examined, candidates.size());
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+Result<size_t> GarbageCollector::enqueue_unlinked() {
+  BERTH_ASSIGN_OR_RETURN(auto stored, blobs_.list());
+  // gc_claim re-checks everything, so queueing linked blobs too is harmless;
+  // it only costs a look at each.
+  BERTH_RETURN_IF_ERROR(meta_.gc_enqueue(stored, 0));
+  return stored.size();
+}
+
+}  // namespace berth

@@ -1,0 +1,37 @@
+// Runs lifecycle policies: plans a repository's expirations with the pure
+// lifecycle::plan_expirations (the preview and the enforcement share it) and,
+// when enforcing, expires the chosen images and records each expiry.
+#pragma once
+
+#include <vector>
+
+#include "core/clock.h"
+#include "core/lifecycle_plan.h"
+#include "core/status.h"
+#include "meta/metadata_store.h"
+
+namespace berth {
+
+struct PlannedExpiration {
+  lifecycle::Expiration expiration;
+  int64_t pushed_at = 0;
+};
+
+class LifecycleRunner {
+ public:
+  LifecycleRunner(MetadataStore& meta, const Clock& clock) : meta_(meta), clock_(clock) {}
+
+  // What `policy` would expire in `repo` now.
+  Result<std::vector<PlannedExpiration>> plan(const RepositoryRecord& repo, const lifecycle::LifecyclePolicy& policy);
+  // Applies the repository's stored policy; returns how many images went. An
+  // image whose tags changed since planning is left alone.
+  Result<size_t> enforce(const RepositoryRecord& repo);
+  // enforce() over every repository with a policy; returns the total.
+  Result<size_t> enforce_all();
+
+ private:
+  MetadataStore& meta_;
+  const Clock& clock_;
+};
+
+}  // namespace berth
