@@ -61,6 +61,11 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
   auto* key_delete = key->add_subcommand("delete", "Delete an access key");
   key_delete->add_option("id", args->key_id, "Access key id")->required();
 
+  auto* usage = admin->add_subcommand("usage", "Storage used per repository and per account");
+  usage->add_option("--account", args->account, "Account id (default: the configured account)");
+  auto* expirations = admin->add_subcommand("expirations", "What lifecycle policies expired, newest first");
+  expirations->add_option("--account", args->account, "Only this account");
+
   return [=]() -> int {
     if (!admin->parsed()) return 0;
     log::set_level("warn");
@@ -103,6 +108,23 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
       bool active = key_enable->parsed();
       if (Status s = id.set_access_key_active(args->key_id, active); !s.is_ok()) return fail(s);
       std::cout << "access key " << args->key_id << (active ? " enabled" : " disabled") << "\n";
+    } else if (usage->parsed()) {
+      std::string account = args->account.empty() ? config.account_id : args->account;
+      auto repos = stores->meta->repository_usage(account);
+      if (!repos) return fail(repos.status());
+      auto total = stores->meta->account_usage(account);
+      if (!total) return fail(total.status());
+      for (const auto& r : *repos) std::cout << r.name << "\t" << r.bytes << "\n";
+      std::cout << "total (account " << account << ", each blob once)\t" << *total << "\n";
+    } else if (expirations->parsed()) {
+      auto list = stores->meta->list_expirations(args->account, 1000);
+      if (!list) return fail(list.status());
+      for (const auto& e : *list) {
+        std::string tags;
+        for (const auto& t : e.tags) tags += (tags.empty() ? "" : ",") + t;
+        std::cout << e.expired_at << "\t" << e.repository << "\t" << e.digest.str() << "\t"
+                  << (tags.empty() ? "-" : tags) << "\trule " << e.rule_priority << "\n";
+      }
     } else if (key_delete->parsed()) {
       if (Status s = id.delete_access_key(args->key_id); !s.is_ok()) return fail(s);
       std::cout << "access key " << args->key_id << " deleted\n";

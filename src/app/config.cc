@@ -23,7 +23,7 @@ Result<int64_t> parse_duration(const std::string& text) {
   }
   int64_t v = 0;
   auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
-  if (ec != std::errc() || p != num.data() + num.size() || v < 0) {
+  if (ec != std::errc() || p != num.data() + num.size() || v < 0 || v > INT64_MAX / unit) {
     return error(Code::kInvalidArgument, fmt::format("invalid duration '{}' (use e.g. 30s, 15m, 1h, 2d)", text));
   }
   return v * unit;

@@ -25,7 +25,15 @@ Result<ByteRange> parse_content_range(std::string_view header) {
   std::string_view s = trim(header);
   if (s.substr(0, 6) == "bytes ") s = trim(s.substr(6));
   if (s.substr(0, 6) == "bytes=") s = s.substr(6);
-  if (auto slash = s.find('/'); slash != std::string_view::npos) s = s.substr(0, slash);
+  std::optional<uint64_t> total;
+  if (auto slash = s.find('/'); slash != std::string_view::npos) {
+    std::string_view t = s.substr(slash + 1);
+    if (t != "*") {
+      total = parse_u64(t);
+      if (!total) return error(Code::kRangeInvalid, "Content-Range complete length must be a number or '*'");
+    }
+    s = s.substr(0, slash);
+  }
   auto dash = s.find('-');
   if (dash == std::string_view::npos) {
     return error(Code::kRangeInvalid, "Content-Range must be <start>-<end>");
@@ -34,6 +42,9 @@ Result<ByteRange> parse_content_range(std::string_view header) {
   auto last = parse_u64(s.substr(dash + 1));
   if (!first || !last || *last < *first) {
     return error(Code::kRangeInvalid, "Content-Range must be <start>-<end> with start <= end");
+  }
+  if (total && *last >= *total) {
+    return error(Code::kRangeInvalid, "Content-Range ends beyond its complete length");
   }
   return ByteRange{*first, *last};
 }

@@ -1,5 +1,7 @@
 // Repository operations: create, describe, delete, settings and resource tags.
 #include <boost/json.hpp>
+
+#include <map>
 #include <fmt/format.h>
 
 #include "core/tag_mutability.h"
@@ -153,7 +155,16 @@ EcrResult EcrApi::describe_repositories(Call& c) {
   auto repos = registry_.metadata().list_repositories(c.account, req);
   if (!repos) return from_status(repos.status());
   json::object result;
-  for (size_t i = 0; i < repos->size() && i < page.max_results; ++i) out.push_back(repository_json((*repos)[i]));
+  // berth's own extra field (SDKs ignore unknown members): bytes stored.
+  std::map<std::string, int64_t> usage;
+  if (auto u = registry_.metadata().repository_usage(c.account); u) {
+    for (const auto& r : *u) usage[r.name] = r.bytes;
+  }
+  for (size_t i = 0; i < repos->size() && i < page.max_results; ++i) {
+    json::object r = repository_json((*repos)[i]);
+    r["berthStorageBytes"] = usage[(*repos)[i].name];
+    out.push_back(std::move(r));
+  }
   if (repos->size() > page.max_results) {
     result["nextToken"] = make_next_token(c.operation, c.account, (*repos)[page.max_results - 1].name);
   }

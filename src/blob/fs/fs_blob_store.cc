@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <system_error>
 
@@ -47,7 +48,11 @@ class FileReader final : public BlobReader {
   ~FileReader() override { ::close(fd_); }
   uint64_t size() const override { return size_; }
   int native_fd() const override { return fd_; }
+  // Reads stop at the size seen at open: an upload still being appended to
+  // reads as the snapshot it was.
   Result<size_t> read_at(uint64_t offset, void* buf, size_t len) override {
+    if (offset >= size_) return size_t{0};
+    len = static_cast<size_t>(std::min<uint64_t>(len, size_ - offset));
     while (true) {
       ssize_t n = ::pread(fd_, buf, len, static_cast<off_t>(offset));
       if (n >= 0) return static_cast<size_t>(n);

@@ -1,0 +1,323 @@
+#include "app/config.h"
+
+#include <gtest/gtest.h>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace berth::app {
+namespace {
+
+// --- parse_duration ------------------------------------------------------------
+
+int64_t duration_ok(const std::string& text) {
+  Result<int64_t> r = parse_duration(text);
+  EXPECT_TRUE(r.is_ok()) << "'" << text << "': " << r.status().to_string();
+  return r.is_ok() ? *r : -1;
+}
+
+void expect_duration_invalid(const std::string& text) {
+  Result<int64_t> r = parse_duration(text);
+  ASSERT_FALSE(r.is_ok()) << "accepted '" << text << "' as " << *r;
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << text;
+}
+
+TEST(ParseDurationTest, Units) {
+  EXPECT_EQ(duration_ok("90s"), 90);
+  EXPECT_EQ(duration_ok("15m"), 15 * 60);
+  EXPECT_EQ(duration_ok("1h"), 3600);
+  EXPECT_EQ(duration_ok("36h"), 36 * 3600);
+  EXPECT_EQ(duration_ok("2d"), 2 * 86400);
+  EXPECT_EQ(duration_ok("0s"), 0);
+}
+
+TEST(ParseDurationTest, PlainSeconds) {
+  EXPECT_EQ(duration_ok("45"), 45);
+  EXPECT_EQ(duration_ok("0"), 0);
+  EXPECT_EQ(duration_ok("86400"), 86400);
+}
+
+TEST(ParseDurationTest, Malformed) {
+  for (const char* bad : {"", "s", "h", "-5s", "-1", "1.5h", "1w", "1y", "5 s", " 5s", "5s ",
+                          "1h30m", "+5s", "abc", "5ms", "0x10", "1S", "1H"}) {
+    expect_duration_invalid(bad);
+  }
+}
+
+TEST(ParseDurationTest, NumbersTooLargeForInt64AreInvalid) {
+  expect_duration_invalid("9223372036854775808");
+  expect_duration_invalid("99999999999999999999s");
+}
+
+// BUG (src/app/config.cc, parse_duration): the number is multiplied by the
+// unit without an overflow check, so a value that fits int64 only before the
+// multiplication (signed overflow, undefined behaviour) comes back as a
+// wrapped, possibly negative, duration instead of kInvalidArgument.
+TEST(ParseDurationTest, OverflowAfterApplyingTheUnitIsInvalid) {
+  expect_duration_invalid("9223372036854775807d");
+  expect_duration_invalid("200000000000000d");  // 2e14 * 86400 > INT64_MAX
+  expect_duration_invalid("3000000000000000h");
+}
+
+// --- parse_listen ------------------------------------------------------------------
+
+TEST(ParseListenTest, HostAndPort) {
+  std::string host;
+  uint16_t port = 0;
+  ASSERT_TRUE(parse_listen("127.0.0.1:5000", host, port).is_ok());
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 5000);
+
+  ASSERT_TRUE(parse_listen("registry.local:443", host, port).is_ok());
+  EXPECT_EQ(host, "registry.local");
+  EXPECT_EQ(port, 443);
+
+  ASSERT_TRUE(parse_listen("0.0.0.0:65535", host, port).is_ok());
+  EXPECT_EQ(port, 65535);
+}
+
+TEST(ParseListenTest, EmptyHostMeansAllInterfaces) {
+  std::string host = "unchanged";
+  uint16_t port = 0;
+  ASSERT_TRUE(parse_listen(":8080", host, port).is_ok());
+  EXPECT_EQ(host, "0.0.0.0");
+  EXPECT_EQ(port, 8080);
+}
+
+TEST(ParseListenTest, BracketedIpv6) {
+  std::string host;
+  uint16_t port = 0;
+  ASSERT_TRUE(parse_listen("[::1]:5000", host, port).is_ok());
+  EXPECT_EQ(host, "::1");
+  EXPECT_EQ(port, 5000);
+  ASSERT_TRUE(parse_listen("[fe80::1%eth0]:6000", host, port).is_ok());
+  EXPECT_EQ(host, "fe80::1%eth0");
+  EXPECT_EQ(port, 6000);
+}
+
+TEST(ParseListenTest, Malformed) {
+  for (const char* bad : {"", "localhost", "5000", "host:", "host:65536", "host:-1", "host:http",
+                          "host:50 00", "host:5000x", "[::1]", "host:99999999999"}) {
+    std::string host;
+    uint16_t port = 0;
+    Status s = parse_listen(bad, host, port);
+    EXPECT_FALSE(s.is_ok()) << "accepted '" << bad << "'";
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
+  }
+}
+
+// --- validate_config -------------------------------------------------------------------
+
+TEST(ValidateConfigTest, DefaultsAreValid) {
+  Status s = validate_config(Config{});
+  EXPECT_TRUE(s.is_ok()) << s.to_string();
+}
+
+TEST(ValidateConfigTest, AccountIdIsTwelveDigits) {
+  for (const char* bad : {"", "12345678901", "1234567890123", "12345678901a", "-12345678901",
+                          "123456 78901"}) {
+    Config c;
+    c.account_id = bad;
+    Status s = validate_config(c);
+    EXPECT_FALSE(s.is_ok()) << "accepted account '" << bad << "'";
+    EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  }
+  Config ok;
+  ok.account_id = "123456789012";
+  EXPECT_TRUE(validate_config(ok).is_ok());
+}
+
+TEST(ValidateConfigTest, RegionIsRequired) {
+  Config c;
+  c.region = "";
+  EXPECT_EQ(validate_config(c).code(), Code::kInvalidArgument);
+}
+
+TEST(ValidateConfigTest, TlsCertAndKeyGoTogether) {
+  Config cert_only;
+  cert_only.tls_cert = "/etc/berth/cert.pem";
+  EXPECT_EQ(validate_config(cert_only).code(), Code::kInvalidArgument);
+  Config key_only;
+  key_only.tls_key = "/etc/berth/key.pem";
+  EXPECT_EQ(validate_config(key_only).code(), Code::kInvalidArgument);
+  Config both;
+  both.tls_cert = "/etc/berth/cert.pem";
+  both.tls_key = "/etc/berth/key.pem";
+  EXPECT_TRUE(validate_config(both).is_ok());
+}
+
+TEST(ValidateConfigTest, ListenMustParse) {
+  Config c;
+  c.listen = "no-port";
+  EXPECT_EQ(validate_config(c).code(), Code::kInvalidArgument);
+  c.listen = "[::]:5000";
+  EXPECT_TRUE(validate_config(c).is_ok());
+}
+
+// --- load_config_file -------------------------------------------------------------------
+
+class ConfigFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-config-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  std::string write(const std::string& yaml) {
+    std::string path = (dir_ / "berth.yaml").string();
+    std::ofstream(path, std::ios::trunc) << yaml;
+    return path;
+  }
+
+  Status load(const std::string& yaml, Config& c) { return load_config_file(write(yaml), c); }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(ConfigFileTest, EveryKnownKey) {
+  Config c;
+  Status s = load(R"(
+listen: "0.0.0.0:8443"
+public-url: https://registry.example.com
+tls-cert: /etc/berth/cert.pem
+tls-key: /etc/berth/key.pem
+threads: 4
+data-dir: /var/lib/berth
+sync-full: false
+secret-key-file: /etc/berth/secret.key
+region: eu-west-1
+account-id: "123456789012"
+auth: false
+token-ttl: 2h
+upload-ttl: 3d
+lifecycle-interval: 30m
+gc-interval: 45m
+gc-grace: 90s
+max-concurrent-uploads: 16
+max-connections: 100
+header-limit: 32768
+idle-timeout: 120
+io-timeout: 1m
+log-level: debug
+)", c);
+  ASSERT_TRUE(s.is_ok()) << s.to_string();
+  EXPECT_EQ(c.listen, "0.0.0.0:8443");
+  EXPECT_EQ(c.public_url, "https://registry.example.com");
+  EXPECT_EQ(c.tls_cert, "/etc/berth/cert.pem");
+  EXPECT_EQ(c.tls_key, "/etc/berth/key.pem");
+  EXPECT_EQ(c.threads, 4u);
+  EXPECT_EQ(c.data_dir, "/var/lib/berth");
+  EXPECT_FALSE(c.sync_full);
+  EXPECT_EQ(c.secret_key_file, "/etc/berth/secret.key");
+  EXPECT_EQ(c.region, "eu-west-1");
+  EXPECT_EQ(c.account_id, "123456789012");
+  EXPECT_FALSE(c.auth);
+  EXPECT_EQ(c.token_ttl_seconds, 2 * 3600);
+  EXPECT_EQ(c.upload_ttl_seconds, 3 * 86400);
+  EXPECT_EQ(c.lifecycle_interval_seconds, 30 * 60);
+  EXPECT_EQ(c.gc_interval_seconds, 45 * 60);
+  EXPECT_EQ(c.gc_grace_seconds, 90);
+  EXPECT_EQ(c.max_concurrent_uploads, 16u);
+  EXPECT_EQ(c.max_connections, 100u);
+  EXPECT_EQ(c.header_limit, 32768u);
+  EXPECT_EQ(c.idle_timeout_seconds, 120);
+  EXPECT_EQ(c.io_timeout_seconds, 60);
+  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_TRUE(validate_config(c).is_ok());
+}
+
+TEST_F(ConfigFileTest, OnlyMentionedKeysChange) {
+  Config c;
+  c.data_dir = "/from/flags";
+  const Config defaults;
+  ASSERT_TRUE(load("region: ap-south-1\n", c).is_ok());
+  EXPECT_EQ(c.region, "ap-south-1");
+  EXPECT_EQ(c.data_dir, "/from/flags");
+  EXPECT_EQ(c.listen, defaults.listen);
+  EXPECT_EQ(c.upload_ttl_seconds, defaults.upload_ttl_seconds);
+  EXPECT_EQ(c.auth, defaults.auth);
+}
+
+TEST_F(ConfigFileTest, EmptyFileChangesNothing) {
+  Config c;
+  const Config defaults;
+  ASSERT_TRUE(load("", c).is_ok());
+  EXPECT_EQ(c.listen, defaults.listen);
+  ASSERT_TRUE(load("# only a comment\n", c).is_ok());
+  EXPECT_EQ(c.account_id, defaults.account_id);
+}
+
+TEST_F(ConfigFileTest, UnknownKeyIsRejected) {
+  Config c;
+  Status s = load("listen: 127.0.0.1:5000\nupload_ttl: 1h\n", c);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("upload_ttl"), std::string::npos) << s.message();
+
+  Config d;
+  Status nested = load("storage:\n  data-dir: /x\n", d);
+  EXPECT_EQ(nested.code(), Code::kInvalidArgument);
+}
+
+TEST_F(ConfigFileTest, BadTypes) {
+  for (const char* yaml : {
+           "threads: many\n",
+           "threads: [1, 2]\n",
+           "sync-full: maybe\n",
+           "auth: 12\n",
+           "max-connections: lots\n",
+           "header-limit: {a: 1}\n",
+           "listen: [a, b]\n",
+           "region: {name: x}\n",
+           "upload-ttl: 1.5h\n",
+           "token-ttl: soon\n",
+           "gc-grace: -1s\n",
+           "idle-timeout: [1]\n",
+       }) {
+    Config c;
+    Status s = load(yaml, c);
+    EXPECT_FALSE(s.is_ok()) << "accepted: " << yaml;
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << yaml;
+  }
+}
+
+TEST_F(ConfigFileTest, NegativeCountsAreRejected) {
+  for (const char* yaml : {"threads: -1\n", "max-connections: -5\n", "max-concurrent-uploads: -1\n"}) {
+    Config c;
+    Status s = load(yaml, c);
+    EXPECT_FALSE(s.is_ok()) << "accepted: " << yaml << " (threads=" << c.threads
+                            << ", max-connections=" << c.max_connections << ")";
+  }
+}
+
+TEST_F(ConfigFileTest, TopLevelMustBeAMapping) {
+  Config c;
+  EXPECT_EQ(load("- listen\n- region\n", c).code(), Code::kInvalidArgument);
+  EXPECT_EQ(load("just a string\n", c).code(), Code::kInvalidArgument);
+}
+
+TEST_F(ConfigFileTest, SyntaxErrorIsInvalidArgument) {
+  Config c;
+  Status s = load("listen: [unclosed\n", c);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+}
+
+TEST_F(ConfigFileTest, MissingFileIsAnError) {
+  Config c;
+  Status s = load_config_file((dir_ / "does-not-exist.yaml").string(), c);
+  EXPECT_FALSE(s.is_ok());
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace berth::app

@@ -1,0 +1,89 @@
+// Runs the MetadataStore conformance suite (metadata_store_conformance.h) for
+// every MetadataStore implementation. One INSTANTIATE line per implementation.
+#include "metadata_store_conformance.h"
+
+#include "meta/sqlite/sqlite_metadata_store.h"
+
+namespace berth::conformance {
+namespace {
+
+std::function<std::unique_ptr<MetadataStore>(const std::filesystem::path&)> sqlite_store(
+    bool synchronous_full) {
+  return [synchronous_full](const std::filesystem::path& scratch_dir) -> std::unique_ptr<MetadataStore> {
+    auto store = SqliteMetadataStore::open((scratch_dir / "meta.db").string(), synchronous_full);
+    EXPECT_TRUE(store.is_ok()) << store.status().to_string();
+    if (!store.is_ok()) return nullptr;
+    return std::move(store).value();
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, MetadataStoreConformance,
+                         ::testing::Values(MetadataStoreFactory{"sqlite_sync_full", sqlite_store(true)},
+                                           MetadataStoreFactory{"sqlite_sync_normal",
+                                                                sqlite_store(false)}),
+                         MetadataStoreFactory::Name);
+
+// SqliteMetadataStore specifics the interface leaves open.
+
+TEST(SqliteMetadataStoreTest, ReopeningKeepsEverything) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "berth-sqlite-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  const std::filesystem::path dir = tmpl;
+  const std::string path = (dir / "meta.db").string();
+  const Digest blob = Digest::of("cfg");
+  ManifestRecord m;
+  m.digest = Digest::of("manifest");
+  m.media_type = "application/vnd.oci.image.manifest.v1+json";
+  m.annotations_json = "{}";
+  m.bytes = "manifest";
+  {
+    auto store = SqliteMetadataStore::open(path);
+    ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+    auto repo = (*store)->ensure_repository("111111111111", "persisted", 1);
+    ASSERT_TRUE(repo.is_ok());
+    ASSERT_TRUE((*store)->link_blob(repo->id, blob, 3, 1).is_ok());
+    PutManifestRequest req;
+    req.repository = repo->id;
+    req.manifest = m;
+    req.references.blobs = {blob};
+    req.tag = "v1";
+    ASSERT_TRUE((*store)->put_manifest(req).is_ok());
+  }
+  {
+    auto store = SqliteMetadataStore::open(path);
+    ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+    auto repo = (*store)->get_repository("111111111111", "persisted");
+    ASSERT_TRUE(repo.is_ok());
+    auto got = (*store)->get_manifest_by_tag(repo->id, "v1");
+    ASSERT_TRUE(got.is_ok());
+    EXPECT_EQ(got->digest, m.digest);
+    EXPECT_EQ(got->bytes, "manifest");
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+TEST(SqliteMetadataStoreTest, TwoHandlesOnOneFileSeeEachOther) {
+  // A server and `berth gc` share one database file.
+  std::string tmpl = (std::filesystem::temp_directory_path() / "berth-sqlite-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  const std::filesystem::path dir = tmpl;
+  const std::string path = (dir / "meta.db").string();
+  {
+    auto a = SqliteMetadataStore::open(path);
+    auto b = SqliteMetadataStore::open(path);
+    ASSERT_TRUE(a.is_ok() && b.is_ok());
+    auto repo = (*a)->ensure_repository("111111111111", "shared", 1);
+    ASSERT_TRUE(repo.is_ok());
+    auto seen = (*b)->get_repository("111111111111", "shared");
+    ASSERT_TRUE(seen.is_ok());
+    EXPECT_EQ(seen->id, repo->id);
+    ASSERT_TRUE((*b)->create_upload(UploadRecord{"u1", repo->id, 5}).is_ok());
+    EXPECT_TRUE((*a)->get_upload("u1").is_ok());
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+}  // namespace
+}  // namespace berth::conformance
