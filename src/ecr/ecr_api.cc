@@ -91,19 +91,24 @@ bool EcrApi::is_ecr_request(const Exchange& ex) {
 }
 
 awaitable<void> EcrApi::handle(Exchange& ex) {
+  // The coroutine only does I/O; everything else happens in dispatch(), a
+  // plain function, so no temporaries live across a suspension point.
+  auto body = co_await ex.read_body(options_.max_body_bytes);
+  if (!body && body.status().code() == Code::kUnavailable) co_return;  // the client went away
+  server::Response res = dispatch(ex, body);
+  co_await ex.send(std::move(res));
+}
+
+server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body) {
   const std::string request_id = request_uuid();
   std::string_view target = ex.header("X-Amz-Target");
   if (ex.method() != http::verb::post || target.substr(0, kTargetPrefix.size()) != kTargetPrefix) {
-    co_return co_await ex.send(error_response(
-        ex, ecr_error("UnknownOperationException", "the X-Amz-Target header names no ECR operation"), request_id));
+    return error_response(
+        ex, ecr_error("UnknownOperationException", "the X-Amz-Target header names no ECR operation"), request_id);
   }
   std::string operation(target.substr(kTargetPrefix.size()));
-
-  auto body = co_await ex.read_body(options_.max_body_bytes);
   if (!body) {
-    if (body.status().code() == Code::kUnavailable) co_return;  // the client went away
-    co_return co_await ex.send(error_response(
-        ex, EcrError{"SerializationException", body.status().message(), 413, {}}, request_id));
+    return error_response(ex, EcrError{"SerializationException", body.status().message(), 413, {}}, request_id);
   }
 
   // Authenticate: the request exactly as received.
@@ -122,45 +127,42 @@ awaitable<void> EcrApi::handle(Exchange& ex) {
     sreq.payload_sha256 = h.peek().hex();
   }
   auto principal = identity_.authenticate_sigv4(sreq);
-  if (!principal) co_return co_await ex.send(error_response(ex, from_status(principal.status()), request_id));
+  if (!principal) return error_response(ex, from_status(principal.status()), request_id);
   ex.set_principal(*principal);
 
   auto op = operations_.find(operation);
   if (op == operations_.end()) {
-    co_return co_await ex.send(error_response(
-        ex, ecr_error("UnknownOperationException", fmt::format("unknown operation {}", operation)), request_id));
+    return error_response(ex, ecr_error("UnknownOperationException", fmt::format("unknown operation {}", operation)),
+                          request_id);
   }
 
   boost::system::error_code ec;
   json::value input = json::parse(*body, ec);
   if (ec || !input.is_object()) {
-    co_return co_await ex.send(error_response(
-        ex, ecr_error("SerializationException", "the request body must be a JSON object"), request_id));
+    return error_response(ex, ecr_error("SerializationException", "the request body must be a JSON object"),
+                          request_id);
   }
   const json::object& in = input.as_object();
 
   Call call{op->first, *principal, in, principal->account_id};
   auto account = registry_id(in, principal->account_id);
-  if (auto* e = std::get_if<EcrError>(&account)) co_return co_await ex.send(error_response(ex, *e, request_id));
+  if (auto* e = std::get_if<EcrError>(&account)) return error_response(ex, *e, request_id);
   call.account = std::get<std::string>(account);
 
   std::string action = "ecr:" + operation;
-  if (Status s = access_.check(*principal, auth::AccessRequest{action, call.account, repository_member(in)});
-      !s.is_ok()) {
-    co_return co_await ex.send(error_response(
-        ex,
-        ecr_error("AccessDeniedException",
-                  fmt::format("User: {} is not authorized to perform: {} on resource: {}", principal->user_name,
-                              action,
-                              repository_member(in).empty()
-                                  ? std::string("*")
-                                  : repository_arn(call.account, repository_member(in)))),
-        request_id));
+  std::string_view repo_name = repository_member(in);
+  if (Status s = access_.check(*principal, auth::AccessRequest{action, call.account, repo_name}); !s.is_ok()) {
+    std::string resource = repo_name.empty() ? std::string("*") : repository_arn(call.account, repo_name);
+    return error_response(ex,
+                          ecr_error("AccessDeniedException",
+                                    fmt::format("User: {} is not authorized to perform: {} on resource: {}",
+                                                principal->user_name, action, resource)),
+                          request_id);
   }
 
   EcrResult result = (this->*(op->second))(call);
-  if (auto* e = std::get_if<EcrError>(&result)) co_return co_await ex.send(error_response(ex, *e, request_id));
-  co_await ex.send(json_response(ex, http::status::ok, json::serialize(std::get<json::object>(result)), request_id));
+  if (auto* e = std::get_if<EcrError>(&result)) return error_response(ex, *e, request_id);
+  return json_response(ex, http::status::ok, json::serialize(std::get<json::object>(result)), request_id);
 }
 
 // --- shared helpers ------------------------------------------------------------

@@ -46,6 +46,9 @@ class EcrApi {
  private:
   using Operation = EcrResult (EcrApi::*)(Call&);
 
+  // Authenticates, authorizes and runs one call; never suspends.
+  server::Response dispatch(server::Exchange& ex, const Result<std::string>& body);
+
   // repositories.cc
   EcrResult create_repository(Call& c);
   EcrResult describe_repositories(Call& c);

@@ -356,7 +356,16 @@ EcrResult EcrApi::put_image(Call& c) {
                                    wanted->str(), digest.str()));
     }
   }
-  // The media type is the request's, else the manifest's own.
+  // The media type is the request's, else the manifest's own; ECR refuses a
+  // manifest that names none.
+  if (!media_type) {
+    boost::system::error_code ec;
+    json::value doc = json::parse(manifest, ec);
+    if (ec || !doc.is_object() || !doc.as_object().contains("mediaType")) {
+      return invalid_parameter(
+          "Invalid parameter: the manifest names no mediaType and imageManifestMediaType is not set");
+    }
+  }
   auto parsed = parse_manifest(manifest, media_type.value_or(""));
   if (!parsed) {
     if (!media_type && parsed.status().code() == Code::kManifestInvalid) {

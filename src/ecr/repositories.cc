@@ -1,9 +1,11 @@
 // Repository operations: create, describe, delete, settings and resource tags.
 #include <boost/json.hpp>
 
+#include <cctype>
 #include <map>
 #include <fmt/format.h>
 
+#include "core/names.h"
 #include "core/tag_mutability.h"
 #include "ecr/ecr_api.h"
 #include "ecr/fields.h"
@@ -29,7 +31,9 @@ Field<TagList> read_tags(const json::object& in, std::string_view member) {
       return ecr_error("InvalidTagParameterException",
                        "Tag keys are at most 128 characters and tag values at most 256");
     }
-    if (key.rfind("aws:", 0) == 0) {
+    std::string prefix = key.substr(0, 4);
+    for (auto& ch : prefix) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (prefix == "aws:") {
       return ecr_error("InvalidTagParameterException", "Tag keys starting with 'aws:' are reserved");
     }
     out.emplace_back(std::move(key), value.value_or(""));
@@ -242,13 +246,18 @@ std::optional<ParsedArn> parse_repository_arn(std::string_view arn) {
   return ParsedArn{std::string(parts[3]), std::string(parts[4]), std::string(rest.substr(11))};
 }
 
+bool valid_arn_parts(const ParsedArn& arn) {
+  return arn.account.size() == 12 && arn.account.find_first_not_of("0123456789") == std::string::npos &&
+         validate_repository_name(arn.name).is_ok();
+}
+
 }  // namespace
 
 // The repository a resource ARN names, in the caller's account.
 #define ECR_RESOURCE_REPOSITORY(repo_var, c)                                                         \
   ECR_ASSIGN(auto _arn_text, req_string((c).input, "resourceArn"));                                  \
   auto _arn = parse_repository_arn(_arn_text);                                                       \
-  if (!_arn || _arn->region != options_.region) {                                                    \
+  if (!_arn || _arn->region != options_.region || !valid_arn_parts(*_arn)) {                       \
     return invalid_parameter("Invalid parameter at 'resourceArn' failed to satisfy constraint: 'Invalid ARN'"); \
   }                                                                                                  \
   if (_arn->account != (c).principal.account_id) {                                                   \

@@ -1,5 +1,6 @@
 #include "identity/identity_service.h"
 
+#include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
@@ -12,15 +13,18 @@ namespace {
 
 constexpr std::string_view kTokenKeySetting = "registry_token_key";
 
-Result<std::string> hex_decode32(std::string_view hex, auth::TokenKey& out) {
-  if (hex.size() != 64) return error(Code::kInternal, "stored token key has the wrong length");
-  for (size_t i = 0; i < 32; ++i) {
-    unsigned v = 0;
-    auto r = std::sscanf(std::string(hex.substr(2 * i, 2)).c_str(), "%2x", &v);
-    if (r != 1) return error(Code::kInternal, "stored token key is not hex");
-    out[i] = static_cast<uint8_t>(v);
+// The token key is stored as sealed hex.
+Status hex_decode32(const std::string& hex, auth::TokenKey& out) {
+  long len = 0;
+  unsigned char* raw = OPENSSL_hexstr2buf(hex.c_str(), &len);
+  if (raw == nullptr || len != static_cast<long>(out.size())) {
+    OPENSSL_free(raw);
+    return error(Code::kInternal, "stored token key is malformed");
   }
-  return std::string();
+  std::copy(raw, raw + len, out.begin());
+  OPENSSL_cleanse(raw, static_cast<size_t>(len));
+  OPENSSL_free(raw);
+  return Status::ok();
 }
 
 }  // namespace
@@ -44,7 +48,7 @@ Result<std::unique_ptr<IdentityService>> IdentityService::open(IdentityStore& st
     return error(Code::kFailedPrecondition,
                  "cannot decrypt the registry token key: the secret key file does not belong to this database");
   }
-  BERTH_RETURN_IF_ERROR(hex_decode32(*hex, svc->token_key_).take_status());
+  BERTH_RETURN_IF_ERROR(hex_decode32(*hex, svc->token_key_));
   return svc;
 }
 

@@ -113,7 +113,7 @@ struct GcCandidate {
 
 struct RepositoryUsage {
   std::string name;
-  int64_t bytes = 0;  // distinct blobs linked to the repository
+  int64_t bytes = 0;  // distinct blobs linked to the repository plus its manifests
 };
 
 // A page request: entries strictly after `after` (empty: from the start), at
@@ -160,6 +160,12 @@ class MetadataStore {
   // kBlobUploadUnknown when absent.
   virtual Result<UploadRecord> get_upload(std::string_view id) = 0;
   virtual Status delete_upload(std::string_view id) = 0;
+  // Exclusive right to write an upload, across processes and nodes: granted
+  // when free, expired, or already `holder`'s (then extended to `until`).
+  // kBlobUploadInvalid while someone else holds it; kBlobUploadUnknown when
+  // the upload does not exist.
+  virtual Status acquire_upload_lease(std::string_view id, std::string_view holder, int64_t now, int64_t until) = 0;
+  virtual Status release_upload_lease(std::string_view id, std::string_view holder) = 0;
   virtual Result<std::vector<UploadRecord>> uploads_started_before(int64_t when) = 0;
 
   // --- manifests and tags ------------------------------------------------------
@@ -227,8 +233,8 @@ class MetadataStore {
   // ends once linked; kUnavailable while the digest is pending deletion.
   virtual Status begin_blob_write(const Digest& digest, int64_t now) = 0;
   virtual Status end_blob_write(const Digest& digest) = 0;
-  // Bytes per repository of an account (shared layers counted once per
-  // repository) and in total (each blob once).
+  // Bytes (blobs and manifests) per repository of an account, shared layers
+  // counted once per repository, and in total, each blob and manifest once.
   virtual Result<std::vector<RepositoryUsage>> repository_usage(std::string_view account_id) = 0;
   virtual Result<int64_t> account_usage(std::string_view account_id) = 0;
 

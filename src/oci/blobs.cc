@@ -10,9 +10,7 @@ using server::Exchange;
 using server::net::awaitable;
 
 awaitable<void> OciApi::get_blob(Exchange& ex, const Target& t) {
-  const bool head = ex.method() == http::verb::head;
-  auto repo = repository_for(ex, t.name,
-                             head ? "ecr:BatchCheckLayerAvailability" : "ecr:GetDownloadUrlForLayer", false);
+  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   auto digest = Digest::parse(t.reference);
   if (!digest) co_return co_await fail(ex, digest.status());
@@ -49,7 +47,7 @@ awaitable<void> OciApi::get_blob(Exchange& ex, const Target& t) {
 }
 
 awaitable<void> OciApi::delete_blob(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, "ecr:BatchDeleteImage", false);
+  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   auto digest = Digest::parse(t.reference);
   if (!digest) co_return co_await fail(ex, digest.status());

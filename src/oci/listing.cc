@@ -24,7 +24,7 @@ PageRequest probe(const PageRequest& page) {
 }  // namespace
 
 awaitable<void> OciApi::catalog(Exchange& ex) {
-  if (Status s = authorize(ex, "ecr:DescribeRepositories", ""); !s.is_ok()) co_return co_await fail(ex, s);
+  if (Status s = authorize(ex, required_action(Route::kCatalog, "GET"), ""); !s.is_ok()) co_return co_await fail(ex, s);
   auto page = page_from_query(ex.url(), options_.catalog_default_page, options_.max_page);
   if (!page) co_return co_await fail(ex, page.status());
   json::array names;
@@ -47,7 +47,7 @@ awaitable<void> OciApi::catalog(Exchange& ex) {
 }
 
 awaitable<void> OciApi::tags(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, "ecr:ListImages", false);
+  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   auto page = page_from_query(ex.url(), 0, options_.max_page);
   if (!page) co_return co_await fail(ex, page.status());
@@ -71,7 +71,7 @@ awaitable<void> OciApi::tags(Exchange& ex, const Target& t) {
 }
 
 awaitable<void> OciApi::referrers(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, "ecr:BatchGetImage", false);
+  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   auto subject = Digest::parse(t.reference);
   if (!subject) co_return co_await fail(ex, subject.status());

@@ -15,7 +15,7 @@ constexpr int64_t kPullRecordInterval = 60;
 }  // namespace
 
 awaitable<void> OciApi::get_manifest(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, "ecr:BatchGetImage", false);
+  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   auto m = registry_.get_manifest(*repo, t.reference);
   if (!m) {
@@ -38,7 +38,7 @@ awaitable<void> OciApi::get_manifest(Exchange& ex, const Target& t) {
 }
 
 awaitable<void> OciApi::put_manifest(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, "ecr:PutImage", true);
+  auto repo = repository_for(ex, t.name, action_of(ex, t), true);
   if (!repo) co_return co_await fail(ex, repo.status());
   auto body = co_await ex.read_body(kMaxManifestBytes);
   if (!body) co_return co_await fail(ex, body.status());
@@ -58,7 +58,7 @@ awaitable<void> OciApi::put_manifest(Exchange& ex, const Target& t) {
 }
 
 awaitable<void> OciApi::delete_manifest(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, "ecr:BatchDeleteImage", false);
+  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   Status s = registry_.delete_manifest(*repo, t.reference);
   if (s.code() == Code::kTagInvalid) s = error(Code::kManifestUnknown, s.message());

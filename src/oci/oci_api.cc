@@ -18,6 +18,10 @@ std::string OciApi::account_of(const Exchange& ex) const {
   return ex.principal().authenticated ? ex.principal().account_id : options_.default_account;
 }
 
+std::string_view OciApi::action_of(const Exchange& ex, const Target& t) {
+  return required_action(t.route, ex.request().method_string());
+}
+
 Status OciApi::authorize(const Exchange& ex, std::string_view action, std::string_view repository) const {
   std::string account = account_of(ex);
   return access_.check(ex.principal(), auth::AccessRequest{action, account, repository});
@@ -36,7 +40,7 @@ server::Response OciApi::response(const Exchange& ex, http::status status) const
   return res;
 }
 
-awaitable<void> OciApi::fail(Exchange& ex, const Status& status) {
+awaitable<void> OciApi::fail(Exchange& ex, Status status) {
   server::Response res = error_response(status, ex.request().version());
   res.set("Docker-Distribution-API-Version", kApiVersion);
   if (res.result() == http::status::unauthorized) {

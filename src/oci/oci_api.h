@@ -47,9 +47,10 @@ class OciApi {
 
   // Helpers shared by the resource files.
   std::string account_of(const server::Exchange& ex) const;
+  static std::string_view action_of(const server::Exchange& ex, const Target& t);
   Status authorize(const server::Exchange& ex, std::string_view action, std::string_view repository) const;
   server::Response response(const server::Exchange& ex, server::http::status status) const;
-  Awaitable fail(server::Exchange& ex, const Status& status);
+  Awaitable fail(server::Exchange& ex, Status status);
   std::string location(std::string_view path) const;
   Awaitable upload_progress(server::Exchange& ex, const Target& t, server::http::status status,
                             const UploadStatus& upload);

@@ -28,4 +28,10 @@ struct Target {
 // `path` is the decoded request path, starting with "/v2".
 Target parse_v2_path(std::string_view path);
 
+// The permission map: the ECR action a /v2 request needs (ECR-API.md §7.2),
+// e.g. a blob GET needs "ecr:GetDownloadUrlForLayer". `method` is the HTTP
+// method in upper case. Empty for requests that need only a valid token
+// (GET /v2/) or that no route serves.
+std::string_view required_action(Route route, std::string_view method);
+
 }  // namespace berth::oci

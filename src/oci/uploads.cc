@@ -55,7 +55,7 @@ awaitable<void> OciApi::upload_progress(Exchange& ex, const Target& t, http::sta
 }
 
 awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, "ecr:InitiateLayerUpload", true);
+  auto repo = repository_for(ex, t.name, action_of(ex, t), true);
   if (!repo) co_return co_await fail(ex, repo.status());
 
   if (auto mount = query_param(ex, "mount")) {
@@ -66,7 +66,7 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
     if (auto from_name = query_param(ex, "from")) {
       // The caller must be allowed to read the source; otherwise it simply
       // gets an upload session, as if the blob were not there.
-      auto src = repository_for(ex, *from_name, "ecr:GetDownloadUrlForLayer", false);
+      auto src = repository_for(ex, *from_name, required_action(Route::kBlob, "GET"), false);
       if (src) {
         from = *src;
       } else {
@@ -130,7 +130,7 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
 }
 
 awaitable<void> OciApi::upload_status(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, "ecr:UploadLayerPart", false);
+  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   auto upload = registry_.upload_status(*repo, t.reference);
   if (!upload) co_return co_await fail(ex, upload.status());
@@ -138,7 +138,7 @@ awaitable<void> OciApi::upload_status(Exchange& ex, const Target& t) {
 }
 
 awaitable<void> OciApi::patch_upload(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, "ecr:UploadLayerPart", false);
+  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   std::optional<ByteRange> range;
   if (auto cr = ex.header(http::field::content_range); !cr.empty()) {
@@ -183,7 +183,7 @@ awaitable<void> OciApi::patch_upload(Exchange& ex, const Target& t) {
 }
 
 awaitable<void> OciApi::finish_upload(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, "ecr:CompleteLayerUpload", false);
+  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   auto d = query_param(ex, "digest");
   if (!d) co_return co_await fail(ex, error(Code::kDigestInvalid, "the digest query parameter is required"));
@@ -211,7 +211,7 @@ awaitable<void> OciApi::finish_upload(Exchange& ex, const Target& t) {
 }
 
 awaitable<void> OciApi::cancel_upload(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, "ecr:UploadLayerPart", false);
+  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   if (Status s = registry_.cancel_upload(*repo, t.reference); !s.is_ok()) co_return co_await fail(ex, s);
   co_await ex.send(response(ex, http::status::no_content));

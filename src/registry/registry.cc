@@ -77,8 +77,23 @@ Result<UploadStatus> Registry::upload_status(const RepositoryRecord& repo, std::
   return UploadStatus{std::string(id), info.size};
 }
 
+Status Registry::acquire_lease(const std::string& id, const std::string& holder) {
+  int64_t now = clock_.now_seconds();
+  return meta_.acquire_upload_lease(id, holder, now, now + options_.upload_lease_seconds);
+}
+
+Status UploadAppend::renew_lease_if_due() {
+  if (lease_holder_.empty()) return Status::ok();
+  int64_t now = registry_->clock_.now_seconds();
+  if (now - lease_renewed_at_ < registry_->options_.upload_lease_seconds / 4) return Status::ok();
+  BERTH_RETURN_IF_ERROR(registry_->acquire_lease(id_, lease_holder_));
+  lease_renewed_at_ = now;
+  return Status::ok();
+}
+
 UploadAppend::~UploadAppend() {
   if (registry_ == nullptr) return;
+  if (!lease_holder_.empty()) (void)registry_->meta_.release_upload_lease(id_, lease_holder_);
   std::lock_guard lock(registry_->mu_);
   state_->offset = offset_;
   state_->busy = false;
@@ -86,6 +101,7 @@ UploadAppend::~UploadAppend() {
 }
 
 Status UploadAppend::write(const void* data, size_t len) {
+  BERTH_RETURN_IF_ERROR(renew_lease_if_due());
   Status st = appender_->append(data, len);
   if (!st.is_ok()) {
     // Part of the chunk may be on disk: the hash no longer matches the bytes.
@@ -121,6 +137,11 @@ Result<std::unique_ptr<UploadAppend>> Registry::begin_append(const RepositoryRec
   append->id_ = id;
   append->state_ = state;
   append->offset_ = state->offset;
+  // Another process or node may be writing this upload too.
+  const std::string holder = new_upload_id();
+  BERTH_RETURN_IF_ERROR(acquire_lease(id, holder));
+  append->lease_holder_ = holder;
+  append->lease_renewed_at_ = clock_.now_seconds();
 
   BERTH_ASSIGN_OR_RETURN(auto info, blobs_.upload_info(id));
   append->offset_ = info.size;
@@ -190,6 +211,14 @@ Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::stri
       s->busy = false;
     }
   } release{this, state};
+  const std::string holder = new_upload_id();
+  BERTH_RETURN_IF_ERROR(acquire_lease(id, holder));
+  struct ReleaseLease {
+    MetadataStore& meta;
+    const std::string& id;
+    const std::string& holder;
+    ~ReleaseLease() { (void)meta.release_upload_lease(id, holder); }
+  } release_lease{meta_, id, holder};
 
   BERTH_ASSIGN_OR_RETURN(auto info, blobs_.upload_info(id));
   BERTH_ASSIGN_OR_RETURN(Digest actual, digest_of_upload(id, digest.algorithm(), info.size));
@@ -351,9 +380,13 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, s
   m.annotations_json = annotations_to_json(parsed.annotations);
   m.bytes = std::string(bytes);
   m.pushed_at = clock_.now_seconds();
-  if (parsed.config) m.image_size += parsed.config->size;
+  // ECR's imageSizeInBytes: the layers of an image; for an index, its
+  // largest child image.
   for (const auto& l : parsed.layers) m.image_size += l.size;
-  for (const auto& c : parsed.manifests) m.image_size += c.size;
+  for (const auto& c : parsed.manifests) {
+    auto child = meta_.get_manifest(repo.id, c.digest);
+    if (child) m.image_size = std::max(m.image_size, child->image_size);
+  }
   req.references.blobs = parsed.required_blobs();
   req.references.manifests = parsed.child_manifests();
   BERTH_RETURN_IF_ERROR(meta_.put_manifest(req));

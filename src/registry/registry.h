@@ -28,6 +28,9 @@
 namespace berth {
 
 struct RegistryOptions {
+  // How long an upload lease lasts without renewal; appends renew it, so this
+  // only bounds how long a crashed writer blocks its upload.
+  int64_t upload_lease_seconds = 120;
   // Create a repository on first push (OCI behaviour) instead of answering
   // NAME_UNKNOWN (ECR behaviour).
   bool create_repository_on_push = true;
@@ -61,8 +64,12 @@ class UploadAppend {
  private:
   friend class Registry;
   UploadAppend() = default;
+  Status renew_lease_if_due();
+
   Registry* registry_ = nullptr;
   std::string id_;
+  std::string lease_holder_;  // non-empty while the shared upload lease is held
+  int64_t lease_renewed_at_ = 0;
   std::unique_ptr<UploadAppender> appender_;
   std::shared_ptr<struct UploadHashState> state_;
   uint64_t offset_ = 0;
@@ -136,6 +143,9 @@ class Registry {
   std::shared_ptr<UploadHashState> hash_state(const std::string& id);
   void forget_hash_state(const std::string& id);
   Result<Digest> digest_of_upload(const std::string& id, DigestAlgorithm algorithm, uint64_t size);
+  // Takes the upload's shared lease for `holder` (kBlobUploadInvalid when
+  // another process or node holds it).
+  Status acquire_lease(const std::string& id, const std::string& holder);
 
   MetadataStore& meta_;
   BlobStore& blobs_;

@@ -279,12 +279,10 @@ TEST_P(BlobStoreConformance, AbortRemovesTheUpload) {
   EXPECT_TRUE(blobs->empty());
 }
 
-// BUG (src/blob/fs/fs_blob_store.cc, FileReader::read_at): blob_store.h
-// promises that read_upload returns "a snapshot of an upload's bytes", with
-// read_at returning 0 at the end. FsBlobStore's reader keeps size() fixed but
-// read_at goes on reading whatever was appended after the reader was opened,
-// past size(). (Registry bounds its own reads by size(), so today this only
-// bites a caller that reads until read_at returns 0.)
+// blob_store.h promises that read_upload returns "a snapshot of an upload's
+// bytes", with read_at returning 0 at the end: bytes appended after the reader
+// was opened stay invisible to it. (Regression: FsBlobStore's reader used to
+// read on past size().)
 TEST_P(BlobStoreConformance, UploadReaderIsASnapshot) {
   const std::string id = upload_id(25);
   ASSERT_TRUE(store().create_upload(id).is_ok());

@@ -72,9 +72,9 @@ TEST(ContentRangeTest, LastBeforeFirstIsInvalid) {
   expect_content_range_invalid("bytes 10-9/20");
 }
 
-// BUG (src/core/byte_range.cc, parse_content_range): everything after '/' is
-// discarded unchecked, so a malformed complete-length is accepted although the
-// header promises kRangeInvalid for anything that is not "<first>-<last>" or
+// Regression: parse_content_range used to discard everything after '/'
+// unchecked, accepting a malformed complete-length although the header
+// promises kRangeInvalid for anything that is not "<first>-<last>" or
 // "bytes <first>-<last>/<total|*>". RFC 9110 §14.4 also makes a complete-length
 // that is not greater than last-pos invalid ("bytes 0-99/50").
 TEST(ContentRangeTest, MalformedCompleteLengthIsInvalid) {

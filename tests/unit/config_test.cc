@@ -54,10 +54,10 @@ TEST(ParseDurationTest, NumbersTooLargeForInt64AreInvalid) {
   expect_duration_invalid("99999999999999999999s");
 }
 
-// BUG (src/app/config.cc, parse_duration): the number is multiplied by the
-// unit without an overflow check, so a value that fits int64 only before the
-// multiplication (signed overflow, undefined behaviour) comes back as a
-// wrapped, possibly negative, duration instead of kInvalidArgument.
+// Regression: parse_duration used to multiply by the unit without an
+// overflow check, so a number that fits int64 only before the multiplication
+// (signed overflow, undefined behaviour) came back as a wrapped, possibly
+// negative, duration instead of kInvalidArgument.
 TEST(ParseDurationTest, OverflowAfterApplyingTheUnitIsInvalid) {
   expect_duration_invalid("9223372036854775807d");
   expect_duration_invalid("200000000000000d");  // 2e14 * 86400 > INT64_MAX

@@ -349,6 +349,33 @@ TEST_F(RegistryTest, TwoConcurrentAppendsToOneUpload) {
   ASSERT_TRUE(link.is_ok()) << link.status().to_string();
 }
 
+// BUG (src/registry/registry.cc, Registry::begin_append): the "someone is
+// appending right now" guard is UploadHashState::busy, which lives only in one
+// Registry's memory. Two nodes over the same stores both accept a chunk for
+// the same offset of the same upload (both pass the range check against the
+// stored size before either writes), the bytes land twice, and the client's
+// final PUT then fails with DIGEST_INVALID and the whole upload is discarded.
+// registry.h promises kBlobUploadInvalid "when another request is appending to
+// it right now" and says upload state a second node needs lives in the stores.
+TEST_F(RegistryTest, AppendsFromTwoNodesAtOnceAreExclusive) {
+  const std::string id = start();
+  auto node2 = another_node();
+  auto first = registry().begin_append(repo_, id, ByteRange{0, 2});
+  ASSERT_TRUE(first.is_ok()) << first.status().to_string();
+  auto second = node2->begin_append(repo_, id, ByteRange{0, 2});
+  EXPECT_EQ(second.status().code(), Code::kBlobUploadInvalid)
+      << "a second node accepted a chunk at the offset another node is writing";
+  ASSERT_TRUE((*first)->write("abc", 3).is_ok());
+  if (second.is_ok()) {
+    ASSERT_TRUE((*second)->write("xyz", 3).is_ok());
+  }
+  first->reset();
+  second = Status(Code::kInternal, "released");
+  EXPECT_EQ(upload_size(id), 3u);
+  auto link = registry().finish_upload(repo_, id, Digest::of("abc"));
+  EXPECT_TRUE(link.is_ok()) << link.status().to_string();
+}
+
 TEST_F(RegistryTest, ConcurrentAppendsFromThreadsNeverInterleave) {
   const std::string id = start();
   constexpr int kThreads = 4;
@@ -644,14 +671,15 @@ TEST_F(RegistryTest, PutManifestRecordsSubject) {
   EXPECT_EQ(json::parse((*refs)[0].annotations_json), json::parse(R"({"org.example.signer":"ci"})"));
 }
 
-TEST_F(RegistryTest, ImageSizeIsConfigPlusLayers) {
+// ECR's imageSizeInBytes counts an image's layers, not its config
+// (ECR-API.md §2.2).
+TEST_F(RegistryTest, ImageSizeIsTheSumOfItsLayers) {
   const std::string bytes = image_manifest(repo_, "sized");
   ASSERT_TRUE(registry().put_manifest(repo_, "sized", bytes, kOciManifest).is_ok());
   auto got = registry().get_manifest(repo_, "sized");
   ASSERT_TRUE(got.is_ok());
-  const std::string config = R"({"architecture":"amd64","os":"linux","seed":"sized"})";
   const std::string layer = "layer bytes of sized";
-  EXPECT_EQ(got->image_size, static_cast<int64_t>(config.size() + layer.size()));
+  EXPECT_EQ(got->image_size, static_cast<int64_t>(layer.size()));
 }
 
 TEST_F(RegistryTest, TagMovesOnMutableRepository) {

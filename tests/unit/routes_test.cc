@@ -249,3 +249,44 @@ TEST(PagingTest, NextLinkRoundTripsThroughPageFromQuery) {
 
 }  // namespace
 }  // namespace berth::oci
+
+// The permission map of ECR-API.md §7.2, route by route.
+namespace berth::oci {
+namespace {
+
+TEST(PermissionMapTest, EveryRouteNeedsItsEcrAction) {
+  struct Case {
+    Route route;
+    const char* method;
+    const char* action;
+  };
+  const Case cases[] = {
+      {Route::kBase, "GET", ""},
+      {Route::kCatalog, "GET", "ecr:DescribeRepositories"},
+      {Route::kTags, "GET", "ecr:ListImages"},
+      {Route::kManifest, "GET", "ecr:BatchGetImage"},
+      {Route::kManifest, "HEAD", "ecr:BatchGetImage"},
+      {Route::kManifest, "PUT", "ecr:PutImage"},
+      {Route::kManifest, "DELETE", "ecr:BatchDeleteImage"},
+      {Route::kBlob, "GET", "ecr:GetDownloadUrlForLayer"},
+      {Route::kBlob, "HEAD", "ecr:BatchCheckLayerAvailability"},
+      {Route::kBlob, "DELETE", "ecr:BatchDeleteImage"},
+      {Route::kUploadStart, "POST", "ecr:InitiateLayerUpload"},
+      {Route::kUpload, "PATCH", "ecr:UploadLayerPart"},
+      {Route::kUpload, "GET", "ecr:UploadLayerPart"},
+      {Route::kUpload, "DELETE", "ecr:UploadLayerPart"},
+      {Route::kUpload, "PUT", "ecr:CompleteLayerUpload"},
+      {Route::kReferrers, "GET", "ecr:BatchGetImage"},
+      // Methods no route serves need no action: the handler refuses them.
+      {Route::kBlob, "PUT", ""},
+      {Route::kCatalog, "POST", ""},
+      {Route::kUnknown, "GET", ""},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(required_action(c.route, c.method), c.action)
+        << "route " << static_cast<int>(c.route) << " " << c.method;
+  }
+}
+
+}  // namespace
+}  // namespace berth::oci

@@ -74,7 +74,9 @@ CREATE INDEX IF NOT EXISTS tags_by_manifest ON tags (manifest_id);
 CREATE TABLE IF NOT EXISTS uploads (
   id TEXT PRIMARY KEY,
   repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
-  started_at INTEGER NOT NULL
+  started_at INTEGER NOT NULL,
+  lease_holder TEXT,
+  lease_until INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS uploads_by_start ON uploads (started_at);
 CREATE TABLE IF NOT EXISTS lifecycle_previews (
@@ -411,6 +413,30 @@ Status SqliteMetadataStore::delete_upload(std::string_view id) {
   });
 }
 
+Status SqliteMetadataStore::acquire_upload_lease(std::string_view id, std::string_view holder, int64_t now,
+                                                 int64_t until) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("UPDATE uploads SET lease_holder=?2, lease_until=?4 WHERE id=?1 AND "
+                          "(lease_holder IS NULL OR lease_holder=?2 OR lease_until<?3)"));
+    BERTH_RETURN_IF_ERROR(s.bind(1, id).bind(2, holder).bind(3, now).bind(4, until).run());
+    if (c.changes() == 1) return Status::ok();
+    BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT 1 FROM uploads WHERE id=?1"));
+    q.bind(1, id);
+    BERTH_ASSIGN_OR_RETURN(bool exists, q.step());
+    if (!exists) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
+    return error(Code::kBlobUploadInvalid, "another request is writing to this upload");
+  });
+}
+
+Status SqliteMetadataStore::release_upload_lease(std::string_view id, std::string_view holder) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("UPDATE uploads SET lease_holder=NULL, lease_until=0 WHERE id=?1 AND lease_holder=?2"));
+    return s.bind(1, id).bind(2, holder).run();
+  });
+}
+
 Result<std::vector<UploadRecord>> SqliteMetadataStore::uploads_started_before(int64_t when) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   BERTH_ASSIGN_OR_RETURN(
@@ -596,7 +622,7 @@ Result<std::vector<ImageRecord>> SqliteMetadataStore::list_images(RepositoryId r
     BERTH_ASSIGN_OR_RETURN(bool row, s.step());
     if (!row) break;
     by_id[s.int64(9)] = out.size();
-    out.push_back(ImageRecord{read_manifest(s, false), {}});
+    out.push_back(ImageRecord{read_manifest(s, false), {}, {}});
   }
   if (out.empty()) return out;
   BERTH_ASSIGN_OR_RETURN(
@@ -927,8 +953,10 @@ Result<std::vector<RepositoryUsage>> SqliteMetadataStore::repository_usage(std::
 Result<int64_t> SqliteMetadataStore::account_usage(std::string_view account_id) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   BERTH_ASSIGN_OR_RETURN(
-      auto s, lease->prepare("SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT b.digest, b.size FROM blob_links b "
-                             "JOIN repositories r ON r.id=b.repo_id WHERE r.account_id=?1)"));
+      auto s, lease->prepare("SELECT COALESCE((SELECT SUM(size) FROM (SELECT DISTINCT b.digest, b.size FROM blob_links b "
+                             "JOIN repositories r ON r.id=b.repo_id WHERE r.account_id=?1)), 0) + "
+                             "COALESCE((SELECT SUM(n) FROM (SELECT DISTINCT m.digest, length(m.bytes) AS n FROM manifests m "
+                             "JOIN repositories r ON r.id=m.repo_id WHERE r.account_id=?1)), 0)"));
   s.bind(1, account_id);
   BERTH_ASSIGN_OR_RETURN(bool row, s.step());
   return row ? s.int64(0) : int64_t{0};

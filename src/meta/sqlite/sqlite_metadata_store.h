@@ -35,6 +35,8 @@ class SqliteMetadataStore final : public MetadataStore {
   Status create_upload(const UploadRecord& upload) override;
   Result<UploadRecord> get_upload(std::string_view id) override;
   Status delete_upload(std::string_view id) override;
+  Status acquire_upload_lease(std::string_view id, std::string_view holder, int64_t now, int64_t until) override;
+  Status release_upload_lease(std::string_view id, std::string_view holder) override;
   Result<std::vector<UploadRecord>> uploads_started_before(int64_t when) override;
 
   Status put_manifest(const PutManifestRequest& req) override;
