@@ -24,4 +24,6 @@ fi
 
 echo "== integration tests"
 export BERTH_BIN="$PWD/build/berth"
-"$PYTHON" -m pytest -q -p no:cacheprovider tests/integration tests/api
+"$PYTHON" -m pytest -q -p no:cacheprovider tests/integration
+echo "== ECR API tests"
+"$PYTHON" -m pytest -q -p no:cacheprovider tests/api

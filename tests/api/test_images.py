@@ -180,7 +180,8 @@ def test_put_image_index_requires_referenced_images(ecr, repo):
 
 
 def test_describe_images_index_size_is_largest_child(ecr, repo):
-    children = [push_image(ecr, repo, layers=1), push_image(ecr, repo, layers=3)]
+    # push_image pushes an index's children (by digest) before the index.
+    children = [make_image(layers=1), make_image(layers=3)]
     index = push_image(ecr, repo, "multi", make_index(children))
     details = ecr.describe_images(repositoryName=repo)["imageDetails"]
     sizes = {d["imageDigest"]: d["imageSizeInBytes"] for d in details}

@@ -363,6 +363,7 @@ class DistributionServer(ServerProcess):
             "storage:\n"
             f"  filesystem:\n    rootdirectory: {self.data_dir}\n"
             "  delete:\n    enabled: true\n"
+            "  cache:\n    blobdescriptor: inmemory\n"  # as Debian's and upstream's shipped config.yml
             "http:\n"
             f"  addr: 127.0.0.1:{self.port}\n"
             "  secret: berth-bench-fixed-http-secret\n")
