@@ -85,9 +85,11 @@ std::function<int()> add_gc_command(CLI::App& cli) {
       std::cerr << "berth gc: " << report.status().message() << "\n";
       return 1;
     }
-    std::cout << fmt::format("{} {} blobs, {} bytes ({:.1f} MiB); examined {} candidates in {:.3f}s{}\n",
+    std::cout << fmt::format("{} {} blobs, {} bytes ({:.1f} MiB); {} untagged manifests; examined {} candidates in "
+                             "{:.3f}s{}\n",
                              args->dry_run ? "would reclaim" : "reclaimed", report->reclaimed_blobs,
-                             report->reclaimed_bytes, report->reclaimed_bytes / 1048576.0, report->examined,
+                             report->reclaimed_bytes, report->reclaimed_bytes / 1048576.0,
+                             report->untagged_manifests, report->examined,
                              report->seconds,
                              args->dry_run ? "" : fmt::format("; expired {} abandoned uploads", expired_uploads));
     return 0;

@@ -233,6 +233,10 @@ class MetadataStore {
   // ends once linked; kUnavailable while the digest is pending deletion.
   virtual Status begin_blob_write(const Digest& digest, int64_t now) = 0;
   virtual Status end_blob_write(const Digest& digest) = 0;
+  // The last step of an upload, in one transaction: link_blob, end_blob_write
+  // and delete_upload.
+  virtual Status complete_upload(RepositoryId repo, const Digest& digest, int64_t size, std::string_view upload_id,
+                                 int64_t now) = 0;
   // Bytes (blobs and manifests) per repository of an account, shared layers
   // counted once per repository, and in total, each blob and manifest once.
   virtual Result<std::vector<RepositoryUsage>> repository_usage(std::string_view account_id) = 0;
@@ -241,6 +245,9 @@ class MetadataStore {
   // --- resource tags (ECR TagResource) ------------------------------------------
   // Sorted by key.
   virtual Result<std::vector<std::pair<std::string, std::string>>> get_resource_tags(RepositoryId repo) = 0;
+  // Repositories, in every account, carrying resource tag `key` = `value`.
+  virtual Result<std::vector<RepositoryRecord>> repositories_with_resource_tag(std::string_view key,
+                                                                              std::string_view value) = 0;
   // Replaces the whole tag set.
   virtual Status set_resource_tags(RepositoryId repo,
                                    const std::vector<std::pair<std::string, std::string>>& tags) = 0;

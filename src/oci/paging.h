@@ -11,7 +11,9 @@
 namespace berth::oci {
 
 // Reads `n` and `last` from the query. kInvalidArgument for a malformed `n`.
-// Without `n`, `default_limit` applies (0: unlimited); `n` is capped at `max_limit`.
+// Without `n`, `default_limit` applies (0: unlimited); `n` is capped at
+// `max_limit`. `n=0` (an empty page was asked for) yields limit SIZE_MAX,
+// which callers must answer with an empty list rather than pass to a store.
 Result<PageRequest> page_from_query(const boost::urls::url_view& url, size_t default_limit,
                                     size_t max_limit);
 

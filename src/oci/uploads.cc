@@ -96,7 +96,7 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
 
   if (!digest) {
     if (ex.has_body()) {
-      auto append = registry_.begin_append(*repo, upload->id, std::nullopt);
+      auto append = registry_.begin_append(*repo, upload->id, std::nullopt, /*fresh=*/true);
       if (!append) co_return co_await fail(ex, append.status());
       if (Status s = co_await stream_into(ex, **append); !s.is_ok()) co_return co_await fail(ex, s);
       upload->size = (*append)->size();
@@ -106,7 +106,7 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
 
   // Monolithic upload: the body is the whole blob.
   {
-    auto append = registry_.begin_append(*repo, upload->id, std::nullopt);
+    auto append = registry_.begin_append(*repo, upload->id, std::nullopt, /*fresh=*/true);
     if (!append) co_return co_await fail(ex, append.status());
     Status s = co_await stream_into(ex, **append);
     if (s.is_ok()) {
@@ -121,7 +121,7 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
       co_return co_await fail(ex, s);
     }
   }
-  auto blob = registry_.finish_upload(*repo, upload->id, *digest);
+  auto blob = registry_.finish_upload(*repo, upload->id, *digest, /*fresh=*/true);
   if (!blob) co_return co_await fail(ex, blob.status());
   auto res = response(ex, http::status::created);
   res.set(http::field::location, location("/v2/" + repo->name + "/blobs/" + digest->str()));

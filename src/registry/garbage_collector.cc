@@ -1,6 +1,8 @@
 #include "registry/garbage_collector.h"
 
 #include <chrono>
+#include <set>
+#include <string>
 
 namespace berth {
 
@@ -16,6 +18,7 @@ Result<GcReport> GarbageCollector::run(const GcOptions& options,
       BERTH_RETURN_IF_ERROR(meta_.gc_release(d));
     }
   }
+  BERTH_ASSIGN_OR_RETURN(report.untagged_manifests, collect_untagged(options));
   const int64_t now = clock_.now_seconds();
   BERTH_ASSIGN_OR_RETURN(auto candidates, meta_.gc_candidates(now + 1, 1'000'000));
   for (const auto& c : candidates) {
@@ -38,6 +41,35 @@ Result<GcReport> GarbageCollector::run(const GcOptions& options,
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
+}
+
+Result<size_t> GarbageCollector::collect_untagged(const GcOptions& options) {
+  BERTH_ASSIGN_OR_RETURN(auto repos, meta_.repositories_with_resource_tag(kGcUntaggedTag, "true"));
+  const int64_t cutoff = clock_.now_seconds() - options.grace_seconds;
+  size_t n = 0;
+  for (const auto& repo : repos) {
+    BERTH_ASSIGN_OR_RETURN(auto images, meta_.list_images(repo.id, PageRequest{}));
+    std::set<std::string> present;
+    std::set<std::string> listed;
+    for (const auto& img : images) {
+      present.insert(img.manifest.digest.str());
+      for (const auto& c : img.children) listed.insert(c.str());
+    }
+    // Indexes first: their children become collectable in the next pass.
+    for (const auto& img : images) {
+      const auto& m = img.manifest;
+      if (!img.tags.empty() || m.pushed_at >= cutoff || listed.count(m.digest.str())) continue;
+      if (m.subject && present.count(m.subject->str())) continue;  // a referrer of something kept
+      if (options.dry_run) {
+        ++n;
+        continue;
+      }
+      // Only if still untagged: a tag pushed meanwhile keeps it.
+      Status s = meta_.expire_manifest(repo.id, m.digest, {});
+      if (s.is_ok()) ++n;
+    }
+  }
+  return n;
 }
 
 Result<size_t> GarbageCollector::enqueue_unlinked() {

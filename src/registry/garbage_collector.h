@@ -6,6 +6,11 @@
 // digest is refused with a retryable error instead of racing the delete), or
 // drops it. Bytes are deleted only after a successful claim.
 //
+// Manifests: in repositories tagged (ECR TagResource) with
+// `berth:gc-untagged` = `true`, untagged manifests that no index lists and
+// that are not referrers of a manifest present are deleted once older than
+// the grace period, before blobs are examined.
+//
 // Incremental: only blobs that became candidates (a link appeared, a manifest
 // or link referring to them went) are examined. enqueue_unlinked() finds the
 // rest with a full scan of the blob store, for operators.
@@ -27,7 +32,10 @@ struct GcOptions {
   int64_t stale_write_seconds = 3600;
 };
 
+inline constexpr std::string_view kGcUntaggedTag = "berth:gc-untagged";
+
 struct GcReport {
+  size_t untagged_manifests = 0;
   size_t examined = 0;
   size_t reclaimed_blobs = 0;
   int64_t reclaimed_bytes = 0;
@@ -47,6 +55,8 @@ class GarbageCollector {
   Result<size_t> enqueue_unlinked();
 
  private:
+  Result<size_t> collect_untagged(const GcOptions& options);
+
   MetadataStore& meta_;
   BlobStore& blobs_;
   const Clock& clock_;

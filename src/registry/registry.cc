@@ -116,7 +116,7 @@ Status UploadAppend::write(const void* data, size_t len) {
 
 Result<std::unique_ptr<UploadAppend>> Registry::begin_append(const RepositoryRecord& repo,
                                                              std::string_view id_view,
-                                                             std::optional<ByteRange> range) {
+                                                             std::optional<ByteRange> range, bool fresh) {
   std::string id(id_view);
   BERTH_ASSIGN_OR_RETURN(auto rec, meta_.get_upload(id));
   if (rec.repository != repo.id) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
@@ -137,11 +137,14 @@ Result<std::unique_ptr<UploadAppend>> Registry::begin_append(const RepositoryRec
   append->id_ = id;
   append->state_ = state;
   append->offset_ = state->offset;
-  // Another process or node may be writing this upload too.
-  const std::string holder = new_upload_id();
-  BERTH_RETURN_IF_ERROR(acquire_lease(id, holder));
-  append->lease_holder_ = holder;
-  append->lease_renewed_at_ = clock_.now_seconds();
+  // Another process or node may be writing this upload too, unless nobody
+  // but this request has heard of it yet.
+  if (!fresh) {
+    const std::string holder = new_upload_id();
+    BERTH_RETURN_IF_ERROR(acquire_lease(id, holder));
+    append->lease_holder_ = holder;
+    append->lease_renewed_at_ = clock_.now_seconds();
+  }
 
   BERTH_ASSIGN_OR_RETURN(auto info, blobs_.upload_info(id));
   append->offset_ = info.size;
@@ -192,7 +195,7 @@ Result<Digest> Registry::digest_of_upload(const std::string& id, DigestAlgorithm
 }
 
 Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::string_view id_view,
-                                         const Digest& digest) {
+                                         const Digest& digest, bool fresh) {
   std::string id(id_view);
   BERTH_ASSIGN_OR_RETURN(auto rec, meta_.get_upload(id));
   if (rec.repository != repo.id) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
@@ -211,13 +214,15 @@ Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::stri
       s->busy = false;
     }
   } release{this, state};
-  const std::string holder = new_upload_id();
-  BERTH_RETURN_IF_ERROR(acquire_lease(id, holder));
+  const std::string holder = fresh ? std::string() : new_upload_id();
+  if (!fresh) BERTH_RETURN_IF_ERROR(acquire_lease(id, holder));
   struct ReleaseLease {
     MetadataStore& meta;
     const std::string& id;
     const std::string& holder;
-    ~ReleaseLease() { (void)meta.release_upload_lease(id, holder); }
+    ~ReleaseLease() {
+      if (!holder.empty()) (void)meta.release_upload_lease(id, holder);
+    }
   } release_lease{meta_, id, holder};
 
   BERTH_ASSIGN_OR_RETURN(auto info, blobs_.upload_info(id));
@@ -234,13 +239,16 @@ Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::stri
   // between the rename and the link (or refuses us while it deletes it).
   BERTH_RETURN_IF_ERROR(meta_.begin_blob_write(digest, clock_.now_seconds()));
   Status st = blobs_.commit_upload(id, digest);
-  if (st.is_ok()) {
-    forget_hash_state(id);
-    st = meta_.link_blob(repo.id, digest, static_cast<int64_t>(info.size), clock_.now_seconds());
+  if (!st.is_ok()) {
+    (void)meta_.end_blob_write(digest);
+    return st;
   }
-  (void)meta_.end_blob_write(digest);
-  BERTH_RETURN_IF_ERROR(st);
-  BERTH_RETURN_IF_ERROR(meta_.delete_upload(id));
+  forget_hash_state(id);
+  st = meta_.complete_upload(repo.id, digest, static_cast<int64_t>(info.size), id, clock_.now_seconds());
+  if (!st.is_ok()) {
+    (void)meta_.end_blob_write(digest);
+    return st;
+  }
   return BlobLink{digest, static_cast<int64_t>(info.size)};
 }
 

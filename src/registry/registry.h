@@ -34,7 +34,7 @@ struct RegistryOptions {
   // Create a repository on first push (OCI behaviour) instead of answering
   // NAME_UNKNOWN (ECR behaviour).
   bool create_repository_on_push = true;
-  // Upload sessions untouched for this long are expired.
+  // Upload sessions started this long ago are expired, finished or not.
   int64_t upload_ttl_seconds = 24 * 3600;
   // At most this many uploads may stream at once (0: unlimited).
   size_t max_concurrent_appends = 256;
@@ -108,13 +108,15 @@ class Registry {
   // upload's size (else kRangeInvalid with the current size in the message);
   // kBlobUploadInvalid when another request is appending to it right now;
   // kResourceExhausted when too many uploads stream at once.
+  // `fresh`: the upload was started by this very request, so no other
+  // process can know it and the shared lease is skipped.
   Result<std::unique_ptr<UploadAppend>> begin_append(const RepositoryRecord& repo,
                                                      std::string_view id,
-                                                     std::optional<ByteRange> range);
+                                                     std::optional<ByteRange> range, bool fresh = false);
   // Verifies the bytes hash to `digest`, stores the blob durably and links it
   // to the repository. On kDigestInvalid the upload is discarded.
   Result<BlobLink> finish_upload(const RepositoryRecord& repo, std::string_view id,
-                                 const Digest& digest);
+                                 const Digest& digest, bool fresh = false);
   Status cancel_upload(const RepositoryRecord& repo, std::string_view id);
   // Makes a blob of `from` (or, without `from`, of any repository of the same
   // account) visible in `repo`. kBlobUnknown when there is nothing to mount.

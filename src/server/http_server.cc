@@ -156,11 +156,51 @@ template <class Stream>
 awaitable<Result<uint64_t>> Session<Stream>::stream_body(const BodySink& sink) {
   if (!has_body_ || body_consumed_) co_return uint64_t{0};
   if (!co_await continue_if_expected()) co_return error(Code::kUnavailable, "client went away");
+  std::unique_ptr<char[]> chunk(new char[kStreamChunk]);
+  if (auto length = header_parser_->content_length(); length) {
+    // A sized body bypasses the parser: what the header read already
+    // buffered first, then large reads straight from the socket.
+    body_consumed_ = true;
+    uint64_t remaining = *length;
+    uint64_t total = 0;
+    while (remaining > 0 && buffer_.size() > 0) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(buffer_.size(), remaining));
+      Status st = sink(static_cast<const char*>(buffer_.data().data()), n);
+      buffer_.consume(n);
+      remaining -= n;
+      total += n;
+      bytes_received_ += n;
+      if (!st.is_ok()) {
+        keep_alive_ = false;
+        co_return st;
+      }
+    }
+    while (remaining > 0) {
+      arm_timer(server_.options.io_timeout);
+      auto [ec, n] = co_await stream_.async_read_some(
+          net::buffer(chunk.get(), static_cast<size_t>(std::min<uint64_t>(remaining, kStreamChunk))),
+          as_tuple_awaitable);
+      if (ec) {
+        broken_ = true;
+        co_return error(Code::kUnavailable, fmt::format("reading request body: {}", ec.message()));
+      }
+      remaining -= n;
+      total += n;
+      bytes_received_ += n;
+      Status st = sink(chunk.get(), n);
+      if (!st.is_ok()) {
+        keep_alive_ = false;
+        co_return st;
+      }
+    }
+    co_return total;
+  }
+  // Chunked transfer coding: the parser removes the framing.
   detach_header();
   http::request_parser<http::buffer_body> parser(std::move(*header_parser_));
   parser.body_limit(boost::none);
   body_consumed_ = true;
-  std::unique_ptr<char[]> chunk(new char[kStreamChunk]);
+  buffer_.reserve(kStreamChunk);
   uint64_t total = 0;
   while (!parser.is_done()) {
     parser.get().body().data = chunk.get();

@@ -453,3 +453,30 @@ def test_gc_admin_usage_counts_shared_layers_once(server, reg, repo_factory):
                     and expected[m]["total"] in numbers_on_lines(out.lower(), "total")]
         assert matching, (f"usage output does not count each blob once per repository and once in the total "
                           f"(expected one of {expected}):\n{out}")
+
+
+def test_gc_untagged_manifests_when_the_repository_opts_in(reg, server, repo_factory):
+    """A repository tagged berth:gc-untagged=true loses untagged manifests no index lists;
+    a repository without the tag keeps them."""
+    opted, plain = repo_factory("untagged-on"), repo_factory("untagged-off")
+    images = {}
+    for repo in (opted, plain):
+        old = image_from_layers([make_layer_blob(size=2500)])
+        new = image_from_layers([make_layer_blob(size=2600)])
+        push_image(reg, repo, old, "latest")
+        push_image(reg, repo, new, "latest")  # the tag moves: `old` is now untagged
+        images[repo] = (old, new)
+    arn = f"arn:aws:ecr:us-east-1:000000000000:repository/{opted}"
+    ecr_client(reg).tag_resource(resourceArn=arn, tags=[{"Key": "berth:gc-untagged", "Value": "true"}])
+    next_second()
+    out = run_berth("gc", "--data-dir", str(server.data_dir), "--grace", "0s").stdout
+    assert re.search(r"; 1 untagged manifests;", out), out
+    old, new = images[opted]
+    assert get_manifest(reg, opted, old.digest).status_code == 404
+    assert_pulls(reg, opted, new)
+    for image in images[plain]:
+        assert_pulls(reg, plain, image)
+    # The untagged manifest's own layer goes in the next pass.
+    next_second()
+    gc(server, "--grace", "0s")
+    assert not blob_file(server.data_dir, old.blobs[-1].digest).exists()

@@ -188,6 +188,24 @@ Result<bool> pending_deletion(Connection& c, std::string_view digest) {
   return s.step();
 }
 
+Status link_blob_in(Connection& c, RepositoryId repo, const Digest& digest, int64_t size, int64_t now) {
+  BERTH_ASSIGN_OR_RETURN(bool pending, pending_deletion(c, digest.str()));
+  if (pending) return error(Code::kUnavailable, "the blob is being garbage collected; upload it again");
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, c.prepare("INSERT INTO blob_links (repo_id, digest, size, linked_at) "
+                        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (repo_id, digest) DO UPDATE "
+                        "SET linked_at=excluded.linked_at"));
+  BERTH_RETURN_IF_ERROR(s.bind(1, repo).bind(2, std::string_view(digest.str())).bind(3, size).bind(4, now).run());
+  return enqueue_candidate(c, digest.str(), now);
+}
+
+Status end_blob_write_in(Connection& c, const Digest& digest) {
+  BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("UPDATE blob_writes SET writers=writers-1 WHERE digest=?1"));
+  BERTH_RETURN_IF_ERROR(s.bind(1, std::string_view(digest.str())).run());
+  BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM blob_writes WHERE digest=?1 AND writers<=0"));
+  return d.bind(1, std::string_view(digest.str())).run();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::open(const std::string& path,
@@ -338,18 +356,7 @@ Status SqliteMetadataStore::delete_repository(RepositoryId id, bool force) {
 
 Status SqliteMetadataStore::link_blob(RepositoryId repo, const Digest& digest, int64_t size,
                                       int64_t now) {
-  return pool_->write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(bool pending, pending_deletion(c, digest.str()));
-    if (pending) {
-      return error(Code::kUnavailable, "the blob is being garbage collected; upload it again");
-    }
-    BERTH_ASSIGN_OR_RETURN(
-        auto s, c.prepare("INSERT INTO blob_links (repo_id, digest, size, linked_at) "
-                          "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (repo_id, digest) DO UPDATE "
-                          "SET linked_at=excluded.linked_at"));
-    BERTH_RETURN_IF_ERROR(s.bind(1, repo).bind(2, std::string_view(digest.str())).bind(3, size).bind(4, now).run());
-    return enqueue_candidate(c, digest.str(), now);
-  });
+  return pool_->write([&](Connection& c) { return link_blob_in(c, repo, digest, size, now); });
 }
 
 Result<BlobLink> SqliteMetadataStore::get_blob_link(RepositoryId repo, const Digest& digest) {
@@ -677,6 +684,24 @@ Result<std::vector<std::pair<std::string, std::string>>> SqliteMetadataStore::ge
   return out;
 }
 
+Result<std::vector<RepositoryRecord>> SqliteMetadataStore::repositories_with_resource_tag(std::string_view key,
+                                                                                         std::string_view value) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  static const std::string sql = fmt::format(
+      "SELECT {} FROM repositories WHERE id IN (SELECT repo_id FROM resource_tags WHERE key=?1 AND value=?2) "
+      "ORDER BY account_id, name",
+      kRepoColumns);
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
+  s.bind(1, key).bind(2, value);
+  std::vector<RepositoryRecord> out;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    out.push_back(read_repo(s));
+  }
+  return out;
+}
+
 Status SqliteMetadataStore::set_resource_tags(RepositoryId repo,
                                               const std::vector<std::pair<std::string, std::string>>& tags) {
   return pool_->write([&](Connection& c) -> Status {
@@ -926,11 +951,16 @@ Status SqliteMetadataStore::begin_blob_write(const Digest& digest, int64_t now) 
 }
 
 Status SqliteMetadataStore::end_blob_write(const Digest& digest) {
+  return pool_->write([&](Connection& c) { return end_blob_write_in(c, digest); });
+}
+
+Status SqliteMetadataStore::complete_upload(RepositoryId repo, const Digest& digest, int64_t size,
+                                            std::string_view upload_id, int64_t now) {
   return pool_->write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("UPDATE blob_writes SET writers=writers-1 WHERE digest=?1"));
-    BERTH_RETURN_IF_ERROR(s.bind(1, std::string_view(digest.str())).run());
-    BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM blob_writes WHERE digest=?1 AND writers<=0"));
-    return d.bind(1, std::string_view(digest.str())).run();
+    BERTH_RETURN_IF_ERROR(link_blob_in(c, repo, digest, size, now));
+    BERTH_RETURN_IF_ERROR(end_blob_write_in(c, digest));
+    BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM uploads WHERE id=?1"));
+    return d.bind(1, upload_id).run();
   });
 }
 

@@ -52,6 +52,8 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<std::vector<std::string>> tags_for_manifest(RepositoryId repo, const Digest& digest) override;
   Status record_pull(RepositoryId repo, const Digest& digest, int64_t when) override;
   Result<std::vector<std::pair<std::string, std::string>>> get_resource_tags(RepositoryId repo) override;
+  Result<std::vector<RepositoryRecord>> repositories_with_resource_tag(std::string_view key,
+                                                                      std::string_view value) override;
   Status set_resource_tags(RepositoryId repo,
                            const std::vector<std::pair<std::string, std::string>>& tags) override;
 
@@ -73,6 +75,8 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<std::vector<Digest>> gc_pending() override;
   Status begin_blob_write(const Digest& digest, int64_t now) override;
   Status end_blob_write(const Digest& digest) override;
+  Status complete_upload(RepositoryId repo, const Digest& digest, int64_t size, std::string_view upload_id,
+                         int64_t now) override;
   Result<std::vector<RepositoryUsage>> repository_usage(std::string_view account_id) override;
   Result<int64_t> account_usage(std::string_view account_id) override;
 
