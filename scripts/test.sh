@@ -25,5 +25,11 @@ fi
 echo "== integration tests"
 export BERTH_BIN="$PWD/build/berth"
 "$PYTHON" -m pytest -q -p no:cacheprovider tests/integration
+echo "== benchmark smoke run (correctness only, no timings asserted)"
+c++ -O2 -std=c++20 -Wall -Wextra -pthread tests/bench/loadgen.cc -o build/berth_loadgen
+"$PYTHON" tests/bench/bench.py --smoke --berth "$PWD/build/berth" --loadgen "$PWD/build/berth_loadgen" \
+  --results-dir "$(mktemp -d)" > build/bench-smoke.log 2>&1 || { cat build/bench-smoke.log; exit 1; }
+tail -n 40 build/bench-smoke.log
+
 echo "== ECR API tests"
 "$PYTHON" -m pytest -q -p no:cacheprovider tests/api
