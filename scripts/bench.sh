@@ -45,7 +45,7 @@ if [ ! -x "$loadgen" ] || [ tests/bench/loadgen.cc -nt "$loadgen" ]; then
   "${CXX:-c++}" -O2 -std=c++20 -Wall -Wextra -pthread tests/bench/loadgen.cc -o "$loadgen"
 fi
 
-args=(--berth "$build_dir/berth" --micro "$build_dir/berth_micro_bench" --loadgen "$loadgen"
+args=(--berth "$PWD/$build_dir/berth" --micro "$PWD/$build_dir/berth_micro_bench" --loadgen "$PWD/$loadgen"
   --results-dir bench-results)
 if [ "$smoke" = 1 ]; then args+=(--smoke); fi
 if [ -n "${BENCH_TMPDIR:-}" ]; then args+=(--tmpdir "$BENCH_TMPDIR"); fi
