@@ -225,6 +225,10 @@ class MetadataStore {
   // links go, it is marked pending deletion, and its size is returned.
   virtual Result<std::optional<int64_t>> gc_claim(const Digest& digest, int64_t linked_before,
                                                   int64_t writes_after, bool dry_run) = 0;
+  // Drops the candidates among `digests` that a manifest still refers to, in
+  // one transaction (checked inside it, so a reference removed meanwhile keeps
+  // its candidate). Returns the digests dropped.
+  virtual Result<std::vector<Digest>> gc_drop_referenced(const std::vector<Digest>& digests) = 0;
   // The bytes of a claimed blob are gone: forget it.
   virtual Status gc_release(const Digest& digest) = 0;
   // Claimed blobs whose deletion did not finish (a crash); to finish first.

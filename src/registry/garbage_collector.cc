@@ -1,5 +1,6 @@
 #include "registry/garbage_collector.h"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <string>
@@ -21,7 +22,24 @@ Result<GcReport> GarbageCollector::run(const GcOptions& options,
   BERTH_ASSIGN_OR_RETURN(report.untagged_manifests, collect_untagged(options));
   const int64_t now = clock_.now_seconds();
   BERTH_ASSIGN_OR_RETURN(auto candidates, meta_.gc_candidates(now + 1, 1'000'000));
+  // Most candidates are blobs a new manifest now refers to: drop those in
+  // batches, one transaction each, before claiming the rest one by one.
+  std::set<std::string> referenced;
+  if (!options.dry_run) {
+    constexpr size_t kBatch = 1000;
+    for (size_t i = 0; i < candidates.size(); i += kBatch) {
+      std::vector<Digest> batch;
+      for (size_t j = i; j < std::min(candidates.size(), i + kBatch); ++j) batch.push_back(candidates[j].digest);
+      BERTH_ASSIGN_OR_RETURN(auto dropped, meta_.gc_drop_referenced(batch));
+      for (const auto& d : dropped) referenced.insert(d.str());
+    }
+  }
   for (const auto& c : candidates) {
+    if (referenced.count(c.digest.str())) {
+      ++report.examined;
+      if (progress) progress(report.examined, candidates.size());
+      continue;
+    }
     BERTH_ASSIGN_OR_RETURN(auto size, meta_.gc_claim(c.digest, now - options.grace_seconds,
                                                      now - options.stale_write_seconds, options.dry_run));
     ++report.examined;

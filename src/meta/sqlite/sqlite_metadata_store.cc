@@ -919,6 +919,23 @@ Result<std::optional<int64_t>> SqliteMetadataStore::gc_claim(const Digest& diges
   return claimed;
 }
 
+Result<std::vector<Digest>> SqliteMetadataStore::gc_drop_referenced(const std::vector<Digest>& digests) {
+  std::vector<Digest> dropped;
+  Status st = pool_->write([&](Connection& c) -> Status {
+    dropped.clear();
+    for (const auto& d : digests) {
+      BERTH_ASSIGN_OR_RETURN(
+          auto s, c.prepare("DELETE FROM gc_candidates WHERE digest=?1 AND EXISTS "
+                            "(SELECT 1 FROM manifest_refs WHERE kind=0 AND digest=?1)"));
+      BERTH_RETURN_IF_ERROR(s.bind(1, std::string_view(d.str())).run());
+      if (c.changes() > 0) dropped.push_back(d);
+    }
+    return Status::ok();
+  });
+  if (!st.is_ok()) return st;
+  return dropped;
+}
+
 Status SqliteMetadataStore::gc_release(const Digest& digest) {
   return pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM gc_pending WHERE digest=?1"));

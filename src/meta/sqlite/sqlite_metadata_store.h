@@ -71,6 +71,7 @@ class SqliteMetadataStore final : public MetadataStore {
   Status gc_enqueue(const std::vector<Digest>& digests, int64_t now) override;
   Result<std::optional<int64_t>> gc_claim(const Digest& digest, int64_t linked_before, int64_t writes_after,
                                           bool dry_run) override;
+  Result<std::vector<Digest>> gc_drop_referenced(const std::vector<Digest>& digests) override;
   Status gc_release(const Digest& digest) override;
   Result<std::vector<Digest>> gc_pending() override;
   Status begin_blob_write(const Digest& digest, int64_t now) override;
