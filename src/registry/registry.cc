@@ -156,19 +156,10 @@ Result<std::unique_ptr<UploadAppend>> Registry::begin_append(const RepositoryRec
   if (!state->valid || state->offset != info.size ||
       state->hasher.algorithm() != DigestAlgorithm::kSha256) {
     // Another node or an earlier process wrote this upload: hash what is there.
-    Hasher h(DigestAlgorithm::kSha256);
-    BERTH_ASSIGN_OR_RETURN(auto reader, blobs_.read_upload(id));
-    std::vector<char> buf(1 << 20);
-    uint64_t off = 0;
-    while (off < info.size) {
-      BERTH_ASSIGN_OR_RETURN(size_t n, reader->read_at(off, buf.data(), std::min<uint64_t>(buf.size(), info.size - off)));
-      if (n == 0) break;
-      h.update(buf.data(), n);
-      off += n;
-    }
+    BERTH_ASSIGN_OR_RETURN(Hasher h, hash_upload(id, DigestAlgorithm::kSha256, info.size));
+    state->offset = h.bytes();
     state->hasher = std::move(h);
-    state->offset = off;
-    state->valid = off == info.size;
+    state->valid = state->offset == info.size;
     if (!state->valid) return error(Code::kInternal, "upload shrank while being read");
   }
   BERTH_ASSIGN_OR_RETURN(append->appender_, blobs_.append_upload(id));
@@ -181,6 +172,11 @@ Result<Digest> Registry::digest_of_upload(const std::string& id, DigestAlgorithm
   if (state->valid && state->offset == size && state->hasher.algorithm() == algorithm) {
     return state->hasher.peek();
   }
+  BERTH_ASSIGN_OR_RETURN(Hasher h, hash_upload(id, algorithm, size));
+  return h.peek();
+}
+
+Result<Hasher> Registry::hash_upload(const std::string& id, DigestAlgorithm algorithm, uint64_t size) {
   Hasher h(algorithm);
   BERTH_ASSIGN_OR_RETURN(auto reader, blobs_.read_upload(id));
   std::vector<char> buf(1 << 20);
@@ -191,7 +187,7 @@ Result<Digest> Registry::digest_of_upload(const std::string& id, DigestAlgorithm
     h.update(buf.data(), n);
     off += n;
   }
-  return h.peek();
+  return h;
 }
 
 Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::string_view id_view,

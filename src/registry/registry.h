@@ -145,6 +145,9 @@ class Registry {
   std::shared_ptr<UploadHashState> hash_state(const std::string& id);
   void forget_hash_state(const std::string& id);
   Result<Digest> digest_of_upload(const std::string& id, DigestAlgorithm algorithm, uint64_t size);
+  // Hashes the first `size` bytes of an upload (fewer if it is shorter;
+  // Hasher::bytes() tells how many).
+  Result<Hasher> hash_upload(const std::string& id, DigestAlgorithm algorithm, uint64_t size);
   // Takes the upload's shared lease for `holder` (kBlobUploadInvalid when
   // another process or node holds it).
   Status acquire_lease(const std::string& id, const std::string& holder);
