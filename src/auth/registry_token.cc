@@ -2,13 +2,14 @@
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <optional>
+
+#include "core/base64.h"
+#include "core/digest.h"
 
 namespace berth::auth {
 namespace {
@@ -20,72 +21,14 @@ constexpr size_t kMaxTokenSize = 4096;
 constexpr int64_t kMaxIssuedAtSkewSeconds = 300;
 constexpr size_t kMaxBasicHeaderSize = 8192;
 
-// --- base64 (RFC 4648), strict: OpenSSL's block codec plus the checks it lacks -----
-
-std::string base64_encode(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()),
-                          static_cast<int>(data.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-bool is_base64_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-         c == '/';
-}
-
-// Decodes padded standard base64. nullopt unless the input is exactly what
-// base64_encode produces for some byte string (no whitespace, correct padding,
-// zero trailing bits), so every decoded value has one encoding.
-std::optional<std::string> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  size_t padding = 0;
-  while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') ++padding;
-  if (!std::all_of(text.begin(), text.end() - static_cast<std::ptrdiff_t>(padding),
-                   is_base64_char)) {
-    return std::nullopt;
-  }
-  std::string out(text.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0 || static_cast<size_t>(n) != out.size()) return std::nullopt;
-  out.resize(out.size() - padding);
-  if (base64_encode(out) != text) return std::nullopt;
-  return out;
-}
-
-std::string base64url_encode(std::string_view data) {
-  std::string out = base64_encode(data);
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  std::replace(out.begin(), out.end(), '+', '-');
-  std::replace(out.begin(), out.end(), '/', '_');
-  return out;
-}
-
-std::optional<std::string> base64url_decode(std::string_view text) {
-  if (text.find_first_of("+/=") != std::string_view::npos || text.size() % 4 == 1) {
-    return std::nullopt;
-  }
-  std::string standard(text);
-  std::replace(standard.begin(), standard.end(), '-', '+');
-  std::replace(standard.begin(), standard.end(), '_', '/');
-  standard.append((4 - standard.size() % 4) % 4, '=');
-  return base64_decode(standard);
-}
-
 std::array<uint8_t, 32> mac(const TokenKey& key, std::string_view data) {
-  std::array<uint8_t, 32> out{};
-  unsigned int size = 0;
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
-           &size) == nullptr ||
-      size != out.size()) {
-    std::abort();  // OpenSSL cannot compute SHA-256: nothing sensible to return
-  }
-  return out;
+  return hmac_sha256(key.data(), key.size(), data);
+}
+
+// The strict decoders' answer as an optional: every failure is "malformed" here.
+std::optional<std::string> decoded(Result<std::string> r) {
+  if (!r) return std::nullopt;
+  return std::move(*r);
 }
 
 Status invalid(std::string message) { return error(Code::kTokenInvalid, std::move(message)); }
@@ -150,14 +93,14 @@ Result<TokenClaims> verify_registry_token(std::string_view token, const TokenKey
     return invalid("registry token malformed");
   }
   std::string_view signed_part = token.substr(0, dot);
-  std::optional<std::string> given_tag = base64url_decode(token.substr(dot + 1));
+  std::optional<std::string> given_tag = decoded(base64url_decode(token.substr(dot + 1)));
   if (!given_tag || given_tag->size() != 32) return invalid("registry token malformed");
   std::array<uint8_t, 32> expected_tag = mac(key, signed_part);
   if (CRYPTO_memcmp(expected_tag.data(), given_tag->data(), expected_tag.size()) != 0) {
     return invalid("registry token signature does not match");
   }
 
-  std::optional<std::string> payload = base64url_decode(signed_part.substr(kVersionPrefix.size()));
+  std::optional<std::string> payload = decoded(base64url_decode(signed_part.substr(kVersionPrefix.size())));
   if (!payload) return invalid("registry token malformed");
   BERTH_ASSIGN_OR_RETURN(TokenClaims claims, parse_claims(*payload));
   if (claims.expires_at <= claims.issued_at) return invalid("registry token lifetime is empty");
@@ -193,15 +136,15 @@ Result<BasicCredentials> parse_basic_authorization(std::string_view header_value
   while (!encoded.empty() && is_space(encoded.front())) encoded.remove_prefix(1);
   if (encoded.empty()) return unauthenticated("Basic credentials missing");
 
-  std::optional<std::string> decoded = base64_decode(encoded);
-  if (!decoded) return unauthenticated("Basic credentials are not valid base64");
-  if (std::any_of(decoded->begin(), decoded->end(),
+  std::optional<std::string> plain = decoded(base64_decode(encoded));
+  if (!plain) return unauthenticated("Basic credentials are not valid base64");
+  if (std::any_of(plain->begin(), plain->end(),
                   [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
     return unauthenticated("Basic credentials contain control characters");
   }
-  size_t colon = decoded->find(':');
+  size_t colon = plain->find(':');
   if (colon == std::string::npos) return unauthenticated("Basic credentials lack a ':'");
-  return BasicCredentials{decoded->substr(0, colon), decoded->substr(colon + 1)};
+  return BasicCredentials{plain->substr(0, colon), plain->substr(colon + 1)};
 }
 
 }  // namespace berth::auth

@@ -14,6 +14,8 @@
 #include <memory>
 #include <optional>
 
+#include "core/base64.h"
+
 namespace berth::auth {
 namespace {
 
@@ -21,41 +23,6 @@ constexpr uint8_t kVersion = 0x01;
 constexpr size_t kNonceSize = 12;
 constexpr size_t kTagSize = 16;
 constexpr size_t kHeaderSize = 1 + kNonceSize;
-
-// --- base64 (RFC 4648), strict ---------------------------------------------------------
-
-std::string base64_encode(const unsigned char* data, size_t size) {
-  std::string out(4 * ((size + 2) / 3) + 1, '\0');
-  int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-// Decodes padded standard base64, accepting only the one encoding
-// base64_encode would produce (no whitespace, correct padding, zero trailing bits).
-std::optional<std::string> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  size_t padding = 0;
-  while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') ++padding;
-  auto valid = [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-           c == '/';
-  };
-  if (!std::all_of(text.begin(), text.end() - static_cast<std::ptrdiff_t>(padding), valid)) {
-    return std::nullopt;
-  }
-  std::string out(text.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0 || static_cast<size_t>(n) != out.size()) return std::nullopt;
-  out.resize(out.size() - padding);
-  if (base64_encode(reinterpret_cast<const unsigned char*>(out.data()), out.size()) != text) {
-    return std::nullopt;
-  }
-  return out;
-}
 
 Status random_bytes(unsigned char* out, size_t size) {
   if (RAND_bytes(out, static_cast<int>(size)) != 1) {
@@ -217,13 +184,13 @@ Result<std::string> seal_secret(std::string_view plaintext, const SecretBoxKey& 
     OPENSSL_cleanse(box.data(), box.size());
     return error(Code::kInternal, "AES-256-GCM encryption failed");
   }
-  return base64_encode(bytes, box.size());
+  return base64_encode(std::string_view(reinterpret_cast<const char*>(bytes), box.size()));
 }
 
 Result<std::string> open_secret(std::string_view sealed, const SecretBoxKey& key,
                                 std::string_view associated_data) {
-  std::optional<std::string> box = base64_decode(sealed);
-  if (!box) return error(Code::kInvalidArgument, "sealed secret is not valid base64");
+  auto box = base64_decode(sealed);
+  if (!box.is_ok()) return error(Code::kInvalidArgument, "sealed secret is not valid base64");
   if (box->size() < kHeaderSize + kTagSize) {
     return error(Code::kInvalidArgument, "sealed secret is too short");
   }
@@ -294,7 +261,7 @@ Result<std::string> generate_access_key_id() {
 Result<std::string> generate_secret_access_key() {
   unsigned char random[30];  // 240 bits = 40 base64 characters, no padding
   BERTH_RETURN_IF_ERROR(random_bytes(random, sizeof(random)));
-  std::string secret = base64_encode(random, sizeof(random));
+  std::string secret = base64_encode(std::string_view(reinterpret_cast<const char*>(random), sizeof(random)));
   OPENSSL_cleanse(random, sizeof(random));
   return secret;
 }

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <boost/url/encode.hpp>
@@ -13,6 +12,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <utility>
+
+#include "core/digest.h"
 
 namespace berth::auth {
 namespace {
@@ -88,17 +89,6 @@ bool equal_constant_time(std::string_view a, std::string_view b) {
 // to carry on signing, so it is fatal rather than an error value.
 [[noreturn]] void crypto_failure() { std::abort(); }
 
-std::array<uint8_t, 32> hmac_sha256(const void* key, size_t key_size, std::string_view data) {
-  std::array<uint8_t, 32> out{};
-  unsigned int out_size = 0;
-  if (HMAC(EVP_sha256(), key, static_cast<int>(key_size),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
-           &out_size) == nullptr ||
-      out_size != out.size()) {
-    crypto_failure();
-  }
-  return out;
-}
 
 // --- Percent-encoding (Boost.URL does the work) -------------------------------
 

@@ -1,7 +1,9 @@
 #include "core/digest.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 
+#include <cstdlib>
 #include <stdexcept>
 
 namespace berth {
@@ -98,6 +100,44 @@ Digest Hasher::peek() const {
   std::string text = algorithm_ == DigestAlgorithm::kSha512 ? "sha512:" : "sha256:";
   text += to_hex(out, len);
   return Digest::parse(text).value();
+}
+
+std::array<uint8_t, 32> hmac_sha256(const void* key, size_t key_size, std::string_view data) {
+  // HMAC() and EVP_Q_mac look the MAC and the digest up by name on every
+  // call. Each thread keeps one context instead: set to SHA-256 once, it then
+  // takes a new key per call with no lookups.
+  struct Context {
+    EVP_MAC* mac = nullptr;
+    EVP_MAC_CTX* ctx = nullptr;
+    Context() {
+      mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+      ctx = mac == nullptr ? nullptr : EVP_MAC_CTX_new(mac);
+      char digest_name[] = "SHA256";
+      OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+                             OSSL_PARAM_construct_end()};
+      if (ctx != nullptr && EVP_MAC_CTX_set_params(ctx, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        ctx = nullptr;
+      }
+    }
+    ~Context() {
+      EVP_MAC_CTX_free(ctx);
+      EVP_MAC_free(mac);
+    }
+  };
+  thread_local Context context;
+  std::array<uint8_t, 32> out{};
+  size_t size = 0;
+  // An empty key would mean "reuse the previous key" to EVP_MAC_init; HMAC
+  // pads a zero-length key to zeros, so one zero byte is the same key.
+  static constexpr unsigned char kZero = 0;
+  const auto* k = key_size == 0 ? &kZero : static_cast<const unsigned char*>(key);
+  bool ok = context.ctx != nullptr && EVP_MAC_init(context.ctx, k, key_size == 0 ? 1 : key_size, nullptr) == 1 &&
+            EVP_MAC_update(context.ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+            EVP_MAC_final(context.ctx, out.data(), &size, out.size()) == 1 && size == out.size();
+  // OpenSSL unable to compute SHA-256 leaves nothing sensible to return.
+  if (!ok) std::abort();
+  return out;
 }
 
 }  // namespace berth

@@ -1,6 +1,7 @@
 // Content digests ("<algorithm>:<hex>") and streaming hashers.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -67,5 +68,9 @@ class Hasher {
 };
 
 std::string to_hex(const unsigned char* data, size_t size);
+
+// HMAC-SHA256 of `data` under `key`. The MAC implementation is fetched from
+// OpenSSL once per process, not on every call.
+std::array<uint8_t, 32> hmac_sha256(const void* key, size_t key_size, std::string_view data);
 
 }  // namespace berth

@@ -2,7 +2,6 @@
 #include "ecr/ecr_api.h"
 
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <boost/json.hpp>
@@ -210,11 +209,8 @@ json::object EcrApi::repository_json(const RepositoryRecord& r) const {
 std::string EcrApi::make_next_token(std::string_view operation, std::string_view scope, std::string_view after) const {
   std::string payload = base64_encode(after);
   std::string signed_part = fmt::format("{}\n{}\n{}", operation, scope, payload);
-  unsigned char mac[32];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), page_key_.data(), static_cast<int>(page_key_.size()),
-       reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size(), mac, &len);
-  return payload + "." + to_hex(mac, len);
+  auto mac = hmac_sha256(page_key_.data(), page_key_.size(), signed_part);
+  return payload + "." + to_hex(mac.data(), mac.size());
 }
 
 Result<std::string> EcrApi::read_next_token(std::string_view operation, std::string_view scope,
@@ -223,11 +219,8 @@ Result<std::string> EcrApi::read_next_token(std::string_view operation, std::str
   if (dot == std::string_view::npos) return error(Code::kInvalidArgument, "Invalid parameter at 'nextToken'");
   std::string payload(token.substr(0, dot));
   std::string signed_part = fmt::format("{}\n{}\n{}", operation, scope, payload);
-  unsigned char mac[32];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), page_key_.data(), static_cast<int>(page_key_.size()),
-       reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size(), mac, &len);
-  std::string want = to_hex(mac, len);
+  auto mac = hmac_sha256(page_key_.data(), page_key_.size(), signed_part);
+  std::string want = to_hex(mac.data(), mac.size());
   std::string_view got = token.substr(dot + 1);
   if (got.size() != want.size() || CRYPTO_memcmp(got.data(), want.data(), want.size()) != 0) {
     return error(Code::kInvalidArgument, "Invalid parameter at 'nextToken' failed to satisfy constraint: 'invalid token'");

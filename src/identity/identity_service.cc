@@ -1,7 +1,6 @@
 #include "identity/identity_service.h"
 
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <fmt/format.h>
@@ -226,11 +225,7 @@ Result<IssuedToken> IdentityService::issue_token(const auth::Principal& principa
 namespace berth::identity {
 
 std::array<uint8_t, 32> IdentityService::derive_key(std::string_view purpose) const {
-  std::array<uint8_t, 32> out{};
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), token_key_.data(), static_cast<int>(token_key_.size()),
-       reinterpret_cast<const unsigned char*>(purpose.data()), purpose.size(), out.data(), &len);
-  return out;
+  return hmac_sha256(token_key_.data(), token_key_.size(), purpose);
 }
 
 }  // namespace berth::identity
