@@ -31,13 +31,26 @@ constexpr auto as_tuple_awaitable = net::as_tuple(net::use_awaitable);
 
 namespace {
 
+// Request ids only tell log lines apart; they guard nothing, so a per-thread
+// splitmix64 sequence seeded once from the CSPRNG is enough and keeps
+// RAND_bytes (and its fork check) off the per-request path.
 std::string make_request_id() {
+  thread_local uint64_t state = [] {
+    uint64_t seed = 0;
+    RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed);
+    return seed;
+  }();
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
   unsigned char b[8];
-  RAND_bytes(b, sizeof b);
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(z >> (8 * i));
   return to_hex(b, sizeof b);
 }
 
-constexpr size_t kStreamChunk = 256 * 1024;
+// Streamed request bodies go to the sink in chunks of up to this size.
+constexpr size_t kStreamChunk = 1024 * 1024;
 
 }  // namespace
 
@@ -78,6 +91,9 @@ class Session : public Exchange {
 
   beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
   void arm_timer(std::chrono::seconds t) { tcp().expires_after(t); }
+  // Waits until the plain socket is readable or writable, for at most the I/O
+  // timeout (the stream's own timer covers only its own operations).
+  awaitable<boost::system::error_code> wait_ready(tcp::socket::wait_type what);
   awaitable<bool> continue_if_expected();
   awaitable<void> write_blob_body(BlobReader& reader, uint64_t offset, uint64_t length);
   void reset_for_request();
@@ -176,13 +192,36 @@ awaitable<Result<uint64_t>> Session<Stream>::stream_body(const BodySink& sink) {
       }
     }
     while (remaining > 0) {
-      arm_timer(server_.options.io_timeout);
-      auto [ec, n] = co_await stream_.async_read_some(
-          net::buffer(chunk.get(), static_cast<size_t>(std::min<uint64_t>(remaining, kStreamChunk))),
-          as_tuple_awaitable);
-      if (ec) {
-        broken_ = true;
-        co_return error(Code::kUnavailable, fmt::format("reading request body: {}", ec.message()));
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, kStreamChunk));
+      size_t n = 0;
+      if constexpr (kPlain) {
+        // While the client keeps the socket full, plain reads fill the chunk
+        // without a trip through the event loop or a timer per read; only an
+        // empty socket waits, under the I/O timeout.
+        auto& socket = tcp().socket();
+        boost::system::error_code ec;
+        socket.non_blocking(true, ec);
+        while (!ec && n < want) {
+          size_t got = socket.read_some(net::buffer(chunk.get() + n, want - n), ec);
+          n += got;
+          if (ec == net::error::would_block || ec == net::error::try_again) {
+            ec = {};
+            if (n > 0) break;
+            ec = co_await wait_ready(tcp::socket::wait_read);
+          }
+        }
+        if (ec) {
+          broken_ = true;
+          co_return error(Code::kUnavailable, fmt::format("reading request body: {}", ec.message()));
+        }
+      } else {
+        arm_timer(server_.options.io_timeout);
+        auto [ec, got] = co_await stream_.async_read_some(net::buffer(chunk.get(), want), as_tuple_awaitable);
+        if (ec) {
+          broken_ = true;
+          co_return error(Code::kUnavailable, fmt::format("reading request body: {}", ec.message()));
+        }
+        n = got;
       }
       remaining -= n;
       total += n;
@@ -255,6 +294,19 @@ awaitable<void> Session<Stream>::send(Response res) {
 }
 
 template <class Stream>
+awaitable<boost::system::error_code> Session<Stream>::wait_ready(tcp::socket::wait_type what) {
+  auto& sock = tcp().socket();
+  net::steady_timer timer(sock.get_executor());
+  timer.expires_after(server_.options.io_timeout);
+  timer.async_wait([&sock](boost::system::error_code ec) {
+    if (!ec) sock.cancel();
+  });
+  auto [ec] = co_await sock.async_wait(what, as_tuple_awaitable);
+  timer.cancel();
+  co_return ec;
+}
+
+template <class Stream>
 awaitable<void> Session<Stream>::write_blob_body(BlobReader& reader, uint64_t offset, uint64_t length) {
   if constexpr (kPlain) {
     int fd = reader.native_fd();
@@ -263,7 +315,6 @@ awaitable<void> Session<Stream>::write_blob_body(BlobReader& reader, uint64_t of
       sock.native_non_blocking(true);
       off_t off = static_cast<off_t>(offset);
       uint64_t remaining = length;
-      net::steady_timer timer(sock.get_executor());
       while (remaining > 0) {
         ssize_t n = ::sendfile(sock.native_handle(), fd, &off,
                                static_cast<size_t>(std::min<uint64_t>(remaining, 1 << 30)));
@@ -273,13 +324,7 @@ awaitable<void> Session<Stream>::write_blob_body(BlobReader& reader, uint64_t of
           continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-          timer.expires_after(server_.options.io_timeout);
-          timer.async_wait([&sock](boost::system::error_code ec) {
-            if (!ec) sock.cancel();
-          });
-          auto [ec] = co_await sock.async_wait(tcp::socket::wait_write, as_tuple_awaitable);
-          timer.cancel();
-          if (ec) {
+          if (auto ec = co_await wait_ready(tcp::socket::wait_write)) {
             broken_ = true;
             co_return;
           }
