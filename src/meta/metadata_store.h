@@ -49,6 +49,12 @@ struct ManifestRecord {
   std::optional<int64_t> last_pulled_at;
 };
 
+// A manifest found by repository name, with that repository's id.
+struct ResolvedManifest {
+  RepositoryId repository = 0;
+  ManifestRecord manifest;
+};
+
 // What a manifest refers to; recorded with it so that deletes and garbage
 // collection know the graph without re-parsing.
 struct ManifestReferences {
@@ -177,6 +183,11 @@ class MetadataStore {
   // kManifestUnknown when absent.
   virtual Result<ManifestRecord> get_manifest(RepositoryId repo, const Digest& digest) = 0;
   virtual Result<ManifestRecord> get_manifest_by_tag(RepositoryId repo, std::string_view tag) = 0;
+  // The pull path in one read: the manifest `digest` (when set) or else `tag`
+  // names in the account's repository `repo_name`. kNameUnknown when the
+  // account has no such repository, kManifestUnknown when it lacks the manifest.
+  virtual Result<ResolvedManifest> resolve_manifest(std::string_view account_id, std::string_view repo_name,
+                                                    const Digest* digest, std::string_view tag) = 0;
   // Deletes the manifest and every tag pointing at it. kManifestUnknown when
   // absent; kManifestReferenced when an index in the repository still lists it.
   virtual Status delete_manifest(RepositoryId repo, const Digest& digest) = 0;

@@ -15,18 +15,18 @@ constexpr int64_t kPullRecordInterval = 60;
 }  // namespace
 
 awaitable<void> OciApi::get_manifest(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
-  if (!repo) co_return co_await fail(ex, repo.status());
-  auto m = registry_.get_manifest(*repo, t.reference);
-  if (!m) {
-    Status s = m.status();
+  if (Status s = authorize(ex, action_of(ex, t), t.name); !s.is_ok()) co_return co_await fail(ex, s);
+  auto found = registry_.get_manifest(account_of(ex), t.name, t.reference);
+  if (!found) {
+    Status s = found.status();
     if (s.code() == Code::kTagInvalid) s = error(Code::kManifestUnknown, s.message());
     co_return co_await fail(ex, s);
   }
+  ManifestRecord* m = &found->manifest;
   if (ex.method() == http::verb::get) {
     int64_t now = registry_.clock().now_seconds();
     if (!m->last_pulled_at || now - *m->last_pulled_at >= kPullRecordInterval) {
-      (void)registry_.metadata().record_pull(repo->id, m->digest, now);
+      (void)registry_.metadata().record_pull(found->repository, m->digest, now);
     }
   }
   auto res = response(ex, http::status::ok);

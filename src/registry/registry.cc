@@ -406,6 +406,17 @@ Result<ManifestRecord> Registry::get_manifest(const RepositoryRecord& repo, std:
   return meta_.get_manifest_by_tag(repo.id, reference);
 }
 
+Result<ResolvedManifest> Registry::get_manifest(std::string_view account, std::string_view name,
+                                                std::string_view reference) {
+  BERTH_RETURN_IF_ERROR(validate_repository_name(name));
+  if (reference_is_digest(reference)) {
+    BERTH_ASSIGN_OR_RETURN(Digest d, Digest::parse(reference));
+    return meta_.resolve_manifest(account, name, &d, {});
+  }
+  BERTH_RETURN_IF_ERROR(validate_tag(reference));
+  return meta_.resolve_manifest(account, name, nullptr, reference);
+}
+
 Status Registry::delete_manifest(const RepositoryRecord& repo, std::string_view reference) {
   if (reference_is_digest(reference)) {
     BERTH_ASSIGN_OR_RETURN(Digest d, Digest::parse(reference));

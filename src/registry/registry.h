@@ -137,6 +137,9 @@ class Registry {
   Result<PutManifestResult> put_manifest(const RepositoryRecord& repo, std::string_view reference,
                                          std::string_view bytes, std::string_view content_type);
   Result<ManifestRecord> get_manifest(const RepositoryRecord& repo, std::string_view reference);
+  // As repository() then get_manifest(), in one metadata read: the pull path.
+  Result<ResolvedManifest> get_manifest(std::string_view account, std::string_view name,
+                                        std::string_view reference);
   // By digest: deletes the manifest and its tags. By tag: removes the tag only.
   Status delete_manifest(const RepositoryRecord& repo, std::string_view reference);
 

@@ -482,6 +482,45 @@ TEST_P(MetadataStoreConformance, ManifestsArePerRepository) {
   EXPECT_TRUE(tags(b).empty());
 }
 
+TEST_P(MetadataStoreConformance, ResolveManifestByNameTellsTheErrorsApart) {
+  RepositoryRecord r = repo("resolve/app");
+  RepositoryRecord other = repo("resolve/app", kOtherAccount);
+  ManifestRecord m = put_image(r, "resolved image", "v1");
+  ManifestRecord untagged = put_image(r, "untagged image");
+
+  auto by_tag = store().resolve_manifest(kAccount, "resolve/app", nullptr, "v1");
+  ASSERT_TRUE(by_tag.is_ok()) << by_tag.status().to_string();
+  EXPECT_EQ(by_tag->repository, r.id);
+  EXPECT_EQ(by_tag->manifest.digest, m.digest);
+  EXPECT_EQ(by_tag->manifest.bytes, m.bytes);
+  EXPECT_EQ(by_tag->manifest.media_type, m.media_type);
+
+  auto by_digest = store().resolve_manifest(kAccount, "resolve/app", &untagged.digest, "");
+  ASSERT_TRUE(by_digest.is_ok()) << by_digest.status().to_string();
+  EXPECT_EQ(by_digest->repository, r.id);
+  EXPECT_EQ(by_digest->manifest.digest, untagged.digest);
+  EXPECT_EQ(by_digest->manifest.bytes, untagged.bytes);
+
+  // The same name in another account is another repository, and empty.
+  EXPECT_EQ(store().resolve_manifest(kOtherAccount, "resolve/app", nullptr, "v1").status().code(),
+            Code::kManifestUnknown);
+  EXPECT_EQ(store().resolve_manifest(kOtherAccount, "resolve/app", &m.digest, "").status().code(),
+            Code::kManifestUnknown);
+  EXPECT_NE(other.id, r.id);
+  EXPECT_EQ(store().resolve_manifest(kAccount, "resolve/app", nullptr, "v2").status().code(),
+            Code::kManifestUnknown);
+  EXPECT_EQ(store().resolve_manifest(kAccount, "resolve/none", nullptr, "v1").status().code(),
+            Code::kNameUnknown);
+  EXPECT_EQ(store().resolve_manifest(kAccount, "resolve/none", &m.digest, "").status().code(),
+            Code::kNameUnknown);
+
+  // A deleted tag no longer resolves; the digest still does.
+  ASSERT_TRUE(store().delete_tag(r.id, "v1").is_ok());
+  EXPECT_EQ(store().resolve_manifest(kAccount, "resolve/app", nullptr, "v1").status().code(),
+            Code::kManifestUnknown);
+  EXPECT_TRUE(store().resolve_manifest(kAccount, "resolve/app", &m.digest, "").is_ok());
+}
+
 TEST_P(MetadataStoreConformance, PutWithoutTag) {
   RepositoryRecord r = repo("untagged");
   ManifestRecord m = put_image(r, "no tag");

@@ -549,6 +549,36 @@ Result<ManifestRecord> SqliteMetadataStore::get_manifest_by_tag(RepositoryId rep
   return read_manifest(s);
 }
 
+Result<ResolvedManifest> SqliteMetadataStore::resolve_manifest(std::string_view account_id,
+                                                               std::string_view repo_name, const Digest* digest,
+                                                               std::string_view tag) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  // The repository row always comes back when it exists; the manifest
+  // columns are NULL when it lacks the manifest, which tells the two errors
+  // apart without a second read.
+  static constexpr const char* kByDigest =
+      "SELECT " BERTH_MANIFEST_COLUMNS("m.") ", r.id FROM repositories r "
+      "LEFT JOIN manifests m ON m.repo_id=r.id AND m.digest=?3 WHERE r.account_id=?1 AND r.name=?2";
+  static constexpr const char* kByTag =
+      "SELECT " BERTH_MANIFEST_COLUMNS("m.") ", r.id FROM repositories r "
+      "LEFT JOIN tags t ON t.repo_id=r.id AND t.name=?3 LEFT JOIN manifests m ON m.id=t.manifest_id "
+      "WHERE r.account_id=?1 AND r.name=?2";
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(digest != nullptr ? kByDigest : kByTag));
+  s.bind(1, account_id).bind(2, repo_name);
+  if (digest != nullptr) {
+    s.bind(3, std::string_view(digest->str()));
+  } else {
+    s.bind(3, tag);
+  }
+  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return error(Code::kNameUnknown, fmt::format("repository {} not found", repo_name));
+  if (s.is_null(0)) {
+    if (digest != nullptr) return error(Code::kManifestUnknown, "manifest unknown to registry");
+    return error(Code::kManifestUnknown, fmt::format("manifest tagged '{}' not found", tag));
+  }
+  return ResolvedManifest{s.int64(9), read_manifest(s)};
+}
+
 Status SqliteMetadataStore::delete_manifest(RepositoryId repo, const Digest& digest) {
   return pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(auto id, manifest_id(c, repo, digest.str()));

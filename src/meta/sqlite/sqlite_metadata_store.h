@@ -42,6 +42,8 @@ class SqliteMetadataStore final : public MetadataStore {
   Status put_manifest(const PutManifestRequest& req) override;
   Result<ManifestRecord> get_manifest(RepositoryId repo, const Digest& digest) override;
   Result<ManifestRecord> get_manifest_by_tag(RepositoryId repo, std::string_view tag) override;
+  Result<ResolvedManifest> resolve_manifest(std::string_view account_id, std::string_view repo_name,
+                                            const Digest* digest, std::string_view tag) override;
   Status delete_manifest(RepositoryId repo, const Digest& digest) override;
   Status delete_tag(RepositoryId repo, std::string_view tag) override;
   Result<std::vector<std::string>> list_tags(RepositoryId repo, const PageRequest& page) override;
