@@ -21,6 +21,7 @@
 #include "core/clock.h"
 #include "core/digest.h"
 #include "core/manifest.h"
+#include "core/side_thread.h"
 #include "core/status.h"
 #include "core/tag_mutability.h"
 #include "meta/metadata_store.h"
@@ -65,6 +66,8 @@ class UploadAppend {
   friend class Registry;
   UploadAppend() = default;
   Status renew_lease_if_due();
+  // Chunks at least this large are hashed beside the write (SideThread).
+  static constexpr size_t kOverlapHashFrom = 256 * 1024;
 
   Registry* registry_ = nullptr;
   std::string id_;
@@ -72,6 +75,7 @@ class UploadAppend {
   int64_t lease_renewed_at_ = 0;
   std::unique_ptr<UploadAppender> appender_;
   std::shared_ptr<struct UploadHashState> state_;
+  std::unique_ptr<SideThread> side_;  // started on the first large chunk
   uint64_t offset_ = 0;
   uint64_t written_ = 0;
 };
