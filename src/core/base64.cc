@@ -49,23 +49,33 @@ std::string encode(std::string_view data, std::string_view alphabet, bool pad) {
 // Decodes unpadded text of any length except 4k+1.
 Result<std::string> decode(std::string_view text, const std::array<uint8_t, 256>& table) {
   if (text.size() % 4 == 1) return error(Code::kInvalidArgument, "base64 length is impossible");
-  std::string out;
-  out.reserve(text.size() / 4 * 3 + 2);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    uint8_t v = table[static_cast<uint8_t>(c)];
-    if (v == kBad) return error(Code::kInvalidArgument, "invalid base64 character");
-    acc = (acc << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
+  const size_t whole = text.size() / 4;
+  const size_t rest = text.size() % 4;  // 0, 2 or 3 characters: 0, 1 or 2 more bytes
+  std::string out(whole * 3 + (rest == 0 ? 0 : rest - 1), '\0');
+  const auto* in = reinterpret_cast<const uint8_t*>(text.data());
+  auto* o = reinterpret_cast<uint8_t*>(out.data());
+  uint8_t bad = 0;  // any character outside the alphabet sets the high bit
+  for (size_t g = 0; g < whole; ++g, in += 4, o += 3) {
+    const uint8_t a = table[in[0]], b = table[in[1]], c = table[in[2]], d = table[in[3]];
+    bad |= a | b | c | d;
+    const uint32_t v = (uint32_t{a} << 18) | (uint32_t{b} << 12) | (uint32_t{c} << 6) | d;
+    o[0] = static_cast<uint8_t>(v >> 16);
+    o[1] = static_cast<uint8_t>(v >> 8);
+    o[2] = static_cast<uint8_t>(v);
   }
-  // The last character may carry 2 or 4 bits beyond the final byte; a
-  // canonical encoding leaves them zero.
-  if ((acc & ((1u << bits) - 1)) != 0) return error(Code::kInvalidArgument, "base64 has non-zero trailing bits");
+  uint32_t tail_bits = 0;
+  if (rest > 0) {
+    const uint8_t a = table[in[0]], b = table[in[1]], c = rest == 3 ? table[in[2]] : 0;
+    bad |= a | b | c;
+    const uint32_t v = (uint32_t{a} << 18) | (uint32_t{b} << 12) | (uint32_t{c} << 6);
+    o[0] = static_cast<uint8_t>(v >> 16);
+    if (rest == 3) o[1] = static_cast<uint8_t>(v >> 8);
+    // The last character carries 4 (two left) or 2 (three left) bits beyond
+    // the final byte; a canonical encoding leaves them zero.
+    tail_bits = rest == 2 ? (v >> 8) & 0xff : v & 0xff;
+  }
+  if (bad & 0x80) return error(Code::kInvalidArgument, "invalid base64 character");
+  if (tail_bits != 0) return error(Code::kInvalidArgument, "base64 has non-zero trailing bits");
   return out;
 }
 

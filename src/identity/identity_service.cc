@@ -119,6 +119,7 @@ Status IdentityService::delete_access_key(const std::string& id) {
 void IdentityService::invalidate() {
   std::lock_guard lock(mu_);
   cache_.clear();
+  verified_headers_.clear();
   generation_ = -1;
 }
 
@@ -133,11 +134,13 @@ void IdentityService::recheck_generation() {
   std::lock_guard lock(mu_);
   if (!gen) {
     cache_.clear();  // cannot tell: trust nothing cached
+    verified_headers_.clear();
     generation_ = -1;
     return;
   }
   if (*gen != generation_) {
     cache_.clear();
+    verified_headers_.clear();
     generation_ = *gen;
   }
 }
@@ -197,12 +200,35 @@ Result<auth::Principal> IdentityService::authenticate_sigv4(const auth::SigV4Req
   return principal_of(*found);
 }
 
-Result<auth::Principal> IdentityService::authenticate_registry(std::string_view authorization_header) {
-  if (authorization_header.empty()) return error(Code::kMissingAuthentication, "authentication required");
+bool IdentityService::ConstantTimeEqual::operator()(const std::string& a, const std::string& b) const {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+Result<auth::TokenClaims> IdentityService::verify_registry_header(std::string_view authorization_header) {
+  recheck_generation();  // drops remembered headers too when identities change
+  std::string header(authorization_header);
+  {
+    std::lock_guard lock(mu_);
+    auto it = verified_headers_.find(header);
+    if (it != verified_headers_.end()) {
+      if (clock_.now_seconds() < it->second.expires_at) return it->second;
+      verified_headers_.erase(it);
+      return error(Code::kTokenInvalid, "registry token expired");
+    }
+  }
   auto basic = auth::parse_basic_authorization(authorization_header);
   if (!basic) return error(Code::kTokenInvalid, "malformed basic credentials");
   if (basic->user != "AWS") return error(Code::kTokenInvalid, "the user name must be AWS");
   BERTH_ASSIGN_OR_RETURN(auto claims, auth::verify_registry_token(basic->password, token_key_, clock_));
+  std::lock_guard lock(mu_);
+  if (verified_headers_.size() >= kMaxVerifiedHeaders) verified_headers_.clear();
+  verified_headers_.emplace(std::move(header), claims);
+  return claims;
+}
+
+Result<auth::Principal> IdentityService::authenticate_registry(std::string_view authorization_header) {
+  if (authorization_header.empty()) return error(Code::kMissingAuthentication, "authentication required");
+  BERTH_ASSIGN_OR_RETURN(auto claims, verify_registry_header(authorization_header));
   BERTH_ASSIGN_OR_RETURN(auto key, lookup_key(claims.access_key_id));
   if (!key || key->record.account_id != claims.account_id) {
     return error(Code::kTokenInvalid, "the token's access key is disabled or deleted");

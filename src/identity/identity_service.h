@@ -3,7 +3,9 @@
 // users and access keys for the admin commands.
 //
 // Hot path: a registry token is verified by its MAC alone, then its access key
-// is looked up in an in-memory cache. The cache is dropped whenever the
+// is looked up in an in-memory cache. A verified Authorization header is
+// remembered with its claims until the token expires, so a client's next
+// request skips the base64 and the MAC; its key is still looked up each time. The cache is dropped whenever the
 // store's identity generation changes, which is checked at most once per
 // `recheck_interval`, so a disabled or deleted key stops working on every node
 // within that interval (and at once on the node that changed it).
@@ -94,6 +96,8 @@ class IdentityService {
 
   // The key, if it exists and is active.
   Result<std::optional<CachedKey>> lookup_key(std::string_view access_key_id);
+  // The claims of a valid, unexpired "Basic base64(AWS:<token>)" header.
+  Result<auth::TokenClaims> verify_registry_header(std::string_view authorization_header);
   void recheck_generation();
   void invalidate();
   static auth::Principal principal_of(const CachedKey& key);
@@ -108,6 +112,15 @@ class IdentityService {
   std::unordered_map<std::string, CachedKey> cache_;  // guarded by mu_
   int64_t generation_ = -1;                           // guarded by mu_
   int64_t last_check_ms_ = 0;                         // guarded by mu_
+
+  // Authorization headers already verified, compared in constant time. Only
+  // verified headers go in, so unauthenticated callers cannot fill it.
+  struct ConstantTimeEqual {
+    bool operator()(const std::string& a, const std::string& b) const;
+  };
+  static constexpr size_t kMaxVerifiedHeaders = 4096;
+  std::unordered_map<std::string, auth::TokenClaims, std::hash<std::string>, ConstantTimeEqual>
+      verified_headers_;  // guarded by mu_
 };
 
 }  // namespace berth::identity

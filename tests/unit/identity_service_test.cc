@@ -1,0 +1,110 @@
+// IdentityService's registry-token path: verified Authorization headers are
+// remembered, and remembering must never outlive expiry or revocation.
+#include "identity/identity_service.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "core/base64.h"
+#include "core/clock.h"
+#include "meta/sqlite/sqlite_identity_store.h"
+#include "meta/sqlite/sqlite_metadata_store.h"
+
+namespace berth::identity {
+namespace {
+
+class IdentityServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-identity-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    auto meta = SqliteMetadataStore::open((dir_ / "berth.db").string(), false);
+    ASSERT_TRUE(meta.is_ok()) << meta.status().to_string();
+    meta_ = std::move(meta).value();
+    auto store = SqliteIdentityStore::open(meta_->pool());
+    ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+    store_ = std::move(store).value();
+    auth::SecretBoxKey master{};
+    master.fill(7);
+    IdentityOptions options;
+    options.token_ttl_seconds = 3600;
+    options.recheck_interval_ms = 0;  // every call sees the store's generation
+    auto service = IdentityService::open(*store_, master, clock_, options);
+    ASSERT_TRUE(service.is_ok()) << service.status().to_string();
+    service_ = std::move(service).value();
+    auto boot = service_->bootstrap(std::nullopt);
+    ASSERT_TRUE(boot.is_ok() && boot->admin_key.has_value());
+    admin_key_ = *boot->admin_key;
+  }
+  void TearDown() override {
+    service_.reset();
+    store_.reset();
+    meta_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  std::string header_for(const std::string& access_key_id) {
+    auth::Principal p;
+    p.authenticated = true;
+    p.account_id = "000000000000";
+    p.user_name = "admin";
+    p.access_key_id = access_key_id;
+    auto token = service_->issue_token(p);
+    EXPECT_TRUE(token.is_ok());
+    return "Basic " + base64_encode("AWS:" + token->password);
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_;
+  std::unique_ptr<SqliteMetadataStore> meta_;
+  std::unique_ptr<SqliteIdentityStore> store_;
+  std::unique_ptr<IdentityService> service_;
+  NewAccessKey admin_key_;
+};
+
+TEST_F(IdentityServiceTest, RememberedHeaderStillExpires) {
+  const std::string header = header_for(admin_key_.access_key_id);
+  for (int i = 0; i < 3; ++i) {
+    auto p = service_->authenticate_registry(header);
+    ASSERT_TRUE(p.is_ok()) << p.status().to_string();
+    EXPECT_EQ(p->access_key_id, admin_key_.access_key_id);
+    EXPECT_TRUE(p->admin);
+  }
+  clock_.advance_seconds(3599);
+  EXPECT_TRUE(service_->authenticate_registry(header).is_ok());
+  clock_.advance_seconds(1);
+  EXPECT_EQ(service_->authenticate_registry(header).status().code(), Code::kTokenInvalid);
+  EXPECT_EQ(service_->authenticate_registry(header).status().code(), Code::kTokenInvalid);
+}
+
+TEST_F(IdentityServiceTest, RememberedHeaderStopsWorkingWhenItsKeyIsDisabledOrDeleted) {
+  auto key = service_->create_access_key("000000000000", "admin");
+  ASSERT_TRUE(key.is_ok());
+  const std::string header = header_for(key->access_key_id);
+  ASSERT_TRUE(service_->authenticate_registry(header).is_ok());
+  ASSERT_TRUE(service_->authenticate_registry(header).is_ok());  // now remembered
+  ASSERT_TRUE(service_->set_access_key_active(key->access_key_id, false).is_ok());
+  EXPECT_EQ(service_->authenticate_registry(header).status().code(), Code::kTokenInvalid);
+  ASSERT_TRUE(service_->set_access_key_active(key->access_key_id, true).is_ok());
+  EXPECT_TRUE(service_->authenticate_registry(header).is_ok());
+  ASSERT_TRUE(service_->delete_access_key(key->access_key_id).is_ok());
+  EXPECT_EQ(service_->authenticate_registry(header).status().code(), Code::kTokenInvalid);
+}
+
+TEST_F(IdentityServiceTest, AlteredHeadersAreNotTakenForRememberedOnes) {
+  const std::string header = header_for(admin_key_.access_key_id);
+  ASSERT_TRUE(service_->authenticate_registry(header).is_ok());
+  std::string altered = header;
+  altered[altered.size() - 6] = altered[altered.size() - 6] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(service_->authenticate_registry(altered).is_ok());
+  EXPECT_FALSE(service_->authenticate_registry(header.substr(0, header.size() - 4)).is_ok());
+  EXPECT_EQ(service_->authenticate_registry("").status().code(), Code::kMissingAuthentication);
+  EXPECT_TRUE(service_->authenticate_registry(header).is_ok());
+}
+
+}  // namespace
+}  // namespace berth::identity
