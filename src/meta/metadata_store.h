@@ -162,6 +162,11 @@ class MetadataStore {
                                                                   const Digest& digest) = 0;
 
   // --- uploads ---------------------------------------------------------------
+  // Durability: upload sessions, their leases, blob-write announcements and
+  // pull times must be visible to every process and node as soon as the call
+  // returns, but need not survive power loss on their own (an upload's bytes
+  // are not synced before the blob is finished either). A store may make them
+  // durable lazily; everything else is durable when the call returns.
   virtual Status create_upload(const UploadRecord& upload) = 0;
   // kBlobUploadUnknown when absent.
   virtual Result<UploadRecord> get_upload(std::string_view id) = 0;

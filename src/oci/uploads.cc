@@ -91,42 +91,38 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
     if (!parsed) co_return co_await fail(ex, parsed.status());
     digest = *parsed;
   }
-  auto upload = registry_.start_upload(*repo);
-  if (!upload) co_return co_await fail(ex, upload.status());
-
-  if (!digest) {
-    if (ex.has_body()) {
-      auto append = registry_.begin_append(*repo, upload->id, std::nullopt, /*fresh=*/true);
-      if (!append) co_return co_await fail(ex, append.status());
-      if (Status s = co_await stream_into(ex, **append); !s.is_ok()) co_return co_await fail(ex, s);
-      upload->size = (*append)->size();
-    }
-    co_return co_await upload_progress(ex, t, http::status::accepted, *upload);
-  }
-
-  // Monolithic upload: the body is the whole blob.
-  {
-    auto append = registry_.begin_append(*repo, upload->id, std::nullopt, /*fresh=*/true);
-    if (!append) co_return co_await fail(ex, append.status());
-    Status s = co_await stream_into(ex, **append);
+  if (digest) {
+    // Monolithic upload: the body is the whole blob.
+    auto put = registry_.begin_blob_put(*repo);
+    if (!put) co_return co_await fail(ex, put.status());
+    Status s = co_await stream_into(ex, **put);
     if (s.is_ok()) {
       auto declared = content_length(ex);
-      if (declared && *declared != (*append)->written()) {
+      if (declared && *declared != (*put)->written()) {
         s = error(Code::kSizeInvalid, "body length does not match Content-Length");
       }
     }
     if (!s.is_ok()) {
-      append->reset();
-      (void)registry_.cancel_upload(*repo, upload->id);
+      registry_.cancel_blob_put(std::move(*put));
       co_return co_await fail(ex, s);
     }
+    auto blob = registry_.finish_blob_put(*repo, std::move(*put), *digest);
+    if (!blob) co_return co_await fail(ex, blob.status());
+    auto res = response(ex, http::status::created);
+    res.set(http::field::location, location("/v2/" + repo->name + "/blobs/" + digest->str()));
+    res.set("Docker-Content-Digest", digest->str());
+    co_return co_await ex.send(std::move(res));
   }
-  auto blob = registry_.finish_upload(*repo, upload->id, *digest, /*fresh=*/true);
-  if (!blob) co_return co_await fail(ex, blob.status());
-  auto res = response(ex, http::status::created);
-  res.set(http::field::location, location("/v2/" + repo->name + "/blobs/" + digest->str()));
-  res.set("Docker-Content-Digest", digest->str());
-  co_await ex.send(std::move(res));
+
+  auto upload = registry_.start_upload(*repo);
+  if (!upload) co_return co_await fail(ex, upload.status());
+  if (ex.has_body()) {
+    auto append = registry_.begin_append(*repo, upload->id, std::nullopt, /*fresh=*/true);
+    if (!append) co_return co_await fail(ex, append.status());
+    if (Status s = co_await stream_into(ex, **append); !s.is_ok()) co_return co_await fail(ex, s);
+    upload->size = (*append)->size();
+  }
+  co_await upload_progress(ex, t, http::status::accepted, *upload);
 }
 
 awaitable<void> OciApi::upload_status(Exchange& ex, const Target& t) {
@@ -189,6 +185,7 @@ awaitable<void> OciApi::finish_upload(Exchange& ex, const Target& t) {
   if (!d) co_return co_await fail(ex, error(Code::kDigestInvalid, "the digest query parameter is required"));
   auto digest = Digest::parse(*d);
   if (!digest) co_return co_await fail(ex, digest.status());
+  Result<BlobLink> blob = error(Code::kInternal, "upload not finished");
   if (ex.has_body()) {
     std::optional<ByteRange> range;
     if (auto cr = ex.header(http::field::content_range); !cr.empty()) {
@@ -199,10 +196,14 @@ awaitable<void> OciApi::finish_upload(Exchange& ex, const Target& t) {
     auto append = registry_.begin_append(*repo, t.reference, range);
     if (!append) co_return co_await fail(ex, append.status());
     Status s = co_await stream_into(ex, **append);
-    append->reset();
-    if (!s.is_ok()) co_return co_await fail(ex, s);
+    if (!s.is_ok()) {
+      append->reset();
+      co_return co_await fail(ex, s);
+    }
+    blob = registry_.finish_upload(*repo, std::move(*append), *digest);
+  } else {
+    blob = registry_.finish_upload(*repo, t.reference, *digest);
   }
-  auto blob = registry_.finish_upload(*repo, t.reference, *digest);
   if (!blob) co_return co_await fail(ex, blob.status());
   auto res = response(ex, http::status::created);
   res.set(http::field::location, location("/v2/" + repo->name + "/blobs/" + digest->str()));

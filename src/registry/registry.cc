@@ -221,7 +221,7 @@ Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::stri
       s->busy = false;
     }
   } release{this, state};
-  const std::string holder = fresh ? std::string() : new_upload_id();
+  std::string holder = fresh ? std::string() : new_upload_id();
   if (!fresh) BERTH_RETURN_IF_ERROR(acquire_lease(id, holder));
   struct ReleaseLease {
     MetadataStore& meta;
@@ -231,7 +231,25 @@ Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::stri
       if (!holder.empty()) (void)meta.release_upload_lease(id, holder);
     }
   } release_lease{meta_, id, holder};
+  auto link = finish_held_upload(repo, id, digest);
+  if (link) holder.clear();  // the session is gone, and its lease with it
+  return link;
+}
 
+Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::unique_ptr<UploadAppend> held,
+                                         const Digest& digest) {
+  const std::string id = held->id_;
+  {
+    std::lock_guard lock(mu_);
+    held->state_->offset = held->offset_;  // what the hash state has seen
+  }
+  auto link = finish_held_upload(repo, id, digest);
+  if (link) held->lease_holder_.clear();  // the session is gone, and its lease with it
+  return link;
+}
+
+Result<BlobLink> Registry::finish_held_upload(const RepositoryRecord& repo, const std::string& id,
+                                              const Digest& digest) {
   BERTH_ASSIGN_OR_RETURN(auto info, blobs_.upload_info(id));
   BERTH_ASSIGN_OR_RETURN(Digest actual, digest_of_upload(id, digest.algorithm(), info.size));
   if (!(actual == digest)) {
@@ -242,6 +260,11 @@ Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::stri
                  fmt::format("provided digest {} does not match the uploaded content ({})", digest.str(),
                              actual.str()));
   }
+  return store_verified_upload(repo, id, digest, info.size);
+}
+
+Result<BlobLink> Registry::store_verified_upload(const RepositoryRecord& repo, const std::string& id,
+                                                 const Digest& digest, uint64_t size) {
   // Announce the write so the garbage collector leaves this digest alone
   // between the rename and the link (or refuses us while it deletes it).
   BERTH_RETURN_IF_ERROR(meta_.begin_blob_write(digest, clock_.now_seconds()));
@@ -251,12 +274,76 @@ Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::stri
     return st;
   }
   forget_hash_state(id);
-  st = meta_.complete_upload(repo.id, digest, static_cast<int64_t>(info.size), id, clock_.now_seconds());
+  st = meta_.complete_upload(repo.id, digest, static_cast<int64_t>(size), id, clock_.now_seconds());
   if (!st.is_ok()) {
     (void)meta_.end_blob_write(digest);
     return st;
   }
-  return BlobLink{digest, static_cast<int64_t>(info.size)};
+  return BlobLink{digest, static_cast<int64_t>(size)};
+}
+
+Result<std::unique_ptr<UploadAppend>> Registry::begin_blob_put(const RepositoryRecord& repo) {
+  (void)repo;  // the blob is linked to it only when finished
+  std::string id = new_upload_id();
+  auto state = hash_state(id);
+  bool full = false;
+  {
+    std::lock_guard lock(mu_);
+    full = options_.max_concurrent_appends != 0 && active_appends_ >= options_.max_concurrent_appends;
+    if (!full) {
+      state->busy = true;
+      state->valid = true;  // an empty upload, hashed so far: nothing
+      state->offset = 0;
+      ++active_appends_;
+    }
+  }
+  if (full) {
+    forget_hash_state(id);
+    return error(Code::kResourceExhausted, "too many uploads in progress; retry later");
+  }
+  std::unique_ptr<UploadAppend> put(new UploadAppend());
+  put->registry_ = this;  // from here on the destructor releases the slot
+  put->id_ = id;
+  put->state_ = state;
+  Status st = blobs_.create_upload(id);
+  if (st.is_ok()) {
+    auto appender = blobs_.append_upload(id);
+    if (appender) {
+      put->appender_ = std::move(appender).value();
+      return put;
+    }
+    st = appender.status();
+  }
+  cancel_blob_put(std::move(put));
+  return st;
+}
+
+Result<BlobLink> Registry::finish_blob_put(const RepositoryRecord& repo, std::unique_ptr<UploadAppend> put,
+                                           const Digest& digest) {
+  const std::string id = put->id_;
+  const uint64_t size = put->size();
+  put.reset();  // closes the file and frees the upload slot; the hash state stays
+  auto actual = digest_of_upload(id, digest.algorithm(), size);
+  if (!actual || !(*actual == digest)) {
+    (void)blobs_.abort_upload(id);
+    forget_hash_state(id);
+    if (!actual) return actual.take_status();
+    return error(Code::kDigestInvalid, fmt::format("provided digest {} does not match the uploaded content ({})",
+                                                   digest.str(), actual->str()));
+  }
+  auto link = store_verified_upload(repo, id, digest, size);
+  if (!link) {
+    (void)blobs_.abort_upload(id);
+    forget_hash_state(id);
+  }
+  return link;
+}
+
+void Registry::cancel_blob_put(std::unique_ptr<UploadAppend> put) {
+  const std::string id = put->id_;
+  put.reset();
+  (void)blobs_.abort_upload(id);
+  forget_hash_state(id);
 }
 
 Status Registry::cancel_upload(const RepositoryRecord& repo, std::string_view id) {

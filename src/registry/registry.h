@@ -121,7 +121,24 @@ class Registry {
   // to the repository. On kDigestInvalid the upload is discarded.
   Result<BlobLink> finish_upload(const RepositoryRecord& repo, std::string_view id,
                                  const Digest& digest, bool fresh = false);
+  // As above, for the upload `held` has been appending to in this request
+  // (PUT with a last chunk): the append's hold and lease carry over, so the
+  // upload is never released between its last bytes and its commit.
+  Result<BlobLink> finish_upload(const RepositoryRecord& repo, std::unique_ptr<UploadAppend> held,
+                                 const Digest& digest);
   Status cancel_upload(const RepositoryRecord& repo, std::string_view id);
+  // A one-request upload whose body is the whole blob (POST ?digest=). Its
+  // bytes go to a temporary file with no session row, since nothing can
+  // resume it: one metadata commit fewer per blob. A crash leaves only a file,
+  // which upload expiry removes. kResourceExhausted as begin_append.
+  Result<std::unique_ptr<UploadAppend>> begin_blob_put(const RepositoryRecord& repo);
+  // Verifies what `put` wrote against `digest` (kDigestInvalid otherwise),
+  // then stores and links the blob as finish_upload does. The temporary
+  // bytes are gone afterwards, whatever the outcome.
+  Result<BlobLink> finish_blob_put(const RepositoryRecord& repo, std::unique_ptr<UploadAppend> put,
+                                   const Digest& digest);
+  // Discards an unfinished put and its bytes.
+  void cancel_blob_put(std::unique_ptr<UploadAppend> put);
   // Makes a blob of `from` (or, without `from`, of any repository of the same
   // account) visible in `repo`. kBlobUnknown when there is nothing to mount.
   Result<BlobLink> mount_blob(const RepositoryRecord& repo, const Digest& digest,
@@ -158,6 +175,13 @@ class Registry {
   // Takes the upload's shared lease for `holder` (kBlobUploadInvalid when
   // another process or node holds it).
   Status acquire_lease(const std::string& id, const std::string& holder);
+  // Verifies and stores an upload this request holds (busy, and leased
+  // unless fresh).
+  Result<BlobLink> finish_held_upload(const RepositoryRecord& repo, const std::string& id, const Digest& digest);
+  // The durable tail of every upload, once its bytes are known to hash to
+  // `digest`: announce the write, move the bytes into place, link the blob.
+  Result<BlobLink> store_verified_upload(const RepositoryRecord& repo, const std::string& id, const Digest& digest,
+                                         uint64_t size);
 
   MetadataStore& meta_;
   BlobStore& blobs_;

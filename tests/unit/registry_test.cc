@@ -308,6 +308,101 @@ TEST_F(RegistryTest, DigestMismatchDiscardsTheUpload) {
             Code::kBlobUploadUnknown);
 }
 
+TEST_F(RegistryTest, FinishingWhileHoldingTheLastChunk) {
+  const std::string id = start();
+  ASSERT_TRUE(append(id, "first|", 0).is_ok());
+  auto held = registry().begin_append(repo_, id, std::nullopt);
+  ASSERT_TRUE(held.is_ok());
+  ASSERT_TRUE((*held)->write("last", 4).is_ok());
+  // Nobody else may touch the upload between the last bytes and the commit.
+  EXPECT_EQ(another_node()->begin_append(repo_, id, std::nullopt).status().code(), Code::kBlobUploadInvalid);
+  auto link = registry().finish_upload(repo_, std::move(*held), Digest::of("first|last"));
+  ASSERT_TRUE(link.is_ok()) << link.status().to_string();
+  EXPECT_EQ(link->size, 10);
+  EXPECT_TRUE(registry().stat_blob(repo_, Digest::of("first|last")).is_ok());
+  EXPECT_EQ(meta_->get_upload(id).status().code(), Code::kBlobUploadUnknown);
+  EXPECT_EQ(blobs_->upload_info(id).status().code(), Code::kBlobUploadUnknown);
+}
+
+TEST_F(RegistryTest, FinishingWhileHoldingWithTheWrongDigestDiscards) {
+  const std::string id = start();
+  auto held = registry().begin_append(repo_, id, std::nullopt);
+  ASSERT_TRUE(held.is_ok());
+  ASSERT_TRUE((*held)->write("actual", 6).is_ok());
+  auto link = registry().finish_upload(repo_, std::move(*held), Digest::of("claimed"));
+  EXPECT_EQ(link.status().code(), Code::kDigestInvalid);
+  EXPECT_EQ(registry().stat_blob(repo_, Digest::of("actual")).status().code(), Code::kBlobUnknown);
+  EXPECT_EQ(meta_->get_upload(id).status().code(), Code::kBlobUploadUnknown);
+  EXPECT_EQ(blobs_->upload_info(id).status().code(), Code::kBlobUploadUnknown);
+}
+
+// --- one-request puts (POST ?digest=) --------------------------------------------------
+
+TEST_F(RegistryTest, BlobPutLinksTheBlobAndLeavesNoSessionOrTemporaryFile) {
+  const std::string data(3 << 20, 'x');  // large enough to be hashed beside the write
+  auto put = registry().begin_blob_put(repo_);
+  ASSERT_TRUE(put.is_ok()) << put.status().to_string();
+  ASSERT_TRUE((*put)->write(data.data(), 1 << 20).is_ok());
+  ASSERT_TRUE((*put)->write(data.data() + (1 << 20), data.size() - (1 << 20)).is_ok());
+  EXPECT_EQ((*put)->written(), data.size());
+  auto link = registry().finish_blob_put(repo_, std::move(*put), Digest::of(data));
+  ASSERT_TRUE(link.is_ok()) << link.status().to_string();
+  EXPECT_EQ(link->size, static_cast<int64_t>(data.size()));
+  auto opened = registry().open_blob(repo_, Digest::of(data));
+  ASSERT_TRUE(opened.is_ok());
+  EXPECT_EQ(opened->reader->size(), data.size());
+  auto uploads = blobs_->list_uploads();
+  ASSERT_TRUE(uploads.is_ok());
+  EXPECT_TRUE(uploads->empty());
+  auto stale = meta_->uploads_started_before(clock_.now_seconds() + 1);
+  ASSERT_TRUE(stale.is_ok());
+  EXPECT_TRUE(stale->empty());
+}
+
+TEST_F(RegistryTest, BlobPutWithTheWrongDigestStoresNothing) {
+  auto put = registry().begin_blob_put(repo_);
+  ASSERT_TRUE(put.is_ok());
+  ASSERT_TRUE((*put)->write("actual", 6).is_ok());
+  const Digest claimed = Digest::of("claimed");
+  auto link = registry().finish_blob_put(repo_, std::move(*put), claimed);
+  EXPECT_EQ(link.status().code(), Code::kDigestInvalid);
+  EXPECT_EQ(registry().stat_blob(repo_, claimed).status().code(), Code::kBlobUnknown);
+  EXPECT_EQ(registry().stat_blob(repo_, Digest::of("actual")).status().code(), Code::kBlobUnknown);
+  EXPECT_EQ(blobs_->stat(Digest::of("actual")).status().code(), Code::kBlobUnknown);
+  auto uploads = blobs_->list_uploads();
+  ASSERT_TRUE(uploads.is_ok());
+  EXPECT_TRUE(uploads->empty());
+}
+
+TEST_F(RegistryTest, BlobPutSha512AndEmpty) {
+  auto put = registry().begin_blob_put(repo_);
+  ASSERT_TRUE(put.is_ok());
+  ASSERT_TRUE((*put)->write("five!", 5).is_ok());
+  auto link = registry().finish_blob_put(repo_, std::move(*put), Digest::of("five!", DigestAlgorithm::kSha512));
+  ASSERT_TRUE(link.is_ok()) << link.status().to_string();
+  auto empty = registry().begin_blob_put(repo_);
+  ASSERT_TRUE(empty.is_ok());
+  EXPECT_TRUE(registry().finish_blob_put(repo_, std::move(*empty), Digest::of("")).is_ok());
+  EXPECT_TRUE(registry().stat_blob(repo_, Digest::of("")).is_ok());
+}
+
+TEST_F(RegistryTest, CancelledBlobPutLeavesNothingAndFreesItsSlot) {
+  RegistryOptions one;
+  one.max_concurrent_appends = 1;
+  Registry limited(*meta_, *blobs_, clock_, one);
+  auto put = limited.begin_blob_put(repo_);
+  ASSERT_TRUE(put.is_ok());
+  ASSERT_TRUE((*put)->write("partial", 7).is_ok());
+  EXPECT_EQ(limited.begin_blob_put(repo_).status().code(), Code::kResourceExhausted);
+  limited.cancel_blob_put(std::move(*put));
+  auto uploads = blobs_->list_uploads();
+  ASSERT_TRUE(uploads.is_ok());
+  EXPECT_TRUE(uploads->empty());
+  auto again = limited.begin_blob_put(repo_);
+  ASSERT_TRUE(again.is_ok());
+  limited.cancel_blob_put(std::move(*again));
+}
+
 TEST_F(RegistryTest, Sha512Finish) {
   const std::string id = start();
   ASSERT_TRUE(append(id, "sha512 ", 0).is_ok());

@@ -241,8 +241,10 @@ Status FsBlobStore::commit_upload(std::string_view id, const Digest& digest) {
   // Replacing an existing blob with the same digest is harmless: same bytes, and
   // readers keep their open inode.
   if (::rename(src.c_str(), dst.c_str()) != 0) return io_error("rename", dst);
-  BERTH_RETURN_IF_ERROR(fsync_dir(dst.parent_path()));
-  return fsync_dir(root_ / "uploads");
+  // Syncing the blob's directory makes the new name durable. The uploads
+  // directory is not synced: should the old name come back after a crash, it
+  // is a stray upload file, which upload expiry deletes.
+  return fsync_dir(dst.parent_path());
 }
 
 Status FsBlobStore::abort_upload(std::string_view id) {

@@ -141,9 +141,18 @@ void Pool::release(std::unique_ptr<Connection> c) {
   idle_.push_back(std::move(c));
 }
 
-Status Pool::write(const std::function<Status(Connection&)>& fn) {
+Status Pool::write(const std::function<Status(Connection&)>& fn, Commit commit) {
   std::lock_guard wlock(write_mu_);
   BERTH_ASSIGN_OR_RETURN(Lease lease, acquire());
+  const bool relaxed = commit == Commit::kVisible && opts_.synchronous_full;
+  if (relaxed) BERTH_RETURN_IF_ERROR(lease->exec("PRAGMA synchronous=NORMAL"));
+  struct Restore {
+    Connection& c;
+    bool relaxed;
+    ~Restore() {
+      if (relaxed) (void)c.exec("PRAGMA synchronous=FULL");
+    }
+  } restore{*lease, relaxed};
   BERTH_RETURN_IF_ERROR(lease->exec("BEGIN IMMEDIATE"));
   Status s = fn(*lease);
   if (!s.is_ok()) {

@@ -100,10 +100,19 @@ class Pool {
   Result<Lease> acquire();
   void release(std::unique_ptr<Connection> c);
 
+  // How long a commit waits for the disk.
+  enum class Commit {
+    kDurable,   // the configured mode (FULL by default): survives power loss once COMMIT returns
+    kVisible,   // synchronous=NORMAL for this one transaction: at once visible to every
+                // connection and process and crash-safe, but power loss may roll it back
+                // (never corrupts: WAL checkpoints still sync). For state that only
+                // coordinates live processes or describes work not yet acknowledged as
+                // stored; the next durable commit makes it durable too.
+  };
   // Runs `fn` inside BEGIN IMMEDIATE ... COMMIT on a leased connection, rolling
   // back when it returns an error. Writers are serialised in-process first, so
   // SQLite's busy handler only arbitrates between processes.
-  Status write(const std::function<Status(Connection&)>& fn);
+  Status write(const std::function<Status(Connection&)>& fn, Commit commit = Commit::kDurable);
 
  private:
   explicit Pool(Options opts) : opts_(std::move(opts)) {}

@@ -9,6 +9,7 @@
 
 namespace berth {
 using sqlite::Connection;
+using sqlite::Pool;
 using sqlite::Statement;
 
 namespace {
@@ -401,7 +402,7 @@ Status SqliteMetadataStore::create_upload(const UploadRecord& upload) {
     BERTH_ASSIGN_OR_RETURN(
         auto s, c.prepare("INSERT INTO uploads (id, repo_id, started_at) VALUES (?1, ?2, ?3)"));
     return s.bind(1, std::string_view(upload.id)).bind(2, upload.repository).bind(3, upload.started_at).run();
-  });
+  }, Pool::Commit::kVisible);
 }
 
 Result<UploadRecord> SqliteMetadataStore::get_upload(std::string_view id) {
@@ -417,7 +418,7 @@ Status SqliteMetadataStore::delete_upload(std::string_view id) {
   return pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM uploads WHERE id=?1"));
     return s.bind(1, id).run();
-  });
+  }, Pool::Commit::kVisible);
 }
 
 Status SqliteMetadataStore::acquire_upload_lease(std::string_view id, std::string_view holder, int64_t now,
@@ -433,7 +434,7 @@ Status SqliteMetadataStore::acquire_upload_lease(std::string_view id, std::strin
     BERTH_ASSIGN_OR_RETURN(bool exists, q.step());
     if (!exists) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
     return error(Code::kBlobUploadInvalid, "another request is writing to this upload");
-  });
+  }, Pool::Commit::kVisible);
 }
 
 Status SqliteMetadataStore::release_upload_lease(std::string_view id, std::string_view holder) {
@@ -441,7 +442,7 @@ Status SqliteMetadataStore::release_upload_lease(std::string_view id, std::strin
     BERTH_ASSIGN_OR_RETURN(
         auto s, c.prepare("UPDATE uploads SET lease_holder=NULL, lease_until=0 WHERE id=?1 AND lease_holder=?2"));
     return s.bind(1, id).bind(2, holder).run();
-  });
+  }, Pool::Commit::kVisible);
 }
 
 Result<std::vector<UploadRecord>> SqliteMetadataStore::uploads_started_before(int64_t when) {
@@ -751,7 +752,7 @@ Status SqliteMetadataStore::record_pull(RepositoryId repo, const Digest& digest,
         auto s, c.prepare("UPDATE manifests SET last_pulled_at=?3 WHERE repo_id=?1 AND digest=?2 "
                           "AND (last_pulled_at IS NULL OR last_pulled_at<?3)"));
     return s.bind(1, repo).bind(2, std::string_view(digest.str())).bind(3, when).run();
-  });
+  }, Pool::Commit::kVisible);
 }
 
 // --- lifecycle ----------------------------------------------------------------------
@@ -994,11 +995,11 @@ Status SqliteMetadataStore::begin_blob_write(const Digest& digest, int64_t now) 
         auto s, c.prepare("INSERT INTO blob_writes (digest, writers, started_at) VALUES (?1, 1, ?2) "
                           "ON CONFLICT (digest) DO UPDATE SET writers=writers+1, started_at=excluded.started_at"));
     return s.bind(1, std::string_view(digest.str())).bind(2, now).run();
-  });
+  }, Pool::Commit::kVisible);
 }
 
 Status SqliteMetadataStore::end_blob_write(const Digest& digest) {
-  return pool_->write([&](Connection& c) { return end_blob_write_in(c, digest); });
+  return pool_->write([&](Connection& c) { return end_blob_write_in(c, digest); }, Pool::Commit::kVisible);
 }
 
 Status SqliteMetadataStore::complete_upload(RepositoryId repo, const Digest& digest, int64_t size,
