@@ -49,6 +49,9 @@ std::string make_request_id() {
   return to_hex(b, sizeof b);
 }
 
+// Responses with bodies up to this size go out through Session::write_flat.
+constexpr size_t kFlatWriteMax = 64 * 1024;
+
 // Streamed request bodies go to the sink in chunks of up to this size.
 constexpr size_t kStreamChunk = 1024 * 1024;
 
@@ -94,6 +97,13 @@ class Session : public Exchange {
   // Waits until the plain socket is readable or writable, for at most the I/O
   // timeout (the stream's own timer covers only its own operations).
   awaitable<boost::system::error_code> wait_ready(tcp::socket::wait_type what);
+  // Plain TCP, small messages: the serializer's output gathered into one
+  // buffer and sent with non-blocking writes, so that a response which fits
+  // the socket buffer costs one send and no trip through the event loop.
+  // With `header_only`, stops after the header (HEAD). Returns bytes sent.
+  template <class Body>
+  awaitable<std::pair<boost::system::error_code, size_t>> write_flat(http::response_serializer<Body>& sr,
+                                                                     bool header_only);
   awaitable<bool> continue_if_expected();
   awaitable<void> write_blob_body(BlobReader& reader, uint64_t offset, uint64_t length);
   void reset_for_request();
@@ -103,6 +113,7 @@ class Session : public Exchange {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> header_parser_;
   std::string target_storage_;
+  std::string out_;  // write_flat's buffer, reused between responses
   // The request header survives the parser being converted to a body parser.
   RequestHeader header_copy_;
   void detach_header() {
@@ -280,6 +291,12 @@ awaitable<void> Session<Stream>::send(Response res) {
     head.base() = res.base();
     if (explicit_len.empty()) head.content_length(len);
     http::response_serializer<http::empty_body> sr(head);
+    if constexpr (kPlain) {
+      auto [ec, n] = co_await write_flat(sr, true);
+      if (ec) broken_ = true;
+      bytes_sent_ += n;
+      co_return;
+    }
     arm_timer(server_.options.io_timeout);
     auto [ec, n] = co_await http::async_write_header(stream_, sr, as_tuple_awaitable);
     if (ec) broken_ = true;
@@ -287,10 +304,49 @@ awaitable<void> Session<Stream>::send(Response res) {
     co_return;
   }
   res.prepare_payload();
+  if constexpr (kPlain) {
+    if (res.body().size() <= kFlatWriteMax) {
+      http::response_serializer<http::string_body> sr(res);
+      auto [ec, n] = co_await write_flat(sr, false);
+      if (ec) broken_ = true;
+      bytes_sent_ += n;
+      co_return;
+    }
+  }
   arm_timer(server_.options.io_timeout);
   auto [ec, n] = co_await http::async_write(stream_, res, as_tuple_awaitable);
   if (ec) broken_ = true;
   bytes_sent_ += n;
+}
+
+template <class Stream>
+template <class Body>
+awaitable<std::pair<boost::system::error_code, size_t>> Session<Stream>::write_flat(
+    http::response_serializer<Body>& sr, bool header_only) {
+  boost::system::error_code ec;
+  out_.clear();
+  if (header_only) sr.split(true);
+  while (!ec && !(header_only ? sr.is_header_done() : sr.is_done())) {
+    sr.next(ec, [&](boost::system::error_code&, const auto& buffers) {
+      size_t n = 0;
+      for (auto b : beast::buffers_range_ref(buffers)) {
+        out_.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      sr.consume(n);
+    });
+  }
+  if (ec) co_return std::pair{ec, size_t{0}};
+  auto& socket = tcp().socket();
+  socket.non_blocking(true, ec);
+  size_t sent = 0;
+  while (!ec && sent < out_.size()) {
+    sent += socket.write_some(net::buffer(out_.data() + sent, out_.size() - sent), ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) ec = co_await wait_ready(tcp::socket::wait_write);
+  }
+  // An idle keep-alive connection keeps at most a small buffer.
+  if (out_.capacity() > 16 * 1024) std::string().swap(out_);
+  co_return std::pair{ec, sent};
 }
 
 template <class Stream>
