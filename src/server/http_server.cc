@@ -211,7 +211,7 @@ awaitable<Result<uint64_t>> Session<Stream>::stream_body(const BodySink& sink) {
         // empty socket waits, under the I/O timeout.
         auto& socket = tcp().socket();
         boost::system::error_code ec;
-        socket.non_blocking(true, ec);
+        if (!socket.non_blocking()) socket.non_blocking(true, ec);  // asio asks the kernel every time
         while (!ec && n < want) {
           size_t got = socket.read_some(net::buffer(chunk.get() + n, want - n), ec);
           n += got;
@@ -338,7 +338,7 @@ awaitable<std::pair<boost::system::error_code, size_t>> Session<Stream>::write_f
   }
   if (ec) co_return std::pair{ec, size_t{0}};
   auto& socket = tcp().socket();
-  socket.non_blocking(true, ec);
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);  // asio asks the kernel every time
   size_t sent = 0;
   while (!ec && sent < out_.size()) {
     sent += socket.write_some(net::buffer(out_.data() + sent, out_.size() - sent), ec);
