@@ -260,11 +260,7 @@ Result<BlobLink> Registry::finish_held_upload(const RepositoryRecord& repo, cons
                  fmt::format("provided digest {} does not match the uploaded content ({})", digest.str(),
                              actual.str()));
   }
-  return store_verified_upload(repo, id, digest, info.size);
-}
-
-Result<BlobLink> Registry::store_verified_upload(const RepositoryRecord& repo, const std::string& id,
-                                                 const Digest& digest, uint64_t size) {
+  const uint64_t size = info.size;
   // Announce the write so the garbage collector leaves this digest alone
   // between the rename and the link (or refuses us while it deletes it).
   BERTH_RETURN_IF_ERROR(meta_.begin_blob_write(digest, clock_.now_seconds()));
@@ -321,18 +317,9 @@ Result<std::unique_ptr<UploadAppend>> Registry::begin_blob_put(const RepositoryR
 Result<BlobLink> Registry::finish_blob_put(const RepositoryRecord& repo, std::unique_ptr<UploadAppend> put,
                                            const Digest& digest) {
   const std::string id = put->id_;
-  const uint64_t size = put->size();
   put.reset();  // closes the file and frees the upload slot; the hash state stays
-  auto actual = digest_of_upload(id, digest.algorithm(), size);
-  if (!actual || !(*actual == digest)) {
-    (void)blobs_.abort_upload(id);
-    forget_hash_state(id);
-    if (!actual) return actual.take_status();
-    return error(Code::kDigestInvalid, fmt::format("provided digest {} does not match the uploaded content ({})",
-                                                   digest.str(), actual->str()));
-  }
-  auto link = store_verified_upload(repo, id, digest, size);
-  if (!link) {
+  auto link = finish_held_upload(repo, id, digest);
+  if (!link) {  // nothing can resume a put: its bytes go whatever the failure
     (void)blobs_.abort_upload(id);
     forget_hash_state(id);
   }

@@ -175,13 +175,10 @@ class Registry {
   // Takes the upload's shared lease for `holder` (kBlobUploadInvalid when
   // another process or node holds it).
   Status acquire_lease(const std::string& id, const std::string& holder);
-  // Verifies and stores an upload this request holds (busy, and leased
-  // unless fresh).
+  // Verifies an upload this request holds (busy, and leased unless fresh)
+  // against `digest`, then announces the write, moves the bytes into place
+  // and links the blob. On a mismatch the upload is discarded.
   Result<BlobLink> finish_held_upload(const RepositoryRecord& repo, const std::string& id, const Digest& digest);
-  // The durable tail of every upload, once its bytes are known to hash to
-  // `digest`: announce the write, move the bytes into place, link the blob.
-  Result<BlobLink> store_verified_upload(const RepositoryRecord& repo, const std::string& id, const Digest& digest,
-                                         uint64_t size);
 
   MetadataStore& meta_;
   BlobStore& blobs_;
