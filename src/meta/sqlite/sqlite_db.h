@@ -59,6 +59,16 @@ class Statement {
 
   // Steps once: true when a row is available, false when done.
   Result<bool> step();
+  // Steps to the end, making one T of each row with `read(*this)`.
+  template <class T, class Read>
+  Result<std::vector<T>> collect(Read read) {
+    std::vector<T> out;
+    while (true) {
+      BERTH_ASSIGN_OR_RETURN(bool row, step());
+      if (!row) return out;
+      out.push_back(read(*this));
+    }
+  }
   // Steps to completion, expecting no rows.
   Status run();
 

@@ -76,13 +76,8 @@ Result<AccountRecord> SqliteIdentityStore::get_account(std::string_view id) {
 Result<std::vector<AccountRecord>> SqliteIdentityStore::list_accounts() {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_.acquire());
   BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT id, name, created_at FROM accounts ORDER BY id"));
-  std::vector<AccountRecord> out;
-  while (true) {
-    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
-    if (!row) break;
-    out.push_back(AccountRecord{s.text(0), s.text(1), s.int64(2)});
-  }
-  return out;
+  return s.collect<AccountRecord>(
+      [](const Statement& row) { return AccountRecord{row.text(0), row.text(1), row.int64(2)}; });
 }
 
 Status SqliteIdentityStore::create_user(const UserRecord& u) {
@@ -118,13 +113,8 @@ Result<std::vector<UserRecord>> SqliteIdentityStore::list_users(std::string_view
   BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT account_id, name, admin, created_at FROM users "
                                                 "WHERE ?1='' OR account_id=?1 ORDER BY account_id, name"));
   s.bind(1, account_id);
-  std::vector<UserRecord> out;
-  while (true) {
-    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
-    if (!row) break;
-    out.push_back(UserRecord{s.text(0), s.text(1), s.int64(2) != 0, s.int64(3)});
-  }
-  return out;
+  return s.collect<UserRecord>(
+      [](const Statement& row) { return UserRecord{row.text(0), row.text(1), row.int64(2) != 0, row.int64(3)}; });
 }
 
 Status SqliteIdentityStore::create_access_key(const AccessKeyRecord& k) {
@@ -162,13 +152,7 @@ Result<std::vector<AccessKeyRecord>> SqliteIdentityStore::list_access_keys(std::
   BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT id, account_id, user_name, sealed_secret, active, created_at "
                                                 "FROM access_keys WHERE ?1='' OR account_id=?1 ORDER BY account_id, id"));
   s.bind(1, account_id);
-  std::vector<AccessKeyRecord> out;
-  while (true) {
-    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
-    if (!row) break;
-    out.push_back(read_key(s));
-  }
-  return out;
+  return s.collect<AccessKeyRecord>([](const Statement& row) { return read_key(row); });
 }
 
 Status SqliteIdentityStore::set_access_key_active(std::string_view id, bool active) {

@@ -301,13 +301,7 @@ Result<std::vector<RepositoryRecord>> SqliteMetadataStore::list_repositories(
   s.bind(1, account_id)
       .bind(2, std::string_view(page.after))
       .bind(3, page.limit == 0 ? int64_t{-1} : static_cast<int64_t>(page.limit));
-  std::vector<RepositoryRecord> out;
-  while (true) {
-    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
-    if (!row) break;
-    out.push_back(read_repo(s));
-  }
-  return out;
+  return s.collect<RepositoryRecord>([](const Statement& row) { return read_repo(row); });
 }
 
 Status SqliteMetadataStore::update_repository(const RepositoryRecord& repo) {
@@ -386,13 +380,7 @@ Result<std::vector<RepositoryId>> SqliteMetadataStore::repositories_with_blob(
       auto s, lease->prepare("SELECT b.repo_id FROM blob_links b JOIN repositories r ON r.id=b.repo_id "
                              "WHERE b.digest=?1 AND r.account_id=?2 ORDER BY r.name"));
   s.bind(1, std::string_view(digest.str())).bind(2, account_id);
-  std::vector<RepositoryId> out;
-  while (true) {
-    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
-    if (!row) break;
-    out.push_back(s.int64(0));
-  }
-  return out;
+  return s.collect<RepositoryId>([](const Statement& row) { return row.int64(0); });
 }
 
 // --- uploads -----------------------------------------------------------------------
@@ -450,13 +438,8 @@ Result<std::vector<UploadRecord>> SqliteMetadataStore::uploads_started_before(in
   BERTH_ASSIGN_OR_RETURN(
       auto s, lease->prepare("SELECT id, repo_id, started_at FROM uploads WHERE started_at<?1"));
   s.bind(1, when);
-  std::vector<UploadRecord> out;
-  while (true) {
-    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
-    if (!row) break;
-    out.push_back(UploadRecord{s.text(0), s.int64(1), s.int64(2)});
-  }
-  return out;
+  return s.collect<UploadRecord>(
+      [](const Statement& row) { return UploadRecord{row.text(0), row.int64(1), row.int64(2)}; });
 }
 
 // --- manifests ------------------------------------------------------------------------
@@ -615,13 +598,7 @@ Result<std::vector<std::string>> SqliteMetadataStore::list_tags(RepositoryId rep
   s.bind(1, repo)
       .bind(2, std::string_view(page.after))
       .bind(3, page.limit == 0 ? int64_t{-1} : static_cast<int64_t>(page.limit));
-  std::vector<std::string> out;
-  while (true) {
-    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
-    if (!row) break;
-    out.push_back(s.text(0));
-  }
-  return out;
+  return s.collect<std::string>([](const Statement& row) { return row.text(0); });
 }
 
 Result<std::vector<ReferrerRecord>> SqliteMetadataStore::list_referrers(
@@ -637,13 +614,10 @@ Result<std::vector<ReferrerRecord>> SqliteMetadataStore::list_referrers(
   } else {
     s.bind_null(3);
   }
-  std::vector<ReferrerRecord> out;
-  while (true) {
-    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
-    if (!row) break;
-    out.push_back(ReferrerRecord{Digest::parse(s.text(0)).value(), s.text(1), s.text(2), s.int64(3), s.text(4)});
-  }
-  return out;
+  return s.collect<ReferrerRecord>(
+      [](const Statement& row) {
+        return ReferrerRecord{Digest::parse(row.text(0)).value(), row.text(1), row.text(2), row.int64(3), row.text(4)};
+      });
 }
 
 Result<std::vector<ImageRecord>> SqliteMetadataStore::list_images(RepositoryId repo, const PageRequest& page) {
@@ -693,13 +667,7 @@ Result<std::vector<std::string>> SqliteMetadataStore::tags_for_manifest(Reposito
       auto s, lease->prepare("SELECT t.name FROM tags t JOIN manifests m ON m.id=t.manifest_id "
                              "WHERE m.repo_id=?1 AND m.digest=?2 ORDER BY t.name"));
   s.bind(1, repo).bind(2, std::string_view(digest.str()));
-  std::vector<std::string> out;
-  while (true) {
-    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
-    if (!row) break;
-    out.push_back(s.text(0));
-  }
-  return out;
+  return s.collect<std::string>([](const Statement& row) { return row.text(0); });
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> SqliteMetadataStore::get_resource_tags(RepositoryId repo) {
@@ -724,13 +692,7 @@ Result<std::vector<RepositoryRecord>> SqliteMetadataStore::repositories_with_res
       kRepoColumns);
   BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
   s.bind(1, key).bind(2, value);
-  std::vector<RepositoryRecord> out;
-  while (true) {
-    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
-    if (!row) break;
-    out.push_back(read_repo(s));
-  }
-  return out;
+  return s.collect<RepositoryRecord>([](const Statement& row) { return read_repo(row); });
 }
 
 Status SqliteMetadataStore::set_resource_tags(RepositoryId repo,
@@ -778,13 +740,7 @@ Result<std::vector<RepositoryRecord>> SqliteMetadataStore::repositories_with_lif
   static const std::string sql = fmt::format(
       "SELECT {} FROM repositories WHERE lifecycle_policy IS NOT NULL ORDER BY account_id, name", kRepoColumns);
   BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
-  std::vector<RepositoryRecord> out;
-  while (true) {
-    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
-    if (!row) break;
-    out.push_back(read_repo(s));
-  }
-  return out;
+  return s.collect<RepositoryRecord>([](const Statement& row) { return read_repo(row); });
 }
 
 Status SqliteMetadataStore::put_lifecycle_preview(RepositoryId repo, const LifecyclePreviewRecord& p) {
@@ -1019,13 +975,8 @@ Result<std::vector<RepositoryUsage>> SqliteMetadataStore::repository_usage(std::
                              "COALESCE((SELECT SUM(length(bytes)) FROM manifests m WHERE m.repo_id=r.id), 0) "
                              "FROM repositories r WHERE r.account_id=?1 ORDER BY r.name"));
   s.bind(1, account_id);
-  std::vector<RepositoryUsage> out;
-  while (true) {
-    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
-    if (!row) break;
-    out.push_back(RepositoryUsage{s.text(0), s.int64(1)});
-  }
-  return out;
+  return s.collect<RepositoryUsage>(
+      [](const Statement& row) { return RepositoryUsage{row.text(0), row.int64(1)}; });
 }
 
 Result<int64_t> SqliteMetadataStore::account_usage(std::string_view account_id) {
