@@ -1,30 +1,37 @@
-# The two commands of the README:
-#   make run    install build dependencies, build, run berth on its embedded defaults
-#   make test   install test dependencies, build, run every test
+# The README's two commands are ./run.sh and ./test.sh: they install make and everything else
+# from Debian's packages, then call run-only / test-only here. With the packages installed:
+#   make run    install build dependencies (if missing), build, run berth on its embedded defaults
+#   make test   install test dependencies (if missing), build, run every test
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit integration bench clean
+.PHONY: all deps build run run-only test test-only bench clean
 
 all: build
 
 deps:
-	scripts/install-deps.sh
+	sh scripts/install-deps.sh
 
 build:
+	@echo "== building berth ($(BUILD_TYPE)) in $(BUILD_DIR)/"
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DBERTH_WERROR=ON >/dev/null
 	ninja -C $(BUILD_DIR) -j$(JOBS) berth
 
-run: deps build
+run: deps run-only
+
+run-only: build
 	$(BUILD_DIR)/berth serve --listen 127.0.0.1:5000 --data-dir ./berth-data
 
 test:
-	scripts/install-deps.sh --test
+	sh scripts/install-deps.sh --test
+	$(MAKE) test-only
+
+test-only:
 	scripts/test.sh
 
 bench:
-	scripts/install-deps.sh --bench
+	sh scripts/install-deps.sh --bench
 	scripts/bench.sh
 
 clean:

@@ -1,20 +1,23 @@
 #!/bin/sh
 # Installs everything berth needs to build, test and benchmark, from Debian 12 packages only.
 #   scripts/install-deps.sh          what building and running berth needs
-#   scripts/install-deps.sh --test   also the real clients the tests drive
+#   scripts/install-deps.sh --test   also the real clients and services the tests drive
 #   scripts/install-deps.sh --bench  also CNCF Distribution and the load tools
+# Needs root, or sudo for a user that may use it. Installs only packages that are missing;
+# apt's own output goes to build/install-deps.log, and only a failure prints it.
 set -eu
 
-BUILD="build-essential cmake ninja-build pkg-config
+BUILD="make build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   libssl-dev libsqlite3-dev libpq-dev libarchive-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev"
 
-# Real clients and tools the integration tests drive.
+# Real clients and tools the integration tests drive; clang and its runtime for the fuzz
+# targets; FUSE for the power-loss filesystem.
 # CNCF Distribution and wrk: the benchmark's smoke run in the test command.
-TEST="python3 python3-pytest python3-boto3 python3-requests awscli
-  skopeo podman buildah umoci busybox-static uidmap openssl curl
-  docker.io docker-registry wrk"
+TEST="python3 python3-pytest python3-boto3 python3-requests python3-cryptography awscli
+  skopeo podman buildah umoci busybox-static uidmap openssl curl ca-certificates procps
+  docker.io docker-registry wrk clang libclang-rt-14-dev fuse3 libfuse3-dev"
 
 BENCH="hyperfine"
 
@@ -25,16 +28,33 @@ case "${1:-}" in
   *) echo "usage: $0 [--test|--bench]" >&2; exit 2 ;;
 esac
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
-
-export DEBIAN_FRONTEND=noninteractive
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-if [ -n "$missing" ]; then
-  $SUDO apt-get update -qq
-  # shellcheck disable=SC2086
-  $SUDO apt-get install -y -qq --no-install-recommends $missing
+if [ -z "$missing" ]; then
+  echo "== packages: all $(echo $PKGS | wc -w) present"
+  exit 0
 fi
+
+if [ "$(id -u)" = 0 ]; then
+  SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO="sudo"
+else
+  echo "error: installing$missing needs root; run this as root or install sudo" >&2
+  exit 1
+fi
+
+mkdir -p build
+log=build/install-deps.log
+echo "== packages: installing$(echo "$missing" | wc -w | sed 's/^/ /') from Debian (apt output in $log)"
+echo $missing | fold -s -w 96 | sed "s/^/  /"
+APT="$SUDO env DEBIAN_FRONTEND=noninteractive apt-get"
+# shellcheck disable=SC2086
+if ! { $APT update && $APT install -y --no-install-recommends $missing; } >"$log" 2>&1; then
+  echo "error: apt-get failed; the last lines of $log:" >&2
+  tail -n 30 "$log" >&2
+  exit 1
+fi
+echo "== packages: done"
