@@ -237,7 +237,9 @@ def obtain_registry_password(url: str, verify) -> str:
     import boto3
     from botocore.config import Config
 
-    client = boto3.client(
+    # A session of its own: boto3's default session is not safe to create clients from in
+    # several threads at once (the race tests log in from each worker thread).
+    client = boto3.session.Session().client(
         "ecr", endpoint_url=url, region_name=AWS_REGION,
         aws_access_key_id=ADMIN_ACCESS_KEY_ID, aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY,
         verify=verify, config=Config(retries={"max_attempts": 1}),
