@@ -51,9 +51,9 @@ def pytest_runtest_makereport(item, call):
     refused = [c for c in clients if c.lower() not in allowed and "all" not in allowed]
     if refused:
         report.outcome = "failed"
-        report.longrepr = (f"{item.nodeid}: the README names {', '.join(refused)} as tested, but this test "
-                           f"skipped: {reason}\nInstall or fix the client, or set {ALLOW_ENV}="
-                           f"{','.join(refused)} to accept the skip (it is then listed at the end of the run).")
+        report.longrepr = (f"{item.nodeid} drives {', '.join(clients)}, which the README says are tested, "
+                           f"but it skipped: {reason}\nInstall or fix the client, or set {ALLOW_ENV} to name "
+                           f"the missing one to accept the skip (it is then listed at the end of the run).")
         return
     item.config._berth_skips.append((item.nodeid, reason))
 
