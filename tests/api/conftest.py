@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+pytest_plugins = ["skip_policy"]   # tests/skip_policy.py: README clients must run; skips are listed
 from botocore.exceptions import ClientError
 
 import ecr_support
@@ -98,9 +102,9 @@ def v2(berth, registry_pw) -> V2:
 
 @pytest.fixture(scope="session")
 def admin_cli(berth):
-    """The session server, when this berth build has ``berth admin``; skips otherwise."""
-    if not admin_cli_available():
-        pytest.skip(f"{BERTH_BIN} has no 'admin' subcommand (berth admin --help fails)")
+    """The session server, whose ``berth admin`` commands (README "Command line") the tests use;
+    a build without them fails these tests rather than skipping them."""
+    assert admin_cli_available(), f"{BERTH_BIN} has no working 'berth admin' (berth admin --help fails)"
     return berth
 
 

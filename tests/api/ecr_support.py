@@ -249,9 +249,10 @@ ADMIN_KEY = AccessKey(ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, ACCOUNT_ID)
 
 
 def admin_cli_available() -> bool:
-    """Whether this berth build has the ``admin`` operator commands."""
+    """Whether ``berth admin --help`` works (its wording is not checked: a changed help text must
+    not turn the tests that use ``berth admin`` into skips)."""
     proc = subprocess.run([str(berth_binary()), "admin", "--help"], capture_output=True, text=True, timeout=30)
-    return proc.returncode == 0 and "key" in proc.stdout
+    return proc.returncode == 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -18,10 +20,22 @@ import pytest
 import requests
 
 from ecr_content import OCI_MANIFEST, make_image, push_image, sha256
-from ecr_support import (ACCOUNT_ID, OTHER_ACCOUNT_ID, REGION, AccessKey, BerthServer, admin_cli_available, basic,
-                         ecr_client, ecr_raw, registry_password, unique, wait_until)
+from ecr_support import (ACCOUNT_ID, OTHER_ACCOUNT_ID, REGION, REPO_ROOT, AccessKey, BerthServer,
+                         admin_cli_available, basic, ecr_client, ecr_raw, registry_password, unique, wait_until)
+
+# README: "disabling or deleting the key revokes them within a second"; a small margin for the
+# request itself on a loaded machine.
+REVOCATION_BOUND = 1.5
 
 REPO = "matrix/app"
+# Account 0's stored policy: keeps everything. An attacker's PutLifecyclePolicy would replace it
+# with EVIL_POLICY, which expires all but one image at the next evaluation.
+SEEDED_POLICY = json.dumps({"rules": [{"rulePriority": 1, "description": "keep up to a thousand images",
+                                       "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
+                                                     "countNumber": 1000}, "action": {"type": "expire"}}]})
+EVIL_POLICY = json.dumps({"rules": [{"rulePriority": 1, "description": "expire all images but the newest one",
+                                     "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
+                                                   "countNumber": 1}, "action": {"type": "expire"}}]})
 TAG = f"seeded-{unique()}"
 NEW_REPO = "matrix/new"
 
@@ -55,7 +69,8 @@ class Seeded:
                                 allow_redirects=False, **kw)
 
     def snapshot(self) -> dict:
-        """Everything an attacker might have read-modified, as seen by the admin."""
+        """Everything an attacker might have read-modified, as seen by the admin, and the bytes of
+        the data directory's blob and upload files."""
         client = self.admin()
         auth = {"Authorization": basic(self.password())}
         repos = client.describe_repositories()["repositories"]
@@ -67,6 +82,8 @@ class Seeded:
         layers = client.batch_check_layer_availability(repositoryName=REPO, layerDigests=probe)["layers"]
         upload = self.v2("GET", self.v2_upload, auth)
         referrers = self.v2("GET", f"/v2/{REPO}/referrers/{self.image.digest}", auth)
+        policy = client.get_lifecycle_policy(repositoryName=REPO)
+        preview = client.get_lifecycle_policy_preview(repositoryName=REPO)
         return {
             "repositories": sorted((r["repositoryName"], r["imageTagMutability"],
                                     r["imageScanningConfiguration"]["scanOnPush"]) for r in repos),
@@ -77,7 +94,23 @@ class Seeded:
             "layers": sorted((l["layerDigest"], l["layerAvailability"]) for l in layers),
             "v2_upload": (upload.status_code, upload.headers.get("Range")),
             "referrers": (referrers.status_code, sorted(m["digest"] for m in referrers.json().get("manifests", []))),
+            "lifecycle_policy": policy["lifecyclePolicyText"],
+            "lifecycle_preview": (preview["status"], preview["lifecyclePolicyText"],
+                                  sorted(r["imageDigest"] for r in preview.get("previewResults", []))),
+            **self.files(),
         }
+
+    def files(self) -> dict:
+        """{"blob_files": {path: sha256}, "upload_files": {path: sha256}} under the data directory.
+        Both open uploads (the /v2 session and the ECR layer upload) must be among the upload
+        files, so that appending to or dropping either shows."""
+        out = {}
+        for kind in ("blobs", "uploads"):
+            root = self.server.data_dir / kind
+            out[f"{kind[:-1]}_files"] = {
+                str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(root.rglob("*")) if p.is_file()}
+        return out
 
     def markers(self) -> list[str]:
         """Strings that only someone who can read account 0's repository could echo."""
@@ -106,6 +139,12 @@ def seed(server: BerthServer) -> Seeded:
     s.ecr_upload_id = client.initiate_layer_upload(repositoryName=REPO)["uploadId"]
     client.upload_layer_part(repositoryName=REPO, uploadId=s.ecr_upload_id, partFirstByte=0, partLastByte=9,
                              layerPartBlob=s.upload_bytes[:10])
+    client.put_lifecycle_policy(repositoryName=REPO, lifecyclePolicyText=SEEDED_POLICY)
+    client.start_lifecycle_policy_preview(repositoryName=REPO)
+    uploads = s.files()["upload_files"]
+    for upload_id in (s.ecr_upload_id, s.v2_upload.split("?")[0].rstrip("/").rsplit("/", 1)[-1]):
+        assert any(upload_id in path for path in uploads), \
+            f"the data-directory snapshot does not see upload {upload_id}: {sorted(uploads)}"
     return s
 
 
@@ -117,23 +156,23 @@ def _flip(text: str, i: int) -> str:
 def seeded(module_server_factory) -> Seeded:
     """The main matrix server (default token lifetime) with keys for every credential kind."""
     s = seed(module_server_factory.start())
-    if admin_cli_available():
-        srv = s.server
-        srv.admin("account", "create", "--id", OTHER_ACCOUNT_ID, "--name", "other")
-        srv.admin("user", "create", "--account", OTHER_ACCOUNT_ID, "--name", "alice", "--admin")
-        srv.admin("user", "create", "--account", ACCOUNT_ID, "--name", "bob")   # no permissions
-        s.keys["other"] = srv.create_key(OTHER_ACCOUNT_ID, "alice")
-        s.keys["unprivileged"] = srv.create_key(ACCOUNT_ID, "bob")
-        for kind in ("disabled", "deleted"):
-            key = srv.create_key(ACCOUNT_ID, "admin")
-            s.keys[kind] = key
-            s.keys[kind + "_token"] = registry_password(ecr_client(s.url, key))
-        srv.admin("key", "disable", s.keys["disabled"].access_key_id)
-        srv.admin("key", "delete", s.keys["deleted"].access_key_id)
-        for kind in ("disabled", "deleted"):
-            key = s.keys[kind]
-            assert wait_until(lambda: ecr_raw(s.url, "DescribeRegistry", {}, key).error_type
-                              == "UnrecognizedClientException"), f"the {kind} key still works after 3 s"
+    assert admin_cli_available(), "the matrix needs 'berth admin' (README, Command line) for its other identities"
+    srv = s.server
+    srv.admin("account", "create", "--id", OTHER_ACCOUNT_ID, "--name", "other")
+    srv.admin("user", "create", "--account", OTHER_ACCOUNT_ID, "--name", "alice", "--admin")
+    srv.admin("user", "create", "--account", ACCOUNT_ID, "--name", "bob")   # no permissions
+    s.keys["other"] = srv.create_key(OTHER_ACCOUNT_ID, "alice")
+    s.keys["unprivileged"] = srv.create_key(ACCOUNT_ID, "bob")
+    for kind in ("disabled", "deleted"):
+        key = srv.create_key(ACCOUNT_ID, "admin")
+        s.keys[kind] = key
+        s.keys[kind + "_token"] = registry_password(ecr_client(s.url, key))
+    for kind, verb in (("disabled", "disable"), ("deleted", "delete")):
+        key = s.keys[kind]
+        srv.admin("key", verb, key.access_key_id)
+        assert wait_until(lambda: ecr_raw(s.url, "DescribeRegistry", {}, key).error_type
+                          == "UnrecognizedClientException", timeout=REVOCATION_BOUND, interval=0.05), \
+            f"the {kind} key still works {REVOCATION_BOUND} s after 'berth admin key {verb}'"
     return s
 
 
@@ -148,8 +187,6 @@ def seeded_short_ttl(module_server_factory) -> Seeded:
 
 
 def _need_admin(s: Seeded, key: str):
-    if key not in s.keys:
-        pytest.skip("this berth build has no 'berth admin' commands")
     return s.keys[key]
 
 
@@ -164,6 +201,17 @@ def _clean_other_account(s: Seeded) -> None:
             other.delete_repository(repositoryName=name, force=True)
         except Exception:
             pass
+
+
+def _assert_unchanged(before: dict, after: dict, what: str, foreign: bool) -> None:
+    """Account 0's data is exactly as it was. Another account (``foreign``) may have added files
+    of its own (an upload or blob in its own namespace), but never changed or removed one."""
+    if foreign:
+        after = dict(after)
+        for key in ("blob_files", "upload_files"):
+            after[key] = {k: v for k, v in after[key].items() if k in before[key]}
+    changed = sorted(k for k in before if before[k] != after.get(k))
+    assert after == before, f"{what} changed account {ACCOUNT_ID}'s data: {changed}"
 
 
 def _snapshot_or_died(s: Seeded, when: str) -> dict:
@@ -297,7 +345,7 @@ def test_v2_route_refuses_bad_credentials(seeded, seeded_short_ttl, route, kind)
         _assert_nothing_leaked(target, route, r)
     else:
         _assert_unauthorized(r, route.method)
-    assert after == before, f"{route.method} {route.path(target)} with {kind} changed the repository"
+    _assert_unchanged(before, after, f"{route.method} {route.path(target)} with {kind}", kind == "other_account")
 
 
 def test_v2_other_account_cannot_mount_first_account_blob(seeded):
@@ -345,18 +393,30 @@ def _ecr_requests(s: Seeded) -> dict[str, dict]:
         "CompleteLayerUpload": {"repositoryName": REPO, "uploadId": s.ecr_upload_id,
                                 "layerDigests": [sha256(s.upload_bytes[:10])]},
         "GetDownloadUrlForLayer": {"repositoryName": REPO, "layerDigest": s.image.layer_digests[0]},
+        "PutLifecyclePolicy": {"repositoryName": REPO, "lifecyclePolicyText": EVIL_POLICY},
+        "GetLifecyclePolicy": {"repositoryName": REPO},
+        "DeleteLifecyclePolicy": {"repositoryName": REPO},
+        "StartLifecyclePolicyPreview": {"repositoryName": REPO, "lifecyclePolicyText": EVIL_POLICY},
+        "GetLifecyclePolicyPreview": {"repositoryName": REPO},
         "GetAuthorizationToken": {},
         "DescribeRegistry": {},
     }
 
 
-OPERATIONS = [
-    "CreateRepository", "DescribeRepositories", "DeleteRepository", "PutImageTagMutability",
-    "PutImageScanningConfiguration", "TagResource", "UntagResource", "ListTagsForResource", "ListImages",
-    "DescribeImages", "BatchGetImage", "BatchDeleteImage", "PutImage", "BatchCheckLayerAvailability",
-    "InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload", "GetDownloadUrlForLayer",
-    "GetAuthorizationToken", "DescribeRegistry",
-]
+# The operations berth dispatches, read from its one operation table, so that an operation added
+# to the table joins the matrix the same day (and fails it until _ecr_requests has a request for
+# it). test_matrix_covers_every_operation_berth_dispatches checks this list against the server.
+ECR_TABLE = REPO_ROOT / "src" / "ecr" / "ecr_api.cc"
+TABLE_ENTRY = re.compile(r'\{"([A-Za-z0-9]+)",\s*&EcrApi::\w+\}')
+
+
+def _table_operations() -> list[str]:
+    names = TABLE_ENTRY.findall(ECR_TABLE.read_text())
+    assert len(names) >= 20, f"cannot read the operation table in {ECR_TABLE} (found {names})"
+    return names
+
+
+OPERATIONS = _table_operations()
 
 ECR_CREDENTIALS = {
     # kind: (expected __type, message fragment or None)
@@ -434,7 +494,37 @@ def test_ecr_operation_refuses_bad_credentials(seeded, operation, kind):
             assert r.status == 400 and r.error_type in FOREIGN_OK, f"{r.status} {r.text[:300]}"
         for marker in seeded.markers():
             assert marker not in r.text
-    assert after == before, f"{operation} with {kind} changed account {ACCOUNT_ID}'s data"
+    _assert_unchanged(before, after, f"{operation} with {kind}", kind.startswith("other_account"))
+
+
+def _operations_the_server_dispatches(s: Seeded) -> set[str]:
+    """Every name from botocore's ECR model and from the operation table, sent to the server with
+    a body that is not JSON by a key without permissions: an operation it dispatches answers
+    SerializationException (or AccessDeniedException), one it does not know UnknownOperationException.
+    Nothing is changed either way."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("ecr")
+    names = set(model.operation_names) | set(OPERATIONS)
+    probe = ecr_raw(s.url, "NoSuchOperationInEcr", b"{not json", key=s.keys["unprivileged"])
+    assert probe.error_type == "UnknownOperationException", f"the probe cannot tell: {probe.status} {probe.text[:200]}"
+    dispatched = set()
+    for name in sorted(names):
+        r = ecr_raw(s.url, name, b"{not json", key=s.keys["unprivileged"])
+        assert r.status in (400, 403), f"{name}: {r.status} {r.text[:200]}"
+        if r.error_type != "UnknownOperationException":
+            dispatched.add(name)
+    return dispatched
+
+
+def test_matrix_covers_every_operation_berth_dispatches(seeded):
+    seeded.server.ensure_running()
+    dispatched = _operations_the_server_dispatches(seeded)
+    assert set(OPERATIONS) == dispatched, \
+        f"the matrix misses {sorted(dispatched - set(OPERATIONS))}; lists operations berth does not dispatch: " \
+        f"{sorted(set(OPERATIONS) - dispatched)}"
+    assert set(_ecr_requests(seeded)) == set(OPERATIONS), \
+        f"operations without a request in _ecr_requests: {sorted(set(OPERATIONS) - set(_ecr_requests(seeded)))}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,12 @@
-"""The ECR getting-started walkthrough with real clients: the AWS CLI (v2 from Debian, and the
-v1 first on PATH when present) against berth's ECR API, and podman, skopeo and docker against
-its /v2 API with the password from ``aws ecr get-login-password``. The image is busybox from
-``/bin/busybox``, packed with umoci."""
+"""The ECR getting-started walkthrough with real clients: the AWS CLI against berth's ECR API,
+and podman, skopeo and docker against its /v2 API with the password from
+``aws ecr get-login-password``. The image is busybox from ``/bin/busybox``, packed with umoci.
+
+The AWS CLI is the one Debian 12 installs: package awscli 2.9.19, a v2, at /usr/bin/aws. Debian
+12 packages no AWS CLI v1; the v1 test runs when one is found (``BERTH_AWS_CLI_V1``, or any
+``aws`` on PATH that reports ``aws-cli/1.``) and is otherwise skipped and listed at the end.
+Every other client here is required (``client`` marker, tests/skip_policy.py): if it is missing
+or cannot start, the test fails unless ``BERTH_ALLOW_SKIP`` names it."""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from ecr_support import ADMIN_KEY, basic, run_tool, unique
 
 pytestmark = pytest.mark.tools
 
-AWS_V2 = "/usr/bin/aws"
+AWS_V2 = "/usr/bin/aws"   # Debian 12's awscli package (v2)
 BUSYBOX = Path("/bin/busybox")
 
 
@@ -130,6 +135,8 @@ def walk_repo(berth, ecr):
 # ---------------------------------------------------------------------------------------------
 # AWS CLI v2 + podman
 
+@pytest.mark.client("aws-cli")
+@pytest.mark.client("podman")
 def test_walkthrough_aws_cli_v2_with_podman(aws, podman, berth, ecr, walk_repo, busybox_layout, tmp_path):
     # 1. Create the repository and find its URI.
     created = aws.json("create-repository", "--repository-name", walk_repo,
@@ -181,6 +188,7 @@ def test_walkthrough_aws_cli_v2_with_podman(aws, podman, berth, ecr, walk_repo, 
         ecr.describe_repositories(repositoryNames=[walk_repo])
 
 
+@pytest.mark.client("aws-cli")
 def test_walkthrough_aws_cli_v2_reports_errors(aws, walk_repo):
     aws.json("create-repository", "--repository-name", walk_repo)
     again = aws("create-repository", "--repository-name", walk_repo, check=False)
@@ -190,6 +198,7 @@ def test_walkthrough_aws_cli_v2_reports_errors(aws, walk_repo):
     assert bad.returncode == 254 and "InvalidParameterException" in bad.stderr
 
 
+@pytest.mark.client("aws-cli")
 def test_walkthrough_aws_cli_v2_paginates(aws, ecr, walk_repo):
     aws.json("create-repository", "--repository-name", walk_repo)
     digests = {push_image(ecr, walk_repo, f"t{i}").digest for i in range(5)}
@@ -202,6 +211,8 @@ def test_walkthrough_aws_cli_v2_paginates(aws, ecr, walk_repo):
 # ---------------------------------------------------------------------------------------------
 # AWS CLI v2 + skopeo
 
+@pytest.mark.client("aws-cli")
+@pytest.mark.client("skopeo")
 def test_walkthrough_aws_cli_v2_with_skopeo(aws, berth, walk_repo, busybox_layout, tmp_path):
     if not shutil.which("skopeo"):
         pytest.skip("skopeo is not installed")
@@ -228,16 +239,35 @@ def test_walkthrough_aws_cli_v2_with_skopeo(aws, berth, walk_repo, busybox_layou
 
 
 # ---------------------------------------------------------------------------------------------
-# AWS CLI v1 (the one first on PATH), where present
+# AWS CLI v1, where one is installed (Debian 12 packages none)
+
+def find_aws_cli_v1(env: dict) -> tuple[str | None, str]:
+    """(path of a working AWS CLI v1, or None; what was found). ``BERTH_AWS_CLI_V1`` names one
+    explicitly (then it must work); else every ``aws`` on PATH is asked for its version."""
+    explicit = os.environ.get("BERTH_AWS_CLI_V1")
+    candidates = [explicit] if explicit else []
+    if not explicit:
+        for directory in os.environ.get("PATH", "").split(os.pathsep):
+            path = Path(directory or ".") / "aws"
+            if path.is_file() and os.access(path, os.X_OK) and str(path) not in candidates:
+                candidates.append(str(path))
+    seen = []
+    for binary in candidates:
+        proc = subprocess.run([binary, "--version"], capture_output=True, text=True, env={**os.environ, **env})
+        version = (proc.stdout + proc.stderr).strip()
+        if proc.returncode == 0 and version.startswith("aws-cli/1."):
+            return binary, version
+        seen.append(f"{binary}: {version[:60] or proc.returncode}")
+    if explicit:
+        raise AssertionError(f"BERTH_AWS_CLI_V1={explicit} is not a working AWS CLI v1: {seen}")
+    return None, "; ".join(seen) or "no aws on PATH"
+
 
 def test_walkthrough_aws_cli_v1(berth, walk_repo, tmp_path):
-    binary = shutil.which("aws")
-    if not binary or Path(binary).resolve() == Path(AWS_V2).resolve():
-        pytest.skip("no AWS CLI v1 on PATH")
     env = cli_env(tmp_path)
-    version = subprocess.run([binary, "--version"], capture_output=True, text=True, env={**os.environ, **env})
-    if version.returncode != 0 or not (version.stdout + version.stderr).startswith("aws-cli/1."):
-        pytest.skip(f"'aws' on PATH is not a working CLI v1: {(version.stdout + version.stderr).strip()[:100]}")
+    binary, found = find_aws_cli_v1(env)
+    if binary is None:
+        pytest.skip(f"no AWS CLI v1 installed (Debian 12 packages only v2; found {found})")
     aws = Aws(binary, berth.url, env)
     created = aws.json("create-repository", "--repository-name", walk_repo)["repository"]
     assert created["repositoryName"] == walk_repo
@@ -309,6 +339,8 @@ def dockerd(berth, tmp_path_factory):
     subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
+@pytest.mark.client("aws-cli")
+@pytest.mark.client("docker")
 def test_walkthrough_aws_cli_v2_with_docker(aws, dockerd, berth, walk_repo, busybox_layout, tmp_path):
     uri = aws.json("create-repository", "--repository-name", walk_repo)["repository"]["repositoryUri"]
     registry = uri.split("/", 1)[0]

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+pytest_plugins = ["skip_policy"]   # tests/skip_policy.py: README clients must run; skips are listed
 
 import harness
 from content import unique

@@ -41,6 +41,9 @@ AUTH_MODE = os.environ.get("BERTH_TEST_AUTH", "auto").strip().lower() or "auto"
 if AUTH_MODE not in ("auto", "off"):
     raise RuntimeError(f"BERTH_TEST_AUTH must be 'auto' or 'off', not {AUTH_MODE!r}")
 DISTRIBUTION_BIN = Path(os.environ.get("DISTRIBUTION_BIN", "/usr/bin/docker-registry"))
+# berth started with its defaults must ask for credentials; only BERTH_TEST_AUTH=off or the
+# Distribution cross-check (which runs without auth) may answer GET /v2/ with 200.
+AUTH_EXPECTED = TARGET == "berth" and AUTH_MODE == "auto"
 
 # Fixed test credentials handed to berth; the registry password is derived from them via ECR.
 ADMIN_ACCESS_KEY_ID = "BKIATESTADMIN0000000"
@@ -234,7 +237,9 @@ def obtain_registry_password(url: str, verify) -> str:
     import boto3
     from botocore.config import Config
 
-    client = boto3.client(
+    # A session of its own: boto3's default session is not safe to create clients from in
+    # several threads at once (the race tests log in from each worker thread).
+    client = boto3.session.Session().client(
         "ecr", endpoint_url=url, region_name=AWS_REGION,
         aws_access_key_id=ADMIN_ACCESS_KEY_ID, aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY,
         verify=verify, config=Config(retries={"max_attempts": 1}),
@@ -277,9 +282,23 @@ class Registry:
     def auth_required(self) -> bool:
         return self.auth is not None
 
+    def require_auth(self) -> None:
+        """Skips an authentication test against a target deliberately run without authentication
+        (Distribution, or berth with BERTH_TEST_AUTH=off); berth's default never gets here (see
+        ``_login``)."""
+        if not self.auth_required:
+            import pytest
+
+            assert not AUTH_EXPECTED, "berth runs without authentication although the tests expect it"
+            pytest.skip(f"target {TARGET} runs without authentication (BERTH_TEST_AUTH={AUTH_MODE})")
+
     def _login(self) -> None:
         r = requests.get(self.url + "/v2/", timeout=DEFAULT_TIMEOUT, verify=self.verify)
         if r.status_code == 200:
+            if AUTH_EXPECTED and "--no-auth" not in self.server._command():
+                raise RuntimeError("berth answered GET /v2/ without credentials with 200: authentication is on by "
+                                   "default and the auth tests must not turn into skips (BERTH_TEST_AUTH=off runs "
+                                   "berth with --no-auth on purpose)")
             return
         challenge = r.headers.get("WWW-Authenticate", "")
         if r.status_code != 401 or not challenge.lower().startswith("basic"):

@@ -20,8 +20,7 @@ def test_base_unknown_api_path_returns_404(registry):
 
 
 def test_auth_missing_credentials_answer_401_with_basic_challenge(registry):
-    if not registry.auth_required:
-        pytest.skip("server runs without authentication")
+    registry.require_auth()
     r = requests.get(registry.url + "/v2/", timeout=30, verify=registry.verify)
     assert r.status_code == 401, describe(r)
     assert r.headers.get("WWW-Authenticate", "").lower().startswith("basic realm="), describe(r)
@@ -29,22 +28,19 @@ def test_auth_missing_credentials_answer_401_with_basic_challenge(registry):
 
 
 def test_auth_wrong_password_is_refused(registry, repo):
-    if not registry.auth_required:
-        pytest.skip("server runs without authentication")
+    registry.require_auth()
     r = registry.get(f"/v2/{repo}/tags/list", auth=("AWS", "not-the-password"))
     assert_error(r, 401, "UNAUTHORIZED")
 
 
 def test_auth_protects_repository_routes(registry, repo):
-    if not registry.auth_required:
-        pytest.skip("server runs without authentication")
+    registry.require_auth()
     r = registry.post(f"/v2/{repo}/blobs/uploads/", auth=None)
     assert_error(r, 401, "UNAUTHORIZED")
 
 
 def test_auth_unauthenticated_pull_answers_401_with_challenge(registry, repo):
-    if not registry.auth_required:
-        pytest.skip("server runs without authentication")
+    registry.require_auth()
     manifest = make_image()
     push_image(registry, repo, manifest, ref="v1")
     r = registry.get(f"/v2/{repo}/manifests/v1", auth=None, headers={"Accept": ACCEPT_MANIFESTS})
@@ -54,8 +50,7 @@ def test_auth_unauthenticated_pull_answers_401_with_challenge(registry, repo):
 
 
 def test_auth_token_request_with_a_wrong_secret_is_refused(registry):
-    if not registry.auth_required:
-        pytest.skip("server runs without authentication")
+    registry.require_auth()
     import boto3
     from botocore.exceptions import ClientError
 
@@ -68,8 +63,7 @@ def test_auth_token_request_with_a_wrong_secret_is_refused(registry):
 
 
 def test_auth_skopeo_without_credentials_is_refused(registry, repo, busybox_layout):
-    if not registry.auth_required:
-        pytest.skip("server runs without authentication")
+    registry.require_auth()
     failed = run_tool(["skopeo", "copy", "--retry-times", "0", "--dest-tls-verify=false", "--dest-no-creds",
                        busybox_layout["busybox"].oci_ref, f"docker://{registry.host}/{repo}:v1"], check=False)
     assert failed.returncode != 0

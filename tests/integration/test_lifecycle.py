@@ -4,12 +4,15 @@ background enforcement (``--lifecycle-interval``), which must remove exactly wha
 Enforcement tests run on a private server that evaluates policies every 2 s. Images are pushed in
 groups at distinct wall-clock seconds, because ``imagePushedAt`` has one-second resolution and
 ``imageCountMoreThan`` orders by it. ``sinceImagePushed`` cannot be exercised for real without
-waiting days; it is covered by a policy that must select nothing yet.
+waiting days; it is covered by a policy that must select nothing yet, and its positive cases by
+the unit tests of the planner (tests/unit/lifecycle_plan_test.cc, images of given ages). Every
+enforcement is also checked against ``berth admin expirations``.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 
 import pytest
@@ -17,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from content import get_manifest, make_artifact, make_image, make_index, push_image, push_manifest, sha256
 from ecr_helpers import (client_error_code, ecr_client, ecr_expect_error, ecr_ok, log_records, require_berth,
-                         start_server)
+                         run_berth, start_server)
 from harness import Registry, run_tool
 
 LIFECYCLE_INTERVAL = 2  # seconds, for the enforcement server
@@ -204,6 +207,22 @@ def expirations_logged(server, repo) -> dict:
     return out
 
 
+def expirations_listed(server, repo) -> dict:
+    """``berth admin expirations`` (README: every expiry is listed there) for one repository:
+    {digest: (rule priority, sorted tags)}. Lines are ``time<TAB>repo<TAB>digest<TAB>tags|-<TAB>rule N``."""
+    out = run_berth("admin", "--data-dir", str(server.data_dir), "expirations").stdout
+    listed = {}
+    for line in out.splitlines():
+        fields = line.split("\t")
+        assert len(fields) == 5 and fields[4].startswith("rule "), f"unexpected expirations line: {line!r}"
+        if fields[1] != repo:
+            continue
+        assert fields[2] not in listed, f"an expiry is listed twice: {line!r}"
+        tags = [] if fields[3] == "-" else sorted(fields[3].split(","))
+        listed[fields[2]] = (int(fields[4].removeprefix("rule ")), tags)
+    return listed
+
+
 def put_policy_and_enforce(reg, ecr, server, repo, text, expected_removed: dict):
     """Preview ``text``, check it against ``expected_removed`` ({digest: (priority, tags)}), store
     the policy, wait for the background job, and check it removed exactly the preview's images."""
@@ -219,6 +238,8 @@ def put_policy_and_enforce(reg, ecr, server, repo, text, expected_removed: dict)
     wait_for_enforcement(reg, ecr, repo, expected_after, since)
     assert expirations_logged(server, repo) == {d: v for d, v in expected_removed.items()}, \
         "the expirations logged differ from the preview"
+    assert expirations_listed(server, repo) == expected_removed, \
+        "berth admin expirations does not list what the lifecycle expired"
     for digest in previewed:
         assert get_manifest(reg, repo, digest).status_code == 404, f"{digest} expired but still served"
     return previewed
@@ -533,7 +554,34 @@ def test_lifecycle_since_image_pushed_selects_nothing_young(lc_server, lc_regist
     lc_ecr.put_lifecycle_policy(repositoryName=repo, lifecyclePolicyText=text)
     wait_for_enforcement(reg, lc_ecr, repo, before, since)
     assert expirations_logged(lc_server, repo) == {}
+    assert expirations_listed(lc_server, repo) == {}
     assert set(before) == {i.digest for i in images}
+
+
+def backdate_push(server, repo_digest: str, days: int) -> None:
+    """Makes an image look pushed ``days`` earlier. berth has no test clock; the push time in the
+    metadata database is the one clock-dependent fact an age rule reads, so moving it back is
+    what waiting that many days would do. (Test-only reach into the SQLite store.)"""
+    with sqlite3.connect(server.data_dir / "berth.db", timeout=30) as db:
+        changed = db.execute("UPDATE manifests SET pushed_at = pushed_at - ? WHERE digest = ?",
+                             (days * 86400, repo_digest)).rowcount
+    assert changed == 1, f"expected one manifest row for {repo_digest}, updated {changed}"
+
+
+def test_lifecycle_since_image_pushed_expires_old_images(lc_server, lc_registry, lc_ecr, repo):
+    """The positive case of an age rule, end to end: an image pushed three days ago (back-dated)
+    is expired by ``sinceImagePushed 2 days``, a fresh one is kept, and the expiry is logged and
+    listed by ``berth admin expirations``."""
+    reg = lc_registry
+    old = push(reg, repo, small_image(), "old-build")
+    fresh = push(reg, repo, small_image(), "fresh-build")
+    backdate_push(lc_server, old.digest, days=3)
+    assert time.time() - pushed_at(lc_ecr, repo)[old.digest] > 2.5 * 86400, "the back-dating did not show"
+    before = image_state(lc_ecr, repo)
+    text = policy(rule(1, "any", count_type="sinceImagePushed", unit="days", count=2,
+                       description="expire everything older than two days"))
+    put_policy_and_enforce(reg, lc_ecr, lc_server, repo, text, expected_preview(before, (old, 1)))
+    assert image_state(lc_ecr, repo) == {fresh.digest: {"fresh-build"}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -566,16 +614,23 @@ def test_lifecycle_index_children_live_and_die_with_their_index(lc_server, lc_re
         assert r.status_code == 200 and r.content == child.body
 
     # Once the last index listing them is deleted, the children are ordinary untagged images,
-    # and u2 is the newest of those.
+    # and u2 is the newest of those. The stored policy is taken away first, so that the
+    # background job cannot act between the delete and the checks; then it is put back.
+    lc_ecr.delete_lifecycle_policy(repositoryName=repo)
     out = lc_ecr.batch_delete_image(repositoryName=repo, imageIds=[{"imageTag": "multi-2"}])
     assert out["failures"] == [], out
     after_delete = image_state(lc_ecr, repo)
     assert set(after_delete) == {c3.digest, c4.digest, shared.digest, u2.digest}
-    assert summarize(preview(lc_ecr, repo)) == expected_preview(after_delete, (c3, 2), (c4, 2), (shared, 2))
-    wait_for_enforcement(reg, lc_ecr, repo, {u2.digest: set()}, time.time())
+    assert summarize(preview(lc_ecr, repo, text)) == expected_preview(after_delete, (c3, 2), (c4, 2), (shared, 2))
+    assert image_state(lc_ecr, repo) == after_delete
+    since = time.time()
+    lc_ecr.put_lifecycle_policy(repositoryName=repo, lifecyclePolicyText=text)
+    wait_for_enforcement(reg, lc_ecr, repo, {u2.digest: set()}, since)
     logged = expirations_logged(lc_server, repo)
     assert {d: logged.get(d) for d in (c3.digest, c4.digest, shared.digest)} == \
         {c3.digest: (2, []), c4.digest: (2, []), shared.digest: (2, [])}
+    listed = expirations_listed(lc_server, repo)
+    assert listed == logged, "berth admin expirations and the log disagree"
 
 
 def test_lifecycle_referrer_lives_and_dies_with_its_subject(lc_server, lc_registry, lc_ecr, repo):
