@@ -1,11 +1,13 @@
 # The two commands of the README:
 #   make run    install build dependencies, build, run berth on its embedded defaults
 #   make test   install test dependencies, build, run every test
+#   make fuzz   build the libFuzzer targets with clang, run each FUZZ_SECONDS
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test unit integration bench clean
+.PHONY: all deps build run test unit integration bench fuzz clean
 
 all: build
 
@@ -27,5 +29,8 @@ bench:
 	scripts/install-deps.sh --bench
 	scripts/bench.sh
 
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz.sh
+
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan build-fuzz

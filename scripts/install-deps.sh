@@ -12,9 +12,10 @@ BUILD="build-essential cmake ninja-build pkg-config
 
 # Real clients and tools the integration tests drive.
 # CNCF Distribution and wrk: the benchmark's smoke run in the test command.
+# clang and its runtime (libFuzzer, ASan, UBSan): the fuzz targets' short run.
 TEST="python3 python3-pytest python3-boto3 python3-requests awscli
   skopeo podman buildah umoci busybox-static uidmap openssl curl
-  docker.io docker-registry wrk"
+  docker.io docker-registry wrk clang libclang-rt-14-dev"
 
 BENCH="hyperfine"
 
