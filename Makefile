@@ -2,11 +2,13 @@
 # from Debian's packages, then call run-only / test-only here. With the packages installed:
 #   make run    install build dependencies (if missing), build, run berth on its embedded defaults
 #   make test   install test dependencies (if missing), build, run every test
+#   make fuzz   build the libFuzzer targets with clang, run each FUZZ_SECONDS
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run run-only test test-only bench clean
+.PHONY: all deps build run run-only test test-only bench fuzz clean
 
 all: build
 
@@ -34,5 +36,8 @@ bench:
 	sh scripts/install-deps.sh --bench
 	scripts/bench.sh
 
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz.sh
+
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan build-fuzz

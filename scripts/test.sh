@@ -1,7 +1,8 @@
 #!/bin/bash
 # Builds berth with warnings as errors, runs the unit tests (also under
 # AddressSanitizer and UndefinedBehaviorSanitizer) and the integration suites
-# against live berth processes driven by real clients.
+# against live berth processes driven by real clients; builds the fuzz targets
+# and runs each briefly so the harness keeps compiling and its seeds keep passing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
@@ -20,6 +21,11 @@ if [ "${BERTH_SKIP_SANITIZERS:-0}" != 1 ]; then
   ninja -C build-asan -j"$JOBS" berth_unit_tests
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     build-asan/berth_unit_tests --gtest_brief=1
+fi
+
+if [ "${BERTH_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== fuzz targets (corpus replay + a few seconds each)"
+  FUZZ_SECONDS=${FUZZ_SMOKE_SECONDS:-5} JOBS="$JOBS" scripts/fuzz.sh
 fi
 
 echo "== integration tests"

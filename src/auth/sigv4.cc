@@ -727,11 +727,13 @@ Result<std::string> sign_request(SigV4Request& request, const SigningCredentials
   const std::string amz_date = format_amz_date(unix_seconds);
   std::erase_if(request.headers,
                 [](const HttpHeader& header) { return iequals(header.name, "authorization"); });
-  auto date_it =
-      std::find_if(request.headers.begin(), request.headers.end(),
-                   [](const HttpHeader& header) { return iequals(header.name, "x-amz-date"); });
+  auto is_date = [](const HttpHeader& header) { return iequals(header.name, "x-amz-date"); };
+  auto date_it = std::find_if(request.headers.begin(), request.headers.end(), is_date);
   if (date_it != request.headers.end()) {
     date_it->value = amz_date;
+    // Verification refuses a repeated X-Amz-Date, so later copies go.
+    request.headers.erase(std::remove_if(date_it + 1, request.headers.end(), is_date),
+                          request.headers.end());
   } else {
     request.headers.push_back({"X-Amz-Date", amz_date});
   }

@@ -155,8 +155,8 @@ struct SigningCredentials {
   std::string secret_access_key;
 };
 
-// Signs `request` the way botocore does: sets X-Amz-Date to `unix_seconds`
-// (replacing an existing X-Amz-Date in place, else appending it), signs every
+// Signs `request` the way botocore does: sets X-Amz-Date to `unix_seconds` (the
+// first X-Amz-Date replaced in place, any other dropped, else one appended), signs every
 // header present except Authorization, User-Agent, Expect, X-Amzn-Trace-Id and
 // the hop-by-hop headers, then appends `Authorization` and returns its value.
 // kInvalidArgument when the request has no Host header or a bad query string.

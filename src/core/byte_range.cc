@@ -43,6 +43,10 @@ Result<ByteRange> parse_content_range(std::string_view header) {
   if (!first || !last || *last < *first) {
     return error(Code::kRangeInvalid, "Content-Range must be <start>-<end> with start <= end");
   }
+  if (*first == 0 && *last == UINT64_MAX) {
+    // 2^64 bytes: ByteRange::length() cannot express it.
+    return error(Code::kRangeInvalid, "Content-Range covers more bytes than a length can express");
+  }
   if (total && *last >= *total) {
     return error(Code::kRangeInvalid, "Content-Range ends beyond its complete length");
   }

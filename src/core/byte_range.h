@@ -18,8 +18,8 @@ struct ByteRange {
 };
 
 // A chunk upload's Content-Range: "<first>-<last>", also accepting the RFC 9110
-// form "bytes <first>-<last>/<total|*>". kRangeInvalid when malformed or
-// last < first.
+// form "bytes <first>-<last>/<total|*>". kRangeInvalid when malformed,
+// last < first, or the range is all 2^64 offsets (its length() would wrap).
 Result<ByteRange> parse_content_range(std::string_view header);
 
 // The outcome of a GET Range header against a blob of `size` bytes.

@@ -66,6 +66,16 @@ TEST(ContentRangeTest, Malformed) {
   expect_content_range_invalid("0-18446744073709551616");  // overflows uint64
 }
 
+// Regression: "0-18446744073709551615" spans 2^64 bytes, so ByteRange::length()
+// wrapped to 0 and the chunk-upload handler matched it against an empty body
+// with Content-Length: 0. Seen while writing the byte_range fuzz target's
+// length property.
+TEST(ContentRangeTest, RangeWhoseLengthOverflowsIsInvalid) {
+  expect_content_range_invalid("0-18446744073709551615");
+  expect_content_range_invalid("bytes 0-18446744073709551615/*");
+  EXPECT_EQ(content_range_ok("1-18446744073709551615").length(), 18446744073709551615ull);
+}
+
 TEST(ContentRangeTest, LastBeforeFirstIsInvalid) {
   expect_content_range_invalid("99-0");
   expect_content_range_invalid("100-99");
