@@ -12,9 +12,10 @@ BUILD="build-essential cmake ninja-build pkg-config
 
 # Real clients and tools the integration tests drive.
 # CNCF Distribution and wrk: the benchmark's smoke run in the test command.
+# libfuse3-dev and fuse3: the power-loss test's file system (tests/powerloss/).
 TEST="python3 python3-pytest python3-boto3 python3-requests awscli
   skopeo podman buildah umoci busybox-static uidmap openssl curl
-  docker.io docker-registry wrk"
+  docker.io docker-registry wrk libfuse3-dev fuse3"
 
 BENCH="hyperfine"
 
