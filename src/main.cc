@@ -15,7 +15,7 @@
 namespace {
 
 struct DurationFlags {
-  std::string lifecycle, gc, grace, token;
+  std::string lifecycle, gc, grace, token, header_timeout, upload_rate_window;
 };
 
 int serve(const std::string& config_file, berth::app::Config& flags_over, const DurationFlags& durations,
@@ -39,10 +39,18 @@ int serve(const std::string& config_file, berth::app::Config& flags_over, const 
   if (given("--region")) config.region = flags_over.region;
   if (given("--account-id")) config.account_id = flags_over.account_id;
   if (given("--threads")) config.threads = flags_over.threads;
+  if (given("--max-connections-per-ip")) config.max_connections_per_ip = flags_over.max_connections_per_ip;
+  if (given("--max-body-memory")) config.max_body_memory = flags_over.max_body_memory;
+  if (given("--upload-min-rate")) config.upload_min_rate = flags_over.upload_min_rate;
+  if (given("--max-uploads-per-account")) config.max_uploads_per_account = flags_over.max_uploads_per_account;
+  if (given("--max-uploads-per-key")) config.max_uploads_per_key = flags_over.max_uploads_per_key;
   for (auto [flag, field, value] : {std::tuple{"--lifecycle-interval", &config.lifecycle_interval_seconds, durations.lifecycle},
                                     std::tuple{"--gc-interval", &config.gc_interval_seconds, durations.gc},
                                     std::tuple{"--gc-grace", &config.gc_grace_seconds, durations.grace},
-                                    std::tuple{"--token-ttl", &config.token_ttl_seconds, durations.token}}) {
+                                    std::tuple{"--token-ttl", &config.token_ttl_seconds, durations.token},
+                                    std::tuple{"--header-timeout", &config.header_timeout_seconds, durations.header_timeout},
+                                    std::tuple{"--upload-rate-window", &config.upload_rate_window_seconds,
+                                               durations.upload_rate_window}}) {
     if (!given(flag)) continue;
     auto parsed = app::parse_duration(value);
     if (!parsed) {
@@ -100,6 +108,25 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--gc-grace", durations.grace,
                         "Blobs uploaded less than this long ago are never collected (default 1h)");
   serve_cmd->add_option("--token-ttl", durations.token, "Lifetime of registry tokens (default 12h)");
+  serve_cmd->add_option("--header-timeout", durations.header_timeout,
+                        "Time allowed for a whole request head to arrive (default 10s)");
+  serve_cmd->add_option("--max-connections-per-ip", flags.max_connections_per_ip,
+                        "Open connections allowed from one peer address (0: no cap)")
+      ->capture_default_str();
+  serve_cmd->add_option("--max-body-memory", flags.max_body_memory,
+                        "Bytes of request bodies held in memory by all requests together")
+      ->capture_default_str();
+  serve_cmd->add_option("--upload-min-rate", flags.upload_min_rate,
+                        "Slowest upload body accepted, bytes per second over --upload-rate-window (0: none)")
+      ->capture_default_str();
+  serve_cmd->add_option("--upload-rate-window", durations.upload_rate_window,
+                        "Window over which --upload-min-rate is measured (default 30s)");
+  serve_cmd->add_option("--max-uploads-per-account", flags.max_uploads_per_account,
+                        "Uploads one account may stream at once (0: no cap)")
+      ->capture_default_str();
+  serve_cmd->add_option("--max-uploads-per-key", flags.max_uploads_per_key,
+                        "Uploads one access key may stream at once (0: no cap)")
+      ->capture_default_str();
   bool no_auth = false;
   serve_cmd->add_flag("--no-auth", no_auth, "Serve without authentication (anyone may read and write)");
   serve_cmd->callback([&] { flags.auth = !no_auth; });

@@ -1,6 +1,7 @@
 #include "app/app.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +59,19 @@ Status write_credentials_file(const std::filesystem::path& path, const identity:
     return error(Code::kInternal, fmt::format("write {}: {}", path.string(), std::strerror(errno)));
   }
   return Status::ok();
+}
+
+// Raises the soft limit on open files to the hard limit (connections and blob
+// files are descriptors) and returns the soft limit now in force.
+uint64_t raise_open_file_limit() {
+  struct rlimit lim {};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
+  if (lim.rlim_cur < lim.rlim_max) {
+    struct rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  return lim.rlim_cur == RLIM_INFINITY ? UINT64_MAX : static_cast<uint64_t>(lim.rlim_cur);
 }
 
 }  // namespace
@@ -137,6 +151,8 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   RegistryOptions ro;
   ro.upload_ttl_seconds = config.upload_ttl_seconds;
   ro.max_concurrent_appends = config.max_concurrent_uploads;
+  ro.max_concurrent_appends_per_account = config.max_uploads_per_account;
+  ro.max_concurrent_appends_per_key = config.max_uploads_per_key;
   d.registry = std::make_unique<Registry>(*d.stores.meta, *d.stores.blobs, Clock::system(), ro);
   d.access = std::make_unique<auth::AccessControl>(config.auth);
 
@@ -161,9 +177,19 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   so.tls_cert_file = config.tls_cert;
   so.tls_key_file = config.tls_key;
   so.header_limit = config.header_limit;
-  so.max_connections = config.max_connections;
+  const uint64_t open_files = raise_open_file_limit();
+  so.max_connections = std::min(config.max_connections, max_connections_for_fd_limit(open_files));
+  if (so.max_connections < config.max_connections) {
+    log::warn("the open-file limit allows fewer connections than max-connections; serving fewer",
+              {{"open_files", open_files}, {"max_connections", so.max_connections}});
+  }
+  so.max_connections_per_ip = config.max_connections_per_ip;
+  so.header_timeout = std::chrono::seconds(config.header_timeout_seconds);
   so.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
   so.io_timeout = std::chrono::seconds(config.io_timeout_seconds);
+  so.max_body_memory = config.max_body_memory;
+  so.body_min_rate = config.upload_min_rate;
+  so.body_rate_window = std::chrono::seconds(config.upload_rate_window_seconds);
   Impl* impl = &d;
   d.http_server = std::make_unique<server::HttpServer>(
       so, [impl](server::Exchange& ex) { return impl->handle(ex); },

@@ -2,7 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <functional>
 #include <map>
 
@@ -54,9 +56,22 @@ Status validate_config(const Config& c) {
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return error(Code::kInvalidArgument, "tls-cert and tls-key go together");
   }
+  if (c.header_timeout_seconds <= 0) return error(Code::kInvalidArgument, "header-timeout must be at least 1s");
+  if (c.upload_min_rate > 0 && c.upload_rate_window_seconds <= 0) {
+    return error(Code::kInvalidArgument, "upload-rate-window must be at least 1s");
+  }
+  if (c.upload_min_rate > UINT64_MAX / 2 / static_cast<uint64_t>(std::max<int64_t>(1, c.upload_rate_window_seconds))) {
+    return error(Code::kInvalidArgument, "upload-min-rate is too large");
+  }
   std::string host;
   uint16_t port = 0;
   return parse_listen(c.listen, host, port);
+}
+
+size_t max_connections_for_fd_limit(uint64_t open_files) {
+  constexpr uint64_t kReserve = 64;  // database, WAL, listener, epoll, logs, admin files
+  if (open_files <= kReserve + 2) return 1;
+  return static_cast<size_t>(std::min<uint64_t>((open_files - kReserve) / 2, SIZE_MAX));
 }
 
 Status load_config_file(const std::string& path, Config& c) {
@@ -112,10 +127,17 @@ Status load_config_file(const std::string& path, Config& c) {
       {"gc-interval", duration(c.gc_interval_seconds)},
       {"gc-grace", duration(c.gc_grace_seconds)},
       {"max-concurrent-uploads", count(c.max_concurrent_uploads)},
+      {"max-uploads-per-account", count(c.max_uploads_per_account)},
+      {"max-uploads-per-key", count(c.max_uploads_per_key)},
       {"max-connections", count(c.max_connections)},
+      {"max-connections-per-ip", count(c.max_connections_per_ip)},
       {"header-limit", count(c.header_limit)},
+      {"header-timeout", duration(c.header_timeout_seconds)},
       {"idle-timeout", duration(c.idle_timeout_seconds)},
       {"io-timeout", duration(c.io_timeout_seconds)},
+      {"max-body-memory", count(c.max_body_memory)},
+      {"upload-min-rate", [&c](const YAML::Node& n) { c.upload_min_rate = n.as<uint64_t>(); return Status::ok(); }},
+      {"upload-rate-window", duration(c.upload_rate_window_seconds)},
       {"log-level", str(c.log_level)},
   };
   for (const auto& kv : root) {

@@ -35,10 +35,17 @@ struct Config {
 
   // Limits.
   size_t max_concurrent_uploads = 256;
-  size_t max_connections = 4096;
+  size_t max_uploads_per_account = 64;  // of max_concurrent_uploads; 0: no per-account cap
+  size_t max_uploads_per_key = 32;      // per access key; 0: no per-key cap
+  size_t max_connections = 4096;        // lowered at start to what the open-file limit allows
+  size_t max_connections_per_ip = 512;  // 0: no per-address cap
   size_t header_limit = 64 * 1024;
+  int64_t header_timeout_seconds = 10;  // the whole request head
   int64_t idle_timeout_seconds = 60;
   int64_t io_timeout_seconds = 60;
+  size_t max_body_memory = 256 * 1024 * 1024;  // request bodies held in memory, all requests together
+  uint64_t upload_min_rate = 1024;             // bytes/s over upload_rate_window; 0: none
+  int64_t upload_rate_window_seconds = 30;
 
   std::string log_level = "info";
 };
@@ -55,5 +62,10 @@ Result<int64_t> parse_duration(const std::string& text);
 
 // Checks values that flags and files cannot express in their types.
 Status validate_config(const Config& config);
+
+// How many connections a process allowed `open_files` descriptors can serve:
+// each may hold a blob or upload file beside its socket, and a reserve stays
+// for the database, the listener and the logs. At least 1.
+size_t max_connections_for_fd_limit(uint64_t open_files);
 
 }  // namespace berth::app

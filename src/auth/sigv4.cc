@@ -629,8 +629,12 @@ std::optional<int64_t> parse_http_date(std::string_view s) {
 
 // --- Verification -------------------------------------------------------------------
 
-Result<VerifiedRequest> verify_request(const SigV4Request& request, const VerifierOptions& options,
-                                       const SecretLookup& lookup_secret, const Clock& clock) {
+namespace {
+
+// The checks that need neither the body nor the secret: the credentials'
+// form, scope and time.
+Result<ParsedAuth> parse_and_check(const SigV4Request& request, const VerifierOptions& options,
+                                   const Clock& clock) {
   BERTH_ASSIGN_OR_RETURN(auto authorization, single_header(request, "authorization"));
   BERTH_ASSIGN_OR_RETURN(QueryParams params, decode_query(request.raw_query));
   const bool presigned = is_presigned(params);
@@ -653,6 +657,20 @@ Result<VerifiedRequest> verify_request(const SigV4Request& request, const Verifi
   if (auth.security_token && !options.allow_security_token) {
     return error(Code::kUnknownAccessKey, "The security token included in the request is invalid.");
   }
+  return auth;
+}
+
+}  // namespace
+
+Result<std::string> precheck_request(const SigV4Request& request, const VerifierOptions& options,
+                                     const Clock& clock) {
+  BERTH_ASSIGN_OR_RETURN(ParsedAuth auth, parse_and_check(request, options, clock));
+  return std::move(auth.access_key_id);
+}
+
+Result<VerifiedRequest> verify_request(const SigV4Request& request, const VerifierOptions& options,
+                                       const SecretLookup& lookup_secret, const Clock& clock) {
+  BERTH_ASSIGN_OR_RETURN(ParsedAuth auth, parse_and_check(request, options, clock));
   BERTH_RETURN_IF_ERROR(check_content_sha256(request));
 
   std::optional<std::string> secret = lookup_secret(auth.access_key_id);

@@ -102,6 +102,16 @@ using SecretLookup = std::function<std::optional<std::string>(std::string_view a
 Result<VerifiedRequest> verify_request(const SigV4Request& request, const VerifierOptions& options,
                                        const SecretLookup& lookup_secret, const Clock& clock);
 
+// The part of verify_request that needs neither the body nor the secret:
+// the Authorization header (or presigned parameters) well formed, the scope
+// and the request time. Returns the access key id it names, for the caller to
+// check that the key exists and is enabled. Meant to refuse a request before
+// its body is read; verify_request must still follow. Errors as
+// verify_request, except that it never answers kSignatureInvalid for the
+// payload hash or the signature.
+Result<std::string> precheck_request(const SigV4Request& request, const VerifierOptions& options,
+                                     const Clock& clock);
+
 // --- The stages, exposed for tests and tools --------------------------------
 
 // Lowercase hex SHA-256 of `data`.

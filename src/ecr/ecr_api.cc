@@ -7,6 +7,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <charconv>
+
 #include "core/base64.h"
 #include "core/digest.h"
 #include "ecr/fields.h"
@@ -41,6 +43,24 @@ server::Response error_response(const Exchange& ex, const EcrError& e, const std
   auto res = json_response(ex, static_cast<http::status>(e.http_status), json::serialize(body), request_id);
   res.set("x-amzn-ErrorType", e.type);
   return res;
+}
+
+// The request exactly as received, for SigV4; the caller adds the payload hash.
+auth::SigV4Request sigv4_request(const Exchange& ex) {
+  auth::SigV4Request sreq;
+  sreq.method = "POST";
+  std::string_view raw_target = ex.request().target();
+  auto q = raw_target.find('?');
+  sreq.raw_path = std::string(raw_target.substr(0, q));
+  if (q != std::string_view::npos) sreq.raw_query = std::string(raw_target.substr(q + 1));
+  for (const auto& f : ex.request()) {
+    sreq.headers.push_back(auth::HttpHeader{std::string(f.name_string()), std::string(f.value())});
+  }
+  return sreq;
+}
+
+EcrError too_large(size_t limit) {
+  return EcrError{"SerializationException", fmt::format("request body is larger than {} bytes", limit), 413, {}};
 }
 
 // The repository a call is about, for the authorization check.
@@ -90,36 +110,57 @@ bool EcrApi::is_ecr_request(const Exchange& ex) {
 }
 
 awaitable<void> EcrApi::handle(Exchange& ex) {
-  // The coroutine only does I/O; everything else happens in dispatch(), a
-  // plain function, so no temporaries live across a suspension point.
-  auto body = co_await ex.read_body(options_.max_body_bytes);
+  // The coroutine only does I/O; everything else happens in refuse_early()
+  // and dispatch(), plain functions, so no temporaries live across a
+  // suspension point.
+  const std::string request_id = request_uuid();
+  if (auto refused = refuse_early(ex, request_id)) co_return co_await ex.send(std::move(*refused));
+  std::string_view target = ex.header("X-Amz-Target");
+  auto body = co_await ex.read_body(body_limit(target.substr(kTargetPrefix.size())));
   if (!body && body.status().code() == Code::kUnavailable) co_return;  // the client went away
-  server::Response res = dispatch(ex, body);
+  server::Response res = dispatch(ex, body, request_id);
   co_await ex.send(std::move(res));
 }
 
-server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body) {
-  const std::string request_id = request_uuid();
+size_t EcrApi::body_limit(std::string_view operation) const {
+  if (operation == "UploadLayerPart") return options_.max_layer_part_body_bytes;
+  if (operation == "PutImage") return options_.max_put_image_body_bytes;
+  return options_.max_body_bytes;
+}
+
+std::optional<server::Response> EcrApi::refuse_early(Exchange& ex, const std::string& request_id) {
   std::string_view target = ex.header("X-Amz-Target");
   if (ex.method() != http::verb::post || target.substr(0, kTargetPrefix.size()) != kTargetPrefix) {
     return error_response(
         ex, ecr_error("UnknownOperationException", "the X-Amz-Target header names no ECR operation"), request_id);
   }
+  // Unauthenticated callers must not make berth read (and hold) their bodies.
+  if (Status s = identity_.precheck_sigv4(sigv4_request(ex)); !s.is_ok()) {
+    return error_response(ex, from_status(s), request_id);
+  }
+  const size_t limit = body_limit(target.substr(kTargetPrefix.size()));
+  if (auto v = ex.header(http::field::content_length); !v.empty()) {
+    uint64_t length = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), length);
+    if (ec == std::errc() && p == v.data() + v.size() && length > limit) {
+      return error_response(ex, too_large(limit), request_id);
+    }
+  }
+  return std::nullopt;
+}
+
+server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body, const std::string& request_id) {
+  std::string_view target = ex.header("X-Amz-Target");
   std::string operation(target.substr(kTargetPrefix.size()));
   if (!body) {
-    return error_response(ex, EcrError{"SerializationException", body.status().message(), 413, {}}, request_id);
+    if (body.status().code() == Code::kTooLarge) {
+      return error_response(ex, too_large(body_limit(operation)), request_id);
+    }
+    return error_response(ex, from_status(body.status()), request_id);
   }
 
   // Authenticate: the request exactly as received.
-  auth::SigV4Request sreq;
-  sreq.method = "POST";
-  std::string_view raw_target = ex.request().target();
-  auto q = raw_target.find('?');
-  sreq.raw_path = std::string(raw_target.substr(0, q));
-  if (q != std::string_view::npos) sreq.raw_query = std::string(raw_target.substr(q + 1));
-  for (const auto& f : ex.request()) {
-    sreq.headers.push_back(auth::HttpHeader{std::string(f.name_string()), std::string(f.value())});
-  }
+  auth::SigV4Request sreq = sigv4_request(ex);
   {
     Hasher h;
     h.update(*body);

@@ -7,6 +7,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,7 +24,13 @@ struct EcrOptions {
   std::string region = "us-east-1";
   std::string public_url;     // base URL of /v2 (for proxyEndpoint, download URLs)
   std::string registry_host;  // host[:port] used in repository URIs
-  size_t max_body_bytes = 32 * 1024 * 1024;  // UploadLayerPart carries up to 20 MiB as base64
+  // Request body limits, checked against Content-Length before the body is
+  // read. ECR's own limits are far smaller than a layer: a part is at most
+  // 20 MiB (28 MiB as base64 in JSON), a manifest at most 4 MiB (escaped
+  // inside PutImage's JSON), and every other call carries a few KiB.
+  size_t max_body_bytes = 1024 * 1024;
+  size_t max_put_image_body_bytes = 9 * 1024 * 1024;
+  size_t max_layer_part_body_bytes = 28 * 1024 * 1024;
 };
 
 // One call as an operation sees it.
@@ -46,8 +53,14 @@ class EcrApi {
  private:
   using Operation = EcrResult (EcrApi::*)(Call&);
 
+  // What the request head alone shows is refused (no ECR operation named,
+  // credentials malformed, expired or of an unknown or disabled key, a body
+  // over the operation's limit), answered before any body byte is read.
+  std::optional<server::Response> refuse_early(server::Exchange& ex, const std::string& request_id);
+  // The largest body `operation` accepts.
+  size_t body_limit(std::string_view operation) const;
   // Authenticates, authorizes and runs one call; never suspends.
-  server::Response dispatch(server::Exchange& ex, const Result<std::string>& body);
+  server::Response dispatch(server::Exchange& ex, const Result<std::string>& body, const std::string& request_id);
 
   // repositories.cc
   EcrResult create_repository(Call& c);

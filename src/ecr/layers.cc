@@ -88,8 +88,9 @@ EcrResult EcrApi::upload_layer_part(Call& c) {
   if (*last < *first || static_cast<uint64_t>(*last - *first + 1) != data->size()) {
     return invalid_part(status->size, "partLastByte - partFirstByte + 1 must equal the part's length");
   }
-  auto append = registry_.begin_append(*repo, upload_id, ByteRange{static_cast<uint64_t>(*first),
-                                                                      static_cast<uint64_t>(*last)});
+  auto append = registry_.begin_append(*repo, upload_id,
+                                       ByteRange{static_cast<uint64_t>(*first), static_cast<uint64_t>(*last)},
+                                       /*fresh=*/false, Uploader{c.principal.account_id, c.principal.access_key_id});
   if (!append) {
     if (append.status().code() == Code::kRangeInvalid) {
       return invalid_part(status->size, "parts must be uploaded in order, starting where the last one ended");

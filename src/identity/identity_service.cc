@@ -200,6 +200,16 @@ Result<auth::Principal> IdentityService::authenticate_sigv4(const auth::SigV4Req
   return principal_of(*found);
 }
 
+Status IdentityService::precheck_sigv4(const auth::SigV4Request& request) {
+  auth::VerifierOptions vo;
+  vo.region = options_.region;
+  vo.service = "ecr";
+  BERTH_ASSIGN_OR_RETURN(std::string key_id, auth::precheck_request(request, vo, clock_));
+  BERTH_ASSIGN_OR_RETURN(auto key, lookup_key(key_id));
+  if (!key) return error(Code::kUnknownAccessKey, "The security token included in the request is invalid.");
+  return Status::ok();
+}
+
 bool IdentityService::ConstantTimeEqual::operator()(const std::string& a, const std::string& b) const {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }

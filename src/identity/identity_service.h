@@ -68,6 +68,11 @@ class IdentityService {
   // Verifies a SigV4-signed request. Errors as auth::verify_request, plus
   // kUnknownAccessKey for a disabled key.
   Result<auth::Principal> authenticate_sigv4(const auth::SigV4Request& request);
+  // What authenticate_sigv4 can check before the body is read (the request's
+  // payload_sha256 is ignored): the credentials well formed, scope and time,
+  // and the access key known and enabled. Errors as authenticate_sigv4; ok
+  // means only that the request is worth reading, not that it is authentic.
+  Status precheck_sigv4(const auth::SigV4Request& request);
   // Verifies "Authorization: Basic base64(AWS:<token>)". kTokenInvalid for a
   // bad, expired or revoked token; kMissingAuthentication when absent.
   Result<auth::Principal> authenticate_registry(std::string_view authorization_header);

@@ -37,6 +37,9 @@ std::optional<uint64_t> content_length(const Exchange& ex) {
   return n;
 }
 
+// Who streams the upload, for the per-account and per-key upload caps.
+Uploader uploader_of(const Exchange& ex) { return Uploader{ex.principal().account_id, ex.principal().access_key_id}; }
+
 // Streams the request body into `append`.
 awaitable<Status> stream_into(Exchange& ex, UploadAppend& append) {
   auto n = co_await ex.stream_body([&append](const char* data, size_t size) { return append.write(data, size); });
@@ -93,7 +96,7 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
   }
   if (digest) {
     // Monolithic upload: the body is the whole blob.
-    auto put = registry_.begin_blob_put(*repo);
+    auto put = registry_.begin_blob_put(*repo, uploader_of(ex));
     if (!put) co_return co_await fail(ex, put.status());
     Status s = co_await stream_into(ex, **put);
     if (s.is_ok()) {
@@ -117,7 +120,7 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
   auto upload = registry_.start_upload(*repo);
   if (!upload) co_return co_await fail(ex, upload.status());
   if (ex.has_body()) {
-    auto append = registry_.begin_append(*repo, upload->id, std::nullopt, /*fresh=*/true);
+    auto append = registry_.begin_append(*repo, upload->id, std::nullopt, /*fresh=*/true, uploader_of(ex));
     if (!append) co_return co_await fail(ex, append.status());
     if (Status s = co_await stream_into(ex, **append); !s.is_ok()) co_return co_await fail(ex, s);
     upload->size = (*append)->size();
@@ -154,7 +157,7 @@ awaitable<void> OciApi::patch_upload(Exchange& ex, const Target& t) {
       co_return co_await fail(ex, error(Code::kSizeInvalid, "Content-Range and Content-Length disagree"));
     }
   }
-  auto append = registry_.begin_append(*repo, t.reference, range);
+  auto append = registry_.begin_append(*repo, t.reference, range, /*fresh=*/false, uploader_of(ex));
   if (!append) {
     if (append.status().code() == Code::kRangeInvalid) {
       auto current = registry_.upload_status(*repo, t.reference);
@@ -193,7 +196,7 @@ awaitable<void> OciApi::finish_upload(Exchange& ex, const Target& t) {
       if (!parsed) co_return co_await fail(ex, parsed.status());
       range = *parsed;
     }
-    auto append = registry_.begin_append(*repo, t.reference, range);
+    auto append = registry_.begin_append(*repo, t.reference, range, /*fresh=*/false, uploader_of(ex));
     if (!append) co_return co_await fail(ex, append.status());
     Status s = co_await stream_into(ex, **append);
     if (!s.is_ok()) {

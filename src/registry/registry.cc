@@ -97,7 +97,39 @@ UploadAppend::~UploadAppend() {
   std::lock_guard lock(registry_->mu_);
   state_->offset = offset_;
   state_->busy = false;
-  --registry_->active_appends_;
+  registry_->release_slot(uploader_);
+}
+
+Status Registry::take_slot(const Uploader& uploader) {
+  auto at_cap = [](const std::map<std::string, size_t, std::less<>>& counts, const std::string& who, size_t cap) {
+    if (cap == 0 || who.empty()) return false;
+    auto it = counts.find(who);
+    return it != counts.end() && it->second >= cap;
+  };
+  if (options_.max_concurrent_appends != 0 && active_appends_ >= options_.max_concurrent_appends) {
+    return error(Code::kResourceExhausted, "too many uploads in progress; retry later");
+  }
+  if (at_cap(appends_by_account_, uploader.account, options_.max_concurrent_appends_per_account)) {
+    return error(Code::kResourceExhausted, "too many uploads in progress for this account; retry later");
+  }
+  if (at_cap(appends_by_key_, uploader.access_key_id, options_.max_concurrent_appends_per_key)) {
+    return error(Code::kResourceExhausted, "too many uploads in progress for this access key; retry later");
+  }
+  ++active_appends_;
+  if (!uploader.account.empty()) ++appends_by_account_[uploader.account];
+  if (!uploader.access_key_id.empty()) ++appends_by_key_[uploader.access_key_id];
+  return Status::ok();
+}
+
+void Registry::release_slot(const Uploader& uploader) {
+  --active_appends_;
+  auto release = [](std::map<std::string, size_t, std::less<>>& counts, const std::string& who) {
+    if (who.empty()) return;
+    auto it = counts.find(who);
+    if (it != counts.end() && --it->second == 0) counts.erase(it);
+  };
+  release(appends_by_account_, uploader.account);
+  release(appends_by_key_, uploader.access_key_id);
 }
 
 Status UploadAppend::write(const void* data, size_t len) {
@@ -127,7 +159,8 @@ Status UploadAppend::write(const void* data, size_t len) {
 
 Result<std::unique_ptr<UploadAppend>> Registry::begin_append(const RepositoryRecord& repo,
                                                              std::string_view id_view,
-                                                             std::optional<ByteRange> range, bool fresh) {
+                                                             std::optional<ByteRange> range, bool fresh,
+                                                             const Uploader& uploader) {
   std::string id(id_view);
   BERTH_ASSIGN_OR_RETURN(auto rec, meta_.get_upload(id));
   if (rec.repository != repo.id) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
@@ -137,13 +170,11 @@ Result<std::unique_ptr<UploadAppend>> Registry::begin_append(const RepositoryRec
     if (state->busy) {
       return error(Code::kBlobUploadInvalid, "another request is writing to this upload");
     }
-    if (options_.max_concurrent_appends != 0 && active_appends_ >= options_.max_concurrent_appends) {
-      return error(Code::kResourceExhausted, "too many uploads in progress; retry later");
-    }
+    BERTH_RETURN_IF_ERROR(take_slot(uploader));
     state->busy = true;
-    ++active_appends_;
   }
   std::unique_ptr<UploadAppend> append(new UploadAppend());
+  append->uploader_ = uploader;
   append->registry_ = this;  // from here on the destructor releases the upload
   append->id_ = id;
   append->state_ = state;
@@ -278,26 +309,27 @@ Result<BlobLink> Registry::finish_held_upload(const RepositoryRecord& repo, cons
   return BlobLink{digest, static_cast<int64_t>(size)};
 }
 
-Result<std::unique_ptr<UploadAppend>> Registry::begin_blob_put(const RepositoryRecord& repo) {
+Result<std::unique_ptr<UploadAppend>> Registry::begin_blob_put(const RepositoryRecord& repo,
+                                                               const Uploader& uploader) {
   (void)repo;  // the blob is linked to it only when finished
   std::string id = new_upload_id();
   auto state = hash_state(id);
-  bool full = false;
+  Status slot;
   {
     std::lock_guard lock(mu_);
-    full = options_.max_concurrent_appends != 0 && active_appends_ >= options_.max_concurrent_appends;
-    if (!full) {
+    slot = take_slot(uploader);
+    if (slot.is_ok()) {
       state->busy = true;
       state->valid = true;  // an empty upload, hashed so far: nothing
       state->offset = 0;
-      ++active_appends_;
     }
   }
-  if (full) {
+  if (!slot.is_ok()) {
     forget_hash_state(id);
-    return error(Code::kResourceExhausted, "too many uploads in progress; retry later");
+    return slot;
   }
   std::unique_ptr<UploadAppend> put(new UploadAppend());
+  put->uploader_ = uploader;
   put->registry_ = this;  // from here on the destructor releases the slot
   put->id_ = id;
   put->state_ = state;

@@ -39,6 +39,17 @@ struct RegistryOptions {
   int64_t upload_ttl_seconds = 24 * 3600;
   // At most this many uploads may stream at once (0: unlimited).
   size_t max_concurrent_appends = 256;
+  // Of those, at most this many for one account, and for one access key
+  // (0: unlimited), so that one tenant cannot hold every slot.
+  size_t max_concurrent_appends_per_account = 64;
+  size_t max_concurrent_appends_per_key = 32;
+};
+
+// Who is streaming an upload, for the per-account and per-key caps. Empty
+// members are not counted (anonymous access).
+struct Uploader {
+  std::string account;
+  std::string access_key_id;
 };
 
 struct UploadStatus {
@@ -70,6 +81,7 @@ class UploadAppend {
   static constexpr size_t kOverlapHashFrom = 256 * 1024;
 
   Registry* registry_ = nullptr;
+  Uploader uploader_;  // counted against the caps while this lives
   std::string id_;
   std::string lease_holder_;  // non-empty while the shared upload lease is held
   int64_t lease_renewed_at_ = 0;
@@ -111,12 +123,14 @@ class Registry {
   // Opens the upload for appending. With `range`, its first byte must equal the
   // upload's size (else kRangeInvalid with the current size in the message);
   // kBlobUploadInvalid when another request is appending to it right now;
-  // kResourceExhausted when too many uploads stream at once.
+  // kResourceExhausted when too many uploads stream at once, in all or for
+  // `uploader`'s account or access key.
   // `fresh`: the upload was started by this very request, so no other
   // process can know it and the shared lease is skipped.
   Result<std::unique_ptr<UploadAppend>> begin_append(const RepositoryRecord& repo,
                                                      std::string_view id,
-                                                     std::optional<ByteRange> range, bool fresh = false);
+                                                     std::optional<ByteRange> range, bool fresh = false,
+                                                     const Uploader& uploader = {});
   // Verifies the bytes hash to `digest`, stores the blob durably and links it
   // to the repository. On kDigestInvalid the upload is discarded.
   Result<BlobLink> finish_upload(const RepositoryRecord& repo, std::string_view id,
@@ -131,7 +145,8 @@ class Registry {
   // bytes go to a temporary file with no session row, since nothing can
   // resume it: one metadata commit fewer per blob. A crash leaves only a file,
   // which upload expiry removes. kResourceExhausted as begin_append.
-  Result<std::unique_ptr<UploadAppend>> begin_blob_put(const RepositoryRecord& repo);
+  Result<std::unique_ptr<UploadAppend>> begin_blob_put(const RepositoryRecord& repo,
+                                                       const Uploader& uploader = {});
   // Verifies what `put` wrote against `digest` (kDigestInvalid otherwise),
   // then stores and links the blob as finish_upload does. The temporary
   // bytes are gone afterwards, whatever the outcome.
@@ -179,6 +194,10 @@ class Registry {
   // against `digest`, then announces the write, moves the bytes into place
   // and links the blob. On a mismatch the upload is discarded.
   Result<BlobLink> finish_held_upload(const RepositoryRecord& repo, const std::string& id, const Digest& digest);
+  // Takes an upload slot for `uploader` (kResourceExhausted when a cap is
+  // reached); release_slot gives it back. Both need mu_ held.
+  Status take_slot(const Uploader& uploader);
+  void release_slot(const Uploader& uploader);
 
   MetadataStore& meta_;
   BlobStore& blobs_;
@@ -188,6 +207,8 @@ class Registry {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<UploadHashState>> hashes_;  // guarded by mu_
   size_t active_appends_ = 0;                                       // guarded by mu_
+  std::map<std::string, size_t, std::less<>> appends_by_account_;   // guarded by mu_
+  std::map<std::string, size_t, std::less<>> appends_by_key_;       // guarded by mu_
 };
 
 std::string new_upload_id();

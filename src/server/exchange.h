@@ -50,10 +50,14 @@ class Exchange {
 
   // True when the request announced a body (Content-Length > 0 or chunked).
   virtual bool has_body() const = 0;
-  // Reads the whole body. kTooLarge past `limit` bytes.
+  // Reads the whole body. kTooLarge past `limit` bytes; kResourceExhausted
+  // (retryable, nothing read) when the server-wide budget for bodies held in
+  // memory cannot take it now. The body's bytes count against that budget
+  // until the request ends.
   virtual net::awaitable<Result<std::string>> read_body(size_t limit) = 0;
   // Streams the body to `sink`; returns the sink's error, kUnavailable if the
-  // client went away, or ok with the byte count.
+  // client went away or sends slower than the server's minimum body rate, or
+  // ok with the byte count.
   virtual net::awaitable<Result<uint64_t>> stream_body(const BodySink& sink) = 0;
 
   // Sends the response. Content-Length is set from the body.

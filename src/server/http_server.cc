@@ -17,9 +17,12 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <type_traits>
+#include <unordered_map>
 
 #include "core/digest.h"
+#include "log/log.h"
 
 namespace berth::server {
 namespace beast = boost::beast;
@@ -55,6 +58,57 @@ constexpr size_t kFlatWriteMax = 64 * 1024;
 // Streamed request bodies go to the sink in chunks of up to this size.
 constexpr size_t kStreamChunk = 1024 * 1024;
 
+// How long the accept loop pauses when the process is out of descriptors
+// (or kernel memory): retrying at once would spin on the pending connection.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+constexpr auto kDescriptorWarningInterval = std::chrono::minutes(1);
+
+// Lingering close: how long, and how many unread body bytes, a connection
+// closed after a refusal keeps reading so that its answer is not lost.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr size_t kLingerBytes = 8 * 1024 * 1024;
+
+// The first read of a kept-alive connection's next request.
+constexpr size_t kFirstReadSize = 8 * 1024;
+
+// A floor under the rate at which a streamed body arrives: every `window`
+// must bring at least rate * window bytes, as nginx's and Envoy's body
+// timeouts stop a client that trickles a byte at a time. Not thread-safe;
+// one per body.
+class RateFloor {
+ public:
+  RateFloor(uint64_t bytes_per_second, std::chrono::seconds window)
+      : need_(bytes_per_second * static_cast<uint64_t>(window.count())), window_(window),
+        start_(std::chrono::steady_clock::now()) {}
+  // Counts `n` more bytes; false once a whole window has passed with fewer
+  // than the rate asks for.
+  bool add(uint64_t n) {
+    bytes_ += n;
+    if (need_ == 0) return true;
+    auto now = std::chrono::steady_clock::now();
+    if (now - start_ < window_) return true;
+    if (bytes_ < need_) return false;
+    start_ = now;
+    bytes_ = 0;
+    return true;
+  }
+
+ private:
+  uint64_t need_;
+  std::chrono::seconds window_;
+  std::chrono::steady_clock::time_point start_;
+  uint64_t bytes_ = 0;
+};
+
+Status too_slow() {
+  return error(Code::kUnavailable, "the request body arrives slower than the minimum rate");
+}
+
+bool out_of_descriptors(const boost::system::error_code& ec) {
+  return ec == net::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == net::error::no_buffer_space || ec == net::error::no_memory;
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -66,9 +120,47 @@ struct HttpServer::Impl {
   std::optional<ssl::context> tls;
   std::atomic<size_t> connections{0};
   std::atomic<bool> stopping{false};
+  // Bytes of request bodies read into memory right now (read_body).
+  std::atomic<size_t> body_bytes{0};
+
+  // Open connections per peer address; guarded by peers_mu.
+  std::mutex peers_mu;
+  std::unordered_map<std::string, size_t> peers;
 
   awaitable<void> accept_loop();
+  // Counts a connection from `address`; false (nothing counted) when the
+  // address is at its cap. Thread-safe.
+  bool admit_peer(const std::string& address);
+  void release_peer(const std::string& address);
+  // Takes `n` bytes from the body budget; false (nothing taken) when they do
+  // not fit. Thread-safe.
+  bool reserve_body_bytes(size_t n);
 };
+
+bool HttpServer::Impl::admit_peer(const std::string& address) {
+  if (options.max_connections_per_ip == 0) return true;
+  std::lock_guard lock(peers_mu);
+  size_t& n = peers[address];
+  if (n >= options.max_connections_per_ip) return false;
+  ++n;
+  return true;
+}
+
+void HttpServer::Impl::release_peer(const std::string& address) {
+  if (options.max_connections_per_ip == 0) return;
+  std::lock_guard lock(peers_mu);
+  auto it = peers.find(address);
+  if (it == peers.end()) return;
+  if (--it->second == 0) peers.erase(it);
+}
+
+bool HttpServer::Impl::reserve_body_bytes(size_t n) {
+  size_t held = body_bytes.load();
+  do {
+    if (held > options.max_body_memory || n > options.max_body_memory - held) return false;
+  } while (!body_bytes.compare_exchange_weak(held, held + n));
+  return true;
+}
 
 // A session owns one connection. Stream is beast::tcp_stream or
 // beast::ssl_stream<beast::tcp_stream>.
@@ -79,6 +171,7 @@ class Session : public Exchange {
       : server_(server), stream_(std::move(stream)) {
     remote_ = std::move(remote);
   }
+  ~Session() override { release_body_budget(); }
 
   awaitable<void> run();
 
@@ -93,10 +186,19 @@ class Session : public Exchange {
   static constexpr bool kPlain = std::is_same_v<Stream, beast::tcp_stream>;
 
   beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
-  void arm_timer(std::chrono::seconds t) { tcp().expires_after(t); }
+  void arm_timer(std::chrono::steady_clock::duration t) { tcp().expires_after(t); }
   // Waits until the plain socket is readable or writable, for at most the I/O
   // timeout (the stream's own timer covers only its own operations).
   awaitable<boost::system::error_code> wait_ready(tcp::socket::wait_type what);
+  // Before closing a connection whose request body was refused unread.
+  awaitable<void> drain_unread_body();
+  // Reads the next request head into header_parser_ under the head deadline.
+  awaitable<boost::system::error_code> read_head(bool first);
+  void release_body_budget() {
+    if (body_reserved_ == 0) return;
+    server_.body_bytes -= body_reserved_;
+    body_reserved_ = 0;
+  }
   // Plain TCP, small messages: the serializer's output gathered into one
   // buffer and sent with non-blocking writes, so that a response which fits
   // the socket buffer costs one send and no trip through the event loop.
@@ -122,6 +224,7 @@ class Session : public Exchange {
       request_ = &header_copy_;
     }
   }
+  size_t body_reserved_ = 0;  // taken from the server's body budget by this request
   bool request_keep_alive_ = true;
   bool has_body_ = false;
   bool body_consumed_ = true;
@@ -159,6 +262,16 @@ awaitable<Result<std::string>> Session<Stream>::read_body(size_t limit) {
     keep_alive_ = false;  // the unread body makes the connection unusable
     co_return error(Code::kTooLarge, fmt::format("request body is larger than {} bytes", limit));
   }
+  // The most this body may hold in memory: its announced length, or the limit.
+  const auto announced = header_parser_->content_length();
+  const size_t budget = announced ? static_cast<size_t>(*announced) : limit;
+  if (budget > kUnbudgetedBody) {
+    if (!server_.reserve_body_bytes(budget)) {
+      keep_alive_ = false;  // the unread body makes the connection unusable
+      co_return error(Code::kResourceExhausted, "the server is busy reading other request bodies; retry later");
+    }
+    body_reserved_ += budget;
+  }
   if (!co_await continue_if_expected()) co_return error(Code::kUnavailable, "client went away");
   detach_header();
   http::request_parser<http::string_body> parser(std::move(*header_parser_));
@@ -183,6 +296,7 @@ template <class Stream>
 awaitable<Result<uint64_t>> Session<Stream>::stream_body(const BodySink& sink) {
   if (!has_body_ || body_consumed_) co_return uint64_t{0};
   if (!co_await continue_if_expected()) co_return error(Code::kUnavailable, "client went away");
+  RateFloor floor(server_.options.body_min_rate, server_.options.body_rate_window);
   std::unique_ptr<char[]> chunk(new char[kStreamChunk]);
   if (auto length = header_parser_->content_length(); length) {
     // A sized body bypasses the parser: what the header read already
@@ -242,6 +356,10 @@ awaitable<Result<uint64_t>> Session<Stream>::stream_body(const BodySink& sink) {
         keep_alive_ = false;
         co_return st;
       }
+      if (!floor.add(n)) {
+        broken_ = true;
+        co_return too_slow();
+      }
     }
     co_return total;
   }
@@ -263,6 +381,10 @@ awaitable<Result<uint64_t>> Session<Stream>::stream_body(const BodySink& sink) {
       co_return error(Code::kUnavailable, fmt::format("reading request body: {}", ec.message()));
     }
     size_t got = kStreamChunk - parser.get().body().size;
+    if (!floor.add(got)) {
+      broken_ = true;
+      co_return too_slow();
+    }
     if (got == 0) continue;
     total += got;
     bytes_received_ += got;
@@ -438,18 +560,52 @@ awaitable<void> Session<Stream>::send_blob(ResponseHeader head, BlobReader& read
 }
 
 template <class Stream>
+awaitable<void> Session<Stream>::drain_unread_body() {
+  // Closing with unread bytes makes the kernel reset the connection, and a
+  // reset may destroy the answer before the client reads it. So, as nginx's
+  // lingering close does, read and drop what the client still sends, briefly.
+  arm_timer(kLingerTime);
+  std::array<char, 16 * 1024> scratch;
+  size_t drained = 0;
+  while (drained < kLingerBytes) {
+    auto [ec, n] = co_await stream_.async_read_some(net::buffer(scratch), as_tuple_awaitable);
+    if (ec) break;
+    drained += n;
+  }
+}
+
+template <class Stream>
+awaitable<boost::system::error_code> Session<Stream>::read_head(bool first) {
+  header_parser_.emplace();
+  header_parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
+  header_parser_->body_limit(boost::none);
+  if (!first && buffer_.size() == 0) {
+    // A kept-alive connection may wait idle for its next request; once that
+    // request's first bytes are in, its head has the head deadline to arrive.
+    arm_timer(server_.options.idle_timeout);
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kFirstReadSize), as_tuple_awaitable);
+    if (ec) co_return ec;
+    buffer_.commit(n);
+  }
+  // A first request's deadline runs from the accept: the TLS handshake and
+  // the head together get header_timeout, so a connection that never sends
+  // a whole head holds its slot for no longer than that.
+  if (!first || kPlain) arm_timer(server_.options.header_timeout);
+  auto [ec, n] = co_await http::async_read_header(stream_, buffer_, *header_parser_, as_tuple_awaitable);
+  co_return ec;
+}
+
+template <class Stream>
 awaitable<void> Session<Stream>::run() {
+  arm_timer(server_.options.header_timeout);
   if constexpr (!kPlain) {
-    arm_timer(server_.options.io_timeout);
     auto [ec] = co_await stream_.async_handshake(ssl::stream_base::server, as_tuple_awaitable);
     if (ec) co_return;
   }
+  bool first = true;
   while (!server_.stopping) {
-    header_parser_.emplace();
-    header_parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
-    header_parser_->body_limit(boost::none);
-    arm_timer(server_.options.idle_timeout);
-    auto [ec, n] = co_await http::async_read_header(stream_, buffer_, *header_parser_, as_tuple_awaitable);
+    auto ec = co_await read_head(first);
+    first = false;
     if (ec) {
       if (ec == http::error::header_limit) {
         Response res{http::status::request_header_fields_too_large, 11};
@@ -486,6 +642,7 @@ awaitable<void> Session<Stream>::run() {
         co_await send(std::move(res));
       }
     }
+    release_body_budget();
     if (server_.logger) {
       RequestLogEntry e;
       e.request_id = request_id_;
@@ -506,6 +663,7 @@ awaitable<void> Session<Stream>::run() {
   if constexpr (kPlain) {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (!ec && !broken_ && !body_consumed_) co_await drain_unread_body();
   } else {
     arm_timer(std::chrono::seconds(5));
     co_await stream_.async_shutdown(as_tuple_awaitable);
@@ -513,11 +671,30 @@ awaitable<void> Session<Stream>::run() {
 }
 
 awaitable<void> HttpServer::Impl::accept_loop() {
+  net::steady_timer backoff(ioc);
+  std::optional<std::chrono::steady_clock::time_point> warned_at;
+  uint64_t failed_accepts = 0;  // since the last warning
   while (!stopping) {
     auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc), as_tuple_awaitable);
     if (ec) {
       if (stopping || ec == net::error::operation_aborted) co_return;
-      continue;  // e.g. EMFILE: keep serving the connections we have
+      if (out_of_descriptors(ec)) {
+        // The pending connection stays queued, so accepting again at once
+        // would fail again at once: pause, keep serving the connections we
+        // have, and say so at most once a minute rather than per attempt
+        // (at the limit, accepts may succeed and fail by turns).
+        ++failed_accepts;
+        auto now = std::chrono::steady_clock::now();
+        if (!warned_at || now - *warned_at >= kDescriptorWarningInterval) {
+          log::warn("cannot accept connections: out of file descriptors; pausing accepts",
+                    {{"error", ec.message()}, {"connections", connections.load()}, {"failed_accepts", failed_accepts}});
+          warned_at = now;
+          failed_accepts = 0;
+        }
+        backoff.expires_after(kAcceptBackoff);
+        co_await backoff.async_wait(as_tuple_awaitable);
+      }
+      continue;
     }
     if (connections.load() >= options.max_connections) {
       beast::error_code ignored;
@@ -526,21 +703,32 @@ awaitable<void> HttpServer::Impl::accept_loop() {
     }
     beast::error_code rec;
     auto ep = socket.remote_endpoint(rec);
-    std::string remote = rec ? std::string() : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+    if (rec) continue;  // the peer is already gone; the socket closes here
+    std::string address = ep.address().to_string();
+    if (!admit_peer(address)) {
+      beast::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    std::string remote = fmt::format("{}:{}", address, ep.port());
     socket.set_option(tcp::no_delay(true), rec);
     auto executor = socket.get_executor();
     ++connections;
+    auto done = [this, address = std::move(address)](std::exception_ptr) {
+      release_peer(address);
+      --connections;
+    };
     if (tls) {
       auto session = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
           *this, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls),
           std::move(remote));
       net::co_spawn(executor, [session]() { return session->run(); },
-                    [this, session](std::exception_ptr) { --connections; });
+                    [session, done](std::exception_ptr e) { done(e); });
     } else {
       auto session = std::make_shared<Session<beast::tcp_stream>>(
           *this, beast::tcp_stream(std::move(socket)), std::move(remote));
       net::co_spawn(executor, [session]() { return session->run(); },
-                    [this, session](std::exception_ptr) { --connections; });
+                    [session, done](std::exception_ptr e) { done(e); });
     }
   }
 }

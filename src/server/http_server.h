@@ -1,6 +1,12 @@
 // The HTTP(S) listener: accepts connections, runs one session per connection
 // (keep-alive, per-operation timeouts, header limit), hands every request to
 // the application's RequestHandler and writes one log entry per request.
+//
+// Admission control against resource exhaustion: a total deadline for every
+// request head, connection caps (overall and per peer address), a back-off
+// when the process runs out of file descriptors, one byte budget shared by
+// every request body read into memory, and a minimum rate for streamed
+// bodies.
 #pragma once
 
 #include <atomic>
@@ -27,8 +33,24 @@ struct ServerOptions {
   size_t header_limit = 64 * 1024;
   std::chrono::seconds idle_timeout{60};   // waiting for the next request on a kept-alive connection
   std::chrono::seconds io_timeout{60};     // any single read or write making no progress
+  // The whole request head must arrive within this, counted from the accept
+  // (first request) or from its first byte (later requests on the connection).
+  std::chrono::seconds header_timeout{10};
   size_t max_connections = 4096;
+  size_t max_connections_per_ip = 512;  // 0: no per-address cap
+  // Bytes of request bodies held in memory (Exchange::read_body) by all
+  // requests together. A body of at most kUnbudgetedBody bytes is not counted:
+  // like the head, it is bounded by the connection cap.
+  size_t max_body_memory = 256 * 1024 * 1024;
+  // A streamed body (Exchange::stream_body) that delivers fewer than
+  // body_min_rate bytes per second over any body_rate_window is cut off
+  // (0: no minimum rate).
+  uint64_t body_min_rate = 1024;
+  std::chrono::seconds body_rate_window{30};
 };
+
+// Bodies up to this size are read without drawing on the body budget.
+inline constexpr size_t kUnbudgetedBody = 64 * 1024;
 
 struct RequestLogEntry {
   std::string request_id;

@@ -236,6 +236,64 @@ log-level: debug
   EXPECT_TRUE(validate_config(c).is_ok());
 }
 
+TEST_F(ConfigFileTest, ExhaustionLimits) {
+  Config c;
+  Status s = load(R"(
+header-timeout: 5s
+max-connections-per-ip: 40
+max-body-memory: 33554432
+upload-min-rate: 2048
+upload-rate-window: 1m
+max-uploads-per-account: 12
+max-uploads-per-key: 6
+)", c);
+  ASSERT_TRUE(s.is_ok()) << s.to_string();
+  EXPECT_EQ(c.header_timeout_seconds, 5);
+  EXPECT_EQ(c.max_connections_per_ip, 40u);
+  EXPECT_EQ(c.max_body_memory, 32u * 1024 * 1024);
+  EXPECT_EQ(c.upload_min_rate, 2048u);
+  EXPECT_EQ(c.upload_rate_window_seconds, 60);
+  EXPECT_EQ(c.max_uploads_per_account, 12u);
+  EXPECT_EQ(c.max_uploads_per_key, 6u);
+  EXPECT_TRUE(validate_config(c).is_ok());
+
+  for (const char* yaml : {"header-timeout: soon\n", "max-connections-per-ip: -1\n", "max-body-memory: lots\n",
+                           "upload-min-rate: -5\n", "upload-rate-window: 1.5m\n", "max-uploads-per-key: [1]\n"}) {
+    Config d;
+    Status bad = load(yaml, d);
+    EXPECT_EQ(bad.code(), Code::kInvalidArgument) << "accepted: " << yaml;
+  }
+}
+
+TEST(ValidateConfigTest, ExhaustionLimitsDefaultsAndBounds) {
+  const Config defaults;
+  EXPECT_EQ(defaults.header_timeout_seconds, 10);
+  EXPECT_GT(defaults.max_connections_per_ip, 0u);
+  EXPECT_LT(defaults.max_uploads_per_account, defaults.max_concurrent_uploads);
+  EXPECT_LE(defaults.max_uploads_per_key, defaults.max_uploads_per_account);
+
+  Config zero_timeout;
+  zero_timeout.header_timeout_seconds = 0;
+  EXPECT_EQ(validate_config(zero_timeout).code(), Code::kInvalidArgument);
+  Config no_window;
+  no_window.upload_rate_window_seconds = 0;
+  EXPECT_EQ(validate_config(no_window).code(), Code::kInvalidArgument);
+  no_window.upload_min_rate = 0;  // no minimum rate: the window does not matter
+  EXPECT_TRUE(validate_config(no_window).is_ok());
+  Config huge_rate;
+  huge_rate.upload_min_rate = UINT64_MAX / 4;
+  EXPECT_EQ(validate_config(huge_rate).code(), Code::kInvalidArgument);
+}
+
+TEST(ConnectionCapTest, LeavesDescriptorsForFilesAndTheDatabase) {
+  EXPECT_EQ(max_connections_for_fd_limit(0), 1u);
+  EXPECT_EQ(max_connections_for_fd_limit(64), 1u);
+  EXPECT_EQ(max_connections_for_fd_limit(128), 32u);
+  EXPECT_EQ(max_connections_for_fd_limit(1024), 480u);
+  EXPECT_EQ(max_connections_for_fd_limit(1 << 20), (size_t{1 << 20} - 64) / 2);
+  EXPECT_GT(max_connections_for_fd_limit(UINT64_MAX), 4096u);
+}
+
 TEST_F(ConfigFileTest, OnlyMentionedKeysChange) {
   Config c;
   c.data_dir = "/from/flags";

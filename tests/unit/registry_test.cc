@@ -403,6 +403,47 @@ TEST_F(RegistryTest, CancelledBlobPutLeavesNothingAndFreesItsSlot) {
   limited.cancel_blob_put(std::move(*again));
 }
 
+// One account (or one access key) streaming many uploads must leave slots
+// for the others: the global cap alone let a single tenant hold every slot.
+TEST_F(RegistryTest, UploadSlotsAreCappedPerAccountAndPerKey) {
+  RegistryOptions opts;
+  opts.max_concurrent_appends = 10;
+  opts.max_concurrent_appends_per_account = 3;
+  opts.max_concurrent_appends_per_key = 2;
+  Registry limited(*meta_, *blobs_, clock_, opts);
+  const Uploader key_a1{"111111111111", "KEYA1"};
+  const Uploader key_a2{"111111111111", "KEYA2"};
+  const Uploader key_b{"222222222222", "KEYB"};
+
+  std::vector<std::unique_ptr<UploadAppend>> held;
+  auto take = [&](const Uploader& who) -> Code {
+    auto put = limited.begin_blob_put(repo_, who);
+    if (!put.is_ok()) return put.status().code();
+    held.push_back(std::move(put).value());
+    return Code::kOk;
+  };
+  EXPECT_EQ(take(key_a1), Code::kOk);
+  EXPECT_EQ(take(key_a1), Code::kOk);
+  EXPECT_EQ(take(key_a1), Code::kResourceExhausted);  // the key's cap
+  EXPECT_EQ(take(key_a2), Code::kOk);
+  EXPECT_EQ(take(key_a2), Code::kResourceExhausted);  // the account's cap
+  EXPECT_EQ(take(key_b), Code::kOk);                  // another account still gets slots
+  EXPECT_EQ(take(key_b), Code::kOk);
+
+  // Sessions (PATCH) count against the same caps as one-request puts.
+  const std::string id = start(limited);
+  auto append = limited.begin_append(repo_, id, std::nullopt, false, key_a2);
+  EXPECT_EQ(append.status().code(), Code::kResourceExhausted);
+
+  // Releasing one of the account's uploads frees a slot for it.
+  limited.cancel_blob_put(std::move(held.front()));
+  held.erase(held.begin());
+  auto again = limited.begin_append(repo_, id, std::nullopt, false, key_a2);
+  EXPECT_TRUE(again.is_ok()) << again.status().to_string();
+  again->reset();
+  for (auto& put : held) limited.cancel_blob_put(std::move(put));
+}
+
 TEST_F(RegistryTest, Sha512Finish) {
   const std::string id = start();
   ASSERT_TRUE(append(id, "sha512 ", 0).is_ok());
