@@ -8,15 +8,18 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "blob/blob_store.h"
+#include "blob/space_reserve.h"
 #include "core/byte_range.h"
 #include "core/clock.h"
 #include "core/digest.h"
@@ -39,7 +42,16 @@ struct RegistryOptions {
   int64_t upload_ttl_seconds = 24 * 3600;
   // At most this many uploads may stream at once (0: unlimited).
   size_t max_concurrent_appends = 256;
+  // Released when a delete meets a full disk (see SpaceReserve); may be null.
+  // Not owned; outlives the Registry.
+  SpaceReserve* space_reserve = nullptr;
 };
+
+// Runs `op`, a step on the way to freeing space (a delete, a collection).
+// When it fails with kStorageFull and `reserve` (may be null) was held, the
+// reserve is released, a warning naming `what` is logged, and `op` runs once
+// more; its second result is returned.
+Status run_releasing_reserve(SpaceReserve* reserve, std::string_view what, const std::function<Status()>& op);
 
 struct UploadStatus {
   std::string id;
@@ -147,7 +159,15 @@ class Registry {
   Result<size_t> expire_uploads();
 
   // --- blobs ---------------------------------------------------------------------
+  // A blob the repository links and whose stored bytes have the recorded size.
+  // kBlobUnknown otherwise: a missing or truncated file reads as absent, so
+  // every API says "missing" alike and a client's next push uploads it again
+  // (which heals it). A size mismatch or a missing file is logged as an error,
+  // once per digest per process. Only sizes are compared here; `berth scrub`
+  // verifies the bytes themselves.
   Result<BlobLink> stat_blob(const RepositoryRecord& repo, const Digest& digest);
+  // As stat_blob, and opens the bytes. The size check is the opened file's, so
+  // what is served is exactly what was checked.
   Result<OpenedBlob> open_blob(const RepositoryRecord& repo, const Digest& digest);
   Status delete_blob(const RepositoryRecord& repo, const Digest& digest);
 
@@ -162,7 +182,12 @@ class Registry {
   Result<ResolvedManifest> get_manifest(std::string_view account, std::string_view name,
                                         std::string_view reference);
   // By digest: deletes the manifest and its tags. By tag: removes the tag only.
+  // kManifestUnknown when absent, kManifestReferenced when an index lists it.
+  // On a full disk the space reserve is released to let it proceed.
   Status delete_manifest(const RepositoryRecord& repo, std::string_view reference);
+  // Deletes the repository and everything in it (kRepositoryNotEmpty when it
+  // has images and `force` is false); uses the space reserve as above.
+  Status delete_repository(const RepositoryRecord& repo, bool force);
 
  private:
   friend class UploadAppend;
@@ -179,6 +204,9 @@ class Registry {
   // against `digest`, then announces the write, moves the bytes into place
   // and links the blob. On a mismatch the upload is discarded.
   Result<BlobLink> finish_held_upload(const RepositoryRecord& repo, const std::string& id, const Digest& digest);
+  // Checks that stored bytes of `stored_size` (nullopt: no file) match `link`;
+  // kBlobUnknown, logged once per digest, when they do not.
+  Status check_stored(const BlobLink& link, std::optional<uint64_t> stored_size);
 
   MetadataStore& meta_;
   BlobStore& blobs_;
@@ -188,6 +216,7 @@ class Registry {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<UploadHashState>> hashes_;  // guarded by mu_
   size_t active_appends_ = 0;                                       // guarded by mu_
+  std::set<std::string> reported_broken_;  // digests already logged as missing or short; guarded by mu_
 };
 
 std::string new_upload_id();
