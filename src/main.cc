@@ -2,6 +2,8 @@
 // operator's tools.
 #include <CLI/CLI.hpp>
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <tuple>
@@ -9,13 +11,15 @@
 #include "app/admin.h"
 #include "app/app.h"
 #include "app/gc_command.h"
+#include "app/scrub_command.h"
 #include "app/config.h"
 #include "log/log.h"
 
 namespace {
 
 struct DurationFlags {
-  std::string lifecycle, gc, grace, token, header_timeout, upload_rate_window;
+  std::string lifecycle, gc, grace, token, header_timeout, upload_rate_window, scrub;
+  std::string scrub_rate, space_reserve;  // sizes
 };
 
 int serve(const std::string& config_file, berth::app::Config& flags_over, const DurationFlags& durations,
@@ -50,9 +54,20 @@ int serve(const std::string& config_file, berth::app::Config& flags_over, const 
                                     std::tuple{"--token-ttl", &config.token_ttl_seconds, durations.token},
                                     std::tuple{"--header-timeout", &config.header_timeout_seconds, durations.header_timeout},
                                     std::tuple{"--upload-rate-window", &config.upload_rate_window_seconds,
-                                               durations.upload_rate_window}}) {
+                                               durations.upload_rate_window},
+                                    std::tuple{"--scrub-interval", &config.scrub_interval_seconds, durations.scrub}}) {
     if (!given(flag)) continue;
     auto parsed = app::parse_duration(value);
+    if (!parsed) {
+      std::cerr << "berth: " << flag << ": " << parsed.status().message() << "\n";
+      return 2;
+    }
+    *field = *parsed;
+  }
+  for (auto [flag, field, value] : {std::tuple{"--scrub-rate", &config.scrub_rate_bytes, durations.scrub_rate},
+                                    std::tuple{"--space-reserve", &config.space_reserve_bytes, durations.space_reserve}}) {
+    if (!given(flag)) continue;
+    auto parsed = app::parse_size(value);
     if (!parsed) {
       std::cerr << "berth: " << flag << ": " << parsed.status().message() << "\n";
       return 2;
@@ -81,6 +96,9 @@ int serve(const std::string& config_file, berth::app::Config& flags_over, const 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Everything berth creates (database, blobs, uploads, keys) is for its own
+  // user only; the stores also create with explicit modes, this covers the rest.
+  ::umask(077);
   CLI::App cli{"berth: a private container registry (OCI Distribution + ECR API)"};
   cli.require_subcommand(1);
   cli.set_version_flag("--version", "berth 0.1.0");
@@ -127,15 +145,25 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-uploads-per-key", flags.max_uploads_per_key,
                         "Uploads one access key may stream at once (0: no cap)")
       ->capture_default_str();
+  serve_cmd->add_option("--scrub-interval", durations.scrub,
+                        "Verify stored blobs in the background, one slice of at most a minute this often, "
+                        "quarantining corrupt ones (default 0: off)");
+  serve_cmd->add_option("--scrub-rate", durations.scrub_rate,
+                        "Bytes per second the background scrub reads, e.g. 8m (default 8m)");
+  serve_cmd->add_option("--space-reserve", durations.space_reserve,
+                        "Disk space kept free in the data directory for deletes and gc on a full disk, "
+                        "e.g. 32m (default 32m; 0: none)");
   bool no_auth = false;
   serve_cmd->add_flag("--no-auth", no_auth, "Serve without authentication (anyone may read and write)");
   serve_cmd->callback([&] { flags.auth = !no_auth; });
 
   auto run_admin = berth::app::add_admin_commands(cli);
   auto run_gc = berth::app::add_gc_command(cli);
+  auto run_scrub = berth::app::add_scrub_command(cli);
 
   CLI11_PARSE(cli, argc, argv);
   if (serve_cmd->parsed()) return serve(config_file, flags, durations, *serve_cmd);
   if (int rc = run_gc(); rc >= 0) return rc;
+  if (int rc = run_scrub(); rc >= 0) return rc;
   return run_admin();
 }

@@ -7,12 +7,14 @@
 
 #include <boost/asio/signal_set.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
 
 #include "app/stores.h"
+#include "blob/fs/fs_space_reserve.h"
 #include "auth/access_control.h"
 #include "core/clock.h"
 #include "ecr/ecr_api.h"
@@ -22,6 +24,7 @@
 #include "registry/garbage_collector.h"
 #include "registry/lifecycle_runner.h"
 #include "registry/registry.h"
+#include "registry/scrubber.h"
 #include "server/http_server.h"
 
 namespace berth::app {
@@ -86,6 +89,9 @@ struct App::Impl {
   std::unique_ptr<oci::OciApi> oci;
   std::unique_ptr<ecr::EcrApi> ecr;
   std::unique_ptr<server::HttpServer> http_server;
+  std::unique_ptr<FsSpaceReserve> space_reserve;
+  std::unique_ptr<Scrubber> scrubber;
+  std::atomic<bool> stopping{false};  // ends a background scrub slice early
   jobs::Scheduler scheduler;
   std::unique_ptr<server::net::signal_set> signals;
 
@@ -116,8 +122,27 @@ awaitable<void> App::Impl::handle(server::Exchange& ex) {
 
 App::App() : impl_(std::make_unique<Impl>()) {}
 App::~App() {
-  if (impl_) impl_->scheduler.stop();
+  if (impl_) {
+    impl_->stopping = true;
+    impl_->scheduler.stop();
+  }
 }
+
+namespace {
+
+// Sets the space reserve aside again once there is room; quiet while the
+// disk stays full (every attempt would say so).
+void restore_reserve(SpaceReserve& reserve) {
+  if (reserve.held()) return;
+  Status s = reserve.restore();
+  if (s.is_ok()) {
+    log::info("set the space reserve aside again");
+  } else if (s.code() != Code::kStorageFull) {
+    log::error("cannot set the space reserve aside", {{"error", s.to_string()}});
+  }
+}
+
+}  // namespace
 
 Result<std::unique_ptr<App>> App::create(const Config& config) {
   BERTH_RETURN_IF_ERROR(validate_config(config));
@@ -148,11 +173,20 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
     }
   }
 
+  d.space_reserve = std::make_unique<FsSpaceReserve>(config.data_dir, config.space_reserve_bytes);
+  if (config.space_reserve_bytes > 0 && !d.space_reserve->held()) {
+    if (Status s = d.space_reserve->restore(); !s.is_ok()) {
+      log::warn("cannot set the space reserve aside; deletes may fail should the disk fill up",
+                {{"error", s.to_string()}});
+    }
+  }
+
   RegistryOptions ro;
   ro.upload_ttl_seconds = config.upload_ttl_seconds;
   ro.max_concurrent_appends = config.max_concurrent_uploads;
   ro.max_concurrent_appends_per_account = config.max_uploads_per_account;
   ro.max_concurrent_appends_per_key = config.max_uploads_per_key;
+  ro.space_reserve = d.space_reserve.get();
   d.registry = std::make_unique<Registry>(*d.stores.meta, *d.stores.blobs, Clock::system(), ro);
   d.access = std::make_unique<auth::AccessControl>(config.auth);
 
@@ -203,8 +237,10 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
       });
 
   Registry* registry = d.registry.get();
+  SpaceReserve* reserve = d.space_reserve.get();
   d.scheduler.every("upload-expiry", std::chrono::seconds(std::min<int64_t>(600, config.upload_ttl_seconds)),
-                    [registry] {
+                    [registry, reserve] {
+                      restore_reserve(*reserve);
                       auto n = registry->expire_uploads();
                       if (!n) {
                         log::error("upload expiry failed", {{"error", n.status().to_string()}});
@@ -222,8 +258,10 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   GarbageCollector* gc = d.gc.get();
   GcOptions gco;
   gco.grace_seconds = config.gc_grace_seconds;
-  d.scheduler.every("gc", std::chrono::seconds(config.gc_interval_seconds), [gc, gco] {
+  gco.space_reserve = reserve;
+  d.scheduler.every("gc", std::chrono::seconds(config.gc_interval_seconds), [gc, gco, reserve] {
     auto r = gc->run(gco);
+    restore_reserve(*reserve);
     if (!r) {
       log::error("garbage collection failed", {{"error", r.status().to_string()}});
     } else if (r->reclaimed_blobs > 0) {
@@ -231,6 +269,32 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
                                        {"reclaimed_blobs", r->reclaimed_blobs},
                                        {"reclaimed_bytes", r->reclaimed_bytes},
                                        {"seconds", r->seconds}});
+    }
+  });
+  // Background scrub: one slice of at most a minute per interval, so that
+  // the other jobs on the scheduler's thread wait a minute at most; each
+  // slice continues where the last stopped.
+  d.scrubber = std::make_unique<Scrubber>(*d.stores.meta, *d.stores.blobs);
+  Scrubber* scrubber = d.scrubber.get();
+  ScrubOptions so_scrub;
+  so_scrub.repair = true;
+  so_scrub.rate_bytes_per_second = config.scrub_rate_bytes;
+  so_scrub.time_budget = std::chrono::seconds(60);
+  std::atomic<bool>* stopping = &d.stopping;
+  so_scrub.should_stop = [stopping] { return stopping->load(); };
+  d.scheduler.every("scrub", std::chrono::seconds(config.scrub_interval_seconds), [scrubber, so_scrub] {
+    auto r = scrubber->run(so_scrub, [](const ScrubIssue& issue) {
+      log::error(issue.kind == ScrubIssue::Kind::kCorrupt
+                     ? (issue.quarantined ? "scrub: corrupt blob quarantined; it reads as missing until pushed again"
+                                          : "scrub: corrupt blob")
+                     : "scrub: a linked blob's bytes are missing",
+                 {{"digest", issue.digest.str()}, {"detail", issue.detail}});
+    });
+    if (!r) {
+      log::error("scrub failed", {{"error", r.status().to_string()}});
+    } else if (r->complete) {
+      log::info("scrub pass complete", {{"checked", r->checked}, {"bytes", r->bytes}, {"corrupt", r->corrupt},
+                                        {"missing", r->missing}, {"quarantined", r->quarantined}});
     }
   });
   return app;
@@ -261,6 +325,7 @@ uint16_t App::port() const { return impl_->http_server->port(); }
 void App::run() { impl_->http_server->run(); }
 
 void App::stop() {
+  impl_->stopping = true;
   impl_->scheduler.stop();
   impl_->http_server->stop();
 }

@@ -31,6 +31,24 @@ Result<int64_t> parse_duration(const std::string& text) {
   return v * unit;
 }
 
+Result<uint64_t> parse_size(const std::string& text) {
+  if (text.empty()) return error(Code::kInvalidArgument, "empty size");
+  uint64_t unit = 1;
+  std::string_view num = text;
+  switch (text.back()) {
+    case 'k': case 'K': unit = 1ull << 10; num.remove_suffix(1); break;
+    case 'm': case 'M': unit = 1ull << 20; num.remove_suffix(1); break;
+    case 'g': case 'G': unit = 1ull << 30; num.remove_suffix(1); break;
+    default: break;
+  }
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
+  if (ec != std::errc() || p != num.data() + num.size() || v > UINT64_MAX / unit) {
+    return error(Code::kInvalidArgument, fmt::format("invalid size '{}' (use e.g. 4096, 512k, 32m, 2g)", text));
+  }
+  return v * unit;
+}
+
 Status parse_listen(const std::string& listen, std::string& host, uint16_t& port) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) return error(Code::kInvalidArgument, "listen must be HOST:PORT");
@@ -109,6 +127,12 @@ Status load_config_file(const std::string& path, Config& c) {
       return Status::ok();
     };
   };
+  auto size = [](uint64_t& field) -> Setter {
+    return [&field](const YAML::Node& n) -> Status {
+      BERTH_ASSIGN_OR_RETURN(field, parse_size(n.as<std::string>()));
+      return Status::ok();
+    };
+  };
   const std::map<std::string, Setter> setters = {
       {"listen", str(c.listen)},
       {"public-url", str(c.public_url)},
@@ -126,6 +150,9 @@ Status load_config_file(const std::string& path, Config& c) {
       {"lifecycle-interval", duration(c.lifecycle_interval_seconds)},
       {"gc-interval", duration(c.gc_interval_seconds)},
       {"gc-grace", duration(c.gc_grace_seconds)},
+      {"scrub-interval", duration(c.scrub_interval_seconds)},
+      {"scrub-rate", size(c.scrub_rate_bytes)},
+      {"space-reserve", size(c.space_reserve_bytes)},
       {"max-concurrent-uploads", count(c.max_concurrent_uploads)},
       {"max-uploads-per-account", count(c.max_uploads_per_account)},
       {"max-uploads-per-key", count(c.max_uploads_per_key)},

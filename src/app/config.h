@@ -32,6 +32,9 @@ struct Config {
   int64_t lifecycle_interval_seconds = 3600;
   int64_t gc_interval_seconds = 3600;
   int64_t gc_grace_seconds = 3600;
+  int64_t scrub_interval_seconds = 0;           // background scrub slices; 0: off
+  uint64_t scrub_rate_bytes = 8ull << 20;       // bytes per second the background scrub reads
+  uint64_t space_reserve_bytes = 32ull << 20;   // set aside for deletes and gc on a full disk; 0: none
 
   // Limits.
   size_t max_concurrent_uploads = 256;
@@ -59,6 +62,9 @@ Status parse_listen(const std::string& listen, std::string& host, uint16_t& port
 
 // Parses durations like "90s", "15m", "1h", "2d" or plain seconds.
 Result<int64_t> parse_duration(const std::string& text);
+
+// Parses byte sizes like "4096", "512k", "32m", "2g" (binary units).
+Result<uint64_t> parse_size(const std::string& text);
 
 // Checks values that flags and files cannot express in their types.
 Status validate_config(const Config& config);

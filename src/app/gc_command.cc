@@ -10,6 +10,7 @@
 
 #include "app/config.h"
 #include "app/stores.h"
+#include "blob/fs/fs_space_reserve.h"
 #include "core/clock.h"
 #include "log/log.h"
 #include "registry/garbage_collector.h"
@@ -52,7 +53,15 @@ std::function<int()> add_gc_command(CLI::App& cli) {
       options.grace_seconds = *g;
     }
     options.dry_run = args->dry_run;
+    // On a full disk even opening the database may need a page: the reserve
+    // is there for this.
+    FsSpaceReserve reserve(config.data_dir, config.space_reserve_bytes);
+    options.space_reserve = &reserve;
     auto stores = open_stores(config);
+    if (!stores && stores.status().code() == Code::kStorageFull && reserve.release()) {
+      std::cerr << "berth gc: the disk is full; released the space reserve\n";
+      stores = open_stores(config);
+    }
     if (!stores) {
       std::cerr << "berth gc: " << stores.status().message() << "\n";
       return 1;
@@ -84,6 +93,11 @@ std::function<int()> add_gc_command(CLI::App& cli) {
     if (!report) {
       std::cerr << "berth gc: " << report.status().message() << "\n";
       return 1;
+    }
+    if (!args->dry_run && config.space_reserve_bytes > 0 && !reserve.held()) {
+      if (Status s = reserve.restore(); !s.is_ok()) {
+        std::cerr << "berth gc: could not set the space reserve aside again: " << s.message() << "\n";
+      }
     }
     std::cout << fmt::format("{} {} blobs, {} bytes ({:.1f} MiB); {} untagged manifests; examined {} candidates in "
                              "{:.3f}s{}\n",

@@ -18,8 +18,10 @@ Result<Stores> open_stores(const Config& config) {
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) return error(Code::kInternal, fmt::format("data dir {}: {}", config.data_dir, ec.message()));
-  std::filesystem::permissions(config.data_dir, std::filesystem::perms::others_all,
-                               std::filesystem::perm_options::remove, ec);
+  // Only berth's user may enter the data directory (files inside are 0600).
+  std::filesystem::permissions(config.data_dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+  if (ec) return error(Code::kInternal, fmt::format("chmod {}: {}", config.data_dir, ec.message()));
   BERTH_ASSIGN_OR_RETURN(s.blobs, FsBlobStore::open_at(config.data_dir));
   BERTH_ASSIGN_OR_RETURN(s.meta, SqliteMetadataStore::open(
                                      (std::filesystem::path(config.data_dir) / "berth.db").string(),

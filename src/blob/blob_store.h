@@ -56,6 +56,13 @@ class BlobStore {
   virtual Result<uint64_t> stat(const Digest& digest) = 0;
   // Removes the bytes. Removing an absent blob is ok.
   virtual Status remove(const Digest& digest) = 0;
+  // Moves the bytes of a blob found corrupt out of open()'s reach, kept for
+  // the operator to inspect; afterwards the blob is absent (kBlobUnknown) until
+  // a commit_upload stores good bytes again. With `checked` (a reader of the
+  // bytes that were found bad), only those bytes go: when a commit replaced
+  // them since, nothing moves and kFailedPrecondition says so. kBlobUnknown
+  // when absent.
+  virtual Status quarantine(const Digest& digest, const BlobReader* checked) = 0;
   // Every stored digest (for garbage collection and admin tools).
   virtual Result<std::vector<Digest>> list() = 0;
 

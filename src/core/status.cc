@@ -14,6 +14,7 @@ std::string_view code_name(Code code) {
     case Code::kResourceExhausted: return "RESOURCE_EXHAUSTED";
     case Code::kUnsupported: return "UNSUPPORTED";
     case Code::kInternal: return "INTERNAL";
+    case Code::kStorageFull: return "STORAGE_FULL";
     case Code::kUnavailable: return "UNAVAILABLE";
     case Code::kNameInvalid: return "NAME_INVALID";
     case Code::kNameUnknown: return "NAME_UNKNOWN";

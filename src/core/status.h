@@ -25,6 +25,7 @@ enum class Code {
   kResourceExhausted,  // a limit or quota was hit (too many requests, too large)
   kUnsupported,        // valid request for something berth does not do
   kInternal,           // a bug or an I/O failure; details go to the log only
+  kStorageFull,        // the disk holding berth's data is full (ENOSPC, SQLITE_FULL)
   kUnavailable,        // try again later (store busy, shutting down)
   // Registry specific.
   kNameInvalid,          // repository name violates the grammar

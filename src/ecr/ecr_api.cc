@@ -12,6 +12,7 @@
 #include "core/base64.h"
 #include "core/digest.h"
 #include "ecr/fields.h"
+#include "log/log.h"
 #include "registry/registry.h"
 
 namespace berth::ecr {
@@ -200,8 +201,20 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body,
                           request_id);
   }
 
+  (void)take_internal_cause();
   EcrResult result = (this->*(op->second))(call);
-  if (auto* e = std::get_if<EcrError>(&result)) return error_response(ex, *e, request_id);
+  if (auto* e = std::get_if<EcrError>(&result)) {
+    if (e->http_status >= 500) {
+      // The client hears only the exception; the cause is logged here, once.
+      std::string cause = take_internal_cause();
+      log::error("request failed", {{"request_id", ex.request_id()},
+                                    {"amzn_request_id", request_id},
+                                    {"operation", operation},
+                                    {"error", e->type},
+                                    {"cause", cause.empty() ? e->message : cause}});
+    }
+    return error_response(ex, *e, request_id);
+  }
   return json_response(ex, http::status::ok, json::serialize(std::get<json::object>(result)), request_id);
 }
 

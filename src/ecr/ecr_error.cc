@@ -1,10 +1,27 @@
 #include "ecr/ecr_error.h"
 
+#include <utility>
+
 namespace berth::ecr {
+
+namespace {
+thread_local std::string internal_cause;
+
+// The SDKs retry a 500 a few times, which suits a disk that an operator or
+// the garbage collector may free; LimitExceededException would read as an
+// account quota the caller could raise, which a full disk is not.
+constexpr std::string_view kStorageFullMessage =
+    "no space left on device: the registry's storage is full; retry once its operator has freed space";
+}  // namespace
+
+std::string take_internal_cause() { return std::exchange(internal_cause, std::string()); }
 
 EcrError from_status(const Status& s) {
   const std::string& m = s.message();
   switch (s.code()) {
+    case Code::kStorageFull:
+      internal_cause = s.to_string();
+      return EcrError{"ServerException", std::string(kStorageFullMessage), 500, {}};
     case Code::kMissingAuthentication: return ecr_error("MissingAuthenticationTokenException", "Missing Authentication Token");
     case Code::kIncompleteSignature: return ecr_error("IncompleteSignatureException", m);
     case Code::kSignatureInvalid: return ecr_error("InvalidSignatureException", m);
@@ -31,7 +48,9 @@ EcrError from_status(const Status& s) {
     case Code::kResourceExhausted: return ecr_error("ThrottlingException", m);
     case Code::kLimitExceeded: return ecr_error("LimitExceededException", m);
     case Code::kUnavailable: return EcrError{"ServiceUnavailableException", "service unavailable", 503, {}};
-    default: return EcrError{"ServerException", "internal server error", 500, {}};
+    default:
+      internal_cause = s.to_string();
+      return EcrError{"ServerException", "internal server error", 500, {}};
   }
 }
 

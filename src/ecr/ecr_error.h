@@ -31,6 +31,13 @@ inline EcrError invalid_parameter(std::string message) {
 
 // The generic mapping of a domain Status; operations map the codes whose
 // exception depends on context (e.g. a missing blob in PutImage) themselves.
+// A 5xx hides the cause from the client ("internal server error"); the
+// cause is kept for the dispatcher, which logs it once with the request id.
 EcrError from_status(const Status& status);
+
+// The cause of the last 5xx that from_status() made on this thread, cleared
+// by the call. Operations run synchronously on the dispatching thread, so the
+// dispatcher takes it after each operation.
+std::string take_internal_cause();
 
 }  // namespace berth::ecr

@@ -53,6 +53,7 @@ struct Resolved {
   std::optional<ManifestRecord> manifest;
   std::string failure_code;
   std::string failure_reason;
+  Status store_error;  // not ok: the store failed, which no image failure code describes
 };
 
 Resolved resolve(MetadataStore& meta, RepositoryId repo, const ImageId& id) {
@@ -79,6 +80,10 @@ Resolved resolve(MetadataStore& meta, RepositoryId repo, const ImageId& id) {
       return r;
     }
     auto m = meta.get_manifest_by_tag(repo, *id.tag);
+    if (!m && m.status().code() != Code::kManifestUnknown) {
+      r.store_error = m.take_status();
+      return r;
+    }
     if (!m) {
       r.failure_code = "ImageNotFound";
       r.failure_reason = "Requested image not found";
@@ -93,6 +98,10 @@ Resolved resolve(MetadataStore& meta, RepositoryId repo, const ImageId& id) {
     return r;
   }
   auto m = meta.get_manifest(repo, *digest);
+  if (!m && m.status().code() != Code::kManifestUnknown) {
+    r.store_error = m.take_status();
+    return r;
+  }
   if (!m) {
     r.failure_code = "ImageNotFound";
     r.failure_reason = "Requested image not found";
@@ -201,6 +210,7 @@ EcrResult EcrApi::describe_images(Call& c) {
     std::map<std::string, bool> seen;
     for (const auto& id : ids) {
       Resolved r = resolve(meta, repo->id, id);
+      if (!r.store_error.is_ok()) return from_status(r.store_error);
       if (!r.manifest) {
         if (r.failure_code == "ImageNotFound" || r.failure_code == "ImageTagDoesNotMatchDigest") {
           return ecr_error(
@@ -268,6 +278,7 @@ EcrResult EcrApi::batch_get_image(Call& c) {
   int64_t now = registry_.clock().now_seconds();
   for (const auto& id : ids) {
     Resolved r = resolve(registry_.metadata(), repo->id, id);
+    if (!r.store_error.is_ok()) return from_status(r.store_error);
     if (!r.manifest) {
       failures.push_back(failure(id, r.failure_code, r.failure_reason));
       continue;
@@ -301,6 +312,7 @@ EcrResult EcrApi::batch_delete_image(Call& c) {
   json::array failures;
   for (const auto& id : ids) {
     Resolved r = resolve(meta, repo->id, id);
+    if (!r.store_error.is_ok()) return from_status(r.store_error);
     if (!r.manifest) {
       failures.push_back(failure(id, r.failure_code, r.failure_reason));
       continue;
@@ -311,7 +323,10 @@ EcrResult EcrApi::batch_delete_image(Call& c) {
     bool delete_image = true;
     if (id.tag && !id.digest) {
       // Untag; the image goes with its last tag.
-      if (Status s = meta.delete_tag(repo->id, *id.tag); !s.is_ok()) {
+      if (Status s = registry_.delete_manifest(*repo, *id.tag); !s.is_ok()) {
+        // Only a tag that is gone is an image failure; store trouble (a full
+        // disk) fails the call, so nobody is told an existing image is missing.
+        if (s.code() != Code::kManifestUnknown) return from_status(s);
         failures.push_back(failure(id, "ImageNotFound", "Requested image not found"));
         continue;
       }
@@ -319,7 +334,7 @@ EcrResult EcrApi::batch_delete_image(Call& c) {
       deleted.push_back(json::object{{"imageDigest", digest.str()}, {"imageTag", *id.tag}});
     }
     if (delete_image) {
-      Status s = meta.delete_manifest(repo->id, digest);
+      Status s = registry_.delete_manifest(*repo, digest.str());
       if (s.code() == Code::kManifestReferenced) {
         failures.push_back(failure(id, "ImageReferencedByManifestList", s.message()));
         continue;

@@ -39,6 +39,7 @@ EcrResult EcrApi::batch_check_layer_availability(Call& c) {
       continue;
     }
     auto link = registry_.stat_blob(*repo, *digest);
+    if (!link && link.status().code() != Code::kBlobUnknown) return from_status(link.status());
     if (link) {
       layers.push_back(json::object{{"layerDigest", text},
                                     {"layerAvailability", "AVAILABLE"},

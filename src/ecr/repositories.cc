@@ -181,7 +181,7 @@ EcrResult EcrApi::delete_repository(Call& c) {
   ECR_ASSIGN(auto force, opt_bool(c.input, "force"));
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
-  Status s = registry_.metadata().delete_repository(repo->id, force.value_or(false));
+  Status s = registry_.delete_repository(*repo, force.value_or(false));
   if (s.code() == Code::kRepositoryNotEmpty) {
     return ecr_error("RepositoryNotEmptyException",
                      fmt::format("The repository with name '{}' in registry with id '{}' cannot be deleted because "

@@ -160,6 +160,9 @@ class MetadataStore {
   // Repositories of `account` that link `digest` (for mounts without `from`).
   virtual Result<std::vector<RepositoryId>> repositories_with_blob(std::string_view account_id,
                                                                   const Digest& digest) = 0;
+  // Every digest some repository links, once, with its recorded size (the
+  // largest, should links disagree), ordered by digest (for `berth scrub`).
+  virtual Result<std::vector<BlobLink>> linked_blobs() = 0;
 
   // --- uploads ---------------------------------------------------------------
   // Durability: upload sessions, their leases, blob-write announcements and

@@ -35,12 +35,19 @@ WireError wire_error(const Status& s) {
     case Code::kInvalidArgument: return {400, "UNSUPPORTED"};
     case Code::kNotFound: return {404, "NAME_UNKNOWN"};
     case Code::kUnavailable: return {503, "UNAVAILABLE"};
+    // 507 Insufficient Storage names the condition in the status line itself
+    // (what docker and podman print), stays a server-side 5xx, and keeps the
+    // spec's UNKNOWN code since the spec has none for it.
+    case Code::kStorageFull: return {507, "UNKNOWN"};
     default: return {500, "UNKNOWN"};
   }
 }
 
 server::Response error_response(const Status& status, unsigned version) {
   WireError w = wire_error(status);
+  if (status.code() == Code::kStorageFull) {
+    return error_response(w, "no space left on device: the registry's storage is full", version);
+  }
   return error_response(w, w.http_status >= 500 ? "internal server error" : status.message(), version);
 }
 

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "log/log.h"
 #include "oci/errors.h"
 
 namespace berth::oci {
@@ -42,6 +43,14 @@ server::Response OciApi::response(const Exchange& ex, http::status status) const
 
 awaitable<void> OciApi::fail(Exchange& ex, Status status) {
   server::Response res = error_response(status, ex.request().version());
+  if (res.result_int() >= 500) {
+    // The client hears only a generic message; the cause is logged here, once.
+    log::error("request failed", {{"request_id", ex.request_id()},
+                                  {"method", std::string(ex.request().method_string())},
+                                  {"path", ex.path()},
+                                  {"status", res.result_int()},
+                                  {"cause", status.to_string()}});
+  }
   res.set("Docker-Distribution-API-Version", kApiVersion);
   if (res.result() == http::status::unauthorized) {
     res.set(http::field::www_authenticate, "Basic realm=\"berth\"");

@@ -2,13 +2,31 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <set>
 #include <string>
+
+#include "registry/registry.h"
 
 namespace berth {
 
 Result<GcReport> GarbageCollector::run(const GcOptions& options,
                                        const std::function<void(size_t, size_t)>& progress) {
+  // A pass is idempotent (every candidate is re-examined), so on a full disk
+  // it simply runs again once the reserve has made room for its metadata.
+  std::optional<GcReport> report;
+  Status st = run_releasing_reserve(options.space_reserve, "garbage collection", [&]() -> Status {
+    auto r = run_once(options, progress);
+    if (!r) return r.take_status();
+    report = std::move(r).value();
+    return Status::ok();
+  });
+  if (!st.is_ok()) return st;
+  return *report;
+}
+
+Result<GcReport> GarbageCollector::run_once(const GcOptions& options,
+                                            const std::function<void(size_t, size_t)>& progress) {
   auto started = std::chrono::steady_clock::now();
   GcReport report;
   if (!options.dry_run) {

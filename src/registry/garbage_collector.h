@@ -19,6 +19,7 @@
 #include <functional>
 
 #include "blob/blob_store.h"
+#include "blob/space_reserve.h"
 #include "core/clock.h"
 #include "core/status.h"
 #include "meta/metadata_store.h"
@@ -30,6 +31,9 @@ struct GcOptions {
   bool dry_run = false;
   // Blob writes older than this are considered abandoned (a crashed process).
   int64_t stale_write_seconds = 3600;
+  // Released when the pass meets a full disk, then the pass runs once more
+  // (see SpaceReserve); may be null. Restoring it is the caller's business.
+  SpaceReserve* space_reserve = nullptr;
 };
 
 inline constexpr std::string_view kGcUntaggedTag = "berth:gc-untagged";
@@ -48,6 +52,7 @@ class GarbageCollector {
       : meta_(meta), blobs_(blobs), clock_(clock) {}
 
   // One pass. `progress(done, total)` is called as candidates are examined.
+  // kStorageFull when the disk is full and no reserve could be released.
   Result<GcReport> run(const GcOptions& options,
                        const std::function<void(size_t, size_t)>& progress = nullptr);
   // Queues every stored blob no repository links (e.g. left by a crash between
@@ -55,6 +60,7 @@ class GarbageCollector {
   Result<size_t> enqueue_unlinked();
 
  private:
+  Result<GcReport> run_once(const GcOptions& options, const std::function<void(size_t, size_t)>& progress);
   Result<size_t> collect_untagged(const GcOptions& options);
 
   MetadataStore& meta_;

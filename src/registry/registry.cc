@@ -7,6 +7,7 @@
 
 #include "core/names.h"
 #include "core/tag_mutability.h"
+#include "log/log.h"
 
 namespace berth {
 
@@ -31,6 +32,14 @@ std::string new_upload_id() {
 
 Registry::Registry(MetadataStore& meta, BlobStore& blobs, const Clock& clock, RegistryOptions options)
     : meta_(meta), blobs_(blobs), clock_(clock), options_(options) {}
+
+Status run_releasing_reserve(SpaceReserve* reserve, std::string_view what, const std::function<Status()>& op) {
+  Status st = op();
+  if (st.code() != Code::kStorageFull || reserve == nullptr || !reserve->release()) return st;
+  log::warn("the disk is full: released the space reserve so that this can proceed",
+            {{"operation", what}, {"cause", st.message()}});
+  return op();
+}
 
 // --- repositories ------------------------------------------------------------------
 
@@ -306,6 +315,10 @@ Result<BlobLink> Registry::finish_held_upload(const RepositoryRecord& repo, cons
     (void)meta_.end_blob_write(digest);
     return st;
   }
+  {
+    std::lock_guard lock(mu_);
+    reported_broken_.erase(digest.str());  // healed: should it break again, say so again
+  }
   return BlobLink{digest, static_cast<int64_t>(size)};
 }
 
@@ -391,9 +404,10 @@ Result<BlobLink> Registry::mount_blob(const RepositoryRecord& repo, const Digest
     }
     if (!source) return error(Code::kBlobUnknown, "blob unknown to registry");
   }
-  // The bytes must really be there: a link never outlives its blob.
-  BERTH_ASSIGN_OR_RETURN(uint64_t size, blobs_.stat(digest));
-  (void)size;
+  // The bytes must really be there, whole: a link never outlives its blob.
+  auto stored = blobs_.stat(digest);
+  if (!stored && stored.status().code() != Code::kBlobUnknown) return stored.take_status();
+  BERTH_RETURN_IF_ERROR(check_stored(*source, stored ? std::optional<uint64_t>(*stored) : std::nullopt));
   BERTH_RETURN_IF_ERROR(meta_.link_blob(repo.id, digest, source->size, clock_.now_seconds()));
   return *source;
 }
@@ -421,20 +435,49 @@ Result<size_t> Registry::expire_uploads() {
 
 // --- blobs ---------------------------------------------------------------------------------
 
+Status Registry::check_stored(const BlobLink& link, std::optional<uint64_t> stored_size) {
+  if (stored_size && *stored_size == static_cast<uint64_t>(link.size)) return Status::ok();
+  bool first = false;
+  {
+    std::lock_guard lock(mu_);
+    first = reported_broken_.insert(link.digest.str()).second;
+  }
+  if (first) {
+    boost::json::object f{{"digest", link.digest.str()}, {"recorded_size", link.size}};
+    if (stored_size) f["stored_size"] = *stored_size;
+    log::error(stored_size ? "a stored blob's size differs from the recorded size; it is treated as missing "
+                             "until pushed again (run berth scrub)"
+                           : "a linked blob's file is missing; it is treated as missing until pushed again "
+                             "(run berth scrub)",
+               std::move(f));
+  }
+  return error(Code::kBlobUnknown, "blob unknown to registry");
+}
+
 Result<BlobLink> Registry::stat_blob(const RepositoryRecord& repo, const Digest& digest) {
-  return meta_.get_blob_link(repo.id, digest);
+  BERTH_ASSIGN_OR_RETURN(auto link, meta_.get_blob_link(repo.id, digest));
+  auto stored = blobs_.stat(digest);
+  if (!stored && stored.status().code() != Code::kBlobUnknown) return stored.take_status();
+  BERTH_RETURN_IF_ERROR(check_stored(link, stored ? std::optional<uint64_t>(*stored) : std::nullopt));
+  return link;
 }
 
 Result<OpenedBlob> Registry::open_blob(const RepositoryRecord& repo, const Digest& digest) {
   BERTH_ASSIGN_OR_RETURN(auto link, meta_.get_blob_link(repo.id, digest));
-  BERTH_ASSIGN_OR_RETURN(auto reader, blobs_.open(digest));
-  return OpenedBlob{link, std::move(reader)};
+  auto reader = blobs_.open(digest);
+  if (!reader) {
+    if (reader.status().code() != Code::kBlobUnknown) return reader.take_status();
+    BERTH_RETURN_IF_ERROR(check_stored(link, std::nullopt));
+  }
+  BERTH_RETURN_IF_ERROR(check_stored(link, (*reader)->size()));
+  return OpenedBlob{link, std::move(reader).value()};
 }
 
 Status Registry::delete_blob(const RepositoryRecord& repo, const Digest& digest) {
   // Only the link goes; the bytes are reclaimed by garbage collection once no
   // repository links them.
-  return meta_.unlink_blob(repo.id, digest);
+  return run_releasing_reserve(options_.space_reserve, "delete blob",
+                               [&] { return meta_.unlink_blob(repo.id, digest); });
 }
 
 // --- manifests -----------------------------------------------------------------------------
@@ -537,10 +580,17 @@ Result<ResolvedManifest> Registry::get_manifest(std::string_view account, std::s
 Status Registry::delete_manifest(const RepositoryRecord& repo, std::string_view reference) {
   if (reference_is_digest(reference)) {
     BERTH_ASSIGN_OR_RETURN(Digest d, Digest::parse(reference));
-    return meta_.delete_manifest(repo.id, d);
+    return run_releasing_reserve(options_.space_reserve, "delete manifest",
+                                 [&] { return meta_.delete_manifest(repo.id, d); });
   }
   BERTH_RETURN_IF_ERROR(validate_tag(reference));
-  return meta_.delete_tag(repo.id, reference);
+  return run_releasing_reserve(options_.space_reserve, "delete tag",
+                               [&] { return meta_.delete_tag(repo.id, reference); });
+}
+
+Status Registry::delete_repository(const RepositoryRecord& repo, bool force) {
+  return run_releasing_reserve(options_.space_reserve, "delete repository",
+                               [&] { return meta_.delete_repository(repo.id, force); });
 }
 
 }  // namespace berth

@@ -8,15 +8,18 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "blob/blob_store.h"
+#include "blob/space_reserve.h"
 #include "core/byte_range.h"
 #include "core/clock.h"
 #include "core/digest.h"
@@ -43,6 +46,9 @@ struct RegistryOptions {
   // (0: unlimited), so that one tenant cannot hold every slot.
   size_t max_concurrent_appends_per_account = 64;
   size_t max_concurrent_appends_per_key = 32;
+  // Released when a delete meets a full disk (see SpaceReserve); may be null.
+  // Not owned; outlives the Registry.
+  SpaceReserve* space_reserve = nullptr;
 };
 
 // Who is streaming an upload, for the per-account and per-key caps. Empty
@@ -51,6 +57,12 @@ struct Uploader {
   std::string account;
   std::string access_key_id;
 };
+
+// Runs `op`, a step on the way to freeing space (a delete, a collection).
+// When it fails with kStorageFull and `reserve` (may be null) was held, the
+// reserve is released, a warning naming `what` is logged, and `op` runs once
+// more; its second result is returned.
+Status run_releasing_reserve(SpaceReserve* reserve, std::string_view what, const std::function<Status()>& op);
 
 struct UploadStatus {
   std::string id;
@@ -162,7 +174,15 @@ class Registry {
   Result<size_t> expire_uploads();
 
   // --- blobs ---------------------------------------------------------------------
+  // A blob the repository links and whose stored bytes have the recorded size.
+  // kBlobUnknown otherwise: a missing or truncated file reads as absent, so
+  // every API says "missing" alike and a client's next push uploads it again
+  // (which heals it). A size mismatch or a missing file is logged as an error,
+  // once per digest per process. Only sizes are compared here; `berth scrub`
+  // verifies the bytes themselves.
   Result<BlobLink> stat_blob(const RepositoryRecord& repo, const Digest& digest);
+  // As stat_blob, and opens the bytes. The size check is the opened file's, so
+  // what is served is exactly what was checked.
   Result<OpenedBlob> open_blob(const RepositoryRecord& repo, const Digest& digest);
   Status delete_blob(const RepositoryRecord& repo, const Digest& digest);
 
@@ -177,7 +197,12 @@ class Registry {
   Result<ResolvedManifest> get_manifest(std::string_view account, std::string_view name,
                                         std::string_view reference);
   // By digest: deletes the manifest and its tags. By tag: removes the tag only.
+  // kManifestUnknown when absent, kManifestReferenced when an index lists it.
+  // On a full disk the space reserve is released to let it proceed.
   Status delete_manifest(const RepositoryRecord& repo, std::string_view reference);
+  // Deletes the repository and everything in it (kRepositoryNotEmpty when it
+  // has images and `force` is false); uses the space reserve as above.
+  Status delete_repository(const RepositoryRecord& repo, bool force);
 
  private:
   friend class UploadAppend;
@@ -198,6 +223,9 @@ class Registry {
   // reached); release_slot gives it back. Both need mu_ held.
   Status take_slot(const Uploader& uploader);
   void release_slot(const Uploader& uploader);
+  // Checks that stored bytes of `stored_size` (nullopt: no file) match `link`;
+  // kBlobUnknown, logged once per digest, when they do not.
+  Status check_stored(const BlobLink& link, std::optional<uint64_t> stored_size);
 
   MetadataStore& meta_;
   BlobStore& blobs_;
@@ -209,6 +237,7 @@ class Registry {
   size_t active_appends_ = 0;                                       // guarded by mu_
   std::map<std::string, size_t, std::less<>> appends_by_account_;   // guarded by mu_
   std::map<std::string, size_t, std::less<>> appends_by_key_;       // guarded by mu_
+  std::set<std::string> reported_broken_;  // digests already logged as missing or short; guarded by mu_
 };
 
 std::string new_upload_id();

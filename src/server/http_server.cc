@@ -637,6 +637,11 @@ awaitable<void> Session<Stream>::run() {
       url_ = *parsed;
       path_ = std::string(url_.path());
       co_await server_.handler(*this);
+      if (!sent_ && !broken_) {
+        log::error("request failed", {{"request_id", request_id_},
+                                      {"path", path_},
+                                      {"cause", "the handler sent no response"}});
+      }
       if (!sent_) {
         Response res{http::status::internal_server_error, request_->version()};
         co_await send(std::move(res));

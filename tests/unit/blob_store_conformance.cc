@@ -2,6 +2,8 @@
 // BlobStore implementation. One INSTANTIATE line per implementation.
 #include "blob_store_conformance.h"
 
+#include <sys/stat.h>
+
 #include "blob/fs/fs_blob_store.h"
 
 namespace berth::conformance {
@@ -57,6 +59,42 @@ TEST(FsBlobStoreTest, LayoutIsAlgorithmPrefixHex) {
   }
   std::error_code ec;
   std::filesystem::remove_all(root, ec);
+}
+
+
+TEST(FsBlobStoreTest, FilesAre0600AndDirectories0700WhateverTheUmask) {
+  const mode_t old_umask = ::umask(0);  // the widest: modes must come from the store itself
+  std::string tmpl = (std::filesystem::temp_directory_path() / "berth-fs-modes-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  const std::filesystem::path root = tmpl;
+  {
+    auto store = FsBlobStore::open_at(root / "data");
+    ASSERT_TRUE(store.is_ok());
+    const std::string data = "private bytes";
+    ASSERT_TRUE((*store)->create_upload("00000000-0000-4000-8000-000000000001").is_ok());
+    ASSERT_TRUE((*store)->create_upload("00000000-0000-4000-8000-000000000002").is_ok());
+    {
+      auto a = (*store)->append_upload("00000000-0000-4000-8000-000000000002");
+      ASSERT_TRUE(a.is_ok());
+      ASSERT_TRUE((*a)->append(data.data(), data.size()).is_ok());
+    }
+    ASSERT_TRUE((*store)->commit_upload("00000000-0000-4000-8000-000000000002", Digest::of(data)).is_ok());
+    size_t files = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(root / "data")) {
+      struct stat st {};
+      ASSERT_EQ(::stat(e.path().c_str(), &st), 0);
+      const unsigned mode = st.st_mode & 07777;
+      if (e.is_directory()) {
+        EXPECT_EQ(mode, 0700u) << e.path();
+      } else {
+        EXPECT_EQ(mode, 0600u) << e.path();
+        ++files;
+      }
+    }
+    EXPECT_EQ(files, 2u);  // the open upload and the blob
+  }
+  ::umask(old_umask);
+  std::filesystem::remove_all(root);
 }
 
 }  // namespace

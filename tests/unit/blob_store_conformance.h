@@ -535,4 +535,34 @@ TEST_P(BlobStoreConformance, ConcurrentUploadsDoNotMix) {
   EXPECT_TRUE(uploads->empty());
 }
 
+// --- quarantine ---------------------------------------------------------------------
+
+TEST_P(BlobStoreConformance, QuarantinedBlobIsAbsentUntilCommittedAgain) {
+  const std::string data = pattern(5000, 41);
+  const Digest d = put_blob(data);
+  auto reader = store().open(d);
+  ASSERT_TRUE(reader.is_ok());
+  Status st = store().quarantine(d, reader->get());
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  EXPECT_EQ(store().open(d).status().code(), Code::kBlobUnknown);
+  EXPECT_EQ(store().stat(d).status().code(), Code::kBlobUnknown);
+  auto listed = store().list();
+  ASSERT_TRUE(listed.is_ok());
+  EXPECT_FALSE(contains(*listed, d));
+  EXPECT_EQ(store().quarantine(d, nullptr).code(), Code::kBlobUnknown);
+  // A new upload of the same digest heals it.
+  put_blob(data, 9001);
+  EXPECT_EQ(read_blob(d), data);
+}
+
+TEST_P(BlobStoreConformance, QuarantineLeavesBytesCommittedAfterTheCheck) {
+  const std::string data = pattern(3000, 42);
+  const Digest d = put_blob(data);
+  auto checked = store().open(d);
+  ASSERT_TRUE(checked.is_ok());
+  put_blob(data, 9002);  // a push replaced the bytes after they were read
+  EXPECT_EQ(store().quarantine(d, checked->get()).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(read_blob(d), data);
+}
+
 }  // namespace berth::conformance

@@ -13,6 +13,19 @@
 namespace berth::app {
 namespace {
 
+// --- parse_size ----------------------------------------------------------------
+
+TEST(ParseSizeTest, UnitsAndErrors) {
+  EXPECT_EQ(*parse_size("4096"), 4096u);
+  EXPECT_EQ(*parse_size("512k"), 512u << 10);
+  EXPECT_EQ(*parse_size("32m"), 32u << 20);
+  EXPECT_EQ(*parse_size("2G"), 2ull << 30);
+  EXPECT_EQ(*parse_size("0"), 0u);
+  for (const char* bad : {"", "m", "-1", "1.5m", "12x", "99999999999999g"}) {
+    EXPECT_EQ(parse_size(bad).status().code(), Code::kInvalidArgument) << bad;
+  }
+}
+
 // --- parse_duration ------------------------------------------------------------
 
 int64_t duration_ok(const std::string& text) {

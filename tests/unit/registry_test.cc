@@ -919,5 +919,89 @@ TEST_F(RegistryTest, ExpireUploadsLeavesFinishedBlobsAlone) {
   EXPECT_EQ(read_blob(repo_, done.digest), "finished blob");
 }
 
+// --- stored bytes that do not match their record ------------------------------------
+
+TEST_F(RegistryTest, TruncatedBlobIsUnknownToStatAndOpen) {
+  const std::string data(10000, 'x');
+  BlobLink link = push_blob(repo_, data);
+  ASSERT_EQ(link.size, 10000);
+  std::filesystem::resize_file(blobs_->blob_path(link.digest), 4000);
+  EXPECT_EQ(registry().open_blob(repo_, link.digest).status().code(), Code::kBlobUnknown);
+  EXPECT_EQ(registry().stat_blob(repo_, link.digest).status().code(), Code::kBlobUnknown);
+  // A file grown past its record is refused alike.
+  std::filesystem::resize_file(blobs_->blob_path(link.digest), 12000);
+  EXPECT_EQ(registry().open_blob(repo_, link.digest).status().code(), Code::kBlobUnknown);
+}
+
+TEST_F(RegistryTest, BlobWhoseFileIsGoneIsUnknownToStatAndOpenAlike) {
+  BlobLink link = push_blob(repo_, "bytes that will vanish");
+  ASSERT_TRUE(std::filesystem::remove(blobs_->blob_path(link.digest)));
+  EXPECT_EQ(registry().stat_blob(repo_, link.digest).status().code(), Code::kBlobUnknown);
+  EXPECT_EQ(registry().open_blob(repo_, link.digest).status().code(), Code::kBlobUnknown);
+  auto other = registry().repository_for_push(kAccount, "team/other");
+  ASSERT_TRUE(other.is_ok());
+  EXPECT_EQ(registry().mount_blob(*other, link.digest, repo_).status().code(), Code::kBlobUnknown);
+}
+
+TEST_F(RegistryTest, PushingABrokenBlobAgainHealsIt) {
+  const std::string data = "layer bytes that rot";
+  BlobLink link = push_blob(repo_, data);
+  std::filesystem::resize_file(blobs_->blob_path(link.digest), 3);
+  ASSERT_EQ(registry().stat_blob(repo_, link.digest).status().code(), Code::kBlobUnknown);
+  push_blob(repo_, data);
+  auto healed = registry().stat_blob(repo_, link.digest);
+  ASSERT_TRUE(healed.is_ok()) << healed.status().to_string();
+  EXPECT_EQ(read_blob(repo_, link.digest), data);
+}
+
+// A reserve that records what happened to it, to see the registry use it.
+class CountingReserve final : public SpaceReserve {
+ public:
+  bool release() override {
+    ++releases;
+    bool was = held_;
+    held_ = false;
+    return was;
+  }
+  Status restore() override {
+    held_ = true;
+    return Status::ok();
+  }
+  bool held() const override { return held_; }
+  int releases = 0;
+
+ private:
+  bool held_ = true;
+};
+
+TEST(RunReleasingReserveTest, RetriesOnceAfterReleasingOnAFullDisk) {
+  CountingReserve reserve;
+  int calls = 0;
+  Status st = run_releasing_reserve(&reserve, "test", [&] {
+    return ++calls == 1 ? error(Code::kStorageFull, "no space left on device") : Status::ok();
+  });
+  EXPECT_TRUE(st.is_ok()) << st.to_string();
+  EXPECT_EQ(calls, 2);
+  EXPECT_FALSE(reserve.held());
+  // Released already: nothing more to free, the failure stands.
+  calls = 0;
+  st = run_releasing_reserve(&reserve, "test", [&] {
+    ++calls;
+    return error(Code::kStorageFull, "no space left on device");
+  });
+  EXPECT_EQ(st.code(), Code::kStorageFull);
+  EXPECT_EQ(calls, 1);
+  // Other failures are not retried.
+  ASSERT_TRUE(reserve.restore().is_ok());
+  calls = 0;
+  st = run_releasing_reserve(&reserve, "test", [&] {
+    ++calls;
+    return error(Code::kInternal, "boom");
+  });
+  EXPECT_EQ(st.code(), Code::kInternal);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(reserve.held());
+}
+
 }  // namespace
 }  // namespace berth

@@ -16,8 +16,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A full disk (or quota) is its own code so that the APIs can say so and
+// deletes can release the space reserve; everything else is kInternal.
 Status io_error(std::string_view what, const fs::path& p, int err = errno) {
-  return error(Code::kInternal, fmt::format("{} {}: {}", what, p.string(), std::strerror(err)));
+  const Code code = err == ENOSPC || err == EDQUOT ? Code::kStorageFull : Code::kInternal;
+  return error(code, fmt::format("{} {}: {}", what, p.string(), std::strerror(err)));
+}
+
+// Creates `dir` and its missing parents with mode 0700: blob bytes are
+// readable by berth's own user only, whatever the umask.
+Status make_private_dirs(const fs::path& dir) {
+  if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) return Status::ok();
+  if (errno != ENOENT || !dir.has_parent_path() || dir.parent_path() == dir) return io_error("mkdir", dir);
+  BERTH_RETURN_IF_ERROR(make_private_dirs(dir.parent_path()));
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return io_error("mkdir", dir);
+  return Status::ok();
 }
 
 class FdHolder {
@@ -130,10 +143,12 @@ bool valid_upload_id(std::string_view id) {
 }  // namespace
 
 Result<std::unique_ptr<FsBlobStore>> FsBlobStore::open_at(const fs::path& root) {
-  std::error_code ec;
-  for (const char* sub : {"blobs/sha256", "blobs/sha512", "uploads"}) {
-    fs::create_directories(root / sub, ec);
-    if (ec) return error(Code::kInternal, fmt::format("create {}: {}", (root / sub).string(), ec.message()));
+  for (const char* sub : {"blobs/sha256", "blobs/sha512", "uploads", "quarantine"}) {
+    BERTH_RETURN_IF_ERROR(make_private_dirs(root / sub));
+  }
+  // A layout made by an older berth (or a wider umask) is narrowed too.
+  for (const char* sub : {"blobs", "blobs/sha256", "blobs/sha512", "uploads", "quarantine"}) {
+    if (::chmod((root / sub).c_str(), 0700) != 0) return io_error("chmod", root / sub);
   }
   return std::unique_ptr<FsBlobStore>(new FsBlobStore(root));
 }
@@ -162,6 +177,36 @@ Result<uint64_t> FsBlobStore::stat(const Digest& digest) {
   return static_cast<uint64_t>(st.st_size);
 }
 
+fs::path FsBlobStore::quarantine_path(const Digest& digest) const {
+  return root_ / "quarantine" / std::string(digest.algorithm_name()) / digest.hex();
+}
+
+Status FsBlobStore::quarantine(const Digest& digest, const BlobReader* checked) {
+  fs::path p = blob_path(digest);
+  if (checked != nullptr && checked->native_fd() >= 0) {
+    // Only the file that was found bad goes: a good copy renamed into place
+    // since (a push that heals the blob) stays.
+    struct stat held {};
+    struct stat now {};
+    if (::fstat(checked->native_fd(), &held) != 0) return io_error("fstat", p);
+    if (::stat(p.c_str(), &now) != 0) {
+      if (errno == ENOENT) return error(Code::kBlobUnknown, "blob not found");
+      return io_error("stat", p);
+    }
+    if (held.st_ino != now.st_ino || held.st_dev != now.st_dev) {
+      return error(Code::kFailedPrecondition, "the blob was replaced since it was checked");
+    }
+  }
+  fs::path dst = quarantine_path(digest);
+  BERTH_RETURN_IF_ERROR(make_private_dirs(dst.parent_path()));
+  if (::rename(p.c_str(), dst.c_str()) != 0) {
+    if (errno == ENOENT) return error(Code::kBlobUnknown, "blob not found");
+    return io_error("rename", dst);
+  }
+  BERTH_RETURN_IF_ERROR(fsync_dir(p.parent_path()));
+  return fsync_dir(dst.parent_path());
+}
+
 Status FsBlobStore::remove(const Digest& digest) {
   fs::path p = blob_path(digest);
   if (::unlink(p.c_str()) != 0 && errno != ENOENT) return io_error("unlink", p);
@@ -186,7 +231,7 @@ Result<std::vector<Digest>> FsBlobStore::list() {
 
 Status FsBlobStore::create_upload(std::string_view id) {
   BERTH_ASSIGN_OR_RETURN(fs::path p, upload_path(id));
-  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return io_error("create upload", p);
   ::close(fd);
   return Status::ok();
@@ -235,9 +280,7 @@ Status FsBlobStore::commit_upload(std::string_view id, const Digest& digest) {
     FdHolder h(fd);
     if (::fdatasync(fd) != 0) return io_error("fdatasync", src);
   }
-  std::error_code ec;
-  fs::create_directories(dst.parent_path(), ec);
-  if (ec) return error(Code::kInternal, fmt::format("mkdir {}: {}", dst.parent_path().string(), ec.message()));
+  BERTH_RETURN_IF_ERROR(make_private_dirs(dst.parent_path()));
   // Replacing an existing blob with the same digest is harmless: same bytes, and
   // readers keep their open inode.
   if (::rename(src.c_str(), dst.c_str()) != 0) return io_error("rename", dst);

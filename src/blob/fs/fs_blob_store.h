@@ -1,6 +1,8 @@
 // A BlobStore on a local directory:
 //   <root>/blobs/<algorithm>/<first two hex>/<hex>   committed blobs, read-only
 //   <root>/uploads/<id>                               in-progress uploads
+//   <root>/quarantine/<algorithm>/<hex>               blobs found corrupt, kept aside
+// Directories are created 0700 and files 0600: only berth's user reads them.
 // A commit fsyncs the upload file, renames it into place and fsyncs the target
 // directory, so a committed blob survives a crash and a partial one is never
 // visible under its digest.
@@ -20,6 +22,7 @@ class FsBlobStore final : public BlobStore {
   Result<std::unique_ptr<BlobReader>> open(const Digest& digest) override;
   Result<uint64_t> stat(const Digest& digest) override;
   Status remove(const Digest& digest) override;
+  Status quarantine(const Digest& digest, const BlobReader* checked) override;
   Result<std::vector<Digest>> list() override;
 
   Status create_upload(std::string_view id) override;
@@ -31,6 +34,7 @@ class FsBlobStore final : public BlobStore {
   Result<std::vector<UploadInfo>> list_uploads() override;
 
   std::filesystem::path blob_path(const Digest& digest) const;
+  std::filesystem::path quarantine_path(const Digest& digest) const;
 
  private:
   explicit FsBlobStore(std::filesystem::path root) : root_(std::move(root)) {}

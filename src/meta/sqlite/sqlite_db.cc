@@ -1,14 +1,61 @@
 #include "meta/sqlite/sqlite_db.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <fmt/format.h>
 
 namespace berth::sqlite {
 
+namespace {
+
+// SQLite reports a full disk as SQLITE_FULL, or on some paths as an I/O
+// error whose system errno is ENOSPC.
+Code code_of(sqlite3* db) {
+  const int rc = sqlite3_extended_errcode(db) & 0xff;
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return Code::kUnavailable;
+  if (rc == SQLITE_FULL) return Code::kStorageFull;
+  if (rc == SQLITE_IOERR) {
+    const int err = sqlite3_system_errno(db);
+    if (err == ENOSPC || err == EDQUOT) return Code::kStorageFull;
+  }
+  return Code::kInternal;
+}
+
+bool is_file_path(const std::string& path) {
+  return !path.empty() && path.rfind("file:", 0) != 0 && path.front() != ':';
+}
+
+// The database, its -wal and -shm are private to berth's user: SQLite gives
+// the -wal and -shm the database file's mode, so creating that one 0600 (and
+// narrowing what an older berth left wider) covers all three.
+Status make_private(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const Code code = errno == ENOSPC || errno == EDQUOT ? Code::kStorageFull : Code::kInternal;
+    return error(code, fmt::format("open {}: {}", path, std::strerror(errno)));
+  }
+  const int rc = ::fchmod(fd, 0600);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return error(Code::kInternal, fmt::format("chmod {}: {}", path, std::strerror(err)));
+  for (const char* suffix : {"-wal", "-shm"}) {
+    std::string p = path + suffix;
+    if (::chmod(p.c_str(), 0600) != 0 && errno != ENOENT) {
+      return error(Code::kInternal, fmt::format("chmod {}: {}", p, std::strerror(errno)));
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Status sqlite_error(sqlite3* db, std::string_view what) {
-  int rc = sqlite3_extended_errcode(db);
-  Code code = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ? Code::kUnavailable
-                                                                          : Code::kInternal;
-  return error(code, fmt::format("sqlite {}: {}", what, sqlite3_errmsg(db)));
+  return error(code_of(db), fmt::format("sqlite {}: {}", what, sqlite3_errmsg(db)));
 }
 
 Connection::~Connection() {
@@ -22,7 +69,7 @@ Status Connection::exec(std::string_view sql) {
   if (sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
-    return error(Code::kInternal, fmt::format("sqlite exec: {}", msg));
+    return error(code_of(db_), fmt::format("sqlite exec: {}", msg));
   }
   return Status::ok();
 }
@@ -98,6 +145,7 @@ Lease::~Lease() {
 }
 
 Result<std::unique_ptr<Pool>> Pool::open(Options opts) {
+  if (is_file_path(opts.path)) BERTH_RETURN_IF_ERROR(make_private(opts.path));
   std::unique_ptr<Pool> pool(new Pool(std::move(opts)));
   BERTH_ASSIGN_OR_RETURN(auto conn, pool->connect());
   pool->release(std::move(conn));

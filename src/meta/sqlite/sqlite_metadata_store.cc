@@ -383,6 +383,20 @@ Result<std::vector<RepositoryId>> SqliteMetadataStore::repositories_with_blob(
   return s.collect<RepositoryId>([](const Statement& row) { return row.int64(0); });
 }
 
+Result<std::vector<BlobLink>> SqliteMetadataStore::linked_blobs() {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT digest, max(size) FROM blob_links GROUP BY digest ORDER BY digest"));
+  std::vector<BlobLink> out;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    auto d = Digest::parse(s.text(0));
+    if (d) out.push_back(BlobLink{std::move(d).value(), s.int64(1)});
+  }
+  return out;
+}
+
 // --- uploads -----------------------------------------------------------------------
 
 Status SqliteMetadataStore::create_upload(const UploadRecord& upload) {

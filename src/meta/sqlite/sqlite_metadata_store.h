@@ -31,6 +31,7 @@ class SqliteMetadataStore final : public MetadataStore {
   Status unlink_blob(RepositoryId repo, const Digest& digest) override;
   Result<std::vector<RepositoryId>> repositories_with_blob(std::string_view account_id,
                                                           const Digest& digest) override;
+  Result<std::vector<BlobLink>> linked_blobs() override;
 
   Status create_upload(const UploadRecord& upload) override;
   Result<UploadRecord> get_upload(std::string_view id) override;
