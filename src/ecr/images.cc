@@ -179,7 +179,7 @@ EcrResult EcrApi::describe_images(Call& c) {
                    {"repositoryName", name},
                    {"imageDigest", m.digest.str()},
                    {"imageSizeInBytes", m.image_size},
-                   {"imagePushedAt", timestamp(m.pushed_at)},
+                   {"imagePushedAt", timestamp_ms(m.pushed_at_ms)},
                    {"imageManifestMediaType", m.media_type}};
     if (!tags.empty()) {
       json::array t;
@@ -187,7 +187,7 @@ EcrResult EcrApi::describe_images(Call& c) {
       d["imageTags"] = std::move(t);
     }
     if (!m.artifact_type.empty()) d["artifactMediaType"] = m.artifact_type;
-    if (m.last_pulled_at) d["lastRecordedPullTime"] = timestamp(*m.last_pulled_at);
+    if (m.last_pulled_at_ms) d["lastRecordedPullTime"] = timestamp_ms(*m.last_pulled_at_ms);
     if (m.subject) d["subjectManifestDigest"] = m.subject->str();
     d["imageStatus"] = "ACTIVE";
     return d;
@@ -265,7 +265,7 @@ EcrResult EcrApi::batch_get_image(Call& c) {
   if (!repo) return repository_not_found(c, name);
   json::array images;
   json::array failures;
-  int64_t now = registry_.clock().now_seconds();
+  int64_t now = registry_.clock().now_millis();
   for (const auto& id : ids) {
     Resolved r = resolve(registry_.metadata(), repo->id, id);
     if (!r.manifest) {

@@ -468,7 +468,7 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, s
   if (parsed.subject) m.subject = parsed.subject->digest;
   m.annotations_json = annotations_to_json(parsed.annotations);
   m.bytes = std::string(bytes);
-  m.pushed_at = clock_.now_seconds();
+  m.pushed_at_ms = clock_.now_millis();
   // ECR's imageSizeInBytes: the layers of an image; for an index, its
   // largest child image.
   for (const auto& l : parsed.layers) m.image_size += l.size;
