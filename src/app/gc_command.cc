@@ -52,7 +52,7 @@ std::function<int()> add_gc_command(CLI::App& cli) {
       options.grace_seconds = *g;
     }
     options.dry_run = args->dry_run;
-    auto stores = open_stores(config);
+    auto stores = open_stores(config, OpenMode::kExisting);
     if (!stores) {
       std::cerr << "berth gc: " << stores.status().message() << "\n";
       return 1;

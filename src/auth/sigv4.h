@@ -102,6 +102,11 @@ using SecretLookup = std::function<std::optional<std::string>(std::string_view a
 Result<VerifiedRequest> verify_request(const SigV4Request& request, const VerifierOptions& options,
                                        const SecretLookup& lookup_secret, const Clock& clock);
 
+// The access key id a request claims in its Credential (Authorization header
+// or X-Amz-Credential query parameter), whether or not it verifies; for logs.
+// Empty when there is none or it is not 1-128 letters and digits.
+std::string claimed_access_key_id(const SigV4Request& request);
+
 // --- The stages, exposed for tests and tools --------------------------------
 
 // Lowercase hex SHA-256 of `data`.

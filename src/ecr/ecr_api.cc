@@ -34,7 +34,9 @@ server::Response json_response(const Exchange& ex, http::status status, std::str
   return res;
 }
 
-server::Response error_response(const Exchange& ex, const EcrError& e, const std::string& request_id) {
+// Also names the error in the request's access-log line.
+server::Response error_response(Exchange& ex, const EcrError& e, const std::string& request_id) {
+  ex.add_log_field("error_code", e.type);
   json::object body = e.extra;
   body["__type"] = e.type;
   body["message"] = e.message;
@@ -106,6 +108,7 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body)
         ex, ecr_error("UnknownOperationException", "the X-Amz-Target header names no ECR operation"), request_id);
   }
   std::string operation(target.substr(kTargetPrefix.size()));
+  ex.add_log_field("operation", operation.substr(0, 64));
   if (!body) {
     return error_response(ex, EcrError{"SerializationException", body.status().message(), 413, {}}, request_id);
   }
@@ -126,7 +129,14 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body)
     sreq.payload_sha256 = h.peek().hex();
   }
   auto principal = identity_.authenticate_sigv4(sreq);
-  if (!principal) return error_response(ex, from_status(principal.status()), request_id);
+  if (!principal) {
+    // Which key the caller claimed (not secret) helps an operator tell a
+    // typo from an attack; the signature itself is never logged.
+    std::string claimed = auth::claimed_access_key_id(sreq);
+    if (!claimed.empty()) ex.add_log_field("claimed_access_key_id", claimed);
+    ex.add_log_field("auth_error", principal.status().message().substr(0, 200));
+    return error_response(ex, from_status(principal.status()), request_id);
+  }
   ex.set_principal(*principal);
 
   auto op = operations_.find(operation);

@@ -26,6 +26,9 @@ struct EcrOptions {
   size_t max_body_bytes = 32 * 1024 * 1024;  // UploadLayerPart carries up to 20 MiB as base64
 };
 
+// How long a GetDownloadUrlForLayer URL works.
+inline constexpr int64_t kDownloadUrlTtlSeconds = 15 * 60;
+
 // One call as an operation sees it.
 struct Call {
   std::string_view operation;

@@ -357,16 +357,15 @@ EcrResult EcrApi::put_image(Call& c) {
     }
   }
   // The media type is the request's, else the manifest's own; ECR refuses a
-  // manifest that names none.
+  // manifest that names none with the same words as one that is not JSON.
   if (!media_type) {
     boost::system::error_code ec;
     json::value doc = json::parse(manifest, ec);
     if (ec || !doc.is_object() || !doc.as_object().contains("mediaType")) {
-      return invalid_parameter(
-          "Invalid parameter: the manifest names no mediaType and imageManifestMediaType is not set");
+      return invalid_parameter("Invalid parameter at 'ImageManifest' failed to satisfy constraint: 'Invalid JSON syntax'");
     }
   }
-  auto parsed = parse_manifest(manifest, media_type.value_or(""));
+  auto parsed = parse_manifest(manifest, media_type.value_or(""), media_type.has_value());
   if (!parsed) {
     if (!media_type && parsed.status().code() == Code::kManifestInvalid) {
       return invalid_parameter(fmt::format("Invalid parameter: {}", parsed.status().message()));
@@ -389,7 +388,7 @@ EcrResult EcrApi::put_image(Call& c) {
     }
   }
   std::string reference = tag ? *tag : digest.str();
-  auto put = registry_.put_manifest(*repo, reference, manifest, parsed->media_type);
+  auto put = registry_.put_manifest(*repo, reference, manifest, parsed->media_type, media_type.has_value());
   if (!put) {
     const Status& s = put.status();
     switch (s.code()) {

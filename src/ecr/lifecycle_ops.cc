@@ -65,7 +65,7 @@ EcrResult EcrApi::get_lifecycle_policy(Call& c) {
   if (!repo) return repository_not_found(c, name);
   if (!repo->lifecycle_policy) return policy_not_found(name, c.account);
   json::object out{{"registryId", c.account}, {"repositoryName", name}, {"lifecyclePolicyText", *repo->lifecycle_policy}};
-  if (repo->lifecycle_evaluated_at) out["lastEvaluatedAt"] = timestamp(*repo->lifecycle_evaluated_at);
+  out["lastEvaluatedAt"] = last_evaluated_at(*repo);
   return out;
 }
 
@@ -76,7 +76,7 @@ EcrResult EcrApi::delete_lifecycle_policy(Call& c) {
   if (!repo->lifecycle_policy) return policy_not_found(name, c.account);
   if (Status s = registry_.metadata().set_lifecycle_policy(repo->id, std::nullopt); !s.is_ok()) return from_status(s);
   json::object out{{"registryId", c.account}, {"repositoryName", name}, {"lifecyclePolicyText", *repo->lifecycle_policy}};
-  if (repo->lifecycle_evaluated_at) out["lastEvaluatedAt"] = timestamp(*repo->lifecycle_evaluated_at);
+  out["lastEvaluatedAt"] = last_evaluated_at(*repo);
   return out;
 }
 

@@ -7,6 +7,7 @@
 
 #include "core/names.h"
 #include "core/tag_mutability.h"
+#include "log/log.h"
 
 namespace berth {
 
@@ -41,8 +42,19 @@ Result<RepositoryRecord> Registry::repository(std::string_view account, std::str
 
 Result<RepositoryRecord> Registry::repository_for_push(std::string_view account, std::string_view name) {
   BERTH_RETURN_IF_ERROR(validate_repository_name(name));
-  if (!options_.create_repository_on_push) return meta_.get_repository(account, name);
-  return meta_.ensure_repository(account, name, clock_.now_seconds());
+  auto existing = meta_.get_repository(account, name);
+  if (existing.is_ok() || existing.status().code() != Code::kNameUnknown) return existing;
+  if (!options_.create_repository_on_push) {
+    return error(Code::kNameUnknown,
+                 fmt::format("repository '{}' does not exist in account {}; create it with "
+                             "`aws ecr create-repository --repository-name {}`",
+                             name, account, name));
+  }
+  auto created = meta_.ensure_repository(account, name, clock_.now_seconds());
+  if (created) {
+    log::info("created a repository on push", {{"account", std::string(account)}, {"repository", std::string(name)}});
+  }
+  return created;
 }
 
 // --- uploads ---------------------------------------------------------------------------
@@ -440,7 +452,8 @@ bool tag_is_immutable(const RepositoryRecord& repo, std::string_view tag) {
 }  // namespace
 
 Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, std::string_view reference,
-                                                 std::string_view bytes, std::string_view content_type) {
+                                                 std::string_view bytes, std::string_view content_type,
+                                                 bool media_type_given) {
   std::optional<std::string> tag;
   Digest digest;
   if (reference_is_digest(reference)) {
@@ -455,7 +468,7 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, s
     tag = std::string(reference);
     digest = Digest::of(bytes);
   }
-  BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed, parse_manifest(bytes, content_type));
+  BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed, parse_manifest(bytes, content_type, media_type_given));
 
   PutManifestRequest req;
   req.repository = repo.id;

@@ -50,6 +50,7 @@ class RegistryTest : public ::testing::Test {
     // The filesystem stamps uploads with real time; keep the fake clock near it
     // so that ages computed from both agree.
     clock_.set_seconds(real_now_seconds());
+    options_.create_repository_on_push = true;  // the tests push to repositories they never created
     registry_ = std::make_unique<Registry>(*meta_, *blobs_, clock_, options_);
     auto repo = registry_->repository_for_push(kAccount, "team/app");
     ASSERT_TRUE(repo.is_ok()) << repo.status().to_string();
@@ -174,13 +175,29 @@ TEST_F(RegistryTest, RepositoryLookups) {
   EXPECT_EQ(found->created_at, clock_.now_seconds());
 }
 
-TEST_F(RegistryTest, NoRepositoryCreationOnPushWhenDisabled) {
-  RegistryOptions ecr_like;
-  ecr_like.create_repository_on_push = false;
-  Registry strict(*meta_, *blobs_, clock_, ecr_like);
-  EXPECT_EQ(strict.repository_for_push(kAccount, "brand/new").status().code(), Code::kNameUnknown);
+TEST_F(RegistryTest, NoRepositoryCreationOnPushByDefault) {
+  Registry strict(*meta_, *blobs_, clock_, RegistryOptions{});
+  auto refused = strict.repository_for_push(kAccount, "brand/new");
+  EXPECT_EQ(refused.status().code(), Code::kNameUnknown);
+  // The message tells the user how to create it, as ECR users do.
+  EXPECT_NE(refused.status().message().find("repository 'brand/new' does not exist in account " +
+                                            std::string(kAccount)),
+            std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("aws ecr create-repository --repository-name brand/new"),
+            std::string::npos)
+      << refused.status().message();
   EXPECT_EQ(registry().repository(kAccount, "brand/new").status().code(), Code::kNameUnknown);
   EXPECT_TRUE(strict.repository_for_push(kAccount, "team/app").is_ok());
+}
+
+TEST_F(RegistryTest, RepositoryCreationOnPushWhenEnabled) {
+  RegistryOptions creating;
+  creating.create_repository_on_push = true;
+  Registry lenient(*meta_, *blobs_, clock_, creating);
+  auto created = lenient.repository_for_push(kAccount, "brand/new");
+  ASSERT_TRUE(created.is_ok()) << created.status().to_string();
+  EXPECT_EQ(registry().repository(kAccount, "brand/new")->id, created->id);
 }
 
 // --- uploads ---------------------------------------------------------------------------
