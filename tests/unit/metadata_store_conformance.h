@@ -891,7 +891,9 @@ TEST_P(MetadataStoreConformance, PushSequenceFollowsPushOrder) {
   ASSERT_TRUE(images.is_ok());
   for (const auto& img : *images) {
     for (size_t i = 0; i < pushed.size(); ++i) {
-      if (img.manifest.digest == pushed[i].digest) EXPECT_EQ(img.manifest.push_sequence, seq[i]);
+      if (img.manifest.digest == pushed[i].digest) {
+        EXPECT_EQ(img.manifest.push_sequence, seq[i]);
+      }
     }
   }
 }
