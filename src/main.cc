@@ -75,6 +75,7 @@ int serve(const std::string& config_file, berth::app::Config& flags_over, const 
     *field = *parsed;
   }
   if (flags_over.auth == false) config.auth = false;
+  if (flags_over.create_on_push) config.create_on_push = true;
   if (!log::set_level(config.log_level)) {
     std::cerr << "berth: unknown log level '" << config.log_level << "'\n";
     return 2;
@@ -155,6 +156,8 @@ int main(int argc, char** argv) {
                         "e.g. 32m (default 32m; 0: none)");
   bool no_auth = false;
   serve_cmd->add_flag("--no-auth", no_auth, "Serve without authentication (anyone may read and write)");
+  serve_cmd->add_flag("--create-on-push", flags.create_on_push,
+                      "Create a repository on its first push (default: refuse with NAME_UNKNOWN, as ECR does)");
   serve_cmd->callback([&] { flags.auth = !no_auth; });
 
   auto run_admin = berth::app::add_admin_commands(cli);

@@ -1,7 +1,10 @@
 #include "app/app.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +24,7 @@
 #include "jobs/scheduler.h"
 #include "log/log.h"
 #include "oci/oci_api.h"
+#include "oci/routes.h"
 #include "registry/garbage_collector.h"
 #include "registry/lifecycle_runner.h"
 #include "registry/registry.h"
@@ -48,14 +52,41 @@ std::string host_of(const std::string& url) {
   return slash == std::string::npos ? host : host.substr(0, slash);
 }
 
-// Writes the bootstrap admin key in the AWS shared-credentials format, mode 0600.
-Status write_credentials_file(const std::filesystem::path& path, const identity::NewAccessKey& key,
-                              const std::string& region) {
+// The numeric address to bind for the listen host: literals as they are,
+// names resolved (an IPv4 address preferred, as clients of "localhost"
+// commonly try it first). Errors name the whole listen address.
+Result<std::string> resolve_listen_host(const std::string& host, const std::string& listen) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0) {
+    return error(Code::kInvalidArgument,
+                 fmt::format("listen address '{}': cannot resolve '{}': {}", listen, host, ::gai_strerror(rc)));
+  }
+  const addrinfo* pick = nullptr;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      pick = a;
+      break;
+    }
+    if (pick == nullptr && a->ai_family == AF_INET6) pick = a;
+  }
+  char text[INET6_ADDRSTRLEN] = {};
+  bool ok = pick != nullptr && ::getnameinfo(pick->ai_addr, pick->ai_addrlen, text, sizeof text, nullptr, 0,
+                                             NI_NUMERICHOST) == 0;
+  ::freeaddrinfo(found);
+  if (!ok) {
+    return error(Code::kInvalidArgument, fmt::format("listen address '{}': '{}' has no IP address", listen, host));
+  }
+  return std::string(text);
+}
+
+// Writes `text` to `path` (mode 0600) through a synced temporary file.
+Status write_private_file(const std::filesystem::path& path, const std::string& text) {
   std::string tmp = path.string() + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return error(Code::kInternal, fmt::format("create {}: {}", tmp, std::strerror(errno)));
-  std::string text = fmt::format("[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n# region = {}\n",
-                                 key.access_key_id, key.secret_access_key, region);
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -75,6 +106,18 @@ uint64_t raise_open_file_limit() {
     if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
   }
   return lim.rlim_cur == RLIM_INFINITY ? UINT64_MAX : static_cast<uint64_t>(lim.rlim_cur);
+}
+
+// Writes the bootstrap admin key in the AWS shared-credentials format, and
+// berth's region in an AWS config file beside it (a credentials file cannot
+// carry a region), both mode 0600: with AWS_SHARED_CREDENTIALS_FILE and
+// AWS_CONFIG_FILE pointing at them the aws CLI needs nothing else.
+Status write_credentials_files(const std::filesystem::path& credentials, const std::filesystem::path& config,
+                               const identity::NewAccessKey& key, const std::string& region) {
+  BERTH_RETURN_IF_ERROR(write_private_file(
+      credentials, fmt::format("[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+                               key.access_key_id, key.secret_access_key)));
+  return write_private_file(config, fmt::format("[default]\nregion = {}\n", region));
 }
 
 }  // namespace
@@ -101,9 +144,33 @@ struct App::Impl {
 awaitable<void> App::Impl::handle(server::Exchange& ex) {
   const std::string& path = ex.path();
   if (path == "/v2" || path.rfind("/v2/", 0) == 0) {
-    if (config.auth) {
+    if (config.auth && ex.header(http::field::authorization).empty() &&
+        ex.request().target().find(auth::kDownloadSignatureParam) != std::string_view::npos) {
+      // A presigned layer URL (GetDownloadUrlForLayer): it stands in for the
+      // credentials of whoever asked for it, for that one blob only.
+      oci::Target t = oci::parse_v2_path(path);
+      const bool read = ex.method() == http::verb::get || ex.method() == http::verb::head;
+      auto principal = t.route == oci::Route::kBlob && read
+                           ? stores.identity->authenticate_download(
+                                 std::string_view(ex.url().encoded_query().data(), ex.url().encoded_query().size()),
+                                 t.name, t.reference)
+                           : Result<auth::Principal>(error(Code::kPermissionDenied,
+                                                           "a download URL only serves GET or HEAD of its layer"));
+      if (principal) {
+        ex.set_principal(*principal);
+        ex.add_log_field("auth", "download-url");
+      } else {
+        ex.add_log_field("auth_error", principal.status().message());
+        ex.set_auth_failure(principal.take_status());
+      }
+    } else if (config.auth) {
       auto principal = stores.identity->authenticate_registry(ex.header(http::field::authorization));
-      if (principal) ex.set_principal(*principal);
+      if (principal) {
+        ex.set_principal(*principal);
+      } else if (principal.status().code() != Code::kMissingAuthentication) {
+        ex.add_log_field("auth_error", principal.status().message());
+        ex.set_auth_failure(principal.take_status());
+      }
     }
     co_return co_await oci->handle(ex);
   }
@@ -165,11 +232,13 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
                 {{"account", config.account_id}, {"access_key_id", boot.admin_key->access_key_id}});
     } else {
       auto path = std::filesystem::path(config.data_dir) / "admin.credentials";
-      BERTH_RETURN_IF_ERROR(write_credentials_file(path, *boot.admin_key, config.region));
-      log::info("created the admin user; its access key is in the credentials file",
+      auto aws_config = std::filesystem::path(config.data_dir) / "admin.config";
+      BERTH_RETURN_IF_ERROR(write_credentials_files(path, aws_config, *boot.admin_key, config.region));
+      log::info("created the admin user; its access key is in the credentials file, the region in the config file",
                 {{"account", config.account_id},
                  {"access_key_id", boot.admin_key->access_key_id},
-                 {"credentials_file", std::filesystem::absolute(path).string()}});
+                 {"credentials_file", std::filesystem::absolute(path).string()},
+                 {"config_file", std::filesystem::absolute(aws_config).string()}});
     }
   }
 
@@ -187,6 +256,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   ro.max_concurrent_appends_per_account = config.max_uploads_per_account;
   ro.max_concurrent_appends_per_key = config.max_uploads_per_key;
   ro.space_reserve = d.space_reserve.get();
+  ro.create_repository_on_push = config.create_on_push;
   d.registry = std::make_unique<Registry>(*d.stores.meta, *d.stores.blobs, Clock::system(), ro);
   d.access = std::make_unique<auth::AccessControl>(config.auth);
 
@@ -205,7 +275,9 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
 
   server::ServerOptions so;
   uint16_t port = 0;
-  BERTH_RETURN_IF_ERROR(parse_listen(config.listen, so.host, port));
+  std::string listen_host;
+  BERTH_RETURN_IF_ERROR(parse_listen(config.listen, listen_host, port));
+  BERTH_ASSIGN_OR_RETURN(so.host, resolve_listen_host(listen_host, config.listen));
   so.port = port;
   so.threads = config.threads;
   so.tls_cert_file = config.tls_cert;
@@ -233,6 +305,12 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
                               {"path", e.path},             {"status", e.status},   {"bytes_in", e.bytes_in},
                               {"bytes_out", e.bytes_out},   {"duration_us", e.duration_us}};
         if (!e.principal.empty()) f["principal"] = e.principal;
+        if (!e.account.empty()) f["account"] = e.account;
+        if (!e.user.empty()) {
+          f["user"] = e.user;
+          f["user_arn"] = fmt::format("arn:aws:iam::{}:user/{}", e.account, e.user);
+        }
+        for (const auto& [k, v] : e.fields) f[k] = v;
         log::write(e.status >= 500 ? log::Level::kError : log::Level::kInfo, "request", std::move(f));
       });
 
@@ -313,7 +391,8 @@ Status App::start() {
              {"port", port()},
              {"data_dir", d.config.data_dir},
              {"region", d.config.region},
-             {"auth", d.config.auth}});
+             {"auth", d.config.auth},
+             {"create_on_push", d.config.create_on_push}});
   if (!d.config.auth) {
     log::warn("authentication is disabled: anyone who can reach this address may read and write images");
   }

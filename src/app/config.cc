@@ -51,15 +51,22 @@ Result<uint64_t> parse_size(const std::string& text) {
 
 Status parse_listen(const std::string& listen, std::string& host, uint16_t& port) {
   auto colon = listen.rfind(':');
-  if (colon == std::string::npos) return error(Code::kInvalidArgument, "listen must be HOST:PORT");
+  if (colon == std::string::npos) {
+    return error(Code::kInvalidArgument, fmt::format("listen address '{}' must be HOST:PORT", listen));
+  }
   host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return error(Code::kInvalidArgument,
+                 fmt::format("listen address '{}': write an IPv6 address in brackets, e.g. [::1]:5000", listen));
+  }
   if (host.empty()) host = "0.0.0.0";
   std::string p = listen.substr(colon + 1);
   unsigned v = 0;
   auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
   if (ec != std::errc() || ptr != p.data() + p.size() || v > 65535) {
-    return error(Code::kInvalidArgument, fmt::format("invalid port in '{}'", listen));
+    return error(Code::kInvalidArgument, fmt::format("listen address '{}': invalid port", listen));
   }
   port = static_cast<uint16_t>(v);
   return Status::ok();
@@ -145,6 +152,7 @@ Status load_config_file(const std::string& path, Config& c) {
       {"region", str(c.region)},
       {"account-id", str(c.account_id)},
       {"auth", boolean(c.auth)},
+      {"create-on-push", boolean(c.create_on_push)},
       {"token-ttl", duration(c.token_ttl_seconds)},
       {"upload-ttl", duration(c.upload_ttl_seconds)},
       {"lifecycle-interval", duration(c.lifecycle_interval_seconds)},
@@ -171,12 +179,16 @@ Status load_config_file(const std::string& path, Config& c) {
     std::string key = kv.first.as<std::string>();
     auto it = setters.find(key);
     if (it == setters.end()) {
-      return error(Code::kInvalidArgument, fmt::format("config {}: unknown setting '{}'", path, key));
+      return error(Code::kInvalidArgument, fmt::format("config {}: unknown key '{}'", path, key));
     }
+    Status st;
     try {
-      BERTH_RETURN_IF_ERROR(it->second(kv.second));
+      st = it->second(kv.second);
     } catch (const YAML::Exception& e) {
-      return error(Code::kInvalidArgument, fmt::format("config {}: setting '{}': {}", path, key, e.what()));
+      st = error(Code::kInvalidArgument, e.what());
+    }
+    if (!st.is_ok()) {
+      return error(Code::kInvalidArgument, fmt::format("config {}: key '{}': {}", path, key, st.message()));
     }
   }
   return Status::ok();

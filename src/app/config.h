@@ -25,6 +25,9 @@ struct Config {
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
   bool auth = true;                       // false opens the registry to anyone
+  // Create a repository on its first push instead of answering NAME_UNKNOWN
+  // (ECR's behaviour, the default).
+  bool create_on_push = false;
   int64_t token_ttl_seconds = 12 * 3600;  // registry tokens (docker login)
 
   // Background work.
@@ -54,10 +57,12 @@ struct Config {
 };
 
 // Reads a YAML file over `config`. Unknown keys are errors, so a typo in a
-// setting is caught at start-up rather than silently ignored.
+// setting is caught at start-up rather than silently ignored. Every error
+// names the file and the key: `config FILE: key 'io-timeout': invalid ...`.
 Status load_config_file(const std::string& path, Config& config);
 
-// Splits "host:port" ("[v6]:port" too). kInvalidArgument when malformed.
+// Splits "host:port" ("[v6]:port" too; the host may be a name, resolved when
+// berth binds). kInvalidArgument when malformed, naming the whole value.
 Status parse_listen(const std::string& listen, std::string& host, uint16_t& port);
 
 // Parses durations like "90s", "15m", "1h", "2d" or plain seconds.

@@ -57,10 +57,10 @@ std::function<int()> add_gc_command(CLI::App& cli) {
     // is there for this.
     FsSpaceReserve reserve(config.data_dir, config.space_reserve_bytes);
     options.space_reserve = &reserve;
-    auto stores = open_stores(config);
+    auto stores = open_stores(config, OpenMode::kExisting);
     if (!stores && stores.status().code() == Code::kStorageFull && reserve.release()) {
       std::cerr << "berth gc: the disk is full; released the space reserve\n";
-      stores = open_stores(config);
+      stores = open_stores(config, OpenMode::kExisting);
     }
     if (!stores) {
       std::cerr << "berth gc: " << stores.status().message() << "\n";

@@ -52,7 +52,7 @@ std::function<int()> add_scrub_command(CLI::App& cli) {
       }
       options.rate_bytes_per_second = *r;
     }
-    auto stores = open_stores(config);
+    auto stores = open_stores(config, OpenMode::kExisting);
     if (!stores) {
       std::cerr << "berth scrub: " << stores.status().message() << "\n";
       return 2;

@@ -13,9 +13,15 @@ std::string secret_key_path(const Config& config) {
   return (std::filesystem::path(config.data_dir) / "secret.key").string();
 }
 
-Result<Stores> open_stores(const Config& config) {
+Result<Stores> open_stores(const Config& config, OpenMode mode) {
   Stores s;
   std::error_code ec;
+  const auto db_path = std::filesystem::path(config.data_dir) / "berth.db";
+  if (mode == OpenMode::kExisting && !std::filesystem::is_regular_file(db_path, ec)) {
+    return error(Code::kNotFound,
+                 fmt::format("no berth database at {} (is --data-dir right? `berth serve` creates it on first start)",
+                             std::filesystem::absolute(db_path, ec).string()));
+  }
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) return error(Code::kInternal, fmt::format("data dir {}: {}", config.data_dir, ec.message()));
   // Only berth's user may enter the data directory (files inside are 0600).
@@ -23,9 +29,7 @@ Result<Stores> open_stores(const Config& config) {
                                std::filesystem::perm_options::replace, ec);
   if (ec) return error(Code::kInternal, fmt::format("chmod {}: {}", config.data_dir, ec.message()));
   BERTH_ASSIGN_OR_RETURN(s.blobs, FsBlobStore::open_at(config.data_dir));
-  BERTH_ASSIGN_OR_RETURN(s.meta, SqliteMetadataStore::open(
-                                     (std::filesystem::path(config.data_dir) / "berth.db").string(),
-                                     config.sync_full));
+  BERTH_ASSIGN_OR_RETURN(s.meta, SqliteMetadataStore::open(db_path.string(), config.sync_full));
   BERTH_ASSIGN_OR_RETURN(s.identity_store, SqliteIdentityStore::open(s.meta->pool()));
   BERTH_ASSIGN_OR_RETURN(auto key, auth::load_or_create_key_file(secret_key_path(config)));
   identity::IdentityOptions io;

@@ -20,8 +20,15 @@ struct Stores {
   std::unique_ptr<identity::IdentityService> identity;
 };
 
-// Creates the directory and key file on first use.
-Result<Stores> open_stores(const Config& config);
+enum class OpenMode {
+  kCreate,    // berth serve: creates the directory, database and key file on first use
+  kExisting,  // operator commands: kNotFound, naming the path, when there is no database
+};
+
+// Opens the stores of `config.data_dir`. With kExisting nothing is created
+// when the database is missing, so a mistyped --data-dir fails loudly
+// instead of leaving an empty registry behind.
+Result<Stores> open_stores(const Config& config, OpenMode mode = OpenMode::kCreate);
 
 // The secret key file: `secret-key-file` from the config, else
 // <data-dir>/secret.key.

@@ -105,7 +105,7 @@ Result<TokenClaims> verify_registry_token(std::string_view token, const TokenKey
   BERTH_ASSIGN_OR_RETURN(TokenClaims claims, parse_claims(*payload));
   if (claims.expires_at <= claims.issued_at) return invalid("registry token lifetime is empty");
   const int64_t now = clock.now_seconds();
-  if (now >= claims.expires_at) return invalid("registry token expired");
+  if (now >= claims.expires_at) return error(Code::kTokenExpired, "registry token expired");
   if (claims.issued_at > now + kMaxIssuedAtSkewSeconds) {
     return invalid("registry token issued in the future");
   }

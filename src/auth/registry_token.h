@@ -49,8 +49,8 @@ std::string issue_registry_token(const TokenClaims& claims, const TokenKey& key)
 
 // Checks the format, the MAC (constant-time) and the lifetime, in that order;
 // the claims JSON is only parsed once the MAC has proved it is ours.
-// kTokenInvalid when malformed, forged, made with another key, expired
-// (now >= expires_at) or issued more than 5 minutes in the future.
+// kTokenInvalid when malformed, forged, made with another key or issued more
+// than 5 minutes in the future; kTokenExpired when now >= expires_at.
 Result<TokenClaims> verify_registry_token(std::string_view token, const TokenKey& key,
                                           const Clock& clock);
 

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <boost/url/encode.hpp>
 #include <boost/url/grammar/lut_chars.hpp>
 #include <boost/url/pct_string_view.hpp>
@@ -437,9 +438,16 @@ Status check_scope_and_time(const ParsedAuth& auth, const VerifierOptions& optio
   bool region_ok = options.region.empty() ? is_valid_region_name(auth.scope.region)
                                           : auth.scope.region == options.region;
   if (!region_ok) {
-    return error(
-        Code::kSignatureInvalid,
-        fmt::format("Credential should be scoped to a valid region, not '{}'.", auth.scope.region));
+    if (options.region.empty()) {
+      return error(Code::kSignatureInvalid,
+                   fmt::format("Credential should be scoped to a valid region, not '{}'.", auth.scope.region));
+    }
+    // Name the expected region: a client configured for another one then
+    // knows what to set (e.g. AWS_DEFAULT_REGION or --region).
+    return error(Code::kSignatureInvalid,
+                 fmt::format("Credential should be scoped to a valid region, not '{}'. This endpoint expects "
+                             "region '{}'.",
+                             auth.scope.region, options.region));
   }
   std::string_view request_day = std::string_view(auth.amz_date).substr(0, 8);
   if (auth.scope.date != request_day) {
@@ -804,6 +812,33 @@ Result<std::string> presign_query(const SigV4Request& request,
   append("X-Amz-Signature", signature(signing_key(credentials.secret_access_key, scope),
                                       string_to_sign(amz_date, scope, canonical)));
   return query;
+}
+
+std::string claimed_access_key_id(const SigV4Request& request) {
+  auto key_of = [](std::string_view credential) -> std::string {
+    std::string_view id = credential.substr(0, credential.find_first_of("/%&, "));
+    const bool plain = !id.empty() && id.size() <= 128 &&
+                       std::all_of(id.begin(), id.end(), [](char c) {
+                         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+                       });
+    return plain ? std::string(id) : std::string();
+  };
+  for (const auto& h : request.headers) {
+    if (h.name.size() != 13 || !std::equal(h.name.begin(), h.name.end(), "authorization",
+                                          [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; })) {
+      continue;
+    }
+    constexpr std::string_view kCredential = "Credential=";
+    auto at = h.value.find(kCredential);
+    if (at == std::string::npos) return {};
+    return key_of(std::string_view(h.value).substr(at + kCredential.size()));
+  }
+  constexpr std::string_view kQueryCredential = "X-Amz-Credential=";
+  std::string_view q = request.raw_query;
+  for (size_t at = q.find(kQueryCredential); at != std::string_view::npos; at = q.find(kQueryCredential, at + 1)) {
+    if (at == 0 || q[at - 1] == '&') return key_of(q.substr(at + kQueryCredential.size()));
+  }
+  return {};
 }
 
 }  // namespace berth::auth

@@ -112,6 +112,11 @@ Result<VerifiedRequest> verify_request(const SigV4Request& request, const Verifi
 Result<std::string> precheck_request(const SigV4Request& request, const VerifierOptions& options,
                                      const Clock& clock);
 
+// The access key id a request claims in its Credential (Authorization header
+// or X-Amz-Credential query parameter), whether or not it verifies; for logs.
+// Empty when there is none or it is not 1-128 letters and digits.
+std::string claimed_access_key_id(const SigV4Request& request);
+
 // --- The stages, exposed for tests and tools --------------------------------
 
 // Lowercase hex SHA-256 of `data`.

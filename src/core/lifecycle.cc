@@ -301,6 +301,7 @@ bool older_than(int64_t now, int64_t then, int64_t threshold) {
 // Total age order: true when image a is older than image b.
 bool older(const ImageFacts& a, const ImageFacts& b) {
   if (a.pushed_at_seconds != b.pushed_at_seconds) return a.pushed_at_seconds < b.pushed_at_seconds;
+  if (a.push_order != b.push_order) return a.push_order < b.push_order;
   return a.digest < b.digest;
 }
 

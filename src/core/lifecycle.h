@@ -95,6 +95,9 @@ struct ImageFacts {
   std::vector<std::string> tags;                  // empty = untagged
   int64_t pushed_at_seconds = 0;                  // Unix time
   std::optional<int64_t> last_pulled_at_seconds;  // absent = never pulled
+  // Orders images pushed within the same second: a later push has a larger
+  // value (e.g. from sub-second push times and the store's push sequence).
+  int64_t push_order = 0;
 };
 
 // An image the policy expires: the whole image, i.e. every tag goes with it.
@@ -125,7 +128,8 @@ bool selection_matches(const Selection& selection, const std::vector<std::string
 //    rule can expire it, though later count rules still count it.
 // So each image is expired by at most one rule. The input order of `images`
 // does not influence the result. Output order: ascending rule_priority, then
-// oldest first by (pushed_at_seconds, digest). Does not validate `policy`: a
+// oldest first by (pushed_at_seconds, push_order, digest); "newest" means last
+// in that order. Does not validate `policy`: a
 // count_number below 0 is treated as 0.
 std::vector<Expiration> evaluate_lifecycle(const LifecyclePolicy& policy,
                                            const std::vector<ImageFacts>& images,

@@ -113,7 +113,8 @@ std::vector<Digest> ParsedManifest::child_manifests() const {
   return out;
 }
 
-Result<ParsedManifest> parse_manifest(std::string_view bytes, std::string_view content_type) {
+Result<ParsedManifest> parse_manifest(std::string_view bytes, std::string_view content_type,
+                                      bool media_type_given) {
   if (bytes.size() > kMaxManifestBytes) {
     return error(Code::kTooLarge, "manifest is larger than 4 MiB");
   }
@@ -158,7 +159,7 @@ Result<ParsedManifest> parse_manifest(std::string_view bytes, std::string_view c
   }
   bool is_docker = m.media_type == media_type::kDockerManifest ||
                    m.media_type == media_type::kDockerManifestList;
-  if (is_docker && declared.empty()) {
+  if (is_docker && declared.empty() && !media_type_given) {
     return invalid("Docker schema 2 manifests must carry their mediaType");
   }
   m.kind = (m.media_type == media_type::kOciIndex || m.media_type == media_type::kDockerManifestList)

@@ -65,7 +65,11 @@ struct ParsedManifest {
 // Content-Type, else inferred from the structure; when both are present they
 // must agree. Schema 1 is refused with kManifestInvalid naming it. Returns
 // kManifestInvalid with a precise message for anything that breaks the schema.
-Result<ParsedManifest> parse_manifest(std::string_view bytes, std::string_view content_type);
+// A Docker schema 2 manifest must carry its own mediaType, unless
+// `media_type_given` says the caller names it out of band (ECR PutImage's
+// imageManifestMediaType) in `content_type`.
+Result<ParsedManifest> parse_manifest(std::string_view bytes, std::string_view content_type,
+                                      bool media_type_given = false);
 
 // True for the four manifest media types berth stores.
 bool is_manifest_media_type(std::string_view media_type);

@@ -46,6 +46,7 @@ std::string_view code_name(Code code) {
     case Code::kUnknownAccessKey: return "UNKNOWN_ACCESS_KEY";
     case Code::kSignatureExpired: return "SIGNATURE_EXPIRED";
     case Code::kTokenInvalid: return "TOKEN_INVALID";
+    case Code::kTokenExpired: return "TOKEN_EXPIRED";
   }
   return "UNKNOWN";
 }

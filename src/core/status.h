@@ -58,7 +58,8 @@ enum class Code {
   kSignatureInvalid,       // signature does not match (wrong secret, altered request)
   kUnknownAccessKey,       // access key id not known (or deleted)
   kSignatureExpired,       // request date outside the allowed clock skew
-  kTokenInvalid,           // registry token malformed, forged, expired or revoked
+  kTokenInvalid,           // registry token malformed or forged
+  kTokenExpired,           // registry token past its lifetime, or its access key disabled or deleted
 };
 
 std::string_view code_name(Code code);

@@ -37,7 +37,9 @@ server::Response json_response(const Exchange& ex, http::status status, std::str
   return res;
 }
 
-server::Response error_response(const Exchange& ex, const EcrError& e, const std::string& request_id) {
+// Also names the error in the request's access-log line.
+server::Response error_response(Exchange& ex, const EcrError& e, const std::string& request_id) {
+  ex.add_log_field("error_code", e.type);
   json::object body = e.extra;
   body["__type"] = e.type;
   body["message"] = e.message;
@@ -153,6 +155,7 @@ std::optional<server::Response> EcrApi::refuse_early(Exchange& ex, const std::st
 server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body, const std::string& request_id) {
   std::string_view target = ex.header("X-Amz-Target");
   std::string operation(target.substr(kTargetPrefix.size()));
+  ex.add_log_field("operation", operation.substr(0, 64));
   if (!body) {
     if (body.status().code() == Code::kTooLarge) {
       return error_response(ex, too_large(body_limit(operation)), request_id);
@@ -168,7 +171,14 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body,
     sreq.payload_sha256 = h.peek().hex();
   }
   auto principal = identity_.authenticate_sigv4(sreq);
-  if (!principal) return error_response(ex, from_status(principal.status()), request_id);
+  if (!principal) {
+    // Which key the caller claimed (not secret) helps an operator tell a
+    // typo from an attack; the signature itself is never logged.
+    std::string claimed = auth::claimed_access_key_id(sreq);
+    if (!claimed.empty()) ex.add_log_field("claimed_access_key_id", claimed);
+    ex.add_log_field("auth_error", principal.status().message().substr(0, 200));
+    return error_response(ex, from_status(principal.status()), request_id);
+  }
   ex.set_principal(*principal);
 
   auto op = operations_.find(operation);

@@ -33,6 +33,9 @@ struct EcrOptions {
   size_t max_layer_part_body_bytes = 28 * 1024 * 1024;
 };
 
+// How long a GetDownloadUrlForLayer URL works.
+inline constexpr int64_t kDownloadUrlTtlSeconds = 15 * 60;
+
 // One call as an operation sees it.
 struct Call {
   std::string_view operation;

@@ -29,6 +29,8 @@ EcrError from_status(const Status& s) {
     case Code::kUnknownAccessKey:
       return ecr_error("UnrecognizedClientException", "The security token included in the request is invalid.");
     case Code::kUnauthenticated: return ecr_error("MissingAuthenticationTokenException", m);
+    case Code::kTokenExpired:
+      return ecr_error("ExpiredTokenException", "Your authorization token has expired. Reauthenticate and try again.");
     case Code::kPermissionDenied: return ecr_error("AccessDeniedException", m);
     case Code::kInvalidArgument:
     case Code::kNameInvalid:

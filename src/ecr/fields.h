@@ -56,5 +56,7 @@ Field<Paging> paging(const boost::json::object& in, size_t max, size_t def);
 
 // Seconds since the epoch as ECR encodes timestamps (a JSON number).
 inline boost::json::value timestamp(int64_t seconds) { return static_cast<double>(seconds); }
+// The same from milliseconds: fractional seconds, as ECR's imagePushedAt.
+inline boost::json::value timestamp_ms(int64_t millis) { return static_cast<double>(millis) / 1000.0; }
 
 }  // namespace berth::ecr

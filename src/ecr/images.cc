@@ -188,7 +188,7 @@ EcrResult EcrApi::describe_images(Call& c) {
                    {"repositoryName", name},
                    {"imageDigest", m.digest.str()},
                    {"imageSizeInBytes", m.image_size},
-                   {"imagePushedAt", timestamp(m.pushed_at)},
+                   {"imagePushedAt", timestamp_ms(m.pushed_at_ms)},
                    {"imageManifestMediaType", m.media_type}};
     if (!tags.empty()) {
       json::array t;
@@ -196,7 +196,7 @@ EcrResult EcrApi::describe_images(Call& c) {
       d["imageTags"] = std::move(t);
     }
     if (!m.artifact_type.empty()) d["artifactMediaType"] = m.artifact_type;
-    if (m.last_pulled_at) d["lastRecordedPullTime"] = timestamp(*m.last_pulled_at);
+    if (m.last_pulled_at_ms) d["lastRecordedPullTime"] = timestamp_ms(*m.last_pulled_at_ms);
     if (m.subject) d["subjectManifestDigest"] = m.subject->str();
     d["imageStatus"] = "ACTIVE";
     return d;
@@ -275,7 +275,7 @@ EcrResult EcrApi::batch_get_image(Call& c) {
   if (!repo) return repository_not_found(c, name);
   json::array images;
   json::array failures;
-  int64_t now = registry_.clock().now_seconds();
+  int64_t now = registry_.clock().now_millis();
   for (const auto& id : ids) {
     Resolved r = resolve(registry_.metadata(), repo->id, id);
     if (!r.store_error.is_ok()) return from_status(r.store_error);
@@ -372,16 +372,15 @@ EcrResult EcrApi::put_image(Call& c) {
     }
   }
   // The media type is the request's, else the manifest's own; ECR refuses a
-  // manifest that names none.
+  // manifest that names none with the same words as one that is not JSON.
   if (!media_type) {
     boost::system::error_code ec;
     json::value doc = json::parse(manifest, ec);
     if (ec || !doc.is_object() || !doc.as_object().contains("mediaType")) {
-      return invalid_parameter(
-          "Invalid parameter: the manifest names no mediaType and imageManifestMediaType is not set");
+      return invalid_parameter("Invalid parameter at 'ImageManifest' failed to satisfy constraint: 'Invalid JSON syntax'");
     }
   }
-  auto parsed = parse_manifest(manifest, media_type.value_or(""));
+  auto parsed = parse_manifest(manifest, media_type.value_or(""), media_type.has_value());
   if (!parsed) {
     if (!media_type && parsed.status().code() == Code::kManifestInvalid) {
       return invalid_parameter(fmt::format("Invalid parameter: {}", parsed.status().message()));
@@ -404,7 +403,7 @@ EcrResult EcrApi::put_image(Call& c) {
     }
   }
   std::string reference = tag ? *tag : digest.str();
-  auto put = registry_.put_manifest(*repo, reference, manifest, parsed->media_type);
+  auto put = registry_.put_manifest(*repo, reference, manifest, parsed->media_type, media_type.has_value());
   if (!put) {
     const Status& s = put.status();
     switch (s.code()) {

@@ -149,8 +149,12 @@ EcrResult EcrApi::get_download_url_for_layer(Call& c) {
   if (!registry_.stat_blob(*repo, *digest)) {
     return ecr_error("LayersNotFoundException", fmt::format("The layer {} does not exist in the repository", digest_text));
   }
-  return json::object{{"downloadUrl", fmt::format("{}/v2/{}/blobs/{}", options_.public_url, name, digest->str())},
-                      {"layerDigest", digest->str()}};
+  // Like ECR's presigned object-storage URL: any HTTP client may fetch it,
+  // without credentials, for a short while, and only this layer.
+  std::string query = identity_.presign_download(c.principal, name, digest->str(), kDownloadUrlTtlSeconds);
+  return json::object{
+      {"downloadUrl", fmt::format("{}/v2/{}/blobs/{}?{}", options_.public_url, name, digest->str(), query)},
+      {"layerDigest", digest->str()}};
 }
 
 }  // namespace berth::ecr

@@ -22,6 +22,24 @@ EcrError policy_not_found(std::string_view name, std::string_view account) {
                                name, account));
 }
 
+// A preview result's push time; previews stored before times had
+// milliseconds carry whole seconds in "pushed_at".
+json::value preview_pushed_at(const json::object& result) {
+  if (const json::value* ms = result.if_contains("pushed_at_ms"); ms != nullptr && ms->is_int64()) {
+    return timestamp_ms(ms->as_int64());
+  }
+  if (const json::value* s = result.if_contains("pushed_at"); s != nullptr && s->is_int64()) {
+    return timestamp(s->as_int64());
+  }
+  return timestamp(0);
+}
+
+// ECR always returns lastEvaluatedAt; a policy never evaluated shows the
+// epoch, as ECR's own does.
+json::value last_evaluated_at(const RepositoryRecord& repo) {
+  return timestamp(repo.lifecycle_evaluated_at.value_or(0));
+}
+
 Field<lifecycle::LifecyclePolicy> validate_policy(const std::string& text) {
   auto policy = lifecycle::parse_lifecycle_policy(text);
   if (!policy) return invalid_parameter(policy.status().message());
@@ -47,7 +65,7 @@ EcrResult EcrApi::get_lifecycle_policy(Call& c) {
   if (!repo) return repository_not_found(c, name);
   if (!repo->lifecycle_policy) return policy_not_found(name, c.account);
   json::object out{{"registryId", c.account}, {"repositoryName", name}, {"lifecyclePolicyText", *repo->lifecycle_policy}};
-  if (repo->lifecycle_evaluated_at) out["lastEvaluatedAt"] = timestamp(*repo->lifecycle_evaluated_at);
+  out["lastEvaluatedAt"] = last_evaluated_at(*repo);
   return out;
 }
 
@@ -58,7 +76,7 @@ EcrResult EcrApi::delete_lifecycle_policy(Call& c) {
   if (!repo->lifecycle_policy) return policy_not_found(name, c.account);
   if (Status s = registry_.metadata().set_lifecycle_policy(repo->id, std::nullopt); !s.is_ok()) return from_status(s);
   json::object out{{"registryId", c.account}, {"repositoryName", name}, {"lifecyclePolicyText", *repo->lifecycle_policy}};
-  if (repo->lifecycle_evaluated_at) out["lastEvaluatedAt"] = timestamp(*repo->lifecycle_evaluated_at);
+  out["lastEvaluatedAt"] = last_evaluated_at(*repo);
   return out;
 }
 
@@ -87,7 +105,7 @@ EcrResult EcrApi::start_lifecycle_policy_preview(Call& c) {
     for (const auto& t : p.expiration.tags) tags.emplace_back(t);
     results.push_back(json::object{{"digest", p.expiration.digest},
                                    {"tags", std::move(tags)},
-                                   {"pushed_at", p.pushed_at},
+                                   {"pushed_at_ms", p.pushed_at_ms},
                                    {"rule", p.expiration.rule_priority}});
   }
   LifecyclePreviewRecord rec{text, "COMPLETE", json::serialize(results), registry_.clock().now_seconds()};
@@ -170,7 +188,7 @@ EcrResult EcrApi::get_lifecycle_policy_preview(Call& c) {
       break;
     }
     json::object e{{"imageDigest", digest},
-                   {"imagePushedAt", timestamp(r.at("pushed_at").as_int64())},
+                   {"imagePushedAt", preview_pushed_at(r)},
                    {"action", json::object{{"type", "EXPIRE"}}},
                    {"appliedRulePriority", r.at("rule").as_int64()}};
     if (!tags.empty()) e["imageTags"] = tags;

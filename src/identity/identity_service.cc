@@ -48,6 +48,7 @@ Result<std::unique_ptr<IdentityService>> IdentityService::open(IdentityStore& st
                  "cannot decrypt the registry token key: the secret key file does not belong to this database");
   }
   BERTH_RETURN_IF_ERROR(hex_decode32(*hex, svc->token_key_));
+  svc->download_key_ = svc->derive_key("layer-download-url");
   return svc;
 }
 
@@ -223,7 +224,7 @@ Result<auth::TokenClaims> IdentityService::verify_registry_header(std::string_vi
     if (it != verified_headers_.end()) {
       if (clock_.now_seconds() < it->second.expires_at) return it->second;
       verified_headers_.erase(it);
-      return error(Code::kTokenInvalid, "registry token expired");
+      return error(Code::kTokenExpired, "registry token expired");
     }
   }
   auto basic = auth::parse_basic_authorization(authorization_header);
@@ -241,7 +242,30 @@ Result<auth::Principal> IdentityService::authenticate_registry(std::string_view 
   BERTH_ASSIGN_OR_RETURN(auto claims, verify_registry_header(authorization_header));
   BERTH_ASSIGN_OR_RETURN(auto key, lookup_key(claims.access_key_id));
   if (!key || key->record.account_id != claims.account_id) {
-    return error(Code::kTokenInvalid, "the token's access key is disabled or deleted");
+    return error(Code::kTokenExpired, "the token's access key is disabled or deleted");
+  }
+  return principal_of(*key);
+}
+
+std::string IdentityService::presign_download(const auth::Principal& principal, std::string_view repository,
+                                              std::string_view digest, int64_t ttl_seconds) {
+  auth::DownloadGrant g;
+  g.account_id = principal.account_id;
+  g.repository = std::string(repository);
+  g.digest = std::string(digest);
+  g.access_key_id = principal.access_key_id;
+  g.expires_at = clock_.now_seconds() + ttl_seconds;
+  return auth::sign_download_query(g, download_key_);
+}
+
+Result<auth::Principal> IdentityService::authenticate_download(std::string_view raw_query,
+                                                               std::string_view repository,
+                                                               std::string_view digest) {
+  recheck_generation();
+  BERTH_ASSIGN_OR_RETURN(auto grant, auth::verify_download_query(raw_query, repository, digest, download_key_, clock_));
+  BERTH_ASSIGN_OR_RETURN(auto key, lookup_key(grant.access_key_id));
+  if (!key || key->record.account_id != grant.account_id) {
+    return error(Code::kPermissionDenied, "the download URL's access key is disabled or deleted");
   }
   return principal_of(*key);
 }

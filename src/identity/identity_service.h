@@ -21,6 +21,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "auth/download_url.h"
 #include "auth/principal.h"
 #include "auth/registry_token.h"
 #include "auth/secret_box.h"
@@ -74,9 +75,23 @@ class IdentityService {
   // means only that the request is worth reading, not that it is authentic.
   Status precheck_sigv4(const auth::SigV4Request& request);
   // Verifies "Authorization: Basic base64(AWS:<token>)". kTokenInvalid for a
-  // bad, expired or revoked token; kMissingAuthentication when absent.
+  // bad token, kTokenExpired for an expired or revoked one (its access key
+  // disabled or deleted); kMissingAuthentication when absent. The messages
+  // say why and never contain the token.
   Result<auth::Principal> authenticate_registry(std::string_view authorization_header);
   Result<IssuedToken> issue_token(const auth::Principal& principal);
+
+  // The query string of a URL that fetches blob `digest` of `repository`
+  // without credentials for `ttl_seconds`, carrying `principal`'s right to
+  // read it (ECR GetDownloadUrlForLayer).
+  std::string presign_download(const auth::Principal& principal, std::string_view repository,
+                               std::string_view digest, int64_t ttl_seconds);
+  // Verifies such a query for the blob a request names and returns the
+  // principal it carries (whose access must still be checked as for any
+  // read). kPermissionDenied when altered, for another blob, expired, or its
+  // access key is disabled or deleted.
+  Result<auth::Principal> authenticate_download(std::string_view raw_query, std::string_view repository,
+                                                std::string_view digest);
   // A key for another MAC (e.g. pagination tokens), derived from the registry
   // secret so that every node derives the same one.
   std::array<uint8_t, 32> derive_key(std::string_view purpose) const;
@@ -112,6 +127,7 @@ class IdentityService {
   const Clock& clock_;
   IdentityOptions options_;
   auth::TokenKey token_key_{};
+  auth::DownloadUrlKey download_key_{};  // derived from token_key_ once open() has it
 
   std::mutex mu_;
   std::unordered_map<std::string, CachedKey> cache_;  // guarded by mu_

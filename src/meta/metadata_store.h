@@ -45,8 +45,12 @@ struct ManifestRecord {
   std::string annotations_json;  // the manifest's top-level annotations, "{}" when none
   std::string bytes;             // exactly as pushed
   int64_t image_size = 0;        // config + layers, as ECR's imageSizeInBytes
-  int64_t pushed_at = 0;         // seconds since epoch
-  std::optional<int64_t> last_pulled_at;
+  int64_t pushed_at_ms = 0;      // milliseconds since the epoch
+  std::optional<int64_t> last_pulled_at_ms;
+  // Set by the store: grows with every manifest it adds, so it orders
+  // manifests pushed within the same millisecond by push order. Ignored by
+  // put_manifest.
+  int64_t push_sequence = 0;
 };
 
 // A manifest found by repository name, with that repository's id.
@@ -211,8 +215,9 @@ class MetadataStore {
   virtual Result<std::vector<ImageRecord>> list_images(RepositoryId repo, const PageRequest& page) = 0;
   // Tags pointing at `digest`, sorted.
   virtual Result<std::vector<std::string>> tags_for_manifest(RepositoryId repo, const Digest& digest) = 0;
-  // Records a pull time (best effort; may be coalesced).
-  virtual Status record_pull(RepositoryId repo, const Digest& digest, int64_t when) = 0;
+  // Records a pull time in milliseconds since the epoch (best effort; may be
+  // coalesced; never moves a recorded time backwards).
+  virtual Status record_pull(RepositoryId repo, const Digest& digest, int64_t when_ms) = 0;
 
   // --- lifecycle policies -----------------------------------------------------------
   // Sets (or with nullopt removes) the repository's lifecycle policy text.

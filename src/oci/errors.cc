@@ -27,7 +27,8 @@ WireError wire_error(const Status& s) {
     case Code::kSignatureInvalid:
     case Code::kUnknownAccessKey:
     case Code::kSignatureExpired:
-    case Code::kTokenInvalid: return {401, "UNAUTHORIZED"};
+    case Code::kTokenInvalid:
+    case Code::kTokenExpired: return {401, "UNAUTHORIZED"};
     case Code::kPermissionDenied: return {403, "DENIED"};
     case Code::kUnsupported: return {405, "UNSUPPORTED"};
     case Code::kResourceExhausted:

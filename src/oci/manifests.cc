@@ -24,8 +24,8 @@ awaitable<void> OciApi::get_manifest(Exchange& ex, const Target& t) {
   }
   ManifestRecord* m = &found->manifest;
   if (ex.method() == http::verb::get) {
-    int64_t now = registry_.clock().now_seconds();
-    if (!m->last_pulled_at || now - *m->last_pulled_at >= kPullRecordInterval) {
+    int64_t now = registry_.clock().now_millis();
+    if (!m->last_pulled_at_ms || now - *m->last_pulled_at_ms >= kPullRecordInterval * 1000) {
       (void)registry_.metadata().record_pull(found->repository, m->digest, now);
     }
   }

@@ -13,6 +13,7 @@ using server::net::awaitable;
 
 namespace {
 constexpr std::string_view kApiVersion = "registry/2.0";
+constexpr std::string_view kTokenExpiredMessage = "Your authorization token has expired. Reauthenticate and try again.";
 }
 
 std::string OciApi::account_of(const Exchange& ex) const {
@@ -76,6 +77,13 @@ awaitable<void> OciApi::handle(Exchange& ex) {
   Target t = parse_v2_path(ex.path());
   // Unauthenticated callers learn nothing, not even whether a route exists.
   if (access_.require_authentication() && !ex.principal().authenticated) {
+    // An expired or revoked token gets ECR's words, so that users know to log
+    // in again; the reason itself is in the access log, never the token.
+    if (ex.auth_failure().code() == Code::kTokenExpired) {
+      co_return co_await fail(ex, error(Code::kTokenExpired, std::string(kTokenExpiredMessage)));
+    }
+    // A presigned download URL that is altered, expired or for another blob.
+    if (ex.auth_failure().code() == Code::kPermissionDenied) co_return co_await fail(ex, ex.auth_failure());
     co_return co_await fail(ex, error(Code::kUnauthenticated, "authentication required"));
   }
   const auto m = ex.method();

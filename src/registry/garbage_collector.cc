@@ -94,7 +94,7 @@ Result<size_t> GarbageCollector::collect_untagged(const GcOptions& options) {
     // Indexes first: their children become collectable in the next pass.
     for (const auto& img : images) {
       const auto& m = img.manifest;
-      if (!img.tags.empty() || m.pushed_at >= cutoff || listed.count(m.digest.str())) continue;
+      if (!img.tags.empty() || m.pushed_at_ms / 1000 >= cutoff || listed.count(m.digest.str())) continue;
       if (m.subject && present.count(m.subject->str())) continue;  // a referrer of something kept
       if (options.dry_run) {
         ++n;

@@ -1,26 +1,50 @@
 #include "registry/lifecycle_runner.h"
 
+#include <algorithm>
 #include <map>
 
 #include "log/log.h"
 
 namespace berth {
 
+namespace {
+
+// Whole seconds of a millisecond time, rounding down (also before 1970).
+int64_t floor_seconds(int64_t ms) { return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000); }
+
+}  // namespace
+
 Result<std::vector<PlannedExpiration>> LifecycleRunner::plan(const RepositoryRecord& repo,
                                                              const lifecycle::LifecyclePolicy& policy) {
   BERTH_ASSIGN_OR_RETURN(auto images, meta_.list_images(repo.id, PageRequest{}));
+  // Push order: by push time to the millisecond, exact ties by the store's
+  // push sequence. The evaluator counts days in whole seconds and orders
+  // images within a second by this rank.
+  std::vector<size_t> order(images.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const ManifestRecord& x = images[a].manifest;
+    const ManifestRecord& y = images[b].manifest;
+    if (x.pushed_at_ms != y.pushed_at_ms) return x.pushed_at_ms < y.pushed_at_ms;
+    return x.push_sequence < y.push_sequence;
+  });
+  std::vector<int64_t> rank(images.size());
+  for (size_t r = 0; r < order.size(); ++r) rank[order[r]] = static_cast<int64_t>(r);
+
   std::vector<lifecycle::GraphImage> graph;
   std::map<std::string, int64_t> pushed;
   graph.reserve(images.size());
-  for (const auto& img : images) {
+  for (size_t i = 0; i < images.size(); ++i) {
+    const ImageRecord& img = images[i];
     lifecycle::GraphImage g;
     g.facts.digest = img.manifest.digest.str();
     g.facts.tags = img.tags;
-    g.facts.pushed_at_seconds = img.manifest.pushed_at;
-    g.facts.last_pulled_at_seconds = img.manifest.last_pulled_at;
+    g.facts.pushed_at_seconds = floor_seconds(img.manifest.pushed_at_ms);
+    if (img.manifest.last_pulled_at_ms) g.facts.last_pulled_at_seconds = floor_seconds(*img.manifest.last_pulled_at_ms);
+    g.facts.push_order = rank[i];
     for (const auto& c : img.children) g.children.push_back(c.str());
     if (img.manifest.subject) g.subject = img.manifest.subject->str();
-    pushed[g.facts.digest] = img.manifest.pushed_at;
+    pushed[g.facts.digest] = img.manifest.pushed_at_ms;
     graph.push_back(std::move(g));
   }
   std::vector<PlannedExpiration> out;

@@ -14,7 +14,7 @@ namespace berth {
 
 struct PlannedExpiration {
   lifecycle::Expiration expiration;
-  int64_t pushed_at = 0;
+  int64_t pushed_at_ms = 0;  // milliseconds since the epoch
 };
 
 class LifecycleRunner {

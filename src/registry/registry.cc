@@ -50,8 +50,19 @@ Result<RepositoryRecord> Registry::repository(std::string_view account, std::str
 
 Result<RepositoryRecord> Registry::repository_for_push(std::string_view account, std::string_view name) {
   BERTH_RETURN_IF_ERROR(validate_repository_name(name));
-  if (!options_.create_repository_on_push) return meta_.get_repository(account, name);
-  return meta_.ensure_repository(account, name, clock_.now_seconds());
+  auto existing = meta_.get_repository(account, name);
+  if (existing.is_ok() || existing.status().code() != Code::kNameUnknown) return existing;
+  if (!options_.create_repository_on_push) {
+    return error(Code::kNameUnknown,
+                 fmt::format("repository '{}' does not exist in account {}; create it with "
+                             "`aws ecr create-repository --repository-name {}`",
+                             name, account, name));
+  }
+  auto created = meta_.ensure_repository(account, name, clock_.now_seconds());
+  if (created) {
+    log::info("created a repository on push", {{"account", std::string(account)}, {"repository", std::string(name)}});
+  }
+  return created;
 }
 
 // --- uploads ---------------------------------------------------------------------------
@@ -515,7 +526,8 @@ bool tag_is_immutable(const RepositoryRecord& repo, std::string_view tag) {
 }  // namespace
 
 Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, std::string_view reference,
-                                                 std::string_view bytes, std::string_view content_type) {
+                                                 std::string_view bytes, std::string_view content_type,
+                                                 bool media_type_given) {
   std::optional<std::string> tag;
   Digest digest;
   if (reference_is_digest(reference)) {
@@ -530,7 +542,7 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, s
     tag = std::string(reference);
     digest = Digest::of(bytes);
   }
-  BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed, parse_manifest(bytes, content_type));
+  BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed, parse_manifest(bytes, content_type, media_type_given));
 
   PutManifestRequest req;
   req.repository = repo.id;
@@ -543,7 +555,7 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, s
   if (parsed.subject) m.subject = parsed.subject->digest;
   m.annotations_json = annotations_to_json(parsed.annotations);
   m.bytes = std::string(bytes);
-  m.pushed_at = clock_.now_seconds();
+  m.pushed_at_ms = clock_.now_millis();
   // ECR's imageSizeInBytes: the layers of an image; for an index, its
   // largest child image.
   for (const auto& l : parsed.layers) m.image_size += l.size;

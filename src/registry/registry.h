@@ -35,9 +35,9 @@ struct RegistryOptions {
   // How long an upload lease lasts without renewal; appends renew it, so this
   // only bounds how long a crashed writer blocks its upload.
   int64_t upload_lease_seconds = 120;
-  // Create a repository on first push (OCI behaviour) instead of answering
-  // NAME_UNKNOWN (ECR behaviour).
-  bool create_repository_on_push = true;
+  // Create a repository on first push (the behaviour of most OCI registries)
+  // instead of answering NAME_UNKNOWN (ECR's behaviour, the default).
+  bool create_repository_on_push = false;
   // Upload sessions started this long ago are expired, finished or not.
   int64_t upload_ttl_seconds = 24 * 3600;
   // At most this many uploads may stream at once (0: unlimited).
@@ -125,7 +125,9 @@ class Registry {
   // --- repositories ------------------------------------------------------------
   // kNameInvalid for a bad name, kNameUnknown when absent.
   Result<RepositoryRecord> repository(std::string_view account, std::string_view name);
-  // As repository(), but creates it when options allow.
+  // As repository(), but creates it when options allow (and logs each
+  // creation). Otherwise kNameUnknown with a message that says how to create
+  // the repository.
   Result<RepositoryRecord> repository_for_push(std::string_view account, std::string_view name);
 
   // --- uploads -------------------------------------------------------------------
@@ -189,9 +191,10 @@ class Registry {
   // --- manifests -----------------------------------------------------------------
   // `reference` is a tag or a digest. Validates, checks references and tag
   // mutability, stores. kDigestInvalid when pushed by digest and the bytes hash
-  // differently.
+  // differently. `media_type_given`: as parse_manifest's.
   Result<PutManifestResult> put_manifest(const RepositoryRecord& repo, std::string_view reference,
-                                         std::string_view bytes, std::string_view content_type);
+                                         std::string_view bytes, std::string_view content_type,
+                                         bool media_type_given = false);
   Result<ManifestRecord> get_manifest(const RepositoryRecord& repo, std::string_view reference);
   // As repository() then get_manifest(), in one metadata read: the pull path.
   Result<ResolvedManifest> get_manifest(std::string_view account, std::string_view name,

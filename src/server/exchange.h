@@ -14,6 +14,8 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "auth/principal.h"
 #include "blob/blob_store.h"
@@ -47,6 +49,17 @@ class Exchange {
   // Who is asking; set by the authentication step before the handler runs.
   const auth::Principal& principal() const { return principal_; }
   void set_principal(auth::Principal p) { principal_ = std::move(p); }
+  // Why authentication failed, when credentials were sent but refused (ok
+  // otherwise). The message never contains the credentials.
+  const Status& auth_failure() const { return auth_failure_; }
+  void set_auth_failure(Status s) { auth_failure_ = std::move(s); }
+
+  // Extra fields for this request's access-log line (the ECR operation, an
+  // error code, a claimed access key id...). Never a secret.
+  void add_log_field(std::string key, std::string value) {
+    log_fields_.emplace_back(std::move(key), std::move(value));
+  }
+  const std::vector<std::pair<std::string, std::string>>& log_fields() const { return log_fields_; }
 
   // True when the request announced a body (Content-Length > 0 or chunked).
   virtual bool has_body() const = 0;
@@ -79,6 +92,8 @@ class Exchange {
   std::string request_id_;
   std::string remote_;
   auth::Principal principal_;
+  Status auth_failure_;
+  std::vector<std::pair<std::string, std::string>> log_fields_;
   bool sent_ = false;
   unsigned status_ = 0;
   uint64_t bytes_sent_ = 0;

@@ -239,6 +239,8 @@ void Session<Stream>::reset_for_request() {
   bytes_sent_ = 0;
   bytes_received_ = 0;
   principal_ = auth::Principal{};
+  auth_failure_ = Status::ok();
+  log_fields_.clear();
   request_id_ = make_request_id();
 }
 
@@ -661,6 +663,11 @@ awaitable<void> Session<Stream>::run() {
                           std::chrono::steady_clock::now() - start)
                           .count();
       e.principal = principal_.access_key_id;
+      if (principal_.authenticated) {
+        e.account = principal_.account_id;
+        e.user = principal_.user_name;
+      }
+      e.fields = std::move(log_fields_);
       server_.logger(e);
     }
     if (broken_ || !keep_alive_ || !request_keep_alive_) break;

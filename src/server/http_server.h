@@ -62,6 +62,9 @@ struct RequestLogEntry {
   uint64_t bytes_out = 0;
   int64_t duration_us = 0;
   std::string principal;  // access key id or empty; never a secret
+  std::string account;    // the authenticated principal's account, or empty
+  std::string user;       // the authenticated principal's user name, or empty
+  std::vector<std::pair<std::string, std::string>> fields;  // Exchange::log_fields()
 };
 
 using RequestLogger = std::function<void(const RequestLogEntry&)>;

@@ -323,8 +323,10 @@ class BerthServer(ServerProcess):
         self.binary = binary
 
     def command(self) -> list[str]:
+        # --create-on-push: the workloads push to repositories nobody created, which Distribution
+        # allows; without it berth answers NAME_UNKNOWN, as ECR does.
         return [str(self.binary), "serve", "--listen", f"127.0.0.1:{self.port}",
-                "--data-dir", str(self.data_dir), "--log-level", "warn"]
+                "--data-dir", str(self.data_dir), "--log-level", "warn", "--create-on-push"]
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)

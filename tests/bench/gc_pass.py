@@ -40,7 +40,8 @@ def free_port():
 def start_berth(binary, data_dir, port):
     env = dict(os.environ, BERTH_ADMIN_ACCESS_KEY_ID=KEY_ID, BERTH_ADMIN_SECRET_ACCESS_KEY=SECRET)
     proc = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir,
-                             "--log-level", "warn", "--gc-interval", "0s", "--lifecycle-interval", "0s"],
+                             "--log-level", "warn", "--gc-interval", "0s", "--lifecycle-interval", "0s",
+                             "--create-on-push"],  # it fills repositories nobody created
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):

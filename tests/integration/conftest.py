@@ -57,12 +57,14 @@ class ServerFactory:
         self.servers: list[ServerProcess] = []
         self._count = 0
 
-    def start(self, tls: bool = False, data_dir: Path | None = None, name: str | None = None) -> ServerProcess:
+    def start(self, tls: bool = False, data_dir: Path | None = None, name: str | None = None,
+              create_on_push: bool = True) -> ServerProcess:
         self._count += 1
         workdir = self.base / f"server{self._count}"
         cert = make_self_signed_cert(workdir / "tls") if tls else None
         server = ServerProcess(workdir, data_dir=data_dir, tls=cert,
-                               name=name or f"{harness.TARGET} (private #{self._count})")
+                               name=name or f"{harness.TARGET} (private #{self._count})",
+                               create_on_push=create_on_push)
         self.servers.append(server)
         return server.start()
 

@@ -83,8 +83,11 @@ class ServerProcess:
     """
 
     def __init__(self, workdir: Path, data_dir: Optional[Path] = None, tls: Optional[tuple[Path, Path]] = None,
-                 name: str = "berth"):
+                 name: str = "berth", create_on_push: bool = True):
         self.workdir = Path(workdir)
+        # The generic protocol suites push to repositories nobody created, as Distribution allows;
+        # berth does so only with --create-on-push (its default is ECR's NAME_UNKNOWN).
+        self.create_on_push = create_on_push
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else self.workdir / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -136,6 +139,8 @@ class ServerProcess:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         if AUTH_MODE == "off":
             cmd.append("--no-auth")
+        if self.create_on_push:
+            cmd.append("--create-on-push")
         return cmd
 
     def start(self, port: Optional[int] = None) -> "ServerProcess":
@@ -353,6 +358,21 @@ class Registry:
 
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
+
+    def create_repository(self, name: str) -> None:
+        """Creates ``name`` through the ECR API, as ECR users do before pushing (berth only;
+        Distribution creates repositories on push). An existing repository is fine."""
+        if TARGET != "berth":
+            return
+        import boto3
+        from botocore.config import Config
+        client = boto3.client("ecr", endpoint_url=self.url, region_name=AWS_REGION,
+                              aws_access_key_id=ADMIN_ACCESS_KEY_ID, aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY,
+                              verify=self.verify, config=Config(retries={"max_attempts": 1}))
+        try:
+            client.create_repository(repositoryName=name)
+        except client.exceptions.RepositoryAlreadyExistsException:
+            pass
 
     def auth_header(self) -> dict:
         if not self.auth:

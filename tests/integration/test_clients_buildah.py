@@ -34,6 +34,7 @@ def test_buildah_from_scratch_push_then_pull_has_busybox(registry, repo, buildah
             "--label", "org.example.built-by=berth-integration", container)
     image_id = buildah("commit", "--format", fmt, container, f"localhost/{repo}:built").stdout.strip().splitlines()[-1]
     creds = ["--creds", registry.skopeo_creds] if registry.skopeo_creds else []
+    registry.create_repository(repo)  # ECR's flow: create, then push
     buildah("push", "--tls-verify=false", *creds, "--format", fmt, f"localhost/{repo}:built",
             f"docker://{registry.host}/{repo}:{fmt}")
 

@@ -43,6 +43,7 @@ def podman(registry, tmp_path):
 def seeded(registry, repo, busybox_layout):
     """busybox pushed to ``repo:v1`` with skopeo."""
     image = busybox_layout["busybox"]
+    registry.create_repository(repo)  # ECR's flow: create, then push
     run_tool(["skopeo", "copy", *registry.skopeo_dest_args(), image.oci_ref, f"docker://{registry.host}/{repo}:v1"])
     return image
 
@@ -57,6 +58,7 @@ def test_podman_pull_tag_push_and_pull_again(registry, repo, repo_factory, podma
     dest_repo = repo_factory("pushed")
     dest = f"{registry.host}/{dest_repo}:v2"
     podman("tag", src, dest)
+    registry.create_repository(dest_repo)
     podman("push", *podman.remote_args(), dest)
 
     r = get_manifest(registry, dest_repo, "v2")

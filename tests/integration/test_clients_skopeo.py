@@ -14,6 +14,7 @@ def skopeo(*args, **kw):
 
 
 def copy_in(registry, image, dest, *extra):
+    registry.create_repository(dest.split(":")[0])  # ECR's flow: create, then push
     skopeo("copy", "--retry-times", "0", *registry.skopeo_dest_args(), *extra, image.oci_ref,
            f"docker://{registry.host}/{dest}")
 
@@ -122,6 +123,7 @@ def test_skopeo_copy_between_repositories_uses_existing_blobs(registry, repo_fac
     src, dst = repo_factory("src"), repo_factory("dst")
     image = busybox_layout["busybox"]
     copy_in(registry, image, f"{src}:v1")
+    registry.create_repository(dst)
     skopeo("copy", "--retry-times", "0", *registry.skopeo_src_args(), *registry.skopeo_dest_args(),
            f"docker://{registry.host}/{src}:v1", f"docker://{registry.host}/{dst}:v1")
     r = registry.get(f"/v2/{dst}/manifests/v1", headers={"Accept": ACCEPT_MANIFESTS})

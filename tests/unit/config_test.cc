@@ -113,6 +113,24 @@ TEST(ParseListenTest, BracketedIpv6) {
   EXPECT_EQ(port, 6000);
 }
 
+TEST(ParseListenTest, HostNamesAreKeptForResolution) {
+  std::string host;
+  uint16_t port = 0;
+  ASSERT_TRUE(parse_listen("localhost:5239", host, port).is_ok());
+  EXPECT_EQ(host, "localhost");
+  EXPECT_EQ(port, 5239);
+}
+
+TEST(ParseListenTest, ErrorsShowTheWholeAddress) {
+  std::string host;
+  uint16_t port = 0;
+  Status s = parse_listen("localhost:70000", host, port);
+  EXPECT_NE(s.message().find("'localhost:70000'"), std::string::npos) << s.message();
+  Status v6 = parse_listen("::1:5000", host, port);
+  EXPECT_FALSE(v6.is_ok());
+  EXPECT_NE(v6.message().find("[::1]:5000"), std::string::npos) << v6.message();
+}
+
 TEST(ParseListenTest, Malformed) {
   for (const char* bad : {"", "localhost", "5000", "host:", "host:65536", "host:-1", "host:http",
                           "host:50 00", "host:5000x", "[::1]", "host:99999999999"}) {
@@ -211,6 +229,7 @@ secret-key-file: /etc/berth/secret.key
 region: eu-west-1
 account-id: "123456789012"
 auth: false
+create-on-push: true
 token-ttl: 2h
 upload-ttl: 3d
 lifecycle-interval: 30m
@@ -235,6 +254,7 @@ log-level: debug
   EXPECT_EQ(c.region, "eu-west-1");
   EXPECT_EQ(c.account_id, "123456789012");
   EXPECT_FALSE(c.auth);
+  EXPECT_TRUE(c.create_on_push);
   EXPECT_EQ(c.token_ttl_seconds, 2 * 3600);
   EXPECT_EQ(c.upload_ttl_seconds, 3 * 86400);
   EXPECT_EQ(c.lifecycle_interval_seconds, 30 * 60);
@@ -360,6 +380,24 @@ TEST_F(ConfigFileTest, BadTypes) {
     EXPECT_FALSE(s.is_ok()) << "accepted: " << yaml;
     EXPECT_EQ(s.code(), Code::kInvalidArgument) << yaml;
   }
+}
+
+TEST_F(ConfigFileTest, ErrorsNameTheKeyAndTheValue) {
+  Config c;
+  Status s = load("region: eu-west-1\nio-timeout: 5x\n", c);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("key 'io-timeout': invalid duration '5x'"), std::string::npos) << s.message();
+  Status t = load("threads: many\n", c);
+  EXPECT_NE(t.message().find("key 'threads'"), std::string::npos) << t.message();
+  Status u = load("upload_ttl: 1h\n", c);
+  EXPECT_NE(u.message().find("unknown key 'upload_ttl'"), std::string::npos) << u.message();
+}
+
+TEST_F(ConfigFileTest, CreateOnPushIsOffByDefault) {
+  Config c;
+  EXPECT_FALSE(c.create_on_push);
+  ASSERT_TRUE(load("create-on-push: true\n", c).is_ok());
+  EXPECT_TRUE(c.create_on_push);
 }
 
 TEST_F(ConfigFileTest, NegativeCountsAreRejected) {

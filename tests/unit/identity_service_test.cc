@@ -77,8 +77,8 @@ TEST_F(IdentityServiceTest, RememberedHeaderStillExpires) {
   clock_.advance_seconds(3599);
   EXPECT_TRUE(service_->authenticate_registry(header).is_ok());
   clock_.advance_seconds(1);
-  EXPECT_EQ(service_->authenticate_registry(header).status().code(), Code::kTokenInvalid);
-  EXPECT_EQ(service_->authenticate_registry(header).status().code(), Code::kTokenInvalid);
+  EXPECT_EQ(service_->authenticate_registry(header).status().code(), Code::kTokenExpired);
+  EXPECT_EQ(service_->authenticate_registry(header).status().code(), Code::kTokenExpired);
 }
 
 TEST_F(IdentityServiceTest, RememberedHeaderStopsWorkingWhenItsKeyIsDisabledOrDeleted) {
@@ -88,11 +88,11 @@ TEST_F(IdentityServiceTest, RememberedHeaderStopsWorkingWhenItsKeyIsDisabledOrDe
   ASSERT_TRUE(service_->authenticate_registry(header).is_ok());
   ASSERT_TRUE(service_->authenticate_registry(header).is_ok());  // now remembered
   ASSERT_TRUE(service_->set_access_key_active(key->access_key_id, false).is_ok());
-  EXPECT_EQ(service_->authenticate_registry(header).status().code(), Code::kTokenInvalid);
+  EXPECT_EQ(service_->authenticate_registry(header).status().code(), Code::kTokenExpired);
   ASSERT_TRUE(service_->set_access_key_active(key->access_key_id, true).is_ok());
   EXPECT_TRUE(service_->authenticate_registry(header).is_ok());
   ASSERT_TRUE(service_->delete_access_key(key->access_key_id).is_ok());
-  EXPECT_EQ(service_->authenticate_registry(header).status().code(), Code::kTokenInvalid);
+  EXPECT_EQ(service_->authenticate_registry(header).status().code(), Code::kTokenExpired);
 }
 
 TEST_F(IdentityServiceTest, AlteredHeadersAreNotTakenForRememberedOnes) {

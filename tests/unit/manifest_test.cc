@@ -238,6 +238,17 @@ TEST(ManifestTest, DockerManifestMustDeclareItsMediaType) {
   expect_invalid(doc, media_type::kDockerManifest, "mediaType");
 }
 
+// ECR PutImage names the media type beside the manifest
+// (imageManifestMediaType); then the document need not carry it.
+TEST(ManifestTest, DockerManifestTypeMayBeGivenOutOfBand) {
+  json::object doc = docker_image();
+  doc.erase("mediaType");
+  auto parsed = parse_manifest(json::serialize(doc), media_type::kDockerManifest, true);
+  ASSERT_TRUE(parsed.is_ok()) << parsed.status().to_string();
+  EXPECT_EQ(parsed->media_type, media_type::kDockerManifest);
+  EXPECT_EQ(parsed->layers.size(), docker_image().at("layers").as_array().size());
+}
+
 TEST(ManifestTest, ForeignLayersWithUrlsAreNotRequiredBlobs) {
   json::object doc = docker_image();
   json::object foreign = descriptor(kDockerForeign, digest_of("windows-base"), 5000);

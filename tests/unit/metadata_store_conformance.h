@@ -93,7 +93,7 @@ class MetadataStoreConformance : public ::testing::TestWithParam<MetadataStoreFa
     m.annotations_json = "{}";
     m.bytes = std::move(body);
     m.image_size = 1234;
-    m.pushed_at = kNow;
+    m.pushed_at_ms = kNow * 1000;
     return m;
   }
 
@@ -454,7 +454,7 @@ TEST_P(MetadataStoreConformance, PutAndGetManifest) {
   m.subject = Digest::of("some subject");
   m.annotations_json = R"({"org.opencontainers.image.created":"2024-01-01T00:00:00Z"})";
   m.image_size = 987654321;
-  m.pushed_at = kNow + 5;
+  m.pushed_at_ms = (kNow + 5) * 1000 + 250;
   ASSERT_TRUE(store().put_manifest(request(r, m, "v1", {config, layer})).is_ok());
 
   for (auto got : {store().get_manifest(r.id, m.digest), store().get_manifest_by_tag(r.id, "v1")}) {
@@ -467,8 +467,8 @@ TEST_P(MetadataStoreConformance, PutAndGetManifest) {
     EXPECT_EQ(*got->subject, Digest::of("some subject"));
     EXPECT_EQ(got->annotations_json, m.annotations_json);
     EXPECT_EQ(got->image_size, 987654321);
-    EXPECT_EQ(got->pushed_at, kNow + 5);
-    EXPECT_FALSE(got->last_pulled_at.has_value());
+    EXPECT_EQ(got->pushed_at_ms, (kNow + 5) * 1000 + 250);
+    EXPECT_FALSE(got->last_pulled_at_ms.has_value());
   }
   EXPECT_EQ(tags(r), std::vector<std::string>{"v1"});
 }
@@ -873,6 +873,31 @@ TEST_P(MetadataStoreConformance, ResourceTags) {
   EXPECT_TRUE(store().get_resource_tags(again.id)->empty());
 }
 
+// Manifests pushed within one millisecond keep their push order: the store's
+// push sequence grows with each new manifest, whatever the digests.
+TEST_P(MetadataStoreConformance, PushSequenceFollowsPushOrder) {
+  RepositoryRecord r = repo("sequence");
+  std::vector<ManifestRecord> pushed;
+  for (const char* body : {"zzz third digest order", "aaa", "mmm", "bbb"}) pushed.push_back(put_image(r, body));
+  std::vector<int64_t> seq;
+  for (const auto& m : pushed) {
+    auto got = store().get_manifest(r.id, m.digest);
+    ASSERT_TRUE(got.is_ok());
+    EXPECT_EQ(got->pushed_at_ms, kNow * 1000);
+    seq.push_back(got->push_sequence);
+  }
+  for (size_t i = 1; i < seq.size(); ++i) EXPECT_LT(seq[i - 1], seq[i]) << "push " << i;
+  auto images = store().list_images(r.id, {});
+  ASSERT_TRUE(images.is_ok());
+  for (const auto& img : *images) {
+    for (size_t i = 0; i < pushed.size(); ++i) {
+      if (img.manifest.digest == pushed[i].digest) {
+        EXPECT_EQ(img.manifest.push_sequence, seq[i]);
+      }
+    }
+  }
+}
+
 TEST_P(MetadataStoreConformance, RecordPull) {
   RepositoryRecord r = repo("pulls");
   ManifestRecord m = put_image(r, "pulled", "t");
@@ -880,21 +905,21 @@ TEST_P(MetadataStoreConformance, RecordPull) {
   ASSERT_TRUE(store().record_pull(r.id, m.digest, kNow + 100).is_ok());
   auto got = store().get_manifest(r.id, m.digest);
   ASSERT_TRUE(got.is_ok());
-  ASSERT_TRUE(got->last_pulled_at.has_value());
-  EXPECT_EQ(*got->last_pulled_at, kNow + 100);
-  EXPECT_FALSE(store().get_manifest(r.id, untouched.digest)->last_pulled_at.has_value());
+  ASSERT_TRUE(got->last_pulled_at_ms.has_value());
+  EXPECT_EQ(*got->last_pulled_at_ms, kNow + 100);
+  EXPECT_FALSE(store().get_manifest(r.id, untouched.digest)->last_pulled_at_ms.has_value());
 
   // A later pull moves the time forward; an older report does not move it back.
   ASSERT_TRUE(store().record_pull(r.id, m.digest, kNow + 200).is_ok());
-  EXPECT_EQ(store().get_manifest(r.id, m.digest)->last_pulled_at, kNow + 200);
+  EXPECT_EQ(store().get_manifest(r.id, m.digest)->last_pulled_at_ms, kNow + 200);
   ASSERT_TRUE(store().record_pull(r.id, m.digest, kNow + 150).is_ok());
-  EXPECT_EQ(store().get_manifest_by_tag(r.id, "t")->last_pulled_at, kNow + 200);
+  EXPECT_EQ(store().get_manifest_by_tag(r.id, "t")->last_pulled_at_ms, kNow + 200);
 
   auto images = store().list_images(r.id, {});
   ASSERT_TRUE(images.is_ok());
   for (const auto& img : *images) {
     if (img.manifest.digest == m.digest) {
-      EXPECT_EQ(img.manifest.last_pulled_at, kNow + 200);
+      EXPECT_EQ(img.manifest.last_pulled_at_ms, kNow + 200);
     }
   }
 }

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -18,7 +19,9 @@
 #include <boost/json.hpp>
 
 #include "blob/fs/fs_blob_store.h"
+#include "core/lifecycle.h"
 #include "meta/sqlite/sqlite_metadata_store.h"
+#include "registry/lifecycle_runner.h"
 
 namespace berth {
 namespace {
@@ -47,6 +50,7 @@ class RegistryTest : public ::testing::Test {
     // The filesystem stamps uploads with real time; keep the fake clock near it
     // so that ages computed from both agree.
     clock_.set_seconds(real_now_seconds());
+    options_.create_repository_on_push = true;  // the tests push to repositories they never created
     registry_ = std::make_unique<Registry>(*meta_, *blobs_, clock_, options_);
     auto repo = registry_->repository_for_push(kAccount, "team/app");
     ASSERT_TRUE(repo.is_ok()) << repo.status().to_string();
@@ -171,13 +175,29 @@ TEST_F(RegistryTest, RepositoryLookups) {
   EXPECT_EQ(found->created_at, clock_.now_seconds());
 }
 
-TEST_F(RegistryTest, NoRepositoryCreationOnPushWhenDisabled) {
-  RegistryOptions ecr_like;
-  ecr_like.create_repository_on_push = false;
-  Registry strict(*meta_, *blobs_, clock_, ecr_like);
-  EXPECT_EQ(strict.repository_for_push(kAccount, "brand/new").status().code(), Code::kNameUnknown);
+TEST_F(RegistryTest, NoRepositoryCreationOnPushByDefault) {
+  Registry strict(*meta_, *blobs_, clock_, RegistryOptions{});
+  auto refused = strict.repository_for_push(kAccount, "brand/new");
+  EXPECT_EQ(refused.status().code(), Code::kNameUnknown);
+  // The message tells the user how to create it, as ECR users do.
+  EXPECT_NE(refused.status().message().find("repository 'brand/new' does not exist in account " +
+                                            std::string(kAccount)),
+            std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("aws ecr create-repository --repository-name brand/new"),
+            std::string::npos)
+      << refused.status().message();
   EXPECT_EQ(registry().repository(kAccount, "brand/new").status().code(), Code::kNameUnknown);
   EXPECT_TRUE(strict.repository_for_push(kAccount, "team/app").is_ok());
+}
+
+TEST_F(RegistryTest, RepositoryCreationOnPushWhenEnabled) {
+  RegistryOptions creating;
+  creating.create_repository_on_push = true;
+  Registry lenient(*meta_, *blobs_, clock_, creating);
+  auto created = lenient.repository_for_push(kAccount, "brand/new");
+  ASSERT_TRUE(created.is_ok()) << created.status().to_string();
+  EXPECT_EQ(registry().repository(kAccount, "brand/new")->id, created->id);
 }
 
 // --- uploads ---------------------------------------------------------------------------
@@ -691,7 +711,7 @@ TEST_F(RegistryTest, PutManifestByTag) {
     EXPECT_EQ(got->digest, Digest::of(bytes));
     EXPECT_EQ(got->media_type, kOciManifest);
     EXPECT_EQ(got->artifact_type, "application/vnd.oci.image.config.v1+json");
-    EXPECT_EQ(got->pushed_at, clock_.now_seconds());
+    EXPECT_EQ(got->pushed_at_ms, clock_.now_millis());
   }
 }
 
@@ -1001,6 +1021,45 @@ TEST(RunReleasingReserveTest, RetriesOnceAfterReleasingOnAFullDisk) {
   EXPECT_EQ(st.code(), Code::kInternal);
   EXPECT_EQ(calls, 1);
   EXPECT_TRUE(reserve.held());
+}
+
+}  // namespace
+}  // namespace berth
+
+namespace berth {
+namespace {
+
+// Regression: push times were whole seconds and ties went by digest, so a
+// "keep 1" rule kept whichever image had the largest digest among those
+// pushed in the same second and expired the newer ones. Now the last push
+// stays, whatever the digests.
+TEST_F(RegistryTest, LifecycleKeepsTheLastPushWithinOneSecond) {
+  // Four images, pushed (all within one second) in DESCENDING digest order:
+  // the newest has the smallest digest.
+  std::vector<std::pair<std::string, std::string>> images;  // (digest, tag)
+  for (int i = 0; i < 4; ++i) {
+    std::string tag = "t" + std::to_string(i);
+    std::string bytes = image_manifest(repo_, "same-second-" + tag);
+    images.emplace_back(Digest::of(bytes).str(), tag);
+  }
+  std::sort(images.begin(), images.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (const auto& [digest, tag] : images) {
+    std::string bytes = image_manifest(repo_, "same-second-" + tag, false);
+    ASSERT_EQ(Digest::of(bytes).str(), digest);
+    ASSERT_TRUE(registry().put_manifest(repo_, tag, bytes, kOciManifest).is_ok());
+  }
+  auto policy = lifecycle::parse_lifecycle_policy(
+      R"({"rules":[{"rulePriority":1,"description":"keep one","selection":{"tagStatus":"any",)"
+      R"("countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]})");
+  ASSERT_TRUE(policy.is_ok()) << policy.status().to_string();
+  LifecycleRunner runner(*meta_, clock_);
+  auto planned = runner.plan(repo_, *policy);
+  ASSERT_TRUE(planned.is_ok()) << planned.status().to_string();
+  std::set<std::string> expired;
+  for (const auto& p : *planned) expired.insert(p.expiration.digest);
+  EXPECT_EQ(expired.size(), 3u);
+  EXPECT_EQ(expired.count(images.back().first), 0u) << "the last push (" << images.back().second
+                                                    << ") must be the one kept";
 }
 
 }  // namespace

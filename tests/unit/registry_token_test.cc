@@ -70,9 +70,9 @@ TEST_F(RegistryTokenTest, ExpiresAtTheExactBoundary) {
   clock_.set_seconds(kNow + 3599);
   EXPECT_TRUE(verify(token).is_ok());
   clock_.set_seconds(kNow + 3600);
-  EXPECT_EQ(verify(token).status().code(), Code::kTokenInvalid);
+  EXPECT_EQ(verify(token).status().code(), Code::kTokenExpired);
   clock_.set_seconds(kNow + 3601);
-  EXPECT_EQ(verify(token).status().code(), Code::kTokenInvalid);
+  EXPECT_EQ(verify(token).status().code(), Code::kTokenExpired);
 }
 
 TEST_F(RegistryTokenTest, EmptyLifetimeIsInvalid) {

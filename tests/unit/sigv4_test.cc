@@ -455,6 +455,30 @@ TEST_F(SigV4Verify, WrongRegionIsSignatureInvalid) {
   EXPECT_EQ(verify(resign("US_WEST")).status().code(), Code::kSignatureInvalid);
 }
 
+TEST_F(SigV4Verify, WrongRegionErrorNamesTheExpectedRegion) {
+  auto result = verify(resign("eu-west-1"));
+  EXPECT_EQ(result.status().code(), Code::kSignatureInvalid);
+  EXPECT_NE(result.status().message().find("not 'eu-west-1'"), std::string::npos) << result.status().message();
+  EXPECT_NE(result.status().message().find("expects region '" + std::string(kRegion) + "'"), std::string::npos)
+      << result.status().message();
+}
+
+TEST_F(SigV4Verify, ClaimedAccessKeyIdIsReadWhetherOrNotTheRequestVerifies) {
+  SigV4Request request = signed_;
+  EXPECT_EQ(claimed_access_key_id(request), kAccessKeyId);
+  request.payload_sha256 = sha256_hex("altered");
+  EXPECT_FALSE(verify(request).is_ok());
+  EXPECT_EQ(claimed_access_key_id(request), kAccessKeyId);
+  SigV4Request none;
+  EXPECT_EQ(claimed_access_key_id(none), "");
+  SigV4Request odd;
+  odd.headers.push_back({"Authorization", "AWS4-HMAC-SHA256 Credential=\"><script>/20150830/x"});
+  EXPECT_EQ(claimed_access_key_id(odd), "");
+  SigV4Request query;
+  query.raw_query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDQUERY%2F20150830%2Fus-east-1";
+  EXPECT_EQ(claimed_access_key_id(query), "AKIDQUERY");
+}
+
 TEST_F(SigV4Verify, TamperedBodyIsSignatureInvalid) {
   SigV4Request request = signed_;
   request.payload_sha256 = sha256_hex(R"({"repositoryNames":["other"]})");

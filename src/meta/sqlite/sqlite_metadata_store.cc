@@ -14,7 +14,9 @@ using sqlite::Statement;
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// Version 2 keeps manifests' push and pull times in milliseconds (version 1:
+// whole seconds).
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS repositories (
@@ -50,8 +52,8 @@ CREATE TABLE IF NOT EXISTS manifests (
   annotations TEXT NOT NULL,
   bytes BLOB NOT NULL,
   image_size INTEGER NOT NULL,
-  pushed_at INTEGER NOT NULL,
-  last_pulled_at INTEGER,
+  pushed_at INTEGER NOT NULL,  -- milliseconds since the epoch
+  last_pulled_at INTEGER,      -- milliseconds since the epoch
   UNIQUE (repo_id, digest)
 );
 CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests (repo_id, subject)
@@ -142,10 +144,10 @@ RepositoryRecord read_repo(const Statement& s) {
 }
 
 // Columns: digest, media_type, artifact_type, subject, annotations, bytes,
-// image_size, pushed_at, last_pulled_at
+// image_size, pushed_at, last_pulled_at, id (the push sequence)
 #define BERTH_MANIFEST_COLUMNS(p)                                                          \
   p "digest, " p "media_type, " p "artifact_type, " p "subject, " p "annotations, " p     \
-    "bytes, " p "image_size, " p "pushed_at, " p "last_pulled_at"
+    "bytes, " p "image_size, " p "pushed_at, " p "last_pulled_at, " p "id"
 
 ManifestRecord read_manifest(const Statement& s, bool with_bytes = true) {
   ManifestRecord m;
@@ -156,8 +158,11 @@ ManifestRecord read_manifest(const Statement& s, bool with_bytes = true) {
   m.annotations_json = s.text(4);
   if (with_bytes) m.bytes = s.text(5);
   m.image_size = s.int64(6);
-  m.pushed_at = s.int64(7);
-  m.last_pulled_at = s.opt_int64(8);
+  m.pushed_at_ms = s.int64(7);
+  m.last_pulled_at_ms = s.opt_int64(8);
+  // The row id: INTEGER PRIMARY KEY picks one above every live row's, so it
+  // grows with each push.
+  m.push_sequence = s.int64(9);
   return m;
 }
 
@@ -227,9 +232,20 @@ Status SqliteMetadataStore::migrate() {
       BERTH_ASSIGN_OR_RETURN(auto ins, c.prepare("INSERT INTO schema_version (version) VALUES (?1)"));
       return ins.bind(1, int64_t{kSchemaVersion}).run();
     }
-    if (s.int64(0) > kSchemaVersion) {
+    const int64_t version = s.int64(0);
+    if (version > kSchemaVersion) {
       return error(Code::kFailedPrecondition,
                    "the database was written by a newer berth; refusing to open it");
+    }
+    // Each step brings a database from version N to N+1, inside this
+    // transaction: a crash leaves the old version whole.
+    if (version < 2) {
+      BERTH_RETURN_IF_ERROR(c.exec("UPDATE manifests SET pushed_at=pushed_at*1000, "
+                                   "last_pulled_at=last_pulled_at*1000"));
+    }
+    if (version < kSchemaVersion) {
+      BERTH_ASSIGN_OR_RETURN(auto up, c.prepare("UPDATE schema_version SET version=?1"));
+      BERTH_RETURN_IF_ERROR(up.bind(1, int64_t{kSchemaVersion}).run());
     }
     return Status::ok();
   });
@@ -494,7 +510,7 @@ Status SqliteMetadataStore::put_manifest(const PutManifestRequest& req) {
           .bind(6, std::string_view(m.annotations_json))
           .bind_blob(7, m.bytes)
           .bind(8, m.image_size)
-          .bind(9, m.pushed_at);
+          .bind(9, m.pushed_at_ms);
       BERTH_RETURN_IF_ERROR(ins.run());
       id = c.last_insert_rowid();
       auto add_ref = [&](int kind, const Digest& d) -> Status {
@@ -522,7 +538,7 @@ Status SqliteMetadataStore::put_manifest(const PutManifestRequest& req) {
         auto t, c.prepare("INSERT INTO tags (repo_id, name, manifest_id, updated_at) VALUES (?1,?2,?3,?4) "
                           "ON CONFLICT (repo_id, name) DO UPDATE SET manifest_id=excluded.manifest_id, "
                           "updated_at=excluded.updated_at WHERE manifest_id<>excluded.manifest_id"));
-    return t.bind(1, req.repository).bind(2, std::string_view(*req.tag)).bind(3, id).bind(4, m.pushed_at).run();
+    return t.bind(1, req.repository).bind(2, std::string_view(*req.tag)).bind(3, id).bind(4, m.pushed_at_ms / 1000).run();
   });
 }
 
@@ -574,7 +590,7 @@ Result<ResolvedManifest> SqliteMetadataStore::resolve_manifest(std::string_view 
     if (digest != nullptr) return error(Code::kManifestUnknown, "manifest unknown to registry");
     return error(Code::kManifestUnknown, fmt::format("manifest tagged '{}' not found", tag));
   }
-  return ResolvedManifest{s.int64(9), read_manifest(s)};
+  return ResolvedManifest{s.int64(10), read_manifest(s)};
 }
 
 Status SqliteMetadataStore::delete_manifest(RepositoryId repo, const Digest& digest) {
@@ -637,7 +653,7 @@ Result<std::vector<ReferrerRecord>> SqliteMetadataStore::list_referrers(
 Result<std::vector<ImageRecord>> SqliteMetadataStore::list_images(RepositoryId repo, const PageRequest& page) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   BERTH_ASSIGN_OR_RETURN(
-      auto s, lease->prepare("SELECT " BERTH_MANIFEST_COLUMNS("") ", id FROM manifests WHERE repo_id=?1 "
+      auto s, lease->prepare("SELECT " BERTH_MANIFEST_COLUMNS("") " FROM manifests WHERE repo_id=?1 "
                              "AND digest>?2 ORDER BY digest LIMIT ?3"));
   s.bind(1, repo)
       .bind(2, std::string_view(page.after))
@@ -722,12 +738,12 @@ Status SqliteMetadataStore::set_resource_tags(RepositoryId repo,
   });
 }
 
-Status SqliteMetadataStore::record_pull(RepositoryId repo, const Digest& digest, int64_t when) {
+Status SqliteMetadataStore::record_pull(RepositoryId repo, const Digest& digest, int64_t when_ms) {
   return pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(
         auto s, c.prepare("UPDATE manifests SET last_pulled_at=?3 WHERE repo_id=?1 AND digest=?2 "
                           "AND (last_pulled_at IS NULL OR last_pulled_at<?3)"));
-    return s.bind(1, repo).bind(2, std::string_view(digest.str())).bind(3, when).run();
+    return s.bind(1, repo).bind(2, std::string_view(digest.str())).bind(3, when_ms).run();
   }, Pool::Commit::kVisible);
 }
 

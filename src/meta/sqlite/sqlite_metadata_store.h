@@ -53,7 +53,7 @@ class SqliteMetadataStore final : public MetadataStore {
       std::optional<std::string_view> artifact_type) override;
   Result<std::vector<ImageRecord>> list_images(RepositoryId repo, const PageRequest& page) override;
   Result<std::vector<std::string>> tags_for_manifest(RepositoryId repo, const Digest& digest) override;
-  Status record_pull(RepositoryId repo, const Digest& digest, int64_t when) override;
+  Status record_pull(RepositoryId repo, const Digest& digest, int64_t when_ms) override;
   Result<std::vector<std::pair<std::string, std::string>>> get_resource_tags(RepositoryId repo) override;
   Result<std::vector<RepositoryRecord>> repositories_with_resource_tag(std::string_view key,
                                                                       std::string_view value) override;
