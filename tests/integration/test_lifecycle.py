@@ -563,8 +563,9 @@ def backdate_push(server, repo_digest: str, days: int) -> None:
     metadata database is the one clock-dependent fact an age rule reads, so moving it back is
     what waiting that many days would do. (Test-only reach into the SQLite store.)"""
     with sqlite3.connect(server.data_dir / "berth.db", timeout=30) as db:
+        # pushed_at is kept in milliseconds since the epoch.
         changed = db.execute("UPDATE manifests SET pushed_at = pushed_at - ? WHERE digest = ?",
-                             (days * 86400, repo_digest)).rowcount
+                             (days * 86400 * 1000, repo_digest)).rowcount
     assert changed == 1, f"expected one manifest row for {repo_digest}, updated {changed}"
 
 
