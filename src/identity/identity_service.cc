@@ -181,6 +181,9 @@ Result<auth::Principal> IdentityService::authenticate_sigv4(const auth::SigV4Req
   auth::VerifierOptions vo;
   vo.region = options_.region;
   vo.service = "ecr";
+  // The operation is chosen by X-Amz-Target and the body read by Content-Type:
+  // both must be signed, as botocore and the AWS SDKs always do.
+  vo.required_signed_headers = {"Content-Type", "X-Amz-Target"};
   std::optional<CachedKey> found;
   Status lookup_error;
   auto lookup = [&](std::string_view id) -> std::optional<std::string> {
