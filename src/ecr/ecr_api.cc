@@ -107,7 +107,10 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body)
   }
   std::string operation(target.substr(kTargetPrefix.size()));
   if (!body) {
-    return error_response(ex, EcrError{"SerializationException", body.status().message(), 413, {}}, request_id);
+    // Too large is 413; a malformed body (e.g. a bad chunk) is the caller's
+    // fault and 400, never a retryable 5xx.
+    const unsigned status = body.status().code() == Code::kTooLarge ? 413 : 400;
+    return error_response(ex, EcrError{"SerializationException", body.status().message(), status, {}}, request_id);
   }
 
   // Authenticate: the request exactly as received.
