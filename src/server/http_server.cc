@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 
 #include <array>
 #include <atomic>
@@ -51,6 +52,12 @@ std::string make_request_id() {
 
 // Responses with bodies up to this size go out through Session::write_flat.
 constexpr size_t kFlatWriteMax = 64 * 1024;
+
+// The TLS 1.2 cipher suites (Mozilla "intermediate", without the DHE ones).
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 // Streamed request bodies go to the sink in chunks of up to this size.
 constexpr size_t kStreamChunk = 1024 * 1024;
@@ -625,6 +632,15 @@ Status HttpServer::start() {
     impl_->tls.emplace(ssl::context::tls_server);
     impl_->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                             ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    // Mozilla's "intermediate" profile: TLS 1.2 and 1.3 only; for TLS 1.2 only
+    // forward-secret AEAD suites (ECDHE with AES-GCM or ChaCha20-Poly1305).
+    // TLS 1.3's suites are all of that kind and keep OpenSSL's defaults.
+    SSL_CTX* native = impl_->tls->native_handle();
+    if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) {
+      return error(Code::kInternal, "cannot restrict the TLS versions and cipher suites");
+    }
+    SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
     beast::error_code ec;
     impl_->tls->use_certificate_chain_file(o.tls_cert_file, ec);
     if (ec) return error(Code::kInvalidArgument, fmt::format("TLS certificate {}: {}", o.tls_cert_file, ec.message()));
