@@ -39,6 +39,7 @@ int serve(const std::string& config_file, berth::app::Config& flags_over, const 
   if (given("--region")) config.region = flags_over.region;
   if (given("--account-id")) config.account_id = flags_over.account_id;
   if (given("--threads")) config.threads = flags_over.threads;
+  if (given("--manifest-urls-allow")) config.manifest_urls_allow = flags_over.manifest_urls_allow;
   for (auto [flag, field, value] : {std::tuple{"--lifecycle-interval", &config.lifecycle_interval_seconds, durations.lifecycle},
                                     std::tuple{"--gc-interval", &config.gc_interval_seconds, durations.gc},
                                     std::tuple{"--gc-grace", &config.gc_grace_seconds, durations.grace},
@@ -94,6 +95,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--account-id", flags.account_id, "Twelve-digit account id of the default account")
       ->capture_default_str();
   serve_cmd->add_option("--threads", flags.threads, "Event-loop threads (0: two per core)");
+  serve_cmd->add_option("--manifest-urls-allow", flags.manifest_urls_allow,
+                        "Regular expression for the urls foreign layers may name (repeatable; default: none)");
   DurationFlags durations;
   serve_cmd->add_option("--lifecycle-interval", durations.lifecycle, "How often lifecycle policies run (default 1h)");
   serve_cmd->add_option("--gc-interval", durations.gc, "How often garbage collection runs (default 1h)");

@@ -137,6 +137,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   RegistryOptions ro;
   ro.upload_ttl_seconds = config.upload_ttl_seconds;
   ro.max_concurrent_appends = config.max_concurrent_uploads;
+  BERTH_ASSIGN_OR_RETURN(ro.manifest_urls, ManifestUrlPolicy::compile(config.manifest_urls_allow));
   d.registry = std::make_unique<Registry>(*d.stores.meta, *d.stores.blobs, Clock::system(), ro);
   d.access = std::make_unique<auth::AccessControl>(config.auth);
 

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "core/manifest.h"
+
 namespace berth::app {
 
 Result<int64_t> parse_duration(const std::string& text) {
@@ -53,6 +55,9 @@ Status validate_config(const Config& c) {
   if (c.region.empty()) return error(Code::kInvalidArgument, "region must not be empty");
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return error(Code::kInvalidArgument, "tls-cert and tls-key go together");
+  }
+  if (auto policy = ManifestUrlPolicy::compile(c.manifest_urls_allow); !policy) {
+    return error(Code::kInvalidArgument, fmt::format("manifest-urls-allow: {}", policy.status().message()));
   }
   std::string host;
   uint16_t port = 0;
@@ -117,6 +122,12 @@ Status load_config_file(const std::string& path, Config& c) {
       {"idle-timeout", duration(c.idle_timeout_seconds)},
       {"io-timeout", duration(c.io_timeout_seconds)},
       {"log-level", str(c.log_level)},
+      {"manifest-urls-allow",
+       [&c](const YAML::Node& n) {
+         c.manifest_urls_allow = n.IsSequence() ? n.as<std::vector<std::string>>()
+                                                : std::vector<std::string>{n.as<std::string>()};
+         return Status::ok();
+       }},
   };
   for (const auto& kv : root) {
     std::string key = kv.first.as<std::string>();

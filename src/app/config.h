@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -32,6 +33,10 @@ struct Config {
   int64_t lifecycle_interval_seconds = 3600;
   int64_t gc_interval_seconds = 3600;
   int64_t gc_grace_seconds = 3600;
+
+  // Manifests: regular expressions for the `urls` a foreign layer may name
+  // (Distribution's validation.manifests.urls.allow). Empty: none allowed.
+  std::vector<std::string> manifest_urls_allow;
 
   // Limits.
   size_t max_concurrent_uploads = 256;

@@ -39,6 +39,9 @@ struct RegistryOptions {
   int64_t upload_ttl_seconds = 24 * 3600;
   // At most this many uploads may stream at once (0: unlimited).
   size_t max_concurrent_appends = 256;
+  // Which `urls` foreign layers may name; by default none, so a manifest
+  // with urls is refused.
+  ManifestUrlPolicy manifest_urls;
 };
 
 struct UploadStatus {
@@ -154,7 +157,10 @@ class Registry {
   // --- manifests -----------------------------------------------------------------
   // `reference` is a tag or a digest. Validates, checks references and tag
   // mutability, stores. kDigestInvalid when pushed by digest and the bytes hash
-  // differently.
+  // differently. kManifestInvalid when a descriptor's size differs from the
+  // stored blob's or child manifest's, or its urls break the url policy;
+  // kManifestBlobUnknown / kManifestUnknown when a reference is missing (a
+  // foreign layer with allowed urls may be missing).
   Result<PutManifestResult> put_manifest(const RepositoryRecord& repo, std::string_view reference,
                                          std::string_view bytes, std::string_view content_type);
   Result<ManifestRecord> get_manifest(const RepositoryRecord& repo, std::string_view reference);
