@@ -48,6 +48,7 @@ int serve(const std::string& config_file, berth::app::Config& flags_over, const 
   if (given("--upload-min-rate")) config.upload_min_rate = flags_over.upload_min_rate;
   if (given("--max-uploads-per-account")) config.max_uploads_per_account = flags_over.max_uploads_per_account;
   if (given("--max-uploads-per-key")) config.max_uploads_per_key = flags_over.max_uploads_per_key;
+  if (given("--manifest-urls-allow")) config.manifest_urls_allow = flags_over.manifest_urls_allow;
   for (auto [flag, field, value] : {std::tuple{"--lifecycle-interval", &config.lifecycle_interval_seconds, durations.lifecycle},
                                     std::tuple{"--gc-interval", &config.gc_interval_seconds, durations.gc},
                                     std::tuple{"--gc-grace", &config.gc_grace_seconds, durations.grace},
@@ -121,6 +122,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--account-id", flags.account_id, "Twelve-digit account id of the default account")
       ->capture_default_str();
   serve_cmd->add_option("--threads", flags.threads, "Event-loop threads (0: two per core)");
+  serve_cmd->add_option("--manifest-urls-allow", flags.manifest_urls_allow,
+                        "Regular expression for the urls foreign layers may name (repeatable; default: none)");
   DurationFlags durations;
   serve_cmd->add_option("--lifecycle-interval", durations.lifecycle, "How often lifecycle policies run (default 1h)");
   serve_cmd->add_option("--gc-interval", durations.gc, "How often garbage collection runs (default 1h)");

@@ -257,6 +257,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   ro.max_concurrent_appends_per_key = config.max_uploads_per_key;
   ro.space_reserve = d.space_reserve.get();
   ro.create_repository_on_push = config.create_on_push;
+  BERTH_ASSIGN_OR_RETURN(ro.manifest_urls, ManifestUrlPolicy::compile(config.manifest_urls_allow));
   d.registry = std::make_unique<Registry>(*d.stores.meta, *d.stores.blobs, Clock::system(), ro);
   d.access = std::make_unique<auth::AccessControl>(config.auth);
 

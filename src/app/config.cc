@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "core/manifest.h"
+
 namespace berth::app {
 
 Result<int64_t> parse_duration(const std::string& text) {
@@ -87,6 +89,9 @@ Status validate_config(const Config& c) {
   }
   if (c.upload_min_rate > UINT64_MAX / 2 / static_cast<uint64_t>(std::max<int64_t>(1, c.upload_rate_window_seconds))) {
     return error(Code::kInvalidArgument, "upload-min-rate is too large");
+  }
+  if (auto policy = ManifestUrlPolicy::compile(c.manifest_urls_allow); !policy) {
+    return error(Code::kInvalidArgument, fmt::format("manifest-urls-allow: {}", policy.status().message()));
   }
   std::string host;
   uint16_t port = 0;
@@ -174,6 +179,12 @@ Status load_config_file(const std::string& path, Config& c) {
       {"upload-min-rate", [&c](const YAML::Node& n) { c.upload_min_rate = n.as<uint64_t>(); return Status::ok(); }},
       {"upload-rate-window", duration(c.upload_rate_window_seconds)},
       {"log-level", str(c.log_level)},
+      {"manifest-urls-allow",
+       [&c](const YAML::Node& n) {
+         c.manifest_urls_allow = n.IsSequence() ? n.as<std::vector<std::string>>()
+                                                : std::vector<std::string>{n.as<std::string>()};
+         return Status::ok();
+       }},
   };
   for (const auto& kv : root) {
     std::string key = kv.first.as<std::string>();

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -38,6 +39,10 @@ struct Config {
   int64_t scrub_interval_seconds = 0;           // background scrub slices; 0: off
   uint64_t scrub_rate_bytes = 8ull << 20;       // bytes per second the background scrub reads
   uint64_t space_reserve_bytes = 32ull << 20;   // set aside for deletes and gc on a full disk; 0: none
+
+  // Manifests: regular expressions for the `urls` a foreign layer may name
+  // (Distribution's validation.manifests.urls.allow). Empty: none allowed.
+  std::vector<std::string> manifest_urls_allow;
 
   // Limits.
   size_t max_concurrent_uploads = 256;

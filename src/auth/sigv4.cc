@@ -246,9 +246,8 @@ Status parse_credential(std::string_view credential, ParsedAuth& out) {
       std::none_of(parts.begin(), parts.end(), [](std::string_view p) { return p.empty(); });
   if (parts.size() != 5 || !all_present) {
     return error(Code::kIncompleteSignature,
-                 fmt::format("Credential must have exactly 5 slash-delimited elements, e.g. "
-                             "keyid/date/region/service/term, got '{}'",
-                             credential));
+                 "Credential must have exactly 5 slash-delimited elements, e.g. "
+                 "keyid/date/region/service/term");
   }
   out.access_key_id = parts[0];
   out.scope = {std::string(parts[1]), std::string(parts[2]), std::string(parts[3])};
@@ -260,16 +259,19 @@ Status parse_signed_headers(std::string_view list, ParsedAuth& out) {
   out.signed_headers.clear();
   for (std::string_view name : split(list, ';')) {
     if (name.empty()) {
-      return error(Code::kIncompleteSignature,
-                   fmt::format("SignedHeaders '{}' contains an empty header name", list));
+      return error(Code::kIncompleteSignature, "SignedHeaders contains an empty header name");
     }
     out.signed_headers.push_back(to_lower(name));
+    // The signature cannot cover itself; and a signed header's value would be
+    // echoed in the mismatch message.
+    if (out.signed_headers.back() == "authorization") {
+      return error(Code::kIncompleteSignature, "'Authorization' cannot be a 'SignedHeader'");
+    }
   }
   std::sort(out.signed_headers.begin(), out.signed_headers.end());
   if (std::adjacent_find(out.signed_headers.begin(), out.signed_headers.end()) !=
       out.signed_headers.end()) {
-    return error(Code::kIncompleteSignature,
-                 fmt::format("SignedHeaders '{}' names a header twice", list));
+    return error(Code::kIncompleteSignature, "SignedHeaders names a header twice");
   }
   return Status::ok();
 }
@@ -293,7 +295,7 @@ Status parse_authorization_header(const SigV4Request& request, std::string_view 
   std::string_view rest = space == std::string_view::npos ? "" : value.substr(space + 1);
   if (algorithm != kAlgorithm) {
     return error(Code::kIncompleteSignature,
-                 fmt::format("Unsupported AWS 'algorithm': '{}'", algorithm));
+                 fmt::format("Unsupported AWS 'algorithm': only {} is accepted", kAlgorithm));
   }
   std::optional<std::string_view> credential, signed_headers, signature;
   for (std::string_view part : split(rest, ',')) {
@@ -302,9 +304,8 @@ Status parse_authorization_header(const SigV4Request& request, std::string_view 
     size_t eq = part.find('=');
     if (eq == std::string_view::npos) {
       return error(Code::kIncompleteSignature,
-                   fmt::format("'{}' not a valid key=value pair (missing equal-sign) in "
-                               "Authorization header: '{}'.",
-                               part, value));
+                   "A component of the Authorization header is not a valid key=value pair "
+                   "(missing equal-sign).");
     }
     std::string_view key = part.substr(0, eq);
     std::optional<std::string_view>* slot = key == "Credential"      ? &credential
@@ -314,7 +315,7 @@ Status parse_authorization_header(const SigV4Request& request, std::string_view 
     if (slot == nullptr) continue;  // unknown parameters are ignored, as AWS does
     if (*slot) {
       return error(Code::kIncompleteSignature,
-                   fmt::format("Authorization header repeats '{}': '{}'", key, value));
+                   fmt::format("Authorization header repeats '{}'", key));
     }
     *slot = trim(part.substr(eq + 1));
   }
@@ -323,7 +324,7 @@ Status parse_authorization_header(const SigV4Request& request, std::string_view 
   if (!signature) missing += "Authorization header requires 'Signature' parameter. ";
   if (!signed_headers) missing += "Authorization header requires 'SignedHeaders' parameter. ";
   if (!missing.empty()) {
-    return error(Code::kIncompleteSignature, fmt::format("{}Authorization={}", missing, value));
+    return error(Code::kIncompleteSignature, std::string(trim(missing)));
   }
   BERTH_RETURN_IF_ERROR(parse_credential(*credential, out));
   BERTH_RETURN_IF_ERROR(parse_signed_headers(*signed_headers, out));
@@ -336,9 +337,8 @@ Status parse_authorization_header(const SigV4Request& request, std::string_view 
     BERTH_ASSIGN_OR_RETURN(auto http_date, single_header(request, "date"));
     if (!http_date) {
       return error(Code::kIncompleteSignature,
-                   fmt::format("Authorization header requires existence of either a "
-                               "'X-Amz-Date' or a 'Date' header. Authorization={}",
-                               value));
+                   "Authorization header requires existence of either a 'X-Amz-Date' or a "
+                   "'Date' header.");
     }
     std::optional<int64_t> time = parse_http_date(trim(*http_date));
     if (!time) {
@@ -459,6 +459,13 @@ Status check_scope_and_time(const ParsedAuth& auth, const VerifierOptions& optio
   if (!std::binary_search(auth.signed_headers.begin(), auth.signed_headers.end(), "host")) {
     return error(Code::kIncompleteSignature,
                  "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+  }
+  for (const std::string& required : options.required_signed_headers) {
+    if (!std::binary_search(auth.signed_headers.begin(), auth.signed_headers.end(),
+                            to_lower(required))) {
+      return error(Code::kIncompleteSignature,
+                   fmt::format("'{}' must be a 'SignedHeader' in the AWS Authorization.", required));
+    }
   }
 
   const int64_t now = clock.now_seconds();

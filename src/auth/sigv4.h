@@ -71,6 +71,11 @@ struct VerifierOptions {
   bool allow_security_token = false;
   // Upper bound for X-Amz-Expires in presigned requests (AWS: one week).
   int64_t max_presign_expires_seconds = 7 * 24 * 3600;
+  // Headers that must be among the signed ones besides `host` (always
+  // required), as written in the error message, e.g. "X-Amz-Target": a
+  // header that selects what the request does must be covered by the
+  // signature, or a captured request could be replayed as another operation.
+  std::vector<std::string> required_signed_headers;
 };
 
 // Returns the secret access key for an access key id, or nullopt when the key
@@ -87,7 +92,9 @@ using SecretLookup = std::function<std::optional<std::string>(std::string_view a
 // Errors (message text follows AWS where ECR-API.md quotes it):
 //   kMissingAuthentication  no Authorization header and no presigned parameters
 //   kIncompleteSignature    malformed Authorization / credential / date, unsupported
-//                           algorithm, `host` not signed, both auth forms at once
+//                           algorithm, `host` or one of required_signed_headers not
+//                           signed, `authorization` listed as signed, both auth forms
+//                           at once. Messages never repeat the Authorization header.
 //   kSignatureExpired       request time outside ±max_clock_skew_seconds of the clock,
 //                           or a presigned request past X-Amz-Expires
 //   kUnknownAccessKey       lookup returned nullopt, or a security token was sent

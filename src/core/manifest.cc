@@ -2,6 +2,9 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+#include <regex>
+
 #include <fmt/format.h>
 
 namespace berth {
@@ -68,7 +71,10 @@ Result<Descriptor> parse_descriptor(const json::value& v, std::string_view where
   auto urls = obj.find("urls");
   if (urls != obj.end()) {
     if (!urls->value().is_array()) return invalid(fmt::format("{}: urls must be an array", where));
-    d.external = !urls->value().as_array().empty();
+    for (const auto& u : urls->value().as_array()) {
+      if (!u.is_string()) return invalid(fmt::format("{}: urls must be strings", where));
+      d.urls.emplace_back(u.as_string());
+    }
   }
   return d;
 }
@@ -97,13 +103,88 @@ bool is_manifest_media_type(std::string_view mt) {
          mt == media_type::kDockerManifest || mt == media_type::kDockerManifestList;
 }
 
+bool is_foreign_layer_media_type(std::string_view mt) {
+  return mt == media_type::kDockerForeignLayer || mt == media_type::kOciNondistributableLayer ||
+         mt == media_type::kOciNondistributableLayerGzip || mt == media_type::kOciNondistributableLayerZstd;
+}
+
 std::vector<Digest> ParsedManifest::required_blobs() const {
   std::vector<Digest> out;
-  if (config) out.push_back(config->digest);
-  for (const auto& l : layers) {
-    if (!l.external) out.push_back(l.digest);
+  for (const auto& entry : required_blob_descriptors()) out.push_back(entry.second->digest);
+  return out;
+}
+
+std::vector<std::pair<std::string, const Descriptor*>> ParsedManifest::required_blob_descriptors() const {
+  std::vector<std::pair<std::string, const Descriptor*>> out;
+  if (config) out.emplace_back("config", &*config);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (!layers[i].external) out.emplace_back(fmt::format("layers[{}]", i), &layers[i]);
   }
   return out;
+}
+
+struct ManifestUrlPolicy::Patterns {
+  std::vector<std::regex> allow;
+};
+
+Result<ManifestUrlPolicy> ManifestUrlPolicy::compile(const std::vector<std::string>& allow_patterns) {
+  auto patterns = std::make_shared<Patterns>();
+  for (const std::string& pattern : allow_patterns) {
+    try {
+      patterns->allow.emplace_back(pattern, std::regex::ECMAScript | std::regex::optimize);
+    } catch (const std::regex_error& e) {
+      return error(Code::kInvalidArgument,
+                   fmt::format("manifest url pattern '{}' is not a valid regular expression: {}", pattern, e.what()));
+    }
+  }
+  ManifestUrlPolicy policy;
+  policy.allow_ = std::move(patterns);
+  return policy;
+}
+
+bool ManifestUrlPolicy::allows(std::string_view url) const {
+  auto lower_prefix = [url](std::string_view prefix) {
+    if (url.size() < prefix.size()) return false;
+    for (size_t i = 0; i < prefix.size(); ++i) {
+      char c = url[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c != prefix[i]) return false;
+    }
+    return true;
+  };
+  size_t authority = lower_prefix("https://") ? 8 : lower_prefix("http://") ? 7 : 0;
+  if (authority == 0 || url.size() == authority || url[authority] == '/') return false;  // no host
+  if (url.find('#') != std::string_view::npos) return false;
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
+  }
+  if (!allow_) return false;
+  return std::any_of(allow_->allow.begin(), allow_->allow.end(),
+                     [url](const std::regex& re) { return std::regex_search(url.begin(), url.end(), re); });
+}
+
+Status check_descriptor_urls(ParsedManifest& m, const ManifestUrlPolicy& policy) {
+  auto refuse_any = [](const Descriptor& d, std::string_view where) -> Status {
+    if (d.urls.empty()) return Status::ok();
+    return invalid(fmt::format("{}: urls are allowed only on foreign layers, not on {}", where, d.media_type));
+  };
+  if (m.config) BERTH_RETURN_IF_ERROR(refuse_any(*m.config, "config"));
+  if (m.subject) BERTH_RETURN_IF_ERROR(refuse_any(*m.subject, "subject"));
+  for (size_t i = 0; i < m.manifests.size(); ++i) {
+    BERTH_RETURN_IF_ERROR(refuse_any(m.manifests[i], fmt::format("manifests[{}]", i)));
+  }
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    Descriptor& d = m.layers[i];
+    const std::string where = fmt::format("layers[{}]", i);
+    if (!is_foreign_layer_media_type(d.media_type)) BERTH_RETURN_IF_ERROR(refuse_any(d, where));
+    for (const std::string& url : d.urls) {
+      if (!policy.allows(url)) {
+        return invalid(fmt::format("{}: url {} is not allowed by this registry", where, url));
+      }
+    }
+    d.external = !d.urls.empty();
+  }
+  return Status::ok();
 }
 
 std::vector<Digest> ParsedManifest::child_manifests() const {

@@ -160,6 +160,11 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body,
     if (body.status().code() == Code::kTooLarge) {
       return error_response(ex, too_large(body_limit(operation)), request_id);
     }
+    // A malformed body (e.g. a bad chunk) is the caller's fault and 400,
+    // never a retryable 5xx; a busy server or a slow body is retryable.
+    if (body.status().code() == Code::kInvalidArgument) {
+      return error_response(ex, EcrError{"SerializationException", body.status().message(), 400, {}}, request_id);
+    }
     return error_response(ex, from_status(body.status()), request_id);
   }
 

@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/digest.h"
@@ -106,7 +108,9 @@ Result<NewAccessKey> IdentityService::create_access_key(const std::string& accou
 }
 
 Status IdentityService::set_access_key_active(const std::string& id, bool active) {
-  Status s = store_.set_access_key_active(id, active);
+  // Tokens carry their issue time in whole seconds; one issued in the second
+  // the key is disabled may predate the disable, so that second's tokens die too.
+  Status s = store_.set_access_key_active(id, active, clock_.now_seconds() + 1);
   invalidate();
   return s;
 }
@@ -182,6 +186,9 @@ Result<auth::Principal> IdentityService::authenticate_sigv4(const auth::SigV4Req
   auth::VerifierOptions vo;
   vo.region = options_.region;
   vo.service = "ecr";
+  // The operation is chosen by X-Amz-Target and the body read by Content-Type:
+  // both must be signed, as botocore and the AWS SDKs always do.
+  vo.required_signed_headers = {"Content-Type", "X-Amz-Target"};
   std::optional<CachedKey> found;
   Status lookup_error;
   auto lookup = [&](std::string_view id) -> std::optional<std::string> {
@@ -244,6 +251,9 @@ Result<auth::Principal> IdentityService::authenticate_registry(std::string_view 
   if (!key || key->record.account_id != claims.account_id) {
     return error(Code::kTokenExpired, "the token's access key is disabled or deleted");
   }
+  if (claims.issued_at < key->record.tokens_not_before) {
+    return error(Code::kTokenExpired, "the token was issued before its access key was disabled");
+  }
   return principal_of(*key);
 }
 
@@ -276,6 +286,11 @@ Result<IssuedToken> IdentityService::issue_token(const auth::Principal& principa
   claims.access_key_id = principal.access_key_id;
   claims.user_name = principal.user_name;
   claims.issued_at = clock_.now_seconds();
+  // A key enabled again within the second it was disabled in: date the token
+  // at its not-before time (under a second ahead, well inside the verifier's
+  // skew), so that what is issued after the enable works.
+  BERTH_ASSIGN_OR_RETURN(auto key, lookup_key(principal.access_key_id));
+  if (key) claims.issued_at = std::max(claims.issued_at, key->record.tokens_not_before);
   claims.expires_at = claims.issued_at + options_.token_ttl_seconds;
   return IssuedToken{auth::issue_registry_token(claims, token_key_), claims.expires_at};
 }

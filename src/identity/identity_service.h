@@ -101,6 +101,9 @@ class IdentityService {
   Status create_user(const std::string& account_id, const std::string& name, bool admin);
   Result<NewAccessKey> create_access_key(const std::string& account_id, const std::string& user_name,
                                          const std::optional<NewAccessKey>& given = std::nullopt);
+  // Disabling a key revokes every registry token it issued so far, for good:
+  // they stay refused after the key is enabled again (tokens issued in the
+  // same second as the disable included); new tokens work once it is enabled.
   Status set_access_key_active(const std::string& id, bool active);
   Status delete_access_key(const std::string& id);
   IdentityStore& store() { return store_; }

@@ -37,6 +37,10 @@ struct AccessKeyRecord {
   std::string sealed_secret;
   bool active = true;
   int64_t created_at = 0;
+  // Registry tokens of this key issued before this time (seconds since the
+  // Unix epoch) are void, even after the key is enabled again: disabling a key
+  // must revoke what it handed out for good. 0 for a key never disabled.
+  int64_t tokens_not_before = 0;
 };
 
 class IdentityStore {
@@ -60,7 +64,10 @@ class IdentityStore {
   virtual Result<AccessKeyRecord> get_access_key(std::string_view id) = 0;
   // All keys, or those of one account when `account_id` is non-empty.
   virtual Result<std::vector<AccessKeyRecord>> list_access_keys(std::string_view account_id) = 0;
-  virtual Status set_access_key_active(std::string_view id, bool active) = 0;
+  // Enables or disables a key; kNotFound when absent. Disabling also raises
+  // the key's tokens_not_before to `tokens_not_before` (never lowers it), in
+  // the same transaction; enabling leaves tokens_not_before as it is.
+  virtual Status set_access_key_active(std::string_view id, bool active, int64_t tokens_not_before) = 0;
   virtual Status delete_access_key(std::string_view id) = 0;
 
   virtual Result<int64_t> identity_generation() = 0;

@@ -41,7 +41,11 @@ awaitable<void> OciApi::put_manifest(Exchange& ex, const Target& t) {
   auto repo = repository_for(ex, t.name, action_of(ex, t), true);
   if (!repo) co_return co_await fail(ex, repo.status());
   auto body = co_await ex.read_body(kMaxManifestBytes);
-  if (!body) co_return co_await fail(ex, body.status());
+  if (!body) {
+    Status s = body.status();
+    if (s.code() == Code::kInvalidArgument) s = error(Code::kManifestInvalid, s.message());  // a broken chunk
+    co_return co_await fail(ex, s);
+  }
   auto put = registry_.put_manifest(*repo, t.reference, *body, ex.header(http::field::content_type));
   if (!put) {
     Status s = put.status();

@@ -43,6 +43,8 @@ Uploader uploader_of(const Exchange& ex) { return Uploader{ex.principal().accoun
 // Streams the request body into `append`.
 awaitable<Status> stream_into(Exchange& ex, UploadAppend& append) {
   auto n = co_await ex.stream_body([&append](const char* data, size_t size) { return append.write(data, size); });
+  // A body whose framing is broken (a bad chunk) breaks this upload request.
+  if (n.status().code() == Code::kInvalidArgument) co_return error(Code::kBlobUploadInvalid, n.status().message());
   co_return n.status();
 }
 

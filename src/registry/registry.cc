@@ -542,7 +542,27 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, s
     tag = std::string(reference);
     digest = Digest::of(bytes);
   }
+<<<<<<< HEAD
   BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed, parse_manifest(bytes, content_type, media_type_given));
+=======
+  BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed, parse_manifest(bytes, content_type));
+  BERTH_RETURN_IF_ERROR(check_descriptor_urls(parsed, options_.manifest_urls));
+  // A descriptor's size is part of what it promises: clients trust it to
+  // bound their downloads. Blobs are content-addressed, so a stored blob's
+  // size cannot change between this read and the store's own existence check.
+  for (const auto& [where, d] : parsed.required_blob_descriptors()) {
+    auto link = meta_.get_blob_link(repo.id, d->digest);
+    if (!link) {
+      if (link.status().code() == Code::kBlobUnknown) continue;  // put_manifest reports it
+      return link.take_status();
+    }
+    if (link->size != d->size) {
+      return error(Code::kManifestInvalid,
+                   fmt::format("{}: size {} does not match the size {} of blob {}", where, d->size, link->size,
+                               d->digest.str()));
+    }
+  }
+>>>>>>> protocol
 
   PutManifestRequest req;
   req.repository = repo.id;
@@ -559,9 +579,15 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, s
   // ECR's imageSizeInBytes: the layers of an image; for an index, its
   // largest child image.
   for (const auto& l : parsed.layers) m.image_size += l.size;
-  for (const auto& c : parsed.manifests) {
+  for (size_t i = 0; i < parsed.manifests.size(); ++i) {
+    const Descriptor& c = parsed.manifests[i];
     auto child = meta_.get_manifest(repo.id, c.digest);
-    if (child) m.image_size = std::max(m.image_size, child->image_size);
+    if (!child) continue;  // put_manifest reports a missing child
+    if (static_cast<int64_t>(child->bytes.size()) != c.size) {
+      return error(Code::kManifestInvalid, fmt::format("manifests[{}]: size {} does not match the size {} of manifest {}",
+                                                       i, c.size, child->bytes.size(), c.digest.str()));
+    }
+    m.image_size = std::max(m.image_size, child->image_size);
   }
   req.references.blobs = parsed.required_blobs();
   req.references.manifests = parsed.child_manifests();

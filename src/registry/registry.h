@@ -49,6 +49,9 @@ struct RegistryOptions {
   // Released when a delete meets a full disk (see SpaceReserve); may be null.
   // Not owned; outlives the Registry.
   SpaceReserve* space_reserve = nullptr;
+  // Which `urls` foreign layers may name; by default none, so a manifest
+  // with urls is refused.
+  ManifestUrlPolicy manifest_urls;
 };
 
 // Who is streaming an upload, for the per-account and per-key caps. Empty
@@ -191,7 +194,10 @@ class Registry {
   // --- manifests -----------------------------------------------------------------
   // `reference` is a tag or a digest. Validates, checks references and tag
   // mutability, stores. kDigestInvalid when pushed by digest and the bytes hash
-  // differently. `media_type_given`: as parse_manifest's.
+  // differently. `media_type_given`: as parse_manifest's. kManifestInvalid when a descriptor's size differs from the
+  // stored blob's or child manifest's, or its urls break the url policy;
+  // kManifestBlobUnknown / kManifestUnknown when a reference is missing (a
+  // foreign layer with allowed urls may be missing).
   Result<PutManifestResult> put_manifest(const RepositoryRecord& repo, std::string_view reference,
                                          std::string_view bytes, std::string_view content_type,
                                          bool media_type_given = false);

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 
 #include <array>
 #include <atomic>
@@ -54,6 +55,12 @@ std::string make_request_id() {
 
 // Responses with bodies up to this size go out through Session::write_flat.
 constexpr size_t kFlatWriteMax = 64 * 1024;
+
+// The TLS 1.2 cipher suites (Mozilla "intermediate", without the DHE ones).
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 // Streamed request bodies go to the sink in chunks of up to this size.
 constexpr size_t kStreamChunk = 1024 * 1024;
@@ -107,6 +114,52 @@ Status too_slow() {
 bool out_of_descriptors(const boost::system::error_code& ec) {
   return ec == net::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
          ec == net::error::no_buffer_space || ec == net::error::no_memory;
+}
+
+// True when the parser refused the bytes themselves (bad framing, a bad chunk,
+// a bad Content-Length), as opposed to the peer going away or a limit: the
+// client sent a malformed message and gets 400, never a retryable 5xx.
+bool is_malformed_message(const beast::error_code& ec) {
+  if (ec.category() != http::make_error_code(http::error::bad_method).category()) return false;
+  switch (static_cast<http::error>(ec.value())) {
+    case http::error::bad_line_ending:
+    case http::error::bad_method:
+    case http::error::bad_target:
+    case http::error::bad_version:
+    case http::error::bad_status:
+    case http::error::bad_reason:
+    case http::error::bad_field:
+    case http::error::bad_value:
+    case http::error::bad_content_length:
+    case http::error::bad_transfer_encoding:
+    case http::error::bad_chunk:
+    case http::error::bad_chunk_extension:
+    case http::error::bad_obs_fold:
+    case http::error::multiple_content_length:
+    case http::error::unexpected_body:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Why a parsed request header must be refused before any handler sees it
+// (RFC 9112 §3.2, §6.1, §6.3), or nullptr. Beast already refuses negative,
+// non-numeric and differing Content-Length values and Content-Length after
+// chunked; these are the ambiguities it lets through, each of which would let
+// a proxy and berth disagree about where the request ends.
+const char* framing_error(const http::request_parser<http::empty_body>& parser) {
+  const auto& req = parser.get();
+  const size_t hosts = req.count(http::field::host);
+  if (hosts > 1) return "more than one Host header\n";
+  if (hosts == 0 && req.version() >= 11) return "HTTP/1.1 request without a Host header\n";
+  if (req.count(http::field::transfer_encoding) > 0) {
+    if (req.count(http::field::content_length) > 0) {
+      return "Transfer-Encoding together with Content-Length\n";
+    }
+    if (!parser.chunked()) return "Transfer-Encoding must end in chunked\n";
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -285,6 +338,10 @@ awaitable<Result<std::string>> Session<Stream>::read_body(size_t limit) {
     keep_alive_ = false;
     co_return error(Code::kTooLarge, fmt::format("request body is larger than {} bytes", limit));
   }
+  if (is_malformed_message(ec)) {
+    keep_alive_ = false;  // the framing is lost: answer, then close
+    co_return error(Code::kInvalidArgument, fmt::format("malformed request body: {}", ec.message()));
+  }
   if (ec) {
     broken_ = true;
     co_return error(Code::kUnavailable, fmt::format("reading request body: {}", ec.message()));
@@ -378,6 +435,10 @@ awaitable<Result<uint64_t>> Session<Stream>::stream_body(const BodySink& sink) {
     arm_timer(server_.options.io_timeout);
     auto [ec, n] = co_await http::async_read_some(stream_, buffer_, parser, as_tuple_awaitable);
     if (ec == http::error::need_buffer) ec = {};
+    if (is_malformed_message(ec)) {
+      keep_alive_ = false;  // the framing is lost: answer, then close
+      co_return error(Code::kInvalidArgument, fmt::format("malformed request body: {}", ec.message()));
+    }
     if (ec) {
       broken_ = true;
       co_return error(Code::kUnavailable, fmt::format("reading request body: {}", ec.message()));
@@ -609,10 +670,12 @@ awaitable<void> Session<Stream>::run() {
     auto ec = co_await read_head(first);
     first = false;
     if (ec) {
-      if (ec == http::error::header_limit) {
-        Response res{http::status::request_header_fields_too_large, 11};
+      const bool too_large = ec == http::error::header_limit;
+      if (too_large || is_malformed_message(ec)) {
+        Response res{too_large ? http::status::request_header_fields_too_large : http::status::bad_request, 11};
         res.set(http::field::connection, "close");
-        res.body() = "request header too large\n";
+        res.set(http::field::content_type, "text/plain");
+        res.body() = too_large ? "request header too large\n" : "malformed request\n";
         res.prepare_payload();
         arm_timer(server_.options.io_timeout);
         co_await http::async_write(stream_, res, as_tuple_awaitable);
@@ -629,22 +692,24 @@ awaitable<void> Session<Stream>::run() {
     request_keep_alive_ = keep_alive_;
     target_storage_ = std::string(req.target());
     auto parsed = boost::urls::parse_origin_form(target_storage_);
-    if (!parsed) {
+    const char* refused = parsed ? framing_error(*header_parser_) : "malformed request target\n";
+    if (refused != nullptr) {
+      url_ = parsed ? *parsed : boost::urls::url_view();
       Response res{http::status::bad_request, req.version()};
       res.set(http::field::content_type, "text/plain");
-      res.body() = "malformed request target\n";
+      res.body() = refused;
       keep_alive_ = false;
       co_await send(std::move(res));
     } else {
       url_ = *parsed;
       path_ = std::string(url_.path());
       co_await server_.handler(*this);
+      // A handler that did not answer: nobody to answer when the connection
+      // broke (the client went away), otherwise a bug.
       if (!sent_ && !broken_) {
         log::error("request failed", {{"request_id", request_id_},
                                       {"path", path_},
                                       {"cause", "the handler sent no response"}});
-      }
-      if (!sent_) {
         Response res{http::status::internal_server_error, request_->version()};
         co_await send(std::move(res));
       }
@@ -765,6 +830,15 @@ Status HttpServer::start() {
     impl_->tls.emplace(ssl::context::tls_server);
     impl_->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                             ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    // Mozilla's "intermediate" profile: TLS 1.2 and 1.3 only; for TLS 1.2 only
+    // forward-secret AEAD suites (ECDHE with AES-GCM or ChaCha20-Poly1305).
+    // TLS 1.3's suites are all of that kind and keep OpenSSL's defaults.
+    SSL_CTX* native = impl_->tls->native_handle();
+    if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) {
+      return error(Code::kInternal, "cannot restrict the TLS versions and cipher suites");
+    }
+    SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
     beast::error_code ec;
     impl_->tls->use_certificate_chain_file(o.tls_cert_file, ec);
     if (ec) return error(Code::kInvalidArgument, fmt::format("TLS certificate {}: {}", o.tls_cert_file, ec.message()));

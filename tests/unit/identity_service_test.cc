@@ -90,9 +90,64 @@ TEST_F(IdentityServiceTest, RememberedHeaderStopsWorkingWhenItsKeyIsDisabledOrDe
   ASSERT_TRUE(service_->set_access_key_active(key->access_key_id, false).is_ok());
   EXPECT_EQ(service_->authenticate_registry(header).status().code(), Code::kTokenExpired);
   ASSERT_TRUE(service_->set_access_key_active(key->access_key_id, true).is_ok());
-  EXPECT_TRUE(service_->authenticate_registry(header).is_ok());
-  ASSERT_TRUE(service_->delete_access_key(key->access_key_id).is_ok());
   EXPECT_EQ(service_->authenticate_registry(header).status().code(), Code::kTokenExpired);
+  const std::string fresh = header_for(key->access_key_id);
+  EXPECT_TRUE(service_->authenticate_registry(fresh).is_ok());
+  ASSERT_TRUE(service_->delete_access_key(key->access_key_id).is_ok());
+  EXPECT_EQ(service_->authenticate_registry(fresh).status().code(), Code::kTokenExpired);
+}
+
+// Disabling a key revokes its tokens for good: enabling it again, later, in
+// another process or after a restart, does not bring them back.
+TEST_F(IdentityServiceTest, TokensIssuedBeforeADisableStayDeadAfterReEnable) {
+  auto key = service_->create_access_key("000000000000", "admin");
+  ASSERT_TRUE(key.is_ok());
+  const std::string old_header = header_for(key->access_key_id);
+  clock_.advance_seconds(10);
+  const std::string later_header = header_for(key->access_key_id);
+  ASSERT_TRUE(service_->authenticate_registry(old_header).is_ok());
+  ASSERT_TRUE(service_->authenticate_registry(later_header).is_ok());
+
+  ASSERT_TRUE(service_->set_access_key_active(key->access_key_id, false).is_ok());
+  clock_.advance_seconds(60);
+  ASSERT_TRUE(service_->set_access_key_active(key->access_key_id, true).is_ok());
+  EXPECT_EQ(service_->authenticate_registry(old_header).status().code(), Code::kTokenExpired);
+  EXPECT_EQ(service_->authenticate_registry(later_header).status().code(), Code::kTokenExpired);
+
+  // The revocation is in the store: a second server on the same database
+  // (another node, or this one restarted) refuses the tokens too.
+  auth::SecretBoxKey master{};
+  master.fill(7);
+  IdentityOptions options;
+  options.token_ttl_seconds = 3600;
+  options.recheck_interval_ms = 0;
+  auto other = IdentityService::open(*store_, master, clock_, options);
+  ASSERT_TRUE(other.is_ok());
+  EXPECT_EQ((*other)->authenticate_registry(later_header).status().code(), Code::kTokenExpired);
+
+  // Tokens issued after the enable work.
+  const std::string new_header = header_for(key->access_key_id);
+  EXPECT_TRUE(service_->authenticate_registry(new_header).is_ok());
+  EXPECT_TRUE((*other)->authenticate_registry(new_header).is_ok());
+}
+
+// Token times are whole seconds: a token from the very second of the disable
+// may predate it, so it dies too; one issued after an enable in that same
+// second still works.
+TEST_F(IdentityServiceTest, DisableAndEnableWithinOneSecond) {
+  auto key = service_->create_access_key("000000000000", "admin");
+  ASSERT_TRUE(key.is_ok());
+  const std::string before = header_for(key->access_key_id);
+  ASSERT_TRUE(service_->set_access_key_active(key->access_key_id, false).is_ok());
+  ASSERT_TRUE(service_->set_access_key_active(key->access_key_id, true).is_ok());
+  EXPECT_EQ(service_->authenticate_registry(before).status().code(), Code::kTokenExpired);
+  const std::string after = header_for(key->access_key_id);
+  EXPECT_TRUE(service_->authenticate_registry(after).is_ok());
+  // Enabling an active key, or disabling again later, never un-revokes.
+  clock_.advance_seconds(5);
+  ASSERT_TRUE(service_->set_access_key_active(key->access_key_id, true).is_ok());
+  EXPECT_EQ(service_->authenticate_registry(before).status().code(), Code::kTokenExpired);
+  EXPECT_TRUE(service_->authenticate_registry(after).is_ok());
 }
 
 TEST_F(IdentityServiceTest, AlteredHeadersAreNotTakenForRememberedOnes) {

@@ -249,23 +249,95 @@ TEST(ManifestTest, DockerManifestTypeMayBeGivenOutOfBand) {
   EXPECT_EQ(parsed->layers.size(), docker_image().at("layers").as_array().size());
 }
 
-TEST(ManifestTest, ForeignLayersWithUrlsAreNotRequiredBlobs) {
+ManifestUrlPolicy allow(std::vector<std::string> patterns) {
+  auto policy = ManifestUrlPolicy::compile(patterns);
+  EXPECT_TRUE(policy.is_ok()) << policy.status().to_string();
+  return policy.is_ok() ? *policy : ManifestUrlPolicy{};
+}
+
+TEST(ManifestTest, ForeignLayersWithAllowedUrlsAreNotRequiredBlobs) {
   json::object doc = docker_image();
   json::object foreign = descriptor(kDockerForeign, digest_of("windows-base"), 5000);
   foreign["urls"] = json::array{"https://mcr.microsoft.com/v2/windows/blobs/x"};
   doc["layers"].as_array().insert(doc["layers"].as_array().begin(), foreign);
   ParsedManifest m = parse_ok(doc);
   ASSERT_EQ(m.layers.size(), 2u);
+  EXPECT_EQ(m.layers[0].urls, std::vector<std::string>{"https://mcr.microsoft.com/v2/windows/blobs/x"});
+  EXPECT_FALSE(m.layers[0].external);  // parsing alone decides nothing
+  ASSERT_TRUE(check_descriptor_urls(m, allow({R"(^https://mcr\.microsoft\.com/)"})).is_ok());
   EXPECT_TRUE(m.layers[0].external);
   EXPECT_FALSE(m.layers[1].external);
   EXPECT_EQ(m.required_blobs(),
             (std::vector<Digest>{digest_of("docker-config"), digest_of("docker-layer")}));
 }
 
+// Off by default, as berth cannot vouch for content elsewhere.
+TEST(ManifestTest, UrlsAreRefusedByTheDefaultPolicy) {
+  json::object doc = docker_image();
+  json::object foreign = descriptor(kDockerForeign, digest_of("windows-base"), 5000);
+  foreign["urls"] = json::array{"https://mcr.microsoft.com/v2/windows/blobs/x"};
+  doc["layers"].as_array().insert(doc["layers"].as_array().begin(), foreign);
+  ParsedManifest m = parse_ok(doc);
+  Status s = check_descriptor_urls(m, ManifestUrlPolicy{});
+  EXPECT_EQ(s.code(), Code::kManifestInvalid);
+  EXPECT_NE(s.message().find("layers[0]"), std::string::npos) << s.message();
+  EXPECT_FALSE(m.layers[0].external);
+}
+
+TEST(ManifestTest, UrlsOnlyOnForeignLayerMediaTypes) {
+  const ManifestUrlPolicy policy = allow({"^https://"});
+  for (std::string_view type : {media_type::kOciNondistributableLayer, media_type::kOciNondistributableLayerGzip,
+                                media_type::kOciNondistributableLayerZstd, media_type::kDockerForeignLayer}) {
+    json::object doc = oci_image();
+    doc["layers"].as_array()[0].as_object()["mediaType"] = type;
+    doc["layers"].as_array()[0].as_object()["urls"] = json::array{"https://cdn.example/l"};
+    ParsedManifest m = parse_ok(doc);
+    EXPECT_TRUE(check_descriptor_urls(m, policy).is_ok()) << type;
+    EXPECT_TRUE(m.layers[0].external) << type;
+  }
+  // An ordinary layer, the config, an index entry or the subject: never.
+  json::object layer = oci_image();
+  layer["layers"].as_array()[0].as_object()["urls"] = json::array{"https://cdn.example/l"};
+  json::object config = oci_image();
+  config["config"].as_object()["urls"] = json::array{"https://cdn.example/c"};
+  json::object subject = oci_image();
+  subject["subject"] = descriptor(media_type::kOciManifest, digest_of("s"), 3);
+  subject["subject"].as_object()["urls"] = json::array{"https://cdn.example/s"};
+  json::object index = oci_index();
+  index["manifests"].as_array()[0].as_object()["urls"] = json::array{"https://cdn.example/m"};
+  for (const json::object& doc : {layer, config, subject, index}) {
+    ParsedManifest m = parse_ok(doc);
+    Status s = check_descriptor_urls(m, policy);
+    EXPECT_EQ(s.code(), Code::kManifestInvalid) << text(doc);
+    EXPECT_NE(s.message().find("only on foreign layers"), std::string::npos) << s.message();
+  }
+}
+
+TEST(ManifestTest, UrlPolicyMatchesLikeDistribution) {
+  const ManifestUrlPolicy policy = allow({R"(^https?://cdn\.example/)", "mirror"});
+  EXPECT_TRUE(policy.allows("https://cdn.example/layer"));
+  EXPECT_TRUE(policy.allows("https://other.example/mirror/x"));  // a match anywhere, as Go's MatchString
+  EXPECT_FALSE(policy.allows("https://cdn.example.evil/layer"));
+  EXPECT_FALSE(policy.allows("ftp://cdn.example/mirror"));       // http and https only
+  EXPECT_FALSE(policy.allows("file:///mirror"));
+  EXPECT_FALSE(policy.allows("https:///mirror"));                // no host
+  EXPECT_FALSE(policy.allows("https://cdn.example/l#mirror"));   // no fragment
+  EXPECT_FALSE(policy.allows("https://cdn.example/l mirror"));
+  EXPECT_FALSE(ManifestUrlPolicy{}.allows("https://cdn.example/layer"));
+  EXPECT_EQ(ManifestUrlPolicy::compile({"(unclosed"}).status().code(), Code::kInvalidArgument);
+}
+
+TEST(ManifestTest, UrlsMustBeStrings) {
+  json::object doc = oci_image();
+  doc["layers"].as_array()[0].as_object()["urls"] = json::array{1};
+  expect_invalid(doc, "", "urls");
+}
+
 TEST(ManifestTest, EmptyUrlsMakeNoForeignLayer) {
   json::object doc = oci_image();
   doc["layers"].as_array()[0].as_object()["urls"] = json::array{};
   ParsedManifest m = parse_ok(doc);
+  ASSERT_TRUE(check_descriptor_urls(m, ManifestUrlPolicy{}).is_ok());
   EXPECT_FALSE(m.layers[0].external);
   EXPECT_EQ(m.required_blobs().size(), 3u);
 }

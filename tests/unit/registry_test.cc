@@ -775,6 +775,96 @@ TEST_F(RegistryTest, PutManifestWithMissingBlobIsManifestBlobUnknown) {
   EXPECT_EQ(registry().get_manifest(repo_, "latest").status().code(), Code::kManifestUnknown);
 }
 
+// A descriptor promises a size; clients trust it to bound their downloads, so
+// it must be the stored blob's.
+TEST_F(RegistryTest, PutManifestWithAWrongLayerOrConfigSizeIsManifestInvalid) {
+  const std::string bytes = image_manifest(repo_, "sizes");
+  for (const char* field : {"layers", "config"}) {
+    json::object m = json::parse(bytes).as_object();
+    json::object& d = std::string_view(field) == "config" ? m["config"].as_object()
+                                                          : m["layers"].as_array()[0].as_object();
+    d["size"] = d["size"].to_number<int64_t>() + 1;
+    auto put = registry().put_manifest(repo_, "wrong-size", json::serialize(m), kOciManifest);
+    EXPECT_EQ(put.status().code(), Code::kManifestInvalid) << field << ": " << put.status().to_string();
+    EXPECT_NE(put.status().message().find("size"), std::string::npos) << put.status().message();
+    d["size"] = 0;  // e.g. a client that leaves the size out and writes 0
+    EXPECT_EQ(registry().put_manifest(repo_, "wrong-size", json::serialize(m), kOciManifest).status().code(),
+              Code::kManifestInvalid);
+  }
+  EXPECT_EQ(registry().get_manifest(repo_, "wrong-size").status().code(), Code::kManifestUnknown);
+  EXPECT_TRUE(registry().put_manifest(repo_, "right-size", bytes, kOciManifest).is_ok());
+}
+
+TEST_F(RegistryTest, IndexWithAWrongChildSizeIsManifestInvalid) {
+  const std::string child = image_manifest(repo_, "sized-child");
+  ASSERT_TRUE(registry().put_manifest(repo_, Digest::of(child).str(), child, kOciManifest).is_ok());
+  json::object index{{"schemaVersion", 2},
+                     {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                     {"manifests", json::array{json::object{{"mediaType", kOciManifest},
+                                                            {"digest", Digest::of(child).str()},
+                                                            {"size", child.size() + 7}}}}};
+  EXPECT_EQ(registry().put_manifest(repo_, "multi", json::serialize(index), "").status().code(),
+            Code::kManifestInvalid);
+}
+
+// A docker image whose first layer is foreign (a Windows base layer), as
+// `docker push` of a Windows image writes it.
+std::string foreign_layer_manifest(const std::string& config, const std::string& layer, const char* foreign_type,
+                                   json::array urls) {
+  json::object foreign{{"mediaType", foreign_type},
+                       {"digest", Digest::of("foreign layer bytes").str()},
+                       {"size", 19}};
+  if (!urls.empty()) foreign["urls"] = std::move(urls);
+  json::object m{{"schemaVersion", 2},
+                 {"mediaType", "application/vnd.docker.distribution.manifest.v2+json"},
+                 {"config", json::object{{"mediaType", "application/vnd.docker.container.image.v1+json"},
+                                         {"digest", Digest::of(config).str()},
+                                         {"size", config.size()}}},
+                 {"layers", json::array{foreign, json::object{{"mediaType",
+                                                               "application/vnd.docker.image.rootfs.diff.tar.gzip"},
+                                                              {"digest", Digest::of(layer).str()},
+                                                              {"size", layer.size()}}}}};
+  return json::serialize(m);
+}
+
+constexpr const char* kDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
+constexpr const char* kDockerForeign = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+
+TEST_F(RegistryTest, ForeignLayerUrlsAreRefusedByDefault) {
+  const std::string config = R"({"os":"windows"})", layer = "windows app layer";
+  push_blob(repo_, config);
+  push_blob(repo_, layer);
+  const std::string bytes = foreign_layer_manifest(config, layer, kDockerForeign,
+                                                   json::array{"https://mcr.microsoft.com/v2/windows/blobs/x"});
+  auto put = registry().put_manifest(repo_, "win", bytes, kDockerManifest);
+  EXPECT_EQ(put.status().code(), Code::kManifestInvalid) << put.status().to_string();
+  // Without urls a foreign layer is an ordinary one: its blob must be here.
+  const std::string plain = foreign_layer_manifest(config, layer, kDockerForeign, {});
+  EXPECT_EQ(registry().put_manifest(repo_, "win", plain, kDockerManifest).status().code(),
+            Code::kManifestBlobUnknown);
+}
+
+TEST_F(RegistryTest, AllowedForeignLayerUrlsLetTheBlobBeMissing) {
+  options_.manifest_urls = ManifestUrlPolicy::compile({R"(^https://mcr\.microsoft\.com/)"}).value();
+  registry_ = std::make_unique<Registry>(*meta_, *blobs_, clock_, options_);
+  const std::string config = R"({"os":"windows"})", layer = "windows app layer";
+  push_blob(repo_, config);
+  push_blob(repo_, layer);
+  const std::string allowed = foreign_layer_manifest(config, layer, kDockerForeign,
+                                                     json::array{"https://mcr.microsoft.com/v2/windows/blobs/x"});
+  auto put = registry().put_manifest(repo_, "win", allowed, kDockerManifest);
+  EXPECT_TRUE(put.is_ok()) << put.status().to_string();
+  const std::string elsewhere = foreign_layer_manifest(config, layer, kDockerForeign,
+                                                       json::array{"https://evil.example/mcr.microsoft.com/x"});
+  EXPECT_EQ(registry().put_manifest(repo_, "evil", elsewhere, kDockerManifest).status().code(),
+            Code::kManifestInvalid);
+  // urls on an ordinary layer stay refused whatever the policy.
+  json::object m = json::parse(allowed).as_object();
+  m["layers"].as_array()[1].as_object()["urls"] = json::array{"https://mcr.microsoft.com/v2/x"};
+  EXPECT_EQ(registry().put_manifest(repo_, "odd", json::serialize(m), kDockerManifest).status().code(),
+            Code::kManifestInvalid);
+}
+
 TEST_F(RegistryTest, IndexNeedsItsChildrenAndPinsThem) {
   const std::string child = image_manifest(repo_, "child");
   const Digest child_digest = Digest::of(child);

@@ -551,8 +551,88 @@ TEST_F(SigV4Verify, MalformedAuthorizationIsIncompleteSignature) {
   request.headers.push_back({"Authorization", "AWS4-HMAC-SHA256 " + credential});
   EXPECT_EQ(verify(request).status().message(),
             "Authorization header requires 'Signature' parameter. Authorization header requires "
-            "'SignedHeaders' parameter. Authorization=AWS4-HMAC-SHA256 " +
-                credential);
+            "'SignedHeaders' parameter.");
+}
+
+// The error body goes back to the caller and into logs: it must never repeat
+// the Authorization header, whose signature is replayable for five minutes.
+TEST_F(SigV4Verify, ErrorMessagesNeverEchoTheAuthorizationHeader) {
+  const std::string marker = "Zq9SecretMarkerZq9";
+  const std::string credential =
+      "Credential=" + marker + "/20150830/us-east-1/ecr/aws4_request";
+  const std::string sig = "Signature=" + marker;
+  const std::vector<std::string> malformed = {
+      marker,
+      "AWS4-HMAC-SHA256 " + credential,
+      "AWS4-HMAC-SHA256 " + marker + ", " + credential + ", SignedHeaders=host, " + sig,
+      "AWS4-HMAC-SHA256 Credential=" + marker + "/x, SignedHeaders=host, " + sig,
+      "AWS4-HMAC-SHA256 " + credential + ", SignedHeaders=host;;" + marker + ", " + sig,
+      "AWS4-HMAC-SHA256 " + credential + ", SignedHeaders=" + marker + ";" + marker + ", " + sig,
+      "AWS4-HMAC-SHA256 " + credential + ", " + credential + ", SignedHeaders=host, " + sig,
+  };
+  for (const std::string& value : malformed) {
+    SigV4Request request = unsigned_;
+    request.headers.push_back({"Authorization", value});
+    auto result = verify(request);
+    ASSERT_FALSE(result.is_ok()) << value;
+    EXPECT_EQ(result.status().message().find(marker), std::string::npos)
+        << result.status().message();
+  }
+  // No Date header either: that message used to end in "Authorization=<value>".
+  SigV4Request undated = unsigned_;
+  std::erase_if(undated.headers, [](const HttpHeader& h) { return h.name == "X-Amz-Date"; });
+  undated.headers.push_back(
+      {"Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ecr/"
+                        "aws4_request, SignedHeaders=host, " + sig});
+  auto result = verify(undated);
+  EXPECT_EQ(result.status().code(), Code::kIncompleteSignature);
+  EXPECT_EQ(result.status().message().find(marker), std::string::npos) << result.status().message();
+}
+
+// Listing Authorization as signed would put its value in the canonical request,
+// which the signature-mismatch message shows.
+TEST_F(SigV4Verify, AuthorizationCannotBeASignedHeader) {
+  SigV4Request request = unsigned_;
+  request.headers.push_back({"Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/"
+                                              "us-east-1/ecr/aws4_request, SignedHeaders="
+                                              "authorization;host;x-amz-date, Signature=00"});
+  auto result = verify(request);
+  EXPECT_EQ(result.status().code(), Code::kIncompleteSignature);
+  EXPECT_EQ(result.status().message().find("Signature=00"), std::string::npos);
+}
+
+// A request signed without X-Amz-Target could be replayed as any other
+// operation (signed as CreateRepository, sent as DeleteRepository).
+TEST_F(SigV4Verify, RequiredHeadersMustBeSigned) {
+  options_.required_signed_headers = {"Content-Type", "X-Amz-Target"};
+  auto verified = verify(signed_);  // botocore signs both
+  ASSERT_TRUE(verified.is_ok()) << verified.status().to_string();
+
+  SigV4Request no_target = unsigned_;
+  no_target.headers.push_back(
+      {"Authorization",
+       manual_authorization(no_target, {"content-type", "host", "x-amz-date"}, kVectorAmzDate)});
+  auto result = verify(no_target);
+  EXPECT_EQ(result.status().code(), Code::kIncompleteSignature);
+  EXPECT_NE(result.status().message().find("'X-Amz-Target' must be a 'SignedHeader'"),
+            std::string::npos)
+      << result.status().message();
+  // Replayed under another operation it is refused the same way, before any
+  // signature is compared.
+  set_header(no_target, "X-Amz-Target", "AmazonEC2ContainerRegistry_V20150921.DeleteRepository");
+  EXPECT_EQ(verify(no_target).status().code(), Code::kIncompleteSignature);
+
+  SigV4Request no_type = unsigned_;
+  no_type.headers.push_back(
+      {"Authorization",
+       manual_authorization(no_type, {"host", "x-amz-date", "x-amz-target"}, kVectorAmzDate)});
+  result = verify(no_type);
+  EXPECT_EQ(result.status().code(), Code::kIncompleteSignature);
+  EXPECT_NE(result.status().message().find("'Content-Type'"), std::string::npos);
+
+  // Without the requirement both are still accepted (the generic verifier).
+  options_.required_signed_headers.clear();
+  EXPECT_TRUE(verify(no_type).is_ok());
 }
 
 TEST_F(SigV4Verify, LenientSpacingInAuthorizationIsAccepted) {

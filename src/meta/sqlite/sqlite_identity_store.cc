@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
+#include <string>
+
 namespace berth {
 using sqlite::Connection;
 using sqlite::Statement;
@@ -37,6 +40,19 @@ CREATE TABLE IF NOT EXISTS settings (
 INSERT OR IGNORE INTO settings (key, value) VALUES ('identity_generation', '0');
 )sql";
 
+// The identity tables' schema version, kept in settings (the metadata store
+// versions its own tables). kSchema above is version 1; each later version is
+// one step in kMigrations, applied in order in one transaction, so a database
+// of any earlier berth opens and a newer one is refused.
+constexpr int64_t kIdentitySchemaVersion = 2;
+constexpr const char* kMigrations[] = {
+    // 1 -> 2: per-key revocation of registry tokens.
+    "ALTER TABLE access_keys ADD COLUMN tokens_not_before INTEGER NOT NULL DEFAULT 0",
+};
+static_assert(static_cast<int64_t>(std::size(kMigrations)) == kIdentitySchemaVersion - 1);
+
+constexpr const char* kKeyColumns = "id, account_id, user_name, sealed_secret, active, created_at, tokens_not_before";
+
 Status bump_generation(Connection& c) {
   BERTH_ASSIGN_OR_RETURN(
       auto s, c.prepare("UPDATE settings SET value=CAST(CAST(value AS INTEGER)+1 AS TEXT) "
@@ -45,14 +61,40 @@ Status bump_generation(Connection& c) {
 }
 
 AccessKeyRecord read_key(const Statement& s) {
-  return AccessKeyRecord{s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4) != 0, s.int64(5)};
+  return AccessKeyRecord{s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4) != 0, s.int64(5), s.int64(6)};
 }
 
 }  // namespace
 
 Result<std::unique_ptr<SqliteIdentityStore>> SqliteIdentityStore::open(sqlite::Pool& pool) {
-  BERTH_RETURN_IF_ERROR(pool.write([](Connection& c) { return c.exec(kSchema); }));
-  return std::unique_ptr<SqliteIdentityStore>(new SqliteIdentityStore(pool));
+  std::unique_ptr<SqliteIdentityStore> store(new SqliteIdentityStore(pool));
+  BERTH_RETURN_IF_ERROR(store->migrate());
+  return store;
+}
+
+Status SqliteIdentityStore::migrate() {
+  return pool_.write([](Connection& c) -> Status {
+    BERTH_RETURN_IF_ERROR(c.exec(kSchema));
+    bool row = false;
+    int64_t version = 1;  // databases from before versioning are version 1
+    {
+      // Read, then let the statement reset before the schema changes.
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.prepare("SELECT CAST(value AS INTEGER) FROM settings WHERE key='identity_schema_version'"));
+      BERTH_ASSIGN_OR_RETURN(row, q.step());
+      if (row) version = q.int64(0);
+    }
+    if (version > kIdentitySchemaVersion) {
+      return error(Code::kFailedPrecondition,
+                   "the identity tables were written by a newer berth; refusing to open them");
+    }
+    for (int64_t v = version; v < kIdentitySchemaVersion; ++v) {
+      BERTH_RETURN_IF_ERROR(c.exec(kMigrations[v - 1]));
+    }
+    if (row && version == kIdentitySchemaVersion) return Status::ok();
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("INSERT OR REPLACE INTO settings (key, value) VALUES ('identity_schema_version', ?1)"));
+    return s.bind(1, std::string_view(std::to_string(kIdentitySchemaVersion))).run();
+  });
 }
 
 Status SqliteIdentityStore::create_account(const AccountRecord& a) {
@@ -139,8 +181,8 @@ Status SqliteIdentityStore::create_access_key(const AccessKeyRecord& k) {
 
 Result<AccessKeyRecord> SqliteIdentityStore::get_access_key(std::string_view id) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_.acquire());
-  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT id, account_id, user_name, sealed_secret, active, "
-                                                "created_at FROM access_keys WHERE id=?1"));
+  static const std::string sql = fmt::format("SELECT {} FROM access_keys WHERE id=?1", kKeyColumns);
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
   s.bind(1, id);
   BERTH_ASSIGN_OR_RETURN(bool row, s.step());
   if (!row) return error(Code::kNotFound, "access key not found");
@@ -149,16 +191,19 @@ Result<AccessKeyRecord> SqliteIdentityStore::get_access_key(std::string_view id)
 
 Result<std::vector<AccessKeyRecord>> SqliteIdentityStore::list_access_keys(std::string_view account_id) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_.acquire());
-  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT id, account_id, user_name, sealed_secret, active, created_at "
-                                                "FROM access_keys WHERE ?1='' OR account_id=?1 ORDER BY account_id, id"));
+  static const std::string sql =
+      fmt::format("SELECT {} FROM access_keys WHERE ?1='' OR account_id=?1 ORDER BY account_id, id", kKeyColumns);
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
   s.bind(1, account_id);
   return s.collect<AccessKeyRecord>([](const Statement& row) { return read_key(row); });
 }
 
-Status SqliteIdentityStore::set_access_key_active(std::string_view id, bool active) {
+Status SqliteIdentityStore::set_access_key_active(std::string_view id, bool active, int64_t tokens_not_before) {
   return pool_.write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("UPDATE access_keys SET active=?2 WHERE id=?1"));
-    BERTH_RETURN_IF_ERROR(s.bind(1, id).bind(2, int64_t{active}).run());
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("UPDATE access_keys SET active=?2, tokens_not_before="
+                                             "CASE WHEN ?2=0 THEN max(tokens_not_before, ?3) ELSE tokens_not_before END "
+                                             "WHERE id=?1"));
+    BERTH_RETURN_IF_ERROR(s.bind(1, id).bind(2, int64_t{active}).bind(3, tokens_not_before).run());
     if (c.changes() == 0) return error(Code::kNotFound, "access key not found");
     return bump_generation(c);
   });
