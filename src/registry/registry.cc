@@ -542,10 +542,7 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, s
     tag = std::string(reference);
     digest = Digest::of(bytes);
   }
-<<<<<<< HEAD
   BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed, parse_manifest(bytes, content_type, media_type_given));
-=======
-  BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed, parse_manifest(bytes, content_type));
   BERTH_RETURN_IF_ERROR(check_descriptor_urls(parsed, options_.manifest_urls));
   // A descriptor's size is part of what it promises: clients trust it to
   // bound their downloads. Blobs are content-addressed, so a stored blob's
@@ -562,7 +559,6 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, s
                                d->digest.str()));
     }
   }
->>>>>>> protocol
 
   PutManifestRequest req;
   req.repository = repo.id;
