@@ -20,6 +20,7 @@
 #include <type_traits>
 
 #include "core/digest.h"
+#include "server/tls_files.h"
 
 namespace berth::server {
 namespace beast = boost::beast;
@@ -565,11 +566,7 @@ Status HttpServer::start() {
     impl_->tls.emplace(ssl::context::tls_server);
     impl_->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                             ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    beast::error_code ec;
-    impl_->tls->use_certificate_chain_file(o.tls_cert_file, ec);
-    if (ec) return error(Code::kInvalidArgument, fmt::format("TLS certificate {}: {}", o.tls_cert_file, ec.message()));
-    impl_->tls->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
-    if (ec) return error(Code::kInvalidArgument, fmt::format("TLS key {}: {}", o.tls_key_file, ec.message()));
+    BERTH_RETURN_IF_ERROR(load_tls_files(*impl_->tls, o.tls_cert_file, o.tls_key_file));
   }
   beast::error_code ec;
   auto address = net::ip::make_address(o.host, ec);
