@@ -15,9 +15,8 @@ std::string secret_key_path(const Config& config) {
 
 Result<Stores> open_stores(const Config& config) {
   Stores s;
+  BERTH_RETURN_IF_ERROR(create_directories_durably(config.data_dir));
   std::error_code ec;
-  std::filesystem::create_directories(config.data_dir, ec);
-  if (ec) return error(Code::kInternal, fmt::format("data dir {}: {}", config.data_dir, ec.message()));
   std::filesystem::permissions(config.data_dir, std::filesystem::perms::others_all,
                                std::filesystem::perm_options::remove, ec);
   BERTH_ASSIGN_OR_RETURN(s.blobs, FsBlobStore::open_at(config.data_dir));

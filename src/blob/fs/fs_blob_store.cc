@@ -42,6 +42,30 @@ Status fsync_dir(const fs::path& dir) {
   return Status::ok();
 }
 
+}  // namespace
+
+Status create_directories_durably(const fs::path& dir) {
+  // The missing components, deepest first.
+  std::vector<fs::path> missing;
+  fs::path p = dir;
+  struct stat st {};
+  while (!p.empty() && ::stat(p.c_str(), &st) != 0) {
+    if (errno != ENOENT) return io_error("stat", p);
+    missing.push_back(p);
+    if (!p.has_relative_path() || p.parent_path() == p) break;
+    p = p.parent_path();
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    // EEXIST: created concurrently; its creator may not have synced the
+    // parent yet, so sync it here too.
+    if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST) return io_error("mkdir", *it);
+    BERTH_RETURN_IF_ERROR(fsync_dir(it->parent_path().empty() ? fs::path(".") : it->parent_path()));
+  }
+  return Status::ok();
+}
+
+namespace {
+
 class FileReader final : public BlobReader {
  public:
   FileReader(int fd, uint64_t size) : fd_(fd), size_(size) {}
@@ -130,10 +154,17 @@ bool valid_upload_id(std::string_view id) {
 }  // namespace
 
 Result<std::unique_ptr<FsBlobStore>> FsBlobStore::open_at(const fs::path& root) {
-  std::error_code ec;
-  for (const char* sub : {"blobs/sha256", "blobs/sha512", "uploads"}) {
-    fs::create_directories(root / sub, ec);
-    if (ec) return error(Code::kInternal, fmt::format("create {}: {}", (root / sub).string(), ec.message()));
+  BERTH_RETURN_IF_ERROR(create_directories_durably(root / "uploads"));
+  for (const char* alg : {"sha256", "sha512"}) {
+    const fs::path dir = root / "blobs" / alg;
+    BERTH_RETURN_IF_ERROR(create_directories_durably(dir));
+    for (int i = 0; i < 256; ++i) {
+      const fs::path fan = dir / fmt::format("{:02x}", i);
+      if (::mkdir(fan.c_str(), 0755) != 0 && errno != EEXIST) return io_error("mkdir", fan);
+    }
+    // Synced even when nothing was created: a fan-out directory made earlier
+    // without a sync becomes durable before any blob in it is acknowledged.
+    BERTH_RETURN_IF_ERROR(fsync_dir(dir));
   }
   return std::unique_ptr<FsBlobStore>(new FsBlobStore(root));
 }
@@ -235,9 +266,8 @@ Status FsBlobStore::commit_upload(std::string_view id, const Digest& digest) {
     FdHolder h(fd);
     if (::fdatasync(fd) != 0) return io_error("fdatasync", src);
   }
-  std::error_code ec;
-  fs::create_directories(dst.parent_path(), ec);
-  if (ec) return error(Code::kInternal, fmt::format("mkdir {}: {}", dst.parent_path().string(), ec.message()));
+  // open_at made the fan-out directory; this only matters if it was removed since.
+  BERTH_RETURN_IF_ERROR(create_directories_durably(dst.parent_path()));
   // Replacing an existing blob with the same digest is harmless: same bytes, and
   // readers keep their open inode.
   if (::rename(src.c_str(), dst.c_str()) != 0) return io_error("rename", dst);
