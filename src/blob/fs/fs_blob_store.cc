@@ -7,7 +7,10 @@
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
+#include <mutex>
+#include <string>
 #include <system_error>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -65,6 +68,26 @@ Status create_directories_durably(const fs::path& dir) {
 }
 
 namespace {
+
+// Makes the fan-out directory `dir` exist with its entry durable in its
+// parent. The first call for a directory in this process syncs the parent
+// even when the directory already exists: its creator, maybe a concurrent
+// commit, may not have synced it yet. Later calls cost one mkdir(2). A
+// directory this process creates is always synced into its parent, so a name
+// found in the set below is durable. Thread-safe.
+Status ensure_durable_fanout_dir(const fs::path& dir) {
+  static std::mutex mu;
+  static std::unordered_set<std::string> durable;  // guarded by mu
+  if (::mkdir(dir.c_str(), 0755) != 0) {
+    if (errno != EEXIST) return io_error("mkdir", dir);
+    std::lock_guard lock(mu);
+    if (durable.count(dir.string()) != 0) return Status::ok();
+  }
+  BERTH_RETURN_IF_ERROR(fsync_dir(dir.parent_path()));
+  std::lock_guard lock(mu);
+  durable.insert(dir.string());
+  return Status::ok();
+}
 
 class FileReader final : public BlobReader {
  public:
@@ -154,18 +177,14 @@ bool valid_upload_id(std::string_view id) {
 }  // namespace
 
 Result<std::unique_ptr<FsBlobStore>> FsBlobStore::open_at(const fs::path& root) {
-  BERTH_RETURN_IF_ERROR(create_directories_durably(root / "uploads"));
-  for (const char* alg : {"sha256", "sha512"}) {
-    const fs::path dir = root / "blobs" / alg;
-    BERTH_RETURN_IF_ERROR(create_directories_durably(dir));
-    for (int i = 0; i < 256; ++i) {
-      const fs::path fan = dir / fmt::format("{:02x}", i);
-      if (::mkdir(fan.c_str(), 0755) != 0 && errno != EEXIST) return io_error("mkdir", fan);
-    }
-    // Synced even when nothing was created: a fan-out directory made earlier
-    // without a sync becomes durable before any blob in it is acknowledged.
-    BERTH_RETURN_IF_ERROR(fsync_dir(dir));
+  for (const char* sub : {"uploads", "blobs/sha256", "blobs/sha512"}) {
+    BERTH_RETURN_IF_ERROR(create_directories_durably(root / sub));
   }
+  // Synced even when nothing was created: directories made without a sync
+  // (by an earlier version) become durable before anything in them is
+  // acknowledged.
+  BERTH_RETURN_IF_ERROR(fsync_dir(root));
+  BERTH_RETURN_IF_ERROR(fsync_dir(root / "blobs"));
   return std::unique_ptr<FsBlobStore>(new FsBlobStore(root));
 }
 
@@ -266,8 +285,7 @@ Status FsBlobStore::commit_upload(std::string_view id, const Digest& digest) {
     FdHolder h(fd);
     if (::fdatasync(fd) != 0) return io_error("fdatasync", src);
   }
-  // open_at made the fan-out directory; this only matters if it was removed since.
-  BERTH_RETURN_IF_ERROR(create_directories_durably(dst.parent_path()));
+  BERTH_RETURN_IF_ERROR(ensure_durable_fanout_dir(dst.parent_path()));
   // Replacing an existing blob with the same digest is harmless: same bytes, and
   // readers keep their open inode.
   if (::rename(src.c_str(), dst.c_str()) != 0) return io_error("rename", dst);

@@ -21,9 +21,9 @@ Status create_directories_durably(const std::filesystem::path& dir);
 
 class FsBlobStore final : public BlobStore {
  public:
-  // Creates the directory layout if needed, durably, including every
-  // two-hex-digit fan-out directory, so that committing a blob never has to
-  // create a directory whose entry would need yet another sync.
+  // Creates the directory layout if needed, durably. The two-hex-digit
+  // fan-out directories are made (and their entries synced) by the first
+  // commit into each in this process.
   static Result<std::unique_ptr<FsBlobStore>> open_at(const std::filesystem::path& root);
 
   Result<std::unique_ptr<BlobReader>> open(const Digest& digest) override;
