@@ -22,8 +22,9 @@ Result<Stores> open_stores(const Config& config, OpenMode mode) {
                  fmt::format("no berth database at {} (is --data-dir right? `berth serve` creates it on first start)",
                              std::filesystem::absolute(db_path, ec).string()));
   }
-  std::filesystem::create_directories(config.data_dir, ec);
-  if (ec) return error(Code::kInternal, fmt::format("data dir {}: {}", config.data_dir, ec.message()));
+  // Created with its entry synced into the parent, so that a power cut cannot
+  // take away what was acknowledged in it.
+  BERTH_RETURN_IF_ERROR(create_directories_durably(config.data_dir));
   // Only berth's user may enter the data directory (files inside are 0600).
   std::filesystem::permissions(config.data_dir, std::filesystem::perms::owner_all,
                                std::filesystem::perm_options::replace, ec);

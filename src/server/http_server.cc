@@ -24,6 +24,7 @@
 
 #include "core/digest.h"
 #include "log/log.h"
+#include "server/tls_files.h"
 
 namespace berth::server {
 namespace beast = boost::beast;
@@ -839,11 +840,7 @@ Status HttpServer::start() {
       return error(Code::kInternal, "cannot restrict the TLS versions and cipher suites");
     }
     SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-    beast::error_code ec;
-    impl_->tls->use_certificate_chain_file(o.tls_cert_file, ec);
-    if (ec) return error(Code::kInvalidArgument, fmt::format("TLS certificate {}: {}", o.tls_cert_file, ec.message()));
-    impl_->tls->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
-    if (ec) return error(Code::kInvalidArgument, fmt::format("TLS key {}: {}", o.tls_key_file, ec.message()));
+    BERTH_RETURN_IF_ERROR(load_tls_files(*impl_->tls, o.tls_cert_file, o.tls_key_file));
   }
   beast::error_code ec;
   auto address = net::ip::make_address(o.host, ec);

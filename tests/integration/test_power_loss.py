@@ -283,15 +283,18 @@ def power_loss(tmp_path_factory):
     require_powerloss_fs()
     base = tmp_path_factory.mktemp("power-loss")
     fs = PowerLossFs(base / "backing", base / "mnt", base / "powerloss_fs.log")
-    fs.mount()
-    data_dir = fs.mountpoint / "data"
-    server = ServerProcess(base / "berth", data_dir=data_dir, name="berth on powerloss_fs")
-    data_dir.rmdir()  # berth creates its data directory itself, and must make it durable
     ledger = Ledger()
     problems = {k: [] for k in ("repositories", "blobs", "manifests", "dangling", "settings")}
-    rng = random.Random(os.environ.get("BERTH_POWER_LOSS_SEED", str(time.time_ns())))
+    seed = os.environ.get("BERTH_POWER_LOSS_SEED", str(time.time_ns()))
+    problems["seed"] = seed
+    rng = random.Random(seed)
     pushed_for = 0.0
+    server = None
     try:
+        fs.mount()
+        data_dir = fs.mountpoint / "data"
+        server = ServerProcess(base / "berth", data_dir=data_dir, name="berth on powerloss_fs")
+        data_dir.rmdir()  # berth creates its data directory itself, and must make it durable
         server.start()
         reg = Registry(server)
         for round_no in range(1, ROUNDS + 1):
@@ -336,15 +339,17 @@ def power_loss(tmp_path_factory):
             server.start()
             reg = Registry(server)
             verify(reg, ledger, problems, round_no)
-        print(f"power loss: {ledger.cuts} cuts; acknowledged {ledger.acked}")
+        print(f"power loss: {ledger.cuts} cuts; acknowledged {ledger.acked}; BERTH_POWER_LOSS_SEED={seed}")
         yield reg, ledger, problems
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
         fs.unmount()
 
 
 def _assert_none(problems, kind):
-    assert not problems[kind], f"{len(problems[kind])} lost:\n" + "\n".join(problems[kind][:20])
+    assert not problems[kind], (f"{len(problems[kind])} lost (cut delays from BERTH_POWER_LOSS_SEED={problems['seed']}):\n"
+                                + "\n".join(problems[kind][:20]))
 
 
 def test_power_loss_cuts_happened_with_work_acknowledged(power_loss):

@@ -7,7 +7,10 @@
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
+#include <mutex>
+#include <string>
 #include <system_error>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -52,6 +55,50 @@ Status fsync_dir(const fs::path& dir) {
   if (fd < 0) return io_error("open dir", dir);
   FdHolder h(fd);
   if (::fsync(fd) != 0) return io_error("fsync dir", dir);
+  return Status::ok();
+}
+
+}  // namespace
+
+Status create_directories_durably(const fs::path& dir) {
+  // The missing components, deepest first.
+  std::vector<fs::path> missing;
+  fs::path p = dir;
+  struct stat st {};
+  while (!p.empty() && ::stat(p.c_str(), &st) != 0) {
+    if (errno != ENOENT) return io_error("stat", p);
+    missing.push_back(p);
+    if (!p.has_relative_path() || p.parent_path() == p) break;
+    p = p.parent_path();
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    // EEXIST: created concurrently; its creator may not have synced the
+    // parent yet, so sync it here too.
+    if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) return io_error("mkdir", *it);
+    BERTH_RETURN_IF_ERROR(fsync_dir(it->parent_path().empty() ? fs::path(".") : it->parent_path()));
+  }
+  return Status::ok();
+}
+
+namespace {
+
+// Makes the fan-out directory `dir` exist with its entry durable in its
+// parent. The first call for a directory in this process syncs the parent
+// even when the directory already exists: its creator, maybe a concurrent
+// commit, may not have synced it yet. Later calls cost one mkdir(2). A
+// directory this process creates is always synced into its parent, so a name
+// found in the set below is durable. Thread-safe.
+Status ensure_durable_fanout_dir(const fs::path& dir) {
+  static std::mutex mu;
+  static std::unordered_set<std::string> durable;  // guarded by mu
+  if (::mkdir(dir.c_str(), 0700) != 0) {
+    if (errno != EEXIST) return io_error("mkdir", dir);
+    std::lock_guard lock(mu);
+    if (durable.count(dir.string()) != 0) return Status::ok();
+  }
+  BERTH_RETURN_IF_ERROR(fsync_dir(dir.parent_path()));
+  std::lock_guard lock(mu);
+  durable.insert(dir.string());
   return Status::ok();
 }
 
@@ -143,13 +190,18 @@ bool valid_upload_id(std::string_view id) {
 }  // namespace
 
 Result<std::unique_ptr<FsBlobStore>> FsBlobStore::open_at(const fs::path& root) {
-  for (const char* sub : {"blobs/sha256", "blobs/sha512", "uploads", "quarantine"}) {
-    BERTH_RETURN_IF_ERROR(make_private_dirs(root / sub));
+  for (const char* sub : {"uploads", "blobs/sha256", "blobs/sha512", "quarantine"}) {
+    BERTH_RETURN_IF_ERROR(create_directories_durably(root / sub));
   }
   // A layout made by an older berth (or a wider umask) is narrowed too.
   for (const char* sub : {"blobs", "blobs/sha256", "blobs/sha512", "uploads", "quarantine"}) {
     if (::chmod((root / sub).c_str(), 0700) != 0) return io_error("chmod", root / sub);
   }
+  // Synced even when nothing was created: directories made without a sync
+  // (by an earlier version) become durable before anything in them is
+  // acknowledged.
+  BERTH_RETURN_IF_ERROR(fsync_dir(root));
+  BERTH_RETURN_IF_ERROR(fsync_dir(root / "blobs"));
   return std::unique_ptr<FsBlobStore>(new FsBlobStore(root));
 }
 
@@ -280,7 +332,7 @@ Status FsBlobStore::commit_upload(std::string_view id, const Digest& digest) {
     FdHolder h(fd);
     if (::fdatasync(fd) != 0) return io_error("fdatasync", src);
   }
-  BERTH_RETURN_IF_ERROR(make_private_dirs(dst.parent_path()));
+  BERTH_RETURN_IF_ERROR(ensure_durable_fanout_dir(dst.parent_path()));
   // Replacing an existing blob with the same digest is harmless: same bytes, and
   // readers keep their open inode.
   if (::rename(src.c_str(), dst.c_str()) != 0) return io_error("rename", dst);

@@ -14,9 +14,18 @@
 
 namespace berth {
 
+// Creates `dir` and any missing parents, and fsyncs the parent of every
+// directory it created (and of `dir` itself), so that the whole path survives
+// power loss: a new directory entry is durable only once its parent directory
+// is synced. Fails with kInternal naming the directory. Thread-safe (only
+// system calls on the given path).
+Status create_directories_durably(const std::filesystem::path& dir);
+
 class FsBlobStore final : public BlobStore {
  public:
-  // Creates the directory layout if needed.
+  // Creates the directory layout if needed, durably. The two-hex-digit
+  // fan-out directories are made (and their entries synced) by the first
+  // commit into each in this process.
   static Result<std::unique_ptr<FsBlobStore>> open_at(const std::filesystem::path& root);
 
   Result<std::unique_ptr<BlobReader>> open(const Digest& digest) override;
