@@ -872,6 +872,12 @@ Result<std::optional<int64_t>> SqliteMetadataStore::gc_claim(const Digest& diges
   std::optional<int64_t> claimed;
   Status st = pool_->write([&](Connection& c) -> Status {
     const std::string_view d = digest.str();
+    // Only a queued candidate can be claimed: a concurrent pass that claimed
+    // it first removed it from the queue.
+    BERTH_ASSIGN_OR_RETURN(auto queued, c.prepare("SELECT 1 FROM gc_candidates WHERE digest=?1"));
+    queued.bind(1, d);
+    BERTH_ASSIGN_OR_RETURN(bool is_candidate, queued.step());
+    if (!is_candidate) return Status::ok();
     auto keep = [&]() -> Status {
       if (dry_run) return Status::ok();
       BERTH_ASSIGN_OR_RETURN(auto del, c.prepare("DELETE FROM gc_candidates WHERE digest=?1"));
