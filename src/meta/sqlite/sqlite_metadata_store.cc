@@ -175,10 +175,12 @@ Status enqueue_candidate(Connection& c, std::string_view digest, int64_t now) {
   return s.bind(1, digest).bind(2, now).run();
 }
 
-// Queues the blobs a manifest refers to, before it goes.
+// Queues the blobs a manifest refers to, before it goes. The caller passes no
+// time, so they count as queued at 0 (as unlink_blob's do): every pass sees
+// them, whatever its clock says.
 Status enqueue_manifest_blobs(Connection& c, int64_t manifest_id) {
   BERTH_ASSIGN_OR_RETURN(
-      auto s, c.prepare("INSERT INTO gc_candidates (digest, since) SELECT digest, CAST(strftime('%s','now') AS INTEGER) "
+      auto s, c.prepare("INSERT INTO gc_candidates (digest, since) SELECT digest, 0 "
                         "FROM manifest_refs WHERE manifest_id=?1 AND kind=0 ON CONFLICT (digest) DO NOTHING"));
   return s.bind(1, manifest_id).run();
 }
