@@ -158,6 +158,15 @@ Result<std::optional<SecretBoxKey>> create_key_file(const std::filesystem::path&
 
 Result<std::string> seal_secret(std::string_view plaintext, const SecretBoxKey& key,
                                 std::string_view associated_data) {
+  std::array<uint8_t, kNonceSize> nonce{};
+  BERTH_RETURN_IF_ERROR(random_bytes(nonce.data(), nonce.size()));
+  return detail::seal_secret_with_nonce(plaintext, key, nonce, associated_data);
+}
+
+Result<std::string> detail::seal_secret_with_nonce(std::string_view plaintext, const SecretBoxKey& key,
+                                                   const std::array<uint8_t, 12>& nonce_bytes,
+                                                   std::string_view associated_data) {
+  static_assert(kNonceSize == 12);
   if (plaintext.size() > kMaxSecretBoxPlaintext) {
     return error(Code::kInvalidArgument, "secret too large to seal");
   }
@@ -166,7 +175,7 @@ Result<std::string> seal_secret(std::string_view plaintext, const SecretBoxKey& 
   bytes[0] = kVersion;
   unsigned char* nonce = bytes + 1;
   unsigned char* ciphertext = bytes + kHeaderSize;
-  BERTH_RETURN_IF_ERROR(random_bytes(nonce, kNonceSize));
+  std::copy(nonce_bytes.begin(), nonce_bytes.end(), nonce);
 
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;

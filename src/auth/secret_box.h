@@ -39,6 +39,16 @@ Result<std::string> seal_secret(std::string_view plaintext, const SecretBoxKey& 
 Result<std::string> open_secret(std::string_view sealed, const SecretBoxKey& key,
                                 std::string_view associated_data = {});
 
+namespace detail {
+// seal_secret with a caller-chosen nonce, so that known-answer tests can pin
+// the exact box. Never use it to seal real secrets: GCM's secrecy and
+// integrity fall apart when one key sees the same nonce twice, which only
+// seal_secret's fresh random nonces rule out. Same failures as seal_secret.
+Result<std::string> seal_secret_with_nonce(std::string_view plaintext, const SecretBoxKey& key,
+                                           const std::array<uint8_t, 12>& nonce,
+                                           std::string_view associated_data);
+}  // namespace detail
+
 // Returns the 32-byte key stored raw in `path`, creating it first if the file
 // does not exist: random bytes written to a mode-0600 temporary file in the
 // same directory, fsynced, then linked into place (link, unlike rename, never

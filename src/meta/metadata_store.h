@@ -179,10 +179,12 @@ class MetadataStore {
   virtual Result<UploadRecord> get_upload(std::string_view id) = 0;
   virtual Status delete_upload(std::string_view id) = 0;
   // Exclusive right to write an upload, across processes and nodes: granted
-  // when free, expired, or already `holder`'s (then extended to `until`).
-  // kBlobUploadInvalid while someone else holds it; kBlobUploadUnknown when
-  // the upload does not exist.
+  // when free, expired (its `until` is before `now`), or already `holder`'s
+  // (then extended to `until`). kBlobUploadInvalid while someone else holds
+  // it; kBlobUploadUnknown when the upload does not exist. Of concurrent
+  // callers for a free lease exactly one gets it.
   virtual Status acquire_upload_lease(std::string_view id, std::string_view holder, int64_t now, int64_t until) = 0;
+  // Frees the lease at once if `holder` has it; otherwise changes nothing.
   virtual Status release_upload_lease(std::string_view id, std::string_view holder) = 0;
   virtual Result<std::vector<UploadRecord>> uploads_started_before(int64_t when) = 0;
 
@@ -221,6 +223,7 @@ class MetadataStore {
 
   // --- lifecycle policies -----------------------------------------------------------
   // Sets (or with nullopt removes) the repository's lifecycle policy text.
+  // kNameUnknown when the repository does not exist.
   virtual Status set_lifecycle_policy(RepositoryId repo, const std::optional<std::string>& text) = 0;
   virtual Status mark_lifecycle_evaluated(RepositoryId repo, int64_t when) = 0;
   // Every repository, in every account, that has a lifecycle policy.
@@ -229,24 +232,36 @@ class MetadataStore {
   // kLifecyclePolicyPreviewNotFound when none was started.
   virtual Result<LifecyclePreviewRecord> get_lifecycle_preview(RepositoryId repo) = 0;
   // Deletes a manifest the lifecycle chose, only if its tags are still exactly
-  // `expected_tags` (kFailedPrecondition otherwise: someone moved a tag since).
+  // `expected_tags`, in any order (kFailedPrecondition otherwise: someone
+  // moved a tag since). kManifestUnknown when absent, kManifestReferenced
+  // when an index in the repository lists it. Its blobs become candidates.
   virtual Status expire_manifest(RepositoryId repo, const Digest& digest,
                                  const std::vector<std::string>& expected_tags) = 0;
   virtual Status record_expirations(const std::vector<ExpirationRecord>& expirations) = 0;
-  // Newest first; all accounts when `account_id` is empty.
+  // The most recent `limit` records, newest (last recorded) first; all
+  // accounts when `account_id` is empty.
   virtual Result<std::vector<ExpirationRecord>> list_expirations(std::string_view account_id, size_t limit) = 0;
 
   // --- garbage collection ---------------------------------------------------------------
   // A blob becomes a candidate whenever a link to it appears or a manifest or
   // link referring to it goes; the collector looks only at candidates, so a
-  // pass costs what changed, not the registry's size.
+  // pass costs what changed, not the registry's size. A candidate is queued
+  // once, at the time of the first call that queued it: link_blob's `now`;
+  // calls that take no time (unlink_blob, delete_manifest, expire_manifest,
+  // delete_repository) queue at 0, so every pass sees them whatever its clock.
+  // Returns candidates queued strictly before `queued_before`, at most `limit`.
   virtual Result<std::vector<GcCandidate>> gc_candidates(int64_t queued_before, size_t limit) = 0;
-  // Adds digests to the candidates (a full scan's findings).
+  // Adds digests to the candidates (a full scan's findings); already queued
+  // ones keep their time.
   virtual Status gc_enqueue(const std::vector<Digest>& digests, int64_t now) = 0;
-  // Atomically: when `digest` is referenced by any manifest, linked at or after
-  // `linked_before`, or being written since `writes_after`, it stops being a
-  // candidate and nullopt is returned. Otherwise (unless `dry_run`) all its
-  // links go, it is marked pending deletion, and its size is returned.
+  // Atomically, and only for a queued candidate (otherwise nullopt and nothing
+  // changes, so of concurrent claims of one candidate exactly one wins): when
+  // `digest` is referenced by any manifest it stops being a candidate and
+  // nullopt is returned; when linked at or after `linked_before`, or being
+  // written since `writes_after`, nullopt is returned and it stays a candidate
+  // for a later pass. Otherwise (unless `dry_run`) all its links go, it is
+  // marked pending deletion, and its size is returned (0 when no link recorded
+  // one). A dry run changes nothing.
   virtual Result<std::optional<int64_t>> gc_claim(const Digest& digest, int64_t linked_before,
                                                   int64_t writes_after, bool dry_run) = 0;
   // Drops the candidates among `digests` that a manifest still refers to, in
@@ -259,14 +274,18 @@ class MetadataStore {
   virtual Result<std::vector<Digest>> gc_pending() = 0;
   // A blob write announces itself before the bytes are renamed into place and
   // ends once linked; kUnavailable while the digest is pending deletion.
+  // Writes of one digest are counted: it is being written until every
+  // begin_blob_write has had its end_blob_write.
   virtual Status begin_blob_write(const Digest& digest, int64_t now) = 0;
   virtual Status end_blob_write(const Digest& digest) = 0;
   // The last step of an upload, in one transaction: link_blob, end_blob_write
-  // and delete_upload.
+  // and delete_upload. kUnavailable (and nothing changes) while the digest is
+  // pending deletion.
   virtual Status complete_upload(RepositoryId repo, const Digest& digest, int64_t size, std::string_view upload_id,
                                  int64_t now) = 0;
   // Bytes (blobs and manifests) per repository of an account, shared layers
   // counted once per repository, and in total, each blob and manifest once.
+  // Every repository of the account is listed, an empty one with 0.
   virtual Result<std::vector<RepositoryUsage>> repository_usage(std::string_view account_id) = 0;
   virtual Result<int64_t> account_usage(std::string_view account_id) = 0;
 

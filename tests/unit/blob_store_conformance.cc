@@ -1,6 +1,7 @@
 // Runs the BlobStore conformance suite (blob_store_conformance.h) for every
 // BlobStore implementation. One INSTANTIATE line per implementation.
 #include "blob_store_conformance.h"
+#include "blob_store_conformance_concurrency.h"
 
 #include <sys/stat.h>
 

@@ -1,6 +1,7 @@
 // Runs the MetadataStore conformance suite (metadata_store_conformance.h) for
 // every MetadataStore implementation. One INSTANTIATE line per implementation.
 #include "metadata_store_conformance.h"
+#include "metadata_store_conformance_gc.h"
 
 #include <sqlite3.h>
 

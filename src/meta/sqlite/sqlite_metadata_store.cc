@@ -180,10 +180,12 @@ Status enqueue_candidate(Connection& c, std::string_view digest, int64_t now) {
   return s.bind(1, digest).bind(2, now).run();
 }
 
-// Queues the blobs a manifest refers to, before it goes.
+// Queues the blobs a manifest refers to, before it goes. The caller passes no
+// time, so they count as queued at 0 (as unlink_blob's do): every pass sees
+// them, whatever its clock says.
 Status enqueue_manifest_blobs(Connection& c, int64_t manifest_id) {
   BERTH_ASSIGN_OR_RETURN(
-      auto s, c.prepare("INSERT INTO gc_candidates (digest, since) SELECT digest, CAST(strftime('%s','now') AS INTEGER) "
+      auto s, c.prepare("INSERT INTO gc_candidates (digest, since) SELECT digest, 0 "
                         "FROM manifest_refs WHERE manifest_id=?1 AND kind=0 ON CONFLICT (digest) DO NOTHING"));
   return s.bind(1, manifest_id).run();
 }
@@ -902,6 +904,12 @@ Result<std::optional<int64_t>> SqliteMetadataStore::gc_claim(const Digest& diges
   std::optional<int64_t> claimed;
   Status st = pool_->write([&](Connection& c) -> Status {
     const std::string_view d = digest.str();
+    // Only a queued candidate can be claimed: a concurrent pass that claimed
+    // it first removed it from the queue.
+    BERTH_ASSIGN_OR_RETURN(auto queued, c.prepare("SELECT 1 FROM gc_candidates WHERE digest=?1"));
+    queued.bind(1, d);
+    BERTH_ASSIGN_OR_RETURN(bool is_candidate, queued.step());
+    if (!is_candidate) return Status::ok();
     auto keep = [&]() -> Status {
       if (dry_run) return Status::ok();
       BERTH_ASSIGN_OR_RETURN(auto del, c.prepare("DELETE FROM gc_candidates WHERE digest=?1"));
