@@ -124,9 +124,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   SigV4Request resign = request;
   std::erase_if(resign.headers, [](const HttpHeader& h) { return iequals(h.name, "authorization"); });
   if (resign.raw_query.find("X-Amz-") != std::string::npos) return 0;
+  // A repeated X-Amz-Security-Token is refused whoever signs it.
+  size_t tokens = 0;
   for (const auto& h : resign.headers) {
     if (!is_token(h.name)) return 0;
+    tokens += iequals(h.name, "x-amz-security-token");
   }
+  if (tokens > 1) return 0;
   auto signed_value = sign_request(resign, SigningCredentials{std::string(kAccessKeyId), std::string(kSecret)},
                                    "us-east-1", "ecr", kSuiteTime);
   if (!signed_value) return 0;
