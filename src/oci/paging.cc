@@ -1,5 +1,7 @@
 #include "oci/paging.h"
 
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <boost/url/url.hpp>
 
 #include <charconv>
@@ -28,8 +30,9 @@ Result<PageRequest> page_from_query(const boost::urls::url_view& url, size_t def
 std::string next_link(std::string_view path, size_t n, std::string_view last) {
   boost::urls::url u;
   u.set_path(path);
-  u.params().append({"n", std::to_string(n)});
-  u.params().append({"last", last});
+  // Everything but unreserved characters is percent-encoded: page_from_query
+  // reads the query form-style, where a bare '+' would come back as a space.
+  u.set_encoded_query("n=" + std::to_string(n) + "&last=" + boost::urls::encode(last, boost::urls::unreserved_chars));
   return "<" + std::string(u.buffer()) + ">; rel=\"next\"";
 }
 

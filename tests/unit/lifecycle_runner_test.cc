@@ -103,8 +103,8 @@ TEST_F(LifecycleRunnerTest, SinceImagePulledCountsFromTheLastPull) {
   const Digest pulled_long_ago = push_aged(r, "pulled long ago", 60 * kDay, "b");
   const Digest never_pulled_old = push_aged(r, "never pulled, old", 60 * kDay, "c");
   const Digest never_pulled_new = push_aged(r, "never pulled, new", 2 * kDay, "d");
-  ASSERT_TRUE(meta_->record_pull(r.id, pulled_lately, clock_.now_seconds() - kDay).is_ok());
-  ASSERT_TRUE(meta_->record_pull(r.id, pulled_long_ago, clock_.now_seconds() - 20 * kDay).is_ok());
+  ASSERT_TRUE(meta_->record_pull(r.id, pulled_lately, (clock_.now_seconds() - kDay) * 1000).is_ok());
+  ASSERT_TRUE(meta_->record_pull(r.id, pulled_long_ago, (clock_.now_seconds() - 20 * kDay) * 1000).is_ok());
   set_policy(r, policy(rule(3, R"({"tagStatus":"any","countType":"sinceImagePulled","countUnit":"days","countNumber":7})")));
 
   EXPECT_EQ(enforce(r), 2u);
@@ -191,7 +191,7 @@ TEST_F(LifecycleRunnerTest, PlanMatchesWhatEnforceDoesAndChangesNothing) {
   ASSERT_TRUE(planned.is_ok()) << planned.status().to_string();
   ASSERT_EQ(planned->size(), 1u);
   EXPECT_EQ((*planned)[0].expiration.digest, old.str());
-  EXPECT_EQ((*planned)[0].pushed_at, kStart + 80 * kDay);
+  EXPECT_EQ((*planned)[0].pushed_at_ms, (kStart + 80 * kDay) * 1000);
   EXPECT_TRUE(has_manifest(r, old)) << "planning deletes nothing";
   EXPECT_TRUE(expirations().empty());
 }

@@ -82,7 +82,7 @@ TEST(RegistryTokenKnownAnswer, KnownTokenVerifiesOnlyWithinItsLifetime) {
   clock.set_seconds(1'700'043'199);
   EXPECT_TRUE(verify_registry_token(kToken, key_0_to_31(), clock).is_ok());
   clock.set_seconds(1'700'043'200);
-  EXPECT_EQ(verify_registry_token(kToken, key_0_to_31(), clock).status().code(), Code::kTokenInvalid);
+  EXPECT_EQ(verify_registry_token(kToken, key_0_to_31(), clock).status().code(), Code::kTokenExpired);
   clock.set_seconds(1'700'000'000 - 300);  // within the allowed skew
   EXPECT_TRUE(verify_registry_token(kToken, key_0_to_31(), clock).is_ok());
   clock.set_seconds(1'700'000'000 - 301);

@@ -225,12 +225,12 @@ TEST(PagingTest, NextLinkFormat) {
             "</v2/a/b/tags/list?n=2&last=v1.0>; rel=\"next\"");
 }
 
-// The link must lead back to the same page request. `last` is a repository
-// name or a tag, neither of which can hold '+' (page_from_query reads '+' as a
-// space), but query delimiters and '%' must survive.
+// The link must lead back to the same page request: query delimiters, '%'
+// and '+' (which page_from_query reads form-style, as a space, when bare)
+// must survive.
 TEST(PagingTest, NextLinkRoundTripsThroughPageFromQuery) {
   for (std::string_view last :
-       {"org/team/app", "v1.0_rc-1", "a__b/c--d", "a b", "a&n=5", "x=y", "100%", "frag#ment", ""}) {
+       {"org/team/app", "v1.0_rc-1", "a__b/c--d", "a b", "a&n=5", "x=y", "100%", "frag#ment", "team+s/app", "a+b c", ""}) {
     const std::string link = next_link("/v2/_catalog", 7, last);
     ASSERT_EQ(link.front(), '<') << link;
     const auto close = link.find('>');

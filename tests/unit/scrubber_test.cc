@@ -34,7 +34,9 @@ class ScrubberTest : public ::testing::Test {
     auto meta = SqliteMetadataStore::open((dir_ / "berth.db").string());
     ASSERT_TRUE(meta.is_ok());
     meta_ = std::move(meta).value();
-    registry_ = std::make_unique<Registry>(*meta_, *blobs_, Clock::system(), RegistryOptions{});
+    RegistryOptions options;
+    options.create_repository_on_push = true;  // the tests push to a repository they never created
+    registry_ = std::make_unique<Registry>(*meta_, *blobs_, Clock::system(), options);
     auto repo = registry_->repository_for_push("123456789012", "team/app");
     ASSERT_TRUE(repo.is_ok());
     repo_ = *repo;
