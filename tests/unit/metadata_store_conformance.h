@@ -23,6 +23,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
@@ -385,6 +386,42 @@ TEST_P(MetadataStoreConformance, BlobLinks) {
   EXPECT_EQ(store().get_blob_link(a.id, d).status().code(), Code::kBlobUnknown);
   EXPECT_EQ(store().unlink_blob(a.id, d).code(), Code::kBlobUnknown);
   EXPECT_EQ(store().unlink_blob(b.id, d).code(), Code::kBlobUnknown);
+}
+
+// linked_blobs: every linked digest once, across repositories and accounts,
+// in digest order, with the largest recorded size; unlinked digests are gone.
+TEST_P(MetadataStoreConformance, LinkedBlobsListsEveryLinkedDigestOnceInDigestOrder) {
+  auto empty = store().linked_blobs();
+  ASSERT_TRUE(empty.is_ok()) << empty.status().to_string();
+  EXPECT_TRUE(empty->empty());
+
+  RepositoryRecord a = repo("linked/a");
+  RepositoryRecord b = repo("linked/b");
+  RepositoryRecord foreign = repo("linked/a", kOtherAccount);
+  const Digest shared = Digest::of("linked: shared layer");
+  const Digest disagree = Digest::of("linked: sizes disagree");
+  const Digest other_account = Digest::of("linked: other account");
+  const Digest gone = Digest::of("linked: unlinked again");
+  ASSERT_TRUE(store().link_blob(a.id, shared, 7, kNow).is_ok());
+  ASSERT_TRUE(store().link_blob(b.id, shared, 7, kNow).is_ok());
+  ASSERT_TRUE(store().link_blob(a.id, disagree, 5, kNow).is_ok());
+  ASSERT_TRUE(store().link_blob(b.id, disagree, 9, kNow).is_ok());
+  ASSERT_TRUE(store().link_blob(foreign.id, other_account, 12, kNow).is_ok());
+  ASSERT_TRUE(store().link_blob(a.id, gone, 3, kNow).is_ok());
+  ASSERT_TRUE(store().unlink_blob(a.id, gone).is_ok());
+
+  std::map<std::string, int64_t> expected{
+      {shared.str(), 7}, {disagree.str(), 9}, {other_account.str(), 12}};
+  auto listed = store().linked_blobs();
+  ASSERT_TRUE(listed.is_ok()) << listed.status().to_string();
+  std::vector<std::string> order;
+  std::map<std::string, int64_t> got;
+  for (const BlobLink& l : *listed) {
+    order.push_back(l.digest.str());
+    EXPECT_TRUE(got.emplace(l.digest.str(), l.size).second) << "listed twice: " << l.digest.str();
+  }
+  EXPECT_EQ(got, expected);
+  EXPECT_TRUE(std::is_sorted(order.begin(), order.end())) << "not in digest order";
 }
 
 TEST_P(MetadataStoreConformance, RepositoriesWithBlobAreThoseOfTheAccount) {
