@@ -15,7 +15,7 @@ BUILD="make build-essential cmake ninja-build pkg-config
 # Real clients and tools the integration tests drive; clang and its runtime for the fuzz
 # targets; FUSE for the power-loss filesystem.
 # CNCF Distribution and wrk: the benchmark's smoke run in the test command.
-TEST="python3 python3-pytest python3-boto3 python3-requests python3-cryptography awscli
+TEST="python3 python3-pytest python3-boto3 python3-requests awscli
   skopeo podman buildah umoci busybox-static uidmap openssl curl ca-certificates procps
   docker.io docker-registry wrk clang libclang-rt-14-dev fuse3 libfuse3-dev"
 
