@@ -7,6 +7,7 @@ chunk) is refused outright, and the connection is closed because its framing is 
 """
 
 import socket
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -133,18 +134,37 @@ def test_framing_bad_chunk_in_monolithic_push_is_400(registry, repo, body):
     assert_refused_and_closed(registry, data)
 
 
+def ecr_chunked_request(registry, body: bytes, authorization: str | None) -> bytes:
+    lines = ["POST / HTTP/1.1", f"Host: {registry.host}",
+             "X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.DescribeRepositories",
+             "Content-Type: application/x-amz-json-1.1", "Transfer-Encoding: chunked"]
+    if authorization is not None:
+        lines += [f"X-Amz-Date: {time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}",
+                  f"Authorization: {authorization}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
 @pytest.mark.parametrize("body", BAD_CHUNKS.values(), ids=BAD_CHUNKS.keys())
-def test_framing_bad_chunk_before_ecr_authentication_is_400(registry, body):
-    """The ECR API reads the body before it can check the signature: a broken body from an
-    unauthenticated caller is still the caller's error, not a 500."""
+def test_framing_bad_chunk_without_credentials_is_refused_from_the_head(registry, body):
+    """No credentials: refused from the request head, before the broken body is read, with
+    the caller's error (400), never a 500, and the connection closed."""
     if harness.TARGET != "berth":
         pytest.skip("the ECR API exists only on berth")
-    data = ("POST / HTTP/1.1\r\n"
-            f"Host: {registry.host}\r\n"
-            "X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.DescribeRepositories\r\n"
-            "Content-Type: application/x-amz-json-1.1\r\n"
-            "Transfer-Encoding: chunked\r\n\r\n").encode() + body
-    response = assert_refused_and_closed(registry, data)
+    response = assert_refused_and_closed(registry, ecr_chunked_request(registry, body, None))
+    assert b"MissingAuthenticationTokenException" in response, response[:300]
+
+
+@pytest.mark.parametrize("body", BAD_CHUNKS.values(), ids=BAD_CHUNKS.keys())
+def test_framing_bad_chunk_before_ecr_signature_check_is_400(registry, body):
+    """Credentials whose head checks pass (a known key, the right date and scope) make berth read
+    the body before it can verify the signature: a broken body is still the caller's error."""
+    if harness.TARGET != "berth":
+        pytest.skip("the ECR API exists only on berth")
+    day = time.strftime("%Y%m%d", time.gmtime())
+    authorization = (f"AWS4-HMAC-SHA256 Credential={harness.ADMIN_ACCESS_KEY_ID}/{day}/"
+                     f"{harness.AWS_REGION}/ecr/aws4_request, "
+                     "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=" + "0" * 64)
+    response = assert_refused_and_closed(registry, ecr_chunked_request(registry, body, authorization))
     assert b"SerializationException" in response, response[:300]
 
 
