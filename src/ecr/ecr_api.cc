@@ -137,8 +137,14 @@ std::optional<server::Response> EcrApi::refuse_early(Exchange& ex, const std::st
     return error_response(
         ex, ecr_error("UnknownOperationException", "the X-Amz-Target header names no ECR operation"), request_id);
   }
+  ex.add_log_field("operation", std::string(target.substr(kTargetPrefix.size(), 64)));
   // Unauthenticated callers must not make berth read (and hold) their bodies.
-  if (Status s = identity_.precheck_sigv4(sigv4_request(ex)); !s.is_ok()) {
+  const auth::SigV4Request sreq = sigv4_request(ex);
+  if (Status s = identity_.precheck_sigv4(sreq); !s.is_ok()) {
+    // As for a signature refused after the body: the key claimed, never the signature.
+    std::string claimed = auth::claimed_access_key_id(sreq);
+    if (!claimed.empty()) ex.add_log_field("claimed_access_key_id", claimed);
+    ex.add_log_field("auth_error", s.message().substr(0, 200));
     return error_response(ex, from_status(s), request_id);
   }
   const size_t limit = body_limit(target.substr(kTargetPrefix.size()));
@@ -155,7 +161,6 @@ std::optional<server::Response> EcrApi::refuse_early(Exchange& ex, const std::st
 server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body, const std::string& request_id) {
   std::string_view target = ex.header("X-Amz-Target");
   std::string operation(target.substr(kTargetPrefix.size()));
-  ex.add_log_field("operation", operation.substr(0, 64));
   if (!body) {
     if (body.status().code() == Code::kTooLarge) {
       return error_response(ex, too_large(body_limit(operation)), request_id);
