@@ -41,6 +41,20 @@ def request_records(server, **match) -> list[dict]:
             if r.get("msg") == "request" and all(r.get(k) == v for k, v in match.items())]
 
 
+def request_records_eventually(server, ok=bool, timeout: float = 5, **match) -> list[dict]:
+    """request_records once `ok` holds for them, or as they are after `timeout` seconds: an
+    access-log line is written after its answer has gone out."""
+    records: list[dict] = []
+
+    def found() -> bool:
+        nonlocal records
+        records = request_records(server, **match)
+        return ok(records)
+
+    wait_until(found, timeout=timeout, interval=0.1)
+    return records
+
+
 # ---------------------------------------------------------------------------------------------
 # Registry tokens
 
@@ -55,8 +69,10 @@ def test_expired_token_gets_ecr_message_and_the_reason_is_logged(server_factory)
     assert r.status_code == 401
     assert r.json()["errors"][0]["message"] == EXPIRED_MESSAGE, r.text
     assert r.headers["WWW-Authenticate"].startswith("Basic realm=")
-    refused = [rec for rec in request_records(server, path="/v2/_catalog", status=401)]
-    assert refused and refused[-1].get("auth_error") == "registry token expired", refused
+    # The access-log line is written after the answer has gone out: wait for it.
+    assert wait_until(lambda: request_records(server, path="/v2/_catalog", status=401), timeout=5, interval=0.1)
+    refused = request_records(server, path="/v2/_catalog", status=401)
+    assert refused[-1].get("auth_error") == "registry token expired", refused
     assert password not in server.log_text(), "the token must never be logged"
 
 
@@ -71,8 +87,9 @@ def test_revoked_token_gets_ecr_message(server_factory):
                       timeout=6, interval=0.25)
     r = requests.get(server.url + "/v2/", headers=headers, timeout=30)
     assert r.json()["errors"][0]["message"] == EXPIRED_MESSAGE, r.text
-    assert any(rec.get("auth_error") == "the token's access key is disabled or deleted"
-               for rec in request_records(server, path="/v2/", status=401))
+    assert wait_until(lambda: any(rec.get("auth_error") == "the token's access key is disabled or deleted"
+                                  for rec in request_records(server, path="/v2/", status=401)),
+                      timeout=5, interval=0.1)
 
 
 def test_bad_token_is_not_called_expired(berth):
@@ -257,14 +274,16 @@ def test_aws_endpoint_url_ecr_as_the_readme_says(berth, tmp_path):
 def test_access_log_names_operation_error_principal_and_account(berth, ecr):
     missing = f"api/missing-{unique()}"
     expect_error("RepositoryNotFoundException", ecr.describe_repositories, repositoryNames=[missing])
-    lines = request_records(berth, operation="DescribeRepositories", error_code="RepositoryNotFoundException")
+    lines = request_records_eventually(berth, operation="DescribeRepositories", error_code="RepositoryNotFoundException")
     assert lines, "no access-log line names the operation and its error"
     line = lines[-1]
     assert line["user"] == "admin" and line["account"] == ACCOUNT_ID
     assert line["user_arn"] == f"arn:aws:iam::{ACCOUNT_ID}:user/admin"
     assert line["principal"] == ADMIN_KEY.access_key_id
     ecr.describe_registry()
-    ok = request_records(berth, operation="DescribeRegistry")
+    ok = request_records_eventually(berth, ok=lambda recs: any(r["status"] == 200 for r in recs),
+                                    operation="DescribeRegistry")
+    ok = [r for r in ok if r["status"] == 200]
     assert ok and "error_code" not in ok[-1] and ok[-1]["status"] == 200
 
 
@@ -274,8 +293,13 @@ def test_access_log_of_a_failed_signature_names_the_claimed_key(berth):
     assert r.status == 400 and r.error_type == "UnrecognizedClientException", r.text
     wrong = ecr_raw(berth.url, "DescribeRegistry", {}, secret_override="z" * 40)
     assert wrong.error_type == "InvalidSignatureException", wrong.text
-    lines = request_records(berth, operation="DescribeRegistry", error_code="UnrecognizedClientException")
-    assert any(line.get("claimed_access_key_id") == claimed.access_key_id for line in lines), lines[-3:]
-    lines = request_records(berth, operation="DescribeRegistry", error_code="InvalidSignatureException")
-    assert any(line.get("claimed_access_key_id") == ADMIN_KEY.access_key_id for line in lines), lines[-3:]
+    def claims(key_id):
+        return lambda recs: any(line.get("claimed_access_key_id") == key_id for line in recs)
+
+    lines = request_records_eventually(berth, ok=claims(claimed.access_key_id),
+                                       operation="DescribeRegistry", error_code="UnrecognizedClientException")
+    assert claims(claimed.access_key_id)(lines), lines[-3:]
+    lines = request_records_eventually(berth, ok=claims(ADMIN_KEY.access_key_id),
+                                       operation="DescribeRegistry", error_code="InvalidSignatureException")
+    assert claims(ADMIN_KEY.access_key_id)(lines), lines[-3:]
     assert "z" * 40 not in berth.log_text() and "y" * 40 not in berth.log_text()
