@@ -24,13 +24,14 @@ void restore_reserve(SpaceReserve& reserve) {
 
 }  // namespace
 
-BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config& config, Registry& registry,
-                                        MetadataStore& meta, BlobStore& blobs, SpaceReserve& reserve,
-                                        const std::atomic<bool>& stopping) {
+BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config& config,
+                                        Registry& registry, MetadataStore& meta, BlobStore& blobs,
+                                        SpaceReserve& reserve, const std::atomic<bool>& stopping) {
   BackgroundJobs out;
   Registry* r = &registry;
   SpaceReserve* space = &reserve;
-  scheduler.every("upload-expiry", std::chrono::seconds(std::min<int64_t>(600, config.upload_ttl_seconds)),
+  scheduler.every("upload-expiry",
+                  std::chrono::seconds(std::min<int64_t>(600, config.upload_ttl_seconds)),
                   [r, space] {
                     restore_reserve(*space);
                     auto n = r->expire_uploads();
@@ -43,10 +44,11 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
 
   out.lifecycle = std::make_unique<LifecycleRunner>(meta, Clock::system());
   LifecycleRunner* lifecycle = out.lifecycle.get();
-  scheduler.every("lifecycle", std::chrono::seconds(config.lifecycle_interval_seconds), [lifecycle] {
-    auto n = lifecycle->enforce_all();
-    if (!n) log::error("lifecycle run failed", {{"error", n.status().to_string()}});
-  });
+  scheduler.every("lifecycle", std::chrono::seconds(config.lifecycle_interval_seconds),
+                  [lifecycle] {
+                    auto n = lifecycle->enforce_all();
+                    if (!n) log::error("lifecycle run failed", {{"error", n.status().to_string()}});
+                  });
 
   out.gc = std::make_unique<GarbageCollector>(meta, blobs, Clock::system());
   GarbageCollector* gc = out.gc.get();
@@ -79,17 +81,21 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
   so.should_stop = [stop] { return stop->load(); };
   scheduler.every("scrub", std::chrono::seconds(config.scrub_interval_seconds), [scrubber, so] {
     auto result = scrubber->run(so, [](const ScrubIssue& issue) {
-      log::error(issue.kind == ScrubIssue::Kind::kCorrupt
-                     ? (issue.quarantined ? "scrub: corrupt blob quarantined; it reads as missing until pushed again"
-                                          : "scrub: corrupt blob")
-                     : "scrub: a linked blob's bytes are missing",
-                 {{"digest", issue.digest.str()}, {"detail", issue.detail}});
+      log::error(
+          issue.kind == ScrubIssue::Kind::kCorrupt
+              ? (issue.quarantined
+                     ? "scrub: corrupt blob quarantined; it reads as missing until pushed again"
+                     : "scrub: corrupt blob")
+              : "scrub: a linked blob's bytes are missing",
+          {{"digest", issue.digest.str()}, {"detail", issue.detail}});
     });
     if (!result) {
       log::error("scrub failed", {{"error", result.status().to_string()}});
     } else if (result->complete) {
-      log::info("scrub pass complete", {{"checked", result->checked}, {"bytes", result->bytes},
-                                        {"corrupt", result->corrupt}, {"missing", result->missing},
+      log::info("scrub pass complete", {{"checked", result->checked},
+                                        {"bytes", result->bytes},
+                                        {"corrupt", result->corrupt},
+                                        {"missing", result->missing},
                                         {"quarantined", result->quarantined}});
     }
   });

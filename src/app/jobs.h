@@ -31,8 +31,8 @@ struct BackgroundJobs {
 // The jobs use `registry`, `meta`, `blobs` and `reserve`, which must outlive
 // the scheduler's thread; `stopping` set to true ends a scrub slice early.
 // Failures of a run are logged, never returned: the next run tries again.
-BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config& config, Registry& registry,
-                                        MetadataStore& meta, BlobStore& blobs, SpaceReserve& reserve,
-                                        const std::atomic<bool>& stopping);
+BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config& config,
+                                        Registry& registry, MetadataStore& meta, BlobStore& blobs,
+                                        SpaceReserve& reserve, const std::atomic<bool>& stopping);
 
 }  // namespace berth::app

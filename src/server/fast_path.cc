@@ -35,19 +35,21 @@ FastPath::awaitable<std::pair<FastPath::error_code, size_t>> FastPath::write_fla
   size_t sent = 0;
   while (!ec && sent < out_.size()) {
     sent += socket_.write_some(net::buffer(out_.data() + sent, out_.size() - sent), ec);
-    if (ec == net::error::would_block || ec == net::error::try_again) ec = co_await wait_ready(tcp::socket::wait_write);
+    if (ec == net::error::would_block || ec == net::error::try_again)
+      ec = co_await wait_ready(tcp::socket::wait_write);
   }
   // An idle keep-alive connection keeps at most a small buffer.
   if (out_.capacity() > 16 * 1024) std::string().swap(out_);
   co_return std::pair{ec, sent};
 }
 
-template FastPath::awaitable<std::pair<FastPath::error_code, size_t>> FastPath::write_flat<http::empty_body>(
-    http::response_serializer<http::empty_body>&, bool);
-template FastPath::awaitable<std::pair<FastPath::error_code, size_t>> FastPath::write_flat<http::string_body>(
-    http::response_serializer<http::string_body>&, bool);
+template FastPath::awaitable<std::pair<FastPath::error_code, size_t>>
+FastPath::write_flat<http::empty_body>(http::response_serializer<http::empty_body>&, bool);
+template FastPath::awaitable<std::pair<FastPath::error_code, size_t>>
+FastPath::write_flat<http::string_body>(http::response_serializer<http::string_body>&, bool);
 
-FastPath::awaitable<std::pair<FastPath::error_code, size_t>> FastPath::read_some(char* dst, size_t want) {
+FastPath::awaitable<std::pair<FastPath::error_code, size_t>> FastPath::read_some(char* dst,
+                                                                                 size_t want) {
   // While the client keeps the socket full, plain reads fill the buffer
   // without a trip through the event loop or a timer per read; only an
   // empty socket waits, under the I/O timeout.
@@ -66,8 +68,8 @@ FastPath::awaitable<std::pair<FastPath::error_code, size_t>> FastPath::read_some
   co_return std::pair{ec, n};
 }
 
-FastPath::awaitable<std::pair<FastPath::error_code, uint64_t>> FastPath::send_file(int fd, uint64_t offset,
-                                                                                   uint64_t length) {
+FastPath::awaitable<std::pair<FastPath::error_code, uint64_t>> FastPath::send_file(
+    int fd, uint64_t offset, uint64_t length) {
   socket_.native_non_blocking(true);
   off_t off = static_cast<off_t>(offset);
   uint64_t remaining = length;
@@ -85,7 +87,8 @@ FastPath::awaitable<std::pair<FastPath::error_code, uint64_t>> FastPath::send_fi
       continue;
     }
     // n == 0: the file is shorter than promised; or a socket error.
-    error_code ec = n == 0 ? error_code(net::error::eof) : error_code(errno, boost::system::system_category());
+    error_code ec =
+        n == 0 ? error_code(net::error::eof) : error_code(errno, boost::system::system_category());
     co_return std::pair{ec, sent};
   }
   co_return std::pair{error_code{}, sent};

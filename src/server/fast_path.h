@@ -27,14 +27,15 @@ class FastPath {
   using awaitable = boost::asio::awaitable<T>;
 
   // `socket` must outlive this object.
-  FastPath(tcp::socket& socket, std::chrono::seconds io_timeout) : socket_(socket), io_timeout_(io_timeout) {}
+  FastPath(tcp::socket& socket, std::chrono::seconds io_timeout)
+      : socket_(socket), io_timeout_(io_timeout) {}
 
   // Serializes `sr`'s message (only its header with `header_only`, for HEAD)
   // into one buffer and sends it whole. Returns the error, if any, and the
   // bytes sent. Defined for empty_body and string_body.
   template <class Body>
-  awaitable<std::pair<error_code, size_t>> write_flat(boost::beast::http::response_serializer<Body>& sr,
-                                                      bool header_only);
+  awaitable<std::pair<error_code, size_t>> write_flat(
+      boost::beast::http::response_serializer<Body>& sr, bool header_only);
 
   // Reads up to `want` bytes into `dst`: what the socket holds now, or, when
   // it holds nothing, what arrives first within the I/O timeout. Returns the

@@ -37,7 +37,8 @@ constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 constexpr auto kDescriptorWarningInterval = std::chrono::minutes(1);
 
 bool out_of_descriptors(const boost::system::error_code& ec) {
-  return ec == net::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+  return ec == net::error::no_descriptors ||
+         ec == boost::system::errc::too_many_files_open_in_system ||
          ec == net::error::no_buffer_space || ec == net::error::no_memory;
 }
 
@@ -78,7 +79,9 @@ awaitable<void> HttpServer::Impl::accept_loop() {
         auto now = std::chrono::steady_clock::now();
         if (!warned_at || now - *warned_at >= kDescriptorWarningInterval) {
           log::warn("cannot accept connections: out of file descriptors; pausing accepts",
-                    {{"error", ec.message()}, {"connections", connections.load()}, {"failed_accepts", failed_accepts}});
+                    {{"error", ec.message()},
+                     {"connections", connections.load()},
+                     {"failed_accepts", failed_accepts}});
           warned_at = now;
           failed_accepts = 0;
         }
@@ -122,7 +125,9 @@ HttpServer::HttpServer(ServerOptions options, RequestHandler handler, RequestLog
 
 HttpServer::~HttpServer() = default;
 
-net::io_context& HttpServer::io_context() { return impl_->ioc; }
+net::io_context& HttpServer::io_context() {
+  return impl_->ioc;
+}
 
 Status HttpServer::start() {
   auto& o = impl_->options;
@@ -132,7 +137,8 @@ Status HttpServer::start() {
     }
     impl_->tls.emplace(ssl::context::tls_server);
     impl_->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                            ssl::context::no_tlsv1_1);
     // Mozilla's "intermediate" profile: TLS 1.2 and 1.3 only; for TLS 1.2 only
     // forward-secret AEAD suites (ECDHE with AES-GCM or ChaCha20-Poly1305).
     // TLS 1.3's suites are all of that kind and keep OpenSSL's defaults.
@@ -146,14 +152,17 @@ Status HttpServer::start() {
   }
   beast::error_code ec;
   auto address = net::ip::make_address(o.host, ec);
-  if (ec) return error(Code::kInvalidArgument, fmt::format("listen address {}: {}", o.host, ec.message()));
+  if (ec)
+    return error(Code::kInvalidArgument,
+                 fmt::format("listen address {}: {}", o.host, ec.message()));
   tcp::endpoint ep(address, o.port);
   auto& acc = impl_->acceptor;
   acc.open(ep.protocol(), ec);
   if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) acc.bind(ep, ec);
   if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) return error(Code::kInternal, fmt::format("listen on {}:{}: {}", o.host, o.port, ec.message()));
+  if (ec)
+    return error(Code::kInternal, fmt::format("listen on {}:{}: {}", o.host, o.port, ec.message()));
   net::co_spawn(impl_->ioc, impl_->accept_loop(), net::detached);
   return Status::ok();
 }

@@ -67,7 +67,8 @@ constexpr size_t kFirstReadSize = 8 * 1024;
 class RateFloor {
  public:
   RateFloor(uint64_t bytes_per_second, std::chrono::seconds window)
-      : need_(bytes_per_second * static_cast<uint64_t>(window.count())), window_(window),
+      : need_(bytes_per_second * static_cast<uint64_t>(window.count())),
+        window_(window),
         start_(std::chrono::steady_clock::now()) {}
   // Counts `n` more bytes; false once a whole window has passed with fewer
   // than the rate asks for.
@@ -155,7 +156,8 @@ template <class Stream>
 class Session : public Exchange {
  public:
   Session(HttpServer::Impl& server, Stream stream, std::string remote)
-      : server_(server), stream_(std::move(stream)),
+      : server_(server),
+        stream_(std::move(stream)),
         fast_(beast::get_lowest_layer(stream_).socket(), server_.options.io_timeout) {
     remote_ = std::move(remote);
   }
@@ -248,7 +250,8 @@ awaitable<Result<std::string>> Session<Stream>::read_body(size_t limit) {
   if (budget > kUnbudgetedBody) {
     if (!server_.reserve_body_bytes(budget)) {
       keep_alive_ = false;  // the unread body makes the connection unusable
-      co_return error(Code::kResourceExhausted, "the server is busy reading other request bodies; retry later");
+      co_return error(Code::kResourceExhausted,
+                      "the server is busy reading other request bodies; retry later");
     }
     body_reserved_ += budget;
   }
@@ -265,7 +268,8 @@ awaitable<Result<std::string>> Session<Stream>::read_body(size_t limit) {
   }
   if (is_malformed_message(ec)) {
     keep_alive_ = false;  // the framing is lost: answer, then close
-    co_return error(Code::kInvalidArgument, fmt::format("malformed request body: {}", ec.message()));
+    co_return error(Code::kInvalidArgument,
+                    fmt::format("malformed request body: {}", ec.message()));
   }
   if (ec) {
     broken_ = true;
@@ -308,14 +312,17 @@ awaitable<Result<uint64_t>> Session<Stream>::stream_body(const BodySink& sink) {
         n = got;
         if (ec) {
           broken_ = true;
-          co_return error(Code::kUnavailable, fmt::format("reading request body: {}", ec.message()));
+          co_return error(Code::kUnavailable,
+                          fmt::format("reading request body: {}", ec.message()));
         }
       } else {
         arm_timer(server_.options.io_timeout);
-        auto [ec, got] = co_await stream_.async_read_some(net::buffer(chunk.get(), want), as_tuple_awaitable);
+        auto [ec, got] =
+            co_await stream_.async_read_some(net::buffer(chunk.get(), want), as_tuple_awaitable);
         if (ec) {
           broken_ = true;
-          co_return error(Code::kUnavailable, fmt::format("reading request body: {}", ec.message()));
+          co_return error(Code::kUnavailable,
+                          fmt::format("reading request body: {}", ec.message()));
         }
         n = got;
       }
@@ -349,7 +356,8 @@ awaitable<Result<uint64_t>> Session<Stream>::stream_body(const BodySink& sink) {
     if (ec == http::error::need_buffer) ec = {};
     if (is_malformed_message(ec)) {
       keep_alive_ = false;  // the framing is lost: answer, then close
-      co_return error(Code::kInvalidArgument, fmt::format("malformed request body: {}", ec.message()));
+      co_return error(Code::kInvalidArgument,
+                      fmt::format("malformed request body: {}", ec.message()));
     }
     if (ec) {
       broken_ = true;
@@ -417,7 +425,8 @@ awaitable<void> Session<Stream>::send(Response res) {
 }
 
 template <class Stream>
-awaitable<void> Session<Stream>::write_blob_body(BlobReader& reader, uint64_t offset, uint64_t length) {
+awaitable<void> Session<Stream>::write_blob_body(BlobReader& reader, uint64_t offset,
+                                                 uint64_t length) {
   if constexpr (kPlain) {
     int fd = reader.native_fd();
     if (fd >= 0) {
@@ -431,13 +440,15 @@ awaitable<void> Session<Stream>::write_blob_body(BlobReader& reader, uint64_t of
   uint64_t remaining = length;
   uint64_t off = offset;
   while (remaining > 0) {
-    auto n = reader.read_at(off, chunk.get(), static_cast<size_t>(std::min<uint64_t>(remaining, kStreamChunk)));
+    auto n = reader.read_at(off, chunk.get(),
+                            static_cast<size_t>(std::min<uint64_t>(remaining, kStreamChunk)));
     if (!n || *n == 0) {
       broken_ = true;
       co_return;
     }
     arm_timer(server_.options.io_timeout);
-    auto [ec, w] = co_await net::async_write(stream_, net::buffer(chunk.get(), *n), as_tuple_awaitable);
+    auto [ec, w] =
+        co_await net::async_write(stream_, net::buffer(chunk.get(), *n), as_tuple_awaitable);
     if (ec) {
       broken_ = true;
       co_return;
@@ -496,7 +507,8 @@ awaitable<boost::system::error_code> Session<Stream>::read_head(bool first) {
     // A kept-alive connection may wait idle for its next request; once that
     // request's first bytes are in, its head has the head deadline to arrive.
     arm_timer(server_.options.idle_timeout);
-    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kFirstReadSize), as_tuple_awaitable);
+    auto [ec, n] =
+        co_await stream_.async_read_some(buffer_.prepare(kFirstReadSize), as_tuple_awaitable);
     if (ec) co_return ec;
     buffer_.commit(n);
   }
@@ -504,7 +516,8 @@ awaitable<boost::system::error_code> Session<Stream>::read_head(bool first) {
   // the head together get header_timeout, so a connection that never sends
   // a whole head holds its slot for no longer than that.
   if (!first || kPlain) arm_timer(server_.options.header_timeout);
-  auto [ec, n] = co_await http::async_read_header(stream_, buffer_, *header_parser_, as_tuple_awaitable);
+  auto [ec, n] =
+      co_await http::async_read_header(stream_, buffer_, *header_parser_, as_tuple_awaitable);
   co_return ec;
 }
 
@@ -522,7 +535,9 @@ awaitable<void> Session<Stream>::run() {
     if (ec) {
       const bool too_large = ec == http::error::header_limit;
       if (too_large || is_malformed_message(ec)) {
-        Response res{too_large ? http::status::request_header_fields_too_large : http::status::bad_request, 11};
+        Response res{
+            too_large ? http::status::request_header_fields_too_large : http::status::bad_request,
+            11};
         res.set(http::field::connection, "close");
         res.set(http::field::content_type, "text/plain");
         res.body() = too_large ? "request header too large\n" : "malformed request\n";
@@ -603,22 +618,24 @@ template <class Stream>
 void spawn(HttpServer::Impl& server, Stream stream, std::string address, std::string remote) {
   auto executor = stream.get_executor();
   auto session = std::make_shared<Session<Stream>>(server, std::move(stream), std::move(remote));
-  net::co_spawn(executor, [session]() { return session->run(); },
-                [session, &server, address = std::move(address)](std::exception_ptr) {
-                  server.release_connection(address);
-                });
+  net::co_spawn(
+      executor, [session]() { return session->run(); },
+      [session, &server, address = std::move(address)](std::exception_ptr) {
+        server.release_connection(address);
+      });
 }
 
 }  // namespace
 
-void start_plain_session(HttpServer::Impl& server, tcp::socket socket, std::string address, std::string remote) {
+void start_plain_session(HttpServer::Impl& server, tcp::socket socket, std::string address,
+                         std::string remote) {
   spawn(server, beast::tcp_stream(std::move(socket)), std::move(address), std::move(remote));
 }
 
-void start_tls_session(HttpServer::Impl& server, ssl::context& tls, tcp::socket socket, std::string address,
-                       std::string remote) {
-  spawn(server, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), tls), std::move(address),
-        std::move(remote));
+void start_tls_session(HttpServer::Impl& server, ssl::context& tls, tcp::socket socket,
+                       std::string address, std::string remote) {
+  spawn(server, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), tls),
+        std::move(address), std::move(remote));
 }
 
 }  // namespace berth::server

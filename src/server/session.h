@@ -21,7 +21,7 @@ void start_plain_session(HttpServer::Impl& server, net::ip::tcp::socket socket, 
                          std::string remote);
 // The same over TLS with `tls`: the handshake and the first request head
 // share the head deadline, counted from the accept.
-void start_tls_session(HttpServer::Impl& server, net::ssl::context& tls, net::ip::tcp::socket socket,
-                       std::string address, std::string remote);
+void start_tls_session(HttpServer::Impl& server, net::ssl::context& tls,
+                       net::ip::tcp::socket socket, std::string address, std::string remote);
 
 }  // namespace berth::server
