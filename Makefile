@@ -3,12 +3,13 @@
 #   make run    install build dependencies (if missing), build, run berth on its embedded defaults
 #   make test   install test dependencies (if missing), build, run every test
 #   make fuzz   build the libFuzzer targets with clang, run each FUZZ_SECONDS
+#   make format apply .clang-format to the C++ sources (scripts/check-format.sh reports)
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run run-only test test-only bench fuzz clean
+.PHONY: all deps build run run-only test test-only bench fuzz format clean
 
 all: build
 
@@ -38,6 +39,10 @@ bench:
 
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz.sh
+
+format:
+	git ls-files --cached --others --exclude-standard -- 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' | \
+	  xargs clang-format-14 -i --style=file
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-fuzz

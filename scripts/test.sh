@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
 PYTHON=/usr/bin/python3   # Debian's own, with python3-pytest and python3-boto3
 
+echo "== layering (scripts/check-layers.sh)"
+scripts/check-layers.sh
+
 echo "== build"
 # The micro-benchmarks are built (and run briefly in the benchmark smoke run) so they keep compiling.
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBERTH_WERROR=ON -DBERTH_BUILD_BENCH=ON >/dev/null

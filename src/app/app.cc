@@ -16,19 +16,16 @@
 
 #include <fmt/format.h>
 
+#include "app/jobs.h"
 #include "app/stores.h"
 #include "blob/fs/fs_space_reserve.h"
 #include "auth/access_control.h"
 #include "core/clock.h"
 #include "ecr/ecr_api.h"
-#include "jobs/scheduler.h"
 #include "log/log.h"
 #include "oci/oci_api.h"
 #include "oci/routes.h"
-#include "registry/garbage_collector.h"
-#include "registry/lifecycle_runner.h"
 #include "registry/registry.h"
-#include "registry/scrubber.h"
 #include "server/http_server.h"
 
 namespace berth::app {
@@ -126,16 +123,14 @@ struct App::Impl {
   Config config;
   Stores stores;
   std::unique_ptr<Registry> registry;
-  std::unique_ptr<GarbageCollector> gc;
-  std::unique_ptr<LifecycleRunner> lifecycle;
   std::unique_ptr<auth::AccessControl> access;
   std::unique_ptr<oci::OciApi> oci;
   std::unique_ptr<ecr::EcrApi> ecr;
   std::unique_ptr<server::HttpServer> http_server;
   std::unique_ptr<FsSpaceReserve> space_reserve;
-  std::unique_ptr<Scrubber> scrubber;
+  BackgroundJobs background;          // the runners the scheduler's jobs call
   std::atomic<bool> stopping{false};  // ends a background scrub slice early
-  jobs::Scheduler scheduler;
+  jobs::Scheduler scheduler;          // destroyed before `background`: its thread ends first
   std::unique_ptr<server::net::signal_set> signals;
 
   awaitable<void> handle(server::Exchange& ex);
@@ -194,22 +189,6 @@ App::~App() {
     impl_->scheduler.stop();
   }
 }
-
-namespace {
-
-// Sets the space reserve aside again once there is room; quiet while the
-// disk stays full (every attempt would say so).
-void restore_reserve(SpaceReserve& reserve) {
-  if (reserve.held()) return;
-  Status s = reserve.restore();
-  if (s.is_ok()) {
-    log::info("set the space reserve aside again");
-  } else if (s.code() != Code::kStorageFull) {
-    log::error("cannot set the space reserve aside", {{"error", s.to_string()}});
-  }
-}
-
-}  // namespace
 
 Result<std::unique_ptr<App>> App::create(const Config& config) {
   BERTH_RETURN_IF_ERROR(validate_config(config));
@@ -315,67 +294,8 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
         log::write(e.status >= 500 ? log::Level::kError : log::Level::kInfo, "request", std::move(f));
       });
 
-  Registry* registry = d.registry.get();
-  SpaceReserve* reserve = d.space_reserve.get();
-  d.scheduler.every("upload-expiry", std::chrono::seconds(std::min<int64_t>(600, config.upload_ttl_seconds)),
-                    [registry, reserve] {
-                      restore_reserve(*reserve);
-                      auto n = registry->expire_uploads();
-                      if (!n) {
-                        log::error("upload expiry failed", {{"error", n.status().to_string()}});
-                      } else if (*n > 0) {
-                        log::info("expired abandoned uploads", {{"count", *n}});
-                      }
-                    });
-  d.lifecycle = std::make_unique<LifecycleRunner>(*d.stores.meta, Clock::system());
-  LifecycleRunner* lifecycle = d.lifecycle.get();
-  d.scheduler.every("lifecycle", std::chrono::seconds(config.lifecycle_interval_seconds), [lifecycle] {
-    auto n = lifecycle->enforce_all();
-    if (!n) log::error("lifecycle run failed", {{"error", n.status().to_string()}});
-  });
-  d.gc = std::make_unique<GarbageCollector>(*d.stores.meta, *d.stores.blobs, Clock::system());
-  GarbageCollector* gc = d.gc.get();
-  GcOptions gco;
-  gco.grace_seconds = config.gc_grace_seconds;
-  gco.space_reserve = reserve;
-  d.scheduler.every("gc", std::chrono::seconds(config.gc_interval_seconds), [gc, gco, reserve] {
-    auto r = gc->run(gco);
-    restore_reserve(*reserve);
-    if (!r) {
-      log::error("garbage collection failed", {{"error", r.status().to_string()}});
-    } else if (r->reclaimed_blobs > 0) {
-      log::info("garbage collection", {{"examined", r->examined},
-                                       {"reclaimed_blobs", r->reclaimed_blobs},
-                                       {"reclaimed_bytes", r->reclaimed_bytes},
-                                       {"seconds", r->seconds}});
-    }
-  });
-  // Background scrub: one slice of at most a minute per interval, so that
-  // the other jobs on the scheduler's thread wait a minute at most; each
-  // slice continues where the last stopped.
-  d.scrubber = std::make_unique<Scrubber>(*d.stores.meta, *d.stores.blobs);
-  Scrubber* scrubber = d.scrubber.get();
-  ScrubOptions so_scrub;
-  so_scrub.repair = true;
-  so_scrub.rate_bytes_per_second = config.scrub_rate_bytes;
-  so_scrub.time_budget = std::chrono::seconds(60);
-  std::atomic<bool>* stopping = &d.stopping;
-  so_scrub.should_stop = [stopping] { return stopping->load(); };
-  d.scheduler.every("scrub", std::chrono::seconds(config.scrub_interval_seconds), [scrubber, so_scrub] {
-    auto r = scrubber->run(so_scrub, [](const ScrubIssue& issue) {
-      log::error(issue.kind == ScrubIssue::Kind::kCorrupt
-                     ? (issue.quarantined ? "scrub: corrupt blob quarantined; it reads as missing until pushed again"
-                                          : "scrub: corrupt blob")
-                     : "scrub: a linked blob's bytes are missing",
-                 {{"digest", issue.digest.str()}, {"detail", issue.detail}});
-    });
-    if (!r) {
-      log::error("scrub failed", {{"error", r.status().to_string()}});
-    } else if (r->complete) {
-      log::info("scrub pass complete", {{"checked", r->checked}, {"bytes", r->bytes}, {"corrupt", r->corrupt},
-                                        {"missing", r->missing}, {"quarantined", r->quarantined}});
-    }
-  });
+  d.background = register_background_jobs(d.scheduler, config, *d.registry, *d.stores.meta, *d.stores.blobs,
+                                          *d.space_reserve, d.stopping);
   return app;
 }
 

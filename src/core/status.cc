@@ -32,14 +32,9 @@ std::string_view code_name(Code code) {
     case Code::kTagImmutable: return "TAG_IMMUTABLE";
     case Code::kTooLarge: return "TOO_LARGE";
     case Code::kRepositoryNotEmpty: return "REPOSITORY_NOT_EMPTY";
-    case Code::kLayerAlreadyExists: return "LAYER_ALREADY_EXISTS";
-    case Code::kLayerPartTooSmall: return "LAYER_PART_TOO_SMALL";
     case Code::kUploadNotFound: return "UPLOAD_NOT_FOUND";
     case Code::kLimitExceeded: return "LIMIT_EXCEEDED";
-    case Code::kPolicyNotFound: return "POLICY_NOT_FOUND";
     case Code::kLifecyclePolicyPreviewNotFound: return "LIFECYCLE_POLICY_PREVIEW_NOT_FOUND";
-    case Code::kLifecyclePolicyPreviewInProgress: return "LIFECYCLE_POLICY_PREVIEW_IN_PROGRESS";
-    case Code::kScanNotFound: return "SCAN_NOT_FOUND";
     case Code::kMissingAuthentication: return "MISSING_AUTHENTICATION";
     case Code::kIncompleteSignature: return "INCOMPLETE_SIGNATURE";
     case Code::kSignatureInvalid: return "SIGNATURE_INVALID";

@@ -1,6 +1,6 @@
 // Errors as values. Every layer below the API edges returns a Status or a
 // Result<T>; the OCI and ECR edges each turn a Status into their own wire error
-// in exactly one place (oci/errors.cc, ecr/errors.cc).
+// in exactly one place (oci/errors.cc, ecr/ecr_error.cc).
 #pragma once
 
 #include <cassert>
@@ -44,14 +44,9 @@ enum class Code {
   kTagImmutable,         // the tag exists and the repository forbids moving it
   kTooLarge,             // body exceeds a configured limit
   kRepositoryNotEmpty,   // delete without force on a repository with images
-  kLayerAlreadyExists,   // ECR CompleteLayerUpload on an existing layer
-  kLayerPartTooSmall,
   kUploadNotFound,
   kLimitExceeded,
-  kPolicyNotFound,       // lifecycle / repository policy not set
   kLifecyclePolicyPreviewNotFound,
-  kLifecyclePolicyPreviewInProgress,
-  kScanNotFound,
   // Authentication specifics (ECR reports each with its own exception name).
   kMissingAuthentication,  // no signature / no credentials at all
   kIncompleteSignature,    // Authorization header malformed or missing parts

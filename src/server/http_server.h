@@ -85,7 +85,7 @@ class HttpServer {
   void stop();
   net::io_context& io_context();
 
-  struct Impl;  // shared with the connection sessions in http_server.cc
+  struct Impl;  // shared by the listener and the sessions (server_impl.h)
 
  private:
   std::unique_ptr<Impl> impl_;

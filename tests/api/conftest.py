@@ -9,26 +9,17 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-pytest_plugins = ["skip_policy"]   # tests/skip_policy.py: README clients must run; skips are listed
+# tests/skip_policy.py: README clients must run; skips are listed. tests/support/plugin.py: log
+# tails of live servers on a failure, and the server_factory fixtures.
+pytest_plugins = ["skip_policy", "support.plugin"]
 from botocore.exceptions import ClientError
 
-import ecr_support
 from ecr_support import (BERTH_BIN, OTHER_ACCOUNT_ID, AccessKey, BerthServer, V2, admin_cli_available, ecr_client,
                          error_code, registry_password, unique)
 
 
 def pytest_report_header(config):
     return [f"berth binary: {BERTH_BIN}"]
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    """On failure, attach the log tail of every live berth process to the report."""
-    outcome = yield
-    report = outcome.get_result()
-    if report.failed and call.when in ("setup", "call"):
-        for server in list(ecr_support.LIVE_SERVERS):
-            report.sections.append((f"{server.name} log tail ({server.log_path})", server.log_tail()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -42,36 +33,15 @@ def berth(tmp_path_factory) -> BerthServer:
     server.stop()
 
 
-class ServerFactory:
-    """Starts private berth processes (own data directory, own settings); stops them at teardown."""
+@pytest.fixture(scope="session")
+def make_private_server():
+    """How ``server_factory`` and ``module_server_factory`` (tests/support/plugin.py) build private
+    berth processes (own data directory, own settings): ``start(**kwargs)`` with the keyword
+    arguments of ``BerthServer``."""
+    def make(workdir: Path, n: int, **kwargs) -> BerthServer:
+        return BerthServer(workdir, name=f"berth (private #{n})", **kwargs)
 
-    def __init__(self, base: Path):
-        self.base = base
-        self.servers: list[BerthServer] = []
-
-    def start(self, **kwargs) -> BerthServer:
-        n = len(self.servers) + 1
-        server = BerthServer(self.base / f"private{n}", name=f"berth (private #{n})", **kwargs)
-        self.servers.append(server)
-        return server.start()
-
-    def close(self) -> None:
-        for server in self.servers:
-            server.stop()
-
-
-@pytest.fixture
-def server_factory(tmp_path):
-    factory = ServerFactory(tmp_path)
-    yield factory
-    factory.close()
-
-
-@pytest.fixture(scope="module")
-def module_server_factory(tmp_path_factory):
-    factory = ServerFactory(tmp_path_factory.mktemp("module-servers"))
-    yield factory
-    factory.close()
+    return make
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,18 +9,11 @@ secret, a stale clock).
 
 from __future__ import annotations
 
-import atexit
 import base64
 import datetime
 import json
-import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
-import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -35,8 +28,11 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BERTH_BIN = Path(os.environ.get("BERTH_BIN", REPO_ROOT / "build" / "berth"))
+from support import server as support_server
+from support.binaries import BERTH_BIN, REPO_ROOT  # noqa: F401  (re-exported for the tests)
+from support.binaries import private_berth_copy as berth_binary
+from support.ports import free_port  # noqa: F401
+from support.tools import redact, run_tool  # noqa: F401
 
 ADMIN_ACCESS_KEY_ID = "BKIATESTADMIN0000000"
 ADMIN_SECRET_ACCESS_KEY = "berthApiTestAdminSecret00000000000000000"
@@ -47,48 +43,7 @@ OTHER_ACCOUNT_ID = "111111111111"
 TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
 JSON_11 = "application/x-amz-json-1.1"
 
-READY_TIMEOUT = 30.0
 HTTP_TIMEOUT = 60
-
-# Every berth process started by this module and still running; conftest prints their log
-# tails when a test fails.
-LIVE_SERVERS: list["BerthServer"] = []
-_LIVE_LOCK = threading.Lock()
-
-
-_BINARY_COPY: Optional[Path] = None
-
-
-def berth_binary() -> Path:
-    """A private copy of ``BERTH_BIN``, made once per run, so that a rebuild while the suite
-    runs cannot swap (or truncate) the binary under the servers and ``berth admin`` calls."""
-    global _BINARY_COPY
-    if _BINARY_COPY is None:
-        deadline = time.monotonic() + 180
-        while True:  # wait for a build in progress to finish writing the file
-            try:
-                before = BERTH_BIN.stat()
-                time.sleep(0.5)
-                after = BERTH_BIN.stat()
-                if os.access(BERTH_BIN, os.X_OK) and (before.st_mtime_ns, before.st_size) == (after.st_mtime_ns, after.st_size):
-                    break
-            except FileNotFoundError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"berth binary {BERTH_BIN} is missing or not executable; build it or set BERTH_BIN")
-            time.sleep(1)
-        directory = Path(tempfile.mkdtemp(prefix="berth-api-bin-"))
-        atexit.register(shutil.rmtree, directory, True)
-        copy = directory / "berth"
-        shutil.copy2(BERTH_BIN, copy)
-        _BINARY_COPY = copy
-    return _BINARY_COPY
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def unique(n: int = 8) -> str:
@@ -98,121 +53,17 @@ def unique(n: int = 8) -> str:
 # ---------------------------------------------------------------------------------------------
 # The server process
 
-class BerthServer:
-    """One ``berth serve`` on 127.0.0.1 with its own data directory; stderr+stdout go to a log
-    file (JSON lines). ``start()`` returns once ``GET /v2/`` answers 401."""
+class BerthServer(support_server.ServerProcess):
+    """One ``berth serve`` (a private copy of the binary) with the suite's admin key, unless
+    ``admin_env=False``; ``start()`` returns once ``GET /v2/`` answers 401. The log is
+    ``berth.log`` in the work directory."""
 
     def __init__(self, workdir: Path, name: str = "berth", admin_env: bool = True,
                  config: Optional[dict] = None, extra_args: Iterable[str] = ()):
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.data_dir = self.workdir / "data"
-        self.name = name
-        self.admin_env = admin_env
-        self.config = config
-        self.extra_args = list(extra_args)
-        self.port: Optional[int] = None
-        self.proc: Optional[subprocess.Popen] = None
-        self.log_path = self.workdir / "berth.log"
-        self._log = None
-        self.restarts_after_death = 0
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}"
-
-    def command(self) -> list[str]:
-        cmd = [str(berth_binary()), "serve", "--listen", self.host, "--data-dir", str(self.data_dir),
-               "--log-level", "debug"]
-        if self.config is not None:
-            path = self.workdir / "berth.yaml"
-            path.write_text("".join(f"{k}: {v}\n" for k, v in self.config.items()))
-            cmd += ["--config", str(path)]
-        return cmd + self.extra_args
-
-    def env(self) -> dict:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_ADMIN_")}
-        if self.admin_env:
-            env["BERTH_ADMIN_ACCESS_KEY_ID"] = ADMIN_ACCESS_KEY_ID
-            env["BERTH_ADMIN_SECRET_ACCESS_KEY"] = ADMIN_SECRET_ACCESS_KEY
-        return env
-
-    def start(self) -> "BerthServer":
-        self.port = free_port()
-        self._log = open(self.log_path, "ab")
-        self._log.write(f"===== {' '.join(self.command())}\n".encode())
-        self._log.flush()
-        self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=self.env(), cwd=self.workdir)
-        with _LIVE_LOCK:
-            LIVE_SERVERS.append(self)
-        try:
-            self._wait_ready()
-        except Exception:
-            self.stop()
-            raise
-        return self
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} during start-up:\n"
-                                   f"{self.log_tail()}")
-            try:
-                r = requests.get(self.url + "/v2/", timeout=2)
-                if r.status_code == 401:
-                    return
-                last = f"status {r.status_code}"
-            except requests.RequestException as e:
-                last = repr(e)
-            time.sleep(0.05)
-        raise RuntimeError(f"{self.name} did not answer GET /v2/ with 401 within {READY_TIMEOUT}s "
-                           f"({last}):\n{self.log_tail()}")
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def ensure_running(self) -> None:
-        """Restarts the server on the same data directory (and a new port) if it died, so that one
-        crash fails one test rather than every test after it."""
-        if not self.alive():
-            self.restarts_after_death += 1
-            self.stop()
-            self.start()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        with _LIVE_LOCK:
-            if self in LIVE_SERVERS:
-                LIVE_SERVERS.remove(self)
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def log_tail(self, lines: int = 25) -> str:
-        all_lines = self.log_text().splitlines()
-        problems = [line for line in all_lines
-                    if re.search(r'"level"\s*:\s*"(warn|error|fatal)"', line)][-15:]
-        out = (["--- warnings and errors ---", *problems, "--- last lines ---"] if problems else [])
-        return "\n".join(out + all_lines[-lines:])
+        super().__init__(workdir, name=name,
+                         admin_credentials=(ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY) if admin_env else None,
+                         config=config, extra_args=extra_args, binary=berth_binary, ready_statuses=(401,),
+                         log_name="berth.log")
 
     # -- operator commands -----------------------------------------------------------------
 
@@ -392,29 +243,6 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 3.5, interval: fl
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
-
-
-def run_tool(cmd: list[str], timeout: int = 240, check: bool = True, env: Optional[dict] = None,
-             input: Optional[str] = None, cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
-    """Runs an external client; on failure the assertion carries its output (secrets redacted)."""
-    if shutil.which(cmd[0]) is None and not Path(cmd[0]).exists():
-        raise RuntimeError(f"tool {cmd[0]} is not installed")
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env,
-                          input=input, stdin=None if input is not None else subprocess.DEVNULL, cwd=cwd)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"command failed ({proc.returncode}): {redact(cmd)}\n"
-                             f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}")
-    return proc
-
-
-def redact(cmd: list[str]) -> str:
-    shown, hide_next = [], False
-    for arg in cmd:
-        shown.append("***" if hide_next else re.sub(r"^(--(?:src-|dest-)?creds=).*", r"\1***", arg))
-        hide_next = arg in ("--creds", "--src-creds", "--dest-creds", "-p", "--password")
-    return " ".join(shown)
 
 
 def tampered_tokens(token: str) -> list[str]:

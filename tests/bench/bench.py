@@ -46,6 +46,9 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the shared support package
+from support.ports import free_port  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 WRK_SCRIPT = HERE / "manifest.lua"
 DISTRIBUTION_BIN = os.environ.get("DISTRIBUTION_BIN", "/usr/bin/docker-registry")
@@ -222,12 +225,6 @@ class ProcessMonitor:
 
 
 # --- the two servers ---------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class ServerProcess:
     """One registry on 127.0.0.1 with its own data directory and log; dies with this process."""

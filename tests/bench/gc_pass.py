@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,14 +26,11 @@ import time
 import boto3
 import requests
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))  # tests/: support
+from support.ports import free_port  # noqa: E402
+
 KEY_ID = "BKIAGCBENCHADMIN0000"
 SECRET = "gcbenchsecretgcbenchsecretgcbenchsecret0"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_berth(binary, data_dir, port):

@@ -1,5 +1,5 @@
 // Request heads and bodies as berth reads them off the wire: Beast's parser
-// driven by berth's session (src/server/http_server.cc: header limit, request
+// driven by berth's session (src/server/session.cc: header limit, request
 // target, Content-Length and chunked bodies, read_body and stream_body), and
 // behind it the whole /v2 API with real stores.
 //

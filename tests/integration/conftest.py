@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-pytest_plugins = ["skip_policy"]   # tests/skip_policy.py: README clients must run; skips are listed
+# tests/skip_policy.py: README clients must run; skips are listed. tests/support/plugin.py: log
+# tails of live servers on a failure, and the server_factory fixtures.
+pytest_plugins = ["skip_policy", "support.plugin"]
 
 import harness
 from content import unique
@@ -19,16 +21,6 @@ from images import add_index, build_busybox_image
 
 def pytest_report_header(config):
     return [f"registry target: {harness.TARGET} ({harness.target_binary()})"]
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    """On failure, attach the tail of every live server's log to the report."""
-    outcome = yield
-    report = outcome.get_result()
-    if report.failed and call.when in ("setup", "call"):
-        for server in list(harness.LIVE_SERVERS):
-            report.sections.append((f"{server.name} log tail ({server.log_path})", server.log_tail()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -49,43 +41,18 @@ def registry(session_server) -> Registry:
     return Registry(session_server)
 
 
-class ServerFactory:
-    """Starts private registry processes; everything it started is stopped at teardown."""
-
-    def __init__(self, base: Path):
-        self.base = base
-        self.servers: list[ServerProcess] = []
-        self._count = 0
-
-    def start(self, tls: bool = False, data_dir: Path | None = None, name: str | None = None,
-              create_on_push: bool = True) -> ServerProcess:
-        self._count += 1
-        workdir = self.base / f"server{self._count}"
+@pytest.fixture(scope="session")
+def make_private_server():
+    """How ``server_factory`` and ``module_server_factory`` (tests/support/plugin.py) build the
+    extra private servers (crash, TLS): ``start(tls=False, data_dir=None, name=None,
+    create_on_push=True)``."""
+    def make(workdir: Path, n: int, tls: bool = False, data_dir: Path | None = None, name: str | None = None,
+             create_on_push: bool = True) -> ServerProcess:
         cert = make_self_signed_cert(workdir / "tls") if tls else None
-        server = ServerProcess(workdir, data_dir=data_dir, tls=cert,
-                               name=name or f"{harness.TARGET} (private #{self._count})",
-                               create_on_push=create_on_push)
-        self.servers.append(server)
-        return server.start()
+        return ServerProcess(workdir, data_dir=data_dir, tls=cert, name=name or f"{harness.TARGET} (private #{n})",
+                             create_on_push=create_on_push)
 
-    def close(self) -> None:
-        for server in self.servers:
-            server.stop()
-
-
-@pytest.fixture
-def server_factory(tmp_path):
-    """Function-scoped: start extra private servers (crash, TLS); they are stopped afterwards."""
-    factory = ServerFactory(tmp_path)
-    yield factory
-    factory.close()
-
-
-@pytest.fixture(scope="module")
-def module_server_factory(tmp_path_factory):
-    factory = ServerFactory(tmp_path_factory.mktemp("module-servers"))
-    yield factory
-    factory.close()
+    return make
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,23 +43,12 @@ def require_berth():
 # ---------------------------------------------------------------------------------------------
 # Private servers with extra flags
 
-class FlaggedServer(ServerProcess):
-    """A ``berth serve`` process with extra command-line flags appended."""
-
-    def __init__(self, workdir: Path, extra_args: list[str], **kw):
-        super().__init__(workdir, **kw)
-        self.extra_args = list(extra_args)
-
-    def _command(self) -> list[str]:
-        return super()._command() + self.extra_args
-
-
 def start_server(server_factory, *extra_args: str, name: str = "") -> ServerProcess:
     """Start a private berth with ``extra_args``; ``server_factory`` stops it at teardown."""
     require_berth()
     n = len(server_factory.servers) + 1
     label = name or " ".join(extra_args)
-    server = FlaggedServer(server_factory.base / f"flagged{n}", list(extra_args), name=f"berth ({label})")
+    server = ServerProcess(server_factory.base / f"flagged{n}", extra_args=extra_args, name=f"berth ({label})")
     server_factory.servers.append(server)
     return server.start()
 

@@ -16,25 +16,21 @@ from __future__ import annotations
 
 import base64
 import os
-import re
-import shutil
-import signal
-import socket
-import subprocess
-import threading
-import time
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from support import server as support_server
+from support.binaries import BERTH_BIN, REPO_ROOT  # noqa: F401  (re-exported for the tests)
+from support.ports import free_port  # noqa: F401
+from support.tools import redact, run_tool  # noqa: F401
+
 TARGET = os.environ.get("BERTH_TEST_TARGET", "berth").strip().lower() or "berth"
 if TARGET not in ("berth", "distribution"):
     raise RuntimeError(f"BERTH_TEST_TARGET must be 'berth' or 'distribution', not {TARGET!r}")
 
-BERTH_BIN = Path(os.environ.get("BERTH_BIN", REPO_ROOT / "build" / "berth"))
 # "off" starts berth with --no-auth (for a build whose auth endpoints are not ready); the default
 # leaves berth's own default and logs in whenever GET /v2/ asks for credentials.
 AUTH_MODE = os.environ.get("BERTH_TEST_AUTH", "auto").strip().lower() or "auto"
@@ -56,66 +52,28 @@ AWS_REGION = "us-east-1"
 DISTRIBUTION_HTTP_SECRET = "berth-integration-tests-fixed-secret"
 
 DEFAULT_TIMEOUT = 60
-READY_TIMEOUT = 30.0
-
-# Every server started by this module that is still running; the failure-report hook in
-# conftest.py prints their log tails.
-LIVE_SERVERS: list["ServerProcess"] = []
-_LIVE_LOCK = threading.Lock()
 
 
 def target_binary() -> Path:
     return DISTRIBUTION_BIN if TARGET == "distribution" else BERTH_BIN
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class ServerProcess(support_server.ServerProcess):
+    """The test target (``BERTH_TEST_TARGET``): berth with the suite's admin key, or Distribution.
 
-
-class ServerProcess:
-    """One registry process on 127.0.0.1 with its own data directory and log file.
-
-    ``start()`` returns once ``GET /v2/`` answers 200 or 401. ``kill()`` sends SIGKILL (a crash);
-    ``stop()`` sends SIGTERM and escalates. A stopped server can be started again on the same
-    data directory (and, by default, a new port).
+    ``start()`` returns once ``GET /v2/`` answers 200 or 401.
     """
 
     def __init__(self, workdir: Path, data_dir: Optional[Path] = None, tls: Optional[tuple[Path, Path]] = None,
-                 name: str = "berth", create_on_push: bool = True):
-        self.workdir = Path(workdir)
+                 name: str = "berth", create_on_push: bool = True, extra_args: Iterable[str] = ()):
+        super().__init__(workdir, data_dir=data_dir, tls=tls, name=name,
+                         admin_credentials=(ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY), extra_args=extra_args,
+                         binary=target_binary, ready_statuses=(200, 401))
         # The generic protocol suites push to repositories nobody created, as Distribution allows;
         # berth does so only with --create-on-push (its default is ECR's NAME_UNKNOWN).
         self.create_on_push = create_on_push
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.data_dir = Path(data_dir) if data_dir else self.workdir / "data"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.tls = tls
-        self.name = name
-        self.port: Optional[int] = None
-        self.proc: Optional[subprocess.Popen] = None
-        self.log_path = self.workdir / "server.log"
-        self._log_file = None
-        self.starts = 0
 
-    @property
-    def scheme(self) -> str:
-        return "https" if self.tls else "http"
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"{self.scheme}://{self.host}"
-
-    @property
-    def verify(self):
-        return str(self.tls[0]) if self.tls else True
-
-    def _command(self) -> list[str]:
+    def base_command(self) -> list[str]:
         if TARGET == "distribution":
             config = self.workdir / "distribution.yml"
             tls_block = ""
@@ -133,108 +91,12 @@ class ServerProcess:
                 + tls_block
             )
             return [str(DISTRIBUTION_BIN), "serve", str(config)]
-        cmd = [str(BERTH_BIN), "serve", "--listen", self.host, "--data-dir", str(self.data_dir),
-               "--log-level", "debug"]
-        if self.tls:
-            cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        cmd = super().base_command()
         if AUTH_MODE == "off":
             cmd.append("--no-auth")
         if self.create_on_push:
             cmd.append("--create-on-push")
         return cmd
-
-    def start(self, port: Optional[int] = None) -> "ServerProcess":
-        binary = target_binary()
-        if not binary.exists():
-            raise RuntimeError(f"registry binary {binary} does not exist (target {TARGET}); "
-                               "build berth or set BERTH_BIN / BERTH_TEST_TARGET")
-        self.port = port or free_port()
-        env = dict(os.environ)
-        env["BERTH_ADMIN_ACCESS_KEY_ID"] = ADMIN_ACCESS_KEY_ID
-        env["BERTH_ADMIN_SECRET_ACCESS_KEY"] = ADMIN_SECRET_ACCESS_KEY
-        self._log_file = open(self.log_path, "ab")
-        self._log_file.write(f"\n===== start #{self.starts + 1}: {' '.join(self._command())}\n".encode())
-        self._log_file.flush()
-        self.proc = subprocess.Popen(self._command(), stdout=self._log_file, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=env, cwd=self.workdir)
-        self.starts += 1
-        with _LIVE_LOCK:
-            LIVE_SERVERS.append(self)
-        try:
-            self._wait_ready()
-        except Exception:
-            self.stop()
-            raise
-        return self
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} during start-up;"
-                                   f" log tail:\n{self.log_tail()}")
-            try:
-                r = requests.get(self.url + "/v2/", timeout=2, verify=self.verify)
-                if r.status_code in (200, 401):
-                    return
-                last = f"status {r.status_code}"
-            except requests.RequestException as e:
-                last = repr(e)
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not answer GET /v2/ within {READY_TIMEOUT}s ({last});"
-                           f" log tail:\n{self.log_tail()}")
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: the process gets no chance to flush or clean up."""
-        if self.alive():
-            self.proc.send_signal(signal.SIGKILL)
-        self._reap()
-
-    def stop(self) -> None:
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.send_signal(signal.SIGKILL)
-        self._reap()
-
-    def _reap(self) -> None:
-        if self.proc is not None:
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-            keep = os.environ.get("BERTH_TEST_LOG_DIR")
-            if keep:
-                Path(keep).mkdir(parents=True, exist_ok=True)
-                slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{self.workdir.name}-{self.name}").strip("-")
-                shutil.copyfile(self.log_path, Path(keep) / f"{slug}-{os.getpid()}.log")
-        with _LIVE_LOCK:
-            if self in LIVE_SERVERS:
-                LIVE_SERVERS.remove(self)
-
-    def log_tail(self, lines: int = 30, problems: int = 20) -> str:
-        """The last ``lines`` log lines, preceded by the last ``problems`` warnings and errors."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no log)"
-        all_lines = text.splitlines()
-        bad = [line for line in all_lines
-               if re.search(r'"level"\s*:\s*"(warn|warning|error|fatal|critical|panic)"', line, re.I)
-               or re.search(r"\b(panic|fatal|abort|sanitizer|segmentation)\b", line, re.I)]
-        out = []
-        if bad:
-            out += ["--- warnings and errors ---", *bad[-problems:], "--- last lines ---"]
-        return "\n".join(out + all_lines[-lines:])
 
 
 def obtain_registry_password(url: str, verify) -> str:
@@ -300,7 +162,7 @@ class Registry:
     def _login(self) -> None:
         r = requests.get(self.url + "/v2/", timeout=DEFAULT_TIMEOUT, verify=self.verify)
         if r.status_code == 200:
-            if AUTH_EXPECTED and "--no-auth" not in self.server._command():
+            if AUTH_EXPECTED and "--no-auth" not in self.server.command():
                 raise RuntimeError("berth answered GET /v2/ without credentials with 200: authentication is on by "
                                    "default and the auth tests must not turn into skips (BERTH_TEST_AUTH=off runs "
                                    "berth with --no-auth on purpose)")
@@ -392,32 +254,6 @@ class Registry:
     def skopeo_args(self) -> list[str]:
         args = ["--tls-verify=false"]
         return args + (["--creds", self.skopeo_creds] if self.skopeo_creds else [])
-
-
-def run_tool(cmd: list[str], timeout: int = 240, check: bool = True, env: Optional[dict] = None,
-             cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
-    """Run an external client; on failure the exception carries its output."""
-    if shutil.which(cmd[0]) is None and not Path(cmd[0]).exists():
-        raise RuntimeError(f"tool {cmd[0]} is not installed")
-    full_env = dict(os.environ)
-    if env:
-        full_env.update(env)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd,
-                          stdin=subprocess.DEVNULL)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"command failed ({proc.returncode}): {redact(cmd)}\n"
-                             f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}")
-    return proc
-
-
-def redact(cmd: list[str]) -> str:
-    """The command line with credential arguments hidden."""
-    shown = []
-    hide_next = False
-    for arg in cmd:
-        shown.append("***" if hide_next else arg)
-        hide_next = arg in ("--creds", "--src-creds", "--dest-creds")
-    return " ".join(shown)
 
 
 def distribution_gap(reason: str):

@@ -2,6 +2,8 @@
 `urls` are accepted only on foreign layers and only for hosts the operator allows
 (`--manifest-urls-allow`, as Distribution's validation.manifests.urls.allow)."""
 
+import subprocess
+
 import pytest
 
 import harness
@@ -88,9 +90,9 @@ def test_manifest_allowed_foreign_urls_need_no_stored_blob(permissive):
 
 def test_manifest_urls_allow_with_a_bad_pattern_refuses_to_start(tmp_path):
     berth_only()
-    proc = harness.subprocess.run(
+    proc = subprocess.run(
         [str(harness.BERTH_BIN), "serve", "--listen", f"127.0.0.1:{harness.free_port()}",
          "--data-dir", str(tmp_path / "data"), "--manifest-urls-allow", "(unclosed"],
-        capture_output=True, text=True, timeout=30, stdin=harness.subprocess.DEVNULL)
+        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert proc.returncode != 0
     assert "manifest-urls-allow" in proc.stdout + proc.stderr

@@ -29,9 +29,9 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from content import get_manifest, make_image, push_image, unique
-from ecr_helpers import (ECR_TARGET_PREFIX, FlaggedServer, ecr_ok, ecr_raw, ecr_error_type, log_records,
+from ecr_helpers import (ECR_TARGET_PREFIX, ecr_ok, ecr_raw, ecr_error_type, log_records,
                          require_berth, start_server)
-from harness import ADMIN_ACCESS_KEY_ID, AWS_REGION, BERTH_BIN, Registry
+from harness import ADMIN_ACCESS_KEY_ID, AWS_REGION, BERTH_BIN, Registry, ServerProcess
 
 # A legitimate round trip (ECR call, push of a small image, pull of its manifest and a blob) must
 # finish within this while an attack goes on. Unloaded it takes well under a second.
@@ -426,15 +426,15 @@ def test_slowloris_per_address_cap_keeps_serving_others(server_factory, tmp_path
 # ---------------------------------------------------------------------------------------------
 # Out of file descriptors
 
-class LimitedServer(FlaggedServer):
+class LimitedServer(ServerProcess):
     """berth started under ``prlimit --nofile=SOFT:HARD``."""
 
     def __init__(self, workdir: Path, nofile: tuple[int, int], **kw):
-        super().__init__(workdir, [], **kw)
+        super().__init__(workdir, **kw)
         self.nofile = nofile
 
-    def _command(self) -> list[str]:
-        return ["prlimit", f"--nofile={self.nofile[0]}:{self.nofile[1]}"] + super()._command()
+    def command(self) -> list[str]:
+        return ["prlimit", f"--nofile={self.nofile[0]}:{self.nofile[1]}"] + super().command()
 
 
 def start_limited(server_factory, nofile: tuple[int, int]):

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from content import OCTET, assert_error, describe, push_blob, push_image, sha256, with_query
-from ecr_helpers import (FlaggedServer, blob_file, ecr_ok, ecr_raw, image_from_layers, log_records, make_layer_blob,
+from ecr_helpers import (blob_file, ecr_ok, ecr_raw, image_from_layers, log_records, make_layer_blob,
                          require_berth, run_berth, start_server, wait_until)
-from harness import Registry
+from harness import Registry, ServerProcess
 
 
 def new_repo(reg: Registry, prefix: str) -> str:
@@ -235,8 +235,8 @@ def test_full_disk_is_reported_clearly_and_deletes_and_gc_still_work(server_fact
         # One setting for the server and for berth gc, which sets the reserve aside again.
         config = tmp_path / "berth.yml"
         config.write_text("space-reserve: 4m\n")
-        server = FlaggedServer(server_factory.base / "diskfull", ["--config", str(config)], data_dir=data_dir,
-                               name="berth (disk full)")
+        server = ServerProcess(server_factory.base / "diskfull", extra_args=["--config", str(config)],
+                               data_dir=data_dir, name="berth (disk full)")
         server_factory.servers.append(server)
         server.start()
         assert (data_dir / "space.reserve").stat().st_size == 4 << 20

@@ -1,6 +1,4 @@
-#include "server/http_server.h"
-
-#include <sys/sendfile.h>
+#include "server/session.h"
 
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -12,26 +10,20 @@
 
 #include <fmt/format.h>
 #include <openssl/rand.h>
-#include <openssl/ssl.h>
 
 #include <array>
-#include <atomic>
-#include <cerrno>
-#include <cstring>
-#include <mutex>
+#include <memory>
 #include <type_traits>
-#include <unordered_map>
 
 #include "core/digest.h"
 #include "log/log.h"
-#include "server/tls_files.h"
+#include "server/fast_path.h"
 
 namespace berth::server {
 namespace beast = boost::beast;
 namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
 using net::awaitable;
-using net::use_awaitable;
 constexpr auto as_tuple_awaitable = net::as_tuple(net::use_awaitable);
 
 namespace {
@@ -54,22 +46,11 @@ std::string make_request_id() {
   return to_hex(b, sizeof b);
 }
 
-// Responses with bodies up to this size go out through Session::write_flat.
+// Responses with bodies up to this size go out through FastPath::write_flat.
 constexpr size_t kFlatWriteMax = 64 * 1024;
-
-// The TLS 1.2 cipher suites (Mozilla "intermediate", without the DHE ones).
-constexpr const char* kTls12Ciphers =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 // Streamed request bodies go to the sink in chunks of up to this size.
 constexpr size_t kStreamChunk = 1024 * 1024;
-
-// How long the accept loop pauses when the process is out of descriptors
-// (or kernel memory): retrying at once would spin on the pending connection.
-constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
-constexpr auto kDescriptorWarningInterval = std::chrono::minutes(1);
 
 // Lingering close: how long, and how many unread body bytes, a connection
 // closed after a refusal keeps reading so that its answer is not lost.
@@ -86,7 +67,8 @@ constexpr size_t kFirstReadSize = 8 * 1024;
 class RateFloor {
  public:
   RateFloor(uint64_t bytes_per_second, std::chrono::seconds window)
-      : need_(bytes_per_second * static_cast<uint64_t>(window.count())), window_(window),
+      : need_(bytes_per_second * static_cast<uint64_t>(window.count())),
+        window_(window),
         start_(std::chrono::steady_clock::now()) {}
   // Counts `n` more bytes; false once a whole window has passed with fewer
   // than the rate asks for.
@@ -110,11 +92,6 @@ class RateFloor {
 
 Status too_slow() {
   return error(Code::kUnavailable, "the request body arrives slower than the minimum rate");
-}
-
-bool out_of_descriptors(const boost::system::error_code& ec) {
-  return ec == net::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
-         ec == net::error::no_buffer_space || ec == net::error::no_memory;
 }
 
 // True when the parser refused the bytes themselves (bad framing, a bad chunk,
@@ -165,49 +142,6 @@ const char* framing_error(const http::request_parser<http::empty_body>& parser) 
 
 }  // namespace
 
-struct HttpServer::Impl {
-  ServerOptions options;
-  RequestHandler handler;
-  RequestLogger logger;
-  net::io_context ioc;
-  tcp::acceptor acceptor{ioc};
-  std::optional<ssl::context> tls;
-  std::atomic<size_t> connections{0};
-  std::atomic<bool> stopping{false};
-  // Bytes of request bodies read into memory right now (read_body).
-  std::atomic<size_t> body_bytes{0};
-
-  // Open connections per peer address; guarded by peers_mu.
-  std::mutex peers_mu;
-  std::unordered_map<std::string, size_t> peers;
-
-  awaitable<void> accept_loop();
-  // Counts a connection from `address`; false (nothing counted) when the
-  // address is at its cap. Thread-safe.
-  bool admit_peer(const std::string& address);
-  void release_peer(const std::string& address);
-  // Takes `n` bytes from the body budget; false (nothing taken) when they do
-  // not fit. Thread-safe.
-  bool reserve_body_bytes(size_t n);
-};
-
-bool HttpServer::Impl::admit_peer(const std::string& address) {
-  if (options.max_connections_per_ip == 0) return true;
-  std::lock_guard lock(peers_mu);
-  size_t& n = peers[address];
-  if (n >= options.max_connections_per_ip) return false;
-  ++n;
-  return true;
-}
-
-void HttpServer::Impl::release_peer(const std::string& address) {
-  if (options.max_connections_per_ip == 0) return;
-  std::lock_guard lock(peers_mu);
-  auto it = peers.find(address);
-  if (it == peers.end()) return;
-  if (--it->second == 0) peers.erase(it);
-}
-
 bool HttpServer::Impl::reserve_body_bytes(size_t n) {
   size_t held = body_bytes.load();
   do {
@@ -222,7 +156,9 @@ template <class Stream>
 class Session : public Exchange {
  public:
   Session(HttpServer::Impl& server, Stream stream, std::string remote)
-      : server_(server), stream_(std::move(stream)) {
+      : server_(server),
+        stream_(std::move(stream)),
+        fast_(beast::get_lowest_layer(stream_).socket(), server_.options.io_timeout) {
     remote_ = std::move(remote);
   }
   ~Session() override { release_body_budget(); }
@@ -241,9 +177,6 @@ class Session : public Exchange {
 
   beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
   void arm_timer(std::chrono::steady_clock::duration t) { tcp().expires_after(t); }
-  // Waits until the plain socket is readable or writable, for at most the I/O
-  // timeout (the stream's own timer covers only its own operations).
-  awaitable<boost::system::error_code> wait_ready(tcp::socket::wait_type what);
   // Before closing a connection whose request body was refused unread.
   awaitable<void> drain_unread_body();
   // Reads the next request head into header_parser_ under the head deadline.
@@ -253,23 +186,16 @@ class Session : public Exchange {
     server_.body_bytes -= body_reserved_;
     body_reserved_ = 0;
   }
-  // Plain TCP, small messages: the serializer's output gathered into one
-  // buffer and sent with non-blocking writes, so that a response which fits
-  // the socket buffer costs one send and no trip through the event loop.
-  // With `header_only`, stops after the header (HEAD). Returns bytes sent.
-  template <class Body>
-  awaitable<std::pair<boost::system::error_code, size_t>> write_flat(http::response_serializer<Body>& sr,
-                                                                     bool header_only);
   awaitable<bool> continue_if_expected();
   awaitable<void> write_blob_body(BlobReader& reader, uint64_t offset, uint64_t length);
   void reset_for_request();
 
   HttpServer::Impl& server_;
   Stream stream_;
+  FastPath fast_;  // plain TCP only (kPlain)
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> header_parser_;
   std::string target_storage_;
-  std::string out_;  // write_flat's buffer, reused between responses
   // The request header survives the parser being converted to a body parser.
   RequestHeader header_copy_;
   void detach_header() {
@@ -324,7 +250,8 @@ awaitable<Result<std::string>> Session<Stream>::read_body(size_t limit) {
   if (budget > kUnbudgetedBody) {
     if (!server_.reserve_body_bytes(budget)) {
       keep_alive_ = false;  // the unread body makes the connection unusable
-      co_return error(Code::kResourceExhausted, "the server is busy reading other request bodies; retry later");
+      co_return error(Code::kResourceExhausted,
+                      "the server is busy reading other request bodies; retry later");
     }
     body_reserved_ += budget;
   }
@@ -341,7 +268,8 @@ awaitable<Result<std::string>> Session<Stream>::read_body(size_t limit) {
   }
   if (is_malformed_message(ec)) {
     keep_alive_ = false;  // the framing is lost: answer, then close
-    co_return error(Code::kInvalidArgument, fmt::format("malformed request body: {}", ec.message()));
+    co_return error(Code::kInvalidArgument,
+                    fmt::format("malformed request body: {}", ec.message()));
   }
   if (ec) {
     broken_ = true;
@@ -380,31 +308,21 @@ awaitable<Result<uint64_t>> Session<Stream>::stream_body(const BodySink& sink) {
       const size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, kStreamChunk));
       size_t n = 0;
       if constexpr (kPlain) {
-        // While the client keeps the socket full, plain reads fill the chunk
-        // without a trip through the event loop or a timer per read; only an
-        // empty socket waits, under the I/O timeout.
-        auto& socket = tcp().socket();
-        boost::system::error_code ec;
-        if (!socket.non_blocking()) socket.non_blocking(true, ec);  // asio asks the kernel every time
-        while (!ec && n < want) {
-          size_t got = socket.read_some(net::buffer(chunk.get() + n, want - n), ec);
-          n += got;
-          if (ec == net::error::would_block || ec == net::error::try_again) {
-            ec = {};
-            if (n > 0) break;
-            ec = co_await wait_ready(tcp::socket::wait_read);
-          }
-        }
+        auto [ec, got] = co_await fast_.read_some(chunk.get(), want);
+        n = got;
         if (ec) {
           broken_ = true;
-          co_return error(Code::kUnavailable, fmt::format("reading request body: {}", ec.message()));
+          co_return error(Code::kUnavailable,
+                          fmt::format("reading request body: {}", ec.message()));
         }
       } else {
         arm_timer(server_.options.io_timeout);
-        auto [ec, got] = co_await stream_.async_read_some(net::buffer(chunk.get(), want), as_tuple_awaitable);
+        auto [ec, got] =
+            co_await stream_.async_read_some(net::buffer(chunk.get(), want), as_tuple_awaitable);
         if (ec) {
           broken_ = true;
-          co_return error(Code::kUnavailable, fmt::format("reading request body: {}", ec.message()));
+          co_return error(Code::kUnavailable,
+                          fmt::format("reading request body: {}", ec.message()));
         }
         n = got;
       }
@@ -438,7 +356,8 @@ awaitable<Result<uint64_t>> Session<Stream>::stream_body(const BodySink& sink) {
     if (ec == http::error::need_buffer) ec = {};
     if (is_malformed_message(ec)) {
       keep_alive_ = false;  // the framing is lost: answer, then close
-      co_return error(Code::kInvalidArgument, fmt::format("malformed request body: {}", ec.message()));
+      co_return error(Code::kInvalidArgument,
+                      fmt::format("malformed request body: {}", ec.message()));
     }
     if (ec) {
       broken_ = true;
@@ -478,7 +397,7 @@ awaitable<void> Session<Stream>::send(Response res) {
     if (explicit_len.empty()) head.content_length(len);
     http::response_serializer<http::empty_body> sr(head);
     if constexpr (kPlain) {
-      auto [ec, n] = co_await write_flat(sr, true);
+      auto [ec, n] = co_await fast_.write_flat(sr, true);
       if (ec) broken_ = true;
       bytes_sent_ += n;
       co_return;
@@ -493,7 +412,7 @@ awaitable<void> Session<Stream>::send(Response res) {
   if constexpr (kPlain) {
     if (res.body().size() <= kFlatWriteMax) {
       http::response_serializer<http::string_body> sr(res);
-      auto [ec, n] = co_await write_flat(sr, false);
+      auto [ec, n] = co_await fast_.write_flat(sr, false);
       if (ec) broken_ = true;
       bytes_sent_ += n;
       co_return;
@@ -506,75 +425,14 @@ awaitable<void> Session<Stream>::send(Response res) {
 }
 
 template <class Stream>
-template <class Body>
-awaitable<std::pair<boost::system::error_code, size_t>> Session<Stream>::write_flat(
-    http::response_serializer<Body>& sr, bool header_only) {
-  boost::system::error_code ec;
-  out_.clear();
-  if (header_only) sr.split(true);
-  while (!ec && !(header_only ? sr.is_header_done() : sr.is_done())) {
-    sr.next(ec, [&](boost::system::error_code&, const auto& buffers) {
-      size_t n = 0;
-      for (auto b : beast::buffers_range_ref(buffers)) {
-        out_.append(static_cast<const char*>(b.data()), b.size());
-        n += b.size();
-      }
-      sr.consume(n);
-    });
-  }
-  if (ec) co_return std::pair{ec, size_t{0}};
-  auto& socket = tcp().socket();
-  if (!socket.non_blocking()) socket.non_blocking(true, ec);  // asio asks the kernel every time
-  size_t sent = 0;
-  while (!ec && sent < out_.size()) {
-    sent += socket.write_some(net::buffer(out_.data() + sent, out_.size() - sent), ec);
-    if (ec == net::error::would_block || ec == net::error::try_again) ec = co_await wait_ready(tcp::socket::wait_write);
-  }
-  // An idle keep-alive connection keeps at most a small buffer.
-  if (out_.capacity() > 16 * 1024) std::string().swap(out_);
-  co_return std::pair{ec, sent};
-}
-
-template <class Stream>
-awaitable<boost::system::error_code> Session<Stream>::wait_ready(tcp::socket::wait_type what) {
-  auto& sock = tcp().socket();
-  net::steady_timer timer(sock.get_executor());
-  timer.expires_after(server_.options.io_timeout);
-  timer.async_wait([&sock](boost::system::error_code ec) {
-    if (!ec) sock.cancel();
-  });
-  auto [ec] = co_await sock.async_wait(what, as_tuple_awaitable);
-  timer.cancel();
-  co_return ec;
-}
-
-template <class Stream>
-awaitable<void> Session<Stream>::write_blob_body(BlobReader& reader, uint64_t offset, uint64_t length) {
+awaitable<void> Session<Stream>::write_blob_body(BlobReader& reader, uint64_t offset,
+                                                 uint64_t length) {
   if constexpr (kPlain) {
     int fd = reader.native_fd();
     if (fd >= 0) {
-      auto& sock = tcp().socket();
-      sock.native_non_blocking(true);
-      off_t off = static_cast<off_t>(offset);
-      uint64_t remaining = length;
-      while (remaining > 0) {
-        ssize_t n = ::sendfile(sock.native_handle(), fd, &off,
-                               static_cast<size_t>(std::min<uint64_t>(remaining, 1 << 30)));
-        if (n > 0) {
-          remaining -= static_cast<uint64_t>(n);
-          bytes_sent_ += static_cast<uint64_t>(n);
-          continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-          if (auto ec = co_await wait_ready(tcp::socket::wait_write)) {
-            broken_ = true;
-            co_return;
-          }
-          continue;
-        }
-        broken_ = true;  // n == 0: the file is shorter than promised; or a socket error
-        co_return;
-      }
+      auto [ec, n] = co_await fast_.send_file(fd, offset, length);
+      bytes_sent_ += n;
+      if (ec) broken_ = true;
       co_return;
     }
   }
@@ -582,13 +440,15 @@ awaitable<void> Session<Stream>::write_blob_body(BlobReader& reader, uint64_t of
   uint64_t remaining = length;
   uint64_t off = offset;
   while (remaining > 0) {
-    auto n = reader.read_at(off, chunk.get(), static_cast<size_t>(std::min<uint64_t>(remaining, kStreamChunk)));
+    auto n = reader.read_at(off, chunk.get(),
+                            static_cast<size_t>(std::min<uint64_t>(remaining, kStreamChunk)));
     if (!n || *n == 0) {
       broken_ = true;
       co_return;
     }
     arm_timer(server_.options.io_timeout);
-    auto [ec, w] = co_await net::async_write(stream_, net::buffer(chunk.get(), *n), as_tuple_awaitable);
+    auto [ec, w] =
+        co_await net::async_write(stream_, net::buffer(chunk.get(), *n), as_tuple_awaitable);
     if (ec) {
       broken_ = true;
       co_return;
@@ -647,7 +507,8 @@ awaitable<boost::system::error_code> Session<Stream>::read_head(bool first) {
     // A kept-alive connection may wait idle for its next request; once that
     // request's first bytes are in, its head has the head deadline to arrive.
     arm_timer(server_.options.idle_timeout);
-    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kFirstReadSize), as_tuple_awaitable);
+    auto [ec, n] =
+        co_await stream_.async_read_some(buffer_.prepare(kFirstReadSize), as_tuple_awaitable);
     if (ec) co_return ec;
     buffer_.commit(n);
   }
@@ -655,7 +516,8 @@ awaitable<boost::system::error_code> Session<Stream>::read_head(bool first) {
   // the head together get header_timeout, so a connection that never sends
   // a whole head holds its slot for no longer than that.
   if (!first || kPlain) arm_timer(server_.options.header_timeout);
-  auto [ec, n] = co_await http::async_read_header(stream_, buffer_, *header_parser_, as_tuple_awaitable);
+  auto [ec, n] =
+      co_await http::async_read_header(stream_, buffer_, *header_parser_, as_tuple_awaitable);
   co_return ec;
 }
 
@@ -673,7 +535,9 @@ awaitable<void> Session<Stream>::run() {
     if (ec) {
       const bool too_large = ec == http::error::header_limit;
       if (too_large || is_malformed_message(ec)) {
-        Response res{too_large ? http::status::request_header_fields_too_large : http::status::bad_request, 11};
+        Response res{
+            too_large ? http::status::request_header_fields_too_large : http::status::bad_request,
+            11};
         res.set(http::field::connection, "close");
         res.set(http::field::content_type, "text/plain");
         res.body() = too_large ? "request header too large\n" : "malformed request\n";
@@ -748,136 +612,30 @@ awaitable<void> Session<Stream>::run() {
   }
 }
 
-awaitable<void> HttpServer::Impl::accept_loop() {
-  net::steady_timer backoff(ioc);
-  std::optional<std::chrono::steady_clock::time_point> warned_at;
-  uint64_t failed_accepts = 0;  // since the last warning
-  while (!stopping) {
-    auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc), as_tuple_awaitable);
-    if (ec) {
-      if (stopping || ec == net::error::operation_aborted) co_return;
-      if (out_of_descriptors(ec)) {
-        // The pending connection stays queued, so accepting again at once
-        // would fail again at once: pause, keep serving the connections we
-        // have, and say so at most once a minute rather than per attempt
-        // (at the limit, accepts may succeed and fail by turns).
-        ++failed_accepts;
-        auto now = std::chrono::steady_clock::now();
-        if (!warned_at || now - *warned_at >= kDescriptorWarningInterval) {
-          log::warn("cannot accept connections: out of file descriptors; pausing accepts",
-                    {{"error", ec.message()}, {"connections", connections.load()}, {"failed_accepts", failed_accepts}});
-          warned_at = now;
-          failed_accepts = 0;
-        }
-        backoff.expires_after(kAcceptBackoff);
-        co_await backoff.async_wait(as_tuple_awaitable);
-      }
-      continue;
-    }
-    if (connections.load() >= options.max_connections) {
-      beast::error_code ignored;
-      socket.close(ignored);
-      continue;
-    }
-    beast::error_code rec;
-    auto ep = socket.remote_endpoint(rec);
-    if (rec) continue;  // the peer is already gone; the socket closes here
-    std::string address = ep.address().to_string();
-    if (!admit_peer(address)) {
-      beast::error_code ignored;
-      socket.close(ignored);
-      continue;
-    }
-    std::string remote = fmt::format("{}:{}", address, ep.port());
-    socket.set_option(tcp::no_delay(true), rec);
-    auto executor = socket.get_executor();
-    ++connections;
-    auto done = [this, address = std::move(address)](std::exception_ptr) {
-      release_peer(address);
-      --connections;
-    };
-    if (tls) {
-      auto session = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-          *this, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls),
-          std::move(remote));
-      net::co_spawn(executor, [session]() { return session->run(); },
-                    [session, done](std::exception_ptr e) { done(e); });
-    } else {
-      auto session = std::make_shared<Session<beast::tcp_stream>>(
-          *this, beast::tcp_stream(std::move(socket)), std::move(remote));
-      net::co_spawn(executor, [session]() { return session->run(); },
-                    [session, done](std::exception_ptr e) { done(e); });
-    }
-  }
+namespace {
+
+template <class Stream>
+void spawn(HttpServer::Impl& server, Stream stream, std::string address, std::string remote) {
+  auto executor = stream.get_executor();
+  auto session = std::make_shared<Session<Stream>>(server, std::move(stream), std::move(remote));
+  net::co_spawn(
+      executor, [session]() { return session->run(); },
+      [session, &server, address = std::move(address)](std::exception_ptr) {
+        server.release_connection(address);
+      });
 }
 
-HttpServer::HttpServer(ServerOptions options, RequestHandler handler, RequestLogger logger)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->options = std::move(options);
-  impl_->handler = std::move(handler);
-  impl_->logger = std::move(logger);
+}  // namespace
+
+void start_plain_session(HttpServer::Impl& server, tcp::socket socket, std::string address,
+                         std::string remote) {
+  spawn(server, beast::tcp_stream(std::move(socket)), std::move(address), std::move(remote));
 }
 
-HttpServer::~HttpServer() = default;
-
-net::io_context& HttpServer::io_context() { return impl_->ioc; }
-
-Status HttpServer::start() {
-  auto& o = impl_->options;
-  if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
-    if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
-      return error(Code::kInvalidArgument, "TLS needs both a certificate and a key file");
-    }
-    impl_->tls.emplace(ssl::context::tls_server);
-    impl_->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    // Mozilla's "intermediate" profile: TLS 1.2 and 1.3 only; for TLS 1.2 only
-    // forward-secret AEAD suites (ECDHE with AES-GCM or ChaCha20-Poly1305).
-    // TLS 1.3's suites are all of that kind and keep OpenSSL's defaults.
-    SSL_CTX* native = impl_->tls->native_handle();
-    if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1 ||
-        SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) {
-      return error(Code::kInternal, "cannot restrict the TLS versions and cipher suites");
-    }
-    SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-    BERTH_RETURN_IF_ERROR(load_tls_files(*impl_->tls, o.tls_cert_file, o.tls_key_file));
-  }
-  beast::error_code ec;
-  auto address = net::ip::make_address(o.host, ec);
-  if (ec) return error(Code::kInvalidArgument, fmt::format("listen address {}: {}", o.host, ec.message()));
-  tcp::endpoint ep(address, o.port);
-  auto& acc = impl_->acceptor;
-  acc.open(ep.protocol(), ec);
-  if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acc.bind(ep, ec);
-  if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) return error(Code::kInternal, fmt::format("listen on {}:{}: {}", o.host, o.port, ec.message()));
-  net::co_spawn(impl_->ioc, impl_->accept_loop(), net::detached);
-  return Status::ok();
-}
-
-uint16_t HttpServer::port() const {
-  beast::error_code ec;
-  auto ep = impl_->acceptor.local_endpoint(ec);
-  return ec ? 0 : ep.port();
-}
-
-void HttpServer::run() {
-  unsigned n = impl_->options.threads;
-  if (n == 0) n = std::max(4u, 2 * std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<std::thread> threads;
-  for (unsigned i = 1; i < n; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
-  impl_->ioc.run();
-  for (auto& t : threads) t.join();
-}
-
-void HttpServer::stop() {
-  net::post(impl_->ioc, [this] {
-    impl_->stopping = true;
-    beast::error_code ec;
-    impl_->acceptor.close(ec);
-    impl_->ioc.stop();
-  });
+void start_tls_session(HttpServer::Impl& server, ssl::context& tls, tcp::socket socket,
+                       std::string address, std::string remote) {
+  spawn(server, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), tls),
+        std::move(address), std::move(remote));
 }
 
 }  // namespace berth::server

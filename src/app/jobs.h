@@ -1,0 +1,38 @@
+// The background jobs of `berth serve`, registered on its one scheduler:
+// upload expiry (which also sets the space reserve aside again), lifecycle
+// enforcement, garbage collection and the background scrub, each at the
+// interval its configuration key gives (0 disables a job).
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "app/config.h"
+#include "blob/blob_store.h"
+#include "blob/space_reserve.h"
+#include "jobs/scheduler.h"
+#include "meta/metadata_store.h"
+#include "registry/garbage_collector.h"
+#include "registry/lifecycle_runner.h"
+#include "registry/registry.h"
+#include "registry/scrubber.h"
+
+namespace berth::app {
+
+// The runners the jobs call; they must outlive the scheduler's thread (stop
+// the scheduler before destroying them).
+struct BackgroundJobs {
+  std::unique_ptr<GarbageCollector> gc;
+  std::unique_ptr<LifecycleRunner> lifecycle;
+  std::unique_ptr<Scrubber> scrubber;
+};
+
+// Registers every background job on `scheduler` (call before its start()).
+// The jobs use `registry`, `meta`, `blobs` and `reserve`, which must outlive
+// the scheduler's thread; `stopping` set to true ends a scrub slice early.
+// Failures of a run are logged, never returned: the next run tries again.
+BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config& config,
+                                        Registry& registry, MetadataStore& meta, BlobStore& blobs,
+                                        SpaceReserve& reserve, const std::atomic<bool>& stopping);
+
+}  // namespace berth::app
