@@ -8,6 +8,9 @@
 // once, at the time of the first call that queued it: link_blob's `now`;
 // calls that take no time (unlink_blob, delete_manifest, expire_manifest,
 // delete_repository) queue at 0, so every pass sees them whatever its clock.
+//
+// Times are the caller's (its Clock's seconds); a store never reads the wall
+// clock itself.
 #pragma once
 
 #include <cstddef>
@@ -37,17 +40,18 @@ class GcStore {
   // written since `writes_after`, nullopt is returned and it stays a candidate
   // for a later pass. Otherwise (unless `dry_run`) all its links go, it is
   // marked pending deletion, and its size is returned (0 when no link recorded
-  // one). A dry run changes nothing.
+  // one), recording `now` as the time of the claim. A dry run changes nothing.
   virtual Result<std::optional<int64_t>> gc_claim(const Digest& digest, int64_t linked_before,
-                                                  int64_t writes_after, bool dry_run) = 0;
+                                                  int64_t writes_after, bool dry_run, int64_t now) = 0;
   // Drops the candidates among `digests` that a manifest still refers to, in
   // one transaction (checked inside it, so a reference removed meanwhile keeps
   // its candidate). Returns the digests dropped.
   virtual Result<std::vector<Digest>> gc_drop_referenced(const std::vector<Digest>& digests) = 0;
   // The bytes of a claimed blob are gone: forget it.
   virtual Status gc_release(const Digest& digest) = 0;
-  // Claimed blobs whose deletion did not finish (a crash); to finish first.
-  virtual Result<std::vector<Digest>> gc_pending() = 0;
+  // Claimed blobs whose deletion did not finish (a crash), with the `now` of
+  // their claim; to finish first.
+  virtual Result<std::vector<PendingDeletion>> gc_pending() = 0;
 };
 
 }  // namespace berth

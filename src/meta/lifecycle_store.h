@@ -24,7 +24,8 @@ class LifecycleStore {
   // kNameUnknown when the repository does not exist.
   virtual Status set_lifecycle_policy(RepositoryId repo, const std::optional<std::string>& text) = 0;
   virtual Status mark_lifecycle_evaluated(RepositoryId repo, int64_t when) = 0;
-  // Every repository, in every account, that has a lifecycle policy.
+  // Every repository, in every account, that has a lifecycle policy, by
+  // account and name in byte order.
   virtual Result<std::vector<RepositoryRecord>> repositories_with_lifecycle_policy() = 0;
   virtual Status put_lifecycle_preview(RepositoryId repo, const LifecyclePreviewRecord& preview) = 0;
   // kLifecyclePolicyPreviewNotFound when none was started.

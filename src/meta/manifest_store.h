@@ -37,6 +37,7 @@ class ManifestStore {
   virtual Status delete_manifest(RepositoryId repo, const Digest& digest) = 0;
   // kManifestUnknown when the tag does not exist.
   virtual Status delete_tag(RepositoryId repo, std::string_view tag) = 0;
+  // The repository's tags in byte order (PageRequest), paged by name.
   virtual Result<std::vector<std::string>> list_tags(RepositoryId repo, const PageRequest& page) = 0;
   // Manifests in `repo` whose subject is `subject`, optionally only those with
   // `artifact_type`, ordered by digest.
@@ -45,7 +46,7 @@ class ManifestStore {
   // All images of a repository with their tags, ordered by digest, paged by
   // digest. Manifest bytes are not filled in.
   virtual Result<std::vector<ImageRecord>> list_images(RepositoryId repo, const PageRequest& page) = 0;
-  // Tags pointing at `digest`, sorted.
+  // Tags pointing at `digest`, in byte order.
   virtual Result<std::vector<std::string>> tags_for_manifest(RepositoryId repo, const Digest& digest) = 0;
   // Records a pull time in milliseconds since the epoch (best effort; may be
   // coalesced; never moves a recorded time backwards). Durability as for

@@ -112,13 +112,22 @@ struct GcCandidate {
   int64_t since = 0;  // when it became a candidate
 };
 
+// A blob the collector claimed whose bytes are not yet known to be gone.
+struct PendingDeletion {
+  Digest digest;
+  int64_t claimed_at = 0;  // the `now` of gc_claim
+};
+
 struct RepositoryUsage {
   std::string name;
   int64_t bytes = 0;  // distinct blobs linked to the repository plus its manifests
 };
 
 // A page request: entries strictly after `after` (empty: from the start), at
-// most `limit` (0: no limit), in lexical order.
+// most `limit` (0: no limit), in byte order: names compare as their UTF-8
+// bytes do under memcmp, so "B" < "_" < "a" < "é" whatever the locale (SQLite's
+// BINARY collation; PostgreSQL needs COLLATE "C"). Every listing a store
+// documents as sorted uses the same order.
 struct PageRequest {
   std::string after;
   size_t limit = 0;

@@ -24,6 +24,7 @@ class RepositoryStore {
   // kNameUnknown when absent.
   virtual Result<RepositoryRecord> get_repository(std::string_view account_id,
                                                   std::string_view name) = 0;
+  // The account's repositories in byte order of name (PageRequest), paged by name.
   virtual Result<std::vector<RepositoryRecord>> list_repositories(std::string_view account_id,
                                                                   const PageRequest& page) = 0;
   // Replaces the mutable ECR settings of a repository.

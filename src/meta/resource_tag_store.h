@@ -17,7 +17,7 @@ class ResourceTagStore {
  public:
   virtual ~ResourceTagStore() = default;
 
-  // Sorted by key.
+  // In byte order of key.
   virtual Result<std::vector<std::pair<std::string, std::string>>> get_resource_tags(RepositoryId repo) = 0;
   // Repositories, in every account, carrying resource tag `key` = `value`.
   virtual Result<std::vector<RepositoryRecord>> repositories_with_resource_tag(std::string_view key,

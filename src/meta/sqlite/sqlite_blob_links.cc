@@ -38,7 +38,7 @@ Result<std::vector<RepositoryId>> SqliteMetadataStore::repositories_with_blob(
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   BERTH_ASSIGN_OR_RETURN(
       auto s, lease->prepare("SELECT b.repo_id FROM blob_links b JOIN repositories r ON r.id=b.repo_id "
-                             "WHERE b.digest=?1 AND r.account_id=?2 ORDER BY r.name"));
+                             "WHERE b.digest=?1 AND r.account_id=?2 ORDER BY r.name COLLATE BINARY"));
   s.bind(1, std::string_view(digest.str())).bind(2, account_id);
   return s.collect<RepositoryId>([](const Statement& row) { return row.int64(0); });
 }
@@ -46,7 +46,7 @@ Result<std::vector<RepositoryId>> SqliteMetadataStore::repositories_with_blob(
 Result<std::vector<BlobLink>> SqliteMetadataStore::linked_blobs() {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   BERTH_ASSIGN_OR_RETURN(
-      auto s, lease->prepare("SELECT digest, max(size) FROM blob_links GROUP BY digest ORDER BY digest"));
+      auto s, lease->prepare("SELECT digest, max(size) FROM blob_links GROUP BY digest ORDER BY digest COLLATE BINARY"));
   std::vector<BlobLink> out;
   while (true) {
     BERTH_ASSIGN_OR_RETURN(bool row, s.step());

@@ -30,7 +30,7 @@ Status SqliteMetadataStore::gc_enqueue(const std::vector<Digest>& digests, int64
 }
 
 Result<std::optional<int64_t>> SqliteMetadataStore::gc_claim(const Digest& digest, int64_t linked_before,
-                                                             int64_t writes_after, bool dry_run) {
+                                                             int64_t writes_after, bool dry_run, int64_t now) {
   std::optional<int64_t> claimed;
   Status st = pool_->write([&](Connection& c) -> Status {
     const std::string_view d = digest.str();
@@ -63,12 +63,12 @@ Result<std::optional<int64_t>> SqliteMetadataStore::gc_claim(const Digest& diges
     claimed = row && !size.is_null(0) ? size.int64(0) : 0;
     if (dry_run) return Status::ok();
     for (const char* sql : {"DELETE FROM blob_links WHERE digest=?1", "DELETE FROM gc_candidates WHERE digest=?1",
-                            "DELETE FROM blob_writes WHERE digest=?1",
-                            "INSERT OR REPLACE INTO gc_pending (digest, since) VALUES (?1, CAST(strftime('%s','now') AS INTEGER))"}) {
+                            "DELETE FROM blob_writes WHERE digest=?1"}) {
       BERTH_ASSIGN_OR_RETURN(auto s, c.prepare(sql));
       BERTH_RETURN_IF_ERROR(s.bind(1, d).run());
     }
-    return Status::ok();
+    BERTH_ASSIGN_OR_RETURN(auto p, c.prepare("INSERT OR REPLACE INTO gc_pending (digest, since) VALUES (?1, ?2)"));
+    return p.bind(1, d).bind(2, now).run();
   });
   if (!st.is_ok()) return st;
   return claimed;
@@ -98,15 +98,15 @@ Status SqliteMetadataStore::gc_release(const Digest& digest) {
   });
 }
 
-Result<std::vector<Digest>> SqliteMetadataStore::gc_pending() {
+Result<std::vector<PendingDeletion>> SqliteMetadataStore::gc_pending() {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
-  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT digest FROM gc_pending"));
-  std::vector<Digest> out;
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT digest, since FROM gc_pending"));
+  std::vector<PendingDeletion> out;
   while (true) {
     BERTH_ASSIGN_OR_RETURN(bool row, s.step());
     if (!row) break;
     auto d = Digest::parse(s.text(0));
-    if (d) out.push_back(std::move(d).value());
+    if (d) out.push_back(PendingDeletion{std::move(d).value(), s.int64(1)});
   }
   return out;
 }

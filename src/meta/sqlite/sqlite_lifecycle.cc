@@ -36,7 +36,7 @@ Status SqliteMetadataStore::mark_lifecycle_evaluated(RepositoryId repo, int64_t 
 Result<std::vector<RepositoryRecord>> SqliteMetadataStore::repositories_with_lifecycle_policy() {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   static const std::string sql = fmt::format(
-      "SELECT {} FROM repositories WHERE lifecycle_policy IS NOT NULL ORDER BY account_id, name", kRepoColumns);
+      "SELECT {} FROM repositories WHERE lifecycle_policy IS NOT NULL ORDER BY account_id COLLATE BINARY, name COLLATE BINARY", kRepoColumns);
   BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
   return s.collect<RepositoryRecord>([](const Statement& row) { return read_repo(row); });
 }
@@ -70,7 +70,7 @@ Status SqliteMetadataStore::expire_manifest(RepositoryId repo, const Digest& dig
   return pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(auto id, manifest_id(c, repo, digest.str()));
     if (!id) return error(Code::kManifestUnknown, "manifest unknown to registry");
-    BERTH_ASSIGN_OR_RETURN(auto t, c.prepare("SELECT name FROM tags WHERE manifest_id=?1 ORDER BY name"));
+    BERTH_ASSIGN_OR_RETURN(auto t, c.prepare("SELECT name FROM tags WHERE manifest_id=?1 ORDER BY name COLLATE BINARY"));
     t.bind(1, *id);
     std::vector<std::string> tags;
     while (true) {

@@ -193,7 +193,7 @@ Status SqliteMetadataStore::delete_tag(RepositoryId repo, std::string_view tag) 
 Result<std::vector<std::string>> SqliteMetadataStore::list_tags(RepositoryId repo, const PageRequest& page) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   BERTH_ASSIGN_OR_RETURN(
-      auto s, lease->prepare("SELECT name FROM tags WHERE repo_id=?1 AND name>?2 ORDER BY name LIMIT ?3"));
+      auto s, lease->prepare("SELECT name FROM tags WHERE repo_id=?1 AND name>?2 COLLATE BINARY ORDER BY name COLLATE BINARY LIMIT ?3"));
   s.bind(1, repo)
       .bind(2, std::string_view(page.after))
       .bind(3, page.limit == 0 ? int64_t{-1} : static_cast<int64_t>(page.limit));
@@ -206,7 +206,7 @@ Result<std::vector<ReferrerRecord>> SqliteMetadataStore::list_referrers(
   BERTH_ASSIGN_OR_RETURN(
       auto s, lease->prepare("SELECT digest, media_type, artifact_type, length(bytes), annotations "
                              "FROM manifests WHERE repo_id=?1 AND subject=?2 "
-                             "AND (?3 IS NULL OR artifact_type=?3) ORDER BY digest"));
+                             "AND (?3 IS NULL OR artifact_type=?3) ORDER BY digest COLLATE BINARY"));
   s.bind(1, repo).bind(2, std::string_view(subject.str()));
   if (artifact_type) {
     s.bind(3, *artifact_type);
@@ -223,7 +223,7 @@ Result<std::vector<ImageRecord>> SqliteMetadataStore::list_images(RepositoryId r
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   BERTH_ASSIGN_OR_RETURN(
       auto s, lease->prepare("SELECT " BERTH_MANIFEST_COLUMNS("") " FROM manifests WHERE repo_id=?1 "
-                             "AND digest>?2 ORDER BY digest LIMIT ?3"));
+                             "AND digest>?2 COLLATE BINARY ORDER BY digest COLLATE BINARY LIMIT ?3"));
   s.bind(1, repo)
       .bind(2, std::string_view(page.after))
       .bind(3, page.limit == 0 ? int64_t{-1} : static_cast<int64_t>(page.limit));
@@ -238,7 +238,7 @@ Result<std::vector<ImageRecord>> SqliteMetadataStore::list_images(RepositoryId r
   if (out.empty()) return out;
   BERTH_ASSIGN_OR_RETURN(
       auto t, lease->prepare("SELECT t.manifest_id, t.name FROM tags t JOIN manifests m ON m.id=t.manifest_id "
-                             "WHERE t.repo_id=?1 AND m.digest>?2 AND m.digest<=?3 ORDER BY t.name"));
+                             "WHERE t.repo_id=?1 AND m.digest>?2 COLLATE BINARY AND m.digest<=?3 COLLATE BINARY ORDER BY t.name COLLATE BINARY"));
   t.bind(1, repo).bind(2, std::string_view(page.after)).bind(3, std::string_view(out.back().manifest.digest.str()));
   while (true) {
     BERTH_ASSIGN_OR_RETURN(bool row, t.step());
@@ -248,7 +248,7 @@ Result<std::vector<ImageRecord>> SqliteMetadataStore::list_images(RepositoryId r
   }
   BERTH_ASSIGN_OR_RETURN(
       auto r, lease->prepare("SELECT r.manifest_id, r.digest FROM manifest_refs r JOIN manifests m ON m.id=r.manifest_id "
-                             "WHERE m.repo_id=?1 AND r.kind=1 AND m.digest>?2 AND m.digest<=?3"));
+                             "WHERE m.repo_id=?1 AND r.kind=1 AND m.digest>?2 COLLATE BINARY AND m.digest<=?3 COLLATE BINARY"));
   r.bind(1, repo).bind(2, std::string_view(page.after)).bind(3, std::string_view(out.back().manifest.digest.str()));
   while (true) {
     BERTH_ASSIGN_OR_RETURN(bool row, r.step());
@@ -264,7 +264,7 @@ Result<std::vector<std::string>> SqliteMetadataStore::tags_for_manifest(Reposito
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   BERTH_ASSIGN_OR_RETURN(
       auto s, lease->prepare("SELECT t.name FROM tags t JOIN manifests m ON m.id=t.manifest_id "
-                             "WHERE m.repo_id=?1 AND m.digest=?2 ORDER BY t.name"));
+                             "WHERE m.repo_id=?1 AND m.digest=?2 ORDER BY t.name COLLATE BINARY"));
   s.bind(1, repo).bind(2, std::string_view(digest.str()));
   return s.collect<std::string>([](const Statement& row) { return row.text(0); });
 }

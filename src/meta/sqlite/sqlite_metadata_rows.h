@@ -14,6 +14,10 @@
 
 namespace berth::sqlite_meta {
 
+// Every ordered or paged query says COLLATE BINARY (memcmp of the UTF-8
+// bytes), the byte order the role interfaces promise (meta/records.h,
+// PageRequest); it is also the columns' default, which the indexes use.
+
 // manifest_refs.kind
 inline constexpr int kRefBlob = 0;
 inline constexpr int kRefManifest = 1;

@@ -2,24 +2,29 @@
 // processes (a server and `berth gc`) may share one database file.
 //
 // One source file per role, so that another backend mirrors the same list:
-// schema.cc (tables, open, migrations), sqlite_<role>.cc for each role, and
-// sqlite_metadata_rows.{h,cc} for the row readers and in-transaction steps
-// that several roles share.
+// schema.cc (open), migrations.cc (the schema versions), sqlite_<role>.cc for
+// each role, and sqlite_metadata_rows.{h,cc} for the row readers and
+// in-transaction steps that several roles share.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "meta/metadata_store.h"
+#include "meta/sqlite/migrations.h"
 #include "meta/sqlite/sqlite_db.h"
 
 namespace berth {
 
 class SqliteMetadataStore final : public MetadataStore {
  public:
-  // Opens or creates the database at `path` and migrates its schema.
+  // Opens or creates the database at `path` and migrates its schema to the
+  // latest version (meta/sqlite/migrations.h), reporting the versions before
+  // and after in `*report` when given. kFailedPrecondition, naming both
+  // versions, when the database is newer than this binary.
   static Result<std::unique_ptr<SqliteMetadataStore>> open(const std::string& path,
-                                                           bool synchronous_full = true);
+                                                           bool synchronous_full = true,
+                                                           sqlite_meta::MigrationReport* report = nullptr);
 
   // RepositoryStore (sqlite_repositories.cc)
   Result<RepositoryRecord> create_repository(const RepositoryRecord& repo) override;
@@ -83,10 +88,10 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<std::vector<GcCandidate>> gc_candidates(int64_t queued_before, size_t limit) override;
   Status gc_enqueue(const std::vector<Digest>& digests, int64_t now) override;
   Result<std::optional<int64_t>> gc_claim(const Digest& digest, int64_t linked_before, int64_t writes_after,
-                                          bool dry_run) override;
+                                          bool dry_run, int64_t now) override;
   Result<std::vector<Digest>> gc_drop_referenced(const std::vector<Digest>& digests) override;
   Status gc_release(const Digest& digest) override;
-  Result<std::vector<Digest>> gc_pending() override;
+  Result<std::vector<PendingDeletion>> gc_pending() override;
 
   // UsageStore (sqlite_usage.cc)
   Result<std::vector<RepositoryUsage>> repository_usage(std::string_view account_id) override;
@@ -103,7 +108,6 @@ class SqliteMetadataStore final : public MetadataStore {
 
  private:
   explicit SqliteMetadataStore(std::unique_ptr<sqlite::Pool> pool) : pool_(std::move(pool)) {}
-  Status migrate();  // schema.cc
 
   std::unique_ptr<sqlite::Pool> pool_;
 };

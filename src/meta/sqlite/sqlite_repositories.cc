@@ -69,7 +69,7 @@ Result<std::vector<RepositoryRecord>> SqliteMetadataStore::list_repositories(
     std::string_view account_id, const PageRequest& page) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   static const std::string sql = fmt::format(
-      "SELECT {} FROM repositories WHERE account_id=?1 AND name>?2 ORDER BY name LIMIT ?3",
+      "SELECT {} FROM repositories WHERE account_id=?1 AND name>?2 COLLATE BINARY ORDER BY name COLLATE BINARY LIMIT ?3",
       kRepoColumns);
   BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
   s.bind(1, account_id)

@@ -13,7 +13,7 @@ using sqlite_meta::read_repo;
 
 Result<std::vector<std::pair<std::string, std::string>>> SqliteMetadataStore::get_resource_tags(RepositoryId repo) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
-  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT key, value FROM resource_tags WHERE repo_id=?1 ORDER BY key"));
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT key, value FROM resource_tags WHERE repo_id=?1 ORDER BY key COLLATE BINARY"));
   s.bind(1, repo);
   std::vector<std::pair<std::string, std::string>> out;
   while (true) {
@@ -29,7 +29,7 @@ Result<std::vector<RepositoryRecord>> SqliteMetadataStore::repositories_with_res
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   static const std::string sql = fmt::format(
       "SELECT {} FROM repositories WHERE id IN (SELECT repo_id FROM resource_tags WHERE key=?1 AND value=?2) "
-      "ORDER BY account_id, name",
+      "ORDER BY account_id COLLATE BINARY, name COLLATE BINARY",
       kRepoColumns);
   BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
   s.bind(1, key).bind(2, value);

@@ -9,7 +9,7 @@ Result<std::vector<RepositoryUsage>> SqliteMetadataStore::repository_usage(std::
   BERTH_ASSIGN_OR_RETURN(
       auto s, lease->prepare("SELECT r.name, COALESCE((SELECT SUM(size) FROM blob_links b WHERE b.repo_id=r.id), 0) + "
                              "COALESCE((SELECT SUM(length(bytes)) FROM manifests m WHERE m.repo_id=r.id), 0) "
-                             "FROM repositories r WHERE r.account_id=?1 ORDER BY r.name"));
+                             "FROM repositories r WHERE r.account_id=?1 ORDER BY r.name COLLATE BINARY"));
   s.bind(1, account_id);
   return s.collect<RepositoryUsage>(
       [](const Statement& row) { return RepositoryUsage{row.text(0), row.int64(1)}; });
