@@ -11,6 +11,7 @@
 #include "app/admin.h"
 #include "app/app.h"
 #include "app/gc_command.h"
+#include "app/migrate_command.h"
 #include "app/scrub_command.h"
 #include "app/config.h"
 #include "log/log.h"
@@ -35,7 +36,7 @@ int serve(const std::string& config_file, berth::app::Config& flags_over, const 
   // Flags given on the command line win over the file.
   auto given = [&cmd](const char* name) { return cmd.count(name) > 0; };
   if (given("--listen")) config.listen = flags_over.listen;
-  if (given("--data-dir")) config.data_dir = flags_over.data_dir;
+  if (given("--data-dir")) app::set_data_dir(config, flags_over.data_dir);
   if (given("--log-level")) config.log_level = flags_over.log_level;
   if (given("--tls-cert")) config.tls_cert = flags_over.tls_cert;
   if (given("--tls-key")) config.tls_key = flags_over.tls_key;
@@ -166,10 +167,12 @@ int main(int argc, char** argv) {
   auto run_admin = berth::app::add_admin_commands(cli);
   auto run_gc = berth::app::add_gc_command(cli);
   auto run_scrub = berth::app::add_scrub_command(cli);
+  auto run_migrate = berth::app::add_migrate_command(cli);
 
   CLI11_PARSE(cli, argc, argv);
   if (serve_cmd->parsed()) return serve(config_file, flags, durations, *serve_cmd);
   if (int rc = run_gc(); rc >= 0) return rc;
   if (int rc = run_scrub(); rc >= 0) return rc;
+  if (int rc = run_migrate(); rc >= 0) return rc;
   return run_admin();
 }

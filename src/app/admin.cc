@@ -73,7 +73,7 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
     if (!args->config_file.empty()) {
       if (Status s = load_config_file(args->config_file, config); !s.is_ok()) return fail(s);
     }
-    if (!args->data_dir.empty()) config.data_dir = args->data_dir;
+    if (!args->data_dir.empty()) set_data_dir(config, args->data_dir);
     auto stores = open_stores(config, OpenMode::kExisting);
     if (!stores) return fail(stores.status());
     auto& id = *stores->identity;

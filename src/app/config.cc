@@ -74,6 +74,83 @@ Status parse_listen(const std::string& listen, std::string& host, uint16_t& port
   return Status::ok();
 }
 
+const std::vector<StoreDriver>& metadata_drivers() {
+  static const std::vector<StoreDriver> drivers = {{"sqlite", {"path"}}};
+  return drivers;
+}
+
+const std::vector<StoreDriver>& storage_drivers() {
+  static const std::vector<StoreDriver> drivers = {{"filesystem", {"root"}}};
+  return drivers;
+}
+
+void set_data_dir(Config& config, const std::string& dir) {
+  config.data_dir = dir;
+  if (config.metadata.driver == "sqlite") config.metadata.params.erase("path");
+  if (config.storage.driver == "filesystem") config.storage.params.erase("root");
+}
+
+std::string metadata_sqlite_path(const Config& config) {
+  auto it = config.metadata.params.find("path");
+  if (it != config.metadata.params.end()) return it->second;
+  return config.data_dir + "/berth.db";
+}
+
+std::string storage_filesystem_root(const Config& config) {
+  auto it = config.storage.params.find("root");
+  if (it != config.storage.params.end()) return it->second;
+  return config.data_dir;
+}
+
+namespace {
+
+std::string driver_names(const std::vector<StoreDriver>& drivers) {
+  std::string out;
+  for (const auto& d : drivers) out += (out.empty() ? "" : ", ") + std::string(d.name);
+  return out;
+}
+
+// Reads `section: {DRIVER: {param: value, ...}}`: exactly one driver, known,
+// with parameters it takes. Errors name the key path, e.g. `metadata.postgres`.
+Status read_store_section(const std::string& section, const YAML::Node& n,
+                          const std::vector<StoreDriver>& drivers, StoreConfig& out) {
+  if (!n.IsMap() || n.size() != 1) {
+    return error(Code::kInvalidArgument, fmt::format("expected one driver, e.g. {}: {{{}: {{...}}}}", section,
+                                                     drivers.front().name));
+  }
+  std::string name;
+  YAML::Node params;
+  for (const auto& kv : n) {  // exactly one entry
+    name = kv.first.as<std::string>();
+    params = kv.second;
+  }
+  auto driver = std::find_if(drivers.begin(), drivers.end(), [&](const StoreDriver& d) { return name == d.name; });
+  if (driver == drivers.end()) {
+    return error(Code::kInvalidArgument, fmt::format("{}.{}: unknown {} driver '{}' (known: {})", section, name,
+                                                     section, name, driver_names(drivers)));
+  }
+  StoreConfig parsed{name, {}};
+  if (!params.IsNull()) {
+    if (!params.IsMap()) return error(Code::kInvalidArgument, fmt::format("{}.{}: expected a mapping", section, name));
+    for (const auto& kv : params) {
+      const std::string key = kv.first.as<std::string>();
+      if (std::find_if(driver->params.begin(), driver->params.end(),
+                       [&](const char* p) { return key == p; }) == driver->params.end()) {
+        return error(Code::kInvalidArgument, fmt::format("{}.{}.{}: unknown parameter", section, name, key));
+      }
+      const std::string value = kv.second.as<std::string>();
+      if (value.empty()) {
+        return error(Code::kInvalidArgument, fmt::format("{}.{}.{}: must not be empty", section, name, key));
+      }
+      parsed.params[key] = value;
+    }
+  }
+  out = std::move(parsed);
+  return Status::ok();
+}
+
+}  // namespace
+
 Status validate_config(const Config& c) {
   if (c.account_id.size() != 12 ||
       c.account_id.find_first_not_of("0123456789") != std::string::npos) {
@@ -152,6 +229,8 @@ Status load_config_file(const std::string& path, Config& c) {
       {"tls-key", str(c.tls_key)},
       {"threads", [&c](const YAML::Node& n) { c.threads = n.as<unsigned>(); return Status::ok(); }},
       {"data-dir", str(c.data_dir)},
+      {"metadata", [&c](const YAML::Node& n) { return read_store_section("metadata", n, metadata_drivers(), c.metadata); }},
+      {"storage", [&c](const YAML::Node& n) { return read_store_section("storage", n, storage_drivers(), c.storage); }},
       {"sync-full", boolean(c.sync_full)},
       {"secret-key-file", str(c.secret_key_file)},
       {"region", str(c.region)},

@@ -2,12 +2,30 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
 
 namespace berth::app {
+
+// A store chosen by configuration: a driver name and its parameters, as the
+// YAML writes them (`metadata: {sqlite: {path: ...}}`). Empty parameters take
+// their defaults from `data-dir` (see metadata_sqlite_path and
+// storage_filesystem_root).
+struct StoreConfig {
+  std::string driver;
+  std::map<std::string, std::string> params;
+};
+
+// The drivers berth has, with the parameters each takes.
+struct StoreDriver {
+  const char* name;
+  std::vector<const char*> params;
+};
+const std::vector<StoreDriver>& metadata_drivers();  // sqlite (path)
+const std::vector<StoreDriver>& storage_drivers();   // filesystem (root)
 
 struct Config {
   // Network.
@@ -17,8 +35,11 @@ struct Config {
   std::string tls_key;
   unsigned threads = 0;
 
-  // Storage.
+  // Storage. `data-dir` holds the secret key and the admin files, and is
+  // where the stores live unless `metadata` and `storage` say otherwise.
   std::string data_dir = "./berth-data";
+  StoreConfig metadata{"sqlite", {}};
+  StoreConfig storage{"filesystem", {}};
   bool sync_full = true;  // SQLite synchronous=FULL: every acknowledged write survives power loss
   std::string secret_key_file;  // seals access-key secrets; default <data-dir>/secret.key
 
@@ -75,6 +96,17 @@ Result<int64_t> parse_duration(const std::string& text);
 
 // Parses byte sizes like "4096", "512k", "32m", "2g" (binary units).
 Result<uint64_t> parse_size(const std::string& text);
+
+// The --data-dir flag: sets `data-dir` and puts both stores back into it (an
+// explicit sqlite path or filesystem root from the file gives way to the flag).
+void set_data_dir(Config& config, const std::string& dir);
+
+// Where the sqlite metadata store keeps its database: `metadata.sqlite.path`,
+// else <data-dir>/berth.db.
+std::string metadata_sqlite_path(const Config& config);
+
+// The filesystem blob store's root: `storage.filesystem.root`, else data-dir.
+std::string storage_filesystem_root(const Config& config);
 
 // Checks values that flags and files cannot express in their types.
 Status validate_config(const Config& config);

@@ -41,7 +41,7 @@ std::function<int()> add_gc_command(CLI::App& cli) {
         return 2;
       }
     }
-    if (!args->data_dir.empty()) config.data_dir = args->data_dir;
+    if (!args->data_dir.empty()) set_data_dir(config, args->data_dir);
     GcOptions options;
     options.grace_seconds = config.gc_grace_seconds;
     if (!args->grace.empty()) {

@@ -41,7 +41,7 @@ std::function<int()> add_scrub_command(CLI::App& cli) {
         return 2;
       }
     }
-    if (!args->data_dir.empty()) config.data_dir = args->data_dir;
+    if (!args->data_dir.empty()) set_data_dir(config, args->data_dir);
     ScrubOptions options;
     options.repair = args->repair;
     if (!args->rate.empty()) {

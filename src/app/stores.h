@@ -1,22 +1,26 @@
-// Opens berth's data directory: blob store, metadata database, the secret key
-// that seals access-key secrets, and the identity service. Shared by the
-// server and the operator commands (admin, gc), which may run beside it.
+// Opens berth's stores as the configuration chooses them (a factory keyed by
+// driver name: `metadata: {sqlite: ...}`, `storage: {filesystem: ...}`), the
+// secret key that seals access-key secrets, and the identity service. Shared
+// by the server and the operator commands (admin, gc, scrub, migrate), which
+// may run beside it.
 #pragma once
 
 #include <memory>
 
 #include "app/config.h"
-#include "blob/fs/fs_blob_store.h"
+#include "blob/blob_store.h"
 #include "identity/identity_service.h"
-#include "meta/sqlite/sqlite_identity_store.h"
-#include "meta/sqlite/sqlite_metadata_store.h"
+#include "meta/identity_store.h"
+#include "meta/metadata_store.h"
 
 namespace berth::app {
 
+// Members are destroyed in reverse order: the identity store may borrow the
+// metadata store's database handle, so it goes first.
 struct Stores {
-  std::unique_ptr<FsBlobStore> blobs;
-  std::unique_ptr<SqliteMetadataStore> meta;
-  std::unique_ptr<SqliteIdentityStore> identity_store;
+  std::unique_ptr<BlobStore> blobs;
+  std::unique_ptr<MetadataStore> meta;
+  std::unique_ptr<IdentityStore> identity_store;
   std::unique_ptr<identity::IdentityService> identity;
 };
 
@@ -25,10 +29,24 @@ enum class OpenMode {
   kExisting,  // operator commands: kNotFound, naming the path, when there is no database
 };
 
-// Opens the stores of `config.data_dir`. With kExisting nothing is created
-// when the database is missing, so a mistyped --data-dir fails loudly
-// instead of leaving an empty registry behind.
+// Opens the stores `config` chooses (by default both in `config.data_dir`).
+// With kExisting nothing is created when the database is missing, so a
+// mistyped --data-dir fails loudly instead of leaving an empty registry
+// behind. kInvalidArgument naming the key for a driver berth lacks;
+// kFailedPrecondition, naming both schema versions, for a database newer
+// than this berth.
 Result<Stores> open_stores(const Config& config, OpenMode mode = OpenMode::kCreate);
+
+// What `berth migrate` did: the metadata schema version found and left.
+struct MigrateResult {
+  std::string database;  // where, for the operator
+  int64_t from = 0;
+  int64_t to = 0;
+};
+
+// Brings the chosen metadata store's schema (and the identity tables in it)
+// to this berth's version; the database must exist.
+Result<MigrateResult> migrate_metadata(const Config& config);
 
 // The secret key file: `secret-key-file` from the config, else
 // <data-dir>/secret.key.

@@ -32,9 +32,9 @@ Result<GcReport> GarbageCollector::run_once(const GcOptions& options,
   if (!options.dry_run) {
     // Finish deletions a crash interrupted: their links are already gone.
     BERTH_ASSIGN_OR_RETURN(auto pending, meta_.gc_pending());
-    for (const auto& d : pending) {
-      BERTH_RETURN_IF_ERROR(blobs_.remove(d));
-      BERTH_RETURN_IF_ERROR(meta_.gc_release(d));
+    for (const auto& p : pending) {
+      BERTH_RETURN_IF_ERROR(blobs_.remove(p.digest));
+      BERTH_RETURN_IF_ERROR(meta_.gc_release(p.digest));
     }
   }
   BERTH_ASSIGN_OR_RETURN(report.untagged_manifests, collect_untagged(options));
@@ -59,7 +59,7 @@ Result<GcReport> GarbageCollector::run_once(const GcOptions& options,
       continue;
     }
     BERTH_ASSIGN_OR_RETURN(auto size, meta_.gc_claim(c.digest, now - options.grace_seconds,
-                                                     now - options.stale_write_seconds, options.dry_run));
+                                                     now - options.stale_write_seconds, options.dry_run, now));
     ++report.examined;
     if (size) {
       if (*size == 0) {  // no link recorded its size (an orphan): ask the store

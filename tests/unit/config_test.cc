@@ -428,5 +428,66 @@ TEST_F(ConfigFileTest, MissingFileIsAnError) {
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
 }
 
+// --- store sections ------------------------------------------------------------------
+
+TEST_F(ConfigFileTest, StoresDefaultToTheDataDirectory) {
+  Config c;
+  ASSERT_TRUE(load("data-dir: /srv/berth\n", c).is_ok());
+  EXPECT_EQ(c.metadata.driver, "sqlite");
+  EXPECT_EQ(c.storage.driver, "filesystem");
+  EXPECT_EQ(metadata_sqlite_path(c), "/srv/berth/berth.db");
+  EXPECT_EQ(storage_filesystem_root(c), "/srv/berth");
+}
+
+TEST_F(ConfigFileTest, MetadataAndStorageSectionsChooseTheStores) {
+  Config c;
+  Status s = load("data-dir: /srv/berth\n"
+                  "metadata:\n  sqlite:\n    path: /fast/meta/berth.db\n"
+                  "storage:\n  filesystem:\n    root: /big/blobs\n",
+                  c);
+  ASSERT_TRUE(s.is_ok()) << s.to_string();
+  EXPECT_EQ(c.metadata.driver, "sqlite");
+  EXPECT_EQ(metadata_sqlite_path(c), "/fast/meta/berth.db");
+  EXPECT_EQ(c.storage.driver, "filesystem");
+  EXPECT_EQ(storage_filesystem_root(c), "/big/blobs");
+  EXPECT_EQ(c.data_dir, "/srv/berth");
+
+  // A driver without parameters takes its defaults from data-dir.
+  Config d;
+  ASSERT_TRUE(load("data-dir: /d\nmetadata:\n  sqlite: {}\nstorage:\n  filesystem:\n", d).is_ok());
+  EXPECT_EQ(metadata_sqlite_path(d), "/d/berth.db");
+  EXPECT_EQ(storage_filesystem_root(d), "/d");
+}
+
+TEST_F(ConfigFileTest, TheDataDirFlagPutsBothStoresBackIntoIt) {
+  Config c;
+  ASSERT_TRUE(load("metadata:\n  sqlite:\n    path: /a/berth.db\nstorage:\n  filesystem:\n    root: /b\n", c)
+                  .is_ok());
+  set_data_dir(c, "/flag");
+  EXPECT_EQ(c.data_dir, "/flag");
+  EXPECT_EQ(metadata_sqlite_path(c), "/flag/berth.db");
+  EXPECT_EQ(storage_filesystem_root(c), "/flag");
+}
+
+TEST_F(ConfigFileTest, AnUnknownDriverIsAnErrorNamingTheKey) {
+  struct Case {
+    const char* yaml;
+    const char* names;
+  };
+  for (const Case& k : {Case{"metadata:\n  postgres:\n    dsn: x\n", "metadata.postgres: unknown metadata driver 'postgres' (known: sqlite)"},
+                        Case{"storage:\n  s3:\n    bucket: b\n", "storage.s3: unknown storage driver 's3' (known: filesystem)"},
+                        Case{"metadata:\n  sqlite:\n    file: x\n", "metadata.sqlite.file: unknown parameter"},
+                        Case{"storage:\n  filesystem:\n    root: ''\n", "storage.filesystem.root: must not be empty"},
+                        Case{"metadata:\n  sqlite: {}\n  other: {}\n", "expected one driver"},
+                        Case{"metadata: sqlite\n", "expected one driver"}}) {
+    Config c;
+    Status s = load(k.yaml, c);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << k.yaml;
+    EXPECT_NE(s.message().find(k.names), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find(std::string("key '") + (k.yaml[0] == 'm' ? "metadata'" : "storage'")), std::string::npos)
+        << s.message();
+  }
+}
+
 }  // namespace
 }  // namespace berth::app

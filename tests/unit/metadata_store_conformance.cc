@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include "meta/sqlite/migrations.h"
 #include "meta/sqlite/sqlite_metadata_store.h"
 
 namespace berth::conformance {
@@ -99,7 +100,7 @@ TEST(SqliteMetadataStoreTest, MigratesSecondTimesToMilliseconds) {
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     const char* sql =
         "UPDATE manifests SET pushed_at=1700000000, last_pulled_at=1700000100; "
-        "UPDATE schema_version SET version=1;";
+        "UPDATE schema_version SET version=1; PRAGMA user_version=0;";
     char* err = nullptr;
     EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
     sqlite3_free(err);
@@ -139,6 +140,156 @@ TEST(SqliteMetadataStoreTest, TwoHandlesOnOneFileSeeEachOther) {
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+// --- schema versions ---------------------------------------------------------------
+
+class SqliteMigrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-migrate-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  // A database at `version`: the migration list cut after `version` steps.
+  std::string database_at(int64_t version, const std::string& name) {
+    const std::string path = (dir_ / name).string();
+    auto pool = sqlite::Pool::open({path, true});
+    EXPECT_TRUE(pool.is_ok()) << pool.status().to_string();
+    if (!pool.is_ok()) return path;
+    auto report = sqlite_meta::migrate(**pool, path, version);
+    EXPECT_TRUE(report.is_ok()) << report.status().to_string();
+    if (report.is_ok()) {
+      EXPECT_EQ(report->to, version);
+    }
+    return path;
+  }
+
+  static void exec(const std::string& path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "") << "\n" << sql;
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
+
+  // Every schema object's SQL and the version: what a migration must reproduce.
+  static std::string schema_of(const std::string& path) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    std::string out;
+    sqlite3_exec(
+        db, "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+        [](void* acc, int n, char** cols, char**) {
+          auto* s = static_cast<std::string*>(acc);
+          for (int i = 0; i < n; ++i) *s += (cols[i] ? cols[i] : "NULL") + std::string("|");
+          *s += "\n";
+          return 0;
+        },
+        &out, nullptr);
+    sqlite3_exec(
+        db, "PRAGMA user_version",
+        [](void* acc, int, char** cols, char**) {
+          *static_cast<std::string*>(acc) += std::string("user_version=") + cols[0];
+          return 0;
+        },
+        &out, nullptr);
+    sqlite3_close(db);
+    return out;
+  }
+
+  std::filesystem::path dir_;
+};
+
+// Rows as each version wrote them; after migrating to the latest, each must
+// read back as the latest berth writes it.
+void insert_rows_of_version(const std::string& path, int64_t version,
+                            void (*exec)(const std::string&, const std::string&)) {
+  if (version < 1) return;  // version 0 is an empty database
+  const std::string digest = Digest::of("manifest").str();
+  const std::string blob = Digest::of("cfg").str();
+  // Version 1 kept push and pull times in whole seconds.
+  exec(path,
+       "INSERT INTO repositories (id, account_id, name, created_at, tag_mutability, tag_mutability_exclusions) "
+       "VALUES (7, '111111111111', 'old', 100, 'IMMUTABLE_WITH_EXCLUSION', '[\"dev-*\"]');"
+       "INSERT INTO blob_links (repo_id, digest, size, linked_at) VALUES (7, '" + blob + "', 3, 100);"
+       "INSERT INTO manifests (id, repo_id, digest, media_type, artifact_type, annotations, bytes, image_size, "
+       "pushed_at, last_pulled_at) VALUES (1, 7, '" + digest + "', 'application/vnd.oci.image.manifest.v1+json', "
+       "'', '{}', 'manifest', 3, " + (version == 1 ? "1700000000, 1700000100" : "1700000000123, 1700000100456") + ");"
+       "INSERT INTO manifest_refs (manifest_id, repo_id, kind, digest) VALUES (1, 7, 0, '" + blob + "');"
+       "INSERT INTO tags (repo_id, name, manifest_id, updated_at) VALUES (7, 'v1', 1, 1700000000);"
+       "INSERT INTO uploads (id, repo_id, started_at) VALUES ('u-1', 7, 100);"
+       "INSERT INTO resource_tags (repo_id, key, value) VALUES (7, 'team', 'core');");
+}
+
+TEST_F(SqliteMigrationTest, EveryEarlierVersionMigratesToTheLatestWithItsRows) {
+  const int64_t latest = sqlite_meta::latest_schema_version();
+  ASSERT_GE(latest, 2);
+  const std::string fresh = database_at(latest, "fresh.db");
+  const std::string want_schema = schema_of(fresh);
+  ASSERT_NE(want_schema.find("user_version=" + std::to_string(latest)), std::string::npos) << want_schema;
+  for (int64_t k = 0; k < latest; ++k) {
+    SCOPED_TRACE("from version " + std::to_string(k));
+    const std::string path = database_at(k, "v" + std::to_string(k) + ".db");
+    insert_rows_of_version(path, k, exec);
+    sqlite_meta::MigrationReport report;
+    auto store = SqliteMetadataStore::open(path, true, &report);
+    ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+    EXPECT_EQ(report.from, k);
+    EXPECT_EQ(report.to, latest);
+    if (k >= 1) {
+      auto repo = (*store)->get_repository("111111111111", "old");
+      ASSERT_TRUE(repo.is_ok()) << repo.status().to_string();
+      EXPECT_EQ(repo->tag_mutability, "IMMUTABLE_WITH_EXCLUSION");
+      auto got = (*store)->get_manifest_by_tag(repo->id, "v1");
+      ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+      EXPECT_EQ(got->pushed_at_ms, 1'700'000'000'000);
+      EXPECT_EQ(got->last_pulled_at_ms, 1'700'000'100'000);
+      EXPECT_EQ(got->bytes, "manifest");
+      EXPECT_TRUE((*store)->get_blob_link(repo->id, Digest::of("cfg")).is_ok());
+      EXPECT_TRUE((*store)->get_upload("u-1").is_ok());
+      auto tags = (*store)->get_resource_tags(repo->id);
+      ASSERT_TRUE(tags.is_ok());
+      EXPECT_EQ(tags->size(), 1u);
+    }
+    store->reset();
+    EXPECT_EQ(schema_of(path), want_schema);
+  }
+}
+
+TEST_F(SqliteMigrationTest, MigratingAgainChangesNothing) {
+  const int64_t latest = sqlite_meta::latest_schema_version();
+  const std::string path = database_at(1, "again.db");
+  insert_rows_of_version(path, 1, exec);
+  for (int round = 0; round < 2; ++round) {
+    sqlite_meta::MigrationReport report;
+    auto store = SqliteMetadataStore::open(path, true, &report);
+    ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+    EXPECT_EQ(report.from, round == 0 ? 1 : latest);
+    auto got = (*store)->get_manifest_by_tag((*store)->get_repository("111111111111", "old")->id, "v1");
+    ASSERT_TRUE(got.is_ok());
+    EXPECT_EQ(got->pushed_at_ms, 1'700'000'000'000) << "round " << round;
+  }
+}
+
+TEST_F(SqliteMigrationTest, ADatabaseNewerThanTheBinaryIsRefusedNamingBothVersions) {
+  const int64_t latest = sqlite_meta::latest_schema_version();
+  const std::string path = database_at(latest, "newer.db");
+  exec(path, "PRAGMA user_version=" + std::to_string(latest + 1));
+  auto store = SqliteMetadataStore::open(path);
+  ASSERT_FALSE(store.is_ok());
+  EXPECT_EQ(store.status().code(), Code::kFailedPrecondition);
+  const std::string& message = store.status().message();
+  EXPECT_NE(message.find("schema version " + std::to_string(latest + 1)), std::string::npos) << message;
+  EXPECT_NE(message.find("newer than the " + std::to_string(latest) + " this berth knows"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find(path), std::string::npos) << message;
 }
 
 }  // namespace

@@ -276,6 +276,31 @@ TEST_P(MetadataStoreConformance, ListRepositoriesInLexicalOrderWithPaging) {
   EXPECT_TRUE(repo_names(kAccount, {"zz", 5}).empty());
 }
 
+// Byte order, not a locale's: upper case before '_' before lower case before
+// any non-ASCII letter (UTF-8 lead bytes are above 0x7f).
+TEST_P(MetadataStoreConformance, RepositoriesAndTagsPageInByteOrder) {
+  const std::vector<std::string> in_byte_order = {"Beta", "Zeta", "_under", "alpha", "zulu",
+                                                  "\xc3\xa9lan" /* élan */, "\xe6\x97\xa5" /* 日 */};
+  std::vector<std::string> shuffled = in_byte_order;
+  std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937(7));
+  for (const auto& n : shuffled) repo(n);
+  EXPECT_EQ(repo_names(kAccount), in_byte_order);
+  EXPECT_EQ(repo_names(kAccount, {"Zeta", 2}), (std::vector<std::string>{"_under", "alpha"}));
+  EXPECT_EQ(repo_names(kAccount, {"zulu", 0}),
+            (std::vector<std::string>{"\xc3\xa9lan", "\xe6\x97\xa5"}));
+
+  RepositoryRecord r = repo("tags-in-byte-order", kOtherAccount);
+  ManifestRecord m = put_image(r, "byte order");
+  for (const auto& t : shuffled) {
+    ASSERT_TRUE(store().put_manifest(request(r, m, t, {Digest::of("config of byte order")})).is_ok());
+  }
+  EXPECT_EQ(tags(r), in_byte_order);
+  EXPECT_EQ(tags(r, {"_under", 3}), (std::vector<std::string>{"alpha", "zulu", "\xc3\xa9lan"}));
+  auto for_manifest = store().tags_for_manifest(r.id, m.digest);
+  ASSERT_TRUE(for_manifest.is_ok());
+  EXPECT_EQ(*for_manifest, in_byte_order);
+}
+
 TEST_P(MetadataStoreConformance, UpdateRepositoryReplacesSettings) {
   RepositoryRecord r = repo("settings");
   r.tag_mutability = "IMMUTABLE_WITH_EXCLUSION";

@@ -21,6 +21,10 @@ namespace berth::conformance {
 
 namespace gc_helpers {
 
+// The time claim_now claims at: long before the wall clock of any test run,
+// so a store that read the wall clock instead would record another time.
+constexpr int64_t kClaimTime = 1'000'000;
+
 // Runs `fn(i)` on `threads` threads that all start at once.
 template <typename Fn>
 void race(int threads, Fn fn) {
@@ -58,13 +62,17 @@ inline bool is_candidate(MetadataStore& store, const Digest& d) { return has_can
 inline bool is_pending(MetadataStore& store, const Digest& d) {
   auto p = store.gc_pending();
   EXPECT_TRUE(p.is_ok()) << p.status().to_string();
-  return p.is_ok() && contains_digest(*p, d);
+  if (!p.is_ok()) return false;
+  for (const auto& pending : *p) {
+    if (pending.digest == d) return true;
+  }
+  return false;
 }
 
 // Claims with every grace period over and no write protecting the blob.
 inline std::optional<int64_t> claim_now(MetadataStore& store, const Digest& d, bool dry_run = false) {
   constexpr int64_t kEnd = std::numeric_limits<int64_t>::max();
-  auto r = store.gc_claim(d, kEnd, kEnd, dry_run);
+  auto r = store.gc_claim(d, kEnd, kEnd, dry_run, kClaimTime);
   EXPECT_TRUE(r.is_ok()) << r.status().to_string();
   return r.is_ok() ? *r : std::nullopt;
 }
@@ -491,12 +499,12 @@ TEST_P(MetadataStoreConformance, ClaimKeepsABlobAnyManifestRefersTo) {
 TEST_P(MetadataStoreConformance, ClaimLeavesYoungLinksAloneAndKeepsThemQueued) {
   RepositoryRecord r = repo("gc/young");
   const Digest d = linked_blob(r, "young layer");  // linked at kNow
-  auto young = store().gc_claim(d, kNow, kNow + 1'000'000, false);
+  auto young = store().gc_claim(d, kNow, kNow + 1'000'000, false, kNow);
   ASSERT_TRUE(young.is_ok());
   EXPECT_EQ(*young, std::nullopt) << "linked at linked_before counts as young";
   EXPECT_TRUE(gc_helpers::linked(store(), r, d));
   EXPECT_TRUE(gc_helpers::is_candidate(store(), d)) << "it must be looked at again once its grace ends";
-  auto old = store().gc_claim(d, kNow + 1, kNow + 1'000'000, false);
+  auto old = store().gc_claim(d, kNow + 1, kNow + 1'000'000, false, kNow);
   ASSERT_TRUE(old.is_ok());
   EXPECT_EQ(*old, std::optional<int64_t>(11));
 }
@@ -538,6 +546,17 @@ TEST_P(MetadataStoreConformance, ClaimOfAnUnlinkedCandidateReturnsZero) {
   EXPECT_TRUE(gc_helpers::is_pending(store(), d));
 }
 
+TEST_P(MetadataStoreConformance, AClaimRecordsTheCallersTimeNotTheWallClock) {
+  RepositoryRecord r = repo("gc/when");
+  const Digest d = linked_blob(r, "claimed at a fixed time");
+  ASSERT_EQ(gc_helpers::claim_now(store(), d), std::optional<int64_t>(23));
+  auto pending = store().gc_pending();
+  ASSERT_TRUE(pending.is_ok()) << pending.status().to_string();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].digest, d);
+  EXPECT_EQ((*pending)[0].claimed_at, gc_helpers::kClaimTime);
+}
+
 TEST_P(MetadataStoreConformance, DryRunClaimReportsButChangesNothing) {
   RepositoryRecord r = repo("gc/dry");
   const Digest d = linked_blob(r, "dry layer");
@@ -568,7 +587,7 @@ TEST_P(MetadataStoreConformance, ConcurrentClaimsOfOneCandidateHaveExactlyOneWin
   std::atomic<int> errors{0};
   gc_helpers::race(kThreads, [&](int t) {
     for (int i = 0; i < kBlobs; ++i) {
-      auto c = store().gc_claim(ds[i], kNow + 1, kNow + 1, false);
+      auto c = store().gc_claim(ds[i], kNow + 1, kNow + 1, false, kNow);
       if (!c.is_ok()) {
         ++errors;
         continue;
@@ -596,7 +615,7 @@ TEST_P(MetadataStoreConformance, BlobWritesProtectADigestUntilTheLastOneEnds) {
   ASSERT_TRUE(store().gc_enqueue({d}, kNow - 100).is_ok());
   ASSERT_TRUE(store().begin_blob_write(d, kNow).is_ok());
   ASSERT_TRUE(store().begin_blob_write(d, kNow).is_ok());  // a second writer of the same digest
-  auto claim = [&] { return store().gc_claim(d, kNow + 1'000, kNow, false); };
+  auto claim = [&] { return store().gc_claim(d, kNow + 1'000, kNow, false, kNow); };
   EXPECT_EQ(claim().value(), std::nullopt) << "written since writes_after";
   EXPECT_TRUE(gc_helpers::is_candidate(store(), d)) << "a blob being written stays queued";
   ASSERT_TRUE(store().end_blob_write(d).is_ok());
@@ -610,8 +629,8 @@ TEST_P(MetadataStoreConformance, AStaleBlobWriteNoLongerProtects) {
   const Digest d = Digest::of("abandoned write");
   ASSERT_TRUE(store().gc_enqueue({d}, kNow - 100).is_ok());
   ASSERT_TRUE(store().begin_blob_write(d, kNow - 50).is_ok());  // its writer crashed
-  EXPECT_EQ(store().gc_claim(d, kNow, kNow - 50, false).value(), std::nullopt);
-  EXPECT_EQ(store().gc_claim(d, kNow, kNow - 49, false).value(), std::optional<int64_t>(0));
+  EXPECT_EQ(store().gc_claim(d, kNow, kNow - 50, false, kNow).value(), std::nullopt);
+  EXPECT_EQ(store().gc_claim(d, kNow, kNow - 49, false, kNow).value(), std::optional<int64_t>(0));
 }
 
 TEST_P(MetadataStoreConformance, GcDropReferencedDropsExactlyTheReferencedCandidates) {
@@ -644,10 +663,10 @@ TEST_P(MetadataStoreConformance, CompleteUploadLinksEndsTheWriteAndDeletesTheUpl
   EXPECT_EQ(link->size, 14);
   EXPECT_EQ(store().get_upload("up-1").status().code(), Code::kBlobUploadUnknown);
   // Linked at kNow+5: young before that, and queued.
-  EXPECT_EQ(store().gc_claim(d, kNow + 5, 0, true).value(), std::nullopt);
+  EXPECT_EQ(store().gc_claim(d, kNow + 5, 0, true, kNow).value(), std::nullopt);
   EXPECT_TRUE(gc_helpers::is_candidate(store(), d));
   // The write ended: with the grace over, only the write could protect it.
-  EXPECT_EQ(store().gc_claim(d, kNow + 6, 0, false).value(), std::optional<int64_t>(14));
+  EXPECT_EQ(store().gc_claim(d, kNow + 6, 0, false, kNow).value(), std::optional<int64_t>(14));
 }
 
 TEST_P(MetadataStoreConformance, ConcurrentCompleteUploadsOfOneDigestLeaveOneLink) {
@@ -668,7 +687,7 @@ TEST_P(MetadataStoreConformance, ConcurrentCompleteUploadsOfOneDigestLeaveOneLin
   }
   EXPECT_EQ(store().repositories_with_blob(kAccount, d).value(), std::vector<RepositoryId>{r.id});
   // Every announced write ended.
-  EXPECT_EQ(store().gc_claim(d, kNow + 1, 0, false).value(), std::optional<int64_t>(28));
+  EXPECT_EQ(store().gc_claim(d, kNow + 1, 0, false, kNow).value(), std::optional<int64_t>(28));
 }
 
 // complete_upload and a claim of the same digest serialise: either the upload
@@ -691,7 +710,7 @@ TEST_P(MetadataStoreConformance, CompleteUploadAndClaimOfOneDigestSerialise) {
       if (t == 0) {
         completed = store().complete_upload(r.id, d, 5, id, kNow);
       } else {
-        claimed = store().gc_claim(d, kNow, kNow + 1'000, false);
+        claimed = store().gc_claim(d, kNow, kNow + 1'000, false, kNow);
       }
     });
     ASSERT_TRUE(claimed.is_ok()) << claimed.status().to_string();

@@ -1,21 +1,32 @@
 // MetadataStore on an embedded SQLite database (WAL mode). Thread-safe; several
 // processes (a server and `berth gc`) may share one database file.
+//
+// One source file per role, so that another backend mirrors the same list:
+// schema.cc (open), migrations.cc (the schema versions), sqlite_<role>.cc for
+// each role, and sqlite_metadata_rows.{h,cc} for the row readers and
+// in-transaction steps that several roles share.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "meta/metadata_store.h"
+#include "meta/sqlite/migrations.h"
 #include "meta/sqlite/sqlite_db.h"
 
 namespace berth {
 
 class SqliteMetadataStore final : public MetadataStore {
  public:
-  // Opens or creates the database at `path` and migrates its schema.
+  // Opens or creates the database at `path` and migrates its schema to the
+  // latest version (meta/sqlite/migrations.h), reporting the versions before
+  // and after in `*report` when given. kFailedPrecondition, naming both
+  // versions, when the database is newer than this binary.
   static Result<std::unique_ptr<SqliteMetadataStore>> open(const std::string& path,
-                                                           bool synchronous_full = true);
+                                                           bool synchronous_full = true,
+                                                           sqlite_meta::MigrationReport* report = nullptr);
 
+  // RepositoryStore (sqlite_repositories.cc)
   Result<RepositoryRecord> create_repository(const RepositoryRecord& repo) override;
   Result<RepositoryRecord> ensure_repository(std::string_view account_id, std::string_view name,
                                              int64_t now) override;
@@ -26,6 +37,7 @@ class SqliteMetadataStore final : public MetadataStore {
   Status update_repository(const RepositoryRecord& repo) override;
   Status delete_repository(RepositoryId id, bool force) override;
 
+  // BlobLinkStore (sqlite_blob_links.cc)
   Status link_blob(RepositoryId repo, const Digest& digest, int64_t size, int64_t now) override;
   Result<BlobLink> get_blob_link(RepositoryId repo, const Digest& digest) override;
   Status unlink_blob(RepositoryId repo, const Digest& digest) override;
@@ -33,13 +45,19 @@ class SqliteMetadataStore final : public MetadataStore {
                                                           const Digest& digest) override;
   Result<std::vector<BlobLink>> linked_blobs() override;
 
+  // UploadStore (sqlite_uploads.cc)
   Status create_upload(const UploadRecord& upload) override;
   Result<UploadRecord> get_upload(std::string_view id) override;
   Status delete_upload(std::string_view id) override;
   Status acquire_upload_lease(std::string_view id, std::string_view holder, int64_t now, int64_t until) override;
   Status release_upload_lease(std::string_view id, std::string_view holder) override;
   Result<std::vector<UploadRecord>> uploads_started_before(int64_t when) override;
+  Status begin_blob_write(const Digest& digest, int64_t now) override;
+  Status end_blob_write(const Digest& digest) override;
+  Status complete_upload(RepositoryId repo, const Digest& digest, int64_t size, std::string_view upload_id,
+                         int64_t now) override;
 
+  // ManifestStore (sqlite_manifests.cc)
   Status put_manifest(const PutManifestRequest& req) override;
   Result<ManifestRecord> get_manifest(RepositoryId repo, const Digest& digest) override;
   Result<ManifestRecord> get_manifest_by_tag(RepositoryId repo, std::string_view tag) override;
@@ -54,12 +72,8 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<std::vector<ImageRecord>> list_images(RepositoryId repo, const PageRequest& page) override;
   Result<std::vector<std::string>> tags_for_manifest(RepositoryId repo, const Digest& digest) override;
   Status record_pull(RepositoryId repo, const Digest& digest, int64_t when_ms) override;
-  Result<std::vector<std::pair<std::string, std::string>>> get_resource_tags(RepositoryId repo) override;
-  Result<std::vector<RepositoryRecord>> repositories_with_resource_tag(std::string_view key,
-                                                                      std::string_view value) override;
-  Status set_resource_tags(RepositoryId repo,
-                           const std::vector<std::pair<std::string, std::string>>& tags) override;
 
+  // LifecycleStore (sqlite_lifecycle.cc)
   Status set_lifecycle_policy(RepositoryId repo, const std::optional<std::string>& text) override;
   Status mark_lifecycle_evaluated(RepositoryId repo, int64_t when) override;
   Result<std::vector<RepositoryRecord>> repositories_with_lifecycle_policy() override;
@@ -70,25 +84,30 @@ class SqliteMetadataStore final : public MetadataStore {
   Status record_expirations(const std::vector<ExpirationRecord>& expirations) override;
   Result<std::vector<ExpirationRecord>> list_expirations(std::string_view account_id, size_t limit) override;
 
+  // GcStore (sqlite_gc.cc)
   Result<std::vector<GcCandidate>> gc_candidates(int64_t queued_before, size_t limit) override;
   Status gc_enqueue(const std::vector<Digest>& digests, int64_t now) override;
   Result<std::optional<int64_t>> gc_claim(const Digest& digest, int64_t linked_before, int64_t writes_after,
-                                          bool dry_run) override;
+                                          bool dry_run, int64_t now) override;
   Result<std::vector<Digest>> gc_drop_referenced(const std::vector<Digest>& digests) override;
   Status gc_release(const Digest& digest) override;
-  Result<std::vector<Digest>> gc_pending() override;
-  Status begin_blob_write(const Digest& digest, int64_t now) override;
-  Status end_blob_write(const Digest& digest) override;
-  Status complete_upload(RepositoryId repo, const Digest& digest, int64_t size, std::string_view upload_id,
-                         int64_t now) override;
+  Result<std::vector<PendingDeletion>> gc_pending() override;
+
+  // UsageStore (sqlite_usage.cc)
   Result<std::vector<RepositoryUsage>> repository_usage(std::string_view account_id) override;
   Result<int64_t> account_usage(std::string_view account_id) override;
+
+  // ResourceTagStore (sqlite_resource_tags.cc)
+  Result<std::vector<std::pair<std::string, std::string>>> get_resource_tags(RepositoryId repo) override;
+  Result<std::vector<RepositoryRecord>> repositories_with_resource_tag(std::string_view key,
+                                                                      std::string_view value) override;
+  Status set_resource_tags(RepositoryId repo,
+                           const std::vector<std::pair<std::string, std::string>>& tags) override;
 
   sqlite::Pool& pool() { return *pool_; }
 
  private:
   explicit SqliteMetadataStore(std::unique_ptr<sqlite::Pool> pool) : pool_(std::move(pool)) {}
-  Status migrate();
 
   std::unique_ptr<sqlite::Pool> pool_;
 };

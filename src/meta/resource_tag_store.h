@@ -1,0 +1,30 @@
+// ResourceTagStore: the key/value tags of ECR TagResource on repositories. A
+// role of MetadataStore (meta/metadata_store.h); every method is thread-safe
+// and atomic, failures are values as described there.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "meta/records.h"
+
+namespace berth {
+
+class ResourceTagStore {
+ public:
+  virtual ~ResourceTagStore() = default;
+
+  // In byte order of key.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> get_resource_tags(RepositoryId repo) = 0;
+  // Repositories, in every account, carrying resource tag `key` = `value`.
+  virtual Result<std::vector<RepositoryRecord>> repositories_with_resource_tag(std::string_view key,
+                                                                              std::string_view value) = 0;
+  // Replaces the whole tag set.
+  virtual Status set_resource_tags(RepositoryId repo,
+                                   const std::vector<std::pair<std::string, std::string>>& tags) = 0;
+};
+
+}  // namespace berth

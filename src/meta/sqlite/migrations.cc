@@ -1,0 +1,215 @@
+#include "meta/sqlite/migrations.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <iterator>
+
+namespace berth::sqlite_meta {
+using sqlite::Connection;
+
+namespace {
+
+// Version 1: the tables as the first berth made them (push and pull times in
+// whole seconds). IF NOT EXISTS: databases from before user_version ran this
+// at every start, and adopting one runs it again.
+constexpr const char* kVersion1Tables = R"sql(
+CREATE TABLE IF NOT EXISTS repositories (
+  id INTEGER PRIMARY KEY,
+  account_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  tag_mutability TEXT NOT NULL DEFAULT 'MUTABLE',
+  tag_mutability_exclusions TEXT NOT NULL DEFAULT '[]',
+  scan_on_push INTEGER NOT NULL DEFAULT 0,
+  encryption_type TEXT NOT NULL DEFAULT 'AES256',
+  kms_key TEXT NOT NULL DEFAULT '',
+  lifecycle_policy TEXT,
+  lifecycle_evaluated_at INTEGER,
+  UNIQUE (account_id, name)
+);
+CREATE INDEX IF NOT EXISTS repositories_with_policy ON repositories (id) WHERE lifecycle_policy IS NOT NULL;
+CREATE TABLE IF NOT EXISTS blob_links (
+  repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  digest TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  linked_at INTEGER NOT NULL,
+  PRIMARY KEY (repo_id, digest)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blob_links_by_digest ON blob_links (digest);
+CREATE TABLE IF NOT EXISTS manifests (
+  id INTEGER PRIMARY KEY,
+  repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  digest TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  artifact_type TEXT NOT NULL,
+  subject TEXT,
+  annotations TEXT NOT NULL,
+  bytes BLOB NOT NULL,
+  image_size INTEGER NOT NULL,
+  pushed_at INTEGER NOT NULL,  -- milliseconds since the epoch
+  last_pulled_at INTEGER,      -- milliseconds since the epoch
+  UNIQUE (repo_id, digest)
+);
+CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests (repo_id, subject)
+  WHERE subject IS NOT NULL;
+CREATE TABLE IF NOT EXISTS manifest_refs (
+  manifest_id INTEGER NOT NULL REFERENCES manifests(id) ON DELETE CASCADE,
+  repo_id INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  PRIMARY KEY (manifest_id, kind, digest)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS manifest_refs_by_target ON manifest_refs (repo_id, kind, digest);
+CREATE TABLE IF NOT EXISTS tags (
+  repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  manifest_id INTEGER NOT NULL REFERENCES manifests(id) ON DELETE CASCADE,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (repo_id, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_by_manifest ON tags (manifest_id);
+CREATE TABLE IF NOT EXISTS uploads (
+  id TEXT PRIMARY KEY,
+  repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  started_at INTEGER NOT NULL,
+  lease_holder TEXT,
+  lease_until INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS uploads_by_start ON uploads (started_at);
+CREATE TABLE IF NOT EXISTS lifecycle_previews (
+  repo_id INTEGER PRIMARY KEY REFERENCES repositories(id) ON DELETE CASCADE,
+  policy_text TEXT NOT NULL,
+  status TEXT NOT NULL,
+  results TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lifecycle_expirations (
+  id INTEGER PRIMARY KEY,
+  account_id TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  rule_priority INTEGER NOT NULL,
+  expired_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gc_candidates (
+  digest TEXT PRIMARY KEY,
+  since INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS gc_candidates_by_since ON gc_candidates (since);
+CREATE TABLE IF NOT EXISTS gc_pending (
+  digest TEXT PRIMARY KEY,
+  since INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blob_writes (
+  digest TEXT PRIMARY KEY,
+  writers INTEGER NOT NULL,
+  started_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS resource_tags (
+  repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (repo_id, key)
+) WITHOUT ROWID;
+)sql";
+
+// Version 1 -> 2: manifests' push and pull times in milliseconds (version 1
+// kept whole seconds).
+Status push_and_pull_times_in_milliseconds(Connection& c) {
+  return c.exec("UPDATE manifests SET pushed_at=pushed_at*1000, last_pulled_at=last_pulled_at*1000");
+}
+
+Status create_tables(Connection& c) { return c.exec(kVersion1Tables); }
+
+struct Migration {
+  const char* what;
+  Status (*apply)(Connection&);
+};
+
+// Append only: a released step never changes, a new one goes at the end.
+constexpr Migration kMigrations[] = {
+    {"create the tables", create_tables},
+    {"push and pull times in milliseconds", push_and_pull_times_in_milliseconds},
+};
+
+Result<bool> has_legacy_table(Connection& c) {
+  BERTH_ASSIGN_OR_RETURN(
+      auto q, c.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"));
+  return q.step();
+}
+
+Status set_version(Connection& c, int64_t version) {
+  // PRAGMA takes no parameters; the value is a number this code chose.
+  BERTH_RETURN_IF_ERROR(c.exec(fmt::format("PRAGMA user_version={}", version)));
+  BERTH_RETURN_IF_ERROR(c.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
+  BERTH_RETURN_IF_ERROR(c.exec("DELETE FROM schema_version"));
+  BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("INSERT INTO schema_version (version) VALUES (?1)"));
+  return s.bind(1, version).run();
+}
+
+}  // namespace
+
+int64_t latest_schema_version() { return static_cast<int64_t>(std::size(kMigrations)); }
+
+namespace {
+
+Result<int64_t> user_version(Connection& c) {
+  BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("PRAGMA user_version"));
+  BERTH_ASSIGN_OR_RETURN(bool row, q.step());
+  return row ? q.int64(0) : int64_t{0};
+}
+
+}  // namespace
+
+Result<int64_t> schema_version(Connection& c) {
+  BERTH_ASSIGN_OR_RETURN(int64_t version, user_version(c));
+  if (version != 0) return version;
+  BERTH_ASSIGN_OR_RETURN(bool legacy, has_legacy_table(c));
+  if (!legacy) return int64_t{0};
+  BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT max(version) FROM schema_version"));
+  BERTH_ASSIGN_OR_RETURN(bool row, q.step());
+  return row && !q.is_null(0) ? q.int64(0) : int64_t{0};
+}
+
+Result<MigrationReport> migrate(sqlite::Pool& pool, const std::string& path, int64_t target) {
+  target = std::min(target, latest_schema_version());
+  MigrationReport report;
+  bool first = true;
+  while (true) {
+    bool done = false;
+    Status st = pool.write([&](Connection& c) -> Status {
+      BERTH_ASSIGN_OR_RETURN(int64_t version, schema_version(c));
+      if (first) report.from = version;
+      BERTH_ASSIGN_OR_RETURN(int64_t recorded, user_version(c));
+      if (recorded == 0 && version > 0 && version <= target) {
+        // A database from before user_version: its tables were created with
+        // IF NOT EXISTS at every start, so create any it lacks, then record
+        // its version where it is now kept.
+        BERTH_RETURN_IF_ERROR(create_tables(c));
+        BERTH_RETURN_IF_ERROR(set_version(c, version));
+      }
+      report.to = version;
+      if (version > target) {
+        return error(Code::kFailedPrecondition,
+                     fmt::format("the database {} has schema version {}, newer than the {} this berth knows; "
+                                 "run the berth that wrote it, or a newer one",
+                                 path, version, target));
+      }
+      if (version == target) {
+        done = true;
+        return Status::ok();
+      }
+      BERTH_RETURN_IF_ERROR(kMigrations[version].apply(c));
+      BERTH_RETURN_IF_ERROR(set_version(c, version + 1));
+      report.to = version + 1;
+      return Status::ok();
+    });
+    if (!st.is_ok()) return st;
+    first = false;
+    if (done) return report;
+  }
+}
+
+}  // namespace berth::sqlite_meta

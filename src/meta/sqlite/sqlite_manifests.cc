@@ -1,0 +1,281 @@
+// SqliteMetadataStore: the ManifestStore role (meta/manifest_store.h).
+#include "meta/sqlite/sqlite_metadata_store.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "meta/sqlite/sqlite_metadata_rows.h"
+
+namespace berth {
+using sqlite::Connection;
+using sqlite::Pool;
+using sqlite::Statement;
+using sqlite_meta::enqueue_manifest_blobs;
+using sqlite_meta::kRefBlob;
+using sqlite_meta::kRefManifest;
+using sqlite_meta::manifest_id;
+
+namespace {
+
+// Columns: digest, media_type, artifact_type, subject, annotations, bytes,
+// image_size, pushed_at, last_pulled_at, id (the push sequence)
+#define BERTH_MANIFEST_COLUMNS(p)                                                          \
+  p "digest, " p "media_type, " p "artifact_type, " p "subject, " p "annotations, " p     \
+    "bytes, " p "image_size, " p "pushed_at, " p "last_pulled_at, " p "id"
+
+ManifestRecord read_manifest(const Statement& s, bool with_bytes = true) {
+  ManifestRecord m;
+  m.digest = Digest::parse(s.text(0)).value();
+  m.media_type = s.text(1);
+  m.artifact_type = s.text(2);
+  if (!s.is_null(3)) m.subject = Digest::parse(s.text(3)).value();
+  m.annotations_json = s.text(4);
+  if (with_bytes) m.bytes = s.text(5);
+  m.image_size = s.int64(6);
+  m.pushed_at_ms = s.int64(7);
+  m.last_pulled_at_ms = s.opt_int64(8);
+  // The row id: INTEGER PRIMARY KEY picks one above every live row's, so it
+  // grows with each push.
+  m.push_sequence = s.int64(9);
+  return m;
+}
+
+}  // namespace
+
+Status SqliteMetadataStore::put_manifest(const PutManifestRequest& req) {
+  const ManifestRecord& m = req.manifest;
+  return pool_->write([&](Connection& c) -> Status {
+    for (const Digest& b : req.references.blobs) {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT 1 FROM blob_links WHERE repo_id=?1 AND digest=?2"));
+      q.bind(1, req.repository).bind(2, std::string_view(b.str()));
+      BERTH_ASSIGN_OR_RETURN(bool row, q.step());
+      if (!row) {
+        return error(Code::kManifestBlobUnknown,
+                     fmt::format("blob {} is not in the repository", b.str()));
+      }
+    }
+    for (const Digest& child : req.references.manifests) {
+      BERTH_ASSIGN_OR_RETURN(auto id, manifest_id(c, req.repository, child.str()));
+      if (!id) {
+        return error(Code::kManifestUnknown,
+                     fmt::format("manifest {} is not in the repository", child.str()));
+      }
+    }
+    BERTH_ASSIGN_OR_RETURN(auto existing, manifest_id(c, req.repository, m.digest.str()));
+    int64_t id;
+    if (existing) {
+      id = *existing;
+    } else {
+      BERTH_ASSIGN_OR_RETURN(
+          auto ins,
+          c.prepare("INSERT INTO manifests (repo_id, digest, media_type, artifact_type, subject, "
+                    "annotations, bytes, image_size, pushed_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"));
+      ins.bind(1, req.repository)
+          .bind(2, std::string_view(m.digest.str()))
+          .bind(3, std::string_view(m.media_type))
+          .bind(4, std::string_view(m.artifact_type))
+          .bind(5, m.subject ? std::optional<std::string>(m.subject->str()) : std::nullopt)
+          .bind(6, std::string_view(m.annotations_json))
+          .bind_blob(7, m.bytes)
+          .bind(8, m.image_size)
+          .bind(9, m.pushed_at_ms);
+      BERTH_RETURN_IF_ERROR(ins.run());
+      id = c.last_insert_rowid();
+      auto add_ref = [&](int kind, const Digest& d) -> Status {
+        BERTH_ASSIGN_OR_RETURN(
+            auto r, c.prepare("INSERT OR IGNORE INTO manifest_refs (manifest_id, repo_id, kind, digest) "
+                              "VALUES (?1, ?2, ?3, ?4)"));
+        return r.bind(1, id).bind(2, req.repository).bind(3, int64_t{kind}).bind(4, std::string_view(d.str())).run();
+      };
+      for (const Digest& b : req.references.blobs) BERTH_RETURN_IF_ERROR(add_ref(kRefBlob, b));
+      for (const Digest& d : req.references.manifests) BERTH_RETURN_IF_ERROR(add_ref(kRefManifest, d));
+    }
+    if (!req.tag) return Status::ok();
+    if (req.tag_immutable) {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT manifest_id FROM tags WHERE repo_id=?1 AND name=?2"));
+      q.bind(1, req.repository).bind(2, std::string_view(*req.tag));
+      BERTH_ASSIGN_OR_RETURN(bool row, q.step());
+      if (row && q.int64(0) != id) {
+        return error(Code::kTagImmutable,
+                     fmt::format("the tag '{}' already exists and cannot be overwritten because the "
+                                 "repository is immutable",
+                                 *req.tag));
+      }
+    }
+    BERTH_ASSIGN_OR_RETURN(
+        auto t, c.prepare("INSERT INTO tags (repo_id, name, manifest_id, updated_at) VALUES (?1,?2,?3,?4) "
+                          "ON CONFLICT (repo_id, name) DO UPDATE SET manifest_id=excluded.manifest_id, "
+                          "updated_at=excluded.updated_at WHERE manifest_id<>excluded.manifest_id"));
+    return t.bind(1, req.repository).bind(2, std::string_view(*req.tag)).bind(3, id).bind(4, m.pushed_at_ms / 1000).run();
+  });
+}
+
+Result<ManifestRecord> SqliteMetadataStore::get_manifest(RepositoryId repo, const Digest& digest) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT " BERTH_MANIFEST_COLUMNS("") " FROM manifests WHERE repo_id=?1 AND digest=?2"));
+  s.bind(1, repo).bind(2, std::string_view(digest.str()));
+  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return error(Code::kManifestUnknown, "manifest unknown to registry");
+  return read_manifest(s);
+}
+
+Result<ManifestRecord> SqliteMetadataStore::get_manifest_by_tag(RepositoryId repo, std::string_view tag) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT " BERTH_MANIFEST_COLUMNS("m.") " FROM tags t JOIN manifests m "
+                             "ON m.id=t.manifest_id WHERE t.repo_id=?1 AND t.name=?2"));
+  s.bind(1, repo).bind(2, tag);
+  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return error(Code::kManifestUnknown, fmt::format("manifest tagged '{}' not found", tag));
+  return read_manifest(s);
+}
+
+Result<ResolvedManifest> SqliteMetadataStore::resolve_manifest(std::string_view account_id,
+                                                               std::string_view repo_name, const Digest* digest,
+                                                               std::string_view tag) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  // The repository row always comes back when it exists; the manifest
+  // columns are NULL when it lacks the manifest, which tells the two errors
+  // apart without a second read.
+  static constexpr const char* kByDigest =
+      "SELECT " BERTH_MANIFEST_COLUMNS("m.") ", r.id FROM repositories r "
+      "LEFT JOIN manifests m ON m.repo_id=r.id AND m.digest=?3 WHERE r.account_id=?1 AND r.name=?2";
+  static constexpr const char* kByTag =
+      "SELECT " BERTH_MANIFEST_COLUMNS("m.") ", r.id FROM repositories r "
+      "LEFT JOIN tags t ON t.repo_id=r.id AND t.name=?3 LEFT JOIN manifests m ON m.id=t.manifest_id "
+      "WHERE r.account_id=?1 AND r.name=?2";
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(digest != nullptr ? kByDigest : kByTag));
+  s.bind(1, account_id).bind(2, repo_name);
+  if (digest != nullptr) {
+    s.bind(3, std::string_view(digest->str()));
+  } else {
+    s.bind(3, tag);
+  }
+  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return error(Code::kNameUnknown, fmt::format("repository {} not found", repo_name));
+  if (s.is_null(0)) {
+    if (digest != nullptr) return error(Code::kManifestUnknown, "manifest unknown to registry");
+    return error(Code::kManifestUnknown, fmt::format("manifest tagged '{}' not found", tag));
+  }
+  return ResolvedManifest{s.int64(10), read_manifest(s)};
+}
+
+Status SqliteMetadataStore::delete_manifest(RepositoryId repo, const Digest& digest) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto id, manifest_id(c, repo, digest.str()));
+    if (!id) return error(Code::kManifestUnknown, "manifest unknown to registry");
+    BERTH_ASSIGN_OR_RETURN(
+        auto q, c.prepare("SELECT m.digest FROM manifest_refs r JOIN manifests m ON m.id=r.manifest_id "
+                          "WHERE r.repo_id=?1 AND r.kind=1 AND r.digest=?2 LIMIT 1"));
+    q.bind(1, repo).bind(2, std::string_view(digest.str()));
+    BERTH_ASSIGN_OR_RETURN(bool referenced, q.step());
+    if (referenced) {
+      return error(Code::kManifestReferenced,
+                   fmt::format("manifest is referenced by index {}; delete the index first", q.text(0)));
+    }
+    BERTH_RETURN_IF_ERROR(enqueue_manifest_blobs(c, *id));
+    BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM manifests WHERE id=?1"));
+    return d.bind(1, *id).run();
+  });
+}
+
+Status SqliteMetadataStore::delete_tag(RepositoryId repo, std::string_view tag) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM tags WHERE repo_id=?1 AND name=?2"));
+    BERTH_RETURN_IF_ERROR(s.bind(1, repo).bind(2, tag).run());
+    if (c.changes() == 0) return error(Code::kManifestUnknown, fmt::format("tag '{}' not found", tag));
+    return Status::ok();
+  });
+}
+
+Result<std::vector<std::string>> SqliteMetadataStore::list_tags(RepositoryId repo, const PageRequest& page) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT name FROM tags WHERE repo_id=?1 AND name>?2 COLLATE BINARY ORDER BY name COLLATE BINARY LIMIT ?3"));
+  s.bind(1, repo)
+      .bind(2, std::string_view(page.after))
+      .bind(3, page.limit == 0 ? int64_t{-1} : static_cast<int64_t>(page.limit));
+  return s.collect<std::string>([](const Statement& row) { return row.text(0); });
+}
+
+Result<std::vector<ReferrerRecord>> SqliteMetadataStore::list_referrers(
+    RepositoryId repo, const Digest& subject, std::optional<std::string_view> artifact_type) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT digest, media_type, artifact_type, length(bytes), annotations "
+                             "FROM manifests WHERE repo_id=?1 AND subject=?2 "
+                             "AND (?3 IS NULL OR artifact_type=?3) ORDER BY digest COLLATE BINARY"));
+  s.bind(1, repo).bind(2, std::string_view(subject.str()));
+  if (artifact_type) {
+    s.bind(3, *artifact_type);
+  } else {
+    s.bind_null(3);
+  }
+  return s.collect<ReferrerRecord>(
+      [](const Statement& row) {
+        return ReferrerRecord{Digest::parse(row.text(0)).value(), row.text(1), row.text(2), row.int64(3), row.text(4)};
+      });
+}
+
+Result<std::vector<ImageRecord>> SqliteMetadataStore::list_images(RepositoryId repo, const PageRequest& page) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT " BERTH_MANIFEST_COLUMNS("") " FROM manifests WHERE repo_id=?1 "
+                             "AND digest>?2 COLLATE BINARY ORDER BY digest COLLATE BINARY LIMIT ?3"));
+  s.bind(1, repo)
+      .bind(2, std::string_view(page.after))
+      .bind(3, page.limit == 0 ? int64_t{-1} : static_cast<int64_t>(page.limit));
+  std::vector<ImageRecord> out;
+  std::map<int64_t, size_t> by_id;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    by_id[s.int64(9)] = out.size();
+    out.push_back(ImageRecord{read_manifest(s, false), {}, {}});
+  }
+  if (out.empty()) return out;
+  BERTH_ASSIGN_OR_RETURN(
+      auto t, lease->prepare("SELECT t.manifest_id, t.name FROM tags t JOIN manifests m ON m.id=t.manifest_id "
+                             "WHERE t.repo_id=?1 AND m.digest>?2 COLLATE BINARY AND m.digest<=?3 COLLATE BINARY ORDER BY t.name COLLATE BINARY"));
+  t.bind(1, repo).bind(2, std::string_view(page.after)).bind(3, std::string_view(out.back().manifest.digest.str()));
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, t.step());
+    if (!row) break;
+    auto it = by_id.find(t.int64(0));
+    if (it != by_id.end()) out[it->second].tags.push_back(t.text(1));
+  }
+  BERTH_ASSIGN_OR_RETURN(
+      auto r, lease->prepare("SELECT r.manifest_id, r.digest FROM manifest_refs r JOIN manifests m ON m.id=r.manifest_id "
+                             "WHERE m.repo_id=?1 AND r.kind=1 AND m.digest>?2 COLLATE BINARY AND m.digest<=?3 COLLATE BINARY"));
+  r.bind(1, repo).bind(2, std::string_view(page.after)).bind(3, std::string_view(out.back().manifest.digest.str()));
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, r.step());
+    if (!row) break;
+    auto it = by_id.find(r.int64(0));
+    auto d = Digest::parse(r.text(1));
+    if (it != by_id.end() && d) out[it->second].children.push_back(std::move(d).value());
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> SqliteMetadataStore::tags_for_manifest(RepositoryId repo, const Digest& digest) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT t.name FROM tags t JOIN manifests m ON m.id=t.manifest_id "
+                             "WHERE m.repo_id=?1 AND m.digest=?2 ORDER BY t.name COLLATE BINARY"));
+  s.bind(1, repo).bind(2, std::string_view(digest.str()));
+  return s.collect<std::string>([](const Statement& row) { return row.text(0); });
+}
+
+Status SqliteMetadataStore::record_pull(RepositoryId repo, const Digest& digest, int64_t when_ms) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("UPDATE manifests SET last_pulled_at=?3 WHERE repo_id=?1 AND digest=?2 "
+                          "AND (last_pulled_at IS NULL OR last_pulled_at<?3)"));
+    return s.bind(1, repo).bind(2, std::string_view(digest.str())).bind(3, when_ms).run();
+  }, Pool::Commit::kVisible);
+}
+
+}  // namespace berth

@@ -1,0 +1,50 @@
+// Pieces of SqliteMetadataStore that more than one role's file uses: the
+// schema's constants, row readers and statements run inside a caller's
+// transaction. Private to src/meta/sqlite/.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "core/digest.h"
+#include "core/status.h"
+#include "meta/records.h"
+#include "meta/sqlite/sqlite_db.h"
+
+namespace berth::sqlite_meta {
+
+// Every ordered or paged query says COLLATE BINARY (memcmp of the UTF-8
+// bytes), the byte order the role interfaces promise (meta/records.h,
+// PageRequest); it is also the columns' default, which the indexes use.
+
+// manifest_refs.kind
+inline constexpr int kRefBlob = 0;
+inline constexpr int kRefManifest = 1;
+
+// The columns read_repo reads, in its order.
+inline constexpr const char* kRepoColumns =
+    "id, account_id, name, created_at, tag_mutability, tag_mutability_exclusions, scan_on_push, "
+    "encryption_type, kms_key, lifecycle_policy, lifecycle_evaluated_at";
+
+RepositoryRecord read_repo(const sqlite::Statement& s);
+
+// The row id of manifest `digest` in `repo`, nullopt when absent.
+Result<std::optional<int64_t>> manifest_id(sqlite::Connection& c, RepositoryId repo, std::string_view digest);
+
+// Queues `digest` as a garbage-collection candidate at `now`; an already
+// queued one keeps its time.
+Status enqueue_candidate(sqlite::Connection& c, std::string_view digest, int64_t now);
+
+// Queues the blobs a manifest refers to, before it goes. The caller passes no
+// time, so they count as queued at 0 (as unlink_blob's do): every pass sees
+// them, whatever its clock says.
+Status enqueue_manifest_blobs(sqlite::Connection& c, int64_t manifest_id);
+
+// Whether `digest` is claimed by the collector and its bytes not yet gone.
+Result<bool> pending_deletion(sqlite::Connection& c, std::string_view digest);
+
+// link_blob inside the caller's transaction.
+Status link_blob_in(sqlite::Connection& c, RepositoryId repo, const Digest& digest, int64_t size, int64_t now);
+
+}  // namespace berth::sqlite_meta

@@ -1,0 +1,124 @@
+// SqliteMetadataStore: the RepositoryStore role (meta/repository_store.h).
+#include "meta/sqlite/sqlite_metadata_store.h"
+
+#include <fmt/format.h>
+
+#include "meta/sqlite/sqlite_metadata_rows.h"
+
+namespace berth {
+using sqlite::Connection;
+using sqlite::Statement;
+using sqlite_meta::kRepoColumns;
+using sqlite_meta::read_repo;
+
+Result<RepositoryRecord> SqliteMetadataStore::create_repository(const RepositoryRecord& repo) {
+  RepositoryRecord out = repo;
+  Status st = pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("INSERT INTO repositories (account_id, name, created_at, tag_mutability, "
+                          "tag_mutability_exclusions, scan_on_push, encryption_type, kms_key) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+                          "ON CONFLICT (account_id, name) DO NOTHING"));
+    s.bind(1, std::string_view(repo.account_id))
+        .bind(2, std::string_view(repo.name))
+        .bind(3, repo.created_at)
+        .bind(4, std::string_view(repo.tag_mutability))
+        .bind(5, std::string_view(repo.tag_mutability_exclusions_json))
+        .bind(6, int64_t{repo.scan_on_push})
+        .bind(7, std::string_view(repo.encryption_type))
+        .bind(8, std::string_view(repo.kms_key));
+    BERTH_RETURN_IF_ERROR(s.run());
+    if (c.changes() == 0) {
+      return error(Code::kAlreadyExists, fmt::format("repository {} already exists", repo.name));
+    }
+    out.id = c.last_insert_rowid();
+    return Status::ok();
+  });
+  if (!st.is_ok()) return st;
+  return out;
+}
+
+Result<RepositoryRecord> SqliteMetadataStore::get_repository(std::string_view account_id,
+                                                             std::string_view name) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  static const std::string sql =
+      fmt::format("SELECT {} FROM repositories WHERE account_id=?1 AND name=?2", kRepoColumns);
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
+  s.bind(1, account_id).bind(2, name);
+  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return error(Code::kNameUnknown, fmt::format("repository {} not found", name));
+  return read_repo(s);
+}
+
+Result<RepositoryRecord> SqliteMetadataStore::ensure_repository(std::string_view account_id,
+                                                                std::string_view name, int64_t now) {
+  auto existing = get_repository(account_id, name);
+  if (existing.is_ok() || existing.status().code() != Code::kNameUnknown) return existing;
+  RepositoryRecord r;
+  r.account_id = std::string(account_id);
+  r.name = std::string(name);
+  r.created_at = now;
+  auto created = create_repository(r);
+  if (!created.is_ok() && created.status().code() == Code::kAlreadyExists) {
+    return get_repository(account_id, name);  // lost a race with another creator
+  }
+  return created;
+}
+
+Result<std::vector<RepositoryRecord>> SqliteMetadataStore::list_repositories(
+    std::string_view account_id, const PageRequest& page) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  static const std::string sql = fmt::format(
+      "SELECT {} FROM repositories WHERE account_id=?1 AND name>?2 COLLATE BINARY ORDER BY name COLLATE BINARY LIMIT ?3",
+      kRepoColumns);
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
+  s.bind(1, account_id)
+      .bind(2, std::string_view(page.after))
+      .bind(3, page.limit == 0 ? int64_t{-1} : static_cast<int64_t>(page.limit));
+  return s.collect<RepositoryRecord>([](const Statement& row) { return read_repo(row); });
+}
+
+Status SqliteMetadataStore::update_repository(const RepositoryRecord& repo) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("UPDATE repositories SET tag_mutability=?2, tag_mutability_exclusions=?3, "
+                          "scan_on_push=?4 WHERE id=?1"));
+    s.bind(1, repo.id)
+        .bind(2, std::string_view(repo.tag_mutability))
+        .bind(3, std::string_view(repo.tag_mutability_exclusions_json))
+        .bind(4, int64_t{repo.scan_on_push});
+    BERTH_RETURN_IF_ERROR(s.run());
+    if (c.changes() == 0) return error(Code::kNameUnknown, "repository not found");
+    return Status::ok();
+  });
+}
+
+Status SqliteMetadataStore::delete_repository(RepositoryId id, bool force) {
+  return pool_->write([&](Connection& c) -> Status {
+    if (!force) {
+      BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT 1 FROM manifests WHERE repo_id=?1 LIMIT 1"));
+      q.bind(1, id);
+      BERTH_ASSIGN_OR_RETURN(bool any, q.step());
+      if (any) {
+        return error(Code::kRepositoryNotEmpty,
+                     "the repository contains images; delete them first or use force");
+      }
+    }
+    BERTH_ASSIGN_OR_RETURN(
+        auto q, c.prepare("INSERT INTO gc_candidates (digest, since) SELECT digest, 0 FROM blob_links "
+                          "WHERE repo_id=?1 ON CONFLICT (digest) DO NOTHING"));
+    BERTH_RETURN_IF_ERROR(q.bind(1, id).run());
+    // Children first: tags and refs cascade from manifests.
+    for (const char* sql : {"DELETE FROM tags WHERE repo_id=?1", "DELETE FROM manifests WHERE repo_id=?1",
+                            "DELETE FROM resource_tags WHERE repo_id=?1",
+                            "DELETE FROM blob_links WHERE repo_id=?1", "DELETE FROM uploads WHERE repo_id=?1",
+                            "DELETE FROM repositories WHERE id=?1"}) {
+      BERTH_ASSIGN_OR_RETURN(auto s, c.prepare(sql));
+      BERTH_RETURN_IF_ERROR(s.bind(1, id).run());
+    }
+    if (c.changes() == 0) return error(Code::kNameUnknown, "repository not found");
+    return Status::ok();
+  });
+}
+
+}  // namespace berth
