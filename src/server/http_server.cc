@@ -551,8 +551,8 @@ awaitable<boost::system::error_code> Session<Stream>::wait_ready(tcp::socket::wa
 template <class Stream>
 awaitable<void> Session<Stream>::write_blob_body(BlobReader& reader, uint64_t offset, uint64_t length) {
   if constexpr (kPlain) {
-    int fd = reader.native_fd();
-    if (fd >= 0) {
+    if (const std::optional<int> native = reader.native_fd()) {
+      const int fd = *native;
       auto& sock = tcp().socket();
       sock.native_non_blocking(true);
       off_t off = static_cast<off_t>(offset);
