@@ -47,7 +47,7 @@ class TagFixture {
       req.manifest.digest = berth::Digest::of(req.manifest.bytes);
       req.manifest.media_type = "application/vnd.oci.image.manifest.v1+json";
       req.manifest.annotations_json = "{}";
-      req.manifest.pushed_at = 1;
+      req.manifest.pushed_at_ms = 1;
       req.tag = tag(i);
       if (auto st = store_->put_manifest(req); !st.is_ok()) {
         error_ = st.to_string();
