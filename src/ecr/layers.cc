@@ -149,6 +149,8 @@ EcrResult EcrApi::get_download_url_for_layer(Call& c) {
   if (!registry_.stat_blob(*repo, *digest)) {
     return ecr_error("LayersNotFoundException", fmt::format("The layer {} does not exist in the repository", digest_text));
   }
+  auto direct = registry_.blob_redirect_url(*repo, *digest, kDownloadUrlTtlSeconds);
+  if (direct && *direct) return json::object{{"downloadUrl", **direct}, {"layerDigest", digest->str()}};
   // Like ECR's presigned object-storage URL: any HTTP client may fetch it,
   // without credentials, for a short while, and only this layer.
   std::string query = identity_.presign_download(c.principal, name, digest->str(), kDownloadUrlTtlSeconds);

@@ -15,6 +15,17 @@ awaitable<void> OciApi::get_blob(Exchange& ex, const Target& t) {
   auto digest = Digest::parse(t.reference);
   if (!digest) co_return co_await fail(ex, digest.status());
 
+  // A store that serves blobs itself (S3) gets the GET by redirect.
+  if (ex.method() == http::verb::get) {
+    auto redirect = registry_.blob_redirect_url(*repo, *digest);
+    if (!redirect) co_return co_await fail(ex, redirect.status());
+    if (*redirect) {
+      auto res = response(ex, http::status::temporary_redirect);
+      res.set("Docker-Content-Digest", digest->str());
+      res.set(http::field::location, **redirect);
+      co_return co_await ex.send(std::move(res));
+    }
+  }
   auto blob = registry_.open_blob(*repo, *digest);
   if (!blob) co_return co_await fail(ex, blob.status());
   const uint64_t size = blob->reader->size();

@@ -24,10 +24,11 @@
 #include "core/clock.h"
 #include "core/digest.h"
 #include "core/manifest.h"
-#include "core/side_thread.h"
 #include "core/status.h"
 #include "core/tag_mutability.h"
 #include "meta/metadata_store.h"
+#include "registry/hashing_pool.h"
+#include "registry/upload_hasher.h"
 
 namespace berth {
 
@@ -52,6 +53,11 @@ struct RegistryOptions {
   // Which `urls` foreign layers may name; by default none, so a manifest
   // with urls is refused.
   ManifestUrlPolicy manifest_urls;
+  // Threads of the pool that hashes large chunks beside their write, shared
+  // by every upload (at least one).
+  size_t hashing_threads = 2;
+  // How long a blob redirect URL (BlobStore::redirect_url) stays valid.
+  int64_t blob_redirect_seconds = 20 * 60;
 };
 
 // Who is streaming an upload, for the per-account and per-key caps. Empty
@@ -92,7 +98,7 @@ class UploadAppend {
   friend class Registry;
   UploadAppend() = default;
   Status renew_lease_if_due();
-  // Chunks at least this large are hashed beside the write (SideThread).
+  // Chunks at least this large are hashed beside the write (HashingPool).
   static constexpr size_t kOverlapHashFrom = 256 * 1024;
 
   Registry* registry_ = nullptr;
@@ -102,7 +108,7 @@ class UploadAppend {
   int64_t lease_renewed_at_ = 0;
   std::unique_ptr<UploadAppender> appender_;
   std::shared_ptr<struct UploadHashState> state_;
-  std::unique_ptr<SideThread> side_;  // started on the first large chunk
+  bool save_hash_state_ = true;  // at the end of the request (not for puts or finishes)
   uint64_t offset_ = 0;
   uint64_t written_ = 0;
 };
@@ -190,6 +196,13 @@ class Registry {
   // what is served is exactly what was checked.
   Result<OpenedBlob> open_blob(const RepositoryRecord& repo, const Digest& digest);
   Status delete_blob(const RepositoryRecord& repo, const Digest& digest);
+  // Where a client may fetch the blob directly (a time-limited URL), when the
+  // blob store offers that; nullopt otherwise (then serve open_blob's bytes).
+  // Costs nothing when the store offers no redirects; when it does, the blob
+  // must be linked to `repo` (kBlobUnknown as stat_blob otherwise). `ttl`:
+  // nullopt for the configured blob_redirect_seconds.
+  Result<std::optional<std::string>> blob_redirect_url(const RepositoryRecord& repo, const Digest& digest,
+                                                       std::optional<int64_t> ttl_seconds = std::nullopt);
 
   // --- manifests -----------------------------------------------------------------
   // `reference` is a tag or a digest. Validates, checks references and tag
@@ -220,7 +233,13 @@ class Registry {
   Result<Digest> digest_of_upload(const std::string& id, DigestAlgorithm algorithm, uint64_t size);
   // Hashes the first `size` bytes of an upload (fewer if it is shorter;
   // Hasher::bytes() tells how many).
-  Result<Hasher> hash_upload(const std::string& id, DigestAlgorithm algorithm, uint64_t size);
+  Result<UploadHasher> hash_upload(const std::string& id, DigestAlgorithm algorithm, uint64_t size);
+  // The hash of the upload's first `size` bytes from the state saved with it
+  // when that state covers exactly `size` bytes, else hash_upload.
+  Result<UploadHasher> resume_hash(const std::string& id, DigestAlgorithm algorithm, uint64_t size);
+  // Saves `hasher` with the upload (BlobStore::save_hash_state); a failure
+  // is logged and otherwise ignored, since the bytes remain the truth.
+  void save_hash_state(const std::string& id, const UploadHasher& hasher);
   // Takes the upload's shared lease for `holder` (kBlobUploadInvalid when
   // another process or node holds it).
   Status acquire_lease(const std::string& id, const std::string& holder);
@@ -240,6 +259,7 @@ class Registry {
   BlobStore& blobs_;
   const Clock& clock_;
   RegistryOptions options_;
+  HashingPool hashing_pool_;
 
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<UploadHashState>> hashes_;  // guarded by mu_

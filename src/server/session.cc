@@ -428,9 +428,8 @@ template <class Stream>
 awaitable<void> Session<Stream>::write_blob_body(BlobReader& reader, uint64_t offset,
                                                  uint64_t length) {
   if constexpr (kPlain) {
-    int fd = reader.native_fd();
-    if (fd >= 0) {
-      auto [ec, n] = co_await fast_.send_file(fd, offset, length);
+    if (const std::optional<int> native = reader.native_fd()) {
+      auto [ec, n] = co_await fast_.send_file(*native, offset, length);
       bytes_sent_ += n;
       if (ec) broken_ = true;
       co_return;

@@ -47,7 +47,8 @@ TEST(FsBlobStoreTest, LayoutIsAlgorithmPrefixHex) {
     EXPECT_FALSE(std::filesystem::exists(root / "uploads" / "u1"));
     auto r = (*store)->open(d);
     ASSERT_TRUE(r.is_ok());
-    EXPECT_GE((*r)->native_fd(), 0);
+    ASSERT_TRUE((*r)->native_fd().has_value());
+    EXPECT_GE(*(*r)->native_fd(), 0);
   }
   // A second store over the same directory (another process, or a restart)
   // sees the committed blob.

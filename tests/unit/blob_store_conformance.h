@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -31,6 +32,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -563,6 +565,147 @@ TEST_P(BlobStoreConformance, QuarantineLeavesBytesCommittedAfterTheCheck) {
   put_blob(data, 9002);  // a push replaced the bytes after they were read
   EXPECT_EQ(store().quarantine(d, checked->get()).code(), Code::kFailedPrecondition);
   EXPECT_EQ(read_blob(d), data);
+}
+
+// --- paging ------------------------------------------------------------------------
+
+TEST_P(BlobStoreConformance, ListPagesInByteOrder) {
+  std::vector<Digest> all;
+  for (int i = 0; i < 7; ++i) all.push_back(put_blob(pattern(100 + i, 50 + i), 100 + i));
+  for (int i = 0; i < 3; ++i) {
+    all.push_back(put_blob(pattern(200 + i, 60 + i), 110 + i, DigestAlgorithm::kSha512));
+  }
+  std::sort(all.begin(), all.end());  // byte order of "<algorithm>:<hex>"
+  std::vector<Digest> walked;
+  std::optional<Digest> after;
+  for (int pages = 0; pages < 20; ++pages) {
+    auto page = store().list(after, 3);
+    ASSERT_TRUE(page.is_ok()) << page.status().to_string();
+    if (page->empty()) break;
+    EXPECT_LE(page->size(), 3u);
+    walked.insert(walked.end(), page->begin(), page->end());
+    after = page->back();
+  }
+  EXPECT_EQ(walked, all);
+  // `after` need not be stored: the walk resumes at the next stored digest.
+  const Digest absent = Digest::of("never stored");
+  auto rest = store().list(absent, 100);
+  ASSERT_TRUE(rest.is_ok());
+  std::vector<Digest> expected;
+  for (const auto& d : all) {
+    if (absent < d) expected.push_back(d);
+  }
+  EXPECT_EQ(*rest, expected);
+  auto end = store().list(all.back(), 5);
+  ASSERT_TRUE(end.is_ok());
+  EXPECT_TRUE(end->empty());
+  auto everything = store().list();
+  ASSERT_TRUE(everything.is_ok());
+  EXPECT_EQ(everything->size(), all.size());
+}
+
+TEST_P(BlobStoreConformance, ListUploadsPagesInByteOrder) {
+  std::vector<std::string> ids;
+  for (int i : {44, 40, 43, 41, 42}) {
+    ids.push_back(upload_id(i));
+    ASSERT_TRUE(store().create_upload(ids.back()).is_ok());
+  }
+  append_chunks(upload_id(42), {"xyz"});
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> walked;
+  std::optional<std::string> after;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = store().list_uploads(after, 2);
+    ASSERT_TRUE(page.is_ok()) << page.status().to_string();
+    if (page->empty()) break;
+    EXPECT_LE(page->size(), 2u);
+    for (const auto& u : *page) {
+      walked.push_back(u.id);
+      if (u.id == upload_id(42)) {
+        EXPECT_EQ(u.size, 3u);
+      }
+    }
+    after = page->back().id;
+  }
+  EXPECT_EQ(walked, ids);
+}
+
+// --- the upload's saved hash state ------------------------------------------------------
+
+TEST_P(BlobStoreConformance, HashStateIsSavedWithTheUploadAndReplaced) {
+  const std::string id = upload_id(60);
+  ASSERT_TRUE(store().create_upload(id).is_ok());
+  EXPECT_EQ(store().load_hash_state(id).status().code(), Code::kNotFound);
+  append_chunks(id, {"abc"});
+  const std::string binary("state\0with\xffzeros", 16);
+  ASSERT_TRUE(store().save_hash_state(id, SavedHashState{3, binary}).is_ok());
+  auto loaded = store().load_hash_state(id);
+  ASSERT_TRUE(loaded.is_ok()) << loaded.status().to_string();
+  EXPECT_EQ(loaded->offset, 3u);
+  EXPECT_EQ(loaded->state, binary);
+  append_chunks(id, {"def"});
+  ASSERT_TRUE(store().save_hash_state(id, SavedHashState{6, "newer"}).is_ok());
+  loaded = store().load_hash_state(id);
+  ASSERT_TRUE(loaded.is_ok());
+  EXPECT_EQ(loaded->offset, 6u);
+  EXPECT_EQ(loaded->state, "newer");
+  // The state is not an upload of its own, and leaves the bytes alone.
+  auto uploads = store().list_uploads();
+  ASSERT_TRUE(uploads.is_ok());
+  ASSERT_EQ(uploads->size(), 1u);
+  EXPECT_EQ((*uploads)[0].id, id);
+  EXPECT_EQ((*uploads)[0].size, 6u);
+}
+
+TEST_P(BlobStoreConformance, HashStateGoesWithTheUpload) {
+  const std::string aborted = upload_id(61);
+  ASSERT_TRUE(store().create_upload(aborted).is_ok());
+  ASSERT_TRUE(store().save_hash_state(aborted, SavedHashState{0, "s"}).is_ok());
+  ASSERT_TRUE(store().abort_upload(aborted).is_ok());
+  ASSERT_TRUE(store().create_upload(aborted).is_ok());  // the id again: nothing of the old one
+  EXPECT_EQ(store().load_hash_state(aborted).status().code(), Code::kNotFound);
+
+  const std::string committed = upload_id(62);
+  ASSERT_TRUE(store().create_upload(committed).is_ok());
+  append_chunks(committed, {"committed"});
+  ASSERT_TRUE(store().save_hash_state(committed, SavedHashState{9, "s"}).is_ok());
+  ASSERT_TRUE(store().commit_upload(committed, Digest::of("committed")).is_ok());
+  ASSERT_TRUE(store().create_upload(committed).is_ok());
+  EXPECT_EQ(store().load_hash_state(committed).status().code(), Code::kNotFound);
+}
+
+TEST_P(BlobStoreConformance, HashStateOfAnUnknownUploadIsRefusedAndLeavesNothing) {
+  const std::string id = upload_id(63);
+  EXPECT_EQ(store().save_hash_state(id, SavedHashState{0, "s"}).code(), Code::kBlobUploadUnknown);
+  ASSERT_TRUE(store().create_upload(id).is_ok());
+  EXPECT_EQ(store().load_hash_state(id).status().code(), Code::kNotFound);
+  for (const char* bad : {"", "../escape", "a/b", "x.hash"}) {
+    EXPECT_EQ(store().save_hash_state(bad, SavedHashState{0, "s"}).code(), Code::kBlobUploadUnknown) << bad;
+    EXPECT_EQ(store().load_hash_state(bad).status().code(), Code::kBlobUploadUnknown) << bad;
+  }
+}
+
+// --- optional capabilities ------------------------------------------------------------
+
+TEST_P(BlobStoreConformance, RedirectUrlWhenOfferedIsAUrl) {
+  const Digest d = put_blob("redirected bytes");
+  auto url = store().redirect_url(d, std::chrono::seconds(60));
+  ASSERT_TRUE(url.is_ok()) << url.status().to_string();
+  if (*url) {
+    EXPECT_EQ(url->value().rfind("http", 0), 0u) << url->value();
+  }
+}
+
+TEST_P(BlobStoreConformance, NativeFdWhenOfferedReadsTheBytes) {
+  const std::string data = pattern(10000, 70);
+  const Digest d = put_blob(data);
+  auto r = store().open(d);
+  ASSERT_TRUE(r.is_ok());
+  const std::optional<int> fd = (*r)->native_fd();
+  if (!fd) return;  // not offered: read_at is the way, tested throughout
+  std::string via_fd(data.size(), '\0');
+  ASSERT_EQ(::pread(*fd, via_fd.data(), via_fd.size(), 0), static_cast<ssize_t>(data.size()));
+  EXPECT_EQ(via_fd, data);
 }
 
 }  // namespace berth::conformance

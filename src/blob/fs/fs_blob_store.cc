@@ -107,7 +107,7 @@ class FileReader final : public BlobReader {
   FileReader(int fd, uint64_t size) : fd_(fd), size_(size) {}
   ~FileReader() override { ::close(fd_); }
   uint64_t size() const override { return size_; }
-  int native_fd() const override { return fd_; }
+  std::optional<int> native_fd() const override { return fd_; }
   // Reads stop at the size seen at open: an upload still being appended to
   // reads as the snapshot it was.
   Result<size_t> read_at(uint64_t offset, void* buf, size_t len) override {
@@ -235,12 +235,13 @@ fs::path FsBlobStore::quarantine_path(const Digest& digest) const {
 
 Status FsBlobStore::quarantine(const Digest& digest, const BlobReader* checked) {
   fs::path p = blob_path(digest);
-  if (checked != nullptr && checked->native_fd() >= 0) {
+  const std::optional<int> checked_fd = checked != nullptr ? checked->native_fd() : std::nullopt;
+  if (checked_fd) {
     // Only the file that was found bad goes: a good copy renamed into place
     // since (a push that heals the blob) stays.
     struct stat held {};
     struct stat now {};
-    if (::fstat(checked->native_fd(), &held) != 0) return io_error("fstat", p);
+    if (::fstat(*checked_fd, &held) != 0) return io_error("fstat", p);
     if (::stat(p.c_str(), &now) != 0) {
       if (errno == ENOENT) return error(Code::kBlobUnknown, "blob not found");
       return io_error("stat", p);
@@ -265,20 +266,48 @@ Status FsBlobStore::remove(const Digest& digest) {
   return Status::ok();
 }
 
-Result<std::vector<Digest>> FsBlobStore::list() {
+Result<std::vector<Digest>> FsBlobStore::list(const std::optional<Digest>& after, size_t limit) {
   std::vector<Digest> out;
-  std::error_code ec;
-  for (const char* alg : {"sha256", "sha512"}) {
-    fs::path dir = root_ / "blobs" / alg;
-    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
-         it.increment(ec)) {
-      if (!it->is_regular_file()) continue;
-      auto d = Digest::parse(fmt::format("{}:{}", alg, it->path().filename().string()));
-      if (d) out.push_back(std::move(d).value());
+  if (limit == 0) limit = 1;
+  // Sorted names of the entries of `dir` (regular files or directories).
+  auto sorted_names = [](const fs::path& dir, bool dirs, std::vector<std::string>& names) -> Status {
+    names.clear();
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
+      std::error_code type_ec;
+      if (dirs ? it->is_directory(type_ec) : it->is_regular_file(type_ec)) names.push_back(it->path().filename().string());
     }
-    if (ec) return error(Code::kInternal, fmt::format("list {}: {}", dir.string(), ec.message()));
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return error(Code::kInternal, fmt::format("list {}: {}", dir.string(), ec.message()));
+    }
+    std::sort(names.begin(), names.end());
+    return Status::ok();
+  };
+  const std::string after_text = after ? after->str() : std::string();
+  std::vector<std::string> fanouts;
+  std::vector<std::string> files;
+  for (const char* alg : {"sha256", "sha512"}) {  // in byte order
+    const std::string prefix = std::string(alg) + ":";
+    if (after && after_text.compare(0, prefix.size(), prefix) > 0) continue;  // a later algorithm
+    const bool same_alg = after && after_text.compare(0, prefix.size(), prefix) == 0;
+    const fs::path alg_dir = root_ / "blobs" / alg;
+    BERTH_RETURN_IF_ERROR(sorted_names(alg_dir, true, fanouts));
+    for (const auto& fan : fanouts) {
+      if (same_alg && fan < after->hex().substr(0, 2)) continue;  // every name in it sorts before `after`
+      BERTH_RETURN_IF_ERROR(sorted_names(alg_dir / fan, false, files));
+      for (const auto& name : files) {
+        auto d = Digest::parse(prefix + name);
+        if (!d || (after && !(*after < *d))) continue;
+        out.push_back(std::move(d).value());
+        if (out.size() == limit) return out;
+      }
+    }
   }
   return out;
+}
+
+Result<std::optional<std::string>> FsBlobStore::redirect_url(const Digest&, std::chrono::seconds) {
+  return std::optional<std::string>();
 }
 
 Status FsBlobStore::create_upload(std::string_view id) {
@@ -320,6 +349,87 @@ Result<std::unique_ptr<BlobReader>> FsBlobStore::read_upload(std::string_view id
   return open_reader(p, Code::kBlobUploadUnknown);
 }
 
+namespace {
+
+fs::path hash_state_path(const fs::path& upload) {
+  fs::path p = upload;
+  p += ".hash";
+  return p;
+}
+
+}  // namespace
+
+Status FsBlobStore::save_hash_state(std::string_view id, const SavedHashState& state) {
+  BERTH_ASSIGN_OR_RETURN(fs::path upload, upload_path(id));
+  const fs::path dst = hash_state_path(upload);
+  fs::path tmp = dst;
+  tmp += ".tmp";  // one writer per upload at a time: the caller holds it
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((state.offset >> (8 * i)) & 0xff);
+  bytes += state.state;
+  {
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      if (errno == ENOENT) return error(Code::kBlobUploadUnknown, "upload not found");
+      return io_error("create", tmp);
+    }
+    FdHolder h(fd);
+    const char* p = bytes.data();
+    size_t left = bytes.size();
+    while (left > 0) {
+      ssize_t n = ::write(fd, p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        Status s = io_error("write", tmp);
+        ::unlink(tmp.c_str());
+        return s;
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+  }
+  if (::rename(tmp.c_str(), dst.c_str()) != 0) {
+    Status s = io_error("rename", dst);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  // An abort or commit may have removed the upload meanwhile: leave nothing.
+  struct stat st {};
+  if (::stat(upload.c_str(), &st) != 0 && errno == ENOENT) {
+    ::unlink(dst.c_str());
+    return error(Code::kBlobUploadUnknown, "upload not found");
+  }
+  return Status::ok();
+}
+
+Result<SavedHashState> FsBlobStore::load_hash_state(std::string_view id) {
+  BERTH_ASSIGN_OR_RETURN(fs::path upload, upload_path(id));
+  const fs::path p = hash_state_path(upload);
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return error(Code::kNotFound, "no saved hash state");
+    return io_error("open", p);
+  }
+  FdHolder h(fd);
+  std::string bytes;
+  char buf[4096];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("read", p);
+    }
+    if (n == 0) break;
+    bytes.append(buf, static_cast<size_t>(n));
+    if (bytes.size() > (1 << 16)) return error(Code::kInternal, fmt::format("{}: too large", p.string()));
+  }
+  if (bytes.size() < 8) return error(Code::kNotFound, "saved hash state is truncated");
+  SavedHashState out;
+  for (int i = 0; i < 8; ++i) out.offset |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  out.state = bytes.substr(8);
+  return out;
+}
+
 Status FsBlobStore::commit_upload(std::string_view id, const Digest& digest) {
   BERTH_ASSIGN_OR_RETURN(fs::path src, upload_path(id));
   fs::path dst = blob_path(digest);
@@ -336,6 +446,10 @@ Status FsBlobStore::commit_upload(std::string_view id, const Digest& digest) {
   // Replacing an existing blob with the same digest is harmless: same bytes, and
   // readers keep their open inode.
   if (::rename(src.c_str(), dst.c_str()) != 0) return io_error("rename", dst);
+  // The upload is gone, and its saved hash state with it (there is rarely one:
+  // only uploads sent in several requests save it).
+  const fs::path state = hash_state_path(src);
+  if (::unlink(state.c_str()) != 0 && errno != ENOENT) return io_error("unlink", state);
   // Syncing the blob's directory makes the new name durable. The uploads
   // directory is not synced: should the old name come back after a crash, it
   // is a stray upload file, which upload expiry deletes.
@@ -345,18 +459,33 @@ Status FsBlobStore::commit_upload(std::string_view id, const Digest& digest) {
 Status FsBlobStore::abort_upload(std::string_view id) {
   BERTH_ASSIGN_OR_RETURN(fs::path p, upload_path(id));
   if (::unlink(p.c_str()) != 0 && errno != ENOENT) return io_error("unlink", p);
+  const fs::path state = hash_state_path(p);
+  if (::unlink(state.c_str()) != 0 && errno != ENOENT) return io_error("unlink", state);
+  fs::path tmp = state;
+  tmp += ".tmp";  // left by a crash in the middle of a save
+  (void)::unlink(tmp.c_str());
   return Status::ok();
 }
 
-Result<std::vector<UploadInfo>> FsBlobStore::list_uploads() {
-  std::vector<UploadInfo> out;
+Result<std::vector<UploadInfo>> FsBlobStore::list_uploads(const std::optional<std::string>& after, size_t limit) {
+  if (limit == 0) limit = 1;
+  std::vector<std::string> ids;
   std::error_code ec;
   for (auto it = fs::directory_iterator(root_ / "uploads", ec); !ec && it != fs::end(it);
        it.increment(ec)) {
-    auto info = upload_info(it->path().filename().string());
-    if (info) out.push_back(std::move(info).value());
+    std::string name = it->path().filename().string();
+    if (!valid_upload_id(name) || (after && name <= *after)) continue;  // hash states, temporaries
+    ids.push_back(std::move(name));
   }
   if (ec) return error(Code::kInternal, fmt::format("list uploads: {}", ec.message()));
+  std::sort(ids.begin(), ids.end());
+  std::vector<UploadInfo> out;
+  for (const auto& id : ids) {
+    auto info = upload_info(id);
+    if (!info) continue;  // removed since the directory was read
+    out.push_back(std::move(info).value());
+    if (out.size() == limit) break;
+  }
   return out;
 }
 

@@ -189,27 +189,112 @@ void Pool::release(std::unique_ptr<Connection> c) {
   idle_.push_back(std::move(c));
 }
 
+struct Pool::Pending {
+  const std::function<Status(Connection&)>* fn;
+  Commit commit;
+  Status result;
+  bool done = false;  // guarded by group_mu_
+};
+
 Status Pool::write(const std::function<Status(Connection&)>& fn, Commit commit) {
-  std::lock_guard wlock(write_mu_);
-  BERTH_ASSIGN_OR_RETURN(Lease lease, acquire());
-  const bool relaxed = commit == Commit::kVisible && opts_.synchronous_full;
-  if (relaxed) BERTH_RETURN_IF_ERROR(lease->exec("PRAGMA synchronous=NORMAL"));
+  Pending me{&fn, commit, Status::ok()};
+  std::unique_lock lock(group_mu_);
+  waiting_.push_back(&me);
+  group_cv_.wait(lock, [&] { return me.done || (!leading_ && waiting_.front() == &me); });
+  if (me.done) return std::move(me.result);  // a leader committed (or failed) it
+  // This writer leads: it takes everyone waiting, itself first.
+  leading_ = true;
+  std::vector<Pending*> group;
+  while (!waiting_.empty() && group.size() < kMaxGroup) {
+    group.push_back(waiting_.front());
+    waiting_.pop_front();
+  }
+  lock.unlock();
+  run_group(group);
+  lock.lock();
+  for (Pending* p : group) p->done = true;
+  leading_ = false;
+  lock.unlock();
+  group_cv_.notify_all();
+  return std::move(me.result);
+}
+
+void Pool::run_group(const std::vector<Pending*>& group) {
+  auto lease = acquire();
+  if (!lease) {
+    for (Pending* p : group) p->result = lease.status();
+    return;
+  }
+  Connection& c = **lease;
+  bool durable = false;
+  for (const Pending* p : group) durable = durable || p->commit == Commit::kDurable;
+  const bool relaxed = !durable && opts_.synchronous_full;
+  if (relaxed) {
+    Status st = c.exec("PRAGMA synchronous=NORMAL");
+    if (!st.is_ok()) {
+      for (Pending* p : group) p->result = st;
+      return;
+    }
+  }
   struct Restore {
     Connection& c;
     bool relaxed;
     ~Restore() {
       if (relaxed) (void)c.exec("PRAGMA synchronous=FULL");
     }
-  } restore{*lease, relaxed};
-  BERTH_RETURN_IF_ERROR(lease->exec("BEGIN IMMEDIATE"));
-  Status s = fn(*lease);
-  if (!s.is_ok()) {
-    (void)lease->exec("ROLLBACK");
-    return s;
+  } restore{c, relaxed};
+  // A lone writer (the uncontended case) runs without a savepoint, exactly
+  // as a plain transaction.
+  const bool savepoints = group.size() > 1;
+  size_t next = 0;
+  while (next < group.size()) {
+    Status begin = c.exec("BEGIN IMMEDIATE");
+    if (!begin.is_ok()) {
+      for (size_t i = next; i < group.size(); ++i) group[i]->result = begin;
+      return;
+    }
+    std::vector<Pending*> applied;
+    bool aborted = false;
+    for (; next < group.size() && !aborted; ++next) {
+      Pending* p = group[next];
+      if (savepoints) {
+        Status sp = c.exec("SAVEPOINT member");
+        if (!sp.is_ok()) {
+          p->result = sp;
+          continue;
+        }
+      }
+      Status st = (*p->fn)(c);
+      if (st.is_ok()) {
+        if (savepoints) (void)c.exec("RELEASE member");
+        applied.push_back(p);
+        continue;
+      }
+      p->result = st;
+      if (sqlite3_get_autocommit(c.handle()) != 0) {
+        // SQLite rolled the whole transaction back: the members applied so
+        // far are undone too. The rest start over in a new transaction.
+        for (Pending* a : applied) a->result = st;
+        applied.clear();
+        aborted = true;
+        continue;
+      }
+      if (savepoints) {
+        (void)c.exec("ROLLBACK TO member");
+        (void)c.exec("RELEASE member");
+      }
+    }
+    if (aborted) continue;
+    if (applied.empty()) {
+      (void)c.exec("ROLLBACK");
+      return;
+    }
+    Status commit = c.exec("COMMIT");
+    commits_.fetch_add(1);
+    if (!commit.is_ok()) (void)c.exec("ROLLBACK");
+    for (Pending* a : applied) a->result = commit;
+    return;
   }
-  Status c = lease->exec("COMMIT");
-  if (!c.is_ok()) (void)lease->exec("ROLLBACK");
-  return c;
 }
 
 }  // namespace berth::sqlite

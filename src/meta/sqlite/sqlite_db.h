@@ -4,7 +4,10 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -119,19 +122,49 @@ class Pool {
                 // coordinates live processes or describes work not yet acknowledged as
                 // stored; the next durable commit makes it durable too.
   };
-  // Runs `fn` inside BEGIN IMMEDIATE ... COMMIT on a leased connection, rolling
-  // back when it returns an error. Writers are serialised in-process first, so
-  // SQLite's busy handler only arbitrates between processes.
+  // Runs `fn` inside a transaction (BEGIN IMMEDIATE ... COMMIT) on a leased
+  // connection; when `fn` returns an error its changes are rolled back and
+  // that error returned. Returns only once the commit is done (durable for
+  // kDurable). Writers are serialised in-process first, so SQLite's busy
+  // handler only arbitrates between processes.
+  //
+  // Group commit: writers that arrive while a commit is in progress wait,
+  // and the first of them then runs all of their `fn`s, in arrival order,
+  // in one transaction with one COMMIT (one fsync for all): each `fn` in its
+  // own SAVEPOINT, so a failing one is rolled back alone and sees only the
+  // earlier members' changes, as if they had committed just before. Every
+  // writer gets its own result. The group commits durably when any member
+  // asked for kDurable. Should SQLite abort the whole transaction under a
+  // member (a full disk, an I/O error), the members applied before it get
+  // that error too, and the rest go on in a new transaction.
   Status write(const std::function<Status(Connection&)>& fn, Commit commit = Commit::kDurable);
 
+  // For tests and metrics: COMMITs run so far, and writers now waiting for
+  // a group to take them.
+  uint64_t commits() const { return commits_.load(); }
+  size_t waiting() {
+    std::lock_guard lock(group_mu_);
+    return waiting_.size();
+  }
+
  private:
+  struct Pending;  // one writer waiting in the group commit queue
+  // At most this many writers share one commit.
+  static constexpr size_t kMaxGroup = 64;
+
   explicit Pool(Options opts) : opts_(std::move(opts)) {}
   Result<std::unique_ptr<Connection>> connect();
+  // Runs `group` (the leader holds the write turn) and sets each result.
+  void run_group(const std::vector<Pending*>& group);
 
   Options opts_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Connection>> idle_;
-  std::mutex write_mu_;
+  std::mutex group_mu_;
+  std::condition_variable group_cv_;
+  std::deque<Pending*> waiting_;  // guarded by group_mu_
+  bool leading_ = false;          // a leader is running a group; guarded by group_mu_
+  std::atomic<uint64_t> commits_{0};
 };
 
 Status sqlite_error(sqlite3* db, std::string_view what);
