@@ -266,7 +266,11 @@ Status load_config_file(const std::string& path, Config& c) {
        }},
   };
   for (const auto& kv : root) {
-    std::string key = kv.first.as<std::string>();
+    // A sequence, mapping or null as a key would make as<std::string>() throw.
+    if (!kv.first.IsScalar()) {
+      return error(Code::kInvalidArgument, fmt::format("config {}: a key must be a plain name", path));
+    }
+    std::string key = kv.first.Scalar();
     auto it = setters.find(key);
     if (it == setters.end()) {
       return error(Code::kInvalidArgument, fmt::format("config {}: unknown key '{}'", path, key));

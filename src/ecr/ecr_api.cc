@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/base64.h"
@@ -193,8 +194,12 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body,
 
   auto op = operations_.find(operation);
   if (op == operations_.end()) {
-    return error_response(ex, ecr_error("UnknownOperationException", fmt::format("unknown operation {}", operation)),
-                          request_id);
+    // Named back only when printable ASCII: the answer is JSON, which must be UTF-8.
+    const bool printable = std::all_of(operation.begin(), operation.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+    return error_response(
+        ex, ecr_error("UnknownOperationException", printable ? fmt::format("unknown operation {}", operation)
+                                                             : std::string("unknown operation")),
+        request_id);
   }
 
   boost::system::error_code ec;

@@ -4,8 +4,13 @@
 // behind it the whole /v2 API with real stores.
 //
 // A berth App runs in this process on 127.0.0.1 (an ephemeral port, auth off,
-// a scratch data directory). Each input is written as raw bytes on a fresh
-// connection, the client half-closes, and the answer is read to EOF.
+// a scratch data directory). Before the first input the repositories the
+// corpus names are created and an image is pushed to fuzz/app:latest. Each
+// input is written as raw bytes on a fresh connection, the client half-closes,
+// and the answer is read to EOF. Upload ids are random, which no fuzzer can
+// guess: in an input that names the upload 00000000-0000-4000-8000-000000000000
+// a fresh upload of fuzz/app takes its place, so its PATCH and PUT bodies
+// (chunked ones too) are read rather than refused with BLOB_UPLOAD_UNKNOWN.
 // Properties: berth never crashes, answers with HTTP/1.1 status lines only,
 // never answers 500, and closes the connection within the timeouts once the
 // client has stopped sending (no hang on a truncated request).
@@ -39,6 +44,20 @@ constexpr std::string_view kAccessKeyId = "AKIAFUZZFUZZFUZZFUZZ";
 constexpr std::string_view kSecret = "fuzz/secret/key/that/is/long/enough0000";
 // The repositories the corpus pushes to, created through the ECR API first.
 constexpr std::string_view kRepositories[] = {"fuzz/app", "library/ubuntu"};
+constexpr std::string_view kUploadPlaceholder = "00000000-0000-4000-8000-000000000000";
+// fuzz/app:latest, as tests/fuzz/corpus/http_request/push-image pushes it.
+constexpr std::string_view kPushImage =
+    "POST /v2/fuzz/app/blobs/uploads/?digest=sha256:c5b1d63604f273462ef36fadac3182d43ae6a6138731cf594b314835cf1c034f"
+    " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 78\r\n\r\n"
+    R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}})"
+    "POST /v2/fuzz/app/blobs/uploads/?digest=sha256:1cd3114cb48dea3315c4151902383b3a67bdc55f103809cc0b4411305702e4bf"
+    " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 22\r\n\r\nlayer-bytes-0123456789"
+    "PUT /v2/fuzz/app/manifests/latest HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 399\r\nConnection: close\r\n\r\n"
+    R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":)"
+    R"("application/vnd.oci.image.config.v1+json","digest":"sha256:c5b1d63604f273462ef36fadac3182d43ae6a6138731cf594)"
+    R"(b314835cf1c034f","size":78},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":)"
+    R"("sha256:1cd3114cb48dea3315c4151902383b3a67bdc55f103809cc0b4411305702e4bf","size":22}]})";
 
 struct Server {
   std::string dir;
@@ -106,6 +125,21 @@ void create_repository(uint16_t port, std::string_view name) {
   FUZZ_CHECK(answer && answer->starts_with("HTTP/1.1 200"));
 }
 
+// Starts an upload of fuzz/app; its id.
+std::string new_upload(uint16_t port) {
+  auto answer = round_trip(
+      port, "POST /v2/fuzz/app/blobs/uploads/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
+            "Connection: close\r\n\r\n");
+  FUZZ_CHECK(answer && answer->starts_with("HTTP/1.1 202"));
+  constexpr std::string_view kField = "\r\nDocker-Upload-UUID: ";
+  auto at = answer->find(kField);
+  FUZZ_CHECK(at != std::string::npos);
+  at += kField.size();
+  auto end = answer->find("\r\n", at);
+  FUZZ_CHECK(end != std::string::npos);
+  return answer->substr(at, end - at);
+}
+
 Server& server() {
   static Server* s = [] {
     berth::log::set_level("error");
@@ -132,6 +166,10 @@ Server& server() {
     s->port = s->app->port();
     std::thread([app = s->app.get()] { app->run(); }).detach();
     for (auto name : kRepositories) create_repository(s->port, name);
+    auto pushed = round_trip(s->port, kPushImage);
+    FUZZ_CHECK(pushed && pushed->starts_with("HTTP/1.1 201") && pushed->find("HTTP/1.1 201 Created\r\n", 20) != std::string::npos);
+    FUZZ_CHECK(pushed->find("Docker-Content-Digest: sha256:9f017ad3abb4657f8c9d60ea529e1af74f2474ff90b5773c3dd36226971dc746") !=
+               std::string::npos);
     return s;
   }();
   return *s;
@@ -149,7 +187,15 @@ bool has_server_error(std::string_view answer) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Server& s = server();
-  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  std::string input(reinterpret_cast<const char*>(data), size);
+  // The placeholder upload id stands for a live upload.
+  if (input.find(kUploadPlaceholder) != std::string::npos) {
+    const std::string id = new_upload(s.port);
+    for (size_t at = input.find(kUploadPlaceholder); at != std::string::npos;
+         at = input.find(kUploadPlaceholder, at + id.size())) {
+      input.replace(at, kUploadPlaceholder.size(), id);
+    }
+  }
   auto answer = round_trip(s.port, input);
   if (!answer) std::fprintf(stderr, "berth did not close the connection within 10 s\n");
   FUZZ_CHECK(answer.has_value());

@@ -382,6 +382,18 @@ TEST_F(ConfigFileTest, BadTypes) {
   }
 }
 
+// Found by the config fuzz target (tests/fuzz/corpus/config/key-is-a-sequence):
+// a key that is not a plain scalar made yaml-cpp throw out of load_config_file,
+// so berth died on a malformed file instead of naming the error.
+TEST_F(ConfigFileTest, KeysThatAreNotNamesAreRejected) {
+  for (const char* yaml : {"[:1]:\n", "[a, b]: 1\n", "{a: 1}: 2\n", "? [x]\n: 1\n", "~: 1\n"}) {
+    Config c;
+    Status s;
+    EXPECT_NO_THROW(s = load(yaml, c)) << yaml;
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << yaml;
+  }
+}
+
 TEST_F(ConfigFileTest, ErrorsNameTheKeyAndTheValue) {
   Config c;
   Status s = load("region: eu-west-1\nio-timeout: 5x\n", c);
