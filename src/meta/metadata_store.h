@@ -16,122 +16,10 @@
 #include <vector>
 
 #include "core/digest.h"
+#include "core/records.h"
 #include "core/status.h"
 
 namespace berth {
-
-using RepositoryId = int64_t;
-
-struct RepositoryRecord {
-  RepositoryId id = 0;
-  std::string account_id;
-  std::string name;
-  int64_t created_at = 0;  // seconds since epoch
-  // ECR settings, stored as ECR spells them.
-  std::string tag_mutability = "MUTABLE";
-  std::string tag_mutability_exclusions_json = "[]";
-  bool scan_on_push = false;
-  std::string encryption_type = "AES256";
-  std::string kms_key;
-  std::optional<std::string> lifecycle_policy;  // the text as the user sent it
-  std::optional<int64_t> lifecycle_evaluated_at;
-};
-
-struct ManifestRecord {
-  Digest digest;
-  std::string media_type;
-  std::string artifact_type;
-  std::optional<Digest> subject;
-  std::string annotations_json;  // the manifest's top-level annotations, "{}" when none
-  std::string bytes;             // exactly as pushed
-  int64_t image_size = 0;        // config + layers, as ECR's imageSizeInBytes
-  int64_t pushed_at_ms = 0;      // milliseconds since the epoch
-  std::optional<int64_t> last_pulled_at_ms;
-  // Set by the store: grows with every manifest it adds, so it orders
-  // manifests pushed within the same millisecond by push order. Ignored by
-  // put_manifest.
-  int64_t push_sequence = 0;
-};
-
-// A manifest found by repository name, with that repository's id.
-struct ResolvedManifest {
-  RepositoryId repository = 0;
-  ManifestRecord manifest;
-};
-
-// What a manifest refers to; recorded with it so that deletes and garbage
-// collection know the graph without re-parsing.
-struct ManifestReferences {
-  std::vector<Digest> blobs;      // must be linked to the repository
-  std::vector<Digest> manifests;  // must exist in the repository (index children)
-};
-
-struct PutManifestRequest {
-  RepositoryId repository = 0;
-  ManifestRecord manifest;
-  ManifestReferences references;
-  std::optional<std::string> tag;
-  // When set and the tag already points at a different digest, the put fails
-  // with kTagImmutable and nothing changes.
-  bool tag_immutable = false;
-};
-
-struct BlobLink {
-  Digest digest;
-  int64_t size = 0;
-};
-
-struct UploadRecord {
-  std::string id;
-  RepositoryId repository = 0;
-  int64_t started_at = 0;
-};
-
-struct ReferrerRecord {
-  Digest digest;
-  std::string media_type;
-  std::string artifact_type;
-  int64_t size = 0;
-  std::string annotations_json;
-};
-
-struct ImageRecord {
-  ManifestRecord manifest;  // bytes left empty by list calls
-  std::vector<std::string> tags;
-  std::vector<Digest> children;  // manifests an index lists
-};
-
-struct LifecyclePreviewRecord {
-  std::string policy_text;
-  std::string status;        // IN_PROGRESS, COMPLETE, EXPIRED, FAILED
-  std::string results_json;  // the planned expirations
-  int64_t created_at = 0;
-};
-
-struct ExpirationRecord {
-  std::string repository;
-  Digest digest;
-  std::vector<std::string> tags;
-  int rule_priority = 0;
-  int64_t expired_at = 0;
-};
-
-struct GcCandidate {
-  Digest digest;
-  int64_t since = 0;  // when it became a candidate
-};
-
-struct RepositoryUsage {
-  std::string name;
-  int64_t bytes = 0;  // distinct blobs linked to the repository plus its manifests
-};
-
-// A page request: entries strictly after `after` (empty: from the start), at
-// most `limit` (0: no limit), in lexical order.
-struct PageRequest {
-  std::string after;
-  size_t limit = 0;
-};
 
 class MetadataStore {
  public:
@@ -207,6 +95,16 @@ class MetadataStore {
   virtual Status delete_manifest(RepositoryId repo, const Digest& digest) = 0;
   // kManifestUnknown when the tag does not exist.
   virtual Status delete_tag(RepositoryId repo, std::string_view tag) = 0;
+  // Deletes one image in one transaction (ECR BatchDeleteImage). With `tag`:
+  // removes that tag, which must point at `digest` (kManifestUnknown
+  // otherwise, and nothing changes); when it was the manifest's last tag the
+  // manifest goes too, unless an index in the repository lists it (then it
+  // stays and kept_for_index names the index). Without `tag`: deletes the
+  // manifest and every tag pointing at it; kManifestUnknown when absent,
+  // kManifestReferenced (nothing changes) when an index lists it. A deleted
+  // manifest's blobs become gc candidates, as for delete_manifest.
+  virtual Result<ImageDeletion> delete_image(RepositoryId repo, const Digest& digest,
+                                             std::optional<std::string_view> tag) = 0;
   virtual Result<std::vector<std::string>> list_tags(RepositoryId repo, const PageRequest& page) = 0;
   // Manifests in `repo` whose subject is `subject`, optionally only those with
   // `artifact_type`, ordered by digest.

@@ -1,0 +1,143 @@
+// What berth records about repositories, manifests, tags, uploads and their
+// neighbours: plain values exchanged between the stores (meta/), the
+// application layer (registry/) and the API edges (oci/, ecr/), which see
+// these types without seeing a store.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/digest.h"
+
+namespace berth {
+
+using RepositoryId = int64_t;
+
+struct RepositoryRecord {
+  RepositoryId id = 0;
+  std::string account_id;
+  std::string name;
+  int64_t created_at = 0;  // seconds since epoch
+  // ECR settings, stored as ECR spells them.
+  std::string tag_mutability = "MUTABLE";
+  std::string tag_mutability_exclusions_json = "[]";
+  bool scan_on_push = false;
+  std::string encryption_type = "AES256";
+  std::string kms_key;
+  std::optional<std::string> lifecycle_policy;  // the text as the user sent it
+  std::optional<int64_t> lifecycle_evaluated_at;
+};
+
+struct ManifestRecord {
+  Digest digest;
+  std::string media_type;
+  std::string artifact_type;
+  std::optional<Digest> subject;
+  std::string annotations_json;  // the manifest's top-level annotations, "{}" when none
+  std::string bytes;             // exactly as pushed
+  int64_t image_size = 0;        // config + layers, as ECR's imageSizeInBytes
+  int64_t pushed_at_ms = 0;      // milliseconds since the epoch
+  std::optional<int64_t> last_pulled_at_ms;
+  // Set by the store: grows with every manifest it adds, so it orders
+  // manifests pushed within the same millisecond by push order. Ignored by
+  // put_manifest.
+  int64_t push_sequence = 0;
+};
+
+// A manifest found by repository name, with that repository's id.
+struct ResolvedManifest {
+  RepositoryId repository = 0;
+  ManifestRecord manifest;
+};
+
+// What a manifest refers to; recorded with it so that deletes and garbage
+// collection know the graph without re-parsing.
+struct ManifestReferences {
+  std::vector<Digest> blobs;      // must be linked to the repository
+  std::vector<Digest> manifests;  // must exist in the repository (index children)
+};
+
+struct PutManifestRequest {
+  RepositoryId repository = 0;
+  ManifestRecord manifest;
+  ManifestReferences references;
+  std::optional<std::string> tag;
+  // When set and the tag already points at a different digest, the put fails
+  // with kTagImmutable and nothing changes.
+  bool tag_immutable = false;
+  // When set and the manifest already exists, untagged or with `tag`
+  // already pointing at it, the put fails with kAlreadyExists and nothing
+  // changes (ECR PutImage's "image already exists"). Checked in the put's own
+  // transaction, so of concurrent identical puts exactly one succeeds.
+  bool refuse_existing = false;
+};
+
+struct BlobLink {
+  Digest digest;
+  int64_t size = 0;
+};
+
+struct UploadRecord {
+  std::string id;
+  RepositoryId repository = 0;
+  int64_t started_at = 0;
+};
+
+struct ReferrerRecord {
+  Digest digest;
+  std::string media_type;
+  std::string artifact_type;
+  int64_t size = 0;
+  std::string annotations_json;
+};
+
+struct ImageRecord {
+  ManifestRecord manifest;  // bytes left empty by list calls
+  std::vector<std::string> tags;
+  std::vector<Digest> children;  // manifests an index lists
+};
+
+// What deleting one image (MetadataStore::delete_image) did.
+struct ImageDeletion {
+  std::vector<std::string> tags;  // the manifest's tags before the call, sorted
+  bool manifest_deleted = false;
+  // Set when the manifest was to go with its last tag but an index in the
+  // repository lists it, so it stayed: the index that lists it.
+  std::optional<Digest> kept_for_index;
+};
+
+struct LifecyclePreviewRecord {
+  std::string policy_text;
+  std::string status;        // IN_PROGRESS, COMPLETE, EXPIRED, FAILED
+  std::string results_json;  // the planned expirations
+  int64_t created_at = 0;
+};
+
+struct ExpirationRecord {
+  std::string repository;
+  Digest digest;
+  std::vector<std::string> tags;
+  int rule_priority = 0;
+  int64_t expired_at = 0;
+};
+
+struct GcCandidate {
+  Digest digest;
+  int64_t since = 0;  // when it became a candidate
+};
+
+struct RepositoryUsage {
+  std::string name;
+  int64_t bytes = 0;  // distinct blobs linked to the repository plus its manifests
+};
+
+// A page request: entries strictly after `after` (empty: from the start), at
+// most `limit` (0: no limit), in lexical order.
+struct PageRequest {
+  std::string after;
+  size_t limit = 0;
+};
+
+}  // namespace berth
