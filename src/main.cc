@@ -19,7 +19,7 @@
 namespace {
 
 struct DurationFlags {
-  std::string lifecycle, gc, grace, token, header_timeout, upload_rate_window, scrub;
+  std::string lifecycle, gc, grace, token, header_timeout, upload_rate_window, scrub, offload_deadline;
   std::string scrub_rate, space_reserve;  // sizes
 };
 
@@ -44,6 +44,7 @@ int serve(const std::string& config_file, berth::app::Config& flags_over, const 
   if (given("--region")) config.region = flags_over.region;
   if (given("--account-id")) config.account_id = flags_over.account_id;
   if (given("--threads")) config.threads = flags_over.threads;
+  if (given("--offload-threads")) config.offload_threads = flags_over.offload_threads;
   if (given("--max-connections-per-ip")) config.max_connections_per_ip = flags_over.max_connections_per_ip;
   if (given("--max-body-memory")) config.max_body_memory = flags_over.max_body_memory;
   if (given("--upload-min-rate")) config.upload_min_rate = flags_over.upload_min_rate;
@@ -57,7 +58,9 @@ int serve(const std::string& config_file, berth::app::Config& flags_over, const 
                                     std::tuple{"--header-timeout", &config.header_timeout_seconds, durations.header_timeout},
                                     std::tuple{"--upload-rate-window", &config.upload_rate_window_seconds,
                                                durations.upload_rate_window},
-                                    std::tuple{"--scrub-interval", &config.scrub_interval_seconds, durations.scrub}}) {
+                                    std::tuple{"--scrub-interval", &config.scrub_interval_seconds, durations.scrub},
+                                    std::tuple{"--offload-deadline", &config.offload_deadline_seconds,
+                                               durations.offload_deadline}}) {
     if (!given(flag)) continue;
     auto parsed = app::parse_duration(value);
     if (!parsed) {
@@ -123,9 +126,13 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--account-id", flags.account_id, "Twelve-digit account id of the default account")
       ->capture_default_str();
   serve_cmd->add_option("--threads", flags.threads, "Event-loop threads (0: two per core)");
+  serve_cmd->add_option("--offload-threads", flags.offload_threads,
+                        "Worker threads for registry and store calls (0: two per core, at least four)");
   serve_cmd->add_option("--manifest-urls-allow", flags.manifest_urls_allow,
                         "Regular expression for the urls foreign layers may name (repeatable; default: none)");
   DurationFlags durations;
+  serve_cmd->add_option("--offload-deadline", durations.offload_deadline,
+                        "A request no worker starts within this is answered 503 (default 10s)");
   serve_cmd->add_option("--lifecycle-interval", durations.lifecycle, "How often lifecycle policies run (default 1h)");
   serve_cmd->add_option("--gc-interval", durations.gc, "How often garbage collection runs (default 1h)");
   serve_cmd->add_option("--gc-grace", durations.grace,

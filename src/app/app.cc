@@ -27,6 +27,7 @@
 #include "oci/routes.h"
 #include "registry/registry.h"
 #include "server/http_server.h"
+#include "server/offload.h"
 
 namespace berth::app {
 namespace http = server::http;
@@ -119,6 +120,30 @@ Status write_credentials_files(const std::filesystem::path& credentials, const s
 
 }  // namespace
 
+namespace {
+
+// The test-only store delay (README, "Testing hooks"): off unless BOTH
+// BERTH_TEST_STORE_DELAY_MS and BERTH_TEST_STORE_DELAY_REPOSITORY are set,
+// never read from flags or the configuration file, and announced with a
+// warning so that it cannot go unnoticed in a log.
+Status apply_test_store_delay(RegistryOptions& ro) {
+  const char* ms = std::getenv("BERTH_TEST_STORE_DELAY_MS");
+  const char* repo = std::getenv("BERTH_TEST_STORE_DELAY_REPOSITORY");
+  if (ms == nullptr || repo == nullptr || *ms == '\0' || *repo == '\0') return Status::ok();
+  char* end = nullptr;
+  long value = std::strtol(ms, &end, 10);
+  if (*end != '\0' || value <= 0 || value > 60000) {
+    return error(Code::kInvalidArgument, "BERTH_TEST_STORE_DELAY_MS must be a number of milliseconds in 1..60000");
+  }
+  ro.test_delay = std::chrono::milliseconds(value);
+  ro.test_delay_repository = repo;
+  log::warn("TEST HOOK: every lookup of one repository is delayed; never set this in production",
+            {{"repository", ro.test_delay_repository}, {"delay_ms", static_cast<int64_t>(value)}});
+  return Status::ok();
+}
+
+}  // namespace
+
 struct App::Impl {
   Config config;
   Stores stores;
@@ -132,6 +157,9 @@ struct App::Impl {
   std::atomic<bool> stopping{false};  // ends a background scrub slice early
   jobs::Scheduler scheduler;          // destroyed before `background`: its thread ends first
   std::unique_ptr<server::net::signal_set> signals;
+  // Last, so destroyed first: its workers use the registry and resume
+  // coroutines on the server's event loop, so it stops before either goes.
+  std::unique_ptr<server::Offloader> offload;
 
   awaitable<void> handle(server::Exchange& ex);
 };
@@ -237,7 +265,13 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   ro.space_reserve = d.space_reserve.get();
   ro.create_repository_on_push = config.create_on_push;
   BERTH_ASSIGN_OR_RETURN(ro.manifest_urls, ManifestUrlPolicy::compile(config.manifest_urls_allow));
+  BERTH_RETURN_IF_ERROR(apply_test_store_delay(ro));
   d.registry = std::make_unique<Registry>(*d.stores.meta, *d.stores.blobs, Clock::system(), ro);
+  if (config.offload_deadline_seconds <= 0) return error(Code::kInvalidArgument, "offload-deadline must be positive");
+  server::OffloadOptions offload_options;
+  offload_options.threads = static_cast<unsigned>(config.offload_threads);
+  offload_options.start_deadline = std::chrono::seconds(config.offload_deadline_seconds);
+  d.offload = std::make_unique<server::Offloader>(offload_options);
   d.access = std::make_unique<auth::AccessControl>(config.auth);
 
   const std::string public_url = effective_public_url(config);
@@ -245,13 +279,13 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   oo.public_url = config.public_url;
   while (!oo.public_url.empty() && oo.public_url.back() == '/') oo.public_url.pop_back();
   oo.default_account = config.account_id;
-  d.oci = std::make_unique<oci::OciApi>(*d.registry, *d.access, oo);
+  d.oci = std::make_unique<oci::OciApi>(*d.registry, *d.access, *d.offload, oo);
 
   ecr::EcrOptions eo;
   eo.region = config.region;
   eo.public_url = public_url;
   eo.registry_host = host_of(public_url);
-  d.ecr = std::make_unique<ecr::EcrApi>(*d.registry, *d.stores.identity, *d.access, eo);
+  d.ecr = std::make_unique<ecr::EcrApi>(*d.registry, *d.stores.identity, *d.access, *d.offload, eo);
 
   server::ServerOptions so;
   uint16_t port = 0;

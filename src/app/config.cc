@@ -254,6 +254,8 @@ Status load_config_file(const std::string& path, Config& c) {
       {"header-timeout", duration(c.header_timeout_seconds)},
       {"idle-timeout", duration(c.idle_timeout_seconds)},
       {"io-timeout", duration(c.io_timeout_seconds)},
+      {"offload-threads", count(c.offload_threads)},
+      {"offload-deadline", duration(c.offload_deadline_seconds)},
       {"max-body-memory", count(c.max_body_memory)},
       {"upload-min-rate", [&c](const YAML::Node& n) { c.upload_min_rate = n.as<uint64_t>(); return Status::ok(); }},
       {"upload-rate-window", duration(c.upload_rate_window_seconds)},

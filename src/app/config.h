@@ -34,6 +34,10 @@ struct Config {
   std::string tls_cert;
   std::string tls_key;
   unsigned threads = 0;
+  // Workers that run registry (store) calls beside the event loop; 0: max(4, 2 x cores).
+  size_t offload_threads = 0;
+  // A call no worker has started within this is answered 503 (never queued without bound).
+  int64_t offload_deadline_seconds = 10;
 
   // Storage. `data-dir` holds the secret key and the admin files, and is
   // where the stores live unless `metadata` and `storage` say otherwise.

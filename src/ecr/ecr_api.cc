@@ -77,8 +77,8 @@ std::string_view repository_member(const json::object& in) {
 }  // namespace
 
 EcrApi::EcrApi(Registry& registry, identity::IdentityService& identity, const auth::AccessControl& access,
-               EcrOptions options)
-    : registry_(registry), identity_(identity), access_(access), options_(std::move(options)) {
+               server::Offloader& offload, EcrOptions options)
+    : registry_(registry), identity_(identity), offload_(offload), access_(access), options_(std::move(options)) {
   page_key_ = identity_.derive_key("ecr-next-token");
   operations_ = {
       {"CreateRepository", &EcrApi::create_repository},
@@ -122,8 +122,11 @@ awaitable<void> EcrApi::handle(Exchange& ex) {
   std::string_view target = ex.header("X-Amz-Target");
   auto body = co_await ex.read_body(body_limit(target.substr(kTargetPrefix.size())));
   if (!body && body.status().code() == Code::kUnavailable) co_return;  // the client went away
-  server::Response res = dispatch(ex, body, request_id);
-  co_await ex.send(std::move(res));
+  // The exchange is not touched by the session while this coroutine waits,
+  // so dispatch() may use it from the worker.
+  auto res = co_await offload_.run([&]() -> Result<server::Response> { return dispatch(ex, body, request_id); });
+  if (!res) co_return co_await ex.send(error_response(ex, from_status(res.status()), request_id));
+  co_await ex.send(std::move(res).value());
 }
 
 size_t EcrApi::body_limit(std::string_view operation) const {
@@ -246,7 +249,7 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body,
 // --- shared helpers ------------------------------------------------------------
 
 Result<RepositoryRecord> EcrApi::repository(const Call& c, std::string_view name) {
-  return registry_.metadata().get_repository(c.account, name);
+  return registry_.repository(c.account, name);
 }
 
 EcrError EcrApi::repository_not_found(const Call& c, std::string_view name) const {
@@ -269,12 +272,8 @@ json::object EcrApi::repository_json(const RepositoryRecord& r) const {
   o["imageTagMutability"] = r.tag_mutability;
   if (r.tag_mutability.find("WITH_EXCLUSION") != std::string::npos) {
     json::array filters;
-    boost::system::error_code ec;
-    auto parsed = json::parse(r.tag_mutability_exclusions_json, ec);
-    if (!ec && parsed.is_array()) {
-      for (const auto& f : parsed.as_array()) {
-        filters.push_back(json::object{{"filterType", "WILDCARD"}, {"filter", f}});
-      }
+    for (const auto& f : tag_mutability_of(r).exclusion_filters) {
+      filters.push_back(json::object{{"filterType", "WILDCARD"}, {"filter", f}});
     }
     o["imageTagMutabilityExclusionFilters"] = std::move(filters);
   }

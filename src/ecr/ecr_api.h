@@ -17,6 +17,7 @@
 #include "identity/identity_service.h"
 #include "registry/registry.h"
 #include "server/exchange.h"
+#include "server/offload.h"
 
 namespace berth::ecr {
 
@@ -46,8 +47,9 @@ struct Call {
 
 class EcrApi {
  public:
+  // Every operation runs on `offload`'s workers (see handle()).
   EcrApi(Registry& registry, identity::IdentityService& identity, const auth::AccessControl& access,
-         EcrOptions options);
+         server::Offloader& offload, EcrOptions options);
 
   // True when the request is an ECR call (POST with an ECR X-Amz-Target).
   static bool is_ecr_request(const server::Exchange& ex);
@@ -62,7 +64,8 @@ class EcrApi {
   std::optional<server::Response> refuse_early(server::Exchange& ex, const std::string& request_id);
   // The largest body `operation` accepts.
   size_t body_limit(std::string_view operation) const;
-  // Authenticates, authorizes and runs one call; never suspends.
+  // Authenticates, authorizes and runs one call; never suspends. Blocking
+  // (identity and registry store calls), so handle() runs it through offload_.
   server::Response dispatch(server::Exchange& ex, const Result<std::string>& body, const std::string& request_id);
 
   // repositories.cc
@@ -108,6 +111,7 @@ class EcrApi {
 
   Registry& registry_;
   identity::IdentityService& identity_;
+  server::Offloader& offload_;
   const auth::AccessControl& access_;
   EcrOptions options_;
   std::unordered_map<std::string_view, Operation> operations_;

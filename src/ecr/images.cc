@@ -1,10 +1,7 @@
-// Image operations: list, describe, get, delete and put, over the same
-// Registry the /v2 API uses.
+// Image operations: list, describe, get, delete and put. Wire mapping only:
+// the meaning lives in the Registry's image functions (registry/images.cc).
 #include <boost/json.hpp>
 #include <fmt/format.h>
-
-#include <algorithm>
-#include <map>
 
 #include "core/manifest.h"
 #include "core/names.h"
@@ -16,16 +13,18 @@ namespace json = boost::json;
 
 namespace {
 
-struct ImageId {
-  std::optional<std::string> digest;
-  std::optional<std::string> tag;
-  json::object as_json() const {
-    json::object o;
-    if (digest) o["imageDigest"] = *digest;
-    if (tag) o["imageTag"] = *tag;
-    return o;
-  }
-};
+json::object id_json(const ImageId& id) {
+  json::object o;
+  if (id.digest) o["imageDigest"] = *id.digest;
+  if (id.tag) o["imageTag"] = *id.tag;
+  return o;
+}
+
+json::object entry_json(const ImageListEntry& e) {
+  json::object o{{"imageDigest", e.digest.str()}};
+  if (e.tag) o["imageTag"] = *e.tag;
+  return o;
+}
 
 Field<std::vector<ImageId>> read_image_ids(const json::object& in, bool required) {
   std::vector<ImageId> out;
@@ -44,91 +43,40 @@ Field<std::vector<ImageId>> read_image_ids(const json::object& in, bool required
   return out;
 }
 
-json::object failure(const ImageId& id, std::string_view code, std::string_view reason) {
-  return json::object{{"imageId", id.as_json()}, {"failureCode", code}, {"failureReason", reason}};
+std::string_view failure_code(ImageFailure f) {
+  switch (f) {
+    case ImageFailure::kMissingDigestAndTag: return "MissingDigestAndTag";
+    case ImageFailure::kInvalidDigest: return "InvalidImageDigest";
+    case ImageFailure::kInvalidTag: return "InvalidImageTag";
+    case ImageFailure::kTagDoesNotMatchDigest: return "ImageTagDoesNotMatchDigest";
+    case ImageFailure::kReferencedByIndex: return "ImageReferencedByManifestList";
+    case ImageFailure::kNotFound:
+    case ImageFailure::kMediaTypeNotAccepted:
+    case ImageFailure::kNone: break;
+  }
+  return "ImageNotFound";
 }
 
-// Resolves an image id to a manifest. On failure returns (code, reason).
-struct Resolved {
-  std::optional<ManifestRecord> manifest;
-  std::string failure_code;
-  std::string failure_reason;
-  Status store_error;  // not ok: the store failed, which no image failure code describes
-};
-
-Resolved resolve(MetadataStore& meta, RepositoryId repo, const ImageId& id) {
-  Resolved r;
-  if (!id.digest && !id.tag) {
-    r.failure_code = "MissingDigestAndTag";
-    r.failure_reason = "Invalid request parameters: both tag and digest cannot be null";
-    return r;
-  }
-  std::optional<Digest> digest;
-  if (id.digest) {
-    auto d = Digest::parse(*id.digest);
-    if (!d) {
-      r.failure_code = "InvalidImageDigest";
-      r.failure_reason = "Invalid request parameters: image digest should satisfy the regex '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'";
-      return r;
-    }
-    digest = *d;
-  }
-  if (id.tag) {
-    if (!validate_tag(*id.tag).is_ok()) {
-      r.failure_code = "InvalidImageTag";
-      r.failure_reason = "Invalid request parameters: the image tag is not valid";
-      return r;
-    }
-    auto m = meta.get_manifest_by_tag(repo, *id.tag);
-    if (!m && m.status().code() != Code::kManifestUnknown) {
-      r.store_error = m.take_status();
-      return r;
-    }
-    if (!m) {
-      r.failure_code = "ImageNotFound";
-      r.failure_reason = "Requested image not found";
-      return r;
-    }
-    if (digest && !(m->digest == *digest)) {
-      r.failure_code = "ImageTagDoesNotMatchDigest";
-      r.failure_reason = "Invalid request parameters: image tag does not match the image digest";
-      return r;
-    }
-    r.manifest = std::move(m).value();
-    return r;
-  }
-  auto m = meta.get_manifest(repo, *digest);
-  if (!m && m.status().code() != Code::kManifestUnknown) {
-    r.store_error = m.take_status();
-    return r;
-  }
-  if (!m) {
-    r.failure_code = "ImageNotFound";
-    r.failure_reason = "Requested image not found";
-    return r;
-  }
-  r.manifest = std::move(m).value();
-  return r;
+json::object failure_json(const ResolvedImage& r) {
+  return json::object{{"imageId", id_json(r.id)}, {"failureCode", failure_code(r.failure)}, {"failureReason", r.reason}};
 }
 
-Field<std::optional<std::string>> tag_status_filter(const json::object& in) {
+Field<TagStatus> tag_status_filter(const json::object& in) {
   ECR_ASSIGN(auto filter, opt_object(in, "filter"));
-  if (!filter) return std::optional<std::string>();
+  if (!filter) return TagStatus::kAny;
   ECR_ASSIGN(auto status, opt_string(**filter, "tagStatus"));
-  if (status && *status != "TAGGED" && *status != "UNTAGGED" && *status != "ANY") {
-    return constraint_error("filter.tagStatus", "Member must satisfy enum value set: [TAGGED, UNTAGGED, ANY]");
+  TagStatus out = TagStatus::kAny;
+  if (status) {
+    auto parsed = parse_tag_status(*status);
+    if (!parsed) return constraint_error("filter.tagStatus", parsed.status().message());
+    out = *parsed;
   }
   ECR_ASSIGN(auto image_status, opt_string(**filter, "imageStatus"));
   if (image_status && *image_status != "ACTIVE" && *image_status != "ANY" && *image_status != "ARCHIVED" &&
       *image_status != "ACTIVATING") {
     return constraint_error("filter.imageStatus", "Member must satisfy enum value set: [ACTIVE, ARCHIVED, ACTIVATING, ANY]");
   }
-  return status;
-}
-
-bool passes(const std::optional<std::string>& status, bool tagged) {
-  if (!status || *status == "ANY") return true;
-  return (*status == "TAGGED") == tagged;
+  return out;
 }
 
 }  // namespace
@@ -139,37 +87,19 @@ EcrResult EcrApi::list_images(Call& c) {
   ECR_ASSIGN(auto status, tag_status_filter(c.input));
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
-  auto images = registry_.metadata().list_images(repo->id, PageRequest{});
-  if (!images) return from_status(images.status());
-  // One entry per tag, one per untagged image; ordered by digest then tag.
-  std::vector<std::pair<std::string, json::object>> entries;
-  for (const auto& img : *images) {
-    const std::string& d = img.manifest.digest.str();
-    if (img.tags.empty()) {
-      if (passes(status, false)) entries.emplace_back(d + " ", json::object{{"imageDigest", d}});
-    } else if (passes(status, true)) {
-      for (const auto& t : img.tags) entries.emplace_back(d + " " + t, json::object{{"imageDigest", d}, {"imageTag", t}});
-    }
-  }
   std::string after;
-  std::string scope = fmt::format("{}/{}/{}", c.account, name, status.value_or("ANY"));
+  std::string scope = fmt::format("{}/{}/{}", c.account, name, format_tag_status(status));
   if (page.next_token) {
     auto a = read_next_token(c.operation, scope, *page.next_token);
     if (!a) return invalid_parameter(a.status().message());
     after = *a;
   }
+  auto entries = registry_.list_image_ids(*repo, status, after, page.max_results);
+  if (!entries) return from_status(entries.status());
   json::array ids;
+  for (const auto& e : entries->items) ids.push_back(entry_json(e));
   json::object result;
-  std::string last;
-  for (auto& [key, entry] : entries) {
-    if (!after.empty() && key <= after) continue;
-    if (ids.size() == page.max_results) {
-      result["nextToken"] = make_next_token(c.operation, scope, last);
-      break;
-    }
-    ids.push_back(std::move(entry));
-    last = key;
-  }
+  if (entries->next_after) result["nextToken"] = make_next_token(c.operation, scope, *entries->next_after);
   result["imageIds"] = std::move(ids);
   return result;
 }
@@ -181,18 +111,18 @@ EcrResult EcrApi::describe_images(Call& c) {
   ECR_ASSIGN(auto status, tag_status_filter(c.input));
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
-  auto& meta = registry_.metadata();
 
-  auto detail = [&](const ManifestRecord& m, const std::vector<std::string>& tags) {
+  auto detail = [&](const ImageDetail& img) {
+    const ManifestRecord& m = img.manifest;
     json::object d{{"registryId", c.account},
                    {"repositoryName", name},
                    {"imageDigest", m.digest.str()},
                    {"imageSizeInBytes", m.image_size},
                    {"imagePushedAt", timestamp_ms(m.pushed_at_ms)},
                    {"imageManifestMediaType", m.media_type}};
-    if (!tags.empty()) {
+    if (!img.tags.empty()) {
       json::array t;
-      for (const auto& tag : tags) t.emplace_back(tag);
+      for (const auto& tag : img.tags) t.emplace_back(tag);
       d["imageTags"] = std::move(t);
     }
     if (!m.artifact_type.empty()) d["artifactMediaType"] = m.artifact_type;
@@ -207,55 +137,34 @@ EcrResult EcrApi::describe_images(Call& c) {
     if (page.next_token || page.explicit_max) {
       return invalid_parameter("Invalid parameter: nextToken and maxResults cannot be used with imageIds");
     }
-    std::map<std::string, bool> seen;
-    for (const auto& id : ids) {
-      Resolved r = resolve(meta, repo->id, id);
-      if (!r.store_error.is_ok()) return from_status(r.store_error);
-      if (!r.manifest) {
-        if (r.failure_code == "ImageNotFound" || r.failure_code == "ImageTagDoesNotMatchDigest") {
-          return ecr_error(
-              "ImageNotFoundException",
-              fmt::format("The image with imageId {{imageDigest:'{}', imageTag:'{}'}} does not exist within the "
-                          "repository with name '{}' in the registry with id '{}'",
-                          id.digest.value_or("null"), id.tag.value_or("null"), name, c.account));
-        }
-        return invalid_parameter(r.failure_reason);
+    auto described = registry_.describe_images(*repo, ids);
+    if (!described) return from_status(described.status());
+    if (const auto& f = described->failure) {
+      if (f->failure == ImageFailure::kNotFound || f->failure == ImageFailure::kTagDoesNotMatchDigest) {
+        return ecr_error(
+            "ImageNotFoundException",
+            fmt::format("The image with imageId {{imageDigest:'{}', imageTag:'{}'}} does not exist within the "
+                        "repository with name '{}' in the registry with id '{}'",
+                        f->id.digest.value_or("null"), f->id.tag.value_or("null"), name, c.account));
       }
-      if (seen[r.manifest->digest.str()]) continue;
-      seen[r.manifest->digest.str()] = true;
-      auto tags = meta.tags_for_manifest(repo->id, r.manifest->digest);
-      if (!tags) return from_status(tags.status());
-      details.push_back(detail(*r.manifest, *tags));
+      return invalid_parameter(f->reason);
     }
+    for (const auto& img : described->details) details.push_back(detail(img));
     return json::object{{"imageDetails", std::move(details)}};
   }
 
-  std::string scope = fmt::format("{}/{}/{}", c.account, name, status.value_or("ANY"));
-  PageRequest req;
+  std::string scope = fmt::format("{}/{}/{}", c.account, name, format_tag_status(status));
+  std::string after;
   if (page.next_token) {
     auto a = read_next_token(c.operation, scope, *page.next_token);
     if (!a) return invalid_parameter(a.status().message());
-    req.after = *a;
+    after = *a;
   }
+  auto images = registry_.describe_images(*repo, status, after, page.max_results);
+  if (!images) return from_status(images.status());
+  for (const auto& img : images->items) details.push_back(detail(img));
   json::object result;
-  // Filtering may discard entries, so read in batches until the page fills.
-  req.limit = page.max_results + 1;
-  while (true) {
-    auto images = meta.list_images(repo->id, req);
-    if (!images) return from_status(images.status());
-    for (const auto& img : *images) {
-      if (!passes(status, !img.tags.empty())) continue;
-      if (details.size() == page.max_results) {
-        result["nextToken"] = make_next_token(c.operation, scope, req.after);
-        result["imageDetails"] = std::move(details);
-        return result;
-      }
-      details.push_back(detail(img.manifest, img.tags));
-      req.after = img.manifest.digest.str();
-    }
-    if (images->size() < req.limit) break;
-    req.after = images->back().manifest.digest.str();
-  }
+  if (images->next_after) result["nextToken"] = make_next_token(c.operation, scope, *images->next_after);
   result["imageDetails"] = std::move(details);
   return result;
 }
@@ -273,32 +182,18 @@ EcrResult EcrApi::batch_get_image(Call& c) {
   }
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
+  auto got = registry_.batch_get_images(*repo, ids, accepted);
+  if (!got) return from_status(got.status());
   json::array images;
   json::array failures;
-  int64_t now = registry_.clock().now_millis();
-  for (const auto& id : ids) {
-    Resolved r = resolve(registry_.metadata(), repo->id, id);
-    if (!r.store_error.is_ok()) return from_status(r.store_error);
-    if (!r.manifest) {
-      failures.push_back(failure(id, r.failure_code, r.failure_reason));
-      continue;
-    }
-    if (!accepted.empty() &&
-        std::find(accepted.begin(), accepted.end(), r.manifest->media_type) == accepted.end()) {
-      failures.push_back(failure(id, "ImageNotFound",
-                                 fmt::format("The image's media type {} is not among the accepted media types",
-                                             r.manifest->media_type)));
-      continue;
-    }
-    ImageId echoed = id;
-    echoed.digest = r.manifest->digest.str();
+  for (const auto& r : got->images) {
     images.push_back(json::object{{"registryId", c.account},
                                   {"repositoryName", name},
-                                  {"imageId", echoed.as_json()},
+                                  {"imageId", id_json(r.id)},
                                   {"imageManifest", r.manifest->bytes},
                                   {"imageManifestMediaType", r.manifest->media_type}});
-    (void)registry_.metadata().record_pull(repo->id, r.manifest->digest, now);
   }
+  for (const auto& f : got->failures) failures.push_back(failure_json(f));
   return json::object{{"images", std::move(images)}, {"failures", std::move(failures)}};
 }
 
@@ -307,45 +202,12 @@ EcrResult EcrApi::batch_delete_image(Call& c) {
   ECR_ASSIGN(auto ids, read_image_ids(c.input, true));
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
-  auto& meta = registry_.metadata();
+  auto done = registry_.batch_delete_images(*repo, ids);
+  if (!done) return from_status(done.status());
   json::array deleted;
   json::array failures;
-  for (const auto& id : ids) {
-    Resolved r = resolve(meta, repo->id, id);
-    if (!r.store_error.is_ok()) return from_status(r.store_error);
-    if (!r.manifest) {
-      failures.push_back(failure(id, r.failure_code, r.failure_reason));
-      continue;
-    }
-    const Digest& digest = r.manifest->digest;
-    auto tags = meta.tags_for_manifest(repo->id, digest);
-    if (!tags) return from_status(tags.status());
-    bool delete_image = true;
-    if (id.tag && !id.digest) {
-      // Untag; the image goes with its last tag.
-      if (Status s = registry_.delete_manifest(*repo, *id.tag); !s.is_ok()) {
-        // Only a tag that is gone is an image failure; store trouble (a full
-        // disk) fails the call, so nobody is told an existing image is missing.
-        if (s.code() != Code::kManifestUnknown) return from_status(s);
-        failures.push_back(failure(id, "ImageNotFound", "Requested image not found"));
-        continue;
-      }
-      delete_image = tags->size() <= 1;
-      deleted.push_back(json::object{{"imageDigest", digest.str()}, {"imageTag", *id.tag}});
-    }
-    if (delete_image) {
-      Status s = registry_.delete_manifest(*repo, digest.str());
-      if (s.code() == Code::kManifestReferenced) {
-        failures.push_back(failure(id, "ImageReferencedByManifestList", s.message()));
-        continue;
-      }
-      if (!s.is_ok() && s.code() != Code::kManifestUnknown) return from_status(s);
-      if (!(id.tag && !id.digest)) {
-        if (tags->empty()) deleted.push_back(json::object{{"imageDigest", digest.str()}});
-        for (const auto& t : *tags) deleted.push_back(json::object{{"imageDigest", digest.str()}, {"imageTag", t}});
-      }
-    }
-  }
+  for (const auto& e : done->deleted) deleted.push_back(entry_json(e));
+  for (const auto& f : done->failures) failures.push_back(failure_json(f));
   return json::object{{"imageIds", std::move(deleted)}, {"failures", std::move(failures)}};
 }
 
@@ -360,16 +222,12 @@ EcrResult EcrApi::put_image(Call& c) {
   if (tag && !validate_tag(*tag).is_ok()) {
     return constraint_error("imageTag", "must satisfy regular expression '[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}'");
   }
-  Digest digest = Digest::of(manifest);
-  if (digest_text) {
-    auto wanted = Digest::parse(*digest_text);
-    if (!wanted) return invalid_parameter("Invalid parameter at 'imageDigest'");
-    digest = Digest::of(manifest, wanted->algorithm());
-    if (!(digest == *wanted)) {
-      return ecr_error("ImageDigestDoesNotMatchException",
-                       fmt::format("The supplied image digest {} does not match the digest of the manifest {}",
-                                   wanted->str(), digest.str()));
+  auto digest = image_digest(manifest, digest_text);
+  if (!digest) {
+    if (digest.status().code() == Code::kDigestInvalid) {
+      return ecr_error("ImageDigestDoesNotMatchException", digest.status().message());
     }
+    return invalid_parameter(digest.status().message());
   }
   // The media type is the request's, else the manifest's own; ECR refuses a
   // manifest that names none with the same words as one that is not JSON.
@@ -387,26 +245,16 @@ EcrResult EcrApi::put_image(Call& c) {
     }
     return invalid_parameter(parsed.status().message());
   }
-  auto& meta = registry_.metadata();
-  auto existing = meta.get_manifest(repo->id, digest);
-  if (existing) {
-    bool same = !tag;
-    if (tag) {
-      auto current = meta.get_manifest_by_tag(repo->id, *tag);
-      same = current && current->digest == digest;
-    }
-    if (same) {
-      return ecr_error("ImageAlreadyExistsException",
-                       fmt::format("Image with digest '{}' and tag '{}' already exists in the repository with name "
-                                   "'{}' in registry with id '{}'",
-                                   digest.str(), tag.value_or("null"), name, c.account));
-    }
-  }
-  std::string reference = tag ? *tag : digest.str();
-  auto put = registry_.put_manifest(*repo, reference, manifest, parsed->media_type, media_type.has_value());
+  PutImageRequest req{manifest, parsed->media_type, media_type.has_value(), tag, digest_text};
+  auto put = registry_.put_image(*repo, req);
   if (!put) {
     const Status& s = put.status();
     switch (s.code()) {
+      case Code::kAlreadyExists:
+        return ecr_error("ImageAlreadyExistsException",
+                         fmt::format("Image with digest '{}' and tag '{}' already exists in the repository with name "
+                                     "'{}' in registry with id '{}'",
+                                     digest->str(), tag.value_or("null"), name, c.account));
       case Code::kManifestBlobUnknown: return ecr_error("LayersNotFoundException", s.message());
       case Code::kManifestUnknown: return ecr_error("ReferencedImagesNotFoundException", s.message());
       case Code::kTagImmutable:
@@ -420,7 +268,7 @@ EcrResult EcrApi::put_image(Call& c) {
   ImageId id{put->digest.str(), tag};
   return json::object{{"image", json::object{{"registryId", c.account},
                                              {"repositoryName", name},
-                                             {"imageId", id.as_json()},
+                                             {"imageId", id_json(id)},
                                              {"imageManifest", manifest},
                                              {"imageManifestMediaType", parsed->media_type}}}};
 }

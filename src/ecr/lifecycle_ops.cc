@@ -1,14 +1,13 @@
-// Lifecycle policy operations. The preview runs the same planner the
-// background enforcement uses (registry/lifecycle_runner.h).
+// Lifecycle policy operations: wire mapping over the Registry's lifecycle
+// functions (registry/lifecycle_service.cc), whose preview runs the same
+// planner the background enforcement uses.
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include <set>
 
-#include "core/lifecycle.h"
 #include "ecr/ecr_api.h"
 #include "ecr/fields.h"
-#include "registry/lifecycle_runner.h"
 
 namespace berth::ecr {
 namespace json = boost::json;
@@ -22,28 +21,10 @@ EcrError policy_not_found(std::string_view name, std::string_view account) {
                                name, account));
 }
 
-// A preview result's push time; previews stored before times had
-// milliseconds carry whole seconds in "pushed_at".
-json::value preview_pushed_at(const json::object& result) {
-  if (const json::value* ms = result.if_contains("pushed_at_ms"); ms != nullptr && ms->is_int64()) {
-    return timestamp_ms(ms->as_int64());
-  }
-  if (const json::value* s = result.if_contains("pushed_at"); s != nullptr && s->is_int64()) {
-    return timestamp(s->as_int64());
-  }
-  return timestamp(0);
-}
-
 // ECR always returns lastEvaluatedAt; a policy never evaluated shows the
 // epoch, as ECR's own does.
 json::value last_evaluated_at(const RepositoryRecord& repo) {
   return timestamp(repo.lifecycle_evaluated_at.value_or(0));
-}
-
-Field<lifecycle::LifecyclePolicy> validate_policy(const std::string& text) {
-  auto policy = lifecycle::parse_lifecycle_policy(text);
-  if (!policy) return invalid_parameter(policy.status().message());
-  return std::move(policy).value();
 }
 
 }  // namespace
@@ -53,9 +34,7 @@ EcrResult EcrApi::put_lifecycle_policy(Call& c) {
   ECR_ASSIGN(auto text, req_string(c.input, "lifecyclePolicyText", 1));
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
-  ECR_ASSIGN(auto policy, validate_policy(text));
-  (void)policy;
-  if (Status s = registry_.metadata().set_lifecycle_policy(repo->id, text); !s.is_ok()) return from_status(s);
+  if (Status s = registry_.set_lifecycle_policy(*repo, text); !s.is_ok()) return from_status(s);
   return json::object{{"registryId", c.account}, {"repositoryName", name}, {"lifecyclePolicyText", text}};
 }
 
@@ -74,7 +53,7 @@ EcrResult EcrApi::delete_lifecycle_policy(Call& c) {
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
   if (!repo->lifecycle_policy) return policy_not_found(name, c.account);
-  if (Status s = registry_.metadata().set_lifecycle_policy(repo->id, std::nullopt); !s.is_ok()) return from_status(s);
+  if (Status s = registry_.delete_lifecycle_policy(*repo); !s.is_ok()) return from_status(s);
   json::object out{{"registryId", c.account}, {"repositoryName", name}, {"lifecyclePolicyText", *repo->lifecycle_policy}};
   out["lastEvaluatedAt"] = last_evaluated_at(*repo);
   return out;
@@ -93,23 +72,8 @@ EcrResult EcrApi::start_lifecycle_policy_preview(Call& c) {
   } else {
     return policy_not_found(name, c.account);
   }
-  ECR_ASSIGN(auto policy, validate_policy(text));
-  // Planning is a pure function over a snapshot and takes milliseconds, so
-  // the preview is complete by the time this call returns.
-  LifecycleRunner runner(registry_.metadata(), registry_.clock());
-  auto planned = runner.plan(*repo, policy);
-  if (!planned) return from_status(planned.status());
-  json::array results;
-  for (const auto& p : *planned) {
-    json::array tags;
-    for (const auto& t : p.expiration.tags) tags.emplace_back(t);
-    results.push_back(json::object{{"digest", p.expiration.digest},
-                                   {"tags", std::move(tags)},
-                                   {"pushed_at_ms", p.pushed_at_ms},
-                                   {"rule", p.expiration.rule_priority}});
-  }
-  LifecyclePreviewRecord rec{text, "COMPLETE", json::serialize(results), registry_.clock().now_seconds()};
-  if (Status s = registry_.metadata().put_lifecycle_preview(repo->id, rec); !s.is_ok()) return from_status(s);
+  auto preview = registry_.start_lifecycle_preview(*repo, text);
+  if (!preview) return from_status(preview.status());
   return json::object{{"registryId", c.account},
                       {"repositoryName", name},
                       {"lifecyclePolicyText", text},
@@ -121,11 +85,13 @@ EcrResult EcrApi::get_lifecycle_policy_preview(Call& c) {
   ECR_ASSIGN(auto page, paging(c.input, 100, 100));
   ECR_ASSIGN(auto ids, opt_array(c.input, "imageIds", 1, 100));
   ECR_ASSIGN(auto filter, opt_object(c.input, "filter"));
-  std::optional<std::string> tag_status;
+  TagStatus tag_status = TagStatus::kAny;
   if (filter) {
-    ECR_ASSIGN(tag_status, opt_string(**filter, "tagStatus"));
-    if (tag_status && *tag_status != "TAGGED" && *tag_status != "UNTAGGED" && *tag_status != "ANY") {
-      return constraint_error("filter.tagStatus", "Member must satisfy enum value set: [TAGGED, UNTAGGED, ANY]");
+    ECR_ASSIGN(auto text, opt_string(**filter, "tagStatus"));
+    if (text) {
+      auto parsed = parse_tag_status(*text);
+      if (!parsed) return constraint_error("filter.tagStatus", parsed.status().message());
+      tag_status = *parsed;
     }
   }
   if (ids && (page.next_token || page.explicit_max)) {
@@ -133,16 +99,13 @@ EcrResult EcrApi::get_lifecycle_policy_preview(Call& c) {
   }
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
-  auto preview = registry_.metadata().get_lifecycle_preview(repo->id);
+  auto preview = registry_.lifecycle_preview(*repo);
   if (!preview) {
+    if (preview.status().code() != Code::kLifecyclePolicyPreviewNotFound) return from_status(preview.status());
     return ecr_error("LifecyclePolicyPreviewNotFoundException",
                      fmt::format("There is no dry run for the repository with name '{}' in the registry with id '{}'",
                                  name, c.account));
   }
-  boost::system::error_code ec;
-  json::value parsed = json::parse(preview->results_json, ec);
-  if (ec || !parsed.is_array()) return from_status(error(Code::kInternal, "corrupt preview"));
-  const json::array& all = parsed.as_array();
 
   std::set<std::string> wanted_digests;
   std::set<std::string> wanted_tags;
@@ -155,7 +118,7 @@ EcrResult EcrApi::get_lifecycle_policy_preview(Call& c) {
       if (t) wanted_tags.insert(*t);
     }
   }
-  std::string scope = fmt::format("{}/{}/{}/{}", c.account, name, preview->created_at, tag_status.value_or("ANY"));
+  std::string scope = fmt::format("{}/{}/{}/{}", c.account, name, preview->created_at, format_tag_status(tag_status));
   std::string after;
   if (page.next_token) {
     auto a = read_next_token(c.operation, scope, *page.next_token);
@@ -169,34 +132,35 @@ EcrResult EcrApi::get_lifecycle_policy_preview(Call& c) {
                    {"status", preview->status}};
   bool skipping = !after.empty();
   std::string last;
-  for (const auto& v : all) {
-    const auto& r = v.as_object();
-    std::string digest(r.at("digest").as_string());
-    const auto& tags = r.at("tags").as_array();
-    if (tag_status && *tag_status != "ANY" && (*tag_status == "TAGGED") == tags.empty()) continue;
+  for (const auto& r : preview->entries) {
+    if (!tag_status_passes(tag_status, !r.tags.empty())) continue;
     if (ids) {
-      bool match = wanted_digests.count(digest) > 0;
-      for (const auto& t : tags) match = match || wanted_tags.count(std::string(t.as_string())) > 0;
+      bool match = wanted_digests.count(r.digest) > 0;
+      for (const auto& t : r.tags) match = match || wanted_tags.count(t) > 0;
       if (!match) continue;
     }
     if (skipping) {
-      if (digest == after) skipping = false;
+      if (r.digest == after) skipping = false;
       continue;
     }
     if (results.size() == page.max_results) {
       out["nextToken"] = make_next_token(c.operation, scope, last);
       break;
     }
-    json::object e{{"imageDigest", digest},
-                   {"imagePushedAt", preview_pushed_at(r)},
+    json::object e{{"imageDigest", r.digest},
+                   {"imagePushedAt", timestamp_ms(r.pushed_at_ms)},
                    {"action", json::object{{"type", "EXPIRE"}}},
-                   {"appliedRulePriority", r.at("rule").as_int64()}};
-    if (!tags.empty()) e["imageTags"] = tags;
+                   {"appliedRulePriority", r.rule_priority}};
+    if (!r.tags.empty()) {
+      json::array tags;
+      for (const auto& t : r.tags) tags.emplace_back(t);
+      e["imageTags"] = std::move(tags);
+    }
     results.push_back(std::move(e));
-    last = digest;
+    last = r.digest;
   }
   out["previewResults"] = std::move(results);
-  out["summary"] = json::object{{"expiringImageTotalCount", static_cast<int64_t>(all.size())}};
+  out["summary"] = json::object{{"expiringImageTotalCount", static_cast<int64_t>(preview->entries.size())}};
   return out;
 }
 

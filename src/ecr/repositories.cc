@@ -15,9 +15,7 @@ namespace json = boost::json;
 
 namespace {
 
-using TagList = std::vector<std::pair<std::string, std::string>>;
-
-constexpr size_t kMaxResourceTags = 50;
+using TagList = ResourceTags;
 
 Field<TagList> read_tags(const json::object& in, std::string_view member) {
   TagList out;
@@ -41,23 +39,8 @@ Field<TagList> read_tags(const json::object& in, std::string_view member) {
   return out;
 }
 
-// Merges `add` over `base` (same key: new value wins).
-TagList merge_tags(TagList base, const TagList& add) {
-  for (const auto& [k, v] : add) {
-    bool found = false;
-    for (auto& [bk, bv] : base) {
-      if (bk == k) {
-        bv = v;
-        found = true;
-      }
-    }
-    if (!found) base.emplace_back(k, v);
-  }
-  return base;
-}
-
 // imageTagMutability and its exclusion filters, validated by the domain.
-Field<std::pair<std::string, std::string>> read_mutability(const json::object& in, bool required) {
+Field<TagMutabilityConfig> read_mutability(const json::object& in, bool required) {
   ECR_ASSIGN(auto mode, opt_string(in, "imageTagMutability"));
   if (!mode) {
     if (required) return constraint_error("imageTagMutability", "must not be null");
@@ -79,24 +62,24 @@ Field<std::pair<std::string, std::string>> read_mutability(const json::object& i
   }
   auto config = make_tag_mutability_config(*mode, filters);
   if (!config) return invalid_parameter(config.status().message());
-  json::array stored;
-  for (const auto& f : config->exclusion_filters) stored.emplace_back(f);
-  return std::make_pair(std::string(format_tag_mutability(config->mode)), json::serialize(stored));
+  return std::move(config).value();
 }
+
+EcrError too_many_tags() { return ecr_error("TooManyTagsException", "A resource may have at most 50 tags"); }
 
 }  // namespace
 
 EcrResult EcrApi::create_repository(Call& c) {
   ECR_ASSIGN(auto name, repository_name(c.input));
   ECR_ASSIGN(auto tags, read_tags(c.input, "tags"));
-  if (tags.size() > kMaxResourceTags) return ecr_error("TooManyTagsException", "A resource may have at most 50 tags");
+  if (tags.size() > kMaxResourceTags) return too_many_tags();
   ECR_ASSIGN(auto mutability, read_mutability(c.input, false));
-  RepositoryRecord r;
-  r.account_id = c.account;
+  NewRepository r;
+  r.account = c.account;
   r.name = name;
-  r.created_at = registry_.clock().now_seconds();
-  r.tag_mutability = mutability.first;
-  r.tag_mutability_exclusions_json = mutability.second;
+  r.tag_mutability = std::string(format_tag_mutability(mutability.mode));
+  r.exclusion_filters = mutability.exclusion_filters;
+  r.tags = std::move(tags);
   ECR_ASSIGN(auto scanning, opt_object(c.input, "imageScanningConfiguration"));
   if (scanning) {
     ECR_ASSIGN(auto scan, opt_bool(**scanning, "scanOnPush"));
@@ -116,7 +99,7 @@ EcrResult EcrApi::create_repository(Call& c) {
     r.encryption_type = type;
     r.kms_key = key.value_or("");
   }
-  auto created = registry_.metadata().create_repository(r);
+  auto created = registry_.create_repository(r);
   if (!created) {
     if (created.status().code() == Code::kAlreadyExists) {
       return ecr_error("RepositoryAlreadyExistsException",
@@ -124,9 +107,6 @@ EcrResult EcrApi::create_repository(Call& c) {
                                    name, c.account));
     }
     return from_status(created.status());
-  }
-  if (!tags.empty()) {
-    if (Status s = registry_.metadata().set_resource_tags(created->id, tags); !s.is_ok()) return from_status(s);
   }
   return json::object{{"repository", repository_json(*created)}};
 }
@@ -150,28 +130,23 @@ EcrResult EcrApi::describe_repositories(Call& c) {
     return json::object{{"repositories", std::move(out)}};
   }
   PageRequest req;
-  req.limit = page.max_results + 1;
+  req.limit = page.max_results;
   if (page.next_token) {
     auto after = read_next_token(c.operation, c.account, *page.next_token);
     if (!after) return invalid_parameter(after.status().message());
     req.after = *after;
   }
-  auto repos = registry_.metadata().list_repositories(c.account, req);
+  auto repos = registry_.list_repositories(c.account, req);
   if (!repos) return from_status(repos.status());
   json::object result;
   // berth's own extra field (SDKs ignore unknown members): bytes stored.
-  std::map<std::string, int64_t> usage;
-  if (auto u = registry_.metadata().repository_usage(c.account); u) {
-    for (const auto& r : *u) usage[r.name] = r.bytes;
-  }
-  for (size_t i = 0; i < repos->size() && i < page.max_results; ++i) {
-    json::object r = repository_json((*repos)[i]);
-    r["berthStorageBytes"] = usage[(*repos)[i].name];
+  std::map<std::string, int64_t> usage = registry_.repository_usage(c.account);
+  for (const auto& repo : repos->items) {
+    json::object r = repository_json(repo);
+    r["berthStorageBytes"] = usage[repo.name];
     out.push_back(std::move(r));
   }
-  if (repos->size() > page.max_results) {
-    result["nextToken"] = make_next_token(c.operation, c.account, (*repos)[page.max_results - 1].name);
-  }
+  if (repos->next_after) result["nextToken"] = make_next_token(c.operation, c.account, *repos->next_after);
   result["repositories"] = std::move(out);
   return result;
 }
@@ -198,11 +173,12 @@ EcrResult EcrApi::put_image_tag_mutability(Call& c) {
   ECR_ASSIGN(auto mutability, read_mutability(c.input, true));
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
-  repo->tag_mutability = mutability.first;
-  repo->tag_mutability_exclusions_json = mutability.second;
-  if (Status s = registry_.metadata().update_repository(*repo); !s.is_ok()) return from_status(s);
-  json::object out{{"registryId", c.account}, {"repositoryName", name}, {"imageTagMutability", mutability.first}};
-  json::object shaped = repository_json(*repo);
+  auto updated = registry_.set_tag_mutability(*repo, mutability);
+  if (!updated) return from_status(updated.status());
+  json::object out{{"registryId", c.account},
+                   {"repositoryName", name},
+                   {"imageTagMutability", format_tag_mutability(mutability.mode)}};
+  json::object shaped = repository_json(*updated);
   if (auto it = shaped.find("imageTagMutabilityExclusionFilters"); it != shaped.end()) {
     out["imageTagMutabilityExclusionFilters"] = it->value();
   }
@@ -216,11 +192,11 @@ EcrResult EcrApi::put_image_scanning_configuration(Call& c) {
   ECR_ASSIGN(auto scan, opt_bool(**scanning, "scanOnPush"));
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
-  repo->scan_on_push = scan.value_or(false);
-  if (Status s = registry_.metadata().update_repository(*repo); !s.is_ok()) return from_status(s);
+  auto updated = registry_.set_scan_on_push(*repo, scan.value_or(false));
+  if (!updated) return from_status(updated.status());
   return json::object{{"registryId", c.account},
                       {"repositoryName", name},
-                      {"imageScanningConfiguration", json::object{{"scanOnPush", repo->scan_on_push}}}};
+                      {"imageScanningConfiguration", json::object{{"scanOnPush", updated->scan_on_push}}}};
 }
 
 namespace {
@@ -263,17 +239,15 @@ bool valid_arn_parts(const ParsedArn& arn) {
   if (_arn->account != (c).principal.account_id) {                                                   \
     return ecr_error("AccessDeniedException", "not authorized to access resources of another account"); \
   }                                                                                                  \
-  auto repo_var = registry_.metadata().get_repository(_arn->account, _arn->name);                   \
+  auto repo_var = registry_.repository(_arn->account, _arn->name);                                  \
   if (!repo_var) return repository_not_found(c, _arn->name)
 
 EcrResult EcrApi::tag_resource(Call& c) {
   ECR_RESOURCE_REPOSITORY(repo, c);
   ECR_ASSIGN(auto tags, read_tags(c.input, "tags"));
-  auto current = registry_.metadata().get_resource_tags(repo->id);
-  if (!current) return from_status(current.status());
-  TagList merged = merge_tags(*current, tags);
-  if (merged.size() > kMaxResourceTags) return ecr_error("TooManyTagsException", "A resource may have at most 50 tags");
-  if (Status s = registry_.metadata().set_resource_tags(repo->id, merged); !s.is_ok()) return from_status(s);
+  Status s = registry_.tag_resource(*repo, tags);
+  if (s.code() == Code::kLimitExceeded) return too_many_tags();
+  if (!s.is_ok()) return from_status(s);
   return json::object{};
 }
 
@@ -281,23 +255,17 @@ EcrResult EcrApi::untag_resource(Call& c) {
   ECR_RESOURCE_REPOSITORY(repo, c);
   ECR_ASSIGN(auto keys, opt_array(c.input, "tagKeys", 0, 200));
   if (!keys) return constraint_error("tagKeys", "must not be null");
-  auto current = registry_.metadata().get_resource_tags(repo->id);
-  if (!current) return from_status(current.status());
-  TagList kept;
-  for (const auto& [k, v] : *current) {
-    bool drop = false;
-    for (const auto& key : **keys) {
-      if (key.is_string() && key.as_string() == k) drop = true;
-    }
-    if (!drop) kept.emplace_back(k, v);
+  std::vector<std::string> names;
+  for (const auto& key : **keys) {
+    if (key.is_string()) names.emplace_back(key.as_string());
   }
-  if (Status s = registry_.metadata().set_resource_tags(repo->id, kept); !s.is_ok()) return from_status(s);
+  if (Status s = registry_.untag_resource(*repo, names); !s.is_ok()) return from_status(s);
   return json::object{};
 }
 
 EcrResult EcrApi::list_tags_for_resource(Call& c) {
   ECR_RESOURCE_REPOSITORY(repo, c);
-  auto current = registry_.metadata().get_resource_tags(repo->id);
+  auto current = registry_.resource_tags(*repo);
   if (!current) return from_status(current.status());
   json::array tags;
   for (const auto& [k, v] : *current) tags.push_back(json::object{{"Key", k}, {"Value", v}});

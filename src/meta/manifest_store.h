@@ -11,7 +11,7 @@
 
 #include "core/digest.h"
 #include "core/status.h"
-#include "meta/records.h"
+#include "core/records.h"
 
 namespace berth {
 
@@ -37,6 +37,16 @@ class ManifestStore {
   virtual Status delete_manifest(RepositoryId repo, const Digest& digest) = 0;
   // kManifestUnknown when the tag does not exist.
   virtual Status delete_tag(RepositoryId repo, std::string_view tag) = 0;
+  // Deletes one image in one transaction (ECR BatchDeleteImage). With `tag`:
+  // removes that tag, which must point at `digest` (kManifestUnknown
+  // otherwise, and nothing changes); when it was the manifest's last tag the
+  // manifest goes too, unless an index in the repository lists it (then it
+  // stays and kept_for_index names the index). Without `tag`: deletes the
+  // manifest and every tag pointing at it; kManifestUnknown when absent,
+  // kManifestReferenced (nothing changes) when an index lists it. A deleted
+  // manifest's blobs become gc candidates, as for delete_manifest.
+  virtual Result<ImageDeletion> delete_image(RepositoryId repo, const Digest& digest,
+                                             std::optional<std::string_view> tag) = 0;
   // The repository's tags in byte order (PageRequest), paged by name.
   virtual Result<std::vector<std::string>> list_tags(RepositoryId repo, const PageRequest& page) = 0;
   // Manifests in `repo` whose subject is `subject`, optionally only those with

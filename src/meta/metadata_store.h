@@ -28,12 +28,12 @@
 #include <vector>
 
 #include "core/digest.h"
+#include "core/records.h"
 #include "core/status.h"
 #include "meta/blob_link_store.h"
 #include "meta/gc_store.h"
 #include "meta/lifecycle_store.h"
 #include "meta/manifest_store.h"
-#include "meta/records.h"
 #include "meta/repository_store.h"
 #include "meta/resource_tag_store.h"
 #include "meta/upload_store.h"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "meta/records.h"
+#include "core/records.h"
 
 namespace berth {
 

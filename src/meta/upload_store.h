@@ -15,7 +15,7 @@
 
 #include "core/digest.h"
 #include "core/status.h"
-#include "meta/records.h"
+#include "core/records.h"
 
 namespace berth {
 

@@ -10,14 +10,14 @@ using server::Exchange;
 using server::net::awaitable;
 
 awaitable<void> OciApi::get_blob(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
+  auto repo = co_await repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   auto digest = Digest::parse(t.reference);
   if (!digest) co_return co_await fail(ex, digest.status());
 
   // A store that serves blobs itself (S3) gets the GET by redirect.
   if (ex.method() == http::verb::get) {
-    auto redirect = registry_.blob_redirect_url(*repo, *digest);
+    auto redirect = co_await call([&] { return registry_.blob_redirect_url(*repo, *digest); });
     if (!redirect) co_return co_await fail(ex, redirect.status());
     if (*redirect) {
       auto res = response(ex, http::status::temporary_redirect);
@@ -26,12 +26,12 @@ awaitable<void> OciApi::get_blob(Exchange& ex, const Target& t) {
       co_return co_await ex.send(std::move(res));
     }
   }
-  auto blob = registry_.open_blob(*repo, *digest);
+  auto blob = co_await call([&] { return registry_.open_blob(*repo, *digest); });
   if (!blob) co_return co_await fail(ex, blob.status());
   const uint64_t size = blob->reader->size();
 
   server::ResponseHeader head_fields;
-  head_fields.set("Docker-Distribution-API-Version", "registry/2.0");
+  head_fields.set("Docker-Distribution-API-Version", kApiVersion);
   head_fields.set(http::field::content_type, "application/octet-stream");
   head_fields.set("Docker-Content-Digest", digest->str());
   head_fields.set(http::field::etag, "\"" + digest->str() + "\"");
@@ -58,11 +58,12 @@ awaitable<void> OciApi::get_blob(Exchange& ex, const Target& t) {
 }
 
 awaitable<void> OciApi::delete_blob(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
+  auto repo = co_await repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   auto digest = Digest::parse(t.reference);
   if (!digest) co_return co_await fail(ex, digest.status());
-  if (Status s = registry_.delete_blob(*repo, *digest); !s.is_ok()) co_return co_await fail(ex, s);
+  Status s = co_await call([&] { return registry_.delete_blob(*repo, *digest); });
+  if (!s.is_ok()) co_return co_await fail(ex, s);
   co_await ex.send(response(ex, http::status::accepted));
 }
 

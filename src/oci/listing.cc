@@ -12,17 +12,6 @@ namespace json = boost::json;
 using server::Exchange;
 using server::net::awaitable;
 
-namespace {
-
-// Fetch one more than asked to learn whether a next page exists.
-PageRequest probe(const PageRequest& page) {
-  PageRequest p = page;
-  if (p.limit != 0) p.limit += 1;
-  return p;
-}
-
-}  // namespace
-
 awaitable<void> OciApi::catalog(Exchange& ex) {
   if (Status s = authorize(ex, required_action(Route::kCatalog, "GET"), ""); !s.is_ok()) co_return co_await fail(ex, s);
   auto page = page_from_query(ex.url(), options_.catalog_default_page, options_.max_page);
@@ -30,14 +19,11 @@ awaitable<void> OciApi::catalog(Exchange& ex) {
   json::array names;
   std::string link;
   if (page->limit != SIZE_MAX) {
-    auto repos = registry_.metadata().list_repositories(account_of(ex), probe(*page));
+    const std::string account = account_of(ex);
+    auto repos = co_await call([&] { return registry_.list_repositories(account, *page); });
     if (!repos) co_return co_await fail(ex, repos.status());
-    for (size_t i = 0; i < repos->size() && (page->limit == 0 || i < page->limit); ++i) {
-      names.emplace_back((*repos)[i].name);
-    }
-    if (page->limit != 0 && repos->size() > page->limit) {
-      link = next_link("/v2/_catalog", page->limit, (*repos)[page->limit - 1].name);
-    }
+    for (const auto& r : repos->items) names.emplace_back(r.name);
+    if (repos->next_after) link = next_link("/v2/_catalog", page->limit, *repos->next_after);
   }
   auto res = response(ex, http::status::ok);
   res.set(http::field::content_type, "application/json");
@@ -47,21 +33,17 @@ awaitable<void> OciApi::catalog(Exchange& ex) {
 }
 
 awaitable<void> OciApi::tags(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
+  auto repo = co_await repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   auto page = page_from_query(ex.url(), 0, options_.max_page);
   if (!page) co_return co_await fail(ex, page.status());
   json::array tags;
   std::string link;
   if (page->limit != SIZE_MAX) {
-    auto list = registry_.metadata().list_tags(repo->id, probe(*page));
+    auto list = co_await call([&] { return registry_.list_tags(*repo, *page); });
     if (!list) co_return co_await fail(ex, list.status());
-    for (size_t i = 0; i < list->size() && (page->limit == 0 || i < page->limit); ++i) {
-      tags.emplace_back((*list)[i]);
-    }
-    if (page->limit != 0 && list->size() > page->limit) {
-      link = next_link("/v2/" + t.name + "/tags/list", page->limit, (*list)[page->limit - 1]);
-    }
+    for (const auto& tag : list->items) tags.emplace_back(tag);
+    if (list->next_after) link = next_link("/v2/" + t.name + "/tags/list", page->limit, *list->next_after);
   }
   auto res = response(ex, http::status::ok);
   res.set(http::field::content_type, "application/json");
@@ -71,15 +53,17 @@ awaitable<void> OciApi::tags(Exchange& ex, const Target& t) {
 }
 
 awaitable<void> OciApi::referrers(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
+  auto repo = co_await repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   auto subject = Digest::parse(t.reference);
   if (!subject) co_return co_await fail(ex, subject.status());
   std::optional<std::string> artifact_type;
   auto params = ex.url().params();
   if (auto it = params.find("artifactType"); it != params.end()) artifact_type = std::string((*it).value);
-  auto list = registry_.metadata().list_referrers(
-      repo->id, *subject, artifact_type ? std::optional<std::string_view>(*artifact_type) : std::nullopt);
+  auto list = co_await call([&] {
+    return registry_.list_referrers(
+        *repo, *subject, artifact_type ? std::optional<std::string_view>(*artifact_type) : std::nullopt);
+  });
   if (!list) co_return co_await fail(ex, list.status());
   json::array manifests;
   for (const auto& r : *list) {

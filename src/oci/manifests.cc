@@ -8,27 +8,17 @@ namespace http = server::http;
 using server::Exchange;
 using server::net::awaitable;
 
-namespace {
-// Pull times are recorded at most this often per manifest, so that a busy
-// GET path does not turn into a write per request.
-constexpr int64_t kPullRecordInterval = 60;
-}  // namespace
-
 awaitable<void> OciApi::get_manifest(Exchange& ex, const Target& t) {
   if (Status s = authorize(ex, action_of(ex, t), t.name); !s.is_ok()) co_return co_await fail(ex, s);
-  auto found = registry_.get_manifest(account_of(ex), t.name, t.reference);
+  const std::string account = account_of(ex);
+  const bool record_pull = ex.method() == http::verb::get;
+  auto found = co_await call([&] { return registry_.pull_manifest(account, t.name, t.reference, record_pull); });
   if (!found) {
     Status s = found.status();
     if (s.code() == Code::kTagInvalid) s = error(Code::kManifestUnknown, s.message());
     co_return co_await fail(ex, s);
   }
   ManifestRecord* m = &found->manifest;
-  if (ex.method() == http::verb::get) {
-    int64_t now = registry_.clock().now_millis();
-    if (!m->last_pulled_at_ms || now - *m->last_pulled_at_ms >= kPullRecordInterval * 1000) {
-      (void)registry_.metadata().record_pull(found->repository, m->digest, now);
-    }
-  }
   auto res = response(ex, http::status::ok);
   res.set(http::field::content_type, m->media_type);
   res.set("Docker-Content-Digest", m->digest.str());
@@ -38,7 +28,7 @@ awaitable<void> OciApi::get_manifest(Exchange& ex, const Target& t) {
 }
 
 awaitable<void> OciApi::put_manifest(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, action_of(ex, t), true);
+  auto repo = co_await repository_for(ex, t.name, action_of(ex, t), true);
   if (!repo) co_return co_await fail(ex, repo.status());
   auto body = co_await ex.read_body(kMaxManifestBytes);
   if (!body) {
@@ -46,7 +36,8 @@ awaitable<void> OciApi::put_manifest(Exchange& ex, const Target& t) {
     if (s.code() == Code::kInvalidArgument) s = error(Code::kManifestInvalid, s.message());  // a broken chunk
     co_return co_await fail(ex, s);
   }
-  auto put = registry_.put_manifest(*repo, t.reference, *body, ex.header(http::field::content_type));
+  const std::string_view content_type = ex.header(http::field::content_type);
+  auto put = co_await call([&] { return registry_.put_manifest(*repo, t.reference, *body, content_type); });
   if (!put) {
     Status s = put.status();
     // The spec reports a missing child manifest like a missing blob: the
@@ -62,9 +53,9 @@ awaitable<void> OciApi::put_manifest(Exchange& ex, const Target& t) {
 }
 
 awaitable<void> OciApi::delete_manifest(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
+  auto repo = co_await repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
-  Status s = registry_.delete_manifest(*repo, t.reference);
+  Status s = co_await call([&] { return registry_.delete_manifest(*repo, t.reference); });
   if (s.code() == Code::kTagInvalid) s = error(Code::kManifestUnknown, s.message());
   if (!s.is_ok()) co_return co_await fail(ex, s);
   co_await ex.send(response(ex, http::status::accepted));

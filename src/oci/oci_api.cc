@@ -12,7 +12,6 @@ using server::Exchange;
 using server::net::awaitable;
 
 namespace {
-constexpr std::string_view kApiVersion = "registry/2.0";
 constexpr std::string_view kTokenExpiredMessage = "Your authorization token has expired. Reauthenticate and try again.";
 }
 
@@ -29,16 +28,26 @@ Status OciApi::authorize(const Exchange& ex, std::string_view action, std::strin
   return access_.check(ex.principal(), auth::AccessRequest{action, account, repository});
 }
 
-Result<RepositoryRecord> OciApi::repository_for(const Exchange& ex, std::string_view name,
-                                                std::string_view action, bool for_push) {
-  BERTH_RETURN_IF_ERROR(authorize(ex, action, name));
-  if (for_push) return registry_.repository_for_push(account_of(ex), name);
-  return registry_.repository(account_of(ex), name);
+awaitable<Result<RepositoryRecord>> OciApi::repository_for(const Exchange& ex, std::string_view name,
+                                                           std::string_view action, bool for_push) {
+  if (Status s = authorize(ex, action, name); !s.is_ok()) co_return s;
+  std::string account = account_of(ex);
+  co_return co_await call([&]() -> Result<RepositoryRecord> {
+    if (for_push) return registry_.repository_for_push(account, name);
+    return registry_.repository(account, name);
+  });
 }
 
 server::Response OciApi::response(const Exchange& ex, http::status status) const {
   server::Response res{status, ex.request().version()};
   res.set("Docker-Distribution-API-Version", kApiVersion);
+  return res;
+}
+
+server::Response OciApi::blob_created(const Exchange& ex, std::string_view repository, const Digest& digest) const {
+  auto res = response(ex, http::status::created);
+  res.set(http::field::location, location("/v2/" + std::string(repository) + "/blobs/" + digest.str()));
+  res.set("Docker-Content-Digest", digest.str());
   return res;
 }
 

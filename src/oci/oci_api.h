@@ -1,6 +1,8 @@
 // The OCI Distribution API v1.1 (/v2/...). One handler per resource, in one
 // file per resource; routing in routes.cc, errors in errors.cc. Handlers speak
-// HTTP and the Registry application layer, nothing below it.
+// HTTP and the Registry application layer, nothing below it, and call the
+// Registry only through the Offloader (server/offload.h), so that its
+// blocking store calls never run on an event-loop thread.
 #pragma once
 
 #include <string>
@@ -9,8 +11,12 @@
 #include "oci/routes.h"
 #include "registry/registry.h"
 #include "server/exchange.h"
+#include "server/offload.h"
 
 namespace berth::oci {
+
+// The Docker-Distribution-API-Version every /v2 answer carries.
+inline constexpr std::string_view kApiVersion = "registry/2.0";
 
 struct OciOptions {
   std::string public_url;       // prefix for Location headers; empty: relative
@@ -21,8 +27,8 @@ struct OciOptions {
 
 class OciApi {
  public:
-  OciApi(Registry& registry, const auth::AccessControl& access, OciOptions options)
-      : registry_(registry), access_(access), options_(std::move(options)) {}
+  OciApi(Registry& registry, const auth::AccessControl& access, server::Offloader& offload, OciOptions options)
+      : registry_(registry), access_(access), offload_(offload), options_(std::move(options)) {}
 
   // Serves one /v2 request. Never throws.
   server::net::awaitable<void> handle(server::Exchange& ex);
@@ -50,16 +56,30 @@ class OciApi {
   static std::string_view action_of(const server::Exchange& ex, const Target& t);
   Status authorize(const server::Exchange& ex, std::string_view action, std::string_view repository) const;
   server::Response response(const server::Exchange& ex, server::http::status status) const;
+  // 201 Created for a blob now in `repository`, with its Location and digest.
+  server::Response blob_created(const server::Exchange& ex, std::string_view repository, const Digest& digest) const;
   Awaitable fail(server::Exchange& ex, Status status);
   std::string location(std::string_view path) const;
   Awaitable upload_progress(server::Exchange& ex, const Target& t, server::http::status status,
                             const UploadStatus& upload);
-  // The repository for a read: authorizes `action`, then looks it up.
-  Result<RepositoryRecord> repository_for(const server::Exchange& ex, std::string_view name,
-                                          std::string_view action, bool for_push);
+  // The repository for a request: authorizes `action`, then looks it up
+  // (on a worker; creates it when `for_push` and options allow).
+  server::net::awaitable<Result<RepositoryRecord>> repository_for(const server::Exchange& ex, std::string_view name,
+                                                                  std::string_view action, bool for_push);
+  // Drops an upload append on a worker (its destructor gives back a lease).
+  server::net::awaitable<void> release(std::unique_ptr<UploadAppend>& append);
+  // 416 for a chunk that does not continue the upload: `res` with the
+  // upload's current Range, Location and id.
+  Awaitable refuse_range(server::Exchange& ex, const Target& t, const RepositoryRecord& repo, server::Response res);
+  // Runs a registry call on the offload pool (see server/offload.h).
+  template <typename F>
+  server::net::awaitable<std::invoke_result_t<F&>> call(F fn) {
+    return offload_.run(std::move(fn));
+  }
 
   Registry& registry_;
   const auth::AccessControl& access_;
+  server::Offloader& offload_;
   OciOptions options_;
 };
 

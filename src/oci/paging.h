@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/status.h"
-#include "meta/metadata_store.h"
+#include "core/records.h"
 
 namespace berth::oci {
 

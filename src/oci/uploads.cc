@@ -59,8 +59,27 @@ awaitable<void> OciApi::upload_progress(Exchange& ex, const Target& t, http::sta
   co_await ex.send(std::move(res));
 }
 
+awaitable<void> OciApi::release(std::unique_ptr<UploadAppend>& append) {
+  // Dropping an append gives back its lease and slot: store calls.
+  (void)co_await call([&] {
+    append.reset();
+    return Status::ok();
+  });
+}
+
+awaitable<void> OciApi::refuse_range(Exchange& ex, const Target& t, const RepositoryRecord& repo,
+                                     server::Response res) {
+  auto current = co_await call([&] { return registry_.upload_status(repo, t.reference); });
+  if (!current) co_return co_await fail(ex, current.status());
+  res.set("Docker-Distribution-API-Version", kApiVersion);
+  res.set(http::field::range, range_header(current->size));
+  res.set(http::field::location, location("/v2/" + t.name + "/blobs/uploads/" + current->id));
+  res.set("Docker-Upload-UUID", current->id);
+  co_await ex.send(std::move(res));
+}
+
 awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, action_of(ex, t), true);
+  auto repo = co_await repository_for(ex, t.name, action_of(ex, t), true);
   if (!repo) co_return co_await fail(ex, repo.status());
 
   if (auto mount = query_param(ex, "mount")) {
@@ -71,7 +90,7 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
     if (auto from_name = query_param(ex, "from")) {
       // The caller must be allowed to read the source; otherwise it simply
       // gets an upload session, as if the blob were not there.
-      auto src = repository_for(ex, *from_name, required_action(Route::kBlob, "GET"), false);
+      auto src = co_await repository_for(ex, *from_name, required_action(Route::kBlob, "GET"), false);
       if (src) {
         from = *src;
       } else {
@@ -79,13 +98,8 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
       }
     }
     if (mountable) {
-      auto mounted = registry_.mount_blob(*repo, *digest, from);
-      if (mounted) {
-        auto res = response(ex, http::status::created);
-        res.set(http::field::location, location("/v2/" + repo->name + "/blobs/" + digest->str()));
-        res.set("Docker-Content-Digest", digest->str());
-        co_return co_await ex.send(std::move(res));
-      }
+      auto mounted = co_await call([&] { return registry_.mount_blob(*repo, *digest, from); });
+      if (mounted) co_return co_await ex.send(blob_created(ex, repo->name, *digest));
     }
     // Fall through: open an ordinary upload session.
   }
@@ -98,7 +112,8 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
   }
   if (digest) {
     // Monolithic upload: the body is the whole blob.
-    auto put = registry_.begin_blob_put(*repo, uploader_of(ex));
+    const Uploader uploader = uploader_of(ex);
+    auto put = co_await call([&] { return registry_.begin_blob_put(*repo, uploader); });
     if (!put) co_return co_await fail(ex, put.status());
     Status s = co_await stream_into(ex, **put);
     if (s.is_ok()) {
@@ -108,50 +123,49 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
       }
     }
     if (!s.is_ok()) {
-      registry_.cancel_blob_put(std::move(*put));
+      (void)co_await call([&] {
+        registry_.cancel_blob_put(std::move(*put));
+        return Status::ok();
+      });
       co_return co_await fail(ex, s);
     }
-    auto blob = registry_.finish_blob_put(*repo, std::move(*put), *digest);
+    auto blob = co_await call([&] { return registry_.finish_blob_put(*repo, std::move(*put), *digest); });
     if (!blob) co_return co_await fail(ex, blob.status());
-    auto res = response(ex, http::status::created);
-    res.set(http::field::location, location("/v2/" + repo->name + "/blobs/" + digest->str()));
-    res.set("Docker-Content-Digest", digest->str());
-    co_return co_await ex.send(std::move(res));
+    co_return co_await ex.send(blob_created(ex, repo->name, *digest));
   }
 
-  auto upload = registry_.start_upload(*repo);
+  auto upload = co_await call([&] { return registry_.start_upload(*repo); });
   if (!upload) co_return co_await fail(ex, upload.status());
   if (ex.has_body()) {
-    auto append = registry_.begin_append(*repo, upload->id, std::nullopt, /*fresh=*/true, uploader_of(ex));
+    const Uploader uploader = uploader_of(ex);
+    auto append = co_await call(
+        [&] { return registry_.begin_append(*repo, upload->id, std::nullopt, /*fresh=*/true, uploader); });
     if (!append) co_return co_await fail(ex, append.status());
-    if (Status s = co_await stream_into(ex, **append); !s.is_ok()) co_return co_await fail(ex, s);
+    Status s = co_await stream_into(ex, **append);
     upload->size = (*append)->size();
+    co_await release(*append);
+    if (!s.is_ok()) co_return co_await fail(ex, s);
   }
   co_await upload_progress(ex, t, http::status::accepted, *upload);
 }
 
 awaitable<void> OciApi::upload_status(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
+  auto repo = co_await repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
-  auto upload = registry_.upload_status(*repo, t.reference);
+  auto upload = co_await call([&] { return registry_.upload_status(*repo, t.reference); });
   if (!upload) co_return co_await fail(ex, upload.status());
   co_await upload_progress(ex, t, http::status::no_content, *upload);
 }
 
 awaitable<void> OciApi::patch_upload(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
+  auto repo = co_await repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   std::optional<ByteRange> range;
   if (auto cr = ex.header(http::field::content_range); !cr.empty()) {
     auto parsed = parse_content_range(cr);
     if (!parsed) {
-      auto current = registry_.upload_status(*repo, t.reference);
-      if (!current) co_return co_await fail(ex, current.status());
-      auto res = error_response(wire_error(parsed.status()), parsed.status().message(), ex.request().version());
-      res.set(http::field::range, range_header(current->size));
-      res.set(http::field::location, location("/v2/" + t.name + "/blobs/uploads/" + current->id));
-      res.set("Docker-Upload-UUID", current->id);
-      co_return co_await ex.send(std::move(res));
+      co_return co_await refuse_range(ex, t, *repo, error_response(wire_error(parsed.status()), parsed.status().message(),
+                                                                 ex.request().version()));
     }
     range = *parsed;
     auto declared = content_length(ex);
@@ -159,17 +173,12 @@ awaitable<void> OciApi::patch_upload(Exchange& ex, const Target& t) {
       co_return co_await fail(ex, error(Code::kSizeInvalid, "Content-Range and Content-Length disagree"));
     }
   }
-  auto append = registry_.begin_append(*repo, t.reference, range, /*fresh=*/false, uploader_of(ex));
+  const Uploader uploader = uploader_of(ex);
+  auto append = co_await call(
+      [&] { return registry_.begin_append(*repo, t.reference, range, /*fresh=*/false, uploader); });
   if (!append) {
     if (append.status().code() == Code::kRangeInvalid) {
-      auto current = registry_.upload_status(*repo, t.reference);
-      if (!current) co_return co_await fail(ex, current.status());
-      auto res = error_response(append.status(), ex.request().version());
-      res.set("Docker-Distribution-API-Version", "registry/2.0");
-      res.set(http::field::range, range_header(current->size));
-      res.set(http::field::location, location("/v2/" + t.name + "/blobs/uploads/" + current->id));
-      res.set("Docker-Upload-UUID", current->id);
-      co_return co_await ex.send(std::move(res));
+      co_return co_await refuse_range(ex, t, *repo, error_response(append.status(), ex.request().version()));
     }
     co_return co_await fail(ex, append.status());
   }
@@ -178,13 +187,13 @@ awaitable<void> OciApi::patch_upload(Exchange& ex, const Target& t) {
     s = error(Code::kSizeInvalid, "chunk length does not match Content-Range");
   }
   UploadStatus progress{t.reference, (*append)->size()};
-  append->reset();  // release the upload before answering
+  co_await release(*append);  // release the upload before answering
   if (!s.is_ok()) co_return co_await fail(ex, s);
   co_await upload_progress(ex, t, http::status::accepted, progress);
 }
 
 awaitable<void> OciApi::finish_upload(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
+  auto repo = co_await repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   auto d = query_param(ex, "digest");
   if (!d) co_return co_await fail(ex, error(Code::kDigestInvalid, "the digest query parameter is required"));
@@ -198,28 +207,28 @@ awaitable<void> OciApi::finish_upload(Exchange& ex, const Target& t) {
       if (!parsed) co_return co_await fail(ex, parsed.status());
       range = *parsed;
     }
-    auto append = registry_.begin_append(*repo, t.reference, range, /*fresh=*/false, uploader_of(ex));
+    const Uploader uploader = uploader_of(ex);
+    auto append = co_await call(
+        [&] { return registry_.begin_append(*repo, t.reference, range, /*fresh=*/false, uploader); });
     if (!append) co_return co_await fail(ex, append.status());
     Status s = co_await stream_into(ex, **append);
     if (!s.is_ok()) {
-      append->reset();
+      co_await release(*append);
       co_return co_await fail(ex, s);
     }
-    blob = registry_.finish_upload(*repo, std::move(*append), *digest);
+    blob = co_await call([&] { return registry_.finish_upload(*repo, std::move(*append), *digest); });
   } else {
-    blob = registry_.finish_upload(*repo, t.reference, *digest);
+    blob = co_await call([&] { return registry_.finish_upload(*repo, t.reference, *digest); });
   }
   if (!blob) co_return co_await fail(ex, blob.status());
-  auto res = response(ex, http::status::created);
-  res.set(http::field::location, location("/v2/" + repo->name + "/blobs/" + digest->str()));
-  res.set("Docker-Content-Digest", digest->str());
-  co_await ex.send(std::move(res));
+  co_await ex.send(blob_created(ex, repo->name, *digest));
 }
 
 awaitable<void> OciApi::cancel_upload(Exchange& ex, const Target& t) {
-  auto repo = repository_for(ex, t.name, action_of(ex, t), false);
+  auto repo = co_await repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
-  if (Status s = registry_.cancel_upload(*repo, t.reference); !s.is_ok()) co_return co_await fail(ex, s);
+  Status s = co_await call([&] { return registry_.cancel_upload(*repo, t.reference); });
+  if (!s.is_ok()) co_return co_await fail(ex, s);
   co_await ex.send(response(ex, http::status::no_content));
 }
 

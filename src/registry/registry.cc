@@ -6,9 +6,14 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <thread>
+
+#include "blob/blob_store.h"
+#include "blob/space_reserve.h"
 #include "core/names.h"
 #include "core/tag_mutability.h"
 #include "log/log.h"
+#include "meta/metadata_store.h"
 
 namespace berth {
 
@@ -29,12 +34,19 @@ Status run_releasing_reserve(SpaceReserve* reserve, std::string_view what, const
 
 // --- repositories ------------------------------------------------------------------
 
+void Registry::test_delay(std::string_view name) const {
+  if (options_.test_delay_repository.empty() || name != options_.test_delay_repository) return;
+  std::this_thread::sleep_for(options_.test_delay);
+}
+
 Result<RepositoryRecord> Registry::repository(std::string_view account, std::string_view name) {
+  test_delay(name);
   BERTH_RETURN_IF_ERROR(validate_repository_name(name));
   return meta_.get_repository(account, name);
 }
 
 Result<RepositoryRecord> Registry::repository_for_push(std::string_view account, std::string_view name) {
+  test_delay(name);
   BERTH_RETURN_IF_ERROR(validate_repository_name(name));
   auto existing = meta_.get_repository(account, name);
   if (existing.is_ok() || existing.status().code() != Code::kNameUnknown) return existing;
@@ -143,7 +155,7 @@ bool tag_is_immutable(const RepositoryRecord& repo, std::string_view tag) {
 
 Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, std::string_view reference,
                                                  std::string_view bytes, std::string_view content_type,
-                                                 bool media_type_given) {
+                                                 bool media_type_given, bool refuse_existing) {
   std::optional<std::string> tag;
   Digest digest;
   if (reference_is_digest(reference)) {
@@ -180,6 +192,7 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, s
   req.repository = repo.id;
   req.tag = tag;
   req.tag_immutable = tag && tag_is_immutable(repo, *tag);
+  req.refuse_existing = refuse_existing;
   ManifestRecord& m = req.manifest;
   m.digest = digest;
   m.media_type = parsed.media_type;
@@ -218,6 +231,7 @@ Result<ManifestRecord> Registry::get_manifest(const RepositoryRecord& repo, std:
 
 Result<ResolvedManifest> Registry::get_manifest(std::string_view account, std::string_view name,
                                                 std::string_view reference) {
+  test_delay(name);
   BERTH_RETURN_IF_ERROR(validate_repository_name(name));
   if (reference_is_digest(reference)) {
     BERTH_ASSIGN_OR_RETURN(Digest d, Digest::parse(reference));

@@ -18,19 +18,28 @@
 #include <string_view>
 #include <vector>
 
-#include "blob/blob_store.h"
-#include "blob/space_reserve.h"
+#include <chrono>
+
+#include "core/blob_reader.h"
 #include "core/byte_range.h"
 #include "core/clock.h"
 #include "core/digest.h"
 #include "core/manifest.h"
 #include "core/status.h"
+#include "core/records.h"
 #include "core/tag_mutability.h"
-#include "meta/metadata_store.h"
 #include "registry/hashing_pool.h"
+#include "registry/images.h"
 #include "registry/upload_hasher.h"
 
 namespace berth {
+
+// The stores are only reached through the Registry: its header names them
+// without exposing them to its callers (the API edges).
+class MetadataStore;
+class BlobStore;
+class SpaceReserve;
+class UploadAppender;
 
 struct RegistryOptions {
   // How long an upload lease lasts without renewal; appends renew it, so this
@@ -58,6 +67,12 @@ struct RegistryOptions {
   size_t hashing_threads = 2;
   // How long a blob redirect URL (BlobStore::redirect_url) stays valid.
   int64_t blob_redirect_seconds = 20 * 60;
+  // Test-only fault injection, off unless both are set (app.cc sets them
+  // only from BERTH_TEST_STORE_DELAY_MS and BERTH_TEST_STORE_DELAY_REPOSITORY):
+  // every lookup of the repository named exactly `test_delay_repository`
+  // sleeps `test_delay` first, standing in for a slow store call.
+  std::string test_delay_repository;
+  std::chrono::milliseconds test_delay{0};
 };
 
 // Who is streaming an upload, for the per-account and per-key caps. Empty
@@ -127,8 +142,6 @@ class Registry {
  public:
   Registry(MetadataStore& meta, BlobStore& blobs, const Clock& clock, RegistryOptions options);
 
-  MetadataStore& metadata() { return meta_; }
-  BlobStore& blobs() { return blobs_; }
   const Clock& clock() const { return clock_; }
 
   // --- repositories ------------------------------------------------------------
@@ -211,9 +224,10 @@ class Registry {
   // stored blob's or child manifest's, or its urls break the url policy;
   // kManifestBlobUnknown / kManifestUnknown when a reference is missing (a
   // foreign layer with allowed urls may be missing).
+  // `refuse_existing`: as PutManifestRequest's.
   Result<PutManifestResult> put_manifest(const RepositoryRecord& repo, std::string_view reference,
                                          std::string_view bytes, std::string_view content_type,
-                                         bool media_type_given = false);
+                                         bool media_type_given = false, bool refuse_existing = false);
   Result<ManifestRecord> get_manifest(const RepositoryRecord& repo, std::string_view reference);
   // As repository() then get_manifest(), in one metadata read: the pull path.
   Result<ResolvedManifest> get_manifest(std::string_view account, std::string_view name,
@@ -225,6 +239,83 @@ class Registry {
   // Deletes the repository and everything in it (kRepositoryNotEmpty when it
   // has images and `force` is false); uses the space reserve as above.
   Status delete_repository(const RepositoryRecord& repo, bool force);
+
+  // --- repositories (ECR settings and resource tags; repositories.cc) ---------------
+  // Creates a repository with its settings and resource tags. kInvalidArgument
+  // for a bad tag mutability setting, kAlreadyExists when it exists.
+  Result<RepositoryRecord> create_repository(const NewRepository& request);
+  // Replace one setting; return the repository as stored.
+  Result<RepositoryRecord> set_tag_mutability(const RepositoryRecord& repo, const TagMutabilityConfig& config);
+  Result<RepositoryRecord> set_scan_on_push(const RepositoryRecord& repo, bool scan_on_push);
+  // The repository's resource tags, sorted by key.
+  Result<ResourceTags> resource_tags(const RepositoryRecord& repo);
+  // Merges `tags` over the current ones (same key: the new value wins).
+  // kLimitExceeded (nothing changes) when more than kMaxResourceTags would result.
+  Status tag_resource(const RepositoryRecord& repo, const ResourceTags& tags);
+  // Removes the tags with these keys; unknown keys are ignored.
+  Status untag_resource(const RepositoryRecord& repo, const std::vector<std::string>& keys);
+
+  // --- listings (listing.cc) ----------------------------------------------------------
+  // Pages of repositories of an account (by name), tags of a repository (by
+  // name) and a subject's referrers (by digest, all of them). A page's
+  // next_after is set when more entries follow (never with limit 0).
+  Result<Page<RepositoryRecord>> list_repositories(std::string_view account, const PageRequest& page);
+  Result<Page<std::string>> list_tags(const RepositoryRecord& repo, const PageRequest& page);
+  Result<std::vector<ReferrerRecord>> list_referrers(const RepositoryRecord& repo, const Digest& subject,
+                                                     std::optional<std::string_view> artifact_type);
+  // Bytes stored per repository of the account, by name (best effort: empty
+  // when the store cannot say).
+  std::map<std::string, int64_t> repository_usage(std::string_view account);
+
+  // --- images (ECR's view of manifests; images.cc) ---------------------------------
+  // Resolves an image id to its manifest, or says why it names none. Errors
+  // are store failures only.
+  Result<ResolvedImage> resolve_image(const RepositoryRecord& repo, const ImageId& id);
+  // ListImages: one entry per tag and one per untagged image, passing
+  // `status`, ordered by digest then tag, after the opaque key `after`.
+  Result<Page<ImageListEntry>> list_image_ids(const RepositoryRecord& repo, TagStatus status,
+                                              std::string_view after, size_t limit);
+  // DescribeImages by ids (see DescribedImages).
+  Result<DescribedImages> describe_images(const RepositoryRecord& repo, const std::vector<ImageId>& ids);
+  // DescribeImages paged by digest (after the digest `after`), filtered by `status`.
+  Result<Page<ImageDetail>> describe_images(const RepositoryRecord& repo, TagStatus status,
+                                            std::string_view after, size_t limit);
+  // BatchGetImage: resolves each id, refuses media types not in `accepted`
+  // (empty: all), and records the pull of each image found (throttled as
+  // record_pull).
+  Result<ImageGetOutcome> batch_get_images(const RepositoryRecord& repo, const std::vector<ImageId>& ids,
+                                           const std::vector<std::string>& accepted);
+  // BatchDeleteImage: a tag alone untags (the image goes with its last tag,
+  // unless an index lists it); a digest deletes the image with all its tags.
+  // Each image is deleted in one store transaction.
+  Result<ImageDeleteOutcome> batch_delete_images(const RepositoryRecord& repo, const std::vector<ImageId>& ids);
+  // PutImage: as put_manifest by tag (or by digest without one), but
+  // kAlreadyExists when the image already exists with that tag (or, without
+  // a tag, at all), decided in the store's transaction. kInvalidArgument for
+  // a malformed `digest`, kDigestInvalid when it does not match.
+  Result<PutManifestResult> put_image(const RepositoryRecord& repo, const PutImageRequest& request);
+
+  // --- pulls ------------------------------------------------------------------------
+  // As get_manifest(account, name, reference); with `record`, notes the pull
+  // as record_pull does.
+  Result<ResolvedManifest> pull_manifest(std::string_view account, std::string_view name,
+                                         std::string_view reference, bool record);
+  // Records a pull of `manifest` in `repo` at most once per kPullRecordInterval
+  // (best effort: a failure is ignored), so that a busy pull path does not
+  // become a write per request. The one place both APIs record pulls.
+  void record_pull(RepositoryId repo, const ManifestRecord& manifest);
+  static constexpr int64_t kPullRecordIntervalMs = 60 * 1000;
+
+  // --- lifecycle policies (lifecycle_service.cc) --------------------------------------
+  // Sets the policy after validating it (kInvalidArgument with the reason).
+  Status set_lifecycle_policy(const RepositoryRecord& repo, const std::string& text);
+  // kPolicyNotFound when the repository has none.
+  Status delete_lifecycle_policy(const RepositoryRecord& repo);
+  // Plans what `text` would expire now and stores it as the repository's
+  // preview (complete on return). kInvalidArgument for a bad policy.
+  Result<LifecyclePreview> start_lifecycle_preview(const RepositoryRecord& repo, const std::string& text);
+  // The stored preview; kLifecyclePolicyPreviewNotFound when none was started.
+  Result<LifecyclePreview> lifecycle_preview(const RepositoryRecord& repo);
 
  private:
   friend class UploadAppend;
@@ -254,6 +345,8 @@ class Registry {
   // Checks that stored bytes of `stored_size` (nullopt: no file) match `link`;
   // kBlobUnknown, logged once per digest, when they do not.
   Status check_stored(const BlobLink& link, std::optional<uint64_t> stored_size);
+  // The test-only store delay (RegistryOptions::test_delay) for `name`.
+  void test_delay(std::string_view name) const;
 
   MetadataStore& meta_;
   BlobStore& blobs_;

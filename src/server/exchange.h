@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "auth/principal.h"
-#include "blob/blob_store.h"
+#include "core/blob_reader.h"
 #include "core/status.h"
 
 namespace berth::server {

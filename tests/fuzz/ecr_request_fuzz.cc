@@ -55,6 +55,7 @@ struct World {
   berth::app::Stores stores;
   std::unique_ptr<berth::Registry> registry;
   std::unique_ptr<berth::auth::AccessControl> access;
+  std::unique_ptr<berth::server::Offloader> offload;
   std::unique_ptr<berth::ecr::EcrApi> api;
 };
 
@@ -180,7 +181,9 @@ World& world() {
     options.public_url = "http://127.0.0.1:5000";
     options.registry_host = "127.0.0.1:5000";
     options.max_body_bytes = 1 << 20;
-    w->api = std::make_unique<berth::ecr::EcrApi>(*w->registry, *w->stores.identity, *w->access, options);
+    w->offload = std::make_unique<berth::server::Offloader>(berth::server::OffloadOptions{1, std::chrono::seconds(60)});
+    w->api = std::make_unique<berth::ecr::EcrApi>(*w->registry, *w->stores.identity, *w->access, *w->offload,
+                                                  options);
     set_scene(*w->api);
     return w;
   }();

@@ -18,6 +18,7 @@
 #include "auth/sigv4.h"
 #include "core/clock.h"
 #include "registry/registry.h"
+#include "server/offload.h"
 
 namespace berth::ecr {
 namespace {
@@ -44,11 +45,13 @@ class EcrApiTest : public ::testing::Test {
     EcrOptions options;
     options.public_url = "http://127.0.0.1:5000";
     options.registry_host = "127.0.0.1:5000";
-    api_ = std::make_unique<EcrApi>(*registry_, *stores_.identity, *access_, options);
+    offload_ = std::make_unique<server::Offloader>(server::OffloadOptions{1, std::chrono::seconds(60)});
+    api_ = std::make_unique<EcrApi>(*registry_, *stores_.identity, *access_, *offload_, options);
   }
 
   void TearDown() override {
     api_.reset();
+    offload_.reset();
     registry_.reset();
     stores_.identity.reset();  // before the stores it reads
     stores_.identity_store.reset();
@@ -85,6 +88,7 @@ class EcrApiTest : public ::testing::Test {
   app::Stores stores_;
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<auth::AccessControl> access_;
+  std::unique_ptr<server::Offloader> offload_;
   std::unique_ptr<EcrApi> api_;
 };
 

@@ -2,6 +2,7 @@
 // every MetadataStore implementation. One INSTANTIATE line per implementation.
 #include "metadata_store_conformance.h"
 #include "metadata_store_conformance_gc.h"
+#include "metadata_store_conformance_images.h"
 
 #include <sqlite3.h>
 

@@ -19,6 +19,7 @@
 #include <boost/json.hpp>
 
 #include "blob/fs/fs_blob_store.h"
+#include "blob/space_reserve.h"
 #include "core/lifecycle.h"
 #include "meta/sqlite/sqlite_metadata_store.h"
 #include "registry/lifecycle_runner.h"

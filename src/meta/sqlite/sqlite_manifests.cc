@@ -46,6 +46,16 @@ ManifestRecord read_manifest(const Statement& s, bool with_bytes = true) {
 Status SqliteMetadataStore::put_manifest(const PutManifestRequest& req) {
   const ManifestRecord& m = req.manifest;
   return pool_->write([&](Connection& c) -> Status {
+    if (req.refuse_existing) {
+      BERTH_ASSIGN_OR_RETURN(auto present, manifest_id(c, req.repository, m.digest.str()));
+      bool same = present.has_value();
+      if (same && req.tag) {
+        BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT 1 FROM tags WHERE repo_id=?1 AND name=?2 AND manifest_id=?3"));
+        q.bind(1, req.repository).bind(2, std::string_view(*req.tag)).bind(3, *present);
+        BERTH_ASSIGN_OR_RETURN(same, q.step());
+      }
+      if (same) return error(Code::kAlreadyExists, fmt::format("manifest {} already exists", m.digest.str()));
+    }
     for (const Digest& b : req.references.blobs) {
       BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT 1 FROM blob_links WHERE repo_id=?1 AND digest=?2"));
       q.bind(1, req.repository).bind(2, std::string_view(b.str()));
@@ -188,6 +198,46 @@ Status SqliteMetadataStore::delete_tag(RepositoryId repo, std::string_view tag) 
     if (c.changes() == 0) return error(Code::kManifestUnknown, fmt::format("tag '{}' not found", tag));
     return Status::ok();
   });
+}
+
+Result<ImageDeletion> SqliteMetadataStore::delete_image(RepositoryId repo, const Digest& digest,
+                                                       std::optional<std::string_view> tag) {
+  ImageDeletion out;
+  Status st = pool_->write([&](Connection& c) -> Status {
+    out = ImageDeletion{};
+    BERTH_ASSIGN_OR_RETURN(auto id, manifest_id(c, repo, digest.str()));
+    if (!id) return error(Code::kManifestUnknown, "manifest unknown to registry");
+    BERTH_ASSIGN_OR_RETURN(auto t, c.prepare("SELECT name FROM tags WHERE manifest_id=?1 ORDER BY name"));
+    t.bind(1, *id);
+    BERTH_ASSIGN_OR_RETURN(out.tags, t.collect<std::string>([](const Statement& row) { return row.text(0); }));
+    if (tag) {
+      BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM tags WHERE repo_id=?1 AND name=?2 AND manifest_id=?3"));
+      BERTH_RETURN_IF_ERROR(d.bind(1, repo).bind(2, *tag).bind(3, *id).run());
+      if (c.changes() == 0) return error(Code::kManifestUnknown, fmt::format("tag '{}' not found", *tag));
+      if (out.tags.size() > 1) return Status::ok();
+    }
+    BERTH_ASSIGN_OR_RETURN(
+        auto q, c.prepare("SELECT m.digest FROM manifest_refs r JOIN manifests m ON m.id=r.manifest_id "
+                          "WHERE r.repo_id=?1 AND r.kind=1 AND r.digest=?2 LIMIT 1"));
+    q.bind(1, repo).bind(2, std::string_view(digest.str()));
+    BERTH_ASSIGN_OR_RETURN(bool referenced, q.step());
+    if (referenced) {
+      if (!tag) {
+        return error(Code::kManifestReferenced,
+                     fmt::format("manifest is referenced by index {}; delete the index first", q.text(0)));
+      }
+      auto index = Digest::parse(q.text(0));
+      if (index) out.kept_for_index = std::move(index).value();
+      return Status::ok();
+    }
+    BERTH_RETURN_IF_ERROR(enqueue_manifest_blobs(c, *id));
+    BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM manifests WHERE id=?1"));
+    BERTH_RETURN_IF_ERROR(d.bind(1, *id).run());
+    out.manifest_deleted = true;
+    return Status::ok();
+  });
+  if (!st.is_ok()) return st;
+  return out;
 }
 
 Result<std::vector<std::string>> SqliteMetadataStore::list_tags(RepositoryId repo, const PageRequest& page) {

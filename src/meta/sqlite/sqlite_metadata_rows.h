@@ -9,13 +9,13 @@
 
 #include "core/digest.h"
 #include "core/status.h"
-#include "meta/records.h"
+#include "core/records.h"
 #include "meta/sqlite/sqlite_db.h"
 
 namespace berth::sqlite_meta {
 
 // Every ordered or paged query says COLLATE BINARY (memcmp of the UTF-8
-// bytes), the byte order the role interfaces promise (meta/records.h,
+// bytes), the byte order the role interfaces promise (core/records.h,
 // PageRequest); it is also the columns' default, which the indexes use.
 
 // manifest_refs.kind

@@ -65,6 +65,10 @@ class SqliteMetadataStore final : public MetadataStore {
                                             const Digest* digest, std::string_view tag) override;
   Status delete_manifest(RepositoryId repo, const Digest& digest) override;
   Status delete_tag(RepositoryId repo, std::string_view tag) override;
+  Result<ImageDeletion> delete_image(RepositoryId repo, const Digest& digest,
+                                     std::optional<std::string_view> tag) override;
+  Result<ImageDeletion> delete_image(RepositoryId repo, const Digest& digest,
+                                     std::optional<std::string_view> tag) override;
   Result<std::vector<std::string>> list_tags(RepositoryId repo, const PageRequest& page) override;
   Result<std::vector<ReferrerRecord>> list_referrers(
       RepositoryId repo, const Digest& subject,

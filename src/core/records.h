@@ -1,5 +1,7 @@
-// The records the metadata store roles (meta/*_store.h) take and return:
-// plain values, no behaviour.
+// What berth records about repositories, manifests, tags, uploads and their
+// neighbours: plain values exchanged between the stores (meta/), the
+// application layer (registry/) and the API edges (oci/, ecr/), which see
+// these types without seeing a store.
 #pragma once
 
 #include <cstdint>
@@ -65,6 +67,11 @@ struct PutManifestRequest {
   // When set and the tag already points at a different digest, the put fails
   // with kTagImmutable and nothing changes.
   bool tag_immutable = false;
+  // When set and the manifest already exists, untagged or with `tag`
+  // already pointing at it, the put fails with kAlreadyExists and nothing
+  // changes (ECR PutImage's "image already exists"). Checked in the put's own
+  // transaction, so of concurrent identical puts exactly one succeeds.
+  bool refuse_existing = false;
 };
 
 struct BlobLink {
@@ -90,6 +97,15 @@ struct ImageRecord {
   ManifestRecord manifest;  // bytes left empty by list calls
   std::vector<std::string> tags;
   std::vector<Digest> children;  // manifests an index lists
+};
+
+// What deleting one image (MetadataStore::delete_image) did.
+struct ImageDeletion {
+  std::vector<std::string> tags;  // the manifest's tags before the call, sorted
+  bool manifest_deleted = false;
+  // Set when the manifest was to go with its last tag but an index in the
+  // repository lists it, so it stayed: the index that lists it.
+  std::optional<Digest> kept_for_index;
 };
 
 struct LifecyclePreviewRecord {

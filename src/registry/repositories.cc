@@ -1,0 +1,93 @@
+// Repositories' ECR settings and resource tags.
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "meta/metadata_store.h"
+#include "registry/registry.h"
+
+namespace berth {
+
+namespace {
+
+// The exclusion filters as the store keeps them; tag_mutability_of reads them back.
+std::string exclusions_json(const std::vector<std::string>& filters) {
+  boost::json::array stored;
+  for (const auto& f : filters) stored.emplace_back(f);
+  return boost::json::serialize(stored);
+}
+
+void apply(RepositoryRecord& repo, const TagMutabilityConfig& config) {
+  repo.tag_mutability = std::string(format_tag_mutability(config.mode));
+  repo.tag_mutability_exclusions_json = exclusions_json(config.exclusion_filters);
+}
+
+Status check_tag_count(size_t n) {
+  if (n > kMaxResourceTags) {
+    return error(Code::kLimitExceeded, fmt::format("A resource may have at most {} tags", kMaxResourceTags));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<RepositoryRecord> Registry::create_repository(const NewRepository& request) {
+  BERTH_RETURN_IF_ERROR(check_tag_count(request.tags.size()));
+  BERTH_ASSIGN_OR_RETURN(auto config, make_tag_mutability_config(request.tag_mutability, request.exclusion_filters));
+  RepositoryRecord r;
+  r.account_id = request.account;
+  r.name = request.name;
+  r.created_at = clock_.now_seconds();
+  apply(r, config);
+  r.scan_on_push = request.scan_on_push;
+  r.encryption_type = request.encryption_type;
+  r.kms_key = request.kms_key;
+  BERTH_ASSIGN_OR_RETURN(RepositoryRecord created, meta_.create_repository(r));
+  if (!request.tags.empty()) BERTH_RETURN_IF_ERROR(meta_.set_resource_tags(created.id, request.tags));
+  return created;
+}
+
+Result<RepositoryRecord> Registry::set_tag_mutability(const RepositoryRecord& repo, const TagMutabilityConfig& config) {
+  BERTH_RETURN_IF_ERROR(validate_tag_mutability_config(config));
+  RepositoryRecord updated = repo;
+  apply(updated, config);
+  BERTH_RETURN_IF_ERROR(meta_.update_repository(updated));
+  return updated;
+}
+
+Result<RepositoryRecord> Registry::set_scan_on_push(const RepositoryRecord& repo, bool scan_on_push) {
+  RepositoryRecord updated = repo;
+  updated.scan_on_push = scan_on_push;
+  BERTH_RETURN_IF_ERROR(meta_.update_repository(updated));
+  return updated;
+}
+
+Result<ResourceTags> Registry::resource_tags(const RepositoryRecord& repo) {
+  return meta_.get_resource_tags(repo.id);
+}
+
+Status Registry::tag_resource(const RepositoryRecord& repo, const ResourceTags& tags) {
+  BERTH_ASSIGN_OR_RETURN(ResourceTags merged, meta_.get_resource_tags(repo.id));
+  for (const auto& [k, v] : tags) {
+    bool found = false;
+    for (auto& [mk, mv] : merged) {
+      if (mk == k) {
+        mv = v;
+        found = true;
+      }
+    }
+    if (!found) merged.emplace_back(k, v);
+  }
+  BERTH_RETURN_IF_ERROR(check_tag_count(merged.size()));
+  return meta_.set_resource_tags(repo.id, merged);
+}
+
+Status Registry::untag_resource(const RepositoryRecord& repo, const std::vector<std::string>& keys) {
+  BERTH_ASSIGN_OR_RETURN(ResourceTags current, meta_.get_resource_tags(repo.id));
+  ResourceTags kept;
+  for (auto& [k, v] : current) {
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) kept.emplace_back(std::move(k), std::move(v));
+  }
+  return meta_.set_resource_tags(repo.id, kept);
+}
+
+}  // namespace berth
