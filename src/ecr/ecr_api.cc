@@ -264,12 +264,8 @@ json::object EcrApi::repository_json(const RepositoryRecord& r) const {
   o["imageTagMutability"] = r.tag_mutability;
   if (r.tag_mutability.find("WITH_EXCLUSION") != std::string::npos) {
     json::array filters;
-    boost::system::error_code ec;
-    auto parsed = json::parse(r.tag_mutability_exclusions_json, ec);
-    if (!ec && parsed.is_array()) {
-      for (const auto& f : parsed.as_array()) {
-        filters.push_back(json::object{{"filterType", "WILDCARD"}, {"filter", f}});
-      }
+    for (const auto& f : r.tag_mutability_exclusions) {
+      filters.push_back(json::object{{"filterType", "WILDCARD"}, {"filter", f}});
     }
     o["imageTagMutabilityExclusionFilters"] = std::move(filters);
   }

@@ -22,18 +22,6 @@ EcrError policy_not_found(std::string_view name, std::string_view account) {
                                name, account));
 }
 
-// A preview result's push time; previews stored before times had
-// milliseconds carry whole seconds in "pushed_at".
-json::value preview_pushed_at(const json::object& result) {
-  if (const json::value* ms = result.if_contains("pushed_at_ms"); ms != nullptr && ms->is_int64()) {
-    return timestamp_ms(ms->as_int64());
-  }
-  if (const json::value* s = result.if_contains("pushed_at"); s != nullptr && s->is_int64()) {
-    return timestamp(s->as_int64());
-  }
-  return timestamp(0);
-}
-
 // ECR always returns lastEvaluatedAt; a policy never evaluated shows the
 // epoch, as ECR's own does.
 json::value last_evaluated_at(const RepositoryRecord& repo) {
@@ -99,16 +87,12 @@ EcrResult EcrApi::start_lifecycle_policy_preview(Call& c) {
   LifecycleRunner runner(registry_.metadata(), registry_.clock());
   auto planned = runner.plan(*repo, policy);
   if (!planned) return from_status(planned.status());
-  json::array results;
+  std::vector<LifecyclePreviewResult> results;
   for (const auto& p : *planned) {
-    json::array tags;
-    for (const auto& t : p.expiration.tags) tags.emplace_back(t);
-    results.push_back(json::object{{"digest", p.expiration.digest},
-                                   {"tags", std::move(tags)},
-                                   {"pushed_at_ms", p.pushed_at_ms},
-                                   {"rule", p.expiration.rule_priority}});
+    results.push_back(LifecyclePreviewResult{p.expiration.digest, p.expiration.tags, p.pushed_at_ms,
+                                             p.expiration.rule_priority});
   }
-  LifecyclePreviewRecord rec{text, "COMPLETE", json::serialize(results), registry_.clock().now_seconds()};
+  LifecyclePreviewRecord rec{text, "COMPLETE", std::move(results), registry_.clock().now_seconds()};
   if (Status s = registry_.metadata().put_lifecycle_preview(repo->id, rec); !s.is_ok()) return from_status(s);
   return json::object{{"registryId", c.account},
                       {"repositoryName", name},
@@ -139,10 +123,7 @@ EcrResult EcrApi::get_lifecycle_policy_preview(Call& c) {
                      fmt::format("There is no dry run for the repository with name '{}' in the registry with id '{}'",
                                  name, c.account));
   }
-  boost::system::error_code ec;
-  json::value parsed = json::parse(preview->results_json, ec);
-  if (ec || !parsed.is_array()) return from_status(error(Code::kInternal, "corrupt preview"));
-  const json::array& all = parsed.as_array();
+  const std::vector<LifecyclePreviewResult>& all = preview->results;
 
   std::set<std::string> wanted_digests;
   std::set<std::string> wanted_tags;
@@ -169,14 +150,13 @@ EcrResult EcrApi::get_lifecycle_policy_preview(Call& c) {
                    {"status", preview->status}};
   bool skipping = !after.empty();
   std::string last;
-  for (const auto& v : all) {
-    const auto& r = v.as_object();
-    std::string digest(r.at("digest").as_string());
-    const auto& tags = r.at("tags").as_array();
+  for (const auto& r : all) {
+    const std::string& digest = r.digest;
+    const std::vector<std::string>& tags = r.tags;
     if (tag_status && *tag_status != "ANY" && (*tag_status == "TAGGED") == tags.empty()) continue;
     if (ids) {
       bool match = wanted_digests.count(digest) > 0;
-      for (const auto& t : tags) match = match || wanted_tags.count(std::string(t.as_string())) > 0;
+      for (const auto& t : tags) match = match || wanted_tags.count(t) > 0;
       if (!match) continue;
     }
     if (skipping) {
@@ -188,10 +168,14 @@ EcrResult EcrApi::get_lifecycle_policy_preview(Call& c) {
       break;
     }
     json::object e{{"imageDigest", digest},
-                   {"imagePushedAt", preview_pushed_at(r)},
+                   {"imagePushedAt", timestamp_ms(r.pushed_at_ms)},
                    {"action", json::object{{"type", "EXPIRE"}}},
-                   {"appliedRulePriority", r.at("rule").as_int64()}};
-    if (!tags.empty()) e["imageTags"] = tags;
+                   {"appliedRulePriority", r.rule_priority}};
+    if (!tags.empty()) {
+      json::array t;
+      for (const auto& tag : tags) t.emplace_back(tag);
+      e["imageTags"] = std::move(t);
+    }
     results.push_back(std::move(e));
     last = digest;
   }

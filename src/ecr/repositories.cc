@@ -57,7 +57,7 @@ TagList merge_tags(TagList base, const TagList& add) {
 }
 
 // imageTagMutability and its exclusion filters, validated by the domain.
-Field<std::pair<std::string, std::string>> read_mutability(const json::object& in, bool required) {
+Field<std::pair<std::string, std::vector<std::string>>> read_mutability(const json::object& in, bool required) {
   ECR_ASSIGN(auto mode, opt_string(in, "imageTagMutability"));
   if (!mode) {
     if (required) return constraint_error("imageTagMutability", "must not be null");
@@ -79,9 +79,7 @@ Field<std::pair<std::string, std::string>> read_mutability(const json::object& i
   }
   auto config = make_tag_mutability_config(*mode, filters);
   if (!config) return invalid_parameter(config.status().message());
-  json::array stored;
-  for (const auto& f : config->exclusion_filters) stored.emplace_back(f);
-  return std::make_pair(std::string(format_tag_mutability(config->mode)), json::serialize(stored));
+  return std::make_pair(std::string(format_tag_mutability(config->mode)), config->exclusion_filters);
 }
 
 }  // namespace
@@ -96,7 +94,7 @@ EcrResult EcrApi::create_repository(Call& c) {
   r.name = name;
   r.created_at = registry_.clock().now_seconds();
   r.tag_mutability = mutability.first;
-  r.tag_mutability_exclusions_json = mutability.second;
+  r.tag_mutability_exclusions = mutability.second;
   ECR_ASSIGN(auto scanning, opt_object(c.input, "imageScanningConfiguration"));
   if (scanning) {
     ECR_ASSIGN(auto scan, opt_bool(**scanning, "scanOnPush"));
@@ -199,7 +197,7 @@ EcrResult EcrApi::put_image_tag_mutability(Call& c) {
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
   repo->tag_mutability = mutability.first;
-  repo->tag_mutability_exclusions_json = mutability.second;
+  repo->tag_mutability_exclusions = mutability.second;
   if (Status s = registry_.metadata().update_repository(*repo); !s.is_ok()) return from_status(s);
   json::object out{{"registryId", c.account}, {"repositoryName", name}, {"imageTagMutability", mutability.first}};
   json::object shaped = repository_json(*repo);
