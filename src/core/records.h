@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,7 +23,8 @@ struct RepositoryRecord {
   int64_t created_at = 0;  // seconds since epoch
   // ECR settings, stored as ECR spells them.
   std::string tag_mutability = "MUTABLE";
-  std::string tag_mutability_exclusions_json = "[]";
+  // The WILDCARD exclusion filters' `filter` strings, in request order.
+  std::vector<std::string> tag_mutability_exclusions;
   bool scan_on_push = false;
   std::string encryption_type = "AES256";
   std::string kms_key;
@@ -35,7 +37,7 @@ struct ManifestRecord {
   std::string media_type;
   std::string artifact_type;
   std::optional<Digest> subject;
-  std::string annotations_json;  // the manifest's top-level annotations, "{}" when none
+  std::map<std::string, std::string> annotations;  // the manifest's top-level annotations
   std::string bytes;             // exactly as pushed
   int64_t image_size = 0;        // config + layers, as ECR's imageSizeInBytes
   int64_t pushed_at_ms = 0;      // milliseconds since the epoch
@@ -90,7 +92,7 @@ struct ReferrerRecord {
   std::string media_type;
   std::string artifact_type;
   int64_t size = 0;
-  std::string annotations_json;
+  std::map<std::string, std::string> annotations;
 };
 
 struct ImageRecord {
@@ -108,10 +110,20 @@ struct ImageDeletion {
   std::optional<Digest> kept_for_index;
 };
 
+// One expiration a lifecycle preview plans.
+struct LifecyclePreviewResult {
+  std::string digest;
+  std::vector<std::string> tags;
+  int64_t pushed_at_ms = 0;
+  int rule_priority = 0;  // the rule that expires it
+
+  friend bool operator==(const LifecyclePreviewResult&, const LifecyclePreviewResult&) = default;
+};
+
 struct LifecyclePreviewRecord {
   std::string policy_text;
-  std::string status;        // IN_PROGRESS, COMPLETE, EXPIRED, FAILED
-  std::string results_json;  // the planned expirations
+  std::string status;  // IN_PROGRESS, COMPLETE, EXPIRED, FAILED
+  std::vector<LifecyclePreviewResult> results;  // the planned expirations, in plan order
   int64_t created_at = 0;
 };
 

@@ -272,7 +272,7 @@ json::object EcrApi::repository_json(const RepositoryRecord& r) const {
   o["imageTagMutability"] = r.tag_mutability;
   if (r.tag_mutability.find("WITH_EXCLUSION") != std::string::npos) {
     json::array filters;
-    for (const auto& f : tag_mutability_of(r).exclusion_filters) {
+    for (const auto& f : r.tag_mutability_exclusions) {
       filters.push_back(json::object{{"filterType", "WILDCARD"}, {"filter", f}});
     }
     o["imageTagMutabilityExclusionFilters"] = std::move(filters);

@@ -69,9 +69,11 @@ awaitable<void> OciApi::referrers(Exchange& ex, const Target& t) {
   for (const auto& r : *list) {
     json::object d{{"mediaType", r.media_type}, {"digest", r.digest.str()}, {"size", r.size}};
     if (!r.artifact_type.empty()) d["artifactType"] = r.artifact_type;
-    boost::system::error_code ec;
-    json::value ann = json::parse(r.annotations_json, ec);
-    if (!ec && ann.is_object() && !ann.as_object().empty()) d["annotations"] = std::move(ann);
+    if (!r.annotations.empty()) {
+      json::object ann;
+      for (const auto& [k, v] : r.annotations) ann[k] = v;
+      d["annotations"] = std::move(ann);
+    }
     manifests.emplace_back(std::move(d));
   }
   json::object index{{"schemaVersion", 2},

@@ -123,12 +123,8 @@ struct NewRepository {
 };
 
 // One planned expiration of a lifecycle preview.
-struct PreviewEntry {
-  std::string digest;
-  std::vector<std::string> tags;
-  int64_t pushed_at_ms = 0;
-  int rule_priority = 0;
-};
+// One image a preview expires (digest, tags, push time, the rule's priority).
+using PreviewEntry = LifecyclePreviewResult;
 
 struct LifecyclePreview {
   std::string policy_text;

@@ -123,25 +123,13 @@ Status Registry::delete_blob(const RepositoryRecord& repo, const Digest& digest)
 
 namespace {
 
-std::string annotations_to_json(const std::map<std::string, std::string>& annotations) {
-  boost::json::object o;
-  for (const auto& [k, v] : annotations) o[k] = v;
-  return boost::json::serialize(o);
-}
-
 }  // namespace
 
 TagMutabilityConfig tag_mutability_of(const RepositoryRecord& repo) {
   TagMutabilityConfig config;
   auto mode = parse_tag_mutability(repo.tag_mutability);
   config.mode = mode ? *mode : TagMutability::kMutable;
-  boost::system::error_code ec;
-  auto filters = boost::json::parse(repo.tag_mutability_exclusions_json, ec);
-  if (!ec && filters.is_array()) {
-    for (const auto& f : filters.as_array()) {
-      if (f.is_string()) config.exclusion_filters.emplace_back(f.as_string());
-    }
-  }
+  config.exclusion_filters = repo.tag_mutability_exclusions;
   return config;
 }
 
@@ -198,7 +186,7 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, s
   m.media_type = parsed.media_type;
   m.artifact_type = parsed.artifact_type;
   if (parsed.subject) m.subject = parsed.subject->digest;
-  m.annotations_json = annotations_to_json(parsed.annotations);
+  m.annotations = parsed.annotations;
   m.bytes = std::string(bytes);
   m.pushed_at_ms = clock_.now_millis();
   // ECR's imageSizeInBytes: the layers of an image; for an index, its

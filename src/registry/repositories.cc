@@ -9,16 +9,9 @@ namespace berth {
 
 namespace {
 
-// The exclusion filters as the store keeps them; tag_mutability_of reads them back.
-std::string exclusions_json(const std::vector<std::string>& filters) {
-  boost::json::array stored;
-  for (const auto& f : filters) stored.emplace_back(f);
-  return boost::json::serialize(stored);
-}
-
 void apply(RepositoryRecord& repo, const TagMutabilityConfig& config) {
   repo.tag_mutability = std::string(format_tag_mutability(config.mode));
-  repo.tag_mutability_exclusions_json = exclusions_json(config.exclusion_filters);
+  repo.tag_mutability_exclusions = config.exclusion_filters;
 }
 
 Status check_tag_count(size_t n) {

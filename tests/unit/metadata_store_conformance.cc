@@ -1,6 +1,14 @@
-// Runs the MetadataStore conformance suite (metadata_store_conformance.h) for
-// every MetadataStore implementation. One INSTANTIATE line per implementation.
+// Runs the MetadataStore conformance suites (metadata_store_conformance*.h),
+// one per role interface, for every MetadataStore implementation: one
+// INSTANTIATE line per suite and implementation.
 #include "metadata_store_conformance.h"
+#include "metadata_store_conformance_repositories.h"
+#include "metadata_store_conformance_blob_links.h"
+#include "metadata_store_conformance_uploads.h"
+#include "metadata_store_conformance_resource_tags.h"
+#include "metadata_store_conformance_lifecycle.h"
+#include "metadata_store_conformance_usage.h"
+#include "metadata_store_conformance_manifests.h"
 #include "metadata_store_conformance_gc.h"
 #include "metadata_store_conformance_images.h"
 
@@ -12,21 +20,38 @@
 namespace berth::conformance {
 namespace {
 
-std::function<std::unique_ptr<MetadataStore>(const std::filesystem::path&)> sqlite_store(
-    bool synchronous_full) {
-  return [synchronous_full](const std::filesystem::path& scratch_dir) -> std::unique_ptr<MetadataStore> {
+// SqliteMetadataStore plays every role in one class, on one database.
+std::function<MetadataRoles(const std::filesystem::path&)> sqlite_store(bool synchronous_full) {
+  return [synchronous_full](const std::filesystem::path& scratch_dir) -> MetadataRoles {
     auto store = SqliteMetadataStore::open((scratch_dir / "meta.db").string(), synchronous_full);
     EXPECT_TRUE(store.is_ok()) << store.status().to_string();
-    if (!store.is_ok()) return nullptr;
-    return std::move(store).value();
+    if (!store.is_ok()) return MetadataRoles{};
+    return MetadataRoles::of(std::shared_ptr<MetadataStore>(std::move(store).value()));
   };
 }
 
-INSTANTIATE_TEST_SUITE_P(Sqlite, MetadataStoreConformance,
-                         ::testing::Values(MetadataStoreFactory{"sqlite_sync_full", sqlite_store(true)},
-                                           MetadataStoreFactory{"sqlite_sync_normal",
-                                                                sqlite_store(false)}),
-                         MetadataStoreFactory::Name);
+template <class Role>
+std::vector<RoleFactory<Role>> sqlite_factories() {
+  return {RoleFactory<Role>{"sqlite_sync_full", sqlite_store(true)},
+          RoleFactory<Role>{"sqlite_sync_normal", sqlite_store(false)}};
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, RepositoryStoreConformance, ::testing::ValuesIn(sqlite_factories<RepositoryStore>()),
+                         RoleFactory<RepositoryStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, BlobLinkStoreConformance, ::testing::ValuesIn(sqlite_factories<BlobLinkStore>()),
+                         RoleFactory<BlobLinkStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, UploadStoreConformance, ::testing::ValuesIn(sqlite_factories<UploadStore>()),
+                         RoleFactory<UploadStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, ResourceTagStoreConformance, ::testing::ValuesIn(sqlite_factories<ResourceTagStore>()),
+                         RoleFactory<ResourceTagStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, LifecycleStoreConformance, ::testing::ValuesIn(sqlite_factories<LifecycleStore>()),
+                         RoleFactory<LifecycleStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, UsageStoreConformance, ::testing::ValuesIn(sqlite_factories<UsageStore>()),
+                         RoleFactory<UsageStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, ManifestStoreConformance, ::testing::ValuesIn(sqlite_factories<ManifestStore>()),
+                         RoleFactory<ManifestStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, GcStoreConformance, ::testing::ValuesIn(sqlite_factories<GcStore>()),
+                         RoleFactory<GcStore>::Name);
 
 // SqliteMetadataStore specifics the interface leaves open.
 
@@ -39,7 +64,6 @@ TEST(SqliteMetadataStoreTest, ReopeningKeepsEverything) {
   ManifestRecord m;
   m.digest = Digest::of("manifest");
   m.media_type = "application/vnd.oci.image.manifest.v1+json";
-  m.annotations_json = "{}";
   m.bytes = "manifest";
   {
     auto store = SqliteMetadataStore::open(path);
@@ -79,7 +103,6 @@ TEST(SqliteMetadataStoreTest, MigratesSecondTimesToMilliseconds) {
   ManifestRecord m;
   m.digest = Digest::of("manifest");
   m.media_type = "application/vnd.oci.image.manifest.v1+json";
-  m.annotations_json = "{}";
   m.bytes = "manifest";
   m.pushed_at_ms = 1'700'000'000'123;
   {
@@ -138,6 +161,77 @@ TEST(SqliteMetadataStoreTest, TwoHandlesOnOneFileSeeEachOther) {
     EXPECT_EQ(seen->id, repo->id);
     ASSERT_TRUE((*b)->create_upload(UploadRecord{"u1", repo->id, 5}).is_ok());
     EXPECT_TRUE((*a)->get_upload("u1").is_ok());
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+// The typed fields are stored as every berth wrote them, so databases written
+// before they were typed read the same.
+TEST(SqliteMetadataStoreTest, TypedFieldsKeepTheirStorageFormat) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "berth-sqlite-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  const std::filesystem::path dir = tmpl;
+  const std::string path = (dir / "meta.db").string();
+  auto column = [&](const std::string& sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    std::string out;
+    sqlite3_exec(
+        db, sql.c_str(),
+        [](void* acc, int, char** cols, char**) {
+          *static_cast<std::string*>(acc) = cols[0] ? cols[0] : "NULL";
+          return 0;
+        },
+        &out, nullptr);
+    sqlite3_close(db);
+    return out;
+  };
+  {
+    auto store = SqliteMetadataStore::open(path);
+    ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+    RepositoryRecord r;
+    r.account_id = "111111111111";
+    r.name = "typed";
+    r.tag_mutability = "IMMUTABLE_WITH_EXCLUSION";
+    r.tag_mutability_exclusions = {"dev-*", "rc-?"};
+    auto repo = (*store)->create_repository(r);
+    ASSERT_TRUE(repo.is_ok());
+    ManifestRecord m;
+    m.digest = Digest::of("typed manifest");
+    m.media_type = "application/vnd.oci.image.manifest.v1+json";
+    m.annotations = {{"org.b", "2"}, {"org.a", "1"}};
+    m.bytes = "typed manifest";
+    PutManifestRequest req;
+    req.repository = repo->id;
+    req.manifest = m;
+    ASSERT_TRUE((*store)->put_manifest(req).is_ok());
+    LifecyclePreviewRecord p{"{}", "COMPLETE", {LifecyclePreviewResult{"sha256:aa", {"v1"}, 1234, 2}}, 5};
+    ASSERT_TRUE((*store)->put_lifecycle_preview(repo->id, p).is_ok());
+  }
+  EXPECT_EQ(column("SELECT tag_mutability_exclusions FROM repositories"), R"(["dev-*","rc-?"])");
+  EXPECT_EQ(column("SELECT annotations FROM manifests"), R"({"org.a":"1","org.b":"2"})");
+  EXPECT_EQ(column("SELECT results FROM lifecycle_previews"),
+            R"([{"digest":"sha256:aa","tags":["v1"],"pushed_at_ms":1234,"rule":2}])");
+  // A preview from before milliseconds kept "pushed_at" in seconds.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, R"(UPDATE lifecycle_previews SET results='[{"digest":"sha256:bb","tags":[],"pushed_at":7,"rule":1}]')",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  {
+    auto store = SqliteMetadataStore::open(path);
+    ASSERT_TRUE(store.is_ok());
+    auto repo = (*store)->get_repository("111111111111", "typed");
+    ASSERT_TRUE(repo.is_ok());
+    EXPECT_EQ(repo->tag_mutability_exclusions, (std::vector<std::string>{"dev-*", "rc-?"}));
+    auto got = (*store)->get_manifest(repo->id, Digest::of("typed manifest"));
+    ASSERT_TRUE(got.is_ok());
+    EXPECT_EQ(got->annotations, (std::map<std::string, std::string>{{"org.a", "1"}, {"org.b", "2"}}));
+    auto preview = (*store)->get_lifecycle_preview(repo->id);
+    ASSERT_TRUE(preview.is_ok());
+    EXPECT_EQ(preview->results, (std::vector<LifecyclePreviewResult>{{"sha256:bb", {}, 7000, 1}}));
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);

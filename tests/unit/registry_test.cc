@@ -915,7 +915,7 @@ TEST_F(RegistryTest, PutManifestRecordsSubject) {
   ASSERT_EQ(refs->size(), 1u);
   EXPECT_EQ((*refs)[0].digest, Digest::of(bytes));
   EXPECT_EQ((*refs)[0].artifact_type, "application/vnd.example.signature");
-  EXPECT_EQ(json::parse((*refs)[0].annotations_json), json::parse(R"({"org.example.signer":"ci"})"));
+  EXPECT_EQ((*refs)[0].annotations, (std::map<std::string, std::string>{{"org.example.signer", "ci"}}));
 }
 
 // ECR's imageSizeInBytes counts an image's layers, not its config

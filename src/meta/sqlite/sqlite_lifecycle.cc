@@ -15,6 +15,8 @@ using sqlite::Statement;
 using sqlite_meta::enqueue_manifest_blobs;
 using sqlite_meta::kRepoColumns;
 using sqlite_meta::manifest_id;
+using sqlite_meta::preview_results_from_json;
+using sqlite_meta::preview_results_to_json;
 using sqlite_meta::read_repo;
 
 Status SqliteMetadataStore::set_lifecycle_policy(RepositoryId repo, const std::optional<std::string>& text) {
@@ -42,6 +44,7 @@ Result<std::vector<RepositoryRecord>> SqliteMetadataStore::repositories_with_lif
 }
 
 Status SqliteMetadataStore::put_lifecycle_preview(RepositoryId repo, const LifecyclePreviewRecord& p) {
+  const std::string results = preview_results_to_json(p.results);
   return pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(
         auto s, c.prepare("INSERT OR REPLACE INTO lifecycle_previews (repo_id, policy_text, status, results, created_at) "
@@ -49,7 +52,7 @@ Status SqliteMetadataStore::put_lifecycle_preview(RepositoryId repo, const Lifec
     return s.bind(1, repo)
         .bind(2, std::string_view(p.policy_text))
         .bind(3, std::string_view(p.status))
-        .bind(4, std::string_view(p.results_json))
+        .bind(4, std::string_view(results))
         .bind(5, p.created_at)
         .run();
   });
@@ -62,7 +65,7 @@ Result<LifecyclePreviewRecord> SqliteMetadataStore::get_lifecycle_preview(Reposi
   s.bind(1, repo);
   BERTH_ASSIGN_OR_RETURN(bool row, s.step());
   if (!row) return error(Code::kLifecyclePolicyPreviewNotFound, "no lifecycle policy preview was started");
-  return LifecyclePreviewRecord{s.text(0), s.text(1), s.text(2), s.int64(3)};
+  return LifecyclePreviewRecord{s.text(0), s.text(1), preview_results_from_json(s.text(2)), s.int64(3)};
 }
 
 Status SqliteMetadataStore::expire_manifest(RepositoryId repo, const Digest& digest,

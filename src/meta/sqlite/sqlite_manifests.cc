@@ -11,6 +11,8 @@ namespace berth {
 using sqlite::Connection;
 using sqlite::Pool;
 using sqlite::Statement;
+using sqlite_meta::annotations_from_json;
+using sqlite_meta::annotations_to_json;
 using sqlite_meta::enqueue_manifest_blobs;
 using sqlite_meta::kRefBlob;
 using sqlite_meta::kRefManifest;
@@ -30,7 +32,7 @@ ManifestRecord read_manifest(const Statement& s, bool with_bytes = true) {
   m.media_type = s.text(1);
   m.artifact_type = s.text(2);
   if (!s.is_null(3)) m.subject = Digest::parse(s.text(3)).value();
-  m.annotations_json = s.text(4);
+  m.annotations = annotations_from_json(s.text(4));
   if (with_bytes) m.bytes = s.text(5);
   m.image_size = s.int64(6);
   m.pushed_at_ms = s.int64(7);
@@ -45,6 +47,7 @@ ManifestRecord read_manifest(const Statement& s, bool with_bytes = true) {
 
 Status SqliteMetadataStore::put_manifest(const PutManifestRequest& req) {
   const ManifestRecord& m = req.manifest;
+  const std::string annotations = annotations_to_json(m.annotations);
   return pool_->write([&](Connection& c) -> Status {
     if (req.refuse_existing) {
       BERTH_ASSIGN_OR_RETURN(auto present, manifest_id(c, req.repository, m.digest.str()));
@@ -86,7 +89,7 @@ Status SqliteMetadataStore::put_manifest(const PutManifestRequest& req) {
           .bind(3, std::string_view(m.media_type))
           .bind(4, std::string_view(m.artifact_type))
           .bind(5, m.subject ? std::optional<std::string>(m.subject->str()) : std::nullopt)
-          .bind(6, std::string_view(m.annotations_json))
+          .bind(6, std::string_view(annotations))
           .bind_blob(7, m.bytes)
           .bind(8, m.image_size)
           .bind(9, m.pushed_at_ms);
@@ -265,7 +268,8 @@ Result<std::vector<ReferrerRecord>> SqliteMetadataStore::list_referrers(
   }
   return s.collect<ReferrerRecord>(
       [](const Statement& row) {
-        return ReferrerRecord{Digest::parse(row.text(0)).value(), row.text(1), row.text(2), row.int64(3), row.text(4)};
+        return ReferrerRecord{Digest::parse(row.text(0)).value(), row.text(1), row.text(2), row.int64(3),
+                              annotations_from_json(row.text(4))};
       });
 }
 

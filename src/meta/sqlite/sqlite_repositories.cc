@@ -10,9 +10,11 @@ using sqlite::Connection;
 using sqlite::Statement;
 using sqlite_meta::kRepoColumns;
 using sqlite_meta::read_repo;
+using sqlite_meta::strings_to_json;
 
 Result<RepositoryRecord> SqliteMetadataStore::create_repository(const RepositoryRecord& repo) {
   RepositoryRecord out = repo;
+  const std::string exclusions = strings_to_json(repo.tag_mutability_exclusions);
   Status st = pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(
         auto s, c.prepare("INSERT INTO repositories (account_id, name, created_at, tag_mutability, "
@@ -23,7 +25,7 @@ Result<RepositoryRecord> SqliteMetadataStore::create_repository(const Repository
         .bind(2, std::string_view(repo.name))
         .bind(3, repo.created_at)
         .bind(4, std::string_view(repo.tag_mutability))
-        .bind(5, std::string_view(repo.tag_mutability_exclusions_json))
+        .bind(5, std::string_view(exclusions))
         .bind(6, int64_t{repo.scan_on_push})
         .bind(7, std::string_view(repo.encryption_type))
         .bind(8, std::string_view(repo.kms_key));
@@ -79,13 +81,14 @@ Result<std::vector<RepositoryRecord>> SqliteMetadataStore::list_repositories(
 }
 
 Status SqliteMetadataStore::update_repository(const RepositoryRecord& repo) {
+  const std::string exclusions = strings_to_json(repo.tag_mutability_exclusions);
   return pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(
         auto s, c.prepare("UPDATE repositories SET tag_mutability=?2, tag_mutability_exclusions=?3, "
                           "scan_on_push=?4 WHERE id=?1"));
     s.bind(1, repo.id)
         .bind(2, std::string_view(repo.tag_mutability))
-        .bind(3, std::string_view(repo.tag_mutability_exclusions_json))
+        .bind(3, std::string_view(exclusions))
         .bind(4, int64_t{repo.scan_on_push});
     BERTH_RETURN_IF_ERROR(s.run());
     if (c.changes() == 0) return error(Code::kNameUnknown, "repository not found");

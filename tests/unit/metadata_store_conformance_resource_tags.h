@@ -1,0 +1,63 @@
+// The ResourceTagStore conformance suite: ECR resource tags. Written against the role interface
+// (meta/resource_tag_store.h): the role under test is store(); the other roles only arrange state.
+// Include it from exactly one translation unit, after metadata_store_conformance.h.
+#pragma once
+
+#include "metadata_store_conformance.h"
+
+namespace berth::conformance {
+
+TEST_P(ResourceTagStoreConformance, ResourceTags) {
+  RepositoryRecord r = repo("resource-tags");
+  RepositoryRecord other = repo("resource-tags-other");
+  auto empty = store().get_resource_tags(r.id);
+  ASSERT_TRUE(empty.is_ok()) << empty.status().to_string();
+  EXPECT_TRUE(empty->empty());
+
+  using Tags = std::vector<std::pair<std::string, std::string>>;
+  ASSERT_TRUE(store().set_resource_tags(r.id, Tags{{"team", "payments"}, {"env", "prod"}, {"Cost", ""}}).is_ok());
+  auto got = store().get_resource_tags(r.id);
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_EQ(*got, (Tags{{"Cost", ""}, {"env", "prod"}, {"team", "payments"}}));  // sorted by key
+  EXPECT_TRUE(store().get_resource_tags(other.id)->empty());
+
+  // The set is replaced whole, not merged.
+  ASSERT_TRUE(store().set_resource_tags(r.id, Tags{{"owner", "me"}}).is_ok());
+  EXPECT_EQ(*store().get_resource_tags(r.id), (Tags{{"owner", "me"}}));
+  ASSERT_TRUE(store().set_resource_tags(r.id, Tags{}).is_ok());
+  EXPECT_TRUE(store().get_resource_tags(r.id)->empty());
+
+  // They go with the repository.
+  ASSERT_TRUE(store().set_resource_tags(r.id, Tags{{"k", "v"}}).is_ok());
+  ASSERT_TRUE(repositories().delete_repository(r.id, false).is_ok());
+  RepositoryRecord again = repo("resource-tags");
+  EXPECT_TRUE(store().get_resource_tags(again.id)->empty());
+}
+
+TEST_P(ResourceTagStoreConformance, RepositoriesWithResourceTagSpanAccounts) {
+  RepositoryRecord a = repo("rt/a");
+  RepositoryRecord b = repo("rt/b", kOtherAccount);
+  RepositoryRecord off = repo("rt/off");
+  RepositoryRecord other_key = repo("rt/key");
+  using Tags = std::vector<std::pair<std::string, std::string>>;
+  ASSERT_TRUE(store().set_resource_tags(a.id, Tags{{"berth:gc-untagged", "true"}, {"team", "x"}}).is_ok());
+  ASSERT_TRUE(store().set_resource_tags(b.id, Tags{{"berth:gc-untagged", "true"}}).is_ok());
+  ASSERT_TRUE(store().set_resource_tags(off.id, Tags{{"berth:gc-untagged", "false"}}).is_ok());
+  ASSERT_TRUE(store().set_resource_tags(other_key.id, Tags{{"true", "berth:gc-untagged"}}).is_ok());
+  auto ids = [&](std::string_view k, std::string_view v) {
+    std::set<RepositoryId> out;
+    auto l = store().repositories_with_resource_tag(k, v);
+    EXPECT_TRUE(l.is_ok()) << l.status().to_string();
+    if (l.is_ok()) {
+      for (const auto& r : *l) out.insert(r.id);
+    }
+    return out;
+  };
+  EXPECT_EQ(ids("berth:gc-untagged", "true"), (std::set<RepositoryId>{a.id, b.id}));
+  EXPECT_EQ(ids("berth:gc-untagged", "false"), std::set<RepositoryId>{off.id});
+  EXPECT_TRUE(ids("team", "y").empty());
+  ASSERT_TRUE(store().set_resource_tags(a.id, Tags{}).is_ok());
+  EXPECT_EQ(ids("berth:gc-untagged", "true"), std::set<RepositoryId>{b.id});
+}
+
+}  // namespace berth::conformance
