@@ -86,7 +86,7 @@ EcrResult EcrApi::upload_layer_part(Call& c) {
   };
   auto status = registry_.upload_status(*repo, upload_id);
   if (!status) return ecr_error("UploadNotFoundException", "The upload does not exist or has completed");
-  if (*last < *first || static_cast<uint64_t>(*last - *first + 1) != data->size()) {
+  if (*last < *first || static_cast<uint64_t>(*last - *first) + 1 != data->size()) {
     return invalid_part(status->size, "partLastByte - partFirstByte + 1 must equal the part's length");
   }
   auto append = registry_.begin_append(*repo, upload_id,

@@ -118,5 +118,22 @@ TEST_F(EcrApiTest, UnknownOperationWithBytesThatAreNotUtf8AnswersValidJson) {
   EXPECT_NE(body2.find("DescribeRegistri"), std::string::npos) << body2;
 }
 
+// partLastByte - partFirstByte + 1 overflowed int64 for a part claiming the
+// whole int64 range (signed overflow, reported by UBSan in the sanitizer run);
+// the difference is now taken before widening.
+TEST_F(EcrApiTest, UploadLayerPartSpanningAllOfInt64IsRefusedWithoutOverflow) {
+  const std::string prefix = "AmazonEC2ContainerRegistry_V20150921.";
+  auto [cs, cb] = call(prefix + "CreateRepository", R"({"repositoryName":"wide/part"})");
+  ASSERT_EQ(cs, 200u) << cb;
+  auto [is, ib] = call(prefix + "InitiateLayerUpload", R"({"repositoryName":"wide/part"})");
+  ASSERT_EQ(is, 200u) << ib;
+  std::string upload_id(boost::json::parse(ib).as_object().at("uploadId").as_string());
+  auto [status, body] = call(prefix + "UploadLayerPart",
+                             R"({"repositoryName":"wide/part","uploadId":")" + upload_id +
+                                 R"(","partFirstByte":0,"partLastByte":9223372036854775807,"layerPartBlob":"YQ=="})");
+  EXPECT_EQ(status, 400u) << body;
+  EXPECT_NE(body.find("InvalidLayerPartException"), std::string::npos) << body;
+}
+
 }  // namespace
 }  // namespace berth::ecr
