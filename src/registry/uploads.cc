@@ -8,7 +8,10 @@
 
 #include <fmt/format.h>
 
+#include "blob/blob_store.h"
+#include "blob/space_reserve.h"
 #include "log/log.h"
+#include "meta/metadata_store.h"
 #include "registry/upload_hasher.h"
 
 namespace berth {

@@ -1,6 +1,6 @@
 // MetadataStore conformance, continued: the one-transaction image operations
 // ECR's BatchDeleteImage (delete_image) and PutImage (put_manifest with
-// refuse_existing) rely on. Uses the fixture of metadata_store_conformance.h;
+// refuse_existing) rely on. A ManifestStore role suite (metadata_store_conformance.h);
 // include it right after that header, from the same single translation unit.
 #pragma once
 
@@ -12,7 +12,7 @@
 
 namespace berth::conformance {
 
-TEST_P(MetadataStoreConformance, DeleteImageByTagRemovesOnlyThatTagWhileOthersRemain) {
+TEST_P(ManifestStoreConformance, DeleteImageByTagRemovesOnlyThatTagWhileOthersRemain) {
   auto r = repo("img/tags");
   ManifestRecord m = put_image(r, "two tags", "a");
   ASSERT_TRUE(store().put_manifest(request(r, m, "b", {})).is_ok());
@@ -24,7 +24,7 @@ TEST_P(MetadataStoreConformance, DeleteImageByTagRemovesOnlyThatTagWhileOthersRe
   EXPECT_EQ(manifest_code(r, m.digest), Code::kOk);
 }
 
-TEST_P(MetadataStoreConformance, DeleteImageByLastTagDeletesTheManifest) {
+TEST_P(ManifestStoreConformance, DeleteImageByLastTagDeletesTheManifest) {
   auto r = repo("img/last");
   ManifestRecord m = put_image(r, "one tag", "only");
   auto done = store().delete_image(r.id, m.digest, "only");
@@ -35,7 +35,7 @@ TEST_P(MetadataStoreConformance, DeleteImageByLastTagDeletesTheManifest) {
   EXPECT_EQ(manifest_code(r, m.digest), Code::kManifestUnknown);
 }
 
-TEST_P(MetadataStoreConformance, DeleteImageByTagThatPointsElsewhereChangesNothing) {
+TEST_P(ManifestStoreConformance, DeleteImageByTagThatPointsElsewhereChangesNothing) {
   auto r = repo("img/moved");
   ManifestRecord old_m = put_image(r, "old", "keep");
   ManifestRecord new_m = put_image(r, "new", "moving");
@@ -45,7 +45,7 @@ TEST_P(MetadataStoreConformance, DeleteImageByTagThatPointsElsewhereChangesNothi
   EXPECT_EQ(store().get_manifest_by_tag(r.id, "moving")->digest, new_m.digest);
 }
 
-TEST_P(MetadataStoreConformance, DeleteImageByLastTagKeepsAManifestAnIndexLists) {
+TEST_P(ManifestStoreConformance, DeleteImageByLastTagKeepsAManifestAnIndexLists) {
   auto r = repo("img/listed");
   ManifestRecord child = put_image(r, "child", "child-tag");
   ManifestRecord index = put_index(r, "index", {child.digest});
@@ -58,7 +58,7 @@ TEST_P(MetadataStoreConformance, DeleteImageByLastTagKeepsAManifestAnIndexLists)
   EXPECT_EQ(manifest_code(r, child.digest), Code::kOk);
 }
 
-TEST_P(MetadataStoreConformance, DeleteImageByDigestDeletesTheManifestWithItsTags) {
+TEST_P(ManifestStoreConformance, DeleteImageByDigestDeletesTheManifestWithItsTags) {
   auto r = repo("img/digest");
   ManifestRecord m = put_image(r, "tagged twice", "x");
   ASSERT_TRUE(store().put_manifest(request(r, m, "y", {})).is_ok());
@@ -71,7 +71,7 @@ TEST_P(MetadataStoreConformance, DeleteImageByDigestDeletesTheManifestWithItsTag
   EXPECT_EQ(store().delete_image(r.id, m.digest, std::nullopt).status().code(), Code::kManifestUnknown);
 }
 
-TEST_P(MetadataStoreConformance, DeleteImageByDigestListedByAnIndexChangesNothing) {
+TEST_P(ManifestStoreConformance, DeleteImageByDigestListedByAnIndexChangesNothing) {
   auto r = repo("img/digest-listed");
   ManifestRecord child = put_image(r, "child of index", "c");
   put_index(r, "the index", {child.digest});
@@ -84,7 +84,7 @@ TEST_P(MetadataStoreConformance, DeleteImageByDigestListedByAnIndexChangesNothin
 // Two requests untag the last two tags of one image at once: whichever
 // comes second sees itself as the last tag, so the image never survives
 // untagged (the half-done state of an untag and a delete in two steps).
-TEST_P(MetadataStoreConformance, ConcurrentUntagsOfTheLastTwoTagsDeleteTheImage) {
+TEST_P(ManifestStoreConformance, ConcurrentUntagsOfTheLastTwoTagsDeleteTheImage) {
   for (int round = 0; round < 20; ++round) {
     auto r = repo("img/race" + std::to_string(round));
     ManifestRecord m = put_image(r, "raced " + std::to_string(round), "one");
@@ -106,7 +106,7 @@ TEST_P(MetadataStoreConformance, ConcurrentUntagsOfTheLastTwoTagsDeleteTheImage)
   }
 }
 
-TEST_P(MetadataStoreConformance, PutManifestRefusingExistingRefusesTheSameImageOnly) {
+TEST_P(ManifestStoreConformance, PutManifestRefusingExistingRefusesTheSameImageOnly) {
   auto r = repo("img/put");
   ManifestRecord m = put_image(r, "pushed once", "v1");
   PutManifestRequest again = request(r, m, "v1", {});
@@ -130,7 +130,7 @@ TEST_P(MetadataStoreConformance, PutManifestRefusingExistingRefusesTheSameImageO
 
 // Of concurrent identical PutImage calls exactly one stores the image; the
 // others hear that it exists (a check before the put would let several in).
-TEST_P(MetadataStoreConformance, ConcurrentIdenticalPutsRefusingExistingStoreOnce) {
+TEST_P(ManifestStoreConformance, ConcurrentIdenticalPutsRefusingExistingStoreOnce) {
   auto r = repo("img/put-race");
   constexpr int kThreads = 6;
   for (int round = 0; round < 5; ++round) {

@@ -67,8 +67,6 @@ class SqliteMetadataStore final : public MetadataStore {
   Status delete_tag(RepositoryId repo, std::string_view tag) override;
   Result<ImageDeletion> delete_image(RepositoryId repo, const Digest& digest,
                                      std::optional<std::string_view> tag) override;
-  Result<ImageDeletion> delete_image(RepositoryId repo, const Digest& digest,
-                                     std::optional<std::string_view> tag) override;
   Result<std::vector<std::string>> list_tags(RepositoryId repo, const PageRequest& page) override;
   Result<std::vector<ReferrerRecord>> list_referrers(
       RepositoryId repo, const Digest& subject,

@@ -46,7 +46,6 @@ class TagFixture {
       req.manifest.bytes = fmt::format(R"({{"schemaVersion":2,"n":{}}})", i % 100);
       req.manifest.digest = berth::Digest::of(req.manifest.bytes);
       req.manifest.media_type = "application/vnd.oci.image.manifest.v1+json";
-      req.manifest.annotations_json = "{}";
       req.manifest.pushed_at_ms = 1000;
       req.tag = tag(i);
       if (auto st = store_->put_manifest(req); !st.is_ok()) {
