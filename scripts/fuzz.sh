@@ -3,9 +3,10 @@
 # each, one after the other, on its seed corpus (tests/fuzz/corpus/<target>/):
 # first a replay of every seed, then FUZZ_SECONDS of fuzzing.
 #
-#   scripts/fuzz.sh [target...]      default: every target
-#   scripts/fuzz.sh --smoke          the targets the test command runs (all but
-#                                    ecr_request and http_request, see below)
+#   scripts/fuzz.sh [target...]      default: every target (what the test command runs)
+#   scripts/fuzz.sh --smoke          the light targets only: all but ecr_request and
+#                                    http_request, which need the whole of berth built
+#                                    under the sanitizers (a quick local check)
 #
 # FUZZ_SECONDS   fuzzing time per target (default 60)
 # FUZZ_RUNS      stop a target earlier, after this many executions (default: no limit)
@@ -23,8 +24,7 @@ BUILD=build-fuzz
 FUZZ_RUNS=${FUZZ_RUNS:--1}
 SMOKE=(base64 byte_range routes manifest lifecycle tag_mutability sigv4 registry_token config)
 # ecr_request and http_request link the whole of berth built under ASan, UBSan
-# and coverage: from a cold compiler cache that build alone takes longer than
-# the test command's budget for fuzzing, so only `make fuzz` runs them.
+# and coverage, the largest part of this script's build.
 ALL=("${SMOKE[@]}" ecr_request http_request)
 targets=("$@")
 if [ "${1:-}" = --smoke ]; then

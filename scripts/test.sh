@@ -35,7 +35,7 @@ fi
 
 if [ "${BERTH_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== fuzz targets (corpus replay + a few seconds each)"
-  FUZZ_SECONDS=${FUZZ_SMOKE_SECONDS:-5} JOBS="$JOBS" scripts/fuzz.sh --smoke
+  FUZZ_SECONDS=${FUZZ_SMOKE_SECONDS:-5} JOBS="$JOBS" scripts/fuzz.sh
 fi
 
 echo "== integration tests"

@@ -27,8 +27,8 @@ SLOW_REPO = "offload/slow"
 class OneThreadServer(ServerProcess):
     """berth with one event-loop thread, no auth and the store delay for SLOW_REPO."""
 
-    def _command(self) -> list[str]:
-        return super()._command() + ["--threads", "1", "--no-auth"]
+    def command(self) -> list[str]:
+        return super().command() + ["--threads", "1", "--no-auth"]
 
 
 @pytest.fixture

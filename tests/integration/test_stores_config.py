@@ -30,7 +30,7 @@ class ConfiguredServer(ServerProcess):
         super().__init__(workdir, **kw)
         self.config_file = config_file
 
-    def _command(self) -> list[str]:
+    def base_command(self) -> list[str]:
         cmd = [str(BERTH_BIN), "serve", "--config", str(self.config_file), "--listen", self.host,
                "--log-level", "debug", "--create-on-push"]
         if harness.AUTH_MODE == "off":
