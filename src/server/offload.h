@@ -100,12 +100,18 @@ boost::asio::awaitable<std::invoke_result_t<F&>> Offloader::run(F fn) {
                                "the server is busy: no worker was free to start the request within " +
                                    std::to_string(deadline.count()) + " ms")));
         });
-        net::post(pool_, [call, shared, &fn] {
+        // The Call owns a timer of the caller's executor, so its last reference is always
+        // dropped there, never on a worker: a worker's copy moves back with the result.
+        net::post(pool_, [call, shared, &fn]() mutable {
           int expected = kQueued;
-          if (!call->state.compare_exchange_strong(expected, kStarted)) return;  // abandoned: never runs
+          if (!call->state.compare_exchange_strong(expected, kStarted)) {  // abandoned: never runs
+            auto home = call->timer.get_executor();
+            net::post(home, [call = std::move(call)] {});
+            return;
+          }
           call->result.emplace(fn());
           auto ex = net::get_associated_executor(**shared);
-          net::dispatch(ex, [call, shared] {
+          net::dispatch(ex, [call = std::move(call), shared = std::move(shared)] {
             call->timer.cancel();
             Handler h = std::move(**shared);
             shared->reset();
