@@ -1206,8 +1206,8 @@ class RunRecord:
 def run_everything(args: argparse.Namespace, sizes: Sizes, tmp: Path, record: RunRecord) -> None:
     print(f"berth bench, {sizes.mode} mode, temp dir {tmp}", flush=True)
     print("measuring the machine's limits ...", flush=True)
-    record.limits = machine_limits(sizes, tmp)
-    if args.micro:
+    record.limits = machine_limits(sizes, tmp) if not args.only else {}
+    if args.micro and not args.only:
         print("running the micro-benchmarks ...", flush=True)
         try:
             record.micro = run_micro(args.micro, sizes.micro_min_time, tmp)
@@ -1219,6 +1219,8 @@ def run_everything(args: argparse.Namespace, sizes: Sizes, tmp: Path, record: Ru
     try:
         print("starting berth and Distribution ...", flush=True)
         for server in (BerthServer(tmp / "berth", args.berth), DistributionServer(tmp / "distribution")):
+            if args.servers and server.name not in args.servers:
+                continue
             servers.append(server)
             server.start()
             record.versions[server.name] = server.version()
@@ -1230,6 +1232,8 @@ def run_everything(args: argparse.Namespace, sizes: Sizes, tmp: Path, record: Ru
 
         payloads = Payloads(sizes)
         for name, fn in WORKLOADS:
+            if args.only and name not in args.only:
+                continue
             DEADLINE.check()
             run_workload(name, fn, targets, payloads, sizes, record.results, record.failures)
             if name == "blob_pull":
@@ -1264,7 +1268,16 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves every workload works, quickly")
     parser.add_argument("--results-dir", type=Path, default=Path("bench-results"))
     parser.add_argument("--tmpdir", type=Path, default=None, help="where the servers' data directories go")
+    parser.add_argument("--only", type=lambda v: v.split(","), default=None,
+                        help="comma-separated workload names (e.g. image_push,manifest_get): run just those, "
+                             "without the machine limits and micro-benchmarks")
+    parser.add_argument("--servers", type=lambda v: v.split(","), default=None,
+                        help="comma-separated server names (berth, distribution); default both")
     args = parser.parse_args()
+    if args.only:
+        unknown = set(args.only) - {name for name, _ in WORKLOADS}
+        if unknown:
+            parser.error(f"unknown workload(s) {sorted(unknown)}; known: {[name for name, _ in WORKLOADS]}")
     sizes = SMOKE if args.smoke else FULL
     DEADLINE = Deadline(sizes.run_seconds)
     LOADGEN = args.loadgen
