@@ -100,4 +100,60 @@ TEST(FsBlobStoreTest, FilesAre0600AndDirectories0700WhateverTheUmask) {
 }
 
 }  // namespace
+// Commits racing into one fan-out directory share its fsync: the group commit
+// syncs each distinct directory once per group, so fewer directory syncs than
+// commits are issued, and every commit still succeeds and reads back.
+TEST(FsBlobStoreTest, ConcurrentCommitsShareDirectorySyncs) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "berth-fs-blob-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  const std::filesystem::path root = tmpl;
+  {
+    auto opened = FsBlobStore::open_at(root);
+    ASSERT_TRUE(opened.is_ok());
+    FsBlobStore& store = **opened;
+    // Contents whose digests all start with "00": one fan-out directory.
+    constexpr int kCommits = 48;
+    std::vector<std::string> blobs;
+    for (int n = 0; static_cast<int>(blobs.size()) < kCommits; ++n) {
+      std::string data = "blob " + std::to_string(n);
+      if (Digest::of(data).hex().compare(0, 2, "00") == 0) blobs.push_back(std::move(data));
+    }
+    for (int i = 0; i < kCommits; ++i) {
+      const std::string id = "g" + std::to_string(i);
+      ASSERT_TRUE(store.create_upload(id).is_ok());
+      auto a = store.append_upload(id);
+      ASSERT_TRUE(a.is_ok());
+      ASSERT_TRUE((*a)->append(blobs[i].data(), blobs[i].size()).is_ok());
+    }
+    const auto before = store.commit_stats();
+    constexpr int kThreads = 8;
+    std::vector<Status> results(kCommits);
+    {
+      std::latch start(kThreads);
+      std::vector<std::thread> threads;
+      for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+          start.arrive_and_wait();
+          for (int i = t; i < kCommits; i += kThreads) {
+            results[i] = store.commit_upload("g" + std::to_string(i), Digest::of(blobs[i]));
+          }
+        });
+      }
+      for (auto& t : threads) t.join();
+    }
+    for (int i = 0; i < kCommits; ++i) {
+      ASSERT_TRUE(results[i].is_ok()) << i << ": " << results[i].to_string();
+      auto size = store.stat(Digest::of(blobs[i]));
+      ASSERT_TRUE(size.is_ok());
+      EXPECT_EQ(*size, blobs[i].size());
+    }
+    const auto after = store.commit_stats();
+    EXPECT_EQ(after.commits - before.commits, static_cast<uint64_t>(kCommits));
+    EXPECT_EQ(after.directory_syncs - before.directory_syncs, after.groups - before.groups);
+    EXPECT_LT(after.directory_syncs - before.directory_syncs, static_cast<uint64_t>(kCommits));
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(root, ec);
+}
+
 }  // namespace berth::conformance
