@@ -279,6 +279,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   oo.public_url = config.public_url;
   while (!oo.public_url.empty() && oo.public_url.back() == '/') oo.public_url.pop_back();
   oo.default_account = config.account_id;
+  oo.metadata_generation = d.stores.metadata_generation;
   d.oci = std::make_unique<oci::OciApi>(*d.registry, *d.access, *d.offload, oo);
 
   ecr::EcrOptions eo;

@@ -22,6 +22,7 @@ struct MetadataStores {
   std::unique_ptr<IdentityStore> identity;
   std::string database;  // where, for messages
   sqlite_meta::MigrationReport migrated;
+  std::function<std::optional<uint64_t>()> generation;  // see Stores::metadata_generation
 };
 using MetadataFactory = std::function<Result<MetadataStores>(const Config&, OpenMode)>;
 using BlobFactory = std::function<Result<std::unique_ptr<BlobStore>>(const Config&)>;
@@ -50,6 +51,10 @@ Result<MetadataStores> open_sqlite(const Config& config, OpenMode mode) {
   out.database = db_path.string();
   BERTH_ASSIGN_OR_RETURN(auto meta, SqliteMetadataStore::open(db_path.string(), config.sync_full, &out.migrated));
   BERTH_ASSIGN_OR_RETURN(out.identity, SqliteIdentityStore::open(meta->pool()));
+  // Every commit through this process's pool moves the count; writes by an
+  // operator command in another process do not (the manifest cache bounds
+  // the age of what it serves for them).
+  out.generation = [pool = &meta->pool()]() -> std::optional<uint64_t> { return pool->commits(); };
   out.meta = std::move(meta);
   return out;
 }
@@ -100,6 +105,7 @@ Result<Stores> open_stores(const Config& config, OpenMode mode) {
   BERTH_ASSIGN_OR_RETURN(s.blobs, blobs->second(config));
   s.meta = std::move(metadata.meta);
   s.identity_store = std::move(metadata.identity);
+  s.metadata_generation = std::move(metadata.generation);
   BERTH_ASSIGN_OR_RETURN(auto key, auth::load_or_create_key_file(secret_key_path(config)));
   identity::IdentityOptions io;
   io.region = config.region;

@@ -5,7 +5,10 @@
 // may run beside it.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 
 #include "app/config.h"
 #include "blob/blob_store.h"
@@ -22,6 +25,10 @@ struct Stores {
   std::unique_ptr<MetadataStore> meta;
   std::unique_ptr<IdentityStore> identity_store;
   std::unique_ptr<identity::IdentityService> identity;
+  // The metadata store's write generation (see OciOptions): set only for a
+  // store whose every writer is in this process, so that reads may be cached
+  // until it moves. Valid while `meta` lives.
+  std::function<std::optional<uint64_t>()> metadata_generation;
 };
 
 enum class OpenMode {

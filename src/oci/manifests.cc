@@ -12,7 +12,26 @@ awaitable<void> OciApi::get_manifest(Exchange& ex, const Target& t) {
   if (Status s = authorize(ex, action_of(ex, t), t.name); !s.is_ok()) co_return co_await fail(ex, s);
   const std::string account = account_of(ex);
   const bool record_pull = ex.method() == http::verb::get;
-  auto found = co_await call([&] { return registry_.pull_manifest(account, t.name, t.reference, record_pull); });
+  // A manifest the cache holds current is answered right here, on the event
+  // loop: no store call, so nothing that could block. Everything else, and a
+  // GET whose pull is due to be recorded (a write), goes through the offloader.
+  Result<ResolvedManifest> found = error(Code::kInternal, "manifest not looked up");
+  const std::optional<uint64_t> generation = metadata_generation();  // before the read: a racing write makes
+                                                                     // the entry stale, never wrong
+  std::optional<ResolvedManifest> cached;
+  if (generation) cached = manifests_.get(account, t.name, t.reference, *generation, registry_.clock().now_millis());
+  const bool pull_due = cached && record_pull &&
+                        (!cached->manifest.last_pulled_at_ms ||
+                         registry_.clock().now_millis() - *cached->manifest.last_pulled_at_ms >=
+                             Registry::kPullRecordIntervalMs);
+  if (cached && !pull_due) {
+    found = std::move(*cached);
+  } else {
+    found = co_await call([&] { return registry_.pull_manifest(account, t.name, t.reference, record_pull); });
+    if (found && generation) {
+      manifests_.put(account, t.name, t.reference, *found, *generation, registry_.clock().now_millis());
+    }
+  }
   if (!found) {
     Status s = found.status();
     if (s.code() == Code::kTagInvalid) s = error(Code::kManifestUnknown, s.message());

@@ -2,13 +2,19 @@
 // file per resource; routing in routes.cc, errors in errors.cc. Handlers speak
 // HTTP and the Registry application layer, nothing below it, and call the
 // Registry only through the Offloader (server/offload.h), so that its
-// blocking store calls never run on an event-loop thread.
+// blocking store calls never run on an event-loop thread. The one exception:
+// a manifest pull the manifest cache can answer (registry/manifest_cache.h),
+// which makes no store call and so is answered on the event loop.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "auth/access_control.h"
 #include "oci/routes.h"
+#include "registry/manifest_cache.h"
 #include "registry/registry.h"
 #include "server/exchange.h"
 #include "server/offload.h"
@@ -23,6 +29,12 @@ struct OciOptions {
   std::string default_account;  // the account of unauthenticated requests
   size_t catalog_default_page = 1000;
   size_t max_page = 10000;
+  // The metadata store's write generation: a number, read without I/O, that
+  // changes whenever a write commits through the store. When set, pulled
+  // manifests are kept in a ManifestCache and served from it, with no store
+  // call and no trip to a worker, while the number is unchanged; unset (a
+  // store other nodes write too), every pull asks the store.
+  std::function<std::optional<uint64_t>()> metadata_generation;
 };
 
 class OciApi {
@@ -77,10 +89,16 @@ class OciApi {
     return offload_.run(std::move(fn));
   }
 
+  // The generation of the metadata store now, when it has one.
+  std::optional<uint64_t> metadata_generation() const {
+    return options_.metadata_generation ? options_.metadata_generation() : std::nullopt;
+  }
+
   Registry& registry_;
   const auth::AccessControl& access_;
   server::Offloader& offload_;
   OciOptions options_;
+  ManifestCache manifests_;
 };
 
 }  // namespace berth::oci
