@@ -69,11 +69,9 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
   return [=]() -> int {
     if (!admin->parsed()) return 0;
     log::set_level("warn");
-    Config config;
-    if (!args->config_file.empty()) {
-      if (Status s = load_config_file(args->config_file, config); !s.is_ok()) return fail(s);
-    }
-    if (!args->data_dir.empty()) set_data_dir(config, args->data_dir);
+    auto loaded = operator_config(args->config_file, args->data_dir);
+    if (!loaded) return fail(loaded.status());
+    Config& config = *loaded;
     auto stores = open_stores(config, OpenMode::kExisting);
     if (!stores) return fail(stores.status());
     auto& id = *stores->identity;

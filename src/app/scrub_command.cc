@@ -34,14 +34,12 @@ std::function<int()> add_scrub_command(CLI::App& cli) {
   return [=]() -> int {
     if (!cmd->parsed()) return -1;
     log::set_level("warn");
-    Config config;
-    if (!args->config_file.empty()) {
-      if (Status s = load_config_file(args->config_file, config); !s.is_ok()) {
-        std::cerr << "berth scrub: " << s.message() << "\n";
-        return 2;
-      }
+    auto loaded = operator_config(args->config_file, args->data_dir);
+    if (!loaded) {
+      std::cerr << "berth scrub: " << loaded.status().message() << "\n";
+      return 2;
     }
-    if (!args->data_dir.empty()) set_data_dir(config, args->data_dir);
+    Config& config = *loaded;
     ScrubOptions options;
     options.repair = args->repair;
     if (!args->rate.empty()) {

@@ -92,6 +92,13 @@ std::string secret_key_path(const Config& config) {
   return (std::filesystem::path(config.data_dir) / "secret.key").string();
 }
 
+Result<Config> operator_config(const std::string& config_file, const std::string& data_dir) {
+  Config config;
+  if (!config_file.empty()) BERTH_RETURN_IF_ERROR(load_config_file(config_file, config));
+  if (!data_dir.empty()) set_data_dir(config, data_dir);
+  return config;
+}
+
 Result<Stores> open_stores(const Config& config, OpenMode mode) {
   Stores s;
   auto blobs = blob_factories().find(config.storage.driver);

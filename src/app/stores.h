@@ -36,6 +36,11 @@ enum class OpenMode {
   kExisting,  // operator commands: kNotFound, naming the path, when there is no database
 };
 
+// The configuration an operator command (admin, gc, scrub, migrate) runs
+// with: the defaults, then `config_file` when not empty, then `data_dir` when
+// not empty. Fails with the error of loading the file.
+Result<Config> operator_config(const std::string& config_file, const std::string& data_dir);
+
 // Opens the stores `config` chooses (by default both in `config.data_dir`).
 // With kExisting nothing is created when the database is missing, so a
 // mistyped --data-dir fails loudly instead of leaving an empty registry
