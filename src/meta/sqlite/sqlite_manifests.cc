@@ -290,27 +290,29 @@ Result<std::vector<ImageRecord>> SqliteMetadataStore::list_images(RepositoryId r
     out.push_back(ImageRecord{read_manifest(s, false), {}, {}});
   }
   if (out.empty()) return out;
-  BERTH_ASSIGN_OR_RETURN(
-      auto t, lease->prepare("SELECT t.manifest_id, t.name FROM tags t JOIN manifests m ON m.id=t.manifest_id "
-                             "WHERE t.repo_id=?1 AND m.digest>?2 COLLATE BINARY AND m.digest<=?3 COLLATE BINARY ORDER BY t.name COLLATE BINARY"));
-  t.bind(1, repo).bind(2, std::string_view(page.after)).bind(3, std::string_view(out.back().manifest.digest.str()));
-  while (true) {
-    BERTH_ASSIGN_OR_RETURN(bool row, t.step());
-    if (!row) break;
-    auto it = by_id.find(t.int64(0));
-    if (it != by_id.end()) out[it->second].tags.push_back(t.text(1));
-  }
-  BERTH_ASSIGN_OR_RETURN(
-      auto r, lease->prepare("SELECT r.manifest_id, r.digest FROM manifest_refs r JOIN manifests m ON m.id=r.manifest_id "
-                             "WHERE m.repo_id=?1 AND r.kind=1 AND m.digest>?2 COLLATE BINARY AND m.digest<=?3 COLLATE BINARY"));
-  r.bind(1, repo).bind(2, std::string_view(page.after)).bind(3, std::string_view(out.back().manifest.digest.str()));
-  while (true) {
-    BERTH_ASSIGN_OR_RETURN(bool row, r.step());
-    if (!row) break;
-    auto it = by_id.find(r.int64(0));
-    auto d = Digest::parse(r.text(1));
-    if (it != by_id.end() && d) out[it->second].children.push_back(std::move(d).value());
-  }
+  // Runs `sql` (its rows: a manifest id, then a value) over this page's
+  // digest range and hands each row to `attach` with the image it belongs to.
+  const std::string last = out.back().manifest.digest.str();
+  auto attach_rows = [&](const char* sql, auto attach) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto q, lease->prepare(sql));
+    q.bind(1, repo).bind(2, std::string_view(page.after)).bind(3, std::string_view(last));
+    while (true) {
+      BERTH_ASSIGN_OR_RETURN(bool row, q.step());
+      if (!row) return Status::ok();
+      auto it = by_id.find(q.int64(0));
+      if (it != by_id.end()) attach(out[it->second], q);
+    }
+  };
+  BERTH_RETURN_IF_ERROR(attach_rows(
+      "SELECT t.manifest_id, t.name FROM tags t JOIN manifests m ON m.id=t.manifest_id "
+      "WHERE t.repo_id=?1 AND m.digest>?2 COLLATE BINARY AND m.digest<=?3 COLLATE BINARY ORDER BY t.name COLLATE BINARY",
+      [](ImageRecord& image, const Statement& row) { image.tags.push_back(row.text(1)); }));
+  BERTH_RETURN_IF_ERROR(attach_rows(
+      "SELECT r.manifest_id, r.digest FROM manifest_refs r JOIN manifests m ON m.id=r.manifest_id "
+      "WHERE m.repo_id=?1 AND r.kind=1 AND m.digest>?2 COLLATE BINARY AND m.digest<=?3 COLLATE BINARY",
+      [](ImageRecord& image, const Statement& row) {
+        if (auto d = Digest::parse(row.text(1))) image.children.push_back(std::move(d).value());
+      }));
   return out;
 }
 
