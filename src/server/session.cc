@@ -13,6 +13,7 @@
 
 #include <array>
 #include <memory>
+#include <tuple>
 #include <type_traits>
 
 #include "core/digest.h"
@@ -20,11 +21,6 @@
 #include "server/fast_path.h"
 
 namespace berth::server {
-namespace beast = boost::beast;
-namespace ssl = boost::asio::ssl;
-using tcp = net::ip::tcp;
-using net::awaitable;
-constexpr auto as_tuple_awaitable = net::as_tuple(net::use_awaitable);
 
 namespace {
 
@@ -388,40 +384,32 @@ awaitable<void> Session<Stream>::send(Response res) {
   res.version(request_->version());
   if (!body_consumed_) keep_alive_ = false;
   res.keep_alive(keep_alive_ && request_keep_alive_);
-  if (request_->method() == http::verb::head) {
-    // HEAD answers carry the GET Content-Length but no body.
-    auto len = res.body().size();
-    auto explicit_len = res[http::field::content_length];
-    http::response<http::empty_body> head{res.result(), res.version()};
-    head.base() = res.base();
-    if (explicit_len.empty()) head.content_length(len);
-    http::response_serializer<http::empty_body> sr(head);
-    if constexpr (kPlain) {
-      auto [ec, n] = co_await fast_.write_flat(sr, true);
-      if (ec) broken_ = true;
-      bytes_sent_ += n;
-      co_return;
-    }
-    arm_timer(server_.options.io_timeout);
-    auto [ec, n] = co_await http::async_write_header(stream_, sr, as_tuple_awaitable);
-    if (ec) broken_ = true;
-    bytes_sent_ += n;
-    co_return;
+  const bool header_only = request_->method() == http::verb::head;
+  if (header_only) {
+    // HEAD answers carry the GET Content-Length (or the one the handler set)
+    // but no body: only the header is serialized.
+    if (res[http::field::content_length].empty()) res.content_length(res.body().size());
+  } else {
+    res.prepare_payload();
   }
-  res.prepare_payload();
+  http::response_serializer<http::string_body> sr(res);
   if constexpr (kPlain) {
-    if (res.body().size() <= kFlatWriteMax) {
-      http::response_serializer<http::string_body> sr(res);
-      auto [ec, n] = co_await fast_.write_flat(sr, false);
+    if (header_only || res.body().size() <= kFlatWriteMax) {
+      auto [ec, n] = co_await fast_.write_flat(sr, header_only);
       if (ec) broken_ = true;
       bytes_sent_ += n;
       co_return;
     }
   }
   arm_timer(server_.options.io_timeout);
-  auto [ec, n] = co_await http::async_write(stream_, res, as_tuple_awaitable);
-  if (ec) broken_ = true;
-  bytes_sent_ += n;
+  std::tuple<beast::error_code, size_t> written;
+  if (header_only) {
+    written = co_await http::async_write_header(stream_, sr, as_tuple_awaitable);
+  } else {
+    written = co_await http::async_write(stream_, sr, as_tuple_awaitable);
+  }
+  if (std::get<0>(written)) broken_ = true;
+  bytes_sent_ += std::get<1>(written);
 }
 
 template <class Stream>
