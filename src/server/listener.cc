@@ -17,11 +17,6 @@
 #include "server/tls_files.h"
 
 namespace berth::server {
-namespace beast = boost::beast;
-namespace ssl = boost::asio::ssl;
-using tcp = net::ip::tcp;
-using net::awaitable;
-constexpr auto as_tuple_awaitable = net::as_tuple(net::use_awaitable);
 
 namespace {
 

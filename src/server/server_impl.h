@@ -2,10 +2,13 @@
 // sessions it runs (session.cc). Internal to src/server.
 #pragma once
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -17,6 +20,13 @@
 #include "server/http_server.h"
 
 namespace berth::server {
+
+// The short names listener.cc and session.cc share.
+namespace beast = boost::beast;
+namespace ssl = boost::asio::ssl;
+using tcp = net::ip::tcp;
+using net::awaitable;
+inline constexpr auto as_tuple_awaitable = net::as_tuple(net::use_awaitable);
 
 struct HttpServer::Impl {
   ServerOptions options;
