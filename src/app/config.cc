@@ -75,7 +75,8 @@ Status parse_listen(const std::string& listen, std::string& host, uint16_t& port
 }
 
 const std::vector<StoreDriver>& metadata_drivers() {
-  static const std::vector<StoreDriver> drivers = {{"sqlite", {"path"}}};
+  static const std::vector<StoreDriver> drivers = {{"sqlite", {"path"}},
+                                                    {"postgres", {"dsn", "max-connections", "password-file"}}};
   return drivers;
 }
 
@@ -94,6 +95,26 @@ std::string metadata_sqlite_path(const Config& config) {
   auto it = config.metadata.params.find("path");
   if (it != config.metadata.params.end()) return it->second;
   return config.data_dir + "/berth.db";
+}
+
+Result<PostgresSettings> metadata_postgres_settings(const Config& config) {
+  PostgresSettings out;
+  const auto& p = config.metadata.params;
+  auto dsn = p.find("dsn");
+  if (dsn == p.end()) return error(Code::kInvalidArgument, "metadata.postgres.dsn: required");
+  out.dsn = dsn->second;
+  if (auto n = p.find("max-connections"); n != p.end()) {
+    const std::string& v = n->second;
+    size_t parsed = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), parsed);
+    if (ec != std::errc() || ptr != v.data() + v.size() || parsed < 1 || parsed > 1000) {
+      return error(Code::kInvalidArgument,
+                   fmt::format("metadata.postgres.max-connections: '{}' is not a number from 1 to 1000", v));
+    }
+    out.max_connections = parsed;
+  }
+  if (auto f = p.find("password-file"); f != p.end()) out.password_file = f->second;
+  return out;
 }
 
 std::string storage_filesystem_root(const Config& config) {
@@ -167,6 +188,7 @@ Status validate_config(const Config& c) {
   if (c.upload_min_rate > UINT64_MAX / 2 / static_cast<uint64_t>(std::max<int64_t>(1, c.upload_rate_window_seconds))) {
     return error(Code::kInvalidArgument, "upload-min-rate is too large");
   }
+  if (c.metadata.driver == "postgres") BERTH_RETURN_IF_ERROR(metadata_postgres_settings(c).status());
   if (auto policy = ManifestUrlPolicy::compile(c.manifest_urls_allow); !policy) {
     return error(Code::kInvalidArgument, fmt::format("manifest-urls-allow: {}", policy.status().message()));
   }

@@ -24,7 +24,7 @@ struct StoreDriver {
   const char* name;
   std::vector<const char*> params;
 };
-const std::vector<StoreDriver>& metadata_drivers();  // sqlite (path)
+const std::vector<StoreDriver>& metadata_drivers();  // sqlite (path), postgres (dsn, max-connections, password-file)
 const std::vector<StoreDriver>& storage_drivers();   // filesystem (root)
 
 struct Config {
@@ -108,6 +108,16 @@ void set_data_dir(Config& config, const std::string& dir);
 // Where the sqlite metadata store keeps its database: `metadata.sqlite.path`,
 // else <data-dir>/berth.db.
 std::string metadata_sqlite_path(const Config& config);
+
+// The postgres metadata driver's parameters, checked: `dsn` (required),
+// `max-connections` (1 to 1000; default 16), `password-file` (optional).
+// kInvalidArgument naming the key otherwise.
+struct PostgresSettings {
+  std::string dsn;
+  size_t max_connections = 16;
+  std::string password_file;
+};
+Result<PostgresSettings> metadata_postgres_settings(const Config& config);
 
 // The filesystem blob store's root: `storage.filesystem.root`, else data-dir.
 std::string storage_filesystem_root(const Config& config);

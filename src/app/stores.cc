@@ -1,6 +1,8 @@
 #include "app/stores.h"
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 
@@ -8,6 +10,8 @@
 
 #include "blob/fs/fs_blob_store.h"
 #include "core/clock.h"
+#include "meta/postgres/postgres_identity_store.h"
+#include "meta/postgres/postgres_metadata_store.h"
 #include "meta/sqlite/sqlite_identity_store.h"
 #include "meta/sqlite/sqlite_metadata_store.h"
 
@@ -59,6 +63,53 @@ Result<MetadataStores> open_sqlite(const Config& config, OpenMode mode) {
   return out;
 }
 
+// The password for PostgreSQL, when berth is given one: `password-file`
+// (its first line), else BERTH_POSTGRES_PASSWORD. Empty: libpq's own sources
+// (the DSN, PGPASSWORD, ~/.pgpass) apply. Never logged.
+Result<std::string> postgres_password(const PostgresSettings& settings) {
+  if (!settings.password_file.empty()) {
+    std::ifstream in(settings.password_file);
+    if (!in) {
+      return error(Code::kInvalidArgument,
+                   fmt::format("metadata.postgres.password-file: cannot read {}", settings.password_file));
+    }
+    std::string line;
+    std::getline(in, line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+  }
+  const char* env = std::getenv("BERTH_POSTGRES_PASSWORD");
+  return std::string(env != nullptr ? env : "");
+}
+
+Result<MetadataStores> open_postgres(const Config& config, OpenMode mode) {
+  BERTH_ASSIGN_OR_RETURN(auto settings, metadata_postgres_settings(config));
+  pg::Pool::Options opts;
+  opts.dsn = settings.dsn;
+  opts.max_connections = settings.max_connections;
+  BERTH_ASSIGN_OR_RETURN(opts.password, postgres_password(settings));
+  MetadataStores out;
+  out.database = pg::redact_dsn(settings.dsn);
+  if (mode == OpenMode::kExisting) {
+    // The operator commands must not turn an empty database into a registry.
+    BERTH_ASSIGN_OR_RETURN(auto probe, pg::Pool::open(opts));
+    BERTH_ASSIGN_OR_RETURN(auto lease, probe->acquire());
+    BERTH_ASSIGN_OR_RETURN(auto q, lease->prepare("SELECT to_regclass('schema_version') IS NOT NULL"));
+    BERTH_ASSIGN_OR_RETURN(bool row, q.step());
+    if (!row || q.text(0) != "t") {
+      return error(Code::kNotFound, fmt::format("no berth tables in the database {} (`berth serve` creates them on "
+                                                "first start)",
+                                                out.database));
+    }
+  }
+  pg_meta::MigrationReport report;
+  BERTH_ASSIGN_OR_RETURN(auto meta, PostgresMetadataStore::open(std::move(opts), &report));
+  out.migrated = sqlite_meta::MigrationReport{report.from, report.to};
+  BERTH_ASSIGN_OR_RETURN(out.identity, PostgresIdentityStore::open(meta->pool()));
+  out.meta = std::move(meta);
+  return out;
+}
+
 Result<std::unique_ptr<BlobStore>> open_filesystem(const Config& config) {
   const std::filesystem::path root = storage_filesystem_root(config);
   BERTH_RETURN_IF_ERROR(prepare_private_directory(root));
@@ -68,7 +119,7 @@ Result<std::unique_ptr<BlobStore>> open_filesystem(const Config& config) {
 
 // One entry per driver in metadata_drivers() and storage_drivers().
 const std::map<std::string, MetadataFactory>& metadata_factories() {
-  static const std::map<std::string, MetadataFactory> f = {{"sqlite", open_sqlite}};
+  static const std::map<std::string, MetadataFactory> f = {{"sqlite", open_sqlite}, {"postgres", open_postgres}};
   return f;
 }
 

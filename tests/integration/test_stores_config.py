@@ -38,6 +38,11 @@ class ConfiguredServer(ServerProcess):
         return cmd
 
 
+# These tests read and edit the SQLite file itself: SQLite metadata even when the suite runs on
+# PostgreSQL (BERTH_TEST_METADATA=postgres; its migrations are tested in the unit tests).
+SQLITE = {"metadata": "{sqlite: {}}"}
+
+
 def user_version(db: Path) -> int:
     with sqlite3.connect(db) as conn:
         return conn.execute("PRAGMA user_version").fetchone()[0]
@@ -77,16 +82,16 @@ def test_stores_from_metadata_and_storage_sections(server_factory, tmp_path):
 def test_stores_unknown_driver_is_refused_naming_the_key(tmp_path):
     require_berth()
     config = tmp_path / "berth.yml"
-    config.write_text(f"data-dir: {tmp_path / 'data'}\nmetadata:\n  postgres:\n    dsn: postgres://x\n")
+    config.write_text(f"data-dir: {tmp_path / 'data'}\nmetadata:\n  mysql:\n    dsn: mysql://x\n")
     proc = serve_until_exit("--config", str(config))
     assert proc.returncode != 0
-    assert "key 'metadata'" in proc.stderr and "unknown metadata driver 'postgres'" in proc.stderr, proc.stderr
+    assert "key 'metadata'" in proc.stderr and "unknown metadata driver 'mysql'" in proc.stderr, proc.stderr
     assert not (tmp_path / "data").exists(), "nothing is created for a refused configuration"
 
 
 def test_stores_newer_database_is_refused_at_start(server_factory, tmp_path):
     require_berth()
-    server = server_factory.start(name="berth (schema version)")
+    server = server_factory.start(name="berth (schema version)", config=SQLITE)
     server.stop()
     db = server.data_dir / "berth.db"
     latest = user_version(db)
@@ -106,7 +111,7 @@ def test_stores_newer_database_is_refused_at_start(server_factory, tmp_path):
 
 def test_stores_migrate_reports_the_versions(server_factory, tmp_path):
     require_berth()
-    server = server_factory.start(name="berth (migrate)")
+    server = server_factory.start(name="berth (migrate)", config=SQLITE)
     server.stop()
     db = server.data_dir / "berth.db"
     latest = user_version(db)

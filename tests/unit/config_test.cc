@@ -486,7 +486,7 @@ TEST_F(ConfigFileTest, AnUnknownDriverIsAnErrorNamingTheKey) {
     const char* yaml;
     const char* names;
   };
-  for (const Case& k : {Case{"metadata:\n  postgres:\n    dsn: x\n", "metadata.postgres: unknown metadata driver 'postgres' (known: sqlite)"},
+  for (const Case& k : {Case{"metadata:\n  mysql:\n    dsn: x\n", "metadata.mysql: unknown metadata driver 'mysql' (known: sqlite, postgres)"},
                         Case{"storage:\n  s3:\n    bucket: b\n", "storage.s3: unknown storage driver 's3' (known: filesystem)"},
                         Case{"metadata:\n  sqlite:\n    file: x\n", "metadata.sqlite.file: unknown parameter"},
                         Case{"storage:\n  filesystem:\n    root: ''\n", "storage.filesystem.root: must not be empty"},

@@ -55,6 +55,7 @@ class IdentityStoreConformance : public ::testing::TestWithParam<IdentityStoreFa
     auto made = GetParam().make(scratch_);
     owner_ = std::move(made.first);
     store_ = made.second;
+    if (IsSkipped()) return;  // the backend is not there to test (the factory said why)
     ASSERT_NE(store_, nullptr);
   }
 

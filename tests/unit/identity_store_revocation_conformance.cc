@@ -3,8 +3,11 @@
 // migration from databases written before it existed.
 #include "identity_store_revocation_conformance.h"
 
+#include "meta/postgres/postgres_identity_store.h"
+#include "meta/postgres/postgres_metadata_store.h"
 #include "meta/sqlite/sqlite_identity_store.h"
 #include "meta/sqlite/sqlite_metadata_store.h"
+#include "postgres_test_db.h"
 
 namespace berth::conformance {
 namespace {
@@ -30,6 +33,39 @@ std::shared_ptr<IdentityStore> make_sqlite(const std::filesystem::path& dir) {
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, IdentityStoreRevocationConformance,
                          ::testing::Values(RevocationStoreFactory{"sqlite", make_sqlite}),
+                         RevocationStoreFactory::Name);
+
+namespace {
+
+// The same on PostgreSQL, each test on a fresh database (skipped without
+// BERTH_TEST_POSTGRES_DSN).
+struct PostgresStores {
+  std::shared_ptr<testing_pg::TestDatabase> db;
+  std::unique_ptr<PostgresMetadataStore> meta;
+  std::unique_ptr<PostgresIdentityStore> identity;
+};
+
+std::shared_ptr<IdentityStore> make_postgres(const std::filesystem::path&) {
+  if (testing_pg::base_dsn().empty()) {
+    testing_pg::skip_without_postgres();
+    return nullptr;
+  }
+  auto stores = std::make_shared<PostgresStores>();
+  stores->db = testing_pg::TestDatabase::create();
+  if (!stores->db) return nullptr;
+  auto meta = PostgresMetadataStore::open(stores->db->options());
+  if (!meta) return nullptr;
+  stores->meta = std::move(meta).value();
+  auto identity = PostgresIdentityStore::open(stores->meta->pool());
+  if (!identity) return nullptr;
+  stores->identity = std::move(identity).value();
+  return std::shared_ptr<IdentityStore>(stores, stores->identity.get());
+}
+
+}  // namespace
+
+INSTANTIATE_TEST_SUITE_P(Postgres, IdentityStoreRevocationConformance,
+                         ::testing::Values(RevocationStoreFactory{"postgres", make_postgres}),
                          RevocationStoreFactory::Name);
 
 namespace {

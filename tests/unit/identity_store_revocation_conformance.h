@@ -50,6 +50,7 @@ class IdentityStoreRevocationConformance : public ::testing::TestWithParam<Revoc
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     scratch_ = tmpl;
     store_ = GetParam().make(scratch_);
+    if (IsSkipped()) return;  // the backend is not there to test (the factory said why)
     ASSERT_NE(store_, nullptr);
     ASSERT_TRUE(store_->create_account({kAccount, "test", kNow}).is_ok());
     ASSERT_TRUE(store_->create_user({kAccount, "alice", false, kNow}).is_ok());

@@ -14,8 +14,10 @@
 
 #include <sqlite3.h>
 
+#include "meta/postgres/postgres_metadata_store.h"
 #include "meta/sqlite/migrations.h"
 #include "meta/sqlite/sqlite_metadata_store.h"
+#include "postgres_test_db.h"
 
 namespace berth::conformance {
 namespace {
@@ -51,6 +53,50 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, UsageStoreConformance, ::testing::ValuesIn(sqli
 INSTANTIATE_TEST_SUITE_P(Sqlite, ManifestStoreConformance, ::testing::ValuesIn(sqlite_factories<ManifestStore>()),
                          RoleFactory<ManifestStore>::Name);
 INSTANTIATE_TEST_SUITE_P(Sqlite, GcStoreConformance, ::testing::ValuesIn(sqlite_factories<GcStore>()),
+                         RoleFactory<GcStore>::Name);
+
+// PostgresMetadataStore plays every role in one class, each test on a fresh
+// database of the server BERTH_TEST_POSTGRES_DSN names (skipped without it).
+MetadataRoles postgres_store(const std::filesystem::path&) {
+  if (testing_pg::base_dsn().empty()) {
+    testing_pg::skip_without_postgres();
+    return MetadataRoles{};
+  }
+  struct Owner {
+    std::shared_ptr<testing_pg::TestDatabase> db;
+    std::unique_ptr<PostgresMetadataStore> store;  // closes before the database is dropped
+  };
+  auto owner = std::make_shared<Owner>();
+  owner->db = testing_pg::TestDatabase::create();
+  if (!owner->db) return MetadataRoles{};
+  auto store = PostgresMetadataStore::open(owner->db->options(16));
+  EXPECT_TRUE(store.is_ok()) << store.status().to_string();
+  if (!store.is_ok()) return MetadataRoles{};
+  owner->store = std::move(store).value();
+  return MetadataRoles::of(std::shared_ptr<MetadataStore>(owner, owner->store.get()));
+}
+
+template <class Role>
+std::vector<RoleFactory<Role>> postgres_factories() {
+  return {RoleFactory<Role>{"postgres", postgres_store}};
+}
+
+INSTANTIATE_TEST_SUITE_P(Postgres, RepositoryStoreConformance, ::testing::ValuesIn(postgres_factories<RepositoryStore>()),
+                         RoleFactory<RepositoryStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Postgres, BlobLinkStoreConformance, ::testing::ValuesIn(postgres_factories<BlobLinkStore>()),
+                         RoleFactory<BlobLinkStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Postgres, UploadStoreConformance, ::testing::ValuesIn(postgres_factories<UploadStore>()),
+                         RoleFactory<UploadStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Postgres, ResourceTagStoreConformance,
+                         ::testing::ValuesIn(postgres_factories<ResourceTagStore>()),
+                         RoleFactory<ResourceTagStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Postgres, LifecycleStoreConformance, ::testing::ValuesIn(postgres_factories<LifecycleStore>()),
+                         RoleFactory<LifecycleStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Postgres, UsageStoreConformance, ::testing::ValuesIn(postgres_factories<UsageStore>()),
+                         RoleFactory<UsageStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Postgres, ManifestStoreConformance, ::testing::ValuesIn(postgres_factories<ManifestStore>()),
+                         RoleFactory<ManifestStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Postgres, GcStoreConformance, ::testing::ValuesIn(postgres_factories<GcStore>()),
                          RoleFactory<GcStore>::Name);
 
 // SqliteMetadataStore specifics the interface leaves open.

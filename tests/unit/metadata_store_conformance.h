@@ -106,6 +106,7 @@ class RoleConformance : public ::testing::TestWithParam<RoleFactory<Role>> {
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     scratch_ = tmpl;
     roles_ = this->GetParam().make(scratch_);
+    if (this->IsSkipped()) return;  // the backend is not there to test (the factory said why)
     ASSERT_TRUE(roles_.complete()) << "the factory must give every role";
   }
 

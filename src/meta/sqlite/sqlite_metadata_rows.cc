@@ -1,7 +1,5 @@
 #include "meta/sqlite/sqlite_metadata_rows.h"
 
-#include <boost/json.hpp>
-
 namespace berth::sqlite_meta {
 using sqlite::Connection;
 using sqlite::Statement;
@@ -20,88 +18,6 @@ RepositoryRecord read_repo(const Statement& s) {
   if (!s.is_null(9)) r.lifecycle_policy = s.text(9);
   r.lifecycle_evaluated_at = s.opt_int64(10);
   return r;
-}
-
-namespace {
-
-boost::json::value parse_or_null(std::string_view text) {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(text, ec);
-  return ec ? boost::json::value() : v;
-}
-
-}  // namespace
-
-std::string strings_to_json(const std::vector<std::string>& v) {
-  boost::json::array a;
-  for (const auto& s : v) a.emplace_back(s);
-  return boost::json::serialize(a);
-}
-
-std::vector<std::string> strings_from_json(std::string_view text) {
-  std::vector<std::string> out;
-  boost::json::value v = parse_or_null(text);
-  if (!v.is_array()) return out;
-  for (const auto& e : v.as_array()) {
-    if (e.is_string()) out.emplace_back(e.as_string());
-  }
-  return out;
-}
-
-std::string annotations_to_json(const std::map<std::string, std::string>& m) {
-  boost::json::object o;
-  for (const auto& [k, v] : m) o[k] = v;
-  return boost::json::serialize(o);
-}
-
-std::map<std::string, std::string> annotations_from_json(std::string_view text) {
-  std::map<std::string, std::string> out;
-  boost::json::value v = parse_or_null(text);
-  if (!v.is_object()) return out;
-  for (const auto& [k, e] : v.as_object()) {
-    if (e.is_string()) out.emplace(std::string(k), std::string(e.as_string()));
-  }
-  return out;
-}
-
-std::string preview_results_to_json(const std::vector<LifecyclePreviewResult>& results) {
-  boost::json::array a;
-  for (const auto& r : results) {
-    boost::json::array tags;
-    for (const auto& t : r.tags) tags.emplace_back(t);
-    a.push_back(boost::json::object{{"digest", r.digest},
-                                    {"tags", std::move(tags)},
-                                    {"pushed_at_ms", r.pushed_at_ms},
-                                    {"rule", r.rule_priority}});
-  }
-  return boost::json::serialize(a);
-}
-
-std::vector<LifecyclePreviewResult> preview_results_from_json(std::string_view text) {
-  std::vector<LifecyclePreviewResult> out;
-  boost::json::value v = parse_or_null(text);
-  if (!v.is_array()) return out;
-  for (const auto& e : v.as_array()) {
-    if (!e.is_object()) continue;
-    const auto& o = e.as_object();
-    LifecyclePreviewResult r;
-    if (const auto* d = o.if_contains("digest"); d != nullptr && d->is_string()) r.digest = d->as_string();
-    if (const auto* t = o.if_contains("tags"); t != nullptr && t->is_array()) {
-      for (const auto& tag : t->as_array()) {
-        if (tag.is_string()) r.tags.emplace_back(tag.as_string());
-      }
-    }
-    if (const auto* ms = o.if_contains("pushed_at_ms"); ms != nullptr && ms->is_int64()) {
-      r.pushed_at_ms = ms->as_int64();
-    } else if (const auto* sec = o.if_contains("pushed_at"); sec != nullptr && sec->is_int64()) {
-      r.pushed_at_ms = sec->as_int64() * 1000;
-    }
-    if (const auto* rule = o.if_contains("rule"); rule != nullptr && rule->is_int64()) {
-      r.rule_priority = static_cast<int>(rule->as_int64());
-    }
-    out.push_back(std::move(r));
-  }
-  return out;
 }
 
 Result<std::optional<int64_t>> manifest_id(Connection& c, RepositoryId repo, std::string_view digest) {

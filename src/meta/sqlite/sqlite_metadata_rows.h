@@ -14,6 +14,7 @@
 #include "core/status.h"
 #include "core/records.h"
 #include "meta/sqlite/sqlite_db.h"
+#include "meta/stored_formats.h"
 
 namespace berth::sqlite_meta {
 
@@ -32,17 +33,13 @@ inline constexpr const char* kRepoColumns =
 
 RepositoryRecord read_repo(const sqlite::Statement& s);
 
-// The typed fields as their columns hold them (the format every berth has
-// written): a JSON array of strings, a JSON object of strings, and the
-// preview results as [{"digest","tags","pushed_at_ms","rule"}]. The readers
-// take what is unreadable as empty, and preview results written before
-// milliseconds ("pushed_at", seconds) as what they meant.
-std::string strings_to_json(const std::vector<std::string>& v);
-std::vector<std::string> strings_from_json(std::string_view text);
-std::string annotations_to_json(const std::map<std::string, std::string>& m);
-std::map<std::string, std::string> annotations_from_json(std::string_view text);
-std::string preview_results_to_json(const std::vector<LifecyclePreviewResult>& results);
-std::vector<LifecyclePreviewResult> preview_results_from_json(std::string_view text);
+// The typed fields' text forms (meta/stored_formats.h).
+using stored_formats::annotations_from_json;
+using stored_formats::annotations_to_json;
+using stored_formats::preview_results_from_json;
+using stored_formats::preview_results_to_json;
+using stored_formats::strings_from_json;
+using stored_formats::strings_to_json;
 
 // The row id of manifest `digest` in `repo`, nullopt when absent.
 Result<std::optional<int64_t>> manifest_id(sqlite::Connection& c, RepositoryId repo, std::string_view digest);

@@ -1,0 +1,35 @@
+// The schema versions of the metadata tables in PostgreSQL: an ordered list
+// of migrations, the database's version in the one-row table
+// `schema_version`. Private to src/meta/postgres/.
+//
+// The versions are SQLite's (meta/sqlite/migrations.h), step for step:
+// migration i (0-based) brings a database from version i to i+1, and the
+// latest version is the list's length. Each step runs in its own transaction
+// with the version bump, under an advisory lock, so concurrent starts apply
+// each step once and a crash leaves the database at a whole version. A
+// database newer than the list is refused, naming both versions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+#include "meta/postgres/postgres_db.h"
+
+namespace berth::pg_meta {
+
+// The version this binary writes: the number of migrations.
+int64_t latest_schema_version();
+
+struct MigrationReport {
+  int64_t from = 0;  // the version found (0: a new, empty database)
+  int64_t to = 0;    // the version left
+};
+
+// Brings the database behind `pool` to version `target` (at most the
+// latest), one transaction per step; `where` names the database in errors.
+// kFailedPrecondition, naming both versions, when the database is newer
+// than `target`.
+Result<MigrationReport> migrate(pg::Pool& pool, const std::string& where, int64_t target);
+
+}  // namespace berth::pg_meta

@@ -1,0 +1,47 @@
+// IdentityStore in berth's PostgreSQL database, on the metadata store's
+// connection pool. Thread-safe; shared by every node on the database.
+//
+// Freshness across nodes: every change to users or keys bumps the
+// `identity_generation` row in the same transaction, and identity_generation()
+// reads it from the database each time (no cache), so a change is seen by
+// every node's next read once its transaction commits. IdentityService polls
+// it at most once per recheck interval (1 s by default), which bounds how long
+// a disabled or deleted key keeps working on another node.
+#pragma once
+
+#include <memory>
+
+#include "meta/identity_store.h"
+#include "meta/postgres/postgres_db.h"
+
+namespace berth {
+
+class PostgresIdentityStore final : public IdentityStore {
+ public:
+  // Shares `pool` (owned by the caller, e.g. PostgresMetadataStore) and creates
+  // its tables if needed.
+  static Result<std::unique_ptr<PostgresIdentityStore>> open(pg::Pool& pool);
+
+  Status create_account(const AccountRecord& account) override;
+  Result<AccountRecord> get_account(std::string_view id) override;
+  Result<std::vector<AccountRecord>> list_accounts() override;
+  Status create_user(const UserRecord& user) override;
+  Result<UserRecord> get_user(std::string_view account_id, std::string_view name) override;
+  Result<std::vector<UserRecord>> list_users(std::string_view account_id) override;
+  Status create_access_key(const AccessKeyRecord& key) override;
+  Result<AccessKeyRecord> get_access_key(std::string_view id) override;
+  Result<std::vector<AccessKeyRecord>> list_access_keys(std::string_view account_id) override;
+  Status set_access_key_active(std::string_view id, bool active, int64_t tokens_not_before) override;
+  Status delete_access_key(std::string_view id) override;
+  Result<int64_t> identity_generation() override;
+  Result<std::optional<std::string>> get_setting(std::string_view key) override;
+  Result<std::string> put_setting_if_absent(std::string_view key, std::string_view value) override;
+
+ private:
+  explicit PostgresIdentityStore(pg::Pool& pool) : pool_(pool) {}
+  // Brings the identity tables to the latest version, one step at a time.
+  Status migrate();
+  pg::Pool& pool_;
+};
+
+}  // namespace berth

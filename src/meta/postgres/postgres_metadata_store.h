@@ -1,0 +1,122 @@
+// MetadataStore on PostgreSQL. Thread-safe; any number of berth processes and
+// nodes may share one database.
+//
+// The same files as the SQLite store (meta/sqlite/), one per role:
+// schema.cc (open), migrations.cc (the schema versions), postgres_<role>.cc
+// for each role, and postgres_metadata_rows.{h,cc} for what several roles
+// share. Every method is one transaction (a single statement, or
+// pg::Pool::write / read); writes run SERIALIZABLE and are retried on
+// serialization failures, which gives tag moves, GC claims, upload leases and
+// upload commits the outcome SQLite's single writer gives them. A database
+// that cannot be reached makes a method fail with kUnavailable.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "meta/metadata_store.h"
+#include "meta/postgres/migrations.h"
+#include "meta/postgres/postgres_db.h"
+
+namespace berth {
+
+class PostgresMetadataStore final : public MetadataStore {
+ public:
+  // Connects to the database `opts` names (kUnavailable, naming the DSN
+  // without its password, when it cannot) and migrates its schema to the
+  // latest version (meta/postgres/migrations.h), reporting the versions
+  // before and after in `*report` when given. kFailedPrecondition, naming
+  // both versions, when the database is newer than this binary.
+  static Result<std::unique_ptr<PostgresMetadataStore>> open(pg::Pool::Options opts,
+                                                             pg_meta::MigrationReport* report = nullptr);
+
+  // RepositoryStore (postgres_repositories.cc)
+  Result<RepositoryRecord> create_repository(const RepositoryRecord& repo) override;
+  Result<RepositoryRecord> ensure_repository(std::string_view account_id, std::string_view name,
+                                             int64_t now) override;
+  Result<RepositoryRecord> get_repository(std::string_view account_id,
+                                          std::string_view name) override;
+  Result<std::vector<RepositoryRecord>> list_repositories(std::string_view account_id,
+                                                          const PageRequest& page) override;
+  Status update_repository(const RepositoryRecord& repo) override;
+  Status delete_repository(RepositoryId id, bool force) override;
+
+  // BlobLinkStore (postgres_blob_links.cc)
+  Status link_blob(RepositoryId repo, const Digest& digest, int64_t size, int64_t now) override;
+  Result<BlobLink> get_blob_link(RepositoryId repo, const Digest& digest) override;
+  Status unlink_blob(RepositoryId repo, const Digest& digest) override;
+  Result<std::vector<RepositoryId>> repositories_with_blob(std::string_view account_id,
+                                                          const Digest& digest) override;
+  Result<std::vector<BlobLink>> linked_blobs() override;
+
+  // UploadStore (postgres_uploads.cc)
+  Status create_upload(const UploadRecord& upload) override;
+  Result<UploadRecord> get_upload(std::string_view id) override;
+  Status delete_upload(std::string_view id) override;
+  Status acquire_upload_lease(std::string_view id, std::string_view holder, int64_t now, int64_t until) override;
+  Status release_upload_lease(std::string_view id, std::string_view holder) override;
+  Result<std::vector<UploadRecord>> uploads_started_before(int64_t when) override;
+  Status begin_blob_write(const Digest& digest, int64_t now) override;
+  Status end_blob_write(const Digest& digest) override;
+  Status complete_upload(RepositoryId repo, const Digest& digest, int64_t size, std::string_view upload_id,
+                         int64_t now) override;
+
+  // ManifestStore (postgres_manifests.cc)
+  Status put_manifest(const PutManifestRequest& req) override;
+  Result<ManifestRecord> get_manifest(RepositoryId repo, const Digest& digest) override;
+  Result<ManifestRecord> get_manifest_by_tag(RepositoryId repo, std::string_view tag) override;
+  Result<ResolvedManifest> resolve_manifest(std::string_view account_id, std::string_view repo_name,
+                                            const Digest* digest, std::string_view tag) override;
+  Status delete_manifest(RepositoryId repo, const Digest& digest) override;
+  Status delete_tag(RepositoryId repo, std::string_view tag) override;
+  Result<ImageDeletion> delete_image(RepositoryId repo, const Digest& digest,
+                                     std::optional<std::string_view> tag) override;
+  Result<std::vector<std::string>> list_tags(RepositoryId repo, const PageRequest& page) override;
+  Result<std::vector<ReferrerRecord>> list_referrers(
+      RepositoryId repo, const Digest& subject,
+      std::optional<std::string_view> artifact_type) override;
+  Result<std::vector<ImageRecord>> list_images(RepositoryId repo, const PageRequest& page) override;
+  Result<std::vector<std::string>> tags_for_manifest(RepositoryId repo, const Digest& digest) override;
+  Status record_pull(RepositoryId repo, const Digest& digest, int64_t when_ms) override;
+
+  // LifecycleStore (postgres_lifecycle.cc)
+  Status set_lifecycle_policy(RepositoryId repo, const std::optional<std::string>& text) override;
+  Status mark_lifecycle_evaluated(RepositoryId repo, int64_t when) override;
+  Result<std::vector<RepositoryRecord>> repositories_with_lifecycle_policy() override;
+  Status put_lifecycle_preview(RepositoryId repo, const LifecyclePreviewRecord& preview) override;
+  Result<LifecyclePreviewRecord> get_lifecycle_preview(RepositoryId repo) override;
+  Status expire_manifest(RepositoryId repo, const Digest& digest,
+                         const std::vector<std::string>& expected_tags) override;
+  Status record_expirations(const std::vector<ExpirationRecord>& expirations) override;
+  Result<std::vector<ExpirationRecord>> list_expirations(std::string_view account_id, size_t limit) override;
+
+  // GcStore (postgres_gc.cc)
+  Result<std::vector<GcCandidate>> gc_candidates(int64_t queued_before, size_t limit) override;
+  Status gc_enqueue(const std::vector<Digest>& digests, int64_t now) override;
+  Result<std::optional<int64_t>> gc_claim(const Digest& digest, int64_t linked_before, int64_t writes_after,
+                                          bool dry_run, int64_t now) override;
+  Result<std::vector<Digest>> gc_drop_referenced(const std::vector<Digest>& digests) override;
+  Status gc_release(const Digest& digest) override;
+  Result<std::vector<PendingDeletion>> gc_pending() override;
+
+  // UsageStore (postgres_usage.cc)
+  Result<std::vector<RepositoryUsage>> repository_usage(std::string_view account_id) override;
+  Result<int64_t> account_usage(std::string_view account_id) override;
+
+  // ResourceTagStore (postgres_resource_tags.cc)
+  Result<std::vector<std::pair<std::string, std::string>>> get_resource_tags(RepositoryId repo) override;
+  Result<std::vector<RepositoryRecord>> repositories_with_resource_tag(std::string_view key,
+                                                                      std::string_view value) override;
+  Status set_resource_tags(RepositoryId repo,
+                           const std::vector<std::pair<std::string, std::string>>& tags) override;
+
+  // The connection pool, which the identity store shares.
+  pg::Pool& pool() { return *pool_; }
+
+ private:
+  explicit PostgresMetadataStore(std::unique_ptr<pg::Pool> pool) : pool_(std::move(pool)) {}
+
+  std::unique_ptr<pg::Pool> pool_;
+};
+
+}  // namespace berth
