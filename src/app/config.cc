@@ -81,7 +81,11 @@ const std::vector<StoreDriver>& metadata_drivers() {
 }
 
 const std::vector<StoreDriver>& storage_drivers() {
-  static const std::vector<StoreDriver> drivers = {{"filesystem", {"root"}}};
+  static const std::vector<StoreDriver> drivers = {
+      {"filesystem", {"root"}},
+      // README "S3 storage"; opened by app/stores.cc.
+      {"s3", {"endpoint", "region", "bucket", "prefix", "access-key-id", "secret-access-key", "credentials-file",
+              "path-style", "redirect"}}};
   return drivers;
 }
 

@@ -1,5 +1,6 @@
 #include "app/stores.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "blob/fs/fs_blob_store.h"
+#include "blob/s3/s3_blob_store.h"
 #include "core/clock.h"
 #include "meta/postgres/postgres_identity_store.h"
 #include "meta/postgres/postgres_metadata_store.h"
@@ -117,6 +119,91 @@ Result<std::unique_ptr<BlobStore>> open_filesystem(const Config& config) {
   return std::unique_ptr<BlobStore>(std::move(store));
 }
 
+// `storage: {s3: {...}}`. Credentials from the config, else the environment
+// (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), else `credentials-file` (the
+// AWS shared-credentials format: aws_access_key_id / aws_secret_access_key
+// lines, the [default] profile or the only one). Never logged.
+Result<sigv4::SigningCredentials> s3_credentials(const std::map<std::string, std::string>& p) {
+  auto get = [&p](const char* k) {
+    auto it = p.find(k);
+    return it == p.end() ? std::string() : it->second;
+  };
+  sigv4::SigningCredentials c{get("access-key-id"), get("secret-access-key")};
+  if (c.access_key_id.empty() != c.secret_access_key.empty()) {
+    return error(Code::kInvalidArgument, "storage.s3: set both access-key-id and secret-access-key, or neither");
+  }
+  if (!c.access_key_id.empty()) return c;
+  const char* env_id = std::getenv("AWS_ACCESS_KEY_ID");
+  const char* env_secret = std::getenv("AWS_SECRET_ACCESS_KEY");
+  if (env_id != nullptr && env_secret != nullptr && *env_id != '\0' && *env_secret != '\0') {
+    return sigv4::SigningCredentials{env_id, env_secret};
+  }
+  const std::string file = get("credentials-file");
+  if (file.empty()) {
+    return error(Code::kInvalidArgument,
+                 "storage.s3: no credentials: set access-key-id/secret-access-key, AWS_ACCESS_KEY_ID/"
+                 "AWS_SECRET_ACCESS_KEY, or credentials-file");
+  }
+  std::ifstream in(file);
+  if (!in) return error(Code::kInvalidArgument, fmt::format("storage.s3.credentials-file {}: cannot read it", file));
+  std::string line, profile;
+  std::map<std::string, sigv4::SigningCredentials> profiles;
+  auto trim = [](std::string s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+    size_t i = 0;
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    return s.substr(i);
+  };
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line.front() == '[' && line.back() == ']') {
+      profile = trim(line.substr(1, line.size() - 2));
+      continue;
+    }
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = trim(line.substr(0, eq));
+    const std::string value = trim(line.substr(eq + 1));
+    if (key == "aws_access_key_id") profiles[profile].access_key_id = value;
+    if (key == "aws_secret_access_key") profiles[profile].secret_access_key = value;
+  }
+  auto it = profiles.find("default");
+  if (it == profiles.end() && profiles.size() == 1) it = profiles.begin();
+  if (it == profiles.end() || it->second.access_key_id.empty() || it->second.secret_access_key.empty()) {
+    return error(Code::kInvalidArgument,
+                 fmt::format("storage.s3.credentials-file {}: no [default] aws_access_key_id and "
+                             "aws_secret_access_key",
+                             file));
+  }
+  return it->second;
+}
+
+Result<std::unique_ptr<BlobStore>> open_s3(const Config& config) {
+  const auto& p = config.storage.params;
+  auto get = [&p](const char* k, const char* fallback) {
+    auto it = p.find(k);
+    return it == p.end() ? std::string(fallback) : it->second;
+  };
+  auto flag = [&](const char* k, bool fallback) -> Result<bool> {
+    const std::string v = get(k, fallback ? "true" : "false");
+    if (v == "true") return true;
+    if (v == "false") return false;
+    return error(Code::kInvalidArgument, fmt::format("storage.s3.{}: expected true or false, not '{}'", k, v));
+  };
+  s3::S3StoreOptions o;
+  o.client.endpoint = get("endpoint", "");
+  if (o.client.endpoint.empty()) return error(Code::kInvalidArgument, "storage.s3.endpoint is required");
+  o.client.region = get("region", "us-east-1");
+  o.client.bucket = get("bucket", "");
+  BERTH_ASSIGN_OR_RETURN(o.client.path_style, flag("path-style", true));
+  BERTH_ASSIGN_OR_RETURN(o.redirect, flag("redirect", false));
+  BERTH_ASSIGN_OR_RETURN(o.client.credentials, s3_credentials(p));
+  o.prefix = get("prefix", "");
+  BERTH_ASSIGN_OR_RETURN(auto store, s3::S3BlobStore::open(std::move(o)));
+  return std::unique_ptr<BlobStore>(std::move(store));
+}
+
 // One entry per driver in metadata_drivers() and storage_drivers().
 const std::map<std::string, MetadataFactory>& metadata_factories() {
   static const std::map<std::string, MetadataFactory> f = {{"sqlite", open_sqlite}, {"postgres", open_postgres}};
@@ -124,7 +211,7 @@ const std::map<std::string, MetadataFactory>& metadata_factories() {
 }
 
 const std::map<std::string, BlobFactory>& blob_factories() {
-  static const std::map<std::string, BlobFactory> f = {{"filesystem", open_filesystem}};
+  static const std::map<std::string, BlobFactory> f = {{"filesystem", open_filesystem}, {"s3", open_s3}};
   return f;
 }
 

@@ -17,34 +17,27 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/sigv4_signing.h"
 #include "core/status.h"
 
 namespace berth::auth {
 
-// One header line as received: the name as sent (any case) and the raw value.
-struct HttpHeader {
-  std::string name;
-  std::string value;
-};
-
-// A request as the HTTP layer received it. Nothing is decoded or normalised:
-// the verifier canonicalises it exactly as AWS signers do.
-struct SigV4Request {
-  std::string method;               // e.g. "POST"
-  std::string raw_path;             // the request-target path as on the wire, without '?'
-  std::string raw_query;            // everything after the first '?', as on the wire; "" if none
-  std::vector<HttpHeader> headers;  // in arrival order; repeated names allowed
-  std::string payload_sha256;       // lowercase hex SHA-256 of the body, computed by the caller
-};
-
-// The `<yyyymmdd>/<region>/<service>` part of a credential.
-struct CredentialScope {
-  std::string date;  // yyyymmdd
-  std::string region;
-  std::string service;
-  // "<date>/<region>/<service>/aws4_request".
-  std::string to_string() const;
-};
+// The shared pure stages live in core (core/sigv4_signing.h); they are named
+// here too so that the verifier's callers and tests keep one vocabulary.
+using sigv4::canonical_query_string;
+using sigv4::canonical_request;
+using sigv4::canonical_uri;
+using sigv4::CredentialScope;
+using sigv4::format_amz_date;
+using sigv4::HttpHeader;
+using sigv4::presign_query;
+using sigv4::sha256_hex;
+using sigv4::sign_request;
+using sigv4::signature;
+using sigv4::SigningCredentials;
+using sigv4::signing_key;
+using sigv4::SigV4Request;
+using sigv4::string_to_sign;
 
 // What a successful verification proves about the request.
 struct VerifiedRequest {
@@ -124,77 +117,12 @@ Result<std::string> precheck_request(const SigV4Request& request, const Verifier
 // Empty when there is none or it is not 1-128 letters and digits.
 std::string claimed_access_key_id(const SigV4Request& request);
 
-// --- The stages, exposed for tests and tools --------------------------------
+// --- Dates ------------------------------------------------------------------
 
-// Lowercase hex SHA-256 of `data`.
-std::string sha256_hex(std::string_view data);
-
-// The canonical URI for non-S3 services: `.`/`..` segments resolved and runs of
-// '/' collapsed (botocore's remove_dot_segments), "" → "/", then every byte
-// except A-Z a-z 0-9 - _ . ~ / percent-encoded with upper-case hex. The path is
-// encoded as it arrived, so a wire "%20" becomes "%2520" (AWS double encoding).
-std::string canonical_uri(std::string_view raw_path);
-
-// The canonical query string: components split on '&' (empty ones dropped),
-// each split at the first '=' (no '=' → empty value), key and value
-// percent-decoded ('+' stays '+') and re-encoded leaving only A-Z a-z 0-9 - _ . ~,
-// sorted by key then value, joined with '&'. kInvalidArgument when a component
-// is not valid percent-encoding.
-Result<std::string> canonical_query_string(std::string_view raw_query);
-
-// The canonical request (ECR-API.md §8.2) over the named headers. Names are
-// matched case-insensitively, lowercased and sorted; a repeated header's values
-// are joined with ',' in arrival order, each value trimmed and its internal
-// whitespace runs collapsed to one space. The hashed payload is
-// request.payload_sha256. kSignatureInvalid when a named header is absent from
-// the request or a name is empty; kInvalidArgument for a bad query string.
-Result<std::string> canonical_request(const SigV4Request& request,
-                                      const std::vector<std::string>& signed_headers);
-
-// "AWS4-HMAC-SHA256\n<amz_date>\n<scope>/aws4_request\n<hex sha256(canonical)>".
-std::string string_to_sign(std::string_view amz_date, const CredentialScope& scope,
-                           std::string_view canonical_request);
-
-// kSigning = HMAC chain over "AWS4"+secret, date, region, service, "aws4_request".
-std::array<uint8_t, 32> signing_key(std::string_view secret_access_key,
-                                    const CredentialScope& scope);
-
-// Lowercase hex HMAC-SHA256(signing_key, string_to_sign).
-std::string signature(const std::array<uint8_t, 32>& signing_key, std::string_view string_to_sign);
-
-// "yyyymmddThhmmssZ" (UTC) for seconds since the Unix epoch.
-std::string format_amz_date(int64_t unix_seconds);
 // Parses exactly "yyyymmddThhmmssZ"; nullopt if malformed or not a real date.
 std::optional<int64_t> parse_amz_date(std::string_view amz_date);
 // Parses an RFC 7231 IMF-fixdate ("Sun, 30 Aug 2015 12:36:00 GMT"), the form
 // of the HTTP Date header; nullopt otherwise.
 std::optional<int64_t> parse_http_date(std::string_view http_date);
-
-// --- Client side -------------------------------------------------------------
-
-struct SigningCredentials {
-  std::string access_key_id;
-  std::string secret_access_key;
-};
-
-// Signs `request` the way botocore does: sets X-Amz-Date to `unix_seconds` (the
-// first X-Amz-Date replaced in place, any other dropped, else one appended), signs every
-// header present except Authorization, User-Agent, Expect, X-Amzn-Trace-Id and
-// the hop-by-hop headers, then appends `Authorization` and returns its value.
-// kInvalidArgument when the request has no Host header or a bad query string.
-Result<std::string> sign_request(SigV4Request& request, const SigningCredentials& credentials,
-                                 std::string_view region, std::string_view service,
-                                 int64_t unix_seconds);
-
-// Presigns `request` (typically a GET): returns request.raw_query with
-// X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-Expires,
-// X-Amz-SignedHeaders=host and X-Amz-Signature appended. The signature covers
-// request.payload_sha256 (the empty-body hash for a GET). The caller puts the
-// result after '?'. kInvalidArgument when there is no Host header, a bad query
-// string, or expires_seconds < 1.
-Result<std::string> presign_query(const SigV4Request& request,
-                                  const SigningCredentials& credentials, std::string_view region,
-                                  std::string_view service, int64_t unix_seconds,
-                                  int64_t expires_seconds);
 
 }  // namespace berth::auth

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "blob/fs/fs_blob_store.h"
+#include "s3_test_env.h"
 
 namespace berth::conformance {
 namespace {
@@ -19,6 +20,21 @@ std::unique_ptr<BlobStore> make_fs_blob_store(const std::filesystem::path& scrat
 
 INSTANTIATE_TEST_SUITE_P(Fs, BlobStoreConformance,
                          ::testing::Values(BlobStoreFactory{"fs", make_fs_blob_store}),
+                         BlobStoreFactory::Name);
+
+// Against a real S3 service (Ceph RGW in scripts/test.sh), each test under a
+// fresh prefix; skipped when none is configured (test.sh fails on that).
+std::unique_ptr<BlobStore> make_s3_blob_store(const std::filesystem::path&) {
+  auto o = s3_test::s3_options(s3_test::random_prefix());
+  if (!o) {
+    []() { GTEST_SKIP() << "BERTH_TEST_S3_ENDPOINT is not set"; }();
+    return nullptr;
+  }
+  return s3_test::open_s3(o);
+}
+
+INSTANTIATE_TEST_SUITE_P(S3, BlobStoreConformance,
+                         ::testing::Values(BlobStoreFactory{"s3", make_s3_blob_store}),
                          BlobStoreFactory::Name);
 
 // FsBlobStore specifics the interface leaves open.

@@ -1,0 +1,628 @@
+#include "blob/s3/s3_blob_store.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace berth::s3 {
+
+namespace {
+
+constexpr std::string_view kCommitHeader = "x-amz-meta-berth-commit";
+
+bool valid_upload_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Status unknown_upload() { return error(Code::kBlobUploadUnknown, "upload not found"); }
+
+std::string random_token() {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof b) != 1) std::abort();
+  std::string out;
+  for (unsigned char c : b) out += fmt::format("{:02x}", c);
+  return out;
+}
+
+std::string segment_name(uint64_t offset) { return fmt::format("{:020}", offset); }
+
+// Reads a blob or an upload snapshot: a sequence of objects ("pieces") that
+// together hold bytes [0, size), through one read-ahead window.
+class S3Reader final : public BlobReader {
+ public:
+  S3Reader(S3Client& client, std::vector<S3BlobStore::Segment> pieces, uint64_t size, std::string commit,
+           Code missing)
+      : client_(client), pieces_(std::move(pieces)), size_(size), commit_(std::move(commit)), missing_(missing) {}
+
+  uint64_t size() const override { return size_; }
+  std::optional<int> native_fd() const override { return std::nullopt; }
+
+  Result<size_t> read_at(uint64_t offset, void* buf, size_t len) override {
+    if (offset >= size_ || len == 0) return size_t{0};
+    len = static_cast<size_t>(std::min<uint64_t>(len, size_ - offset));
+    if (!(offset >= window_start_ && offset < window_start_ + window_.size())) {
+      BERTH_RETURN_IF_ERROR(fill(offset, len));
+    }
+    const uint64_t in = offset - window_start_;
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(len, window_.size() - in));
+    std::memcpy(buf, window_.data() + in, n);
+    return n;
+  }
+
+  const std::string& commit() const { return commit_; }
+
+ private:
+  // Loads the window at `offset` from the piece holding it (at most one
+  // piece per window, at least `len` bytes when the piece has them).
+  Status fill(uint64_t offset, size_t len) {
+    auto it = std::upper_bound(pieces_.begin(), pieces_.end(), offset,
+                               [](uint64_t off, const S3BlobStore::Segment& s) { return off < s.offset; });
+    if (it == pieces_.begin()) return error(Code::kInternal, "upload segments do not start at 0");
+    const S3BlobStore::Segment& piece = *(it - 1);
+    const uint64_t piece_end = std::min(piece.offset + piece.size, size_);
+    if (offset >= piece_end) return error(Code::kInternal, "a segment of the upload is shorter than listed");
+    const uint64_t want = std::min<uint64_t>(std::max<uint64_t>(len, kReadWindow), piece_end - offset);
+    const uint64_t from = offset - piece.offset;
+    S3Request req;
+    req.key = piece.key;
+    req.headers.push_back({"Range", fmt::format("bytes={}-{}", from, from + want - 1)});
+    BERTH_ASSIGN_OR_RETURN(S3Response res, client_.send(req));
+    if (res.status != 200 && res.status != 206) return s3_status("GET " + piece.key, res, missing_);
+    if (res.body.size() < want) {
+      return error(Code::kInternal, fmt::format("GET {}: {} bytes where {} were expected", piece.key,
+                                                res.body.size(), want));
+    }
+    res.body.resize(static_cast<size_t>(want));
+    window_ = std::move(res.body);
+    window_start_ = offset;
+    return Status::ok();
+  }
+
+  S3Client& client_;
+  std::vector<S3BlobStore::Segment> pieces_;
+  uint64_t size_;
+  std::string commit_;
+  Code missing_;
+  std::string window_;
+  uint64_t window_start_ = 0;
+};
+
+class S3Appender final : public UploadAppender {
+ public:
+  S3Appender(S3BlobStore& store, std::string prefix, S3BlobStore::UploadListing listing)
+      : store_(store), prefix_(std::move(prefix)), end_(listing.size) {
+    if (!listing.segments.empty()) last_ = listing.segments.back();
+  }
+
+  Status append(const void* data, size_t len) override {
+    if (len == 0) return Status::ok();
+    buffer_.append(static_cast<const char*>(data), len);
+    if (buffer_.size() >= kMinPartSize) return write_out();
+    return Status::ok();
+  }
+
+  Status flush() override { return buffer_.empty() ? Status::ok() : write_out(); }
+
+ private:
+  // Writes the buffered bytes as a new segment, or into the last segment
+  // while that one is shorter than kMinPartSize. On failure the buffer is
+  // kept, so a retried flush writes the same bytes again.
+  Status write_out() {
+    S3Client& client = store_.client();
+    if (last_ && last_->size < kMinPartSize) {
+      std::string merged;
+      if (last_->size > 0) {
+        S3Request get;
+        get.key = last_->key;
+        BERTH_ASSIGN_OR_RETURN(S3Response res, client.send(get));
+        if (res.status != 200) return s3_status("GET " + last_->key, res, Code::kBlobUploadUnknown);
+        if (res.body.size() != last_->size) {
+          return error(Code::kInternal, fmt::format("{} changed under an append (another writer?)", last_->key));
+        }
+        merged = std::move(res.body);
+      }
+      merged += buffer_;
+      BERTH_RETURN_IF_ERROR(put(last_->key, merged));
+      last_->size = merged.size();
+    } else {
+      S3BlobStore::Segment s{prefix_ + "data/" + segment_name(end_), end_, buffer_.size()};
+      BERTH_RETURN_IF_ERROR(put(s.key, buffer_));
+      last_ = s;
+    }
+    end_ += buffer_.size();
+    buffer_.clear();
+    return Status::ok();
+  }
+
+  Status put(const std::string& key, std::string_view body) {
+    S3Request req;
+    req.method = "PUT";
+    req.key = key;
+    req.body = body;
+    BERTH_ASSIGN_OR_RETURN(S3Response res, store_.client().send(req));
+    if (res.status != 200) return s3_status("PUT " + key, res);
+    return Status::ok();
+  }
+
+  S3BlobStore& store_;
+  std::string prefix_;
+  uint64_t end_;
+  std::optional<S3BlobStore::Segment> last_;
+  std::string buffer_;
+};
+
+}  // namespace
+
+Status s3_status(std::string_view what, const S3Response& res, Code missing) {
+  const std::string code = res.error_code();
+  if (res.status == 404 && missing != Code::kInternal) return error(missing, fmt::format("{}: not found", what));
+  if (res.status == 500 || res.status == 502 || res.status == 503 || res.status == 504) {
+    return error(Code::kUnavailable, fmt::format("{}: HTTP {} {}", what, res.status, code));
+  }
+  return error(Code::kInternal, fmt::format("{}: S3 answered HTTP {}{}", what, res.status,
+                                            code.empty() ? "" : " " + code));
+}
+
+S3BlobStore::S3BlobStore(std::unique_ptr<S3Client> client, S3StoreOptions options)
+    : client_(std::move(client)), options_(std::move(options)) {
+  prefix_ = options_.prefix.empty() ? std::string() : options_.prefix + "/";
+}
+
+Result<std::unique_ptr<S3BlobStore>> S3BlobStore::open(S3StoreOptions options) {
+  while (!options.prefix.empty() && options.prefix.back() == '/') options.prefix.pop_back();
+  if (!options.prefix.empty() && !is_plain_key(options.prefix)) {
+    return error(Code::kInvalidArgument,
+                 fmt::format("storage.s3.prefix '{}': only A-Z a-z 0-9 - _ . ~ and '/' between non-empty segments",
+                             options.prefix));
+  }
+  BERTH_ASSIGN_OR_RETURN(auto client, S3Client::create(options.client));
+  const auto deadline = options.open_deadline;
+  auto store = std::unique_ptr<S3BlobStore>(new S3BlobStore(std::move(client), std::move(options)));
+  S3Request head;
+  head.method = "HEAD";
+  head.head = true;
+  auto res = store->client_->send(head, deadline);
+  if (!res) {
+    return error(res.status().code(), fmt::format("S3 bucket '{}' at {} is unreachable: {}",
+                                                  store->options_.client.bucket, store->options_.client.endpoint,
+                                                  res.status().message()));
+  }
+  if (res->status == 404) {
+    S3Request create;
+    create.method = "PUT";
+    auto made = store->client_->send(create, deadline);
+    if (!made) return made.status();
+    if (made->status != 200 && made->error_code() != "BucketAlreadyOwnedByYou") {
+      return s3_status(fmt::format("creating S3 bucket '{}'", store->options_.client.bucket), *made);
+    }
+  } else if (res->status != 200) {
+    return error(Code::kInternal, fmt::format("S3 bucket '{}' at {}: HTTP {} (wrong credentials or no access?)",
+                                              store->options_.client.bucket, store->options_.client.endpoint,
+                                              res->status));
+  }
+  return store;
+}
+
+std::string S3BlobStore::blob_key(const Digest& digest) const {
+  return fmt::format("{}blobs/{}/{}", prefix_, digest.algorithm_name(), digest.hex());
+}
+
+std::string S3BlobStore::upload_prefix(std::string_view id) const { return fmt::format("{}uploads/{}/", prefix_, id); }
+
+Status S3BlobStore::put_object(const std::string& key, std::string_view body, std::vector<sigv4::HttpHeader> headers) {
+  S3Request req;
+  req.method = "PUT";
+  req.key = key;
+  req.body = body;
+  req.headers = std::move(headers);
+  BERTH_ASSIGN_OR_RETURN(S3Response res, client_->send(req));
+  if (res.status != 200) return s3_status("PUT " + key, res);
+  return Status::ok();
+}
+
+Status S3BlobStore::delete_key(const std::string& key) {
+  S3Request req;
+  req.method = "DELETE";
+  req.key = key;
+  BERTH_ASSIGN_OR_RETURN(S3Response res, client_->send(req));
+  if (res.status != 204 && res.status != 200 && res.status != 404) return s3_status("DELETE " + key, res);
+  return Status::ok();
+}
+
+namespace {
+
+struct ListedObject {
+  std::string key;
+  uint64_t size = 0;
+  int64_t modified = 0;
+};
+
+struct ListPage {
+  std::vector<ListedObject> objects;
+  std::vector<std::string> prefixes;
+  std::string next_token;
+};
+
+Result<ListPage> list_page(S3Client& client, const std::string& prefix, const std::string& start_after,
+                           const std::string& token, size_t max_keys, bool delimited) {
+  std::string q = "list-type=2&max-keys=" + std::to_string(max_keys) + "&prefix=" + sigv4::percent_encode_unreserved(prefix);
+  if (delimited) q += "&delimiter=%2F";
+  if (!start_after.empty()) q += "&start-after=" + sigv4::percent_encode_unreserved(start_after);
+  if (!token.empty()) q += "&continuation-token=" + sigv4::percent_encode_unreserved(token);
+  S3Request req;
+  req.query = q;
+  BERTH_ASSIGN_OR_RETURN(S3Response res, client.send(req));
+  if (res.status != 200) return s3_status("list " + prefix, res);
+  ListPage page;
+  for (const std::string& block : xml_all(res.body, "Contents")) {
+    ListedObject o;
+    o.key = xml_first(block, "Key");
+    o.size = std::strtoull(xml_first(block, "Size").c_str(), nullptr, 10);
+    o.modified = parse_iso8601(xml_first(block, "LastModified"));
+    page.objects.push_back(std::move(o));
+  }
+  for (const std::string& block : xml_all(res.body, "CommonPrefixes")) page.prefixes.push_back(xml_first(block, "Prefix"));
+  if (xml_first(res.body, "IsTruncated") == "true") {
+    page.next_token = xml_first(res.body, "NextContinuationToken");
+    if (page.next_token.empty()) return error(Code::kInternal, "S3 listing truncated without a continuation token");
+  }
+  return page;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> S3BlobStore::list_keys(const std::string& prefix) {
+  std::vector<std::string> keys;
+  std::string token;
+  do {
+    BERTH_ASSIGN_OR_RETURN(ListPage page, list_page(*client_, prefix, "", token, 1000, false));
+    for (auto& o : page.objects) keys.push_back(std::move(o.key));
+    token = page.next_token;
+  } while (!token.empty());
+  return keys;
+}
+
+Result<S3BlobStore::UploadListing> S3BlobStore::list_upload(std::string_view id) {
+  const std::string prefix = upload_prefix(id);
+  UploadListing out;
+  std::string token;
+  do {
+    BERTH_ASSIGN_OR_RETURN(ListPage page, list_page(*client_, prefix, "", token, 1000, false));
+    for (auto& o : page.objects) {
+      const std::string_view rest = std::string_view(o.key).substr(prefix.size());
+      if (rest == "info") {
+        out.exists = true;
+        out.modified_at = std::max(out.modified_at, o.modified);
+      } else if (rest.rfind("data/", 0) == 0 && rest.size() == 25) {
+        Segment s{o.key, std::strtoull(std::string(rest.substr(5)).c_str(), nullptr, 10), o.size};
+        out.modified_at = std::max(out.modified_at, o.modified);
+        out.segments.push_back(std::move(s));
+      }
+      out.keys.push_back(std::move(o.key));
+    }
+    token = page.next_token;
+  } while (!token.empty());
+  std::sort(out.segments.begin(), out.segments.end(),
+            [](const Segment& a, const Segment& b) { return a.offset < b.offset; });
+  uint64_t expect = 0;
+  for (const Segment& s : out.segments) {
+    if (s.offset != expect) {
+      return error(Code::kInternal, fmt::format("upload {}: segment at {} where {} was expected", id, s.offset, expect));
+    }
+    expect += s.size;
+  }
+  out.size = expect;
+  return out;
+}
+
+// --- blobs ---------------------------------------------------------------------------
+
+Result<std::unique_ptr<BlobReader>> S3BlobStore::open(const Digest& digest) {
+  const std::string key = blob_key(digest);
+  S3Request head;
+  head.method = "HEAD";
+  head.head = true;
+  head.key = key;
+  BERTH_ASSIGN_OR_RETURN(S3Response res, client_->send(head));
+  if (res.status != 200) return s3_status("HEAD " + key, res, Code::kBlobUnknown);
+  const uint64_t size = std::strtoull(res.header("content-length").c_str(), nullptr, 10);
+  return std::unique_ptr<BlobReader>(
+      new S3Reader(*client_, {Segment{key, 0, size}}, size, res.header(std::string(kCommitHeader)), Code::kBlobUnknown));
+}
+
+Result<uint64_t> S3BlobStore::stat(const Digest& digest) {
+  const std::string key = blob_key(digest);
+  S3Request head;
+  head.method = "HEAD";
+  head.head = true;
+  head.key = key;
+  BERTH_ASSIGN_OR_RETURN(S3Response res, client_->send(head));
+  if (res.status != 200) return s3_status("HEAD " + key, res, Code::kBlobUnknown);
+  return static_cast<uint64_t>(std::strtoull(res.header("content-length").c_str(), nullptr, 10));
+}
+
+Status S3BlobStore::remove(const Digest& digest) { return delete_key(blob_key(digest)); }
+
+Status S3BlobStore::quarantine(const Digest& digest, const BlobReader* checked) {
+  const std::string key = blob_key(digest);
+  S3Request head;
+  head.method = "HEAD";
+  head.head = true;
+  head.key = key;
+  BERTH_ASSIGN_OR_RETURN(S3Response res, client_->send(head));
+  if (res.status != 200) return s3_status("HEAD " + key, res, Code::kBlobUnknown);
+  if (const auto* reader = dynamic_cast<const S3Reader*>(checked)) {
+    // Only the bytes that were found bad go: every commit writes a new token.
+    if (reader->commit() != res.header(std::string(kCommitHeader))) {
+      return error(Code::kFailedPrecondition, "the blob was replaced since it was checked");
+    }
+  }
+  const std::string dst = fmt::format("{}quarantine/{}/{}", prefix_, digest.algorithm_name(), digest.hex());
+  S3Request copy;
+  copy.method = "PUT";
+  copy.key = dst;
+  copy.headers.push_back({"x-amz-copy-source", client_->copy_source(key)});
+  BERTH_ASSIGN_OR_RETURN(S3Response copied, client_->send(copy));
+  if (copied.status != 200 || copied.body.find("<Error>") != std::string::npos) {
+    return s3_status("copy " + key + " to quarantine", copied, Code::kBlobUnknown);
+  }
+  return delete_key(key);
+}
+
+Result<std::vector<Digest>> S3BlobStore::list(const std::optional<Digest>& after, size_t limit) {
+  if (limit == 0) limit = 1;
+  const std::string prefix = prefix_ + "blobs/";
+  std::string start_after = after ? blob_key(*after) : std::string();
+  std::vector<Digest> out;
+  std::string token;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(ListPage page, list_page(*client_, prefix, token.empty() ? start_after : "", token,
+                                                    limit - out.size(), false));
+    for (const auto& o : page.objects) {
+      std::string_view rest = std::string_view(o.key).substr(prefix.size());
+      size_t slash = rest.find('/');
+      if (slash == std::string_view::npos) continue;
+      auto d = Digest::parse(fmt::format("{}:{}", rest.substr(0, slash), rest.substr(slash + 1)));
+      if (!d || (after && !(*after < *d))) continue;
+      out.push_back(std::move(d).value());
+    }
+    if (out.size() >= limit || page.next_token.empty()) return out;
+    token = page.next_token;
+  }
+}
+
+Result<std::optional<std::string>> S3BlobStore::redirect_url(const Digest& digest, std::chrono::seconds ttl) {
+  if (!options_.redirect) return std::optional<std::string>();
+  BERTH_ASSIGN_OR_RETURN(std::string url, client_->presign_get(blob_key(digest), ttl));
+  return std::optional<std::string>(std::move(url));
+}
+
+// --- uploads -------------------------------------------------------------------------
+
+Status S3BlobStore::create_upload(std::string_view id) {
+  if (!valid_upload_id(id)) return error(Code::kBlobUploadUnknown, "malformed upload id");
+  // Conditional: an existing upload (and its bytes) stays as it is.
+  S3Request req;
+  req.method = "PUT";
+  req.key = upload_prefix(id) + "info";
+  req.headers = {{"If-None-Match", "*"}};
+  BERTH_ASSIGN_OR_RETURN(S3Response res, client_->send(req));
+  if (res.status == 412) return error(Code::kFailedPrecondition, fmt::format("upload {} exists already", id));
+  if (res.status != 200) return s3_status("PUT " + req.key, res);
+  return Status::ok();
+}
+
+Result<UploadInfo> S3BlobStore::upload_info(std::string_view id) {
+  if (!valid_upload_id(id)) return unknown_upload();
+  BERTH_ASSIGN_OR_RETURN(UploadListing l, list_upload(id));
+  if (!l.exists) return unknown_upload();
+  return UploadInfo{std::string(id), l.size, l.modified_at};
+}
+
+Result<std::unique_ptr<UploadAppender>> S3BlobStore::append_upload(std::string_view id) {
+  if (!valid_upload_id(id)) return unknown_upload();
+  BERTH_ASSIGN_OR_RETURN(UploadListing l, list_upload(id));
+  if (!l.exists) return unknown_upload();
+  return std::unique_ptr<UploadAppender>(new S3Appender(*this, upload_prefix(id), std::move(l)));
+}
+
+Result<std::unique_ptr<BlobReader>> S3BlobStore::read_upload(std::string_view id) {
+  if (!valid_upload_id(id)) return unknown_upload();
+  BERTH_ASSIGN_OR_RETURN(UploadListing l, list_upload(id));
+  if (!l.exists) return unknown_upload();
+  return std::unique_ptr<BlobReader>(new S3Reader(*client_, std::move(l.segments), l.size, "", Code::kBlobUploadUnknown));
+}
+
+Status S3BlobStore::save_hash_state(std::string_view id, const SavedHashState& state) {
+  if (!valid_upload_id(id)) return unknown_upload();
+  const std::string prefix = upload_prefix(id);
+  auto exists = [&]() -> Result<bool> {
+    S3Request head;
+    head.method = "HEAD";
+    head.head = true;
+    head.key = prefix + "info";
+    BERTH_ASSIGN_OR_RETURN(S3Response res, client_->send(head));
+    if (res.status == 404) return false;
+    if (res.status != 200) return s3_status("HEAD " + head.key, res);
+    return true;
+  };
+  BERTH_ASSIGN_OR_RETURN(bool before, exists());
+  if (!before) return unknown_upload();
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((state.offset >> (8 * i)) & 0xff);
+  bytes += state.state;
+  BERTH_RETURN_IF_ERROR(put_object(prefix + "hash", bytes));  // one PUT: atomic
+  // An abort or commit may have removed the upload meanwhile: leave nothing.
+  BERTH_ASSIGN_OR_RETURN(bool after, exists());
+  if (!after) {
+    (void)delete_key(prefix + "hash");
+    return unknown_upload();
+  }
+  return Status::ok();
+}
+
+Result<SavedHashState> S3BlobStore::load_hash_state(std::string_view id) {
+  if (!valid_upload_id(id)) return unknown_upload();
+  S3Request get;
+  get.key = upload_prefix(id) + "hash";
+  BERTH_ASSIGN_OR_RETURN(S3Response res, client_->send(get));
+  if (res.status == 404) return error(Code::kNotFound, "no saved hash state");
+  if (res.status != 200) return s3_status("GET " + get.key, res);
+  if (res.body.size() < 8) return error(Code::kNotFound, "saved hash state is truncated");
+  SavedHashState out;
+  for (int i = 0; i < 8; ++i) out.offset |= static_cast<uint64_t>(static_cast<unsigned char>(res.body[i])) << (8 * i);
+  out.state = res.body.substr(8);
+  return out;
+}
+
+Status S3BlobStore::commit_upload(std::string_view id, const Digest& digest) {
+  if (!valid_upload_id(id)) return unknown_upload();
+  BERTH_ASSIGN_OR_RETURN(UploadListing l, list_upload(id));
+  if (!l.exists) return unknown_upload();
+  const std::string dst = blob_key(digest);
+  const std::string token = random_token();
+  const std::string prefix = upload_prefix(id);
+  if (l.segments.empty()) {
+    BERTH_RETURN_IF_ERROR(put_object(dst, "", {{std::string(kCommitHeader), token}}));
+  } else if (l.segments.size() == 1) {
+    S3Request copy;
+    copy.method = "PUT";
+    copy.key = dst;
+    copy.headers = {{"x-amz-copy-source", client_->copy_source(l.segments[0].key)},
+                    {"x-amz-metadata-directive", "REPLACE"},
+                    {std::string(kCommitHeader), token}};
+    BERTH_ASSIGN_OR_RETURN(S3Response res, client_->send(copy));
+    if (res.status != 200 || res.body.find("<Error>") != std::string::npos) return s3_status("copy to " + dst, res);
+  } else {
+    S3Request create;
+    create.method = "POST";
+    create.key = dst;
+    create.query = "uploads=";
+    create.headers = {{std::string(kCommitHeader), token}};
+    BERTH_ASSIGN_OR_RETURN(S3Response created, client_->send(create));
+    if (created.status != 200) return s3_status("CreateMultipartUpload " + dst, created);
+    const std::string mpu = xml_first(created.body, "UploadId");
+    if (mpu.empty()) return error(Code::kInternal, "CreateMultipartUpload answered no UploadId");
+    // Recorded so that an abort (upload expiry) also ends a commit a crash interrupted.
+    BERTH_RETURN_IF_ERROR(put_object(prefix + "commit", dst + "\n" + mpu));
+    const std::string mpu_query = "uploadId=" + sigv4::percent_encode_unreserved(mpu);
+    auto abort_mpu = [&] {
+      S3Request abort;
+      abort.method = "DELETE";
+      abort.key = dst;
+      abort.query = mpu_query;
+      (void)client_->send(abort);
+    };
+    std::string complete = "<CompleteMultipartUpload>";
+    for (size_t i = 0; i < l.segments.size(); ++i) {
+      S3Request part;
+      part.method = "PUT";
+      part.key = dst;
+      part.query = fmt::format("partNumber={}&{}", i + 1, mpu_query);
+      part.headers = {{"x-amz-copy-source", client_->copy_source(l.segments[i].key)}};
+      auto res = client_->send(part);
+      if (!res || res->status != 200 || res->body.find("<Error>") != std::string::npos) {
+        abort_mpu();
+        return res ? s3_status("UploadPartCopy " + dst, *res) : res.status();
+      }
+      const std::string etag = xml_first(res->body, "ETag");
+      complete += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, etag);
+    }
+    complete += "</CompleteMultipartUpload>";
+    S3Request done;
+    done.method = "POST";
+    done.key = dst;
+    done.query = mpu_query;
+    done.body = complete;
+    auto res = client_->send(done);
+    if (!res || res->status != 200 || res->body.find("<Error>") != std::string::npos) {
+      // A retried Complete whose first attempt succeeded answers NoSuchUpload:
+      // the blob is there with this commit's token.
+      if (res && res->error_code() == "NoSuchUpload") {
+        S3Request head;
+        head.method = "HEAD";
+        head.head = true;
+        head.key = dst;
+        auto h = client_->send(head);
+        if (!(h && h->status == 200 && h->header(std::string(kCommitHeader)) == token)) {
+          return s3_status("CompleteMultipartUpload " + dst, *res);
+        }
+      } else {
+        abort_mpu();
+        return res ? s3_status("CompleteMultipartUpload " + dst, *res) : res.status();
+      }
+    }
+  }
+  // The blob is durable in S3; now the upload goes, its marker last so that
+  // a crash in between leaves an upload that expiry removes.
+  for (const std::string& key : l.keys) {
+    if (key != prefix + "info") BERTH_RETURN_IF_ERROR(delete_key(key));
+  }
+  (void)delete_key(prefix + "commit");
+  return delete_key(prefix + "info");
+}
+
+Status S3BlobStore::abort_upload(std::string_view id) {
+  if (!valid_upload_id(id)) return unknown_upload();
+  const std::string prefix = upload_prefix(id);
+  BERTH_ASSIGN_OR_RETURN(UploadListing l, list_upload(id));
+  for (const std::string& key : l.keys) {
+    if (key == prefix + "commit") {
+      S3Request get;
+      get.key = key;
+      auto res = client_->send(get);
+      if (res && res->status == 200) {
+        const size_t nl = res->body.find('\n');
+        if (nl != std::string::npos) {
+          S3Request abort;
+          abort.method = "DELETE";
+          abort.key = res->body.substr(0, nl);
+          abort.query = "uploadId=" + sigv4::percent_encode_unreserved(res->body.substr(nl + 1));
+          if (is_plain_key(abort.key)) (void)client_->send(abort);
+        }
+      }
+    }
+  }
+  for (const std::string& key : l.keys) {
+    if (key != prefix + "info") BERTH_RETURN_IF_ERROR(delete_key(key));
+  }
+  return l.exists ? delete_key(prefix + "info") : Status::ok();
+}
+
+Result<std::vector<UploadInfo>> S3BlobStore::list_uploads(const std::optional<std::string>& after, size_t limit) {
+  if (limit == 0) limit = 1;
+  const std::string prefix = prefix_ + "uploads/";
+  std::vector<std::string> ids;
+  std::string token;
+  do {
+    BERTH_ASSIGN_OR_RETURN(ListPage page, list_page(*client_, prefix, "", token, 1000, true));
+    for (const std::string& p : page.prefixes) {
+      if (p.size() <= prefix.size() + 1) continue;
+      std::string id = p.substr(prefix.size(), p.size() - prefix.size() - 1);
+      if (valid_upload_id(id) && (!after || id > *after)) ids.push_back(std::move(id));
+    }
+    token = page.next_token;
+  } while (!token.empty());
+  std::sort(ids.begin(), ids.end());
+  std::vector<UploadInfo> out;
+  for (const auto& id : ids) {
+    auto info = upload_info(id);
+    if (!info) {
+      if (info.status().code() == Code::kBlobUploadUnknown) continue;  // gone since the listing
+      return info.status();
+    }
+    out.push_back(std::move(info).value());
+    if (out.size() == limit) break;
+  }
+  return out;
+}
+
+}  // namespace berth::s3

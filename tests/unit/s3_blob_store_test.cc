@@ -1,0 +1,215 @@
+// The BlobStore conformance suite against a real S3 service, and what the S3
+// store adds: uploads of small chunks that other nodes continue, commits as
+// multipart uploads, presigned redirects, retries across a gateway restart.
+//
+// Runs when BERTH_TEST_S3_ENDPOINT, BERTH_TEST_S3_ACCESS_KEY and
+// BERTH_TEST_S3_SECRET_KEY are set (scripts/test.sh starts Ceph's RADOS
+// Gateway with tests/infra/ceph-up.sh and sets them; it fails when these tests
+// were skipped). Each test works under a fresh random prefix of one bucket.
+#include <gtest/gtest.h>
+
+#include <openssl/rand.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "blob/s3/s3_blob_store.h"
+#include "s3_test_env.h"
+
+namespace berth::s3 {
+namespace {
+
+using namespace berth::s3_test;
+
+class S3BlobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_ = s3_options(random_prefix());
+    if (!options_) GTEST_SKIP() << "BERTH_TEST_S3_ENDPOINT is not set";
+    store_ = open_s3(options_);
+    ASSERT_NE(store_, nullptr);
+  }
+  std::optional<S3StoreOptions> options_;
+  std::unique_ptr<S3BlobStore> store_;
+};
+
+std::string pattern(size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  uint32_t x = seed * 2654435761u + 1;
+  for (size_t i = 0; i < n; ++i) {
+    x = x * 1103515245u + 12345u;
+    s[i] = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+std::string read_all(BlobReader& r) {
+  std::string out;
+  std::vector<char> buf(1 << 20);
+  while (true) {
+    auto n = r.read_at(out.size(), buf.data(), buf.size());
+    EXPECT_TRUE(n.is_ok()) << n.status().to_string();
+    if (!n.is_ok() || *n == 0) return out;
+    out.append(buf.data(), *n);
+  }
+}
+
+// Chunks far below S3's 5 MiB minimum part, each sent by one of two nodes in
+// turn (two stores on the same bucket and prefix), become a blob committed as
+// a multipart upload of three parts (5 + 5 + 2 MiB).
+TEST_F(S3BlobStoreTest, SmallChunksFromTwoNodesCommitAsAMultipartUpload) {
+  auto other = open_s3(options_);
+  ASSERT_NE(other, nullptr);
+  const std::string data = pattern(12 * 1024 * 1024 + 5, 3);
+  const std::string id = "6a0e2f4c-0000-4000-8000-000000000001";
+  ASSERT_TRUE(store_->create_upload(id).is_ok());
+  size_t n = 0;
+  for (size_t off = 0; off < data.size(); off += 700 * 1024, ++n) {
+    BlobStore& node = n % 2 == 0 ? static_cast<BlobStore&>(*store_) : static_cast<BlobStore&>(*other);
+    auto a = node.append_upload(id);
+    ASSERT_TRUE(a.is_ok()) << a.status().to_string();
+    const size_t len = std::min<size_t>(700 * 1024, data.size() - off);
+    ASSERT_TRUE((*a)->append(data.data() + off, len).is_ok());
+    Status st = (*a)->flush();
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    auto info = other->upload_info(id);
+    ASSERT_TRUE(info.is_ok());
+    EXPECT_EQ(info->size, off + len);
+  }
+  auto up = store_->read_upload(id);
+  ASSERT_TRUE(up.is_ok());
+  EXPECT_EQ(read_all(**up), data);
+  const Digest d = Digest::of(data);
+  Status st = other->commit_upload(id, d);
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  auto r = store_->open(d);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ((*r)->size(), data.size());
+  EXPECT_EQ(read_all(**r), data);
+  // A multipart object's ETag ends in "-<parts>": this one had three.
+  S3Request head;
+  head.method = "HEAD";
+  head.head = true;
+  head.key = store_->blob_key(d);
+  auto res = store_->client().send(head);
+  ASSERT_TRUE(res.is_ok());
+  EXPECT_NE(res->header("etag").find("-3"), std::string::npos) << res->header("etag");
+  // Nothing of the upload is left behind.
+  auto uploads = store_->list_uploads();
+  ASSERT_TRUE(uploads.is_ok());
+  EXPECT_TRUE(uploads->empty());
+}
+
+TEST_F(S3BlobStoreTest, AbortRemovesEveryStagedObject) {
+  const std::string id = "6a0e2f4c-0000-4000-8000-000000000002";
+  ASSERT_TRUE(store_->create_upload(id).is_ok());
+  const std::string data = pattern(6 * 1024 * 1024, 4);
+  {
+    auto a = store_->append_upload(id);
+    ASSERT_TRUE(a.is_ok());
+    ASSERT_TRUE((*a)->append(data.data(), data.size()).is_ok());
+    ASSERT_TRUE((*a)->append("tail", 4).is_ok());
+    ASSERT_TRUE((*a)->flush().is_ok());
+  }
+  ASSERT_TRUE(store_->save_hash_state(id, SavedHashState{4, "x"}).is_ok());
+  ASSERT_TRUE(store_->abort_upload(id).is_ok());
+  // Listing the whole prefix directly: no object at all.
+  S3Request list;
+  list.query = "list-type=2&prefix=" + options_->prefix + "%2F";
+  auto res = store_->client().send(list);
+  ASSERT_TRUE(res.is_ok());
+  EXPECT_EQ(xml_all(res->body, "Key").size(), 0u) << res->body;
+}
+
+// With `redirect`, the store hands out a presigned URL that fetches the
+// bytes with no credentials, and a tampered one is refused.
+TEST_F(S3BlobStoreTest, RedirectUrlIsAPresignedGet) {
+  auto o = *options_;
+  o.redirect = true;
+  auto store = open_s3(o);
+  ASSERT_NE(store, nullptr);
+  const std::string data = "bytes fetched through a presigned url";
+  const std::string id = "6a0e2f4c-0000-4000-8000-000000000003";
+  ASSERT_TRUE(store->create_upload(id).is_ok());
+  {
+    auto a = store->append_upload(id);
+    ASSERT_TRUE(a.is_ok());
+    ASSERT_TRUE((*a)->append(data.data(), data.size()).is_ok());
+    ASSERT_TRUE((*a)->flush().is_ok());
+  }
+  ASSERT_TRUE(store->commit_upload(id, Digest::of(data)).is_ok());
+  auto url = store->redirect_url(Digest::of(data), std::chrono::seconds(60));
+  ASSERT_TRUE(url.is_ok());
+  ASSERT_TRUE(url->has_value());
+  auto fetch = [](const std::string& u) {
+    std::string cmd = "env -u AWS_CA_BUNDLE curl -s -w '\\n%{http_code}' '" + u + "'";
+    std::string out;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while (p != nullptr && (n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    if (p != nullptr) ::pclose(p);
+    return out;
+  };
+  EXPECT_EQ(fetch(**url), data + "\n200");
+  std::string tampered = **url;
+  tampered.replace(tampered.find("X-Amz-Expires=60"), 16, "X-Amz-Expires=99");
+  EXPECT_NE(fetch(tampered).substr(fetch(tampered).size() - 3), "200");
+}
+
+// Retryable failures are retried until the deadline: a commit and a read made
+// while radosgw is down (connection refused) succeed once it is back.
+TEST_F(S3BlobStoreTest, RetriesWhileTheGatewayRestarts) {
+  const char* dir = env("BERTH_TEST_CEPH_DIR");
+  if (dir == nullptr) GTEST_SKIP() << "BERTH_TEST_CEPH_DIR is not set (tests/infra/ceph-up.sh sets it)";
+  const std::string data = pattern(100000, 9);
+  const std::string id = "6a0e2f4c-0000-4000-8000-000000000004";
+  ASSERT_TRUE(store_->create_upload(id).is_ok());
+  {
+    auto a = store_->append_upload(id);
+    ASSERT_TRUE(a.is_ok());
+    ASSERT_TRUE((*a)->append(data.data(), data.size()).is_ok());
+    ASSERT_TRUE((*a)->flush().is_ok());
+  }
+  const std::string pid_file = std::string(dir) + "/run/client.rgw.a.pid";
+  int pid = 0;
+  std::ifstream(pid_file) >> pid;
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  std::thread restart([dir] {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    const std::string cmd = fmt::format("env -u AWS_CA_BUNDLE CEPH_CONF={}/ceph.conf radosgw -n client.rgw.a", dir);
+    EXPECT_EQ(std::system(cmd.c_str()), 0);
+  });
+  Status st = store_->commit_upload(id, Digest::of(data));
+  restart.join();
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  auto r = store_->open(Digest::of(data));
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(read_all(**r), data);
+}
+
+// An endpoint that never answers fails within the open deadline with
+// kUnavailable naming the endpoint (what `berth serve` reports).
+TEST(S3BlobStoreOpenTest, UnreachableEndpointFailsFastAndSaysWhere) {
+  S3StoreOptions o;
+  o.client.endpoint = "http://127.0.0.1:9";  // discard: nothing listens
+  o.client.bucket = "nowhere";
+  o.client.credentials = {"key", "secret-never-shown"};
+  o.open_deadline = std::chrono::milliseconds(500);
+  const auto start = std::chrono::steady_clock::now();
+  auto store = S3BlobStore::open(o);
+  ASSERT_FALSE(store.is_ok());
+  EXPECT_EQ(store.status().code(), Code::kUnavailable);
+  EXPECT_NE(store.status().message().find("http://127.0.0.1:9"), std::string::npos) << store.status().message();
+  EXPECT_EQ(store.status().message().find("secret-never-shown"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));  // generous bound
+}
+
+}  // namespace
+}  // namespace berth::s3
