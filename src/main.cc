@@ -51,6 +51,7 @@ int serve(const std::string& config_file, berth::app::Config& flags_over, const 
   if (given("--max-uploads-per-account")) config.max_uploads_per_account = flags_over.max_uploads_per_account;
   if (given("--max-uploads-per-key")) config.max_uploads_per_key = flags_over.max_uploads_per_key;
   if (given("--manifest-urls-allow")) config.manifest_urls_allow = flags_over.manifest_urls_allow;
+  if (given("--audit-log")) config.audit_log = flags_over.audit_log;
   for (auto [flag, field, value] : {std::tuple{"--lifecycle-interval", &config.lifecycle_interval_seconds, durations.lifecycle},
                                     std::tuple{"--gc-interval", &config.gc_interval_seconds, durations.gc},
                                     std::tuple{"--gc-grace", &config.gc_grace_seconds, durations.grace},
@@ -165,6 +166,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--space-reserve", durations.space_reserve,
                         "Disk space kept free in the data directory for deletes and gc on a full disk, "
                         "e.g. 32m (default 32m; 0: none)");
+  serve_cmd->add_option("--audit-log", flags.audit_log,
+                        "Audit trail: a file path, stderr or off (default <data-dir>/audit.log)");
   bool no_auth = false;
   serve_cmd->add_flag("--no-auth", no_auth, "Serve without authentication (anyone may read and write)");
   serve_cmd->add_flag("--create-on-push", flags.create_on_push,

@@ -1,8 +1,11 @@
 #include "app/admin.h"
 
+#include <unistd.h>
+
 #include <iostream>
 #include <memory>
 
+#include "app/audit_command.h"
 #include "app/config.h"
 #include "app/stores.h"
 #include "log/log.h"
@@ -18,6 +21,7 @@ struct AdminArgs {
   std::string user;
   std::string key_id;
   bool admin = false;
+  AuditQuery audit;
 };
 
 int fail(const Status& s) {
@@ -66,12 +70,22 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
   auto* expirations = admin->add_subcommand("expirations", "What lifecycle policies expired, newest first");
   expirations->add_option("--account", args->account, "Only this account");
 
+  auto* audit = admin->add_subcommand("audit", "The audit trail, oldest first (JSON lines; a table on a terminal)");
+  audit->add_option("--since", args->audit.since, "From this RFC 3339 time, or this long ago (e.g. 1h)");
+  audit->add_option("--account", args->audit.account, "Only this account");
+  audit->add_option("--repository", args->audit.repository, "Only this repository");
+
   return [=]() -> int {
     if (!admin->parsed()) return 0;
     log::set_level("warn");
     auto loaded = operator_config(args->config_file, args->data_dir);
     if (!loaded) return fail(loaded.status());
     Config& config = *loaded;
+    if (audit->parsed()) {  // reads only the audit log, never the stores
+      AuditQuery query = args->audit;
+      query.table = ::isatty(STDOUT_FILENO) == 1;
+      return print_audit_log(config, query, std::cout, std::cerr);
+    }
     auto stores = open_stores(config, OpenMode::kExisting);
     if (!stores) return fail(stores.status());
     auto& id = *stores->identity;

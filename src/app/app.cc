@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <boost/asio/signal_set.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <atomic>
 #include <cstdlib>
@@ -16,6 +17,8 @@
 
 #include <fmt/format.h>
 
+#include "app/audit.h"
+#include "app/audit_log.h"
 #include "app/jobs.h"
 #include "app/stores.h"
 #include "blob/fs/fs_space_reserve.h"
@@ -147,6 +150,7 @@ Status apply_test_store_delay(RegistryOptions& ro) {
 struct App::Impl {
   Config config;
   Stores stores;
+  std::unique_ptr<AuditLog> audit;  // null when off; outlives the server, whose requests append to it
   std::unique_ptr<Registry> registry;
   std::unique_ptr<auth::AccessControl> access;
   std::unique_ptr<oci::OciApi> oci;
@@ -162,7 +166,14 @@ struct App::Impl {
   std::unique_ptr<server::Offloader> offload;
 
   awaitable<void> handle(server::Exchange& ex);
+  // Appends the audit record of the answered `ex`, when it is audited.
+  void audit_request(const server::Exchange& ex, AuditApi api) const;
 };
+
+void App::Impl::audit_request(const server::Exchange& ex, AuditApi api) const {
+  if (!audit) return;
+  if (auto record = audit_record(ex, api, audit_time_now())) audit->append(boost::json::serialize(*record));
+}
 
 awaitable<void> App::Impl::handle(server::Exchange& ex) {
   const std::string& path = ex.path();
@@ -195,9 +206,15 @@ awaitable<void> App::Impl::handle(server::Exchange& ex) {
         ex.set_auth_failure(principal.take_status());
       }
     }
-    co_return co_await oci->handle(ex);
+    co_await oci->handle(ex);
+    audit_request(ex, AuditApi::kOci);
+    co_return;
   }
-  if (ecr::EcrApi::is_ecr_request(ex)) co_return co_await ecr->handle(ex);
+  if (ecr::EcrApi::is_ecr_request(ex)) {
+    co_await ecr->handle(ex);
+    audit_request(ex, AuditApi::kEcr);
+    co_return;
+  }
   if (path == "/healthz" && (ex.method() == http::verb::get || ex.method() == http::verb::head)) {
     server::Response res{http::status::ok, ex.request().version()};
     res.set(http::field::content_type, "text/plain");
@@ -247,6 +264,11 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
                  {"credentials_file", std::filesystem::absolute(path).string()},
                  {"config_file", std::filesystem::absolute(aws_config).string()}});
     }
+  }
+
+  if (const std::string target = audit_log_target(config); target != "off") {
+    BERTH_ASSIGN_OR_RETURN(d.audit, AuditLog::open(target));
+    log::info("audit trail", {{"audit_log", target}});
   }
 
   d.space_reserve = std::make_unique<FsSpaceReserve>(config.data_dir, config.space_reserve_bytes);

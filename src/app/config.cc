@@ -127,7 +127,25 @@ std::string storage_filesystem_root(const Config& config) {
   return config.data_dir;
 }
 
+std::string audit_log_target(const Config& config) {
+  if (!config.audit_log.empty()) return config.audit_log;
+  return config.data_dir + "/audit.log";
+}
+
 namespace {
+
+// Reads `audit: {log: PATH | stderr | off}`.
+Status read_audit_section(const YAML::Node& n, Config& c) {
+  if (!n.IsMap()) return error(Code::kInvalidArgument, "expected a mapping, e.g. audit: {log: /var/log/berth-audit.log}");
+  for (const auto& kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    if (key != "log") return error(Code::kInvalidArgument, fmt::format("audit.{}: unknown parameter", key));
+    const std::string value = kv.second.as<std::string>();
+    if (value.empty()) return error(Code::kInvalidArgument, "audit.log: must not be empty");
+    c.audit_log = value;
+  }
+  return Status::ok();
+}
 
 std::string driver_names(const std::vector<StoreDriver>& drivers) {
   std::string out;
@@ -286,6 +304,7 @@ Status load_config_file(const std::string& path, Config& c) {
       {"upload-min-rate", [&c](const YAML::Node& n) { c.upload_min_rate = n.as<uint64_t>(); return Status::ok(); }},
       {"upload-rate-window", duration(c.upload_rate_window_seconds)},
       {"log-level", str(c.log_level)},
+      {"audit", [&c](const YAML::Node& n) { return read_audit_section(n, c); }},
       {"manifest-urls-allow",
        [&c](const YAML::Node& n) {
          c.manifest_urls_allow = n.IsSequence() ? n.as<std::vector<std::string>>()

@@ -84,6 +84,10 @@ struct Config {
   int64_t upload_rate_window_seconds = 30;
 
   std::string log_level = "info";
+
+  // The audit trail (`audit: {log: ...}`, --audit-log): a file path,
+  // "stderr" or "off"; empty: <data-dir>/audit.log.
+  std::string audit_log;
 };
 
 // Reads a YAML file over `config`. Unknown keys are errors, so a typo in a
@@ -121,6 +125,10 @@ Result<PostgresSettings> metadata_postgres_settings(const Config& config);
 
 // The filesystem blob store's root: `storage.filesystem.root`, else data-dir.
 std::string storage_filesystem_root(const Config& config);
+
+// Where the audit trail goes: `audit.log`, else <data-dir>/audit.log; "off"
+// when it is off, "stderr" for standard error.
+std::string audit_log_target(const Config& config);
 
 // Checks values that flags and files cannot express in their types.
 Status validate_config(const Config& config);

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <vector>
 
 #include "core/base64.h"
 #include "core/digest.h"
@@ -72,6 +73,45 @@ std::string_view repository_member(const json::object& in) {
   auto it = in.find("repositoryName");
   if (it != in.end() && it->value().is_string()) return it->value().as_string();
   return {};
+}
+
+// Names the repository, image digests and tags a call is about in its
+// access-log line (and so in its audit record): from the request, and from
+// the answer (PutImage's digest, BatchDeleteImage's deleted images).
+void note_images(Exchange& ex, const json::object& in, const json::object* out) {
+  std::vector<std::string> digests;
+  std::vector<std::string> tags;
+  auto add = [](std::vector<std::string>& list, const json::value* v) {
+    if (v == nullptr || !v->is_string()) return;
+    std::string s(v->as_string());
+    if (s.empty() || s.find(',') != std::string::npos) return;
+    if (std::find(list.begin(), list.end(), s) == list.end()) list.push_back(std::move(s));
+  };
+  auto add_id = [&](const json::value* id) {
+    if (id == nullptr || !id->is_object()) return;
+    add(digests, id->as_object().if_contains("imageDigest"));
+    add(tags, id->as_object().if_contains("imageTag"));
+  };
+  add(digests, in.if_contains("imageDigest"));
+  add(tags, in.if_contains("imageTag"));
+  auto each_id = [&](const json::value* ids) {
+    if (ids == nullptr || !ids->is_array()) return;
+    for (const auto& id : ids->as_array()) add_id(&id);
+  };
+  each_id(in.if_contains("imageIds"));
+  if (out != nullptr) {
+    if (const auto* image = out->if_contains("image"); image != nullptr && image->is_object()) {
+      add_id(image->as_object().if_contains("imageId"));
+    }
+    each_id(out->if_contains("imageIds"));
+  }
+  auto joined = [](const std::vector<std::string>& list) {
+    std::string s;
+    for (const auto& x : list) s += (s.empty() ? "" : ",") + x;
+    return s;
+  };
+  if (!digests.empty()) ex.add_log_field("image_digests", joined(digests));
+  if (!tags.empty()) ex.add_log_field("image_tags", joined(tags));
 }
 
 }  // namespace
@@ -220,7 +260,9 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body,
 
   std::string action = "ecr:" + operation;
   std::string_view repo_name = repository_member(in);
+  if (!repo_name.empty()) ex.add_log_field("repository", std::string(repo_name.substr(0, 256)));
   if (Status s = access_.check(*principal, auth::AccessRequest{action, call.account, repo_name}); !s.is_ok()) {
+    note_images(ex, in, nullptr);
     std::string resource = repo_name.empty() ? std::string("*") : repository_arn(call.account, repo_name);
     return error_response(ex,
                           ecr_error("AccessDeniedException",
@@ -231,6 +273,7 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body,
 
   (void)take_internal_cause();
   EcrResult result = (this->*(op->second))(call);
+  note_images(ex, in, std::get_if<json::object>(&result));
   if (auto* e = std::get_if<EcrError>(&result)) {
     if (e->http_status >= 500) {
       // The client hears only the exception; the cause is logged here, once.

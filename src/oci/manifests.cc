@@ -64,6 +64,7 @@ awaitable<void> OciApi::put_manifest(Exchange& ex, const Target& t) {
     if (s.code() == Code::kManifestUnknown) s = error(Code::kManifestBlobUnknown, s.message());
     co_return co_await fail(ex, s);
   }
+  ex.add_log_field("image_digest", put->digest.str());
   auto res = response(ex, http::status::created);
   res.set(http::field::location, location("/v2/" + repo->name + "/manifests/" + put->digest.str()));
   res.set("Docker-Content-Digest", put->digest.str());

@@ -53,6 +53,7 @@ server::Response OciApi::blob_created(const Exchange& ex, std::string_view repos
 
 awaitable<void> OciApi::fail(Exchange& ex, Status status) {
   server::Response res = error_response(status, ex.request().version());
+  ex.add_log_field("error_code", wire_error(status).code);
   if (res.result_int() >= 500) {
     // The client hears only a generic message; the cause is logged here, once.
     log::error("request failed", {{"request_id", ex.request_id()},
