@@ -430,101 +430,30 @@ Result<SavedHashState> FsBlobStore::load_hash_state(std::string_view id) {
   return out;
 }
 
-struct FsBlobStore::PendingCommit {
-  fs::path src;
-  fs::path dst;
-  Status result;
-  bool done = false;  // guarded by commit_mu_
-};
-
-// At most this many commits in one group, so that a leader's own wait stays bounded.
-constexpr size_t kMaxCommitGroup = 64;
-
 Status FsBlobStore::commit_upload(std::string_view id, const Digest& digest) {
   BERTH_ASSIGN_OR_RETURN(fs::path src, upload_path(id));
-  PendingCommit me{std::move(src), blob_path(digest), Status::ok()};
-  std::unique_lock lock(commit_mu_);
-  commit_queue_.push_back(&me);
-  commit_cv_.wait(lock, [&] { return me.done || (!commit_leading_ && commit_queue_.front() == &me); });
-  if (me.done) return std::move(me.result);  // a leader made it durable (or failed it)
-  // This commit leads: it takes everyone waiting, itself first.
-  commit_leading_ = true;
-  std::vector<PendingCommit*> group;
-  while (!commit_queue_.empty() && group.size() < kMaxCommitGroup) {
-    group.push_back(commit_queue_.front());
-    commit_queue_.pop_front();
-  }
-  lock.unlock();
-  run_commit_group(group);
-  lock.lock();
-  for (PendingCommit* p : group) p->done = true;
-  stats_.commits += group.size();
-  stats_.groups += 1;
-  commit_leading_ = false;
-  lock.unlock();
-  commit_cv_.notify_all();
-  return std::move(me.result);
-}
-
-void FsBlobStore::run_commit_group(const std::vector<PendingCommit*>& group) {
-  // 1. Open every upload and start writeback of all of them at once, so that
-  // the device sees one batch rather than one file per flush.
-  std::vector<int> fds(group.size(), -1);
-  for (size_t i = 0; i < group.size(); ++i) {
-    PendingCommit* p = group[i];
-    fds[i] = ::open(p->src.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fds[i] < 0) {
-      p->result = errno == ENOENT ? error(Code::kBlobUploadUnknown, "upload not found") : io_error("open upload", p->src);
-      continue;
+  fs::path dst = blob_path(digest);
+  {
+    int fd = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return error(Code::kBlobUploadUnknown, "upload not found");
+      return io_error("open upload", src);
     }
-    // Only starts writeback; the fdatasync below is what promises durability.
-    (void)::sync_file_range(fds[i], 0, 0, SYNC_FILE_RANGE_WRITE);
+    FdHolder h(fd);
+    if (::fdatasync(fd) != 0) return io_error("fdatasync", src);
   }
-  // 2. Each file's data (and the metadata needed to read it back) durable.
-  // On a journalling filesystem the first fdatasync commits the others'
-  // allocations too, so the rest are cheap.
-  for (size_t i = 0; i < group.size(); ++i) {
-    if (fds[i] < 0) continue;
-    if (::fdatasync(fds[i]) != 0) group[i]->result = io_error("fdatasync", group[i]->src);
-    ::close(fds[i]);
-  }
-  // 3. Rename into place. Replacing an existing blob with the same digest is
-  // harmless: same bytes, and readers keep their open inode.
-  std::vector<fs::path> dirs;  // distinct target directories, in first-use order
-  for (PendingCommit* p : group) {
-    if (!p->result.is_ok()) continue;
-    const fs::path dir = p->dst.parent_path();
-    p->result = ensure_durable_fanout_dir(dir);
-    if (!p->result.is_ok()) continue;
-    if (::rename(p->src.c_str(), p->dst.c_str()) != 0) {
-      p->result = io_error("rename", p->dst);
-      continue;
-    }
-    // The upload is gone, and its saved hash state with it (there is rarely
-    // one: only uploads sent in several requests save it).
-    const fs::path state = hash_state_path(p->src);
-    if (::unlink(state.c_str()) != 0 && errno != ENOENT) {
-      p->result = io_error("unlink", state);
-      continue;
-    }
-    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
-  }
-  // 4. One fsync per distinct blob directory makes every new name in it
-  // durable. The uploads directory is not synced: should an old name come
-  // back after a crash, it is a stray upload file, which upload expiry deletes.
-  for (const fs::path& dir : dirs) {
-    Status st = fsync_dir(dir);
-    for (PendingCommit* p : group) {
-      if (p->result.is_ok() && p->dst.parent_path() == dir) p->result = st;
-    }
-  }
-  std::lock_guard lock(commit_mu_);
-  stats_.directory_syncs += dirs.size();
-}
-
-FsBlobStore::CommitStats FsBlobStore::commit_stats() const {
-  std::lock_guard lock(commit_mu_);
-  return stats_;
+  BERTH_RETURN_IF_ERROR(ensure_durable_fanout_dir(dst.parent_path()));
+  // Replacing an existing blob with the same digest is harmless: same bytes, and
+  // readers keep their open inode.
+  if (::rename(src.c_str(), dst.c_str()) != 0) return io_error("rename", dst);
+  // The upload is gone, and its saved hash state with it (there is rarely one:
+  // only uploads sent in several requests save it).
+  const fs::path state = hash_state_path(src);
+  if (::unlink(state.c_str()) != 0 && errno != ENOENT) return io_error("unlink", state);
+  // Syncing the blob's directory makes the new name durable. The uploads
+  // directory is not synced: should the old name come back after a crash, it
+  // is a stray upload file, which upload expiry deletes.
+  return fsync_dir(dst.parent_path());
 }
 
 Status FsBlobStore::abort_upload(std::string_view id) {

@@ -6,18 +6,10 @@
 // Directories are created 0700 and files 0600: only berth's user reads them.
 // A commit fsyncs the upload file, renames it into place and fsyncs the target
 // directory, so a committed blob survives a crash and a partial one is never
-// visible under its digest. Concurrent commits share that work (group commit):
-// one caller at a time leads, takes every commit waiting, syncs their files,
-// renames them, and syncs each distinct target directory once; every caller
-// returns only after its own file and its own directory entry are durable.
+// visible under its digest.
 #pragma once
 
-#include <condition_variable>
-#include <cstdint>
-#include <deque>
 #include <filesystem>
-#include <mutex>
-#include <vector>
 
 #include "blob/blob_store.h"
 
@@ -61,31 +53,11 @@ class FsBlobStore final : public BlobStore {
   std::filesystem::path blob_path(const Digest& digest) const;
   std::filesystem::path quarantine_path(const Digest& digest) const;
 
-  // What the group commit did so far in this process: commits finished (either
-  // way), groups run (each by one leader), and directory fsyncs issued for
-  // them. Fewer directory syncs than commits means commits shared them.
-  // Thread-safe.
-  struct CommitStats {
-    uint64_t commits = 0;
-    uint64_t groups = 0;
-    uint64_t directory_syncs = 0;
-  };
-  CommitStats commit_stats() const;
-
  private:
   explicit FsBlobStore(std::filesystem::path root) : root_(std::move(root)) {}
   Result<std::filesystem::path> upload_path(std::string_view id) const;
 
-  struct PendingCommit;  // one commit_upload waiting in the group commit queue
-  // Makes every commit of `group` durable (the caller leads) and sets each result.
-  void run_commit_group(const std::vector<PendingCommit*>& group);
-
   std::filesystem::path root_;
-  mutable std::mutex commit_mu_;
-  std::condition_variable commit_cv_;
-  std::deque<PendingCommit*> commit_queue_;  // guarded by commit_mu_
-  bool commit_leading_ = false;              // a leader is running a group; guarded by commit_mu_
-  CommitStats stats_;                        // guarded by commit_mu_
 };
 
 }  // namespace berth
