@@ -154,6 +154,36 @@ TEST_F(PostgresDatabaseTest, ADroppedConnectionIsUnavailableOnceThenReplaced) {
   EXPECT_TRUE(again.is_ok()) << again.status().to_string();
 }
 
+TEST_F(PostgresDatabaseTest, AWriteAfterTheServerDroppedTheConnectionGoesThroughOnANewOne) {
+  auto store = PostgresMetadataStore::open(db_->options(1));
+  ASSERT_TRUE(store.is_ok());
+  ASSERT_TRUE((*store)->ensure_repository("111111111111", "r", 1).is_ok());
+  ASSERT_TRUE(db_->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname=current_database() "
+                        "AND pid<>pg_backend_pid()")
+                  .is_ok());
+  // Nothing of the write ran on the dead connection, so it runs on a new one.
+  RepositoryRecord r;
+  r.account_id = "111111111111";
+  r.name = "after";
+  r.created_at = 2;
+  auto created = (*store)->create_repository(r);
+  EXPECT_TRUE(created.is_ok()) << created.status().to_string();
+}
+
+// berth's stderr carries its JSON log lines; the server's notices (such as
+// "relation ... already exists, skipping" when the tables are there) stay out.
+TEST_F(PostgresDatabaseTest, OpeningAnExistingDatabasePrintsNothing) {
+  ASSERT_TRUE(PostgresMetadataStore::open(db_->options()).is_ok());
+  ::testing::internal::CaptureStderr();
+  {
+    auto again = PostgresMetadataStore::open(db_->options());
+    ASSERT_TRUE(again.is_ok());
+    ASSERT_TRUE(PostgresIdentityStore::open((*again)->pool()).is_ok());
+    ASSERT_TRUE(PostgresIdentityStore::open((*again)->pool()).is_ok());
+  }
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
 // Two nodes, each with its own pool, identity store and IdentityService, on
 // one database: a key disabled on one stops working on the other within the
 // recheck interval (1 s).
