@@ -99,6 +99,7 @@ EcrResult EcrApi::upload_layer_part(Call& c) {
     return from_status(append.status());
   }
   if (Status s = (*append)->write(data->data(), data->size()); !s.is_ok()) return from_status(s);
+  if (Status s = (*append)->close(); !s.is_ok()) return from_status(s);
   uint64_t size = (*append)->size();
   append->reset();
   return json::object{{"registryId", c.account},

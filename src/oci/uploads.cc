@@ -142,6 +142,7 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
         [&] { return registry_.begin_append(*repo, upload->id, std::nullopt, /*fresh=*/true, uploader); });
     if (!append) co_return co_await fail(ex, append.status());
     Status s = co_await stream_into(ex, **append);
+    if (s.is_ok()) s = co_await call([&] { return (*append)->close(); });
     upload->size = (*append)->size();
     co_await release(*append);
     if (!s.is_ok()) co_return co_await fail(ex, s);
@@ -186,6 +187,7 @@ awaitable<void> OciApi::patch_upload(Exchange& ex, const Target& t) {
   if (s.is_ok() && range && (*append)->written() != range->length()) {
     s = error(Code::kSizeInvalid, "chunk length does not match Content-Range");
   }
+  if (s.is_ok()) s = co_await call([&] { return (*append)->close(); });
   UploadStatus progress{t.reference, (*append)->size()};
   co_await release(*append);  // release the upload before answering
   if (!s.is_ok()) co_return co_await fail(ex, s);

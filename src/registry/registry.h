@@ -106,6 +106,10 @@ class UploadAppend {
   UploadAppend& operator=(const UploadAppend&) = delete;
 
   Status write(const void* data, size_t len);
+  // Hands the bytes written so far to the store (BlobStore's flush: a store
+  // may buffer them until then). Call it, and check it, before telling the
+  // client its bytes were received; finishing an upload calls it itself.
+  Status close();
   uint64_t size() const { return offset_; }
   uint64_t written() const { return written_; }
 

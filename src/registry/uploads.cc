@@ -154,6 +154,12 @@ Status UploadAppend::write(const void* data, size_t len) {
   return Status::ok();
 }
 
+Status UploadAppend::close() {
+  Status st = appender_->flush();
+  if (!st.is_ok()) state_->valid = false;  // the store may hold part of the bytes
+  return st;
+}
+
 Result<std::unique_ptr<UploadAppend>> Registry::begin_append(const RepositoryRecord& repo,
                                                              std::string_view id_view,
                                                              std::optional<ByteRange> range, bool fresh,
@@ -289,6 +295,7 @@ Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::stri
 Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::unique_ptr<UploadAppend> held,
                                          const Digest& digest) {
   const std::string id = held->id_;
+  BERTH_RETURN_IF_ERROR(held->close());
   held->save_hash_state_ = false;  // the upload ends here, one way or another
   {
     std::lock_guard lock(mu_);
@@ -374,6 +381,10 @@ Result<std::unique_ptr<UploadAppend>> Registry::begin_blob_put(const RepositoryR
 Result<BlobLink> Registry::finish_blob_put(const RepositoryRecord& repo, std::unique_ptr<UploadAppend> put,
                                            const Digest& digest) {
   const std::string id = put->id_;
+  if (Status st = put->close(); !st.is_ok()) {
+    cancel_blob_put(std::move(put));
+    return st;
+  }
   put.reset();  // closes the file and frees the upload slot; the hash state stays
   auto link = finish_held_upload(repo, id, digest);
   if (!link) {  // nothing can resume a put: its bytes go whatever the failure

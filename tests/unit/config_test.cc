@@ -487,7 +487,8 @@ TEST_F(ConfigFileTest, AnUnknownDriverIsAnErrorNamingTheKey) {
     const char* names;
   };
   for (const Case& k : {Case{"metadata:\n  mysql:\n    dsn: x\n", "metadata.mysql: unknown metadata driver 'mysql' (known: sqlite, postgres)"},
-                        Case{"storage:\n  s3:\n    bucket: b\n", "storage.s3: unknown storage driver 's3' (known: filesystem)"},
+                        Case{"storage:\n  gcs:\n    bucket: b\n", "storage.gcs: unknown storage driver 'gcs' (known: filesystem, s3)"},
+                        Case{"storage:\n  s3:\n    acl: private\n", "storage.s3.acl: unknown parameter"},
                         Case{"metadata:\n  sqlite:\n    file: x\n", "metadata.sqlite.file: unknown parameter"},
                         Case{"storage:\n  filesystem:\n    root: ''\n", "storage.filesystem.root: must not be empty"},
                         Case{"metadata:\n  sqlite: {}\n  other: {}\n", "expected one driver"},
