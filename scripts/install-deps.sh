@@ -16,9 +16,11 @@ BUILD="make build-essential cmake ninja-build pkg-config
 # targets; FUSE for the power-loss filesystem; clang-format-14 for `make format` and
 # scripts/check-format.sh.
 # CNCF Distribution and wrk: the benchmark's smoke run in the test command.
+# prometheus (with promtool): scrapes berth's /metrics and checks the alert rules in a test.
 TEST="python3 python3-pytest python3-boto3 python3-requests awscli
   skopeo podman buildah umoci busybox-static uidmap openssl curl ca-certificates procps
-  docker.io docker-registry wrk clang libclang-rt-14-dev clang-format-14 fuse3 libfuse3-dev"
+  docker.io docker-registry wrk clang libclang-rt-14-dev clang-format-14 fuse3 libfuse3-dev
+  prometheus"
 
 BENCH="hyperfine"
 

@@ -5,6 +5,7 @@
 // may run beside it.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "app/config.h"
@@ -22,6 +23,11 @@ struct Stores {
   std::unique_ptr<MetadataStore> meta;
   std::unique_ptr<IdentityStore> identity_store;
   std::unique_ptr<identity::IdentityService> identity;
+  // Readiness probes (/readyz), each cheap and thread-safe, failing with the
+  // reason: the metadata database answers and its schema is this berth's
+  // version; the blob store accepts a write. Empty: the driver has no probe.
+  std::function<Status()> check_metadata;
+  std::function<Status()> check_blobs;
 };
 
 enum class OpenMode {
