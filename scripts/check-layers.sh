@@ -20,10 +20,11 @@ declare -A ALLOWED=(
   [registry]="core log meta blob"
   [identity]="core log auth meta"
   [jobs]="core log"
+  [metrics]=""
   [server]="core log auth"
   [oci]="core log auth identity registry server"
   [ecr]="core log auth identity registry server"
-  [app]="core log auth meta blob registry identity jobs server oci ecr"
+  [app]="core log auth meta blob registry identity jobs server oci ecr metrics"
 )
 
 # Known violations, each a "file layer" pair, accepted until the code that

@@ -13,6 +13,7 @@
 #include "app/gc_command.h"
 #include "app/migrate_command.h"
 #include "app/scrub_command.h"
+#include "app/version.h"
 #include "app/config.h"
 #include "log/log.h"
 
@@ -21,17 +22,18 @@ namespace {
 struct DurationFlags {
   std::string lifecycle, gc, grace, token, header_timeout, upload_rate_window, scrub, offload_deadline;
   std::string scrub_rate, space_reserve;  // sizes
+  std::string drain_timeout, ready_min_free;
 };
 
-int serve(const std::string& config_file, berth::app::Config& flags_over, const DurationFlags& durations,
-          const CLI::App& cmd) {
+// The configuration: defaults, then the file, then the flags given. At start
+// and again on SIGHUP (the file may have changed; the flags have not).
+berth::Result<berth::app::Config> layered_config(const std::string& config_file,
+                                                 const berth::app::Config& flags_over,
+                                                 const DurationFlags& durations, const CLI::App& cmd) {
   using namespace berth;
   app::Config config;
   if (!config_file.empty()) {
-    if (Status s = app::load_config_file(config_file, config); !s.is_ok()) {
-      std::cerr << "berth: " << s.message() << "\n";
-      return 2;
-    }
+    if (Status s = app::load_config_file(config_file, config); !s.is_ok()) return s;
   }
   // Flags given on the command line win over the file.
   auto given = [&cmd](const char* name) { return cmd.count(name) > 0; };
@@ -52,6 +54,8 @@ int serve(const std::string& config_file, berth::app::Config& flags_over, const 
   if (given("--max-uploads-per-key")) config.max_uploads_per_key = flags_over.max_uploads_per_key;
   if (given("--manifest-urls-allow")) config.manifest_urls_allow = flags_over.manifest_urls_allow;
   if (given("--audit-log")) config.audit_log = flags_over.audit_log;
+  if (given("--metrics-listen")) config.metrics_listen = flags_over.metrics_listen;
+  if (given("--metrics-top-repositories")) config.metrics_top_repositories = flags_over.metrics_top_repositories;
   for (auto [flag, field, value] : {std::tuple{"--lifecycle-interval", &config.lifecycle_interval_seconds, durations.lifecycle},
                                     std::tuple{"--gc-interval", &config.gc_interval_seconds, durations.gc},
                                     std::tuple{"--gc-grace", &config.gc_grace_seconds, durations.grace},
@@ -61,27 +65,37 @@ int serve(const std::string& config_file, berth::app::Config& flags_over, const 
                                                durations.upload_rate_window},
                                     std::tuple{"--scrub-interval", &config.scrub_interval_seconds, durations.scrub},
                                     std::tuple{"--offload-deadline", &config.offload_deadline_seconds,
-                                               durations.offload_deadline}}) {
+                                               durations.offload_deadline},
+                                    std::tuple{"--drain-timeout", &config.drain_timeout_seconds,
+                                               durations.drain_timeout}}) {
     if (!given(flag)) continue;
     auto parsed = app::parse_duration(value);
-    if (!parsed) {
-      std::cerr << "berth: " << flag << ": " << parsed.status().message() << "\n";
-      return 2;
-    }
+    if (!parsed) return error(Code::kInvalidArgument, std::string(flag) + ": " + parsed.status().message());
     *field = *parsed;
   }
   for (auto [flag, field, value] : {std::tuple{"--scrub-rate", &config.scrub_rate_bytes, durations.scrub_rate},
-                                    std::tuple{"--space-reserve", &config.space_reserve_bytes, durations.space_reserve}}) {
+                                    std::tuple{"--space-reserve", &config.space_reserve_bytes, durations.space_reserve},
+                                    std::tuple{"--ready-min-free", &config.ready_min_free_bytes,
+                                               durations.ready_min_free}}) {
     if (!given(flag)) continue;
     auto parsed = app::parse_size(value);
-    if (!parsed) {
-      std::cerr << "berth: " << flag << ": " << parsed.status().message() << "\n";
-      return 2;
-    }
+    if (!parsed) return error(Code::kInvalidArgument, std::string(flag) + ": " + parsed.status().message());
     *field = *parsed;
   }
   if (flags_over.auth == false) config.auth = false;
   if (flags_over.create_on_push) config.create_on_push = true;
+  return config;
+}
+
+int serve(const std::string& config_file, const berth::app::Config& flags_over, const DurationFlags& durations,
+          const CLI::App& cmd) {
+  using namespace berth;
+  auto layered = layered_config(config_file, flags_over, durations, cmd);
+  if (!layered) {
+    std::cerr << "berth: " << layered.status().message() << "\n";
+    return 2;
+  }
+  app::Config config = std::move(*layered);
   if (!log::set_level(config.log_level)) {
     std::cerr << "berth: unknown log level '" << config.log_level << "'\n";
     return 2;
@@ -91,6 +105,7 @@ int serve(const std::string& config_file, berth::app::Config& flags_over, const 
     log::error("cannot start", {{"error", app.status().message()}});
     return 1;
   }
+  (*app)->set_config_reloader([&] { return layered_config(config_file, flags_over, durations, cmd); });
   if (Status s = (*app)->start(); !s.is_ok()) {
     log::error("cannot start", {{"error", s.message()}});
     return 1;
@@ -108,7 +123,7 @@ int main(int argc, char** argv) {
   ::umask(077);
   CLI::App cli{"berth: a private container registry (OCI Distribution + ECR API)"};
   cli.require_subcommand(1);
-  cli.set_version_flag("--version", "berth 0.1.0");
+  cli.set_version_flag("--version", std::string("berth ") + berth::app::kVersion);
 
   berth::app::Config flags;
   std::string config_file;
@@ -168,6 +183,15 @@ int main(int argc, char** argv) {
                         "e.g. 32m (default 32m; 0: none)");
   serve_cmd->add_option("--audit-log", flags.audit_log,
                         "Audit trail: a file path, stderr or off (default <data-dir>/audit.log)");
+  serve_cmd->add_option("--metrics-listen", flags.metrics_listen,
+                        "Also serve /metrics, /healthz and /readyz WITHOUT authentication on HOST:PORT");
+  serve_cmd->add_option("--metrics-top-repositories", flags.metrics_top_repositories,
+                        "Repositories with their own byte-count series; the rest are summed per account")
+      ->capture_default_str();
+  serve_cmd->add_option("--ready-min-free", durations.ready_min_free,
+                        "/readyz reports not ready with less free disk space in the data directory (default 64m)");
+  serve_cmd->add_option("--drain-timeout", durations.drain_timeout,
+                        "On SIGTERM, how long in-flight requests may take to finish (default 30s)");
   bool no_auth = false;
   serve_cmd->add_flag("--no-auth", no_auth, "Serve without authentication (anyone may read and write)");
   serve_cmd->add_flag("--create-on-push", flags.create_on_push,

@@ -12,14 +12,19 @@
 #include <boost/json/serialize.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include <fmt/format.h>
 
 #include "app/audit.h"
 #include "app/audit_log.h"
 #include "app/jobs.h"
+#include "app/readiness.h"
+#include "app/server_metrics.h"
+#include "app/version.h"
 #include "app/stores.h"
 #include "blob/fs/fs_space_reserve.h"
 #include "auth/access_control.h"
@@ -161,6 +166,15 @@ struct App::Impl {
   std::atomic<bool> stopping{false};  // ends a background scrub slice early
   jobs::Scheduler scheduler;          // destroyed before `background`: its thread ends first
   std::unique_ptr<server::net::signal_set> signals;
+  std::unique_ptr<ServerMetrics> metrics;
+  std::unique_ptr<Readiness> readiness;
+  std::atomic<bool> draining{false};  // SIGTERM: /readyz answers 503 while requests finish
+  // --metrics-listen: /metrics, /healthz and /readyz without authentication,
+  // on its own event-loop thread.
+  std::unique_ptr<server::HttpServer> metrics_server;
+  std::thread metrics_thread;
+  std::function<Result<Config>()> config_reloader;
+  uint64_t open_files = 0;  // the descriptor limit max-connections is held to
   // Last, so destroyed first: its workers use the registry and resume
   // coroutines on the server's event loop, so it stops before either goes.
   std::unique_ptr<server::Offloader> offload;
@@ -168,7 +182,151 @@ struct App::Impl {
   awaitable<void> handle(server::Exchange& ex);
   // Appends the audit record of the answered `ex`, when it is audited.
   void audit_request(const server::Exchange& ex, AuditApi api) const;
+  // The unauthenticated listener of --metrics-listen.
+  awaitable<void> handle_monitoring(server::Exchange& ex);
+  // /healthz and /readyz (GET or HEAD, no authentication); false when `ex`
+  // asks for neither.
+  awaitable<bool> handle_health(server::Exchange& ex);
+  // Sends the exposition text (rendered on a worker: collectors query the database).
+  awaitable<void> send_metrics(server::Exchange& ex);
+  // Waits for the next signal (SIGTERM/SIGINT: drain, then stop; SIGHUP: reload).
+  void wait_for_signal();
+  void reload();
+  // Records one finished request of the main listener.
+  void record_request(const server::RequestLogEntry& e);
 };
+
+namespace {
+
+// The one authorization decision for GET /metrics on the main listener:
+// ok, or kUnauthenticated (401: no or refused credentials) or
+// kPermissionDenied (403: not an admin of `registry_account`, the default
+// account: the metrics cover every account, so another account's admin may
+// not read them). Kept in one place so that a policy action
+// (berth:GetMetrics) can take it over.
+Status authorize_metrics(const server::Exchange& ex, bool auth_enabled, std::string_view registry_account) {
+  if (!auth_enabled) return Status::ok();
+  if (!ex.auth_failure().is_ok() || !ex.principal().authenticated) {
+    return error(Code::kUnauthenticated, "metrics need an admin's registry token");
+  }
+  if (!ex.principal().admin || ex.principal().account_id != registry_account) {
+    return error(Code::kPermissionDenied, "metrics are for the registry's admins only");
+  }
+  return Status::ok();
+}
+
+server::Response plain_response(const server::Exchange& ex, http::status status, std::string body) {
+  server::Response res{status, ex.request().version()};
+  res.set(http::field::content_type, "text/plain");
+  res.body() = std::move(body);
+  return res;
+}
+
+bool is_read(const server::Exchange& ex) {
+  return ex.method() == http::verb::get || ex.method() == http::verb::head;
+}
+
+// The /v2 route as a metrics label.
+std::string_view route_label(oci::Route r) {
+  switch (r) {
+    case oci::Route::kBase: return "base";
+    case oci::Route::kCatalog: return "catalog";
+    case oci::Route::kTags: return "tags";
+    case oci::Route::kManifest: return "manifest";
+    case oci::Route::kBlob: return "blob";
+    case oci::Route::kUploadStart: return "upload_start";
+    case oci::Route::kUpload: return "upload";
+    case oci::Route::kReferrers: return "referrers";
+    case oci::Route::kUnknown: return "unknown";
+  }
+  return "unknown";
+}
+
+// Counts one request in a gauge while it runs (also when its coroutine is
+// destroyed unfinished, as at shutdown).
+class InFlight {
+ public:
+  explicit InFlight(metrics::Gauge& g) : g_(g) { g_.add(1); }
+  ~InFlight() { g_.add(-1); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  metrics::Gauge& g_;
+};
+
+std::string_view field_of(const server::RequestLogEntry& e, std::string_view key) {
+  for (const auto& [k, v] : e.fields) {
+    if (k == key) return v;
+  }
+  return {};
+}
+
+}  // namespace
+
+void App::Impl::record_request(const server::RequestLogEntry& e) {
+  if (!metrics) return;
+  if (e.path == "/v2" || e.path.rfind("/v2/", 0) == 0) {
+    oci::Target t = oci::parse_v2_path(e.path);
+    const bool named = t.route != oci::Route::kBase && t.route != oci::Route::kCatalog &&
+                       t.route != oci::Route::kUnknown;
+    metrics->record_request(e, "oci", route_label(t.route), named ? std::string_view(t.name) : std::string_view());
+    return;
+  }
+  if (field_of(e, "api") == "ecr") {
+    std::string_view op = field_of(e, "operation");
+    metrics->record_request(e, "ecr", ecr->has_operation(op) ? op : std::string_view("unknown"), {});
+    return;
+  }
+  std::string_view route = "unknown";
+  if (e.path == "/healthz") route = "healthz";
+  if (e.path == "/readyz") route = "readyz";
+  if (e.path == "/metrics") route = "metrics";
+  metrics->record_request(e, "other", route, {});
+}
+
+awaitable<void> App::Impl::send_metrics(server::Exchange& ex) {
+  ServerMetrics* m = metrics.get();
+  auto text = co_await offload->run([m] { return Result<std::string>(m->render()); });
+  if (!text) {
+    co_return co_await ex.send(plain_response(ex, http::status::service_unavailable, "busy\n"));
+  }
+  server::Response res{http::status::ok, ex.request().version()};
+  res.set(http::field::content_type, std::string(metrics::kContentType));
+  res.set(http::field::cache_control, "no-store");
+  res.body() = std::move(*text);
+  co_await ex.send(std::move(res));
+}
+
+awaitable<bool> App::Impl::handle_health(server::Exchange& ex) {
+  const bool healthz = ex.path() == "/healthz";
+  if (!(healthz || ex.path() == "/readyz") || !is_read(ex)) co_return false;
+  ReadinessReport report;  // alive: nothing to check beyond answering
+  if (!healthz) {
+    Readiness* r = readiness.get();
+    auto checked = co_await offload->run([r] { return Result<ReadinessReport>(r->check()); });
+    if (checked) {
+      report = std::move(*checked);
+    } else {
+      report = ReadinessReport{false, {"busy"}};
+    }
+  }
+  server::Response res{report.ready ? http::status::ok : http::status::service_unavailable,
+                       ex.request().version()};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = readiness_json(report);
+  co_await ex.send(std::move(res));
+  co_return true;
+}
+
+awaitable<void> App::Impl::handle_monitoring(server::Exchange& ex) {
+  if (ex.path() == "/metrics" && is_read(ex)) co_return co_await send_metrics(ex);
+  const bool answered = co_await handle_health(ex);
+  if (answered) co_return;
+  co_await ex.send(plain_response(ex, http::status::not_found, "not found\n"));
+}
+
 
 void App::Impl::audit_request(const server::Exchange& ex, AuditApi api) const {
   if (!audit) return;
@@ -206,25 +364,103 @@ awaitable<void> App::Impl::handle(server::Exchange& ex) {
         ex.set_auth_failure(principal.take_status());
       }
     }
-    co_await oci->handle(ex);
+    const bool upload = (ex.method() == http::verb::patch || ex.method() == http::verb::put ||
+                         ex.method() == http::verb::post) &&
+                        path.find("/blobs/uploads/") != std::string::npos;
+    if (upload) {
+      InFlight counted(metrics->uploads_in_flight());
+      co_await oci->handle(ex);
+    } else {
+      co_await oci->handle(ex);
+    }
     audit_request(ex, AuditApi::kOci);
     co_return;
   }
   if (ecr::EcrApi::is_ecr_request(ex)) {
-    co_await ecr->handle(ex);
+    ex.add_log_field("api", "ecr");
+    if (ex.header("X-Amz-Target").ends_with(".UploadLayerPart")) {
+      InFlight counted(metrics->uploads_in_flight());
+      co_await ecr->handle(ex);
+    } else {
+      co_await ecr->handle(ex);
+    }
     audit_request(ex, AuditApi::kEcr);
     co_return;
   }
-  if (path == "/healthz" && (ex.method() == http::verb::get || ex.method() == http::verb::head)) {
-    server::Response res{http::status::ok, ex.request().version()};
-    res.set(http::field::content_type, "text/plain");
-    res.body() = "ok\n";
-    co_return co_await ex.send(std::move(res));
+  if (path == "/metrics" && is_read(ex)) {
+    if (config.auth) {
+      auto principal = stores.identity->authenticate_registry(ex.header(http::field::authorization));
+      if (principal) {
+        ex.set_principal(*principal);
+      } else if (principal.status().code() != Code::kMissingAuthentication) {
+        ex.add_log_field("auth_error", principal.status().message());
+        ex.set_auth_failure(principal.take_status());
+      }
+    }
+    Status allowed = authorize_metrics(ex, config.auth, config.account_id);
+    if (allowed.code() == Code::kUnauthenticated) {
+      server::Response res = plain_response(ex, http::status::unauthorized, "unauthorized\n");
+      res.set(http::field::www_authenticate, "Basic realm=\"berth\"");
+      co_return co_await ex.send(std::move(res));
+    }
+    if (!allowed.is_ok()) co_return co_await ex.send(plain_response(ex, http::status::forbidden, "forbidden\n"));
+    co_return co_await send_metrics(ex);
   }
+  const bool answered = co_await handle_health(ex);
+  if (answered) co_return;
   server::Response res{http::status::not_found, ex.request().version()};
   res.set(http::field::content_type, "text/plain");
   res.body() = "not found\n";
   co_await ex.send(std::move(res));
+}
+
+void App::Impl::wait_for_signal() {
+  signals->async_wait([this](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    if (signo == SIGHUP) {
+      reload();
+      wait_for_signal();
+      return;
+    }
+    if (!draining.exchange(true)) {
+      log::info("stopping: draining first; a second signal stops at once",
+                {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"},
+                 {"drain_timeout_seconds", config.drain_timeout_seconds}});
+      stopping = true;  // ends a background scrub slice early
+      http_server->drain(std::chrono::seconds(config.drain_timeout_seconds));
+      wait_for_signal();
+      return;
+    }
+    log::warn("second stop signal: stopping without waiting for requests in progress");
+    http_server->stop();
+  });
+}
+
+void App::Impl::reload() {
+  log::info("SIGHUP: reloading the TLS certificate, the log level and the connection limits");
+  if (config_reloader) {
+    auto fresh = config_reloader();
+    if (!fresh) {
+      log::error("reload: cannot read the configuration; keeping the current one",
+                 {{"error", fresh.status().message()}});
+    } else {
+      if (!log::set_level(fresh->log_level)) {
+        log::error("reload: unknown log level; keeping the current one", {{"log_level", fresh->log_level}});
+      }
+      http_server->set_connection_limits(std::min(fresh->max_connections, max_connections_for_fd_limit(open_files)),
+                                         fresh->max_connections_per_ip);
+      if (fresh->tls_cert != config.tls_cert || fresh->tls_key != config.tls_key) {
+        log::warn("reload: tls-cert and tls-key are read again from the paths berth started with; "
+                  "a change of path needs a restart");
+      }
+    }
+  }
+  if (Status s = http_server->reload_tls(); !s.is_ok()) {
+    log::error("reload: cannot load the TLS certificate and key; new connections keep the old ones",
+               {{"error", s.message()}});
+  } else if (!config.tls_cert.empty()) {
+    log::info("reload: new connections use the TLS certificate now in the files");
+  }
 }
 
 App::App() : impl_(std::make_unique<Impl>()) {}
@@ -232,6 +468,10 @@ App::~App() {
   if (impl_) {
     impl_->stopping = true;
     impl_->scheduler.stop();
+    if (impl_->metrics_thread.joinable()) {
+      impl_->metrics_server->stop();
+      impl_->metrics_thread.join();
+    }
   }
 }
 
@@ -290,10 +530,21 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   BERTH_RETURN_IF_ERROR(apply_test_store_delay(ro));
   d.registry = std::make_unique<Registry>(*d.stores.meta, *d.stores.blobs, Clock::system(), ro);
   if (config.offload_deadline_seconds <= 0) return error(Code::kInvalidArgument, "offload-deadline must be positive");
+  ServerMetricsOptions metrics_options;
+  metrics_options.version = kVersion;
+  metrics_options.default_account = config.account_id;
+  metrics_options.top_repositories = config.metrics_top_repositories;
+  d.metrics = std::make_unique<ServerMetrics>(metrics_options);
+  ServerMetrics* metrics = d.metrics.get();
   server::OffloadOptions offload_options;
   offload_options.threads = static_cast<unsigned>(config.offload_threads);
   offload_options.start_deadline = std::chrono::seconds(config.offload_deadline_seconds);
-  d.offload = std::make_unique<server::Offloader>(offload_options);
+  server::OffloadObservers observers;
+  observers.on_call = [metrics](std::chrono::steady_clock::duration ran, bool failed) {
+    metrics->record_store_call(ran, failed);
+  };
+  observers.on_rejected = [metrics] { metrics->record_store_rejected(); };
+  d.offload = std::make_unique<server::Offloader>(offload_options, std::move(observers));
   d.access = std::make_unique<auth::AccessControl>(config.auth);
 
   const std::string public_url = effective_public_url(config);
@@ -321,6 +572,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   so.tls_key_file = config.tls_key;
   so.header_limit = config.header_limit;
   const uint64_t open_files = raise_open_file_limit();
+  d.open_files = open_files;
   so.max_connections = std::min(config.max_connections, max_connections_for_fd_limit(open_files));
   if (so.max_connections < config.max_connections) {
     log::warn("the open-file limit allows fewer connections than max-connections; serving fewer",
@@ -336,7 +588,8 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   Impl* impl = &d;
   d.http_server = std::make_unique<server::HttpServer>(
       so, [impl](server::Exchange& ex) { return impl->handle(ex); },
-      [](const server::RequestLogEntry& e) {
+      [impl](const server::RequestLogEntry& e) {
+        impl->record_request(e);
         if (!log::enabled(log::Level::kInfo)) return;
         boost::json::object f{{"request_id", e.request_id}, {"remote", e.remote},   {"method", e.method},
                               {"path", e.path},             {"status", e.status},   {"bytes_in", e.bytes_in},
@@ -352,17 +605,44 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
       });
 
   d.background = register_background_jobs(d.scheduler, config, *d.registry, *d.stores.meta, *d.stores.blobs,
-                                          *d.space_reserve, d.stopping);
+                                          *d.space_reserve, d.stopping, d.metrics.get());
+  ReadinessOptions ready_options;
+  ready_options.check_metadata = d.stores.check_metadata;
+  ready_options.check_blobs = d.stores.check_blobs;
+  ready_options.data_dir = config.data_dir;
+  ready_options.min_free_bytes = config.ready_min_free_bytes;
+  ready_options.draining = &d.draining;
+  d.readiness = std::make_unique<Readiness>(std::move(ready_options));
+  metrics::Gauge& ready_gauge =
+      d.metrics->registry().gauge("berth_ready", "1 when /readyz would answer 200, else 0.").with({});
+  Readiness* readiness = d.readiness.get();
+  d.metrics->registry().on_collect([readiness, &ready_gauge] { ready_gauge.set(readiness->check().ready ? 1 : 0); });
+  add_scrape_collectors(*d.metrics, *d.http_server, *d.stores.identity_store, *d.stores.meta, std::chrono::seconds(30));
+  if (!config.metrics_listen.empty()) {
+    server::ServerOptions mo;
+    std::string metrics_host;
+    BERTH_RETURN_IF_ERROR(parse_listen(config.metrics_listen, metrics_host, mo.port));
+    BERTH_ASSIGN_OR_RETURN(mo.host, resolve_listen_host(metrics_host, config.metrics_listen));
+    mo.threads = 1;
+    mo.max_connections = 64;
+    mo.max_connections_per_ip = 16;
+    d.metrics_server = std::make_unique<server::HttpServer>(
+        mo, [impl](server::Exchange& ex) { return impl->handle_monitoring(ex); }, nullptr);
+  }
   return app;
 }
 
 Status App::start() {
   Impl& d = *impl_;
   BERTH_RETURN_IF_ERROR(d.http_server->start());
-  d.signals = std::make_unique<server::net::signal_set>(d.http_server->io_context(), SIGINT, SIGTERM);
-  d.signals->async_wait([this](const boost::system::error_code& ec, int) {
-    if (!ec) stop();
-  });
+  if (d.metrics_server) {
+    BERTH_RETURN_IF_ERROR(d.metrics_server->start());
+    d.metrics_thread = std::thread([server = d.metrics_server.get()] { server->run(); });
+    log::info("serving metrics and health without authentication",
+              {{"address", d.config.metrics_listen}, {"port", d.metrics_server->port()}});
+  }
+  d.signals = std::make_unique<server::net::signal_set>(d.http_server->io_context(), SIGINT, SIGTERM, SIGHUP);
+  d.wait_for_signal();
   d.scheduler.start();
   log::info("berth listening",
             {{"address", fmt::format("{}://{}", d.config.tls_cert.empty() ? "http" : "https", d.config.listen)},
@@ -379,12 +659,26 @@ Status App::start() {
 
 uint16_t App::port() const { return impl_->http_server->port(); }
 
-void App::run() { impl_->http_server->run(); }
+void App::run() {
+  impl_->http_server->run();
+  // The monitoring listener answered /readyz (503) during a drain; it goes last.
+  if (impl_->metrics_thread.joinable()) {
+    impl_->metrics_server->stop();
+    impl_->metrics_thread.join();
+  }
+}
+
+void App::set_config_reloader(std::function<Result<Config>()> reload) {
+  impl_->config_reloader = std::move(reload);
+}
 
 void App::stop() {
   impl_->stopping = true;
   impl_->scheduler.stop();
   impl_->http_server->stop();
+  if (impl_->metrics_server) impl_->metrics_server->stop();
 }
+
+uint16_t App::metrics_port() const { return impl_->metrics_server ? impl_->metrics_server->port() : 0; }
 
 }  // namespace berth::app

@@ -305,6 +305,10 @@ Status load_config_file(const std::string& path, Config& c) {
       {"upload-rate-window", duration(c.upload_rate_window_seconds)},
       {"log-level", str(c.log_level)},
       {"audit", [&c](const YAML::Node& n) { return read_audit_section(n, c); }},
+      {"metrics-listen", str(c.metrics_listen)},
+      {"metrics-top-repositories", count(c.metrics_top_repositories)},
+      {"ready-min-free", size(c.ready_min_free_bytes)},
+      {"drain-timeout", duration(c.drain_timeout_seconds)},
       {"manifest-urls-allow",
        [&c](const YAML::Node& n) {
          c.manifest_urls_allow = n.IsSequence() ? n.as<std::vector<std::string>>()

@@ -88,6 +88,11 @@ struct Config {
   // The audit trail (`audit: {log: ...}`, --audit-log): a file path,
   // "stderr" or "off"; empty: <data-dir>/audit.log.
   std::string audit_log;
+  // Monitoring and the process's lifecycle (README, "Monitoring").
+  std::string metrics_listen;            // HOST:PORT serving /metrics without authentication; empty: none
+  size_t metrics_top_repositories = 100;  // repositories with their own byte series; the rest are "_other"
+  uint64_t ready_min_free_bytes = 64ull << 20;  // /readyz fails with less free space in data-dir
+  int64_t drain_timeout_seconds = 30;    // SIGTERM: how long in-flight requests may take to finish
 };
 
 // Reads a YAML file over `config`. Unknown keys are errors, so a typo in a

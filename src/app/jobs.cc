@@ -26,47 +26,61 @@ void restore_reserve(SpaceReserve& reserve) {
 
 BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config& config,
                                         Registry& registry, MetadataStore& meta, BlobStore& blobs,
-                                        SpaceReserve& reserve, const std::atomic<bool>& stopping) {
+                                        SpaceReserve& reserve, const std::atomic<bool>& stopping,
+                                        ServerMetrics* metrics) {
   BackgroundJobs out;
+  // A job's body with its outcome, recorded when there are metrics.
+  auto job = [metrics](const char* name, std::function<JobOutcome()> body) -> std::function<void()> {
+    if (metrics != nullptr) return metrics->timed_job(name, std::move(body));
+    return [body = std::move(body)] { body(); };
+  };
   Registry* r = &registry;
   SpaceReserve* space = &reserve;
   scheduler.every("upload-expiry",
                   std::chrono::seconds(std::min<int64_t>(600, config.upload_ttl_seconds)),
-                  [r, space] {
+                  job("upload-expiry", [r, space] {
                     restore_reserve(*space);
                     auto n = r->expire_uploads();
                     if (!n) {
                       log::error("upload expiry failed", {{"error", n.status().to_string()}});
-                    } else if (*n > 0) {
-                      log::info("expired abandoned uploads", {{"count", *n}});
+                      return JobOutcome{false, 0};
                     }
-                  });
+                    if (*n > 0) log::info("expired abandoned uploads", {{"count", *n}});
+                    return JobOutcome{true, static_cast<uint64_t>(*n)};
+                  }));
 
   out.lifecycle = std::make_unique<LifecycleRunner>(meta, Clock::system());
   LifecycleRunner* lifecycle = out.lifecycle.get();
   scheduler.every("lifecycle", std::chrono::seconds(config.lifecycle_interval_seconds),
-                  [lifecycle] {
+                  job("lifecycle", [lifecycle] {
                     auto n = lifecycle->enforce_all();
-                    if (!n) log::error("lifecycle run failed", {{"error", n.status().to_string()}});
-                  });
+                    if (!n) {
+                      log::error("lifecycle run failed", {{"error", n.status().to_string()}});
+                      return JobOutcome{false, 0};
+                    }
+                    return JobOutcome{true, static_cast<uint64_t>(*n)};
+                  }));
 
   out.gc = std::make_unique<GarbageCollector>(meta, blobs, Clock::system());
   GarbageCollector* gc = out.gc.get();
   GcOptions gco;
   gco.grace_seconds = config.gc_grace_seconds;
   gco.space_reserve = space;
-  scheduler.every("gc", std::chrono::seconds(config.gc_interval_seconds), [gc, gco, space] {
+  scheduler.every("gc", std::chrono::seconds(config.gc_interval_seconds), job("gc", [gc, gco, space] {
     auto result = gc->run(gco);
     restore_reserve(*space);
     if (!result) {
       log::error("garbage collection failed", {{"error", result.status().to_string()}});
-    } else if (result->reclaimed_blobs > 0) {
+      return JobOutcome{false, 0};
+    }
+    if (result->reclaimed_blobs > 0) {
       log::info("garbage collection", {{"examined", result->examined},
                                        {"reclaimed_blobs", result->reclaimed_blobs},
                                        {"reclaimed_bytes", result->reclaimed_bytes},
                                        {"seconds", result->seconds}});
     }
-  });
+    return JobOutcome{true, static_cast<uint64_t>(result->reclaimed_blobs)};
+  }));
 
   // Background scrub: one slice of at most a minute per interval, so that
   // the other jobs on the scheduler's thread wait a minute at most; each
@@ -79,7 +93,7 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
   so.time_budget = std::chrono::seconds(60);
   const std::atomic<bool>* stop = &stopping;
   so.should_stop = [stop] { return stop->load(); };
-  scheduler.every("scrub", std::chrono::seconds(config.scrub_interval_seconds), [scrubber, so] {
+  scheduler.every("scrub", std::chrono::seconds(config.scrub_interval_seconds), job("scrub", [scrubber, so] {
     auto result = scrubber->run(so, [](const ScrubIssue& issue) {
       log::error(
           issue.kind == ScrubIssue::Kind::kCorrupt
@@ -91,14 +105,17 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
     });
     if (!result) {
       log::error("scrub failed", {{"error", result.status().to_string()}});
-    } else if (result->complete) {
+      return JobOutcome{false, 0};
+    }
+    if (result->complete) {
       log::info("scrub pass complete", {{"checked", result->checked},
                                         {"bytes", result->bytes},
                                         {"corrupt", result->corrupt},
                                         {"missing", result->missing},
                                         {"quarantined", result->quarantined}});
     }
-  });
+    return JobOutcome{true, static_cast<uint64_t>(result->checked)};
+  }));
   return out;
 }
 

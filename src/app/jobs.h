@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "app/config.h"
+#include "app/server_metrics.h"
 #include "blob/blob_store.h"
 #include "blob/space_reserve.h"
 #include "jobs/scheduler.h"
@@ -31,8 +32,11 @@ struct BackgroundJobs {
 // The jobs use `registry`, `meta`, `blobs` and `reserve`, which must outlive
 // the scheduler's thread; `stopping` set to true ends a scrub slice early.
 // Failures of a run are logged, never returned: the next run tries again.
+// With `metrics`, each run is also recorded there (runs, duration, items,
+// failures); it must outlive the scheduler's thread.
 BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config& config,
                                         Registry& registry, MetadataStore& meta, BlobStore& blobs,
-                                        SpaceReserve& reserve, const std::atomic<bool>& stopping);
+                                        SpaceReserve& reserve, const std::atomic<bool>& stopping,
+                                        ServerMetrics* metrics = nullptr);
 
 }  // namespace berth::app

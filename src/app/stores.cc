@@ -1,7 +1,12 @@
 #include "app/stores.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -14,6 +19,7 @@
 #include "core/clock.h"
 #include "meta/postgres/postgres_identity_store.h"
 #include "meta/postgres/postgres_metadata_store.h"
+#include "meta/sqlite/migrations.h"
 #include "meta/sqlite/sqlite_identity_store.h"
 #include "meta/sqlite/sqlite_metadata_store.h"
 
@@ -29,6 +35,7 @@ struct MetadataStores {
   std::string database;  // where, for messages
   sqlite_meta::MigrationReport migrated;
   std::function<std::optional<uint64_t>()> generation;  // see Stores::metadata_generation
+  std::function<Status()> check;  // Stores::check_metadata
 };
 using MetadataFactory = std::function<Result<MetadataStores>(const Config&, OpenMode)>;
 using BlobFactory = std::function<Result<std::unique_ptr<BlobStore>>(const Config&)>;
@@ -57,6 +64,17 @@ Result<MetadataStores> open_sqlite(const Config& config, OpenMode mode) {
   out.database = db_path.string();
   BERTH_ASSIGN_OR_RETURN(auto meta, SqliteMetadataStore::open(db_path.string(), config.sync_full, &out.migrated));
   BERTH_ASSIGN_OR_RETURN(out.identity, SqliteIdentityStore::open(meta->pool()));
+  sqlite::Pool* pool = &meta->pool();
+  out.check = [pool]() -> Status {
+    auto lease = pool->acquire();
+    if (!lease) return lease.take_status();
+    BERTH_ASSIGN_OR_RETURN(int64_t version, sqlite_meta::schema_version(**lease));
+    if (version != sqlite_meta::latest_schema_version()) {
+      return error(Code::kFailedPrecondition, fmt::format("schema version {}, this berth needs {}", version,
+                                                          sqlite_meta::latest_schema_version()));
+    }
+    return Status::ok();
+  };
   // Every commit through this process's pool moves the count; writes by an
   // operator command in another process do not (the manifest cache bounds
   // the age of what it serves for them).
@@ -251,6 +269,21 @@ Result<Stores> open_stores(const Config& config, OpenMode mode) {
   s.meta = std::move(metadata.meta);
   s.identity_store = std::move(metadata.identity);
   s.metadata_generation = std::move(metadata.generation);
+  s.check_metadata = std::move(metadata.check);
+  if (config.storage.driver == "filesystem") {
+    // A small file created, written, synced and removed in the store's root.
+    const std::string probe = (std::filesystem::path(storage_filesystem_root(config)) / ".ready-probe").string();
+    s.check_blobs = [probe]() -> Status {
+      int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd < 0) return error(Code::kInternal, fmt::format("create {}: {}", probe, std::strerror(errno)));
+      const bool ok = ::write(fd, "ok", 2) == 2 && ::fsync(fd) == 0;
+      const int saved = errno;
+      ::close(fd);
+      ::unlink(probe.c_str());
+      if (!ok) return error(Code::kInternal, fmt::format("write {}: {}", probe, std::strerror(saved)));
+      return Status::ok();
+    };
+  }
   BERTH_ASSIGN_OR_RETURN(auto key, auth::load_or_create_key_file(secret_key_path(config)));
   identity::IdentityOptions io;
   io.region = config.region;

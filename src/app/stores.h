@@ -29,6 +29,11 @@ struct Stores {
   // store whose every writer is in this process, so that reads may be cached
   // until it moves. Valid while `meta` lives.
   std::function<std::optional<uint64_t>()> metadata_generation;
+  // Readiness probes (/readyz), each cheap and thread-safe, failing with the
+  // reason: the metadata database answers and its schema is this berth's
+  // version; the blob store accepts a write. Empty: the driver has no probe.
+  std::function<Status()> check_metadata;
+  std::function<Status()> check_blobs;
 };
 
 enum class OpenMode {

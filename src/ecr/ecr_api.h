@@ -54,6 +54,9 @@ class EcrApi {
   // True when the request is an ECR call (POST with an ECR X-Amz-Target).
   static bool is_ecr_request(const server::Exchange& ex);
   server::net::awaitable<void> handle(server::Exchange& ex);
+  // True when `operation` (without the X-Amz-Target prefix) is in the
+  // operation table: a bounded name, safe as a metrics label.
+  bool has_operation(std::string_view operation) const { return operations_.count(operation) != 0; }
 
  private:
   using Operation = EcrResult (EcrApi::*)(Call&);

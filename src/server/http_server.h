@@ -83,7 +83,25 @@ class HttpServer {
   // Stops accepting and ends the loop; safe from any thread or signal handler
   // context that posts to it.
   void stop();
+  // Graceful stop: stops accepting at once (new connections are refused),
+  // closes connections waiting idle between requests, lets requests in
+  // progress finish (their answers say Connection: close), and ends the loop
+  // (run() returns) once no connection is left or `deadline` has passed,
+  // whichever comes first. Returns at once. Thread-safe; a later stop() cuts
+  // the drain short.
+  void drain(std::chrono::steady_clock::duration deadline);
+  // Reads the certificate and key files of the options again and serves new
+  // connections with them; connections already open keep the old ones. On a
+  // failure (unreadable or mismatched files) the old certificate stays in use
+  // and the reason is returned. Ok without TLS. Thread-safe.
+  Status reload_tls();
+  // Changes max_connections and max_connections_per_ip for connections
+  // accepted from now on (open ones are never closed for it). Thread-safe.
+  void set_connection_limits(size_t max_connections, size_t max_connections_per_ip);
   net::io_context& io_context();
+  // Connections open now, and accepted since start (for metrics). Thread-safe.
+  size_t open_connections() const;
+  uint64_t accepted_connections() const;
 
   struct Impl;  // shared by the listener and the sessions (server_impl.h)
 

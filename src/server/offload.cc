@@ -14,8 +14,12 @@ unsigned pool_size(unsigned requested) {
 
 }  // namespace
 
-Offloader::Offloader(OffloadOptions options)
-    : threads_(pool_size(options.threads)), start_deadline_(options.start_deadline), pool_(threads_) {}
+Offloader::Offloader(OffloadOptions options, OffloadObservers observers)
+    : threads_(pool_size(options.threads)),
+      start_deadline_(options.start_deadline),
+      on_call_(std::move(observers.on_call)),
+      on_rejected_(std::move(observers.on_rejected)),
+      pool_(threads_) {}
 
 Offloader::~Offloader() {
   pool_.stop();

@@ -29,6 +29,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -45,9 +46,19 @@ struct OffloadOptions {
   std::chrono::milliseconds start_deadline{10000};
 };
 
+// Observers for metrics, both optional and both called on a worker or the
+// timer's thread, so they must be thread-safe and cheap.
+struct OffloadObservers {
+  // A call ran for `ran`; `failed` when it returned kInternal, kStorageFull or
+  // kUnavailable (the store's failures, not the caller's "not found").
+  std::function<void(std::chrono::steady_clock::duration ran, bool failed)> on_call;
+  // A call was refused for want of a free worker.
+  std::function<void()> on_rejected;
+};
+
 class Offloader {
  public:
-  explicit Offloader(OffloadOptions options);
+  explicit Offloader(OffloadOptions options, OffloadObservers observers = {});
   ~Offloader();
   Offloader(const Offloader&) = delete;
   Offloader& operator=(const Offloader&) = delete;
@@ -66,8 +77,23 @@ class Offloader {
   // A queued call's fate: decided once, by whichever comes first.
   enum State : int { kQueued, kStarted, kAbandoned };
 
+  // A store-side failure, as OffloadObservers::on_call counts it.
+  static bool is_store_failure(Code c) {
+    return c == Code::kInternal || c == Code::kStorageFull || c == Code::kUnavailable;
+  }
+  template <typename R>
+  static Code code_of(const R& r) {
+    if constexpr (std::is_same_v<R, Status>) {
+      return r.code();
+    } else {
+      return r.status().code();
+    }
+  }
+
   unsigned threads_;
   std::chrono::milliseconds start_deadline_;
+  std::function<void(std::chrono::steady_clock::duration, bool)> on_call_;
+  std::function<void()> on_rejected_;
   boost::asio::thread_pool pool_;
 };
 
@@ -91,9 +117,10 @@ boost::asio::awaitable<std::invoke_result_t<F&>> Offloader::run(F fn) {
         using Handler = decltype(handler);
         // Both completions hold the handler; the state decides which one uses it.
         auto shared = std::make_shared<std::optional<Handler>>(std::move(handler));
-        call->timer.async_wait([call, shared, deadline](const boost::system::error_code&) {
+        call->timer.async_wait([this, call, shared, deadline](const boost::system::error_code&) {
           int expected = kQueued;
           if (!call->state.compare_exchange_strong(expected, kAbandoned)) return;
+          if (on_rejected_) on_rejected_();
           Handler h = std::move(**shared);
           shared->reset();
           std::move(h)(R(error(Code::kUnavailable,
@@ -102,14 +129,20 @@ boost::asio::awaitable<std::invoke_result_t<F&>> Offloader::run(F fn) {
         });
         // The Call owns a timer of the caller's executor, so its last reference is always
         // dropped there, never on a worker: a worker's copy moves back with the result.
-        net::post(pool_, [call, shared, &fn]() mutable {
+        net::post(pool_, [this, call, shared, &fn]() mutable {
           int expected = kQueued;
           if (!call->state.compare_exchange_strong(expected, kStarted)) {  // abandoned: never runs
             auto home = call->timer.get_executor();
             net::post(home, [call = std::move(call)] {});
             return;
           }
-          call->result.emplace(fn());
+          if (on_call_) {
+            const auto started = std::chrono::steady_clock::now();
+            call->result.emplace(fn());
+            on_call_(std::chrono::steady_clock::now() - started, is_store_failure(code_of(*call->result)));
+          } else {
+            call->result.emplace(fn());
+          }
           auto ex = net::get_associated_executor(**shared);
           net::dispatch(ex, [call = std::move(call), shared = std::move(shared)] {
             call->timer.cancel();

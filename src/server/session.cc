@@ -149,10 +149,11 @@ bool HttpServer::Impl::reserve_body_bytes(size_t n) {
 // A session owns one connection. Stream is beast::tcp_stream or
 // beast::ssl_stream<beast::tcp_stream>.
 template <class Stream>
-class Session : public Exchange {
+class Session : public Exchange, public std::enable_shared_from_this<Session<Stream>> {
  public:
   Session(HttpServer::Impl& server, Stream stream, std::string remote)
       : server_(server),
+        id_(server.next_session_id.fetch_add(1)),
         stream_(std::move(stream)),
         fast_(beast::get_lowest_layer(stream_).socket(), server_.options.io_timeout) {
     remote_ = std::move(remote);
@@ -160,6 +161,10 @@ class Session : public Exchange {
   ~Session() override { release_body_budget(); }
 
   awaitable<void> run();
+  // On the session's strand: ends a wait for the next request (drain()).
+  void interrupt_idle() {
+    if (idle_) tcp().cancel();
+  }
 
   bool has_body() const override { return has_body_; }
   awaitable<Result<std::string>> read_body(size_t limit) override;
@@ -187,6 +192,8 @@ class Session : public Exchange {
   void reset_for_request();
 
   HttpServer::Impl& server_;
+  const uint64_t id_;
+  bool idle_ = false;  // waiting for the next request on a kept-alive connection
   Stream stream_;
   FastPath fast_;  // plain TCP only (kPlain)
   beast::flat_buffer buffer_;
@@ -382,7 +389,7 @@ awaitable<void> Session<Stream>::send(Response res) {
   sent_ = true;
   status_ = res.result_int();
   res.version(request_->version());
-  if (!body_consumed_) keep_alive_ = false;
+  if (!body_consumed_ || server_.draining) keep_alive_ = false;
   res.keep_alive(keep_alive_ && request_keep_alive_);
   const bool header_only = request_->method() == http::verb::head;
   if (header_only) {
@@ -452,7 +459,7 @@ awaitable<void> Session<Stream>::send_blob(ResponseHeader head, BlobReader& read
   if (sent_) co_return;
   sent_ = true;
   status_ = head.result_int();
-  if (!body_consumed_) keep_alive_ = false;
+  if (!body_consumed_ || server_.draining) keep_alive_ = false;
   http::response<http::empty_body> res{head.result(), request_->version()};
   res.base() = std::move(head);
   res.version(request_->version());
@@ -493,9 +500,23 @@ awaitable<boost::system::error_code> Session<Stream>::read_head(bool first) {
   if (!first && buffer_.size() == 0) {
     // A kept-alive connection may wait idle for its next request; once that
     // request's first bytes are in, its head has the head deadline to arrive.
+    // drain() may end the wait (registered first, then checked, so that a
+    // drain starting in between cannot miss this session).
+    auto weak = this->weak_from_this();
+    auto executor = stream_.get_executor();
+    if (!server_.idle_begin(id_, [weak, executor] {
+          net::post(executor, [weak] {
+            if (auto self = weak.lock()) self->interrupt_idle();
+          });
+        })) {
+      co_return net::error::operation_aborted;
+    }
+    idle_ = true;
     arm_timer(server_.options.idle_timeout);
     auto [ec, n] =
         co_await stream_.async_read_some(buffer_.prepare(kFirstReadSize), as_tuple_awaitable);
+    idle_ = false;
+    server_.idle_end(id_);
     if (ec) co_return ec;
     buffer_.commit(n);
   }
@@ -587,7 +608,7 @@ awaitable<void> Session<Stream>::run() {
       e.fields = std::move(log_fields_);
       server_.logger(e);
     }
-    if (broken_ || !keep_alive_ || !request_keep_alive_) break;
+    if (broken_ || !keep_alive_ || !request_keep_alive_ || server_.draining) break;
   }
   if constexpr (kPlain) {
     beast::error_code ec;
@@ -601,13 +622,15 @@ awaitable<void> Session<Stream>::run() {
 
 namespace {
 
+// `keep` (the TLS context, or null) lives as long as the session.
 template <class Stream>
-void spawn(HttpServer::Impl& server, Stream stream, std::string address, std::string remote) {
+void spawn(HttpServer::Impl& server, Stream stream, std::string address, std::string remote,
+           std::shared_ptr<void> keep = nullptr) {
   auto executor = stream.get_executor();
   auto session = std::make_shared<Session<Stream>>(server, std::move(stream), std::move(remote));
   net::co_spawn(
       executor, [session]() { return session->run(); },
-      [session, &server, address = std::move(address)](std::exception_ptr) {
+      [session, keep = std::move(keep), &server, address = std::move(address)](std::exception_ptr) {
         server.release_connection(address);
       });
 }
@@ -619,10 +642,10 @@ void start_plain_session(HttpServer::Impl& server, tcp::socket socket, std::stri
   spawn(server, beast::tcp_stream(std::move(socket)), std::move(address), std::move(remote));
 }
 
-void start_tls_session(HttpServer::Impl& server, ssl::context& tls, tcp::socket socket,
+void start_tls_session(HttpServer::Impl& server, std::shared_ptr<ssl::context> tls, tcp::socket socket,
                        std::string address, std::string remote) {
-  spawn(server, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), tls),
-        std::move(address), std::move(remote));
+  auto stream = beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls);
+  spawn(server, std::move(stream), std::move(address), std::move(remote), std::move(tls));
 }
 
 }  // namespace berth::server

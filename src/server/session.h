@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include <memory>
 #include <string>
 
 #include "server/server_impl.h"
@@ -21,7 +22,8 @@ void start_plain_session(HttpServer::Impl& server, net::ip::tcp::socket socket, 
                          std::string remote);
 // The same over TLS with `tls`: the handshake and the first request head
 // share the head deadline, counted from the accept.
-void start_tls_session(HttpServer::Impl& server, net::ssl::context& tls,
+// `tls` stays alive until the session ends (a reload may replace the server's).
+void start_tls_session(HttpServer::Impl& server, std::shared_ptr<net::ssl::context> tls,
                        net::ip::tcp::socket socket, std::string address, std::string remote);
 
 }  // namespace berth::server
