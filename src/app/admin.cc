@@ -2,12 +2,15 @@
 
 #include <unistd.h>
 
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <memory>
 
 #include "app/audit_command.h"
 #include "app/config.h"
 #include "app/stores.h"
+#include "core/policy.h"
 #include "log/log.h"
 
 namespace berth::app {
@@ -20,6 +23,9 @@ struct AdminArgs {
   std::string name;
   std::string user;
   std::string key_id;
+  std::string policy_name;
+  std::string policy_file;
+  std::string policy_arn;
   bool admin = false;
   AuditQuery audit;
 };
@@ -51,6 +57,23 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
   user_create->add_flag("--admin", args->admin, "May do everything within its account");
   auto* user_list = user->add_subcommand("list", "List users");
   user_list->add_option("--account", args->account, "Only this account");
+
+  // Identity policies of a user (IAM's PutUserPolicy and AttachUserPolicy).
+  auto* upolicy = user->add_subcommand("policy", "A user's IAM policies")->require_subcommand(1);
+  auto* policy_put = upolicy->add_subcommand("put", "Create or replace an inline policy from a JSON file");
+  auto* policy_delete = upolicy->add_subcommand("delete", "Delete an inline policy");
+  auto* policy_list = upolicy->add_subcommand("list", "List inline policies and attached managed policies");
+  auto* policy_attach = upolicy->add_subcommand("attach", "Attach an AWS managed ECR policy by ARN");
+  auto* policy_detach = upolicy->add_subcommand("detach", "Detach a managed policy");
+  for (auto* c : {policy_put, policy_delete, policy_list, policy_attach, policy_detach}) {
+    c->add_option("--account", args->account, "Account id (default: the configured account)");
+    c->add_option("user", args->user, "User name")->required();
+  }
+  policy_put->add_option("name", args->policy_name, "Policy name")->required();
+  policy_put->add_option("file", args->policy_file, "The policy document (JSON)")->required();
+  policy_delete->add_option("name", args->policy_name, "Policy name")->required();
+  policy_attach->add_option("arn", args->policy_arn, "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistry...")->required();
+  policy_detach->add_option("arn", args->policy_arn, "Policy ARN")->required();
 
   auto* key = admin->add_subcommand("key", "Access keys")->require_subcommand(1);
   auto* key_create = key->add_subcommand("create", "Create an access key; its secret is printed once");
@@ -136,6 +159,47 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
         for (const auto& t : e.tags) tags += (tags.empty() ? "" : ",") + t;
         std::cout << e.expired_at << "\t" << e.repository << "\t" << e.digest.str() << "\t"
                   << (tags.empty() ? "-" : tags) << "\trule " << e.rule_priority << "\n";
+      }
+    } else if (upolicy->parsed()) {
+      const std::string account = args->account.empty() ? config.account_id : args->account;
+      if (auto u = id.store().get_user(account, args->user); !u) {
+        return fail(error(Code::kNotFound, "no user " + args->user + " in account " + account));
+      }
+      PolicyStore& policies = *stores->meta;
+      if (policy_put->parsed()) {
+        std::ifstream in(args->policy_file);
+        if (!in) return fail(error(Code::kNotFound, "cannot read " + args->policy_file));
+        std::stringstream text;
+        text << in.rdbuf();
+        if (auto doc = policy::parse(text.str(), policy::Kind::kIdentity); !doc) {
+          return fail(error(Code::kInvalidArgument, "MalformedPolicyDocument: " + doc.status().message()));
+        }
+        if (Status s = policies.put_user_policy(account, args->user, args->policy_name, text.str()); !s.is_ok()) {
+          return fail(s);
+        }
+        std::cout << "policy " << args->policy_name << " put on user " << args->user << "\n";
+      } else if (policy_delete->parsed()) {
+        if (Status s = policies.delete_user_policy(account, args->user, args->policy_name); !s.is_ok()) return fail(s);
+        std::cout << "policy " << args->policy_name << " deleted from user " << args->user << "\n";
+      } else if (policy_attach->parsed()) {
+        if (policy::managed_policy(args->policy_arn) == nullptr) {
+          std::string known;
+          for (auto arn : policy::managed_policy_arns()) known += std::string("\n  ") + std::string(arn);
+          return fail(error(Code::kNotFound, "Policy " + args->policy_arn + " does not exist or is not attachable; "
+                                                 "berth knows:" + known));
+        }
+        if (Status s = policies.attach_user_policy(account, args->user, args->policy_arn); !s.is_ok()) return fail(s);
+        std::cout << "policy " << args->policy_arn << " attached to user " << args->user << "\n";
+      } else if (policy_detach->parsed()) {
+        if (Status s = policies.detach_user_policy(account, args->user, args->policy_arn); !s.is_ok()) return fail(s);
+        std::cout << "policy " << args->policy_arn << " detached from user " << args->user << "\n";
+      } else if (policy_list->parsed()) {
+        auto inline_policies = policies.list_user_policies(account, args->user);
+        if (!inline_policies) return fail(inline_policies.status());
+        auto attached = policies.list_attached_user_policies(account, args->user);
+        if (!attached) return fail(attached.status());
+        for (const auto& [name, text] : *inline_policies) std::cout << "inline\t" << name << "\n";
+        for (const auto& arn : *attached) std::cout << "attached\t" << arn << "\n";
       }
     } else if (key_delete->parsed()) {
       if (Status s = id.delete_access_key(args->key_id); !s.is_ok()) return fail(s);

@@ -28,6 +28,7 @@
 #include "app/stores.h"
 #include "blob/fs/fs_space_reserve.h"
 #include "auth/access_control.h"
+#include "identity/policy_source.h"
 #include "core/clock.h"
 #include "ecr/ecr_api.h"
 #include "log/log.h"
@@ -157,6 +158,7 @@ struct App::Impl {
   Stores stores;
   std::unique_ptr<AuditLog> audit;  // null when off; outlives the server, whose requests append to it
   std::unique_ptr<Registry> registry;
+  std::unique_ptr<identity::StorePolicySource> policies;
   std::unique_ptr<auth::AccessControl> access;
   std::unique_ptr<oci::OciApi> oci;
   std::unique_ptr<ecr::EcrApi> ecr;
@@ -545,7 +547,12 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   };
   observers.on_rejected = [metrics] { metrics->record_store_rejected(); };
   d.offload = std::make_unique<server::Offloader>(offload_options, std::move(observers));
-  d.access = std::make_unique<auth::AccessControl>(config.auth);
+  d.policies = std::make_unique<identity::StorePolicySource>(*d.stores.meta);
+  auth::AccessControlOptions ao;
+  ao.require_authentication = config.auth;
+  ao.region = config.region;
+  ao.secure_transport = !config.tls_cert.empty();
+  d.access = std::make_unique<auth::AccessControl>(ao, d.policies.get(), Clock::system());
 
   const std::string public_url = effective_public_url(config);
   oci::OciOptions oo;

@@ -4,17 +4,62 @@
 
 namespace berth::auth {
 
+namespace {
+constexpr std::string_view kFullAccess = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess";
+}
+
+std::string source_ip_of(std::string_view remote) {
+  auto colon = remote.rfind(':');
+  std::string_view host = colon == std::string_view::npos ? remote : remote.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return std::string(host);
+}
+
+std::string AccessControl::resource_arn(const AccessRequest& request) const {
+  if (request.repository.empty()) return "*";
+  return fmt::format("arn:aws:ecr:{}:{}:repository/{}", options_.region, request.account_id, request.repository);
+}
+
 Status AccessControl::check(const Principal& principal, const AccessRequest& request) const {
-  if (!require_authentication_) return Status::ok();
+  if (!options_.require_authentication) return Status::ok();
   if (!principal.authenticated) return error(Code::kUnauthenticated, "authentication required");
-  if (principal.account_id != request.account_id) {
-    return error(Code::kPermissionDenied,
-                 fmt::format("not authorized to perform {} on a resource of another account",
-                             request.action));
+  const std::string user = policy::user_arn(principal.account_id, principal.user_name);
+  const std::string resource = resource_arn(request);
+  auto denied = [&](std::string_view because) {
+    return error(Code::kPermissionDenied, fmt::format("User: {} is not authorized to perform: {} on resource: {} {}",
+                                                      user, request.action, resource, because));
+  };
+  if (source_ == nullptr) {
+    if (principal.admin && principal.account_id == request.account_id) return Status::ok();
+    return denied("because no identity-based policy allows the action");
   }
-  if (principal.admin) return Status::ok();
-  return error(Code::kPermissionDenied,
-               fmt::format("user {} is not authorized to perform {}", principal.user_name, request.action));
+  BERTH_ASSIGN_OR_RETURN(RequestPolicies found, source_->policies_for(principal, request));
+  policy::PolicySet set;
+  if (principal.admin) set.identity.push_back(policy::managed_policy(kFullAccess));
+  for (const auto& d : found.identity) set.identity.push_back(d.get());
+  set.resource = found.resource.get();
+
+  policy::RequestContext ctx;
+  ctx.action = std::string(request.action);
+  ctx.resource = resource;
+  ctx.resource_account = std::string(request.account_id);
+  ctx.principal_arn = user;
+  ctx.principal_account = principal.account_id;
+  ctx.user_name = principal.user_name;
+  ctx.source_ip = std::string(request.source_ip);
+  ctx.secure_transport = options_.secure_transport;
+  ctx.now_epoch_seconds = clock_->now_seconds();
+  ctx.resource_tags = std::move(found.resource_tags);
+
+  switch (policy::evaluate(set, ctx)) {
+    case policy::Decision::kAllow: return Status::ok();
+    case policy::Decision::kExplicitDeny: return denied("with an explicit deny in a policy");
+    case policy::Decision::kImplicitDeny: break;
+  }
+  if (principal.account_id != request.account_id) {
+    return denied("because no resource-based policy of the resource's account and identity-based policy together allow the action");
+  }
+  return denied(fmt::format("because no identity-based policy allows the {} action", request.action));
 }
 
 }  // namespace berth::auth

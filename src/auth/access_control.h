@@ -1,35 +1,86 @@
 // The one decision function for both APIs: may `principal` perform the ECR
-// `action` (e.g. "ecr:BatchGetImage") on a repository of `account`?
-// Identity and repository policies plug in here.
+// `action` (e.g. "ecr:BatchGetImage") on a repository of `account`? The
+// caller's identity policies and the resource's policy (a repository's, or
+// the account's registry policy for registry-level actions) decide, with
+// AWS's evaluation logic (core/policy.h). An admin user holds the managed
+// AmazonEC2ContainerRegistryFullAccess policy besides its own.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "auth/principal.h"
+#include "core/clock.h"
+#include "core/policy.h"
 #include "core/status.h"
 
 namespace berth::auth {
+
+// The address part of a "host:port" remote endpoint ("[::1]:5000" -> "::1").
+std::string source_ip_of(std::string_view remote);
 
 struct AccessRequest {
   std::string_view action;      // "ecr:<Operation>"
   std::string_view account_id;  // the account owning the resource
   std::string_view repository;  // empty for registry-wide actions
+  std::string_view source_ip;   // the client's address, empty when unknown
+};
+
+// The policies bearing on one request, parsed.
+struct RequestPolicies {
+  std::vector<std::shared_ptr<const policy::Document>> identity;  // the caller's own
+  std::shared_ptr<const policy::Document> resource;               // null when none
+  std::vector<std::pair<std::string, std::string>> resource_tags;  // only when a policy reads them
+};
+
+// Where AccessControl finds policies: implemented over the stores
+// (identity/policy_source.h). Implementations are thread-safe and may block
+// (store calls), so check() may block too.
+class PolicySource {
+ public:
+  virtual ~PolicySource() = default;
+  // The caller's identity policies and the resource's policy. A resource
+  // that does not exist has no policy (not an error). kInternal/kUnavailable
+  // on store trouble.
+  virtual Result<RequestPolicies> policies_for(const Principal& principal, const AccessRequest& request) = 0;
+};
+
+struct AccessControlOptions {
+  bool require_authentication = true;
+  std::string region = "us-east-1";  // for resource ARNs
+  bool secure_transport = false;     // every request arrives over TLS (aws:SecureTransport)
 };
 
 class AccessControl {
  public:
   // With `require_authentication` false every request is allowed (an operator
-  // opened the registry explicitly).
-  explicit AccessControl(bool require_authentication) : require_authentication_(require_authentication) {}
+  // opened the registry explicitly). Without a policy source only admins are
+  // allowed, within their own account.
+  explicit AccessControl(bool require_authentication) { options_.require_authentication = require_authentication; }
+  // `source` and `clock` are borrowed and must outlive this object.
+  AccessControl(AccessControlOptions options, PolicySource* source, const Clock& clock)
+      : options_(std::move(options)), source_(source), clock_(&clock) {}
 
-  // ok, kUnauthenticated (no principal) or kPermissionDenied. Thread-safe.
+  // ok, kUnauthenticated (no principal) or kPermissionDenied with AWS's
+  // message ("User: <arn> is not authorized to perform: <action> on
+  // resource: <arn> because ..."); kInternal/kUnavailable when the policies
+  // cannot be read. Thread-safe; blocking (store calls): call it off the
+  // event loop.
   Status check(const Principal& principal, const AccessRequest& request) const;
 
-  bool require_authentication() const { return require_authentication_; }
+  // The ARN a request's resource has in policies: the repository's ARN, or
+  // "*" for a registry-level action.
+  std::string resource_arn(const AccessRequest& request) const;
+
+  bool require_authentication() const { return options_.require_authentication; }
 
  private:
-  bool require_authentication_;
+  AccessControlOptions options_;
+  PolicySource* source_ = nullptr;
+  const Clock* clock_ = nullptr;
 };
 
 }  // namespace berth::auth

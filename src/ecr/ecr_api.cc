@@ -146,6 +146,12 @@ EcrApi::EcrApi(Registry& registry, identity::IdentityService& identity, const au
       {"GetLifecyclePolicyPreview", &EcrApi::get_lifecycle_policy_preview},
       {"GetAuthorizationToken", &EcrApi::get_authorization_token},
       {"DescribeRegistry", &EcrApi::describe_registry},
+      {"SetRepositoryPolicy", &EcrApi::set_repository_policy},
+      {"GetRepositoryPolicy", &EcrApi::get_repository_policy},
+      {"DeleteRepositoryPolicy", &EcrApi::delete_repository_policy},
+      {"PutRegistryPolicy", &EcrApi::put_registry_policy},
+      {"GetRegistryPolicy", &EcrApi::get_registry_policy},
+      {"DeleteRegistryPolicy", &EcrApi::delete_registry_policy},
   };
 }
 
@@ -261,14 +267,12 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body,
   std::string action = "ecr:" + operation;
   std::string_view repo_name = repository_member(in);
   if (!repo_name.empty()) ex.add_log_field("repository", std::string(repo_name.substr(0, 256)));
-  if (Status s = access_.check(*principal, auth::AccessRequest{action, call.account, repo_name}); !s.is_ok()) {
+  const std::string source_ip = auth::source_ip_of(ex.remote_address());
+  if (Status s = access_.check(*principal, auth::AccessRequest{action, call.account, repo_name, source_ip});
+      !s.is_ok()) {
     note_images(ex, in, nullptr);
-    std::string resource = repo_name.empty() ? std::string("*") : repository_arn(call.account, repo_name);
-    return error_response(ex,
-                          ecr_error("AccessDeniedException",
-                                    fmt::format("User: {} is not authorized to perform: {} on resource: {}",
-                                                principal->user_name, action, resource)),
-                          request_id);
+    if (s.code() != Code::kPermissionDenied) return error_response(ex, from_status(s), request_id);
+    return error_response(ex, ecr_error("AccessDeniedException", s.message()), request_id);
   }
 
   (void)take_internal_cause();

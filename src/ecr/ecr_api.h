@@ -98,6 +98,13 @@ class EcrApi {
   EcrResult delete_lifecycle_policy(Call& c);
   EcrResult start_lifecycle_policy_preview(Call& c);
   EcrResult get_lifecycle_policy_preview(Call& c);
+  // policy_ops.cc
+  EcrResult set_repository_policy(Call& c);
+  EcrResult get_repository_policy(Call& c);
+  EcrResult delete_repository_policy(Call& c);
+  EcrResult put_registry_policy(Call& c);
+  EcrResult get_registry_policy(Call& c);
+  EcrResult delete_registry_policy(Call& c);
   // registry_ops.cc
   EcrResult get_authorization_token(Call& c);
   EcrResult describe_registry(Call& c);

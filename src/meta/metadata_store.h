@@ -13,6 +13,7 @@
 //   GcStore           (meta/gc_store.h)            garbage-collection candidates and claims
 //   UsageStore        (meta/usage_store.h)         bytes per repository and account
 //   ResourceTagStore  (meta/resource_tag_store.h)  ECR resource tags
+//   PolicyStore       (meta/policy_store.h)        repository, registry and user policies
 // Identities are apart (meta/identity_store.h).
 //
 // Every method is thread-safe and atomic: it either happens whole or not at all.
@@ -34,6 +35,7 @@
 #include "meta/gc_store.h"
 #include "meta/lifecycle_store.h"
 #include "meta/manifest_store.h"
+#include "meta/policy_store.h"
 #include "meta/repository_store.h"
 #include "meta/resource_tag_store.h"
 #include "meta/upload_store.h"
@@ -48,7 +50,8 @@ class MetadataStore : public RepositoryStore,
                       public LifecycleStore,
                       public GcStore,
                       public UsageStore,
-                      public ResourceTagStore {
+                      public ResourceTagStore,
+                      public PolicyStore {
  public:
   ~MetadataStore() override = default;
 };

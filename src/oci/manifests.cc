@@ -9,7 +9,8 @@ using server::Exchange;
 using server::net::awaitable;
 
 awaitable<void> OciApi::get_manifest(Exchange& ex, const Target& t) {
-  if (Status s = authorize(ex, action_of(ex, t), t.name); !s.is_ok()) co_return co_await fail(ex, s);
+  Status allowed = co_await authorize(ex, action_of(ex, t), t.name);
+  if (!allowed.is_ok()) co_return co_await fail(ex, allowed);
   const std::string account = account_of(ex);
   const bool record_pull = ex.method() == http::verb::get;
   // A manifest the cache holds current is answered right here, on the event

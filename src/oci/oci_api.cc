@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "log/log.h"
 #include "oci/errors.h"
 
@@ -16,6 +18,11 @@ constexpr std::string_view kTokenExpiredMessage = "Your authorization token has 
 }
 
 std::string OciApi::account_of(const Exchange& ex) const {
+  std::string_view host = ex.header(http::field::host);
+  if (host.size() > 13 && host[12] == '.' &&
+      std::all_of(host.begin(), host.begin() + 12, [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::string(host.substr(0, 12));
+  }
   return ex.principal().authenticated ? ex.principal().account_id : options_.default_account;
 }
 
@@ -23,14 +30,18 @@ std::string_view OciApi::action_of(const Exchange& ex, const Target& t) {
   return required_action(t.route, ex.request().method_string());
 }
 
-Status OciApi::authorize(const Exchange& ex, std::string_view action, std::string_view repository) const {
+awaitable<Status> OciApi::authorize(const Exchange& ex, std::string_view action, std::string_view repository) {
   std::string account = account_of(ex);
-  return access_.check(ex.principal(), auth::AccessRequest{action, account, repository});
+  std::string source_ip = auth::source_ip_of(ex.remote_address());
+  co_return co_await call([&]() -> Status {
+    return access_.check(ex.principal(), auth::AccessRequest{action, account, repository, source_ip});
+  });
 }
 
 awaitable<Result<RepositoryRecord>> OciApi::repository_for(const Exchange& ex, std::string_view name,
                                                            std::string_view action, bool for_push) {
-  if (Status s = authorize(ex, action, name); !s.is_ok()) co_return s;
+  Status allowed = co_await authorize(ex, action, name);
+  if (!allowed.is_ok()) co_return allowed;
   std::string account = account_of(ex);
   co_return co_await call([&]() -> Result<RepositoryRecord> {
     if (for_push) return registry_.repository_for_push(account, name);

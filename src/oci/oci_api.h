@@ -64,9 +64,15 @@ class OciApi {
   Awaitable referrers(server::Exchange& ex, const Target& t);
 
   // Helpers shared by the resource files.
+  // The account a request addresses: the one a host name of the form
+  // "<twelve digits>.<...>" names (as ECR's registry host names do), else
+  // the caller's own, else default_account.
   std::string account_of(const server::Exchange& ex) const;
   static std::string_view action_of(const server::Exchange& ex, const Target& t);
-  Status authorize(const server::Exchange& ex, std::string_view action, std::string_view repository) const;
+  // The access decision for `action` on `repository` of account_of(ex), on a
+  // worker (policies are read from the stores).
+  server::net::awaitable<Status> authorize(const server::Exchange& ex, std::string_view action,
+                                           std::string_view repository);
   server::Response response(const server::Exchange& ex, server::http::status status) const;
   // 201 Created for a blob now in `repository`, with its Location and digest.
   server::Response blob_created(const server::Exchange& ex, std::string_view repository, const Digest& digest) const;

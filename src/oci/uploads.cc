@@ -98,7 +98,12 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
       }
     }
     if (mountable) {
-      auto mounted = co_await call([&] { return registry_.mount_blob(*repo, *digest, from); });
+      const std::string source_ip = auth::source_ip_of(ex.remote_address());
+      const std::string_view read_action = required_action(Route::kBlob, "GET");
+      auto may_read = [&](const RepositoryRecord& r) {
+        return access_.check(ex.principal(), auth::AccessRequest{read_action, r.account_id, r.name, source_ip}).is_ok();
+      };
+      auto mounted = co_await call([&] { return registry_.mount_blob(*repo, *digest, from, may_read); });
       if (mounted) co_return co_await ex.send(blob_created(ex, repo->name, *digest));
     }
     // Fall through: open an ordinary upload session.

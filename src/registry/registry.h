@@ -195,9 +195,12 @@ class Registry {
   // Discards an unfinished put and its bytes.
   void cancel_blob_put(std::unique_ptr<UploadAppend> put);
   // Makes a blob of `from` (or, without `from`, of any repository of the same
-  // account) visible in `repo`. kBlobUnknown when there is nothing to mount.
+  // account for which `may_read` is true) visible in `repo`. kBlobUnknown
+  // when there is nothing to mount. `may_read` may block; it is called only
+  // for repositories holding the blob.
   Result<BlobLink> mount_blob(const RepositoryRecord& repo, const Digest& digest,
-                              const std::optional<RepositoryRecord>& from);
+                              const std::optional<RepositoryRecord>& from,
+                              const std::function<bool(const RepositoryRecord&)>& may_read);
   // Deletes uploads older than the TTL. Returns how many went.
   Result<size_t> expire_uploads();
 
@@ -258,6 +261,19 @@ class Registry {
   Status tag_resource(const RepositoryRecord& repo, const ResourceTags& tags);
   // Removes the tags with these keys; unknown keys are ignored.
   Status untag_resource(const RepositoryRecord& repo, const std::vector<std::string>& keys);
+
+  // --- IAM-style policies (policies.cc) -------------------------------------------------
+  // A repository's policy text; nullopt when none.
+  Result<std::optional<std::string>> repository_policy(const RepositoryRecord& repo);
+  // Validates `text` as a resource policy (kInvalidArgument with IAM's words)
+  // and stores it in place of the current one.
+  Status set_repository_policy(const RepositoryRecord& repo, const std::string& text);
+  // Removes the policy; returns the text removed, nullopt when there was none.
+  Result<std::optional<std::string>> delete_repository_policy(const RepositoryRecord& repo);
+  // The same for an account's registry policy.
+  Result<std::optional<std::string>> registry_policy(std::string_view account);
+  Status set_registry_policy(std::string_view account, const std::string& text);
+  Result<std::optional<std::string>> delete_registry_policy(std::string_view account);
 
   // --- listings (listing.cc) ----------------------------------------------------------
   // Pages of repositories of an account (by name), tags of a repository (by

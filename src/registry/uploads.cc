@@ -410,20 +410,31 @@ Status Registry::cancel_upload(const RepositoryRecord& repo, std::string_view id
 }
 
 Result<BlobLink> Registry::mount_blob(const RepositoryRecord& repo, const Digest& digest,
-                                      const std::optional<RepositoryRecord>& from) {
+                                      const std::optional<RepositoryRecord>& from,
+                                      const std::function<bool(const RepositoryRecord&)>& may_read) {
   std::optional<BlobLink> source;
   if (from) {
     auto link = meta_.get_blob_link(from->id, digest);
     if (!link) return link.take_status();
     source = *link;
   } else {
-    BERTH_ASSIGN_OR_RETURN(auto repos, meta_.repositories_with_blob(repo.account_id, digest));
-    for (RepositoryId other : repos) {
-      auto link = meta_.get_blob_link(other, digest);
-      if (link) {
-        source = *link;
-        break;
+    BERTH_ASSIGN_OR_RETURN(auto holders, meta_.repositories_with_blob(repo.account_id, digest));
+    std::set<RepositoryId> pending(holders.begin(), holders.end());
+    // The holders' records, for may_read: walk the account's repositories
+    // until each holder is met (a mount without `from` is rare).
+    PageRequest page{"", 1000};
+    while (!pending.empty() && !source) {
+      BERTH_ASSIGN_OR_RETURN(auto batch, meta_.list_repositories(repo.account_id, page));
+      for (const auto& r : batch) {
+        if (pending.erase(r.id) == 0 || (may_read && !may_read(r))) continue;
+        auto link = meta_.get_blob_link(r.id, digest);
+        if (link) {
+          source = *link;
+          break;
+        }
       }
+      if (batch.size() < page.limit) break;
+      page.after = batch.back().name;
     }
     if (!source) return error(Code::kBlobUnknown, "blob unknown to registry");
   }

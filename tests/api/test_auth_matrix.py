@@ -37,6 +37,17 @@ EVIL_POLICY = json.dumps({"rules": [{"rulePriority": 1, "description": "expire a
                                      "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
                                                    "countNumber": 1}, "action": {"type": "expire"}}]})
 TAG = f"seeded-{unique()}"
+# Account 0's repository and registry policies: grant nothing to the matrix's identities. An
+# attacker's SetRepositoryPolicy or PutRegistryPolicy would replace them with EVIL_ACCESS_POLICY,
+# which opens everything to everyone.
+SEEDED_REPOSITORY_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Sid": "seeded", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/nobody"},
+     "Action": "ecr:ListImages"}]})
+SEEDED_REGISTRY_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Sid": "seeded", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/nobody"},
+     "Action": "ecr:CreateRepository", "Resource": "*"}]})
+EVIL_ACCESS_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": "*", "Action": "ecr:*"}]})
 NEW_REPO = "matrix/new"
 
 
@@ -84,6 +95,8 @@ class Seeded:
         referrers = self.v2("GET", f"/v2/{REPO}/referrers/{self.image.digest}", auth)
         policy = client.get_lifecycle_policy(repositoryName=REPO)
         preview = client.get_lifecycle_policy_preview(repositoryName=REPO)
+        repository_policy = client.get_repository_policy(repositoryName=REPO)["policyText"]
+        registry_policy = client.get_registry_policy()["policyText"]
         return {
             "repositories": sorted((r["repositoryName"], r["imageTagMutability"],
                                     r["imageScanningConfiguration"]["scanOnPush"]) for r in repos),
@@ -95,6 +108,8 @@ class Seeded:
             "v2_upload": (upload.status_code, upload.headers.get("Range")),
             "referrers": (referrers.status_code, sorted(m["digest"] for m in referrers.json().get("manifests", []))),
             "lifecycle_policy": policy["lifecyclePolicyText"],
+            "repository_policy": repository_policy,
+            "registry_policy": registry_policy,
             "lifecycle_preview": (preview["status"], preview["lifecyclePolicyText"],
                                   sorted(r["imageDigest"] for r in preview.get("previewResults", []))),
             **self.files(),
@@ -141,6 +156,8 @@ def seed(server: BerthServer) -> Seeded:
                              layerPartBlob=s.upload_bytes[:10])
     client.put_lifecycle_policy(repositoryName=REPO, lifecyclePolicyText=SEEDED_POLICY)
     client.start_lifecycle_policy_preview(repositoryName=REPO)
+    client.set_repository_policy(repositoryName=REPO, policyText=SEEDED_REPOSITORY_POLICY)
+    client.put_registry_policy(policyText=SEEDED_REGISTRY_POLICY)
     uploads = s.files()["upload_files"]
     for upload_id in (s.ecr_upload_id, s.v2_upload.split("?")[0].rstrip("/").rsplit("/", 1)[-1]):
         assert any(upload_id in path for path in uploads), \
@@ -201,6 +218,10 @@ def _clean_other_account(s: Seeded) -> None:
             other.delete_repository(repositoryName=name, force=True)
         except Exception:
             pass
+    try:
+        other.delete_registry_policy()
+    except Exception:
+        pass
 
 
 def _assert_unchanged(before: dict, after: dict, what: str, foreign: bool) -> None:
@@ -400,6 +421,12 @@ def _ecr_requests(s: Seeded) -> dict[str, dict]:
         "GetLifecyclePolicyPreview": {"repositoryName": REPO},
         "GetAuthorizationToken": {},
         "DescribeRegistry": {},
+        "SetRepositoryPolicy": {"repositoryName": REPO, "policyText": EVIL_ACCESS_POLICY, "force": True},
+        "GetRepositoryPolicy": {"repositoryName": REPO},
+        "DeleteRepositoryPolicy": {"repositoryName": REPO},
+        "PutRegistryPolicy": {"policyText": EVIL_ACCESS_POLICY},
+        "GetRegistryPolicy": {},
+        "DeleteRegistryPolicy": {},
     }
 
 
@@ -432,7 +459,10 @@ ECR_CREDENTIALS = {
     "other_account_registry_id": (None, None),
 }
 
-REGISTRY_SCOPED = {"TagResource", "UntagResource", "ListTagsForResource", "DescribeRegistry", "GetAuthorizationToken"}
+REGISTRY_SCOPED = {"TagResource", "UntagResource", "ListTagsForResource", "DescribeRegistry", "GetAuthorizationToken",
+                   "PutRegistryPolicy", "GetRegistryPolicy", "DeleteRegistryPolicy"}
+# The caller's own registry policy: another account's admin may manage its own.
+OWN_REGISTRY_POLICY = {"PutRegistryPolicy", "GetRegistryPolicy", "DeleteRegistryPolicy"}
 FOREIGN_OK = {"RepositoryNotFoundException", "AccessDeniedException", "InvalidParameterException"}
 
 
@@ -486,8 +516,11 @@ def test_ecr_operation_refuses_bad_credentials(seeded, operation, kind):
             assert fragment in r.message, r.message
     else:
         foreign_registry = kind == "other_account_registry_id"
-        legit_own = {"DescribeRegistry"} | ({"CreateRepository", "GetAuthorizationToken"} if not foreign_registry else set())
-        if r.status == 200:
+        legit_own = {"DescribeRegistry"} | OWN_REGISTRY_POLICY | (
+            {"CreateRepository", "GetAuthorizationToken"} if not foreign_registry else set())
+        if operation in OWN_REGISTRY_POLICY and r.error_type == "RegistryPolicyNotFoundException":
+            pass  # its own registry has none
+        elif r.status == 200:
             assert operation in legit_own, f"{operation} succeeded for another account: {r.text[:300]}"
             assert ACCOUNT_ID not in r.text, f"{operation} revealed account {ACCOUNT_ID}: {r.text[:300]}"
         else:

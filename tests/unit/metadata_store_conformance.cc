@@ -11,6 +11,7 @@
 #include "metadata_store_conformance_manifests.h"
 #include "metadata_store_conformance_gc.h"
 #include "metadata_store_conformance_images.h"
+#include "metadata_store_conformance_policies.h"
 
 #include <sqlite3.h>
 
@@ -54,6 +55,8 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, ManifestStoreConformance, ::testing::ValuesIn(s
                          RoleFactory<ManifestStore>::Name);
 INSTANTIATE_TEST_SUITE_P(Sqlite, GcStoreConformance, ::testing::ValuesIn(sqlite_factories<GcStore>()),
                          RoleFactory<GcStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, PolicyStoreConformance, ::testing::ValuesIn(sqlite_factories<PolicyStore>()),
+                         RoleFactory<PolicyStore>::Name);
 
 // PostgresMetadataStore plays every role in one class, each test on a fresh
 // database of the server BERTH_TEST_POSTGRES_DSN names (skipped without it).

@@ -54,14 +54,15 @@ struct MetadataRoles {
   GcStore* gc = nullptr;
   UsageStore* usage = nullptr;
   ResourceTagStore* resource_tags = nullptr;
+  PolicyStore* policies = nullptr;
 
   static MetadataRoles of(std::shared_ptr<MetadataStore> store) {
     MetadataStore* s = store.get();
-    return MetadataRoles{std::move(store), s, s, s, s, s, s, s, s};
+    return MetadataRoles{std::move(store), s, s, s, s, s, s, s, s, s};
   }
 
   bool complete() const {
-    return owner && repositories && blob_links && uploads && manifests && lifecycle && gc && usage && resource_tags;
+    return owner && repositories && blob_links && uploads && manifests && lifecycle && gc && usage && resource_tags && policies;
   }
 
   template <class Role>
@@ -73,7 +74,8 @@ struct MetadataRoles {
     else if constexpr (std::is_same_v<Role, LifecycleStore>) return *lifecycle;
     else if constexpr (std::is_same_v<Role, GcStore>) return *gc;
     else if constexpr (std::is_same_v<Role, UsageStore>) return *usage;
-    else return *resource_tags;
+    else if constexpr (std::is_same_v<Role, ResourceTagStore>) return *resource_tags;
+    else return *policies;
   }
 };
 
@@ -217,6 +219,7 @@ using RepositoryStoreConformance = RoleConformance<RepositoryStore>;
 using BlobLinkStoreConformance = RoleConformance<BlobLinkStore>;
 using UploadStoreConformance = RoleConformance<UploadStore>;
 using ResourceTagStoreConformance = RoleConformance<ResourceTagStore>;
+using PolicyStoreConformance = RoleConformance<PolicyStore>;
 using LifecycleStoreConformance = RoleConformance<LifecycleStore>;
 using UsageStoreConformance = RoleConformance<UsageStore>;
 using ManifestStoreConformance = RoleConformance<ManifestStore>;

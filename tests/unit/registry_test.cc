@@ -635,7 +635,7 @@ TEST_F(RegistryTest, MountFromANamedRepository) {
   auto target = registry().repository_for_push(kAccount, "team/target");
   ASSERT_TRUE(target.is_ok());
   EXPECT_EQ(registry().stat_blob(*target, src.digest).status().code(), Code::kBlobUnknown);
-  auto link = registry().mount_blob(*target, src.digest, repo_);
+  auto link = registry().mount_blob(*target, src.digest, repo_, {});
   ASSERT_TRUE(link.is_ok()) << link.status().to_string();
   EXPECT_EQ(link->digest, src.digest);
   EXPECT_EQ(link->size, src.size);
@@ -648,7 +648,7 @@ TEST_F(RegistryTest, MountFromARepositoryWithoutTheBlobIsBlobUnknown) {
   auto empty = registry().repository_for_push(kAccount, "team/empty");
   auto target = registry().repository_for_push(kAccount, "team/target");
   ASSERT_TRUE(empty.is_ok() && target.is_ok());
-  auto link = registry().mount_blob(*target, src.digest, *empty);
+  auto link = registry().mount_blob(*target, src.digest, *empty, {});
   EXPECT_EQ(link.status().code(), Code::kBlobUnknown);
   EXPECT_EQ(registry().stat_blob(*target, src.digest).status().code(), Code::kBlobUnknown);
 }
@@ -657,20 +657,37 @@ TEST_F(RegistryTest, MountWithoutFromFindsTheBlobInTheAccount) {
   const BlobLink src = push_blob(repo_, "findable layer");
   auto target = registry().repository_for_push(kAccount, "team/target");
   ASSERT_TRUE(target.is_ok());
-  auto link = registry().mount_blob(*target, src.digest, std::nullopt);
+  auto link = registry().mount_blob(*target, src.digest, std::nullopt, {});
   ASSERT_TRUE(link.is_ok()) << link.status().to_string();
   EXPECT_EQ(link->size, src.size);
   EXPECT_TRUE(registry().stat_blob(*target, src.digest).is_ok());
 
-  EXPECT_EQ(registry().mount_blob(*target, Digest::of("nowhere"), std::nullopt).status().code(),
+  EXPECT_EQ(registry().mount_blob(*target, Digest::of("nowhere"), std::nullopt, {}).status().code(),
             Code::kBlobUnknown);
+}
+
+TEST_F(RegistryTest, MountWithoutFromFindsOnlyWhatTheCallerMayRead) {
+  const BlobLink src = push_blob(repo_, "layer in a repository the caller may not read");
+  auto target = registry().repository_for_push(kAccount, "team/target");
+  ASSERT_TRUE(target.is_ok());
+  std::vector<std::string> asked;
+  auto may_read = [&](const RepositoryRecord& r) {
+    asked.push_back(r.name);
+    return r.name != repo_.name;
+  };
+  EXPECT_EQ(registry().mount_blob(*target, src.digest, std::nullopt, may_read).status().code(), Code::kBlobUnknown);
+  EXPECT_EQ(asked, std::vector<std::string>{repo_.name}) << "asked only about the repositories holding the blob";
+  EXPECT_EQ(registry().stat_blob(*target, src.digest).status().code(), Code::kBlobUnknown);
+
+  auto readable = [&](const RepositoryRecord&) { return true; };
+  EXPECT_TRUE(registry().mount_blob(*target, src.digest, std::nullopt, readable).is_ok());
 }
 
 TEST_F(RegistryTest, MountWithoutFromStaysInsideTheAccount) {
   const BlobLink src = push_blob(repo_, "private layer");
   auto foreign = registry().repository_for_push("999999999999", "team/app");
   ASSERT_TRUE(foreign.is_ok());
-  EXPECT_EQ(registry().mount_blob(*foreign, src.digest, std::nullopt).status().code(),
+  EXPECT_EQ(registry().mount_blob(*foreign, src.digest, std::nullopt, {}).status().code(),
             Code::kBlobUnknown);
   EXPECT_EQ(registry().stat_blob(*foreign, src.digest).status().code(), Code::kBlobUnknown);
 }
@@ -680,7 +697,7 @@ TEST_F(RegistryTest, MountNeedsTheBytes) {
   ASSERT_TRUE(blobs_->remove(src.digest).is_ok());  // e.g. a faulty GC
   auto target = registry().repository_for_push(kAccount, "team/target");
   ASSERT_TRUE(target.is_ok());
-  EXPECT_EQ(registry().mount_blob(*target, src.digest, repo_).status().code(), Code::kBlobUnknown);
+  EXPECT_EQ(registry().mount_blob(*target, src.digest, repo_, {}).status().code(), Code::kBlobUnknown);
   EXPECT_EQ(registry().stat_blob(*target, src.digest).status().code(), Code::kBlobUnknown);
 }
 
@@ -688,7 +705,7 @@ TEST_F(RegistryTest, DeleteBlobRemovesOnlyTheLink) {
   const BlobLink src = push_blob(repo_, "shared layer");
   auto other = registry().repository_for_push(kAccount, "team/other");
   ASSERT_TRUE(other.is_ok());
-  ASSERT_TRUE(registry().mount_blob(*other, src.digest, repo_).is_ok());
+  ASSERT_TRUE(registry().mount_blob(*other, src.digest, repo_, {}).is_ok());
   ASSERT_TRUE(registry().delete_blob(repo_, src.digest).is_ok());
   EXPECT_EQ(registry().stat_blob(repo_, src.digest).status().code(), Code::kBlobUnknown);
   EXPECT_EQ(registry().open_blob(repo_, src.digest).status().code(), Code::kBlobUnknown);
@@ -1051,7 +1068,7 @@ TEST_F(RegistryTest, BlobWhoseFileIsGoneIsUnknownToStatAndOpenAlike) {
   EXPECT_EQ(registry().open_blob(repo_, link.digest).status().code(), Code::kBlobUnknown);
   auto other = registry().repository_for_push(kAccount, "team/other");
   ASSERT_TRUE(other.is_ok());
-  EXPECT_EQ(registry().mount_blob(*other, link.digest, repo_).status().code(), Code::kBlobUnknown);
+  EXPECT_EQ(registry().mount_blob(*other, link.digest, repo_, {}).status().code(), Code::kBlobUnknown);
 }
 
 TEST_F(RegistryTest, PushingABrokenBlobAgainHealsIt) {

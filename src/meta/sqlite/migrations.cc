@@ -123,6 +123,40 @@ Status push_and_pull_times_in_milliseconds(Connection& c) {
 
 Status create_tables(Connection& c) { return c.exec(kVersion1Tables); }
 
+// Version 2 -> 3 belongs to another change that lands beside this one; until
+// it is merged here the step changes nothing, and the merge puts it in place.
+Status reserved_step_3(Connection&) { return Status::ok(); }
+
+// Version 3 -> 4: IAM-style policies (meta/policy_store.h): one per
+// repository (going with it), one registry policy per account, and per user
+// the inline policies and the attached managed policy ARNs. Users live in the
+// identity tables, so those rows name them rather than reference them.
+Status policy_tables(Connection& c) {
+  return c.exec(R"sql(
+CREATE TABLE repository_policies (
+  repo_id INTEGER PRIMARY KEY REFERENCES repositories(id) ON DELETE CASCADE,
+  policy_text TEXT NOT NULL
+);
+CREATE TABLE registry_policies (
+  account_id TEXT PRIMARY KEY,
+  policy_text TEXT NOT NULL
+);
+CREATE TABLE user_policies (
+  account_id TEXT NOT NULL,
+  user_name TEXT NOT NULL,
+  policy_name TEXT NOT NULL,
+  policy_text TEXT NOT NULL,
+  PRIMARY KEY (account_id, user_name, policy_name)
+);
+CREATE TABLE user_attached_policies (
+  account_id TEXT NOT NULL,
+  user_name TEXT NOT NULL,
+  policy_arn TEXT NOT NULL,
+  PRIMARY KEY (account_id, user_name, policy_arn)
+);
+)sql");
+}
+
 struct Migration {
   const char* what;
   Status (*apply)(Connection&);
@@ -132,6 +166,8 @@ struct Migration {
 constexpr Migration kMigrations[] = {
     {"create the tables", create_tables},
     {"push and pull times in milliseconds", push_and_pull_times_in_milliseconds},
+    {"(reserved for step 3)", reserved_step_3},
+    {"repository, registry and user policies", policy_tables},
 };
 
 Result<bool> has_legacy_table(Connection& c) {
