@@ -87,7 +87,8 @@ def _occupy_the_worker(url: str) -> tuple[threading.Thread, dict]:
 
     t = threading.Thread(target=run, daemon=True)
     t.start()
-    time.sleep(0.5)  # let it reach the worker and its delay
+    # Let it reach the worker and its delay: on a loaded machine the thread itself may start late.
+    time.sleep(1.0)
     return t, done
 
 

@@ -58,4 +58,51 @@ TEST_P(BlobStoreConformance, ConcurrentCommitsOfOneDigestKeepOneIntactBlob) {
   EXPECT_TRUE(uploads->empty());
 }
 
+// Many uploads completing at once (the layers of several small images): each
+// commit that had its upload succeeds and its blob reads back intact; one
+// whose upload is missing fails alone with kBlobUploadUnknown, whatever other
+// commits it raced with.
+TEST_P(BlobStoreConformance, ConcurrentCommitsOfManyDigestsEachSucceedOnTheirOwn) {
+  constexpr int kWriters = 8;
+  constexpr int kEach = 6;
+  std::vector<std::string> blobs;
+  std::vector<Digest> digests;
+  for (int i = 0; i < kWriters * kEach; ++i) {
+    blobs.push_back(pattern(100 + 37 * static_cast<size_t>(i), static_cast<unsigned>(800 + i)));
+    digests.push_back(Digest::of(blobs.back()));
+    const std::string id = upload_id(800 + i);
+    ASSERT_TRUE(store().create_upload(id).is_ok());
+    append_chunks(id, {blobs.back()});
+  }
+  const int missing = 13;  // this one's upload is gone before its commit
+  ASSERT_TRUE(store().abort_upload(upload_id(800 + missing)).is_ok());
+  std::vector<Status> results(kWriters * kEach);
+  {
+    std::latch start(kWriters);
+    std::vector<std::thread> writers;
+    for (int t = 0; t < kWriters; ++t) {
+      writers.emplace_back([&, t] {
+        start.arrive_and_wait();
+        for (int k = 0; k < kEach; ++k) {
+          const int i = t * kEach + k;
+          results[i] = store().commit_upload(upload_id(800 + i), digests[i]);
+        }
+      });
+    }
+    for (auto& w : writers) w.join();
+  }
+  for (int i = 0; i < kWriters * kEach; ++i) {
+    if (i == missing) {
+      EXPECT_EQ(results[i].code(), Code::kBlobUploadUnknown) << results[i].to_string();
+      EXPECT_EQ(store().stat(digests[i]).status().code(), Code::kBlobUnknown);
+      continue;
+    }
+    EXPECT_TRUE(results[i].is_ok()) << i << ": " << results[i].to_string();
+    EXPECT_EQ(read_blob(digests[i]), blobs[i]) << i;
+  }
+  auto uploads = store().list_uploads();
+  ASSERT_TRUE(uploads.is_ok());
+  EXPECT_TRUE(uploads->empty());
+}
+
 }  // namespace berth::conformance
