@@ -22,8 +22,22 @@ if ninja -C build -t targets all | grep -q '^powerloss_fs:'; then
   ninja -C build -j"$JOBS" powerloss_fs
 fi
 
+echo "== PostgreSQL for the tests (tests/infra/pg-up.sh)"
+# A throwaway cluster: the unit tests run every metadata and identity
+# conformance suite on it too, and the last phase reruns the API suites with
+# their metadata in it. Stopped at exit, however the run ends.
+BERTH_TEST_POSTGRES_DSN=$(tests/infra/pg-up.sh)
+export BERTH_TEST_POSTGRES_DSN
+stop_postgres() { tests/infra/pg-down.sh "$BERTH_TEST_POSTGRES_DSN" || true; }
+trap stop_postgres EXIT
+
 echo "== unit tests"
-(cd build && ctest --output-on-failure -j"$JOBS")
+(cd build && ctest --output-on-failure -j"$JOBS") | tee build/ctest.log
+# A PostgreSQL test that skipped did not test anything: fail rather than count it.
+if grep -E '(Postgres|postgres).*(\*\*\*Skipped|\(Skipped\))' build/ctest.log; then
+  echo "PostgreSQL unit tests were skipped (is BERTH_TEST_POSTGRES_DSN reachable?)" >&2
+  exit 1
+fi
 
 if [ "${BERTH_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== unit tests under ASan/UBSan"
@@ -49,7 +63,7 @@ print_skips() {
   echo "== skipped tests: $(wc -l < "$BERTH_SKIP_REPORT")"
   cat "$BERTH_SKIP_REPORT"
 }
-trap print_skips EXIT
+trap 'print_skips; stop_postgres' EXIT
 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/integration
 echo "== benchmark smoke run (correctness only, no timings asserted)"
 c++ -O2 -std=c++20 -Wall -Wextra -pthread tests/bench/loadgen.cc -o build/berth_loadgen
@@ -60,3 +74,11 @@ tail -n 40 build/bench-smoke.log
 
 echo "== ECR API tests"
 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/api
+
+echo "== ECR API and integration tests again, metadata on PostgreSQL (BERTH_TEST_METADATA=postgres)"
+# Every berth the shared launcher starts gets a fresh database of the cluster
+# above (tests/support/server.py).
+started=$SECONDS
+BERTH_TEST_METADATA=postgres "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/api
+BERTH_TEST_METADATA=postgres "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/integration
+echo "== PostgreSQL rerun took $((SECONDS - started))s"
