@@ -22,15 +22,28 @@ if ninja -C build -t targets all | grep -q '^powerloss_fs:'; then
   ninja -C build -j"$JOBS" powerloss_fs
 fi
 
-echo "== Ceph RADOS Gateway for the S3 blob store (tests/infra/ceph-up.sh)"
+echo "== PostgreSQL and Ceph RADOS Gateway for the tests (tests/infra/pg-up.sh, ceph-up.sh)"
+# A throwaway PostgreSQL cluster: the unit tests run every metadata and identity conformance
+# suite on it too. A throwaway single-node Ceph with its RADOS Gateway: the S3 blob store's tests.
+# The last phase reruns the API suites on both. Stopped at exit, however the run ends.
+BERTH_TEST_POSTGRES_DSN=$(tests/infra/pg-up.sh)
+export BERTH_TEST_POSTGRES_DSN
 CEPH_DIR=$(mktemp -d /tmp/ceph.XXXXXX)
-stop_ceph() { tests/infra/ceph-down.sh "$CEPH_DIR"; }
-trap stop_ceph EXIT
+stop_services() {
+  tests/infra/pg-down.sh "$BERTH_TEST_POSTGRES_DSN" || true
+  tests/infra/ceph-down.sh "$CEPH_DIR" || true
+}
+trap stop_services EXIT
 tests/infra/ceph-up.sh "$CEPH_DIR"
 . "$CEPH_DIR/env"   # BERTH_TEST_S3_ENDPOINT, _ACCESS_KEY, _SECRET_KEY, _REGION, BERTH_TEST_CEPH_DIR
 
 echo "== unit tests"
-(cd build && ctest --output-on-failure -j"$JOBS" -E 'S3')
+(cd build && ctest --output-on-failure -j"$JOBS" -E 'S3') | tee build/ctest.log
+# A PostgreSQL test that skipped did not test anything: fail rather than count it.
+if grep -E '(Postgres|postgres).*(\*\*\*Skipped|\(Skipped\))' build/ctest.log; then
+  echo "PostgreSQL unit tests were skipped (is BERTH_TEST_POSTGRES_DSN reachable?)" >&2
+  exit 1
+fi
 # The S3 store's tests (conformance and its own) against the gateway: they must run, not skip.
 build/berth_unit_tests --gtest_filter='S3/*:S3BlobStore*' > build/s3-unit.log 2>&1 || { tail -n 60 build/s3-unit.log; exit 1; }
 grep -q '^\[  SKIPPED \]' build/s3-unit.log && { grep '^\[  SKIPPED \]' build/s3-unit.log; echo "S3 store tests were skipped" >&2; exit 1; }
@@ -60,7 +73,7 @@ print_skips() {
   echo "== skipped tests: $(wc -l < "$BERTH_SKIP_REPORT")"
   cat "$BERTH_SKIP_REPORT"
 }
-trap 'print_skips; stop_ceph' EXIT
+trap 'print_skips; stop_services' EXIT
 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/integration
 echo "== benchmark smoke run (correctness only, no timings asserted)"
 c++ -O2 -std=c++20 -Wall -Wextra -pthread tests/bench/loadgen.cc -o build/berth_loadgen
@@ -71,3 +84,11 @@ tail -n 40 build/bench-smoke.log
 
 echo "== ECR API tests"
 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/api
+
+echo "== ECR API and integration tests again, metadata on PostgreSQL (BERTH_TEST_METADATA=postgres)"
+# Every berth the shared launcher starts gets a fresh database of the cluster
+# above (tests/support/server.py).
+started=$SECONDS
+BERTH_TEST_METADATA=postgres "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/api
+BERTH_TEST_METADATA=postgres "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/integration
+echo "== PostgreSQL rerun took $((SECONDS - started))s"

@@ -1,5 +1,5 @@
 // IdentityStore: accounts, users, access keys and registry-wide settings.
-// Implementations: sqlite/ (sharing berth's database). Secrets arrive here
+// Implementations: sqlite/ and postgres/ (each sharing the metadata store's database). Secrets arrive here
 // already sealed (auth/secret_box.h); the store never sees a plaintext secret.
 //
 // Every method is thread-safe and atomic. Each change to users or keys bumps

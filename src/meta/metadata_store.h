@@ -1,7 +1,7 @@
 // MetadataStore: everything berth knows besides blob bytes: repositories,
 // manifests, tags, which repository may see which blob, upload sessions and
-// referrers. Implementations: sqlite/ (embedded). A PostgreSQL store fits behind
-// the same interface; every implementation runs tests/unit/metadata_store_conformance.
+// referrers. Implementations: sqlite/ (embedded) and postgres/ (shared by
+// several nodes); every implementation runs tests/unit/metadata_store_conformance.
 //
 // The store is the sum of its roles, one interface each, so that a caller
 // can depend on just the part it uses:

@@ -69,7 +69,8 @@ class BerthServer(support_server.ServerProcess):
 
     def admin(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """``berth admin --data-dir DIR ARGS...`` against this server's data directory."""
-        proc = subprocess.run([str(berth_binary()), "admin", "--data-dir", str(self.data_dir), *args],
+        proc = subprocess.run([str(berth_binary()), "admin", *support_server.store_args(self.data_dir), "--data-dir",
+                               str(self.data_dir), *args],
                               capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         if check and proc.returncode != 0:
             raise AssertionError(f"berth admin {' '.join(args)} failed ({proc.returncode}):\n"

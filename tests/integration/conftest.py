@@ -45,12 +45,12 @@ def registry(session_server) -> Registry:
 def make_private_server():
     """How ``server_factory`` and ``module_server_factory`` (tests/support/plugin.py) build the
     extra private servers (crash, TLS): ``start(tls=False, data_dir=None, name=None,
-    create_on_push=True)``."""
+    create_on_push=True, config=None)``."""
     def make(workdir: Path, n: int, tls: bool = False, data_dir: Path | None = None, name: str | None = None,
-             create_on_push: bool = True) -> ServerProcess:
+             create_on_push: bool = True, config: dict | None = None) -> ServerProcess:
         cert = make_self_signed_cert(workdir / "tls") if tls else None
         return ServerProcess(workdir, data_dir=data_dir, tls=cert, name=name or f"{harness.TARGET} (private #{n})",
-                             create_on_push=create_on_push)
+                             create_on_push=create_on_push, config=config)
 
     return make
 

@@ -30,6 +30,7 @@ import harness
 from content import (OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, Blob, Manifest, canonical_json, image_config,
                      make_layer, sha256, unique)
 from harness import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, AWS_REGION, BERTH_BIN, Registry, ServerProcess
+from support.server import with_store_args
 
 ECR_TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
 
@@ -135,7 +136,7 @@ def blob_file(data_dir: Path, digest: str) -> Path:
 
 
 def run_berth(*args: str, timeout: int = 120, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(BERTH_BIN), *args], capture_output=True, text=True, timeout=timeout,
+    proc = subprocess.run([str(BERTH_BIN), *with_store_args(args)], capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
     if check and proc.returncode != 0:
         raise AssertionError(f"berth {' '.join(args)} exited {proc.returncode}\n"

@@ -65,10 +65,11 @@ class ServerProcess(support_server.ServerProcess):
     """
 
     def __init__(self, workdir: Path, data_dir: Optional[Path] = None, tls: Optional[tuple[Path, Path]] = None,
-                 name: str = "berth", create_on_push: bool = True, extra_args: Iterable[str] = ()):
+                 name: str = "berth", create_on_push: bool = True, extra_args: Iterable[str] = (),
+                 config: Optional[dict] = None):
         super().__init__(workdir, data_dir=data_dir, tls=tls, name=name,
                          admin_credentials=(ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY), extra_args=extra_args,
-                         binary=target_binary, ready_statuses=(200, 401))
+                         binary=target_binary, ready_statuses=(200, 401), config=config)
         # The generic protocol suites push to repositories nobody created, as Distribution allows;
         # berth does so only with --create-on-push (its default is ECR's NAME_UNKNOWN).
         self.create_on_push = create_on_push

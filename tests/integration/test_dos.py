@@ -32,6 +32,7 @@ from content import get_manifest, make_image, push_image, unique
 from ecr_helpers import (ECR_TARGET_PREFIX, ecr_ok, ecr_raw, ecr_error_type, log_records,
                          require_berth, start_server)
 from harness import ADMIN_ACCESS_KEY_ID, AWS_REGION, BERTH_BIN, Registry, ServerProcess
+from support.server import store_args
 
 # A legitimate round trip (ECR call, push of a small image, pull of its manifest and a blob) must
 # finish within this while an attack goes on. Unloaded it takes well under a second.
@@ -506,7 +507,8 @@ def test_accept_backs_off_when_out_of_descriptors(server_factory):
 # Upload slots
 
 def admin_cli(server, *args: str) -> str:
-    proc = subprocess.run([str(BERTH_BIN), "admin", "--data-dir", str(server.data_dir), *args],
+    proc = subprocess.run([str(BERTH_BIN), "admin", *store_args(server.data_dir), "--data-dir", str(server.data_dir),
+                           *args],
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, f"berth admin {args}: {proc.stdout}{proc.stderr}"
     return proc.stdout

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import time
 
 import pytest
@@ -22,6 +23,7 @@ from content import get_manifest, make_artifact, make_image, make_index, push_im
 from ecr_helpers import (client_error_code, ecr_client, ecr_expect_error, ecr_ok, log_records, require_berth,
                          run_berth, start_server)
 from harness import Registry, run_tool
+from support.server import postgres_dsn_for
 
 LIFECYCLE_INTERVAL = 2  # seconds, for the enforcement server
 EXPIRED_MSG = "lifecycle expired an image"
@@ -562,10 +564,18 @@ def backdate_push(server, repo_digest: str, days: int) -> None:
     """Makes an image look pushed ``days`` earlier. berth has no test clock; the push time in the
     metadata database is the one clock-dependent fact an age rule reads, so moving it back is
     what waiting that many days would do. (Test-only reach into the SQLite store.)"""
-    with sqlite3.connect(server.data_dir / "berth.db", timeout=30) as db:
-        # pushed_at is kept in milliseconds since the epoch.
-        changed = db.execute("UPDATE manifests SET pushed_at = pushed_at - ? WHERE digest = ?",
-                             (days * 86400 * 1000, repo_digest)).rowcount
+    dsn = postgres_dsn_for(server.data_dir)
+    if dsn:  # the metadata is in PostgreSQL (BERTH_TEST_METADATA=postgres)
+        out = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", dsn, "-c",
+                              f"UPDATE manifests SET pushed_at = pushed_at - {days * 86400 * 1000} "
+                              f"WHERE digest = '{repo_digest}' RETURNING 1"],
+                             capture_output=True, text=True, check=True, timeout=60).stdout
+        changed = out.split().count("1")
+    else:
+        with sqlite3.connect(server.data_dir / "berth.db", timeout=30) as db:
+            # pushed_at is kept in milliseconds since the epoch.
+            changed = db.execute("UPDATE manifests SET pushed_at = pushed_at - ? WHERE digest = ?",
+                                 (days * 86400 * 1000, repo_digest)).rowcount
     assert changed == 1, f"expected one manifest row for {repo_digest}, updated {changed}"
 
 

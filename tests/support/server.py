@@ -7,8 +7,10 @@ log tails the failure-report hook of ``support.plugin`` attaches to a failed tes
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -26,6 +28,78 @@ READY_TIMEOUT = 30.0
 
 LIVE_SERVERS: list["ServerProcess"] = []
 _LIVE_LOCK = threading.Lock()
+
+
+# -- PostgreSQL metadata (BERTH_TEST_METADATA=postgres) -------------------------------------------
+# With BERTH_TEST_METADATA=postgres and BERTH_TEST_POSTGRES_DSN (a key=value DSN, as
+# tests/infra/pg-up.sh prints it), every berth this launcher starts keeps its metadata in a fresh
+# database of that server, one per data directory (a restart on the same directory finds its
+# data again), unless the test's own config names a metadata store. Operator commands run on
+# such a data directory need the same config: ``store_args(data_dir)`` gives it.
+_PG_DATABASES: dict[str, str] = {}  # data dir -> DSN of its database
+_PG_CONFIGS: dict[str, Path] = {}   # data dir -> the config file naming it
+_PG_COUNTER = itertools.count()
+
+
+def postgres_metadata_enabled() -> bool:
+    return os.environ.get("BERTH_TEST_METADATA", "sqlite") == "postgres"
+
+
+def _fresh_postgres_database() -> str:
+    base = os.environ.get("BERTH_TEST_POSTGRES_DSN", "")
+    if not base:
+        raise RuntimeError("BERTH_TEST_METADATA=postgres needs BERTH_TEST_POSTGRES_DSN (tests/infra/pg-up.sh)")
+    name = f"berth_s_{os.getpid()}_{next(_PG_COUNTER)}_{secrets.token_hex(4)}"
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", base, "-c",
+                    f"CREATE DATABASE {name} TEMPLATE template0"],
+                   check=True, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    return f"{base} dbname={name}"
+
+
+def postgres_metadata_config(data_dir: Path, config: Optional[dict]) -> Optional[dict]:
+    """``config`` with ``metadata`` pointing at the data directory's database when PostgreSQL
+    metadata is on (and the config names no metadata store itself); otherwise ``config``."""
+    if not postgres_metadata_enabled() or (config is not None and "metadata" in config):
+        return config
+    key = str(Path(data_dir).resolve())
+    if key not in _PG_DATABASES:
+        _PG_DATABASES[key] = _fresh_postgres_database()
+    return {**(config or {}), "metadata": "{postgres: {dsn: '%s'}}" % _PG_DATABASES[key]}
+
+
+def add_postgres_metadata(path: Path, data_dir: Path, config: dict, original: Optional[dict]) -> Optional[dict]:
+    """Appends ``config``'s metadata line to the test's own config file ``path`` (unless it names
+    a metadata store) and returns ``original``: the config berth gets besides that file."""
+    text = path.read_text() if path.exists() else ""
+    if not re.search(r"^metadata:", text, re.M):
+        path.write_text(text + ("" if text.endswith("\n") or not text else "\n") + f"metadata: {config['metadata']}\n")
+        _PG_CONFIGS[str(Path(data_dir).resolve())] = path
+    return original
+
+
+def postgres_dsn_for(data_dir: Path) -> Optional[str]:
+    """The DSN of the database holding the metadata of a server on ``data_dir``, or None when
+    it is in SQLite (``<data_dir>/berth.db``)."""
+    return _PG_DATABASES.get(str(Path(data_dir).resolve()))
+
+
+def store_args(data_dir: Path) -> list[str]:
+    """``--config FILE`` naming the metadata store of a server on ``data_dir`` when it is not
+    the default (PostgreSQL); else nothing. Goes before ``--data-dir`` on an operator command."""
+    path = _PG_CONFIGS.get(str(Path(data_dir).resolve()))
+    return ["--config", str(path)] if path else []
+
+
+def with_store_args(args: Iterable[str]) -> list[str]:
+    """An operator command line (``berth CMD ...``) with ``store_args`` added before each
+    ``--data-dir DIR`` of a server whose metadata is elsewhere."""
+    args = list(args)
+    out: list[str] = []
+    for i, a in enumerate(args):
+        if a == "--data-dir" and i + 1 < len(args) and "--config" not in args:
+            out += store_args(Path(args[i + 1]))
+        out.append(a)
+    return out
 
 
 class ServerProcess:
@@ -90,10 +164,17 @@ class ServerProcess:
                "--log-level", "debug"]
         if self.tls:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
-        if self.config is not None:
+        config = postgres_metadata_config(self.data_dir, self.config)
+        if config is not self.config and "--config" in self.extra_args:
+            # The test passes its own config file: the metadata store goes into that one.
+            config = add_postgres_metadata(Path(self.extra_args[self.extra_args.index("--config") + 1]),
+                                           self.data_dir, config, self.config)
+        if config is not None:
             path = self.workdir / "berth.yaml"
-            path.write_text("".join(f"{k}: {v}\n" for k, v in self.config.items()))
+            path.write_text("".join(f"{k}: {v}\n" for k, v in config.items()))
             cmd += ["--config", str(path)]
+            if config is not self.config:
+                _PG_CONFIGS[str(self.data_dir.resolve())] = path
         return cmd
 
     def env(self) -> dict:
