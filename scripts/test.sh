@@ -71,3 +71,9 @@ tail -n 40 build/bench-smoke.log
 
 echo "== ECR API tests"
 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/api
+
+echo "== integration and ECR API tests again, blobs in S3 (Ceph RGW, a bucket per berth)"
+# Left out, with their reasons: the power-loss test cuts a FUSE file system under the blob
+# directory, which S3 storage does not use.
+BERTH_TEST_STORAGE=s3 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/integration tests/api \
+  --deselect tests/integration/test_power_loss.py

@@ -28,6 +28,25 @@ LIVE_SERVERS: list["ServerProcess"] = []
 _LIVE_LOCK = threading.Lock()
 
 
+def s3_storage_config(config: Optional[dict], data_dir: Path) -> Optional[dict]:
+    """With BERTH_TEST_STORAGE=s3 (and the BERTH_TEST_S3_* variables scripts/test.sh sets), a
+    berth's blobs go to S3: ``storage.s3`` with a bucket of its own, named after its data
+    directory so that a restart on the same directory finds its blobs again. A config that
+    chooses its own storage keeps it. Otherwise the config as given."""
+    if os.environ.get("BERTH_TEST_STORAGE") != "s3" or (config is not None and "storage" in config):
+        return config
+    import hashlib
+    bucket = "berth-" + hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:20]
+    s3 = {"endpoint": os.environ["BERTH_TEST_S3_ENDPOINT"], "region": os.environ.get("BERTH_TEST_S3_REGION", "us-east-1"),
+          "bucket": bucket, "access-key-id": os.environ["BERTH_TEST_S3_ACCESS_KEY"],
+          "secret-access-key": os.environ["BERTH_TEST_S3_SECRET_KEY"], "path-style": "true"}
+    if os.environ.get("BERTH_TEST_S3_REDIRECT") == "1":
+        s3["redirect"] = "true"
+    merged = dict(config or {})
+    merged["storage"] = "{s3: {" + ", ".join(f'{k}: "{v}"' for k, v in s3.items()) + "}}"
+    return merged
+
+
 class ServerProcess:
     """One ``berth serve`` (or, with ``command()`` overridden, another registry) on 127.0.0.1.
 
@@ -90,9 +109,10 @@ class ServerProcess:
                "--log-level", "debug"]
         if self.tls:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
-        if self.config is not None:
+        config = s3_storage_config(self.config, self.data_dir)
+        if config is not None:
             path = self.workdir / "berth.yaml"
-            path.write_text("".join(f"{k}: {v}\n" for k, v in self.config.items()))
+            path.write_text("".join(f"{k}: {v}\n" for k, v in config.items()))
             cmd += ["--config", str(path)]
         return cmd
 
