@@ -102,6 +102,26 @@ def with_store_args(args: Iterable[str]) -> list[str]:
     return out
 
 
+# -- S3 storage (BERTH_TEST_STORAGE=s3) ------------------------------------------------------------
+def s3_storage_config(config: Optional[dict], data_dir: Path) -> Optional[dict]:
+    """With BERTH_TEST_STORAGE=s3 (and the BERTH_TEST_S3_* variables scripts/test.sh sets), a
+    berth's blobs go to S3: ``storage.s3`` with a bucket of its own, named after its data
+    directory so that a restart on the same directory finds its blobs again. A config that
+    chooses its own storage keeps it. Otherwise the config as given."""
+    if os.environ.get("BERTH_TEST_STORAGE") != "s3" or (config is not None and "storage" in config):
+        return config
+    import hashlib
+    bucket = "berth-" + hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:20]
+    s3 = {"endpoint": os.environ["BERTH_TEST_S3_ENDPOINT"], "region": os.environ.get("BERTH_TEST_S3_REGION", "us-east-1"),
+          "bucket": bucket, "access-key-id": os.environ["BERTH_TEST_S3_ACCESS_KEY"],
+          "secret-access-key": os.environ["BERTH_TEST_S3_SECRET_KEY"], "path-style": "true"}
+    if os.environ.get("BERTH_TEST_S3_REDIRECT") == "1":
+        s3["redirect"] = "true"
+    merged = dict(config or {})
+    merged["storage"] = "{s3: {" + ", ".join(f'{k}: "{v}"' for k, v in s3.items()) + "}}"
+    return merged
+
+
 class ServerProcess:
     """One ``berth serve`` (or, with ``command()`` overridden, another registry) on 127.0.0.1.
 
@@ -164,11 +184,13 @@ class ServerProcess:
                "--log-level", "debug"]
         if self.tls:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
-        config = postgres_metadata_config(self.data_dir, self.config)
-        if config is not self.config and "--config" in self.extra_args:
+        config = s3_storage_config(self.config, self.data_dir)
+        base = config
+        config = postgres_metadata_config(self.data_dir, config)
+        if config is not base and "--config" in self.extra_args:
             # The test passes its own config file: the metadata store goes into that one.
             config = add_postgres_metadata(Path(self.extra_args[self.extra_args.index("--config") + 1]),
-                                           self.data_dir, config, self.config)
+                                           self.data_dir, config, base)
         if config is not None:
             path = self.workdir / "berth.yaml"
             path.write_text("".join(f"{k}: {v}\n" for k, v in config.items()))
