@@ -130,25 +130,26 @@ Status reserved_step_3(Connection&) { return Status::ok(); }
 // Version 3 -> 4: IAM-style policies (meta/policy_store.h): one per
 // repository (going with it), one registry policy per account, and per user
 // the inline policies and the attached managed policy ARNs. Users live in the
-// identity tables, so those rows name them rather than reference them.
+// identity tables, so those rows name them rather than reference them. IF NOT
+// EXISTS: a database adopted from before user_version runs every step again.
 Status policy_tables(Connection& c) {
   return c.exec(R"sql(
-CREATE TABLE repository_policies (
+CREATE TABLE IF NOT EXISTS repository_policies (
   repo_id INTEGER PRIMARY KEY REFERENCES repositories(id) ON DELETE CASCADE,
   policy_text TEXT NOT NULL
 );
-CREATE TABLE registry_policies (
+CREATE TABLE IF NOT EXISTS registry_policies (
   account_id TEXT PRIMARY KEY,
   policy_text TEXT NOT NULL
 );
-CREATE TABLE user_policies (
+CREATE TABLE IF NOT EXISTS user_policies (
   account_id TEXT NOT NULL,
   user_name TEXT NOT NULL,
   policy_name TEXT NOT NULL,
   policy_text TEXT NOT NULL,
   PRIMARY KEY (account_id, user_name, policy_name)
 );
-CREATE TABLE user_attached_policies (
+CREATE TABLE IF NOT EXISTS user_attached_policies (
   account_id TEXT NOT NULL,
   user_name TEXT NOT NULL,
   policy_arn TEXT NOT NULL,
