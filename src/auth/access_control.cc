@@ -34,6 +34,26 @@ Status AccessControl::check(const Principal& principal, const AccessRequest& req
     return denied("because no identity-based policy allows the action");
   }
   BERTH_ASSIGN_OR_RETURN(RequestPolicies found, source_->policies_for(principal, request));
+  return decide(principal, request, std::move(found));
+}
+
+std::optional<Status> AccessControl::check_without_blocking(const Principal& principal,
+                                                            const AccessRequest& request) const {
+  if (!options_.require_authentication || !principal.authenticated || source_ == nullptr) {
+    return check(principal, request);  // decided without the source
+  }
+  std::optional<RequestPolicies> found = source_->cached_policies_for(principal, request);
+  if (!found) return std::nullopt;
+  return decide(principal, request, std::move(*found));
+}
+
+Status AccessControl::decide(const Principal& principal, const AccessRequest& request, RequestPolicies found) const {
+  const std::string user = policy::user_arn(principal.account_id, principal.user_name);
+  const std::string resource = resource_arn(request);
+  auto denied = [&](std::string_view because) {
+    return error(Code::kPermissionDenied, fmt::format("User: {} is not authorized to perform: {} on resource: {} {}",
+                                                      user, request.action, resource, because));
+  };
   policy::PolicySet set;
   if (principal.admin) set.identity.push_back(policy::managed_policy(kFullAccess));
   for (const auto& d : found.identity) set.identity.push_back(d.get());

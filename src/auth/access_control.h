@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,6 +47,15 @@ class PolicySource {
   // that does not exist has no policy (not an error). kInternal/kUnavailable
   // on store trouble.
   virtual Result<RequestPolicies> policies_for(const Principal& principal, const AccessRequest& request) = 0;
+  // What policies_for would answer, when the source can tell without blocking
+  // (no store call): a cached answer that is still current. nullopt: ask
+  // policies_for.
+  virtual std::optional<RequestPolicies> cached_policies_for(const Principal& principal,
+                                                             const AccessRequest& request) {
+    (void)principal;
+    (void)request;
+    return std::nullopt;
+  }
 };
 
 struct AccessControlOptions {
@@ -70,6 +80,10 @@ class AccessControl {
   // cannot be read. Thread-safe; blocking (store calls): call it off the
   // event loop.
   Status check(const Principal& principal, const AccessRequest& request) const;
+  // check()'s decision when it can be made without blocking (the policy
+  // source answers from its cache, or no source is needed); nullopt: call
+  // check() where blocking is allowed. Never differs from check().
+  std::optional<Status> check_without_blocking(const Principal& principal, const AccessRequest& request) const;
 
   // The ARN a request's resource has in policies: the repository's ARN, or
   // "*" for a registry-level action.
@@ -78,6 +92,9 @@ class AccessControl {
   bool require_authentication() const { return options_.require_authentication; }
 
  private:
+  // The decision once the policies are known.
+  Status decide(const Principal& principal, const AccessRequest& request, RequestPolicies found) const;
+
   AccessControlOptions options_;
   PolicySource* source_ = nullptr;
   const Clock* clock_ = nullptr;

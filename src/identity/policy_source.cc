@@ -6,7 +6,30 @@ namespace berth::identity {
 
 namespace {
 constexpr size_t kMaxCachedDocuments = 4096;
+constexpr size_t kMaxCachedRequests = 4096;
+
+// Which policies a request needs: the caller's, and the registry policy of an
+// account or one repository's policy.
+bool registry_level(const auth::AccessRequest& request) {
+  return request.repository.empty() || request.action == "ecr:CreateRepository";
 }
+
+std::string request_key(const auth::Principal& principal, const auth::AccessRequest& request) {
+  std::string key;
+  key.reserve(principal.account_id.size() + principal.user_name.size() + request.account_id.size() +
+              request.repository.size() + 8);
+  key.append(principal.account_id).push_back('\0');
+  key.append(principal.user_name).push_back('\0');
+  key.append(request.account_id).push_back('\0');
+  if (registry_level(request)) {
+    key.push_back('R');
+  } else {
+    key.push_back('P');
+    key.append(request.repository);
+  }
+  return key;
+}
+}  // namespace
 
 Result<std::shared_ptr<const policy::Document>> StorePolicySource::parsed(const std::string& text, policy::Kind kind) {
   const std::string key = (kind == policy::Kind::kIdentity ? "i" : "r") + text;
@@ -23,8 +46,38 @@ Result<std::shared_ptr<const policy::Document>> StorePolicySource::parsed(const 
   return shared;
 }
 
+std::optional<auth::RequestPolicies> StorePolicySource::cached_policies_for(const auth::Principal& principal,
+                                                                           const auth::AccessRequest& request) {
+  if (!generation_) return std::nullopt;
+  const std::optional<uint64_t> now_generation = generation_();
+  if (!now_generation) return std::nullopt;
+  const std::string key = request_key(principal, request);
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  auto it = found_.find(key);
+  if (it == found_.end() || it->second.generation != *now_generation || now >= it->second.expires) {
+    return std::nullopt;
+  }
+  return it->second.policies;
+}
+
 Result<auth::RequestPolicies> StorePolicySource::policies_for(const auth::Principal& principal,
                                                               const auth::AccessRequest& request) {
+  // Read before the store: a write racing with the reads below moves it, so
+  // what they found is never served as current.
+  const std::optional<uint64_t> read_generation = generation_ ? generation_() : std::nullopt;
+  const auto read_at = std::chrono::steady_clock::now();
+  BERTH_ASSIGN_OR_RETURN(auth::RequestPolicies out, read_policies(principal, request));
+  if (read_generation) {
+    std::lock_guard lock(mu_);
+    if (found_.size() >= kMaxCachedRequests) found_.clear();
+    found_.insert_or_assign(request_key(principal, request), Found{*read_generation, read_at + kMaxPolicyAge, out});
+  }
+  return out;
+}
+
+Result<auth::RequestPolicies> StorePolicySource::read_policies(const auth::Principal& principal,
+                                                               const auth::AccessRequest& request) {
   auth::RequestPolicies out;
   BERTH_ASSIGN_OR_RETURN(auto inline_policies, meta_.list_user_policies(principal.account_id, principal.user_name));
   for (const auto& [name, text] : inline_policies) {
@@ -40,7 +93,7 @@ Result<auth::RequestPolicies> StorePolicySource::policies_for(const auth::Princi
 
   std::optional<std::string> resource_text;
   std::optional<RepositoryId> repo_id;
-  if (request.repository.empty() || request.action == "ecr:CreateRepository") {
+  if (registry_level(request)) {
     BERTH_ASSIGN_OR_RETURN(resource_text, meta_.get_registry_policy(request.account_id));
   } else {
     auto repo = meta_.get_repository(request.account_id, request.repository);

@@ -2,12 +2,21 @@
 // policies, a repository's policy (and its resource tags, only when a policy
 // reads them), an account's registry policy for registry-level actions and
 // CreateRepository. Parsed documents are kept by text, so a policy is parsed
-// once however many requests it decides.
+// once however many requests it decides. With a write generation (the
+// metadata store's commit count, when every writer is in this process) the
+// policies found for a request are kept too, and served without a store call
+// while no commit has happened since they were read and for at most
+// kMaxPolicyAge (the bound on how long a change made by an operator command in
+// another process goes unseen).
 //
 // Thread-safe (the parse cache is guarded by a mutex). Blocking: store calls.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -20,19 +29,35 @@ namespace berth::identity {
 class StorePolicySource final : public auth::PolicySource {
  public:
   // `meta` is borrowed and must outlive this object.
-  explicit StorePolicySource(MetadataStore& meta) : meta_(meta) {}
+  // `generation` may be empty: nothing is cached then.
+  explicit StorePolicySource(MetadataStore& meta, std::function<std::optional<uint64_t>()> generation = {})
+      : meta_(meta), generation_(std::move(generation)) {}
 
   Result<auth::RequestPolicies> policies_for(const auth::Principal& principal,
                                              const auth::AccessRequest& request) override;
+  std::optional<auth::RequestPolicies> cached_policies_for(const auth::Principal& principal,
+                                                           const auth::AccessRequest& request) override;
+
+  static constexpr std::chrono::milliseconds kMaxPolicyAge{2000};
 
  private:
+  // policies_for without the cache.
+  Result<auth::RequestPolicies> read_policies(const auth::Principal& principal, const auth::AccessRequest& request);
   // The parsed document of a stored `text`; kInternal when it no longer
   // parses (it was validated when stored).
   Result<std::shared_ptr<const policy::Document>> parsed(const std::string& text, policy::Kind kind);
 
+  struct Found {
+    uint64_t generation = 0;
+    std::chrono::steady_clock::time_point expires;
+    auth::RequestPolicies policies;
+  };
+
   MetadataStore& meta_;
+  const std::function<std::optional<uint64_t>()> generation_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const policy::Document>> cache_;  // guarded by mu_
+  std::unordered_map<std::string, Found> found_;                                    // guarded by mu_
 };
 
 }  // namespace berth::identity

@@ -33,6 +33,11 @@ std::string_view OciApi::action_of(const Exchange& ex, const Target& t) {
 awaitable<Status> OciApi::authorize(const Exchange& ex, std::string_view action, std::string_view repository) {
   std::string account = account_of(ex);
   std::string source_ip = auth::source_ip_of(ex.remote_address());
+  // Decided on the event loop when the policies are cached; else on a worker (store calls).
+  if (std::optional<Status> decided = access_.check_without_blocking(
+          ex.principal(), auth::AccessRequest{action, account, repository, source_ip})) {
+    co_return *decided;
+  }
   co_return co_await call([&]() -> Status {
     return access_.check(ex.principal(), auth::AccessRequest{action, account, repository, source_ip});
   });

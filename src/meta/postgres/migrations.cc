@@ -128,6 +128,33 @@ constexpr Migration kMigrations[] = {
     // Version 1 kept push and pull times in whole seconds.
     {"push and pull times in milliseconds",
      "UPDATE manifests SET pushed_at=pushed_at*1000, last_pulled_at=last_pulled_at*1000"},
+    // Version 3 belongs to a change that lands beside this one; until then the step changes nothing.
+    {"(reserved for step 3)", "SELECT 1"},
+    // IAM-style policies (meta/policy_store.h): one per repository (going with it), one registry
+    // policy per account, and per user the inline policies and the attached managed policy ARNs.
+    {"repository, registry and user policies", R"sql(
+CREATE TABLE repository_policies (
+  repo_id BIGINT PRIMARY KEY REFERENCES repositories(id) ON DELETE CASCADE,
+  policy_text TEXT NOT NULL
+);
+CREATE TABLE registry_policies (
+  account_id TEXT COLLATE "C" PRIMARY KEY,
+  policy_text TEXT NOT NULL
+);
+CREATE TABLE user_policies (
+  account_id TEXT COLLATE "C" NOT NULL,
+  user_name TEXT COLLATE "C" NOT NULL,
+  policy_name TEXT COLLATE "C" NOT NULL,
+  policy_text TEXT NOT NULL,
+  PRIMARY KEY (account_id, user_name, policy_name)
+);
+CREATE TABLE user_attached_policies (
+  account_id TEXT COLLATE "C" NOT NULL,
+  user_name TEXT COLLATE "C" NOT NULL,
+  policy_arn TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (account_id, user_name, policy_arn)
+);
+)sql"},
 };
 
 // Serialises migrations of one database across processes (an arbitrary

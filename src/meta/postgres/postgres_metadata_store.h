@@ -110,6 +110,23 @@ class PostgresMetadataStore final : public MetadataStore {
   Status set_resource_tags(RepositoryId repo,
                            const std::vector<std::pair<std::string, std::string>>& tags) override;
 
+  // PolicyStore (postgres_policies.cc)
+  Result<std::optional<std::string>> get_repository_policy(RepositoryId repo) override;
+  Result<std::optional<std::string>> set_repository_policy(RepositoryId repo,
+                                                           const std::optional<std::string>& text) override;
+  Result<std::optional<std::string>> get_registry_policy(std::string_view account_id) override;
+  Result<std::optional<std::string>> set_registry_policy(std::string_view account_id,
+                                                         const std::optional<std::string>& text) override;
+  Result<std::vector<std::pair<std::string, std::string>>> list_user_policies(std::string_view account_id,
+                                                                              std::string_view user) override;
+  Status put_user_policy(std::string_view account_id, std::string_view user, std::string_view name,
+                         std::string_view text) override;
+  Status delete_user_policy(std::string_view account_id, std::string_view user, std::string_view name) override;
+  Result<std::vector<std::string>> list_attached_user_policies(std::string_view account_id,
+                                                               std::string_view user) override;
+  Status attach_user_policy(std::string_view account_id, std::string_view user, std::string_view arn) override;
+  Status detach_user_policy(std::string_view account_id, std::string_view user, std::string_view arn) override;
+
   // The connection pool, which the identity store shares.
   pg::Pool& pool() { return *pool_; }
 
