@@ -27,6 +27,17 @@ struct StoreDriver {
 const std::vector<StoreDriver>& metadata_drivers();  // sqlite (path)
 const std::vector<StoreDriver>& storage_drivers();   // filesystem (root)
 
+// One webhook of `events.webhooks` (README, "Events").
+struct WebhookConfig {
+  std::string name;
+  std::string url;          // http://host[:port]/path
+  std::string secret;       // the HMAC key, or read from secret_file
+  std::string secret_file;
+  std::vector<std::string> accounts;             // empty: all
+  std::vector<std::string> repository_prefixes;  // empty: all
+  std::vector<std::string> event_types;          // empty: all
+};
+
 struct Config {
   // Network.
   std::string listen = "127.0.0.1:5000";
@@ -88,6 +99,9 @@ struct Config {
   // The audit trail (`audit: {log: ...}`, --audit-log): a file path,
   // "stderr" or "off"; empty: <data-dir>/audit.log.
   std::string audit_log;
+
+  // Webhooks that receive ECR-shaped events (`events: {webhooks: [...]}`).
+  std::vector<WebhookConfig> webhooks;
 };
 
 // Reads a YAML file over `config`. Unknown keys are errors, so a typo in a

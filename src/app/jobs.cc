@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <iterator>
+
+#include <fmt/format.h>
 
 #include "core/clock.h"
 #include "log/log.h"
@@ -26,7 +30,8 @@ void restore_reserve(SpaceReserve& reserve) {
 
 BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config& config,
                                         Registry& registry, MetadataStore& meta, BlobStore& blobs,
-                                        SpaceReserve& reserve, const std::atomic<bool>& stopping) {
+                                        SpaceReserve& reserve, const std::atomic<bool>& stopping,
+                                        std::vector<WebhookTarget> webhooks) {
   BackgroundJobs out;
   Registry* r = &registry;
   SpaceReserve* space = &reserve;
@@ -43,6 +48,7 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
                   });
 
   out.lifecycle = std::make_unique<LifecycleRunner>(meta, Clock::system());
+  out.lifecycle->record_events(!webhooks.empty());
   LifecycleRunner* lifecycle = out.lifecycle.get();
   scheduler.every("lifecycle", std::chrono::seconds(config.lifecycle_interval_seconds),
                   [lifecycle] {
@@ -99,6 +105,40 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
                                         {"quarantined", result->quarantined}});
     }
   });
+
+  if (!webhooks.empty()) {
+    DeliveryOptions delivery;
+    delivery.region = config.region;
+    out.webhooks = std::make_unique<WebhookDelivery>(meta, std::move(webhooks), delivery, Clock::system());
+    WebhookDelivery* deliverer = out.webhooks.get();
+    scheduler.every("webhooks", std::chrono::seconds(1), [deliverer] {
+      auto n = deliverer->run_once();
+      if (!n) log::error("webhook delivery pass failed", {{"error", n.status().to_string()}});
+    });
+  }
+  return out;
+}
+
+Result<std::vector<WebhookTarget>> webhook_targets(const Config& config) {
+  std::vector<WebhookTarget> out;
+  for (const WebhookConfig& w : config.webhooks) {
+    if (Status s = check_webhook_url(w.url); !s.is_ok()) {
+      return error(Code::kInvalidArgument, fmt::format("events.webhooks.{}: {}", w.name, s.message()));
+    }
+    WebhookTarget t{w.name, w.url, w.secret, w.accounts, w.repository_prefixes, w.event_types};
+    if (!w.secret_file.empty()) {
+      std::ifstream in(w.secret_file);
+      std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+      if (!in.good() && !in.eof()) secret.clear();
+      if (secret.empty()) {
+        return error(Code::kInvalidArgument,
+                     fmt::format("events.webhooks.{}: cannot read a secret from '{}'", w.name, w.secret_file));
+      }
+      t.secret = std::move(secret);
+    }
+    out.push_back(std::move(t));
+  }
   return out;
 }
 

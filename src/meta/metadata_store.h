@@ -13,6 +13,7 @@
 //   GcStore           (meta/gc_store.h)            garbage-collection candidates and claims
 //   UsageStore        (meta/usage_store.h)         bytes per repository and account
 //   ResourceTagStore  (meta/resource_tag_store.h)  ECR resource tags
+//   EventOutboxStore  (meta/event_outbox_store.h)  events waiting for webhooks
 // Identities are apart (meta/identity_store.h).
 //
 // Every method is thread-safe and atomic: it either happens whole or not at all.
@@ -31,6 +32,7 @@
 #include "core/records.h"
 #include "core/status.h"
 #include "meta/blob_link_store.h"
+#include "meta/event_outbox_store.h"
 #include "meta/gc_store.h"
 #include "meta/lifecycle_store.h"
 #include "meta/manifest_store.h"
@@ -48,7 +50,8 @@ class MetadataStore : public RepositoryStore,
                       public LifecycleStore,
                       public GcStore,
                       public UsageStore,
-                      public ResourceTagStore {
+                      public ResourceTagStore,
+                      public EventOutboxStore {
  public:
   ~MetadataStore() override = default;
 };

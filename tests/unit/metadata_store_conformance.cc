@@ -11,6 +11,7 @@
 #include "metadata_store_conformance_manifests.h"
 #include "metadata_store_conformance_gc.h"
 #include "metadata_store_conformance_images.h"
+#include "metadata_store_conformance_events.h"
 
 #include <sqlite3.h>
 
@@ -52,6 +53,8 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, ManifestStoreConformance, ::testing::ValuesIn(s
                          RoleFactory<ManifestStore>::Name);
 INSTANTIATE_TEST_SUITE_P(Sqlite, GcStoreConformance, ::testing::ValuesIn(sqlite_factories<GcStore>()),
                          RoleFactory<GcStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, EventOutboxStoreConformance, ::testing::ValuesIn(sqlite_factories<EventOutboxStore>()),
+                         RoleFactory<EventOutboxStore>::Name);
 
 // SqliteMetadataStore specifics the interface leaves open.
 

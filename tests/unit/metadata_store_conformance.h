@@ -54,14 +54,15 @@ struct MetadataRoles {
   GcStore* gc = nullptr;
   UsageStore* usage = nullptr;
   ResourceTagStore* resource_tags = nullptr;
+  EventOutboxStore* events = nullptr;
 
   static MetadataRoles of(std::shared_ptr<MetadataStore> store) {
     MetadataStore* s = store.get();
-    return MetadataRoles{std::move(store), s, s, s, s, s, s, s, s};
+    return MetadataRoles{std::move(store), s, s, s, s, s, s, s, s, s};
   }
 
   bool complete() const {
-    return owner && repositories && blob_links && uploads && manifests && lifecycle && gc && usage && resource_tags;
+    return owner && repositories && blob_links && uploads && manifests && lifecycle && gc && usage && resource_tags && events;
   }
 
   template <class Role>
@@ -73,7 +74,8 @@ struct MetadataRoles {
     else if constexpr (std::is_same_v<Role, LifecycleStore>) return *lifecycle;
     else if constexpr (std::is_same_v<Role, GcStore>) return *gc;
     else if constexpr (std::is_same_v<Role, UsageStore>) return *usage;
-    else return *resource_tags;
+    else if constexpr (std::is_same_v<Role, ResourceTagStore>) return *resource_tags;
+    else return *events;
   }
 };
 
@@ -127,6 +129,7 @@ class RoleConformance : public ::testing::TestWithParam<RoleFactory<Role>> {
   GcStore& gc() { return *roles_.gc; }
   UsageStore& usage() { return *roles_.usage; }
   ResourceTagStore& resource_tags() { return *roles_.resource_tags; }
+  EventOutboxStore& events() { return *roles_.events; }
 
   RepositoryRecord repo(std::string_view name, std::string_view account = kAccount) {
     auto r = repositories().ensure_repository(account, name, kNow);
@@ -220,6 +223,7 @@ using LifecycleStoreConformance = RoleConformance<LifecycleStore>;
 using UsageStoreConformance = RoleConformance<UsageStore>;
 using ManifestStoreConformance = RoleConformance<ManifestStore>;
 using GcStoreConformance = RoleConformance<GcStore>;
+using EventOutboxStoreConformance = RoleConformance<EventOutboxStore>;
 
 namespace gc_helpers {
 

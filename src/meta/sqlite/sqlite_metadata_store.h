@@ -106,6 +106,12 @@ class SqliteMetadataStore final : public MetadataStore {
   Status set_resource_tags(RepositoryId repo,
                            const std::vector<std::pair<std::string, std::string>>& tags) override;
 
+  // EventOutboxStore (sqlite_events.cc)
+  Status append_events(const std::vector<OutboxEvent>& events) override;
+  Result<std::vector<OutboxEvent>> undelivered_events(std::string_view webhook, int64_t after_sequence,
+                                                      size_t limit) override;
+  Status mark_event_delivered(std::string_view webhook, int64_t sequence, int64_t when_ms) override;
+
   sqlite::Pool& pool() { return *pool_; }
 
  private:
