@@ -347,8 +347,9 @@ TEST_F(SqliteMigrationTest, EveryEarlierVersionMigratesToTheLatestWithItsRows) {
       EXPECT_EQ(repo->tag_mutability, "IMMUTABLE_WITH_EXCLUSION");
       auto got = (*store)->get_manifest_by_tag(repo->id, "v1");
       ASSERT_TRUE(got.is_ok()) << got.status().to_string();
-      EXPECT_EQ(got->pushed_at_ms, 1'700'000'000'000);
-      EXPECT_EQ(got->last_pulled_at_ms, 1'700'000'100'000);
+      // Version 1 wrote whole seconds (migrated to milliseconds), later versions milliseconds.
+      EXPECT_EQ(got->pushed_at_ms, k == 1 ? 1'700'000'000'000 : 1'700'000'000'123);
+      EXPECT_EQ(got->last_pulled_at_ms, k == 1 ? 1'700'000'100'000 : 1'700'000'100'456);
       EXPECT_EQ(got->bytes, "manifest");
       EXPECT_TRUE((*store)->get_blob_link(repo->id, Digest::of("cfg")).is_ok());
       EXPECT_TRUE((*store)->get_upload("u-1").is_ok());

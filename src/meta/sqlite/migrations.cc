@@ -129,7 +129,7 @@ Status create_tables(Connection& c) { return c.exec(kVersion1Tables); }
 // BIGSERIAL for the sequence).
 Status create_event_outbox(Connection& c) {
   return c.exec(R"sql(
-CREATE TABLE event_outbox (
+CREATE TABLE IF NOT EXISTS event_outbox (
   sequence INTEGER PRIMARY KEY,
   id TEXT NOT NULL UNIQUE,
   detail_type TEXT NOT NULL,
@@ -138,7 +138,7 @@ CREATE TABLE event_outbox (
   detail TEXT NOT NULL,
   created_at INTEGER NOT NULL  -- milliseconds since the epoch
 );
-CREATE TABLE event_deliveries (
+CREATE TABLE IF NOT EXISTS event_deliveries (
   webhook TEXT NOT NULL,
   sequence INTEGER NOT NULL REFERENCES event_outbox(sequence) ON DELETE CASCADE,
   delivered_at INTEGER NOT NULL,  -- milliseconds since the epoch
