@@ -530,6 +530,8 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   ro.create_repository_on_push = config.create_on_push;
   BERTH_ASSIGN_OR_RETURN(ro.manifest_urls, ManifestUrlPolicy::compile(config.manifest_urls_allow));
   BERTH_RETURN_IF_ERROR(apply_test_store_delay(ro));
+  BERTH_ASSIGN_OR_RETURN(auto webhooks, webhook_targets(config));
+  ro.record_events = !webhooks.empty();
   d.registry = std::make_unique<Registry>(*d.stores.meta, *d.stores.blobs, Clock::system(), ro);
   if (config.offload_deadline_seconds <= 0) return error(Code::kInvalidArgument, "offload-deadline must be positive");
   ServerMetricsOptions metrics_options;
@@ -612,7 +614,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
       });
 
   d.background = register_background_jobs(d.scheduler, config, *d.registry, *d.stores.meta, *d.stores.blobs,
-                                          *d.space_reserve, d.stopping, d.metrics.get());
+                                          *d.space_reserve, d.stopping, d.metrics.get(), std::move(webhooks));
   ReadinessOptions ready_options;
   ready_options.check_metadata = d.stores.check_metadata;
   ready_options.check_blobs = d.stores.check_blobs;

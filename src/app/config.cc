@@ -147,6 +147,51 @@ Status read_audit_section(const YAML::Node& n, Config& c) {
   return Status::ok();
 }
 
+// Reads `events: {webhooks: [{name, url, secret | secret-file, accounts,
+// repository-prefixes, event-types}, ...]}`.
+Status read_events_section(const YAML::Node& n, Config& c) {
+  if (!n.IsMap()) return error(Code::kInvalidArgument, "expected a mapping, e.g. events: {webhooks: [...]}");
+  auto list = [](const YAML::Node& v) {
+    return v.IsSequence() ? v.as<std::vector<std::string>>() : std::vector<std::string>{v.as<std::string>()};
+  };
+  for (const auto& kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    if (key != "webhooks") return error(Code::kInvalidArgument, fmt::format("events.{}: unknown parameter", key));
+    if (!kv.second.IsSequence()) return error(Code::kInvalidArgument, "events.webhooks: expected a list");
+    std::vector<WebhookConfig> hooks;
+    for (const auto& h : kv.second) {
+      if (!h.IsMap()) return error(Code::kInvalidArgument, "events.webhooks: each webhook is a mapping");
+      WebhookConfig w;
+      for (const auto& f : h) {
+        const std::string field = f.first.as<std::string>();
+        if (field == "name") w.name = f.second.as<std::string>();
+        else if (field == "url") w.url = f.second.as<std::string>();
+        else if (field == "secret") w.secret = f.second.as<std::string>();
+        else if (field == "secret-file") w.secret_file = f.second.as<std::string>();
+        else if (field == "accounts") w.accounts = list(f.second);
+        else if (field == "repository-prefixes") w.repository_prefixes = list(f.second);
+        else if (field == "event-types") w.event_types = list(f.second);
+        else return error(Code::kInvalidArgument, fmt::format("events.webhooks.{}: unknown parameter", field));
+      }
+      if (w.name.empty() || w.url.empty()) {
+        return error(Code::kInvalidArgument, "events.webhooks: every webhook needs a name and a url");
+      }
+      if (w.secret.empty() == w.secret_file.empty()) {
+        return error(Code::kInvalidArgument,
+                     fmt::format("events.webhooks.{}: give exactly one of secret and secret-file", w.name));
+      }
+      for (const auto& other : hooks) {
+        if (other.name == w.name) {
+          return error(Code::kInvalidArgument, fmt::format("events.webhooks: the name '{}' is used twice", w.name));
+        }
+      }
+      hooks.push_back(std::move(w));
+    }
+    c.webhooks = std::move(hooks);
+  }
+  return Status::ok();
+}
+
 std::string driver_names(const std::vector<StoreDriver>& drivers) {
   std::string out;
   for (const auto& d : drivers) out += (out.empty() ? "" : ", ") + std::string(d.name);
@@ -309,6 +354,7 @@ Status load_config_file(const std::string& path, Config& c) {
       {"metrics-top-repositories", count(c.metrics_top_repositories)},
       {"ready-min-free", size(c.ready_min_free_bytes)},
       {"drain-timeout", duration(c.drain_timeout_seconds)},
+      {"events", [&c](const YAML::Node& n) { return read_events_section(n, c); }},
       {"manifest-urls-allow",
        [&c](const YAML::Node& n) {
          c.manifest_urls_allow = n.IsSequence() ? n.as<std::vector<std::string>>()

@@ -27,6 +27,17 @@ struct StoreDriver {
 const std::vector<StoreDriver>& metadata_drivers();  // sqlite (path), postgres (dsn, max-connections, password-file)
 const std::vector<StoreDriver>& storage_drivers();   // filesystem (root)
 
+// One webhook of `events.webhooks` (README, "Events").
+struct WebhookConfig {
+  std::string name;
+  std::string url;          // http://host[:port]/path
+  std::string secret;       // the HMAC key, or read from secret_file
+  std::string secret_file;
+  std::vector<std::string> accounts;             // empty: all
+  std::vector<std::string> repository_prefixes;  // empty: all
+  std::vector<std::string> event_types;          // empty: all
+};
+
 struct Config {
   // Network.
   std::string listen = "127.0.0.1:5000";
@@ -93,6 +104,9 @@ struct Config {
   size_t metrics_top_repositories = 100;  // repositories with their own byte series; the rest are "_other"
   uint64_t ready_min_free_bytes = 64ull << 20;  // /readyz fails with less free space in data-dir
   int64_t drain_timeout_seconds = 30;    // SIGTERM: how long in-flight requests may take to finish
+
+  // Webhooks that receive ECR-shaped events (`events: {webhooks: [...]}`).
+  std::vector<WebhookConfig> webhooks;
 };
 
 // Reads a YAML file over `config`. Unknown keys are errors, so a typo in a

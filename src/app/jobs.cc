@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <iterator>
+
+#include <fmt/format.h>
 
 #include "core/clock.h"
 #include "log/log.h"
@@ -27,7 +31,7 @@ void restore_reserve(SpaceReserve& reserve) {
 BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config& config,
                                         Registry& registry, MetadataStore& meta, BlobStore& blobs,
                                         SpaceReserve& reserve, const std::atomic<bool>& stopping,
-                                        ServerMetrics* metrics) {
+                                        ServerMetrics* metrics, std::vector<WebhookTarget> webhooks) {
   BackgroundJobs out;
   // A job's body with its outcome, recorded when there are metrics.
   auto job = [metrics](const char* name, std::function<JobOutcome()> body) -> std::function<void()> {
@@ -50,6 +54,7 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
                   }));
 
   out.lifecycle = std::make_unique<LifecycleRunner>(meta, Clock::system());
+  out.lifecycle->record_events(!webhooks.empty());
   LifecycleRunner* lifecycle = out.lifecycle.get();
   scheduler.every("lifecycle", std::chrono::seconds(config.lifecycle_interval_seconds),
                   job("lifecycle", [lifecycle] {
@@ -116,6 +121,40 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
     }
     return JobOutcome{true, static_cast<uint64_t>(result->checked)};
   }));
+
+  if (!webhooks.empty()) {
+    DeliveryOptions delivery;
+    delivery.region = config.region;
+    out.webhooks = std::make_unique<WebhookDelivery>(meta, std::move(webhooks), delivery, Clock::system());
+    WebhookDelivery* deliverer = out.webhooks.get();
+    scheduler.every("webhooks", std::chrono::seconds(1), [deliverer] {
+      auto n = deliverer->run_once();
+      if (!n) log::error("webhook delivery pass failed", {{"error", n.status().to_string()}});
+    });
+  }
+  return out;
+}
+
+Result<std::vector<WebhookTarget>> webhook_targets(const Config& config) {
+  std::vector<WebhookTarget> out;
+  for (const WebhookConfig& w : config.webhooks) {
+    if (Status s = check_webhook_url(w.url); !s.is_ok()) {
+      return error(Code::kInvalidArgument, fmt::format("events.webhooks.{}: {}", w.name, s.message()));
+    }
+    WebhookTarget t{w.name, w.url, w.secret, w.accounts, w.repository_prefixes, w.event_types};
+    if (!w.secret_file.empty()) {
+      std::ifstream in(w.secret_file);
+      std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+      if (!in.good() && !in.eof()) secret.clear();
+      if (secret.empty()) {
+        return error(Code::kInvalidArgument,
+                     fmt::format("events.webhooks.{}: cannot read a secret from '{}'", w.name, w.secret_file));
+      }
+      t.secret = std::move(secret);
+    }
+    out.push_back(std::move(t));
+  }
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include "registry/lifecycle_runner.h"
 #include "registry/registry.h"
 #include "registry/scrubber.h"
+#include "registry/webhook_delivery.h"
 
 namespace berth::app {
 
@@ -26,9 +27,15 @@ struct BackgroundJobs {
   std::unique_ptr<GarbageCollector> gc;
   std::unique_ptr<LifecycleRunner> lifecycle;
   std::unique_ptr<Scrubber> scrubber;
+  std::unique_ptr<WebhookDelivery> webhooks;  // null without webhooks
 };
 
-// Registers every background job on `scheduler` (call before its start()).
+// The webhooks of `config` with their secrets read (secret-file), urls
+// checked. kInvalidArgument naming the webhook otherwise.
+Result<std::vector<WebhookTarget>> webhook_targets(const Config& config);
+
+// Registers every background job on `scheduler` (call before its start()),
+// with webhook delivery every second when `webhooks` is not empty.
 // The jobs use `registry`, `meta`, `blobs` and `reserve`, which must outlive
 // the scheduler's thread; `stopping` set to true ends a scrub slice early.
 // Failures of a run are logged, never returned: the next run tries again.
@@ -37,6 +44,6 @@ struct BackgroundJobs {
 BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config& config,
                                         Registry& registry, MetadataStore& meta, BlobStore& blobs,
                                         SpaceReserve& reserve, const std::atomic<bool>& stopping,
-                                        ServerMetrics* metrics = nullptr);
+                                        ServerMetrics* metrics = nullptr, std::vector<WebhookTarget> webhooks = {});
 
 }  // namespace berth::app

@@ -61,6 +61,19 @@ struct ManifestReferences {
   std::vector<Digest> manifests;  // must exist in the repository (index children)
 };
 
+// One event in the outbox (meta/event_outbox_store.h), as core/events.h
+// builds it: the facts of an EventBridge-shaped event, rendered for a
+// webhook only when delivered.
+struct OutboxEvent {
+  int64_t sequence = 0;      // assigned by the store: commit order
+  std::string id;            // unique; the same on every delivery attempt
+  std::string detail_type;   // "ECR Image Action", ...
+  std::string account_id;
+  std::string repository;
+  std::string detail;        // the event's "detail", a JSON object
+  int64_t time_ms = 0;       // milliseconds since the epoch
+};
+
 struct PutManifestRequest {
   RepositoryId repository = 0;
   ManifestRecord manifest;
@@ -74,6 +87,9 @@ struct PutManifestRequest {
   // changes (ECR PutImage's "image already exists"). Checked in the put's own
   // transaction, so of concurrent identical puts exactly one succeeds.
   bool refuse_existing = false;
+  // Appended to the event outbox in the put's own transaction: an
+  // acknowledged put always has its events, a failed one never.
+  std::vector<OutboxEvent> events;
 };
 
 struct BlobLink {

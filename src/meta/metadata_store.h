@@ -14,6 +14,7 @@
 //   UsageStore        (meta/usage_store.h)         bytes per repository and account
 //   ResourceTagStore  (meta/resource_tag_store.h)  ECR resource tags
 //   PolicyStore       (meta/policy_store.h)        repository, registry and user policies
+//   EventOutboxStore  (meta/event_outbox_store.h)  events waiting for webhooks
 // Identities are apart (meta/identity_store.h).
 //
 // Every method is thread-safe and atomic: it either happens whole or not at all.
@@ -32,6 +33,7 @@
 #include "core/records.h"
 #include "core/status.h"
 #include "meta/blob_link_store.h"
+#include "meta/event_outbox_store.h"
 #include "meta/gc_store.h"
 #include "meta/lifecycle_store.h"
 #include "meta/manifest_store.h"
@@ -51,7 +53,8 @@ class MetadataStore : public RepositoryStore,
                       public GcStore,
                       public UsageStore,
                       public ResourceTagStore,
-                      public PolicyStore {
+                      public PolicyStore,
+                      public EventOutboxStore {
  public:
   ~MetadataStore() override = default;
 };

@@ -213,6 +213,7 @@ Result<ImageDeleteOutcome> Registry::batch_delete_images(const RepositoryRecord&
       return st;
     }
     if (tag) {
+      BERTH_RETURN_IF_ERROR(record_delete_event(repo, digest.str(), *tag));
       out.deleted.push_back(ImageListEntry{digest, std::string(*tag)});
       if (done->kept_for_index) {
         out.failures.push_back(
@@ -221,8 +222,14 @@ Result<ImageDeleteOutcome> Registry::batch_delete_images(const RepositoryRecord&
       }
       continue;
     }
-    if (done->tags.empty()) out.deleted.push_back(ImageListEntry{digest, std::nullopt});
-    for (auto& t : done->tags) out.deleted.push_back(ImageListEntry{digest, std::move(t)});
+    if (done->tags.empty()) {
+      BERTH_RETURN_IF_ERROR(record_delete_event(repo, digest.str(), ""));
+      out.deleted.push_back(ImageListEntry{digest, std::nullopt});
+    }
+    for (auto& t : done->tags) {
+      BERTH_RETURN_IF_ERROR(record_delete_event(repo, digest.str(), t));
+      out.deleted.push_back(ImageListEntry{digest, std::move(t)});
+    }
   }
   return out;
 }

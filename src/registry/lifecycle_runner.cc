@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <map>
 
+#include "core/events.h"
 #include "log/log.h"
+#include "registry/registry.h"
 
 namespace berth {
 
@@ -77,6 +79,14 @@ Result<size_t> LifecycleRunner::enforce(const RepositoryRecord& repo) {
       continue;
     }
     done.push_back(ExpirationRecord{repo.name, *digest, p.expiration.tags, p.expiration.rule_priority, now});
+    if (record_events_) {
+      Status recorded = meta_.append_events({lifecycle_expiry_event(new_event_id(), repo.account_id, repo.name,
+                                                                    digest->str(), p.expiration.tags,
+                                                                    clock_.now_millis())});
+      if (!recorded.is_ok()) {
+        log::error("cannot record a lifecycle event", {{"repository", repo.name}, {"error", recorded.to_string()}});
+      }
+    }
   }
   BERTH_RETURN_IF_ERROR(meta_.record_expirations(done));
   BERTH_RETURN_IF_ERROR(meta_.mark_lifecycle_evaluated(repo.id, now));

@@ -21,6 +21,10 @@ class LifecycleRunner {
  public:
   LifecycleRunner(MetadataStore& meta, const Clock& clock) : meta_(meta), clock_(clock) {}
 
+  // Also report each expiry as an "ECR Lifecycle Policy Action" event
+  // (core/events.h), appended right after the expiry commits. Call before use.
+  void record_events(bool on) { record_events_ = on; }
+
   // What `policy` would expire in `repo` now.
   Result<std::vector<PlannedExpiration>> plan(const RepositoryRecord& repo, const lifecycle::LifecyclePolicy& policy);
   // Applies the repository's stored policy; returns how many images went. An
@@ -32,6 +36,7 @@ class LifecycleRunner {
  private:
   MetadataStore& meta_;
   const Clock& clock_;
+  bool record_events_ = false;
 };
 
 }  // namespace berth

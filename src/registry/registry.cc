@@ -10,6 +10,7 @@
 
 #include "blob/blob_store.h"
 #include "blob/space_reserve.h"
+#include "core/events.h"
 #include "core/names.h"
 #include "core/tag_mutability.h"
 #include "log/log.h"
@@ -204,7 +205,21 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, s
   }
   req.references.blobs = parsed.required_blobs();
   req.references.manifests = parsed.child_manifests();
-  BERTH_RETURN_IF_ERROR(meta_.put_manifest(req));
+  if (options_.record_events) {
+    req.events.push_back(image_action_event(new_event_id(), repo.account_id, repo.name, "PUSH", "SUCCESS",
+                                            digest.str(), tag.value_or(""), m.pushed_at_ms));
+  }
+  if (Status s = meta_.put_manifest(req); !s.is_ok()) {
+    // A refused push is reported too, in a transaction of its own: nothing
+    // changed that it could share one with.
+    if (options_.record_events && s.code() != Code::kAlreadyExists) {
+      Status recorded = meta_.append_events({image_action_event(new_event_id(), repo.account_id, repo.name, "PUSH",
+                                                                "FAILURE", digest.str(), tag.value_or(""),
+                                                                m.pushed_at_ms)});
+      if (!recorded.is_ok()) log::warn("cannot record a push failure event", {{"error", recorded.to_string()}});
+    }
+    return s;
+  }
   return PutManifestResult{digest, m.subject};
 }
 
@@ -232,12 +247,23 @@ Result<ResolvedManifest> Registry::get_manifest(std::string_view account, std::s
 Status Registry::delete_manifest(const RepositoryRecord& repo, std::string_view reference) {
   if (reference_is_digest(reference)) {
     BERTH_ASSIGN_OR_RETURN(Digest d, Digest::parse(reference));
-    return run_releasing_reserve(options_.space_reserve, "delete manifest",
-                                 [&] { return meta_.delete_manifest(repo.id, d); });
+    BERTH_RETURN_IF_ERROR(run_releasing_reserve(options_.space_reserve, "delete manifest",
+                                                [&] { return meta_.delete_manifest(repo.id, d); }));
+    return record_delete_event(repo, d.str(), "");
   }
   BERTH_RETURN_IF_ERROR(validate_tag(reference));
-  return run_releasing_reserve(options_.space_reserve, "delete tag",
-                               [&] { return meta_.delete_tag(repo.id, reference); });
+  auto tagged = meta_.get_manifest_by_tag(repo.id, reference);
+  BERTH_RETURN_IF_ERROR(run_releasing_reserve(options_.space_reserve, "delete tag",
+                                              [&] { return meta_.delete_tag(repo.id, reference); }));
+  return record_delete_event(repo, tagged ? tagged->digest.str() : std::string(), reference);
+}
+
+Status Registry::record_delete_event(const RepositoryRecord& repo, std::string_view digest, std::string_view tag) {
+  if (!options_.record_events) return Status::ok();
+  // After the delete's own commit and before its caller hears of it: an
+  // acknowledged delete always has its event (README, "Events").
+  return meta_.append_events({image_action_event(new_event_id(), repo.account_id, repo.name, "DELETE", "SUCCESS",
+                                                 digest, tag, clock_.now_millis())});
 }
 
 Status Registry::delete_repository(const RepositoryRecord& repo, bool force) {

@@ -73,6 +73,9 @@ struct RegistryOptions {
   // sleeps `test_delay` first, standing in for a slow store call.
   std::string test_delay_repository;
   std::chrono::milliseconds test_delay{0};
+  // Write "ECR Image Action" events to the outbox (meta/event_outbox_store.h)
+  // for pushes and deletes: on when webhooks are configured.
+  bool record_events = false;
 };
 
 // Who is streaming an upload, for the per-account and per-key caps. Empty
@@ -147,6 +150,9 @@ class Registry {
   Registry(MetadataStore& meta, BlobStore& blobs, const Clock& clock, RegistryOptions options);
 
   const Clock& clock() const { return clock_; }
+  // Appends the "ECR Image Action" DELETE event of a committed delete, when
+  // events are recorded. Store errors are returned (the caller retries).
+  Status record_delete_event(const RepositoryRecord& repo, std::string_view digest, std::string_view tag);
 
   // --- repositories ------------------------------------------------------------
   // kNameInvalid for a bad name, kNameUnknown when absent.
@@ -383,6 +389,8 @@ class Registry {
 };
 
 std::string new_upload_id();
+// A fresh random event id (a version 4 UUID, as new_upload_id()).
+inline std::string new_event_id() { return new_upload_id(); }
 
 // The repository's tag mutability setting as the domain type.
 TagMutabilityConfig tag_mutability_of(const RepositoryRecord& repo);

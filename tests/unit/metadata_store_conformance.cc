@@ -12,6 +12,7 @@
 #include "metadata_store_conformance_gc.h"
 #include "metadata_store_conformance_images.h"
 #include "metadata_store_conformance_policies.h"
+#include "metadata_store_conformance_events.h"
 
 #include <sqlite3.h>
 
@@ -55,6 +56,8 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, ManifestStoreConformance, ::testing::ValuesIn(s
                          RoleFactory<ManifestStore>::Name);
 INSTANTIATE_TEST_SUITE_P(Sqlite, GcStoreConformance, ::testing::ValuesIn(sqlite_factories<GcStore>()),
                          RoleFactory<GcStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, EventOutboxStoreConformance, ::testing::ValuesIn(sqlite_factories<EventOutboxStore>()),
+                         RoleFactory<EventOutboxStore>::Name);
 INSTANTIATE_TEST_SUITE_P(Sqlite, PolicyStoreConformance, ::testing::ValuesIn(sqlite_factories<PolicyStore>()),
                          RoleFactory<PolicyStore>::Name);
 
@@ -101,6 +104,11 @@ INSTANTIATE_TEST_SUITE_P(Postgres, ManifestStoreConformance, ::testing::ValuesIn
                          RoleFactory<ManifestStore>::Name);
 INSTANTIATE_TEST_SUITE_P(Postgres, GcStoreConformance, ::testing::ValuesIn(postgres_factories<GcStore>()),
                          RoleFactory<GcStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Postgres, PolicyStoreConformance, ::testing::ValuesIn(postgres_factories<PolicyStore>()),
+                         RoleFactory<PolicyStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Postgres, EventOutboxStoreConformance,
+                         ::testing::ValuesIn(postgres_factories<EventOutboxStore>()),
+                         RoleFactory<EventOutboxStore>::Name);
 
 // SqliteMetadataStore specifics the interface leaves open.
 

@@ -55,6 +55,7 @@ struct MetadataRoles {
   UsageStore* usage = nullptr;
   ResourceTagStore* resource_tags = nullptr;
   PolicyStore* policies = nullptr;
+  EventOutboxStore* events = nullptr;
 
   static MetadataRoles of(std::shared_ptr<MetadataStore> store) {
     MetadataStore* s = store.get();
@@ -62,7 +63,8 @@ struct MetadataRoles {
   }
 
   bool complete() const {
-    return owner && repositories && blob_links && uploads && manifests && lifecycle && gc && usage && resource_tags && policies;
+    return owner && repositories && blob_links && uploads && manifests && lifecycle && gc && usage && resource_tags &&
+           policies && events;
   }
 
   template <class Role>
@@ -75,7 +77,8 @@ struct MetadataRoles {
     else if constexpr (std::is_same_v<Role, GcStore>) return *gc;
     else if constexpr (std::is_same_v<Role, UsageStore>) return *usage;
     else if constexpr (std::is_same_v<Role, ResourceTagStore>) return *resource_tags;
-    else return *policies;
+    else if constexpr (std::is_same_v<Role, PolicyStore>) return *policies;
+    else return *events;
   }
 };
 
@@ -130,6 +133,7 @@ class RoleConformance : public ::testing::TestWithParam<RoleFactory<Role>> {
   GcStore& gc() { return *roles_.gc; }
   UsageStore& usage() { return *roles_.usage; }
   ResourceTagStore& resource_tags() { return *roles_.resource_tags; }
+  EventOutboxStore& events() { return *roles_.events; }
 
   RepositoryRecord repo(std::string_view name, std::string_view account = kAccount) {
     auto r = repositories().ensure_repository(account, name, kNow);
@@ -224,6 +228,7 @@ using LifecycleStoreConformance = RoleConformance<LifecycleStore>;
 using UsageStoreConformance = RoleConformance<UsageStore>;
 using ManifestStoreConformance = RoleConformance<ManifestStore>;
 using GcStoreConformance = RoleConformance<GcStore>;
+using EventOutboxStoreConformance = RoleConformance<EventOutboxStore>;
 
 namespace gc_helpers {
 

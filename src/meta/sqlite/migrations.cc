@@ -123,9 +123,29 @@ Status push_and_pull_times_in_milliseconds(Connection& c) {
 
 Status create_tables(Connection& c) { return c.exec(kVersion1Tables); }
 
-// Version 2 -> 3 belongs to another change that lands beside this one; until
-// it is merged here the step changes nothing, and the merge puts it in place.
-Status reserved_step_3(Connection&) { return Status::ok(); }
+// Version 2 -> 3: the event outbox (meta/event_outbox_store.h). Events are
+// numbered in commit order by `sequence`; a webhook's acknowledgements are
+// rows of event_deliveries. Plain SQL that PostgreSQL also speaks (with
+// BIGSERIAL for the sequence).
+Status create_event_outbox(Connection& c) {
+  return c.exec(R"sql(
+CREATE TABLE IF NOT EXISTS event_outbox (
+  sequence INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  detail_type TEXT NOT NULL,
+  account_id TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  created_at INTEGER NOT NULL  -- milliseconds since the epoch
+);
+CREATE TABLE IF NOT EXISTS event_deliveries (
+  webhook TEXT NOT NULL,
+  sequence INTEGER NOT NULL REFERENCES event_outbox(sequence) ON DELETE CASCADE,
+  delivered_at INTEGER NOT NULL,  -- milliseconds since the epoch
+  PRIMARY KEY (webhook, sequence)
+);
+)sql");
+}
 
 // Version 3 -> 4: IAM-style policies (meta/policy_store.h): one per
 // repository (going with it), one registry policy per account, and per user
@@ -167,7 +187,7 @@ struct Migration {
 constexpr Migration kMigrations[] = {
     {"create the tables", create_tables},
     {"push and pull times in milliseconds", push_and_pull_times_in_milliseconds},
-    {"(reserved for step 3)", reserved_step_3},
+    {"the event outbox", create_event_outbox},
     {"repository, registry and user policies", policy_tables},
 };
 

@@ -59,4 +59,8 @@ Result<bool> pending_deletion(sqlite::Connection& c, std::string_view digest);
 // link_blob inside the caller's transaction.
 Status link_blob_in(sqlite::Connection& c, RepositoryId repo, const Digest& digest, int64_t size, int64_t now);
 
+// Appends `events` to the outbox within the caller's transaction
+// (sqlite_events.cc); kAlreadyExists when an id is taken.
+Status insert_events(sqlite::Connection& c, const std::vector<OutboxEvent>& events);
+
 }  // namespace berth::sqlite_meta

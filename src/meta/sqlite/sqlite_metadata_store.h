@@ -122,6 +122,11 @@ class SqliteMetadataStore final : public MetadataStore {
                                                                std::string_view user) override;
   Status attach_user_policy(std::string_view account_id, std::string_view user, std::string_view arn) override;
   Status detach_user_policy(std::string_view account_id, std::string_view user, std::string_view arn) override;
+  // EventOutboxStore (sqlite_events.cc)
+  Status append_events(const std::vector<OutboxEvent>& events) override;
+  Result<std::vector<OutboxEvent>> undelivered_events(std::string_view webhook, int64_t after_sequence,
+                                                      size_t limit) override;
+  Status mark_event_delivered(std::string_view webhook, int64_t sequence, int64_t when_ms) override;
 
   sqlite::Pool& pool() { return *pool_; }
 

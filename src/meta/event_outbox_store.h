@@ -1,0 +1,39 @@
+// EventOutboxStore: the durable outbox of events berth reports to webhooks
+// (README, "Events"). A role of MetadataStore (meta/metadata_store.h); every
+// method is thread-safe and atomic, failures are values as described there.
+//
+// Events that report a store change are written by that change's own
+// transaction (PutManifestRequest::events), so an acknowledged push always
+// has its event and a failed one never does. Delivery is at least once:
+// an event stays undelivered for a webhook until mark_event_delivered() for
+// that webhook, which the deliverer calls only after the receiver answered
+// 2xx; a crash in between delivers it again, with the same id.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "core/records.h"
+#include "core/status.h"
+
+namespace berth {
+
+class EventOutboxStore {
+ public:
+  virtual ~EventOutboxStore() = default;
+
+  // Appends events that report no store change of their own (a failed push)
+  // in one transaction; each gets the next sequence number. kAlreadyExists
+  // (nothing appended) when an id is taken.
+  virtual Status append_events(const std::vector<OutboxEvent>& events) = 0;
+  // Events with a sequence above `after_sequence` that `webhook` has not had,
+  // oldest (lowest sequence) first, at most `limit`; their sequence is filled in.
+  virtual Result<std::vector<OutboxEvent>> undelivered_events(std::string_view webhook, int64_t after_sequence,
+                                                              size_t limit) = 0;
+  // Records that `webhook` acknowledged event `sequence`. Idempotent;
+  // kNotFound when there is no such event.
+  virtual Status mark_event_delivered(std::string_view webhook, int64_t sequence, int64_t when_ms) = 0;
+};
+
+}  // namespace berth

@@ -1,0 +1,84 @@
+// The EventOutboxStore conformance suite: the durable event outbox and its per-webhook
+// deliveries. Written against the role interface (meta/event_outbox_store.h): the role under
+// test is store(); the other roles only arrange state. Include it from exactly one translation
+// unit, after metadata_store_conformance.h.
+#pragma once
+
+#include "core/events.h"
+#include "metadata_store_conformance.h"
+
+namespace berth::conformance {
+
+namespace {
+OutboxEvent outbox_event(const std::string& id, const std::string& repository, int64_t time_ms = 1000) {
+  return image_action_event(id, "111111111111", repository, "PUSH", "SUCCESS", Digest::of(id).str(), "v1", time_ms);
+}
+
+std::vector<std::string> ids_of(const std::vector<OutboxEvent>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events) out.push_back(e.id);
+  return out;
+}
+}  // namespace
+
+TEST_P(EventOutboxStoreConformance, AppendedEventsComeBackInOrderWithTheirFacts) {
+  ASSERT_TRUE(store().append_events({outbox_event("e1", "a"), outbox_event("e2", "b")}).is_ok());
+  ASSERT_TRUE(store().append_events({outbox_event("e3", "a", 2000)}).is_ok());
+  auto got = store().undelivered_events("hook", 0, 10);
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  ASSERT_EQ(ids_of(*got), (std::vector<std::string>{"e1", "e2", "e3"}));
+  EXPECT_LT((*got)[0].sequence, (*got)[1].sequence);
+  EXPECT_LT((*got)[1].sequence, (*got)[2].sequence);
+  const OutboxEvent want = outbox_event("e3", "a", 2000);
+  EXPECT_EQ((*got)[2].detail_type, want.detail_type);
+  EXPECT_EQ((*got)[2].account_id, want.account_id);
+  EXPECT_EQ((*got)[2].repository, "a");
+  EXPECT_EQ((*got)[2].detail, want.detail);
+  EXPECT_EQ((*got)[2].time_ms, 2000);
+
+  // Paging by sequence and limit.
+  auto after_first = store().undelivered_events("hook", (*got)[0].sequence, 1);
+  ASSERT_TRUE(after_first.is_ok());
+  EXPECT_EQ(ids_of(*after_first), (std::vector<std::string>{"e2"}));
+}
+
+TEST_P(EventOutboxStoreConformance, DeliveriesAreMarkedPerWebhook) {
+  ASSERT_TRUE(store().append_events({outbox_event("e1", "a"), outbox_event("e2", "a")}).is_ok());
+  auto all = store().undelivered_events("one", 0, 10);
+  ASSERT_TRUE(all.is_ok());
+  ASSERT_EQ(all->size(), 2u);
+  ASSERT_TRUE(store().mark_event_delivered("one", (*all)[0].sequence, 5).is_ok());
+  ASSERT_TRUE(store().mark_event_delivered("one", (*all)[0].sequence, 6).is_ok()) << "idempotent";
+  EXPECT_EQ(ids_of(*store().undelivered_events("one", 0, 10)), (std::vector<std::string>{"e2"}));
+  EXPECT_EQ(ids_of(*store().undelivered_events("two", 0, 10)), (std::vector<std::string>{"e1", "e2"}));
+  EXPECT_EQ(store().mark_event_delivered("one", (*all)[1].sequence + 1000, 7).code(), Code::kNotFound);
+}
+
+TEST_P(EventOutboxStoreConformance, DuplicateIdAppendsNothing) {
+  ASSERT_TRUE(store().append_events({outbox_event("e1", "a")}).is_ok());
+  EXPECT_EQ(store().append_events({outbox_event("e2", "a"), outbox_event("e1", "a")}).code(), Code::kAlreadyExists);
+  EXPECT_EQ(ids_of(*store().undelivered_events("hook", 0, 10)), (std::vector<std::string>{"e1"}));
+}
+
+TEST_P(EventOutboxStoreConformance, PutManifestWritesItsEventsInItsOwnTransaction) {
+  RepositoryRecord r = repo("events/put");
+  ManifestRecord m = manifest("{\"events\":1}");
+  const Digest blob = linked_blob(r, "config of events");
+  PutManifestRequest ok = request(r, m, "v1", {blob});
+  ok.events.push_back(outbox_event("push-ok", r.name));
+  ASSERT_TRUE(manifests().put_manifest(ok).is_ok());
+
+  // A put that fails (a blob the repository lacks) leaves no event behind.
+  PutManifestRequest bad = request(r, manifest("{\"events\":2}"), "v2", {Digest::of("not linked")});
+  bad.events.push_back(outbox_event("push-bad", r.name));
+  EXPECT_EQ(manifests().put_manifest(bad).code(), Code::kManifestBlobUnknown);
+  // Nor does one refused by tag immutability.
+  PutManifestRequest immutable = request(r, manifest("{\"events\":3}"), "v1", {blob});
+  immutable.tag_immutable = true;
+  immutable.events.push_back(outbox_event("push-immutable", r.name));
+  EXPECT_EQ(manifests().put_manifest(immutable).code(), Code::kTagImmutable);
+
+  EXPECT_EQ(ids_of(*store().undelivered_events("hook", 0, 10)), (std::vector<std::string>{"push-ok"}));
+}
+
+}  // namespace berth::conformance
