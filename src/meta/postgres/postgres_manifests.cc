@@ -105,7 +105,7 @@ Status PostgresMetadataStore::put_manifest(const PutManifestRequest& req) {
       for (const Digest& b : req.references.blobs) BERTH_RETURN_IF_ERROR(add_ref(kRefBlob, b));
       for (const Digest& d : req.references.manifests) BERTH_RETURN_IF_ERROR(add_ref(kRefManifest, d));
     }
-    if (!req.tag) return Status::ok();
+    if (!req.tag) return pg_meta::insert_events(c, req.events);
     if (req.tag_immutable) {
       BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT manifest_id FROM tags WHERE repo_id=$1 AND name=$2"));
       q.bind(1, req.repository).bind(2, std::string_view(*req.tag));
@@ -121,7 +121,9 @@ Status PostgresMetadataStore::put_manifest(const PutManifestRequest& req) {
         auto t, c.prepare("INSERT INTO tags (repo_id, name, manifest_id, updated_at) VALUES ($1,$2,$3,$4) "
                           "ON CONFLICT (repo_id, name) DO UPDATE SET manifest_id=excluded.manifest_id, "
                           "updated_at=excluded.updated_at WHERE tags.manifest_id<>excluded.manifest_id"));
-    return t.bind(1, req.repository).bind(2, std::string_view(*req.tag)).bind(3, id).bind(4, m.pushed_at_ms / 1000).run();
+    BERTH_RETURN_IF_ERROR(
+        t.bind(1, req.repository).bind(2, std::string_view(*req.tag)).bind(3, id).bind(4, m.pushed_at_ms / 1000).run());
+    return pg_meta::insert_events(c, req.events);
   });
 }
 

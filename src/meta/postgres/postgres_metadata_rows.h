@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "core/digest.h"
 #include "core/records.h"
@@ -56,5 +57,10 @@ Result<bool> pending_deletion(pg::Connection& c, std::string_view digest);
 
 // link_blob inside the caller's transaction.
 Status link_blob_in(pg::Connection& c, RepositoryId repo, const Digest& digest, int64_t size, int64_t now);
+// Appends `events` to the outbox in the caller's transaction (kAlreadyExists
+// when an id is taken). Transactions that append events take one advisory
+// lock first, so sequence numbers follow commit order, as the deliverer's
+// "everything above what I handled" reading needs.
+Status insert_events(pg::Connection& c, const std::vector<OutboxEvent>& events);
 
 }  // namespace berth::pg_meta

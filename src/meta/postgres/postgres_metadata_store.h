@@ -110,6 +110,12 @@ class PostgresMetadataStore final : public MetadataStore {
   Status set_resource_tags(RepositoryId repo,
                            const std::vector<std::pair<std::string, std::string>>& tags) override;
 
+  // EventOutboxStore (postgres_events.cc)
+  Status append_events(const std::vector<OutboxEvent>& events) override;
+  Result<std::vector<OutboxEvent>> undelivered_events(std::string_view webhook, int64_t after_sequence,
+                                                      size_t limit) override;
+  Status mark_event_delivered(std::string_view webhook, int64_t sequence, int64_t when_ms) override;
+
   // PolicyStore (postgres_policies.cc)
   Result<std::optional<std::string>> get_repository_policy(RepositoryId repo) override;
   Result<std::optional<std::string>> set_repository_policy(RepositoryId repo,

@@ -1,0 +1,75 @@
+// PostgresMetadataStore: the EventOutboxStore role (meta/event_outbox_store.h).
+#include "meta/postgres/postgres_metadata_store.h"
+
+#include <fmt/format.h>
+
+#include "meta/postgres/postgres_metadata_rows.h"
+
+namespace berth {
+using pg::Connection;
+using pg::Statement;
+
+namespace pg_meta {
+
+Status insert_events(Connection& c, const std::vector<OutboxEvent>& events) {
+  if (events.empty()) return Status::ok();
+  // Held to the end of the transaction: appenders commit one at a time, in
+  // the order of their sequence numbers (an arbitrary constant).
+  BERTH_ASSIGN_OR_RETURN(auto lock, c.prepare("SELECT pg_advisory_xact_lock(7304859183004211003)"));
+  BERTH_RETURN_IF_ERROR(lock.run());
+  for (const OutboxEvent& e : events) {
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("INSERT INTO event_outbox (id, detail_type, account_id, repository, "
+                                             "detail, created_at) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"));
+    s.bind(1, std::string_view(e.id))
+        .bind(2, std::string_view(e.detail_type))
+        .bind(3, std::string_view(e.account_id))
+        .bind(4, std::string_view(e.repository))
+        .bind(5, std::string_view(e.detail))
+        .bind(6, e.time_ms);
+    BERTH_RETURN_IF_ERROR(s.run());
+    if (s.affected() == 0) return error(Code::kAlreadyExists, fmt::format("event {} already exists", e.id));
+  }
+  return Status::ok();
+}
+
+}  // namespace pg_meta
+
+Status PostgresMetadataStore::append_events(const std::vector<OutboxEvent>& events) {
+  if (events.empty()) return Status::ok();
+  return pool_->write([&](Connection& c) { return pg_meta::insert_events(c, events); });
+}
+
+Result<std::vector<OutboxEvent>> PostgresMetadataStore::undelivered_events(std::string_view webhook,
+                                                                         int64_t after_sequence, size_t limit) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT sequence, id, detail_type, account_id, repository, detail, created_at "
+                             "FROM event_outbox e WHERE sequence > $1 AND NOT EXISTS (SELECT 1 FROM event_deliveries "
+                             "d WHERE d.webhook=$2 AND d.sequence=e.sequence) ORDER BY sequence LIMIT $3"));
+  s.bind(1, after_sequence).bind(2, webhook).bind(3, static_cast<int64_t>(limit));
+  return s.collect<OutboxEvent>([](const Statement& row) {
+    OutboxEvent e;
+    e.sequence = row.int64(0);
+    e.id = row.text(1);
+    e.detail_type = row.text(2);
+    e.account_id = row.text(3);
+    e.repository = row.text(4);
+    e.detail = row.text(5);
+    e.time_ms = row.int64(6);
+    return e;
+  });
+}
+
+Status PostgresMetadataStore::mark_event_delivered(std::string_view webhook, int64_t sequence, int64_t when_ms) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT 1 FROM event_outbox WHERE sequence=$1"));
+    q.bind(1, sequence);
+    BERTH_ASSIGN_OR_RETURN(bool found, q.step());
+    if (!found) return error(Code::kNotFound, fmt::format("no event {}", sequence));
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("INSERT INTO event_deliveries (webhook, sequence, delivered_at) "
+                                             "VALUES ($1,$2,$3) ON CONFLICT DO NOTHING"));
+    return s.bind(1, webhook).bind(2, sequence).bind(3, when_ms).run();
+  });
+}
+
+}  // namespace berth
