@@ -41,7 +41,10 @@ class OneWorkerServer(ServerProcess):
 def server(tmp_path, monkeypatch):
     monkeypatch.setenv("BERTH_TEST_STORE_DELAY_MS", str(DELAY_MS))
     monkeypatch.setenv("BERTH_TEST_STORE_DELAY_REPOSITORY", SLOW_REPO)
-    s = OneWorkerServer(tmp_path / "inline", name="berth-inline").start()
+    # The manifest cache needs a write generation, which only the SQLite store offers (every
+    # writer in one process); on PostgreSQL every pull goes to a worker, so the metadata stays
+    # in SQLite here whichever store the run chooses.
+    s = OneWorkerServer(tmp_path / "inline", name="berth-inline", config={"metadata": "{sqlite: {}}"}).start()
     yield s
     s.stop()
 
