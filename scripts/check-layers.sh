@@ -17,14 +17,15 @@ declare -A ALLOWED=(
   [auth]="core"
   [meta]="core"
   [blob]="core"
-  [registry]="core log meta blob"
+  [registry]="core log meta blob scan"
   [identity]="core log auth meta"
   [jobs]="core log"
   [metrics]=""
+  [scan]="core"
   [server]="core log auth"
   [oci]="core log auth identity registry server"
   [ecr]="core log auth identity registry server"
-  [app]="core log auth meta blob registry identity jobs server oci ecr metrics"
+  [app]="core log auth meta blob registry identity jobs server oci ecr metrics scan"
 )
 
 # Known violations, each a "file layer" pair, accepted until the code that
