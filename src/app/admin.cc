@@ -4,8 +4,8 @@
 
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <memory>
+#include <sstream>
 
 #include "app/audit_command.h"
 #include "app/config.h"
@@ -42,7 +42,8 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
   auto* admin = cli.add_subcommand("admin", "Manage accounts, users and access keys");
   admin->require_subcommand(1);
   admin->add_option("-c,--config", args->config_file, "YAML configuration file");
-  admin->add_option("--data-dir", args->data_dir, "Data directory (default from the config, else ./berth-data)");
+  admin->add_option("--data-dir", args->data_dir,
+                    "Data directory (default from the config, else ./berth-data)");
 
   auto* account = admin->add_subcommand("account", "Accounts (registries)")->require_subcommand(1);
   auto* account_create = account->add_subcommand("create", "Create an account");
@@ -60,10 +61,13 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
 
   // Identity policies of a user (IAM's PutUserPolicy and AttachUserPolicy).
   auto* upolicy = user->add_subcommand("policy", "A user's IAM policies")->require_subcommand(1);
-  auto* policy_put = upolicy->add_subcommand("put", "Create or replace an inline policy from a JSON file");
+  auto* policy_put =
+      upolicy->add_subcommand("put", "Create or replace an inline policy from a JSON file");
   auto* policy_delete = upolicy->add_subcommand("delete", "Delete an inline policy");
-  auto* policy_list = upolicy->add_subcommand("list", "List inline policies and attached managed policies");
-  auto* policy_attach = upolicy->add_subcommand("attach", "Attach an AWS managed ECR policy by ARN");
+  auto* policy_list =
+      upolicy->add_subcommand("list", "List inline policies and attached managed policies");
+  auto* policy_attach =
+      upolicy->add_subcommand("attach", "Attach an AWS managed ECR policy by ARN");
   auto* policy_detach = upolicy->add_subcommand("detach", "Detach a managed policy");
   for (auto* c : {policy_put, policy_delete, policy_list, policy_attach, policy_detach}) {
     c->add_option("--account", args->account, "Account id (default: the configured account)");
@@ -72,16 +76,20 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
   policy_put->add_option("name", args->policy_name, "Policy name")->required();
   policy_put->add_option("file", args->policy_file, "The policy document (JSON)")->required();
   policy_delete->add_option("name", args->policy_name, "Policy name")->required();
-  policy_attach->add_option("arn", args->policy_arn, "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistry...")->required();
+  policy_attach
+      ->add_option("arn", args->policy_arn, "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistry...")
+      ->required();
   policy_detach->add_option("arn", args->policy_arn, "Policy ARN")->required();
 
   auto* key = admin->add_subcommand("key", "Access keys")->require_subcommand(1);
-  auto* key_create = key->add_subcommand("create", "Create an access key; its secret is printed once");
+  auto* key_create =
+      key->add_subcommand("create", "Create an access key; its secret is printed once");
   key_create->add_option("--account", args->account, "Account id")->required();
   key_create->add_option("--user", args->user, "User name")->required();
   auto* key_list = key->add_subcommand("list", "List access keys (never their secrets)");
   key_list->add_option("--account", args->account, "Only this account");
-  auto* key_disable = key->add_subcommand("disable", "Disable an access key (its tokens stop working)");
+  auto* key_disable =
+      key->add_subcommand("disable", "Disable an access key (its tokens stop working)");
   key_disable->add_option("id", args->key_id, "Access key id")->required();
   auto* key_enable = key->add_subcommand("enable", "Enable a disabled access key");
   key_enable->add_option("id", args->key_id, "Access key id")->required();
@@ -90,11 +98,14 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
 
   auto* usage = admin->add_subcommand("usage", "Storage used per repository and per account");
   usage->add_option("--account", args->account, "Account id (default: the configured account)");
-  auto* expirations = admin->add_subcommand("expirations", "What lifecycle policies expired, newest first");
+  auto* expirations =
+      admin->add_subcommand("expirations", "What lifecycle policies expired, newest first");
   expirations->add_option("--account", args->account, "Only this account");
 
-  auto* audit = admin->add_subcommand("audit", "The audit trail, oldest first (JSON lines; a table on a terminal)");
-  audit->add_option("--since", args->audit.since, "From this RFC 3339 time, or this long ago (e.g. 1h)");
+  auto* audit = admin->add_subcommand(
+      "audit", "The audit trail, oldest first (JSON lines; a table on a terminal)");
+  audit->add_option("--since", args->audit.since,
+                    "From this RFC 3339 time, or this long ago (e.g. 1h)");
   audit->add_option("--account", args->audit.account, "Only this account");
   audit->add_option("--repository", args->audit.repository, "Only this repository");
 
@@ -121,12 +132,14 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
       if (!list) return fail(list.status());
       for (const auto& a : *list) std::cout << a.id << "\t" << a.name << "\n";
     } else if (user_create->parsed()) {
-      if (Status s = id.create_user(args->account, args->name, args->admin); !s.is_ok()) return fail(s);
+      if (Status s = id.create_user(args->account, args->name, args->admin); !s.is_ok())
+        return fail(s);
       std::cout << "user " << args->name << " created in account " << args->account << "\n";
     } else if (user_list->parsed()) {
       auto list = id.store().list_users(args->account);
       if (!list) return fail(list.status());
-      for (const auto& u : *list) std::cout << u.account_id << "\t" << u.name << "\t" << (u.admin ? "admin" : "-") << "\n";
+      for (const auto& u : *list)
+        std::cout << u.account_id << "\t" << u.name << "\t" << (u.admin ? "admin" : "-") << "\n";
     } else if (key_create->parsed()) {
       auto k = id.create_access_key(args->account, args->user);
       if (!k) return fail(k.status());
@@ -172,26 +185,37 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
         std::stringstream text;
         text << in.rdbuf();
         if (auto doc = policy::parse(text.str(), policy::Kind::kIdentity); !doc) {
-          return fail(error(Code::kInvalidArgument, "MalformedPolicyDocument: " + doc.status().message()));
+          return fail(
+              error(Code::kInvalidArgument, "MalformedPolicyDocument: " + doc.status().message()));
         }
-        if (Status s = policies.put_user_policy(account, args->user, args->policy_name, text.str()); !s.is_ok()) {
+        if (Status s = policies.put_user_policy(account, args->user, args->policy_name, text.str());
+            !s.is_ok()) {
           return fail(s);
         }
         std::cout << "policy " << args->policy_name << " put on user " << args->user << "\n";
       } else if (policy_delete->parsed()) {
-        if (Status s = policies.delete_user_policy(account, args->user, args->policy_name); !s.is_ok()) return fail(s);
+        if (Status s = policies.delete_user_policy(account, args->user, args->policy_name);
+            !s.is_ok())
+          return fail(s);
         std::cout << "policy " << args->policy_name << " deleted from user " << args->user << "\n";
       } else if (policy_attach->parsed()) {
         if (policy::managed_policy(args->policy_arn) == nullptr) {
           std::string known;
-          for (auto arn : policy::managed_policy_arns()) known += std::string("\n  ") + std::string(arn);
-          return fail(error(Code::kNotFound, "Policy " + args->policy_arn + " does not exist or is not attachable; "
-                                                 "berth knows:" + known));
+          for (auto arn : policy::managed_policy_arns())
+            known += std::string("\n  ") + std::string(arn);
+          return fail(error(Code::kNotFound, "Policy " + args->policy_arn +
+                                                 " does not exist or is not attachable; "
+                                                 "berth knows:" +
+                                                 known));
         }
-        if (Status s = policies.attach_user_policy(account, args->user, args->policy_arn); !s.is_ok()) return fail(s);
+        if (Status s = policies.attach_user_policy(account, args->user, args->policy_arn);
+            !s.is_ok())
+          return fail(s);
         std::cout << "policy " << args->policy_arn << " attached to user " << args->user << "\n";
       } else if (policy_detach->parsed()) {
-        if (Status s = policies.detach_user_policy(account, args->user, args->policy_arn); !s.is_ok()) return fail(s);
+        if (Status s = policies.detach_user_policy(account, args->user, args->policy_arn);
+            !s.is_ok())
+          return fail(s);
         std::cout << "policy " << args->policy_arn << " detached from user " << args->user << "\n";
       } else if (policy_list->parsed()) {
         auto inline_policies = policies.list_user_policies(account, args->user);

@@ -24,13 +24,13 @@
 #include "app/jobs.h"
 #include "app/readiness.h"
 #include "app/server_metrics.h"
-#include "app/version.h"
 #include "app/stores.h"
-#include "blob/fs/fs_space_reserve.h"
+#include "app/version.h"
 #include "auth/access_control.h"
-#include "identity/policy_source.h"
+#include "blob/fs/fs_space_reserve.h"
 #include "core/clock.h"
 #include "ecr/ecr_api.h"
+#include "identity/policy_source.h"
 #include "log/log.h"
 #include "oci/oci_api.h"
 #include "oci/routes.h"
@@ -68,8 +68,8 @@ Result<std::string> resolve_listen_host(const std::string& host, const std::stri
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
   if (int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0) {
-    return error(Code::kInvalidArgument,
-                 fmt::format("listen address '{}': cannot resolve '{}': {}", listen, host, ::gai_strerror(rc)));
+    return error(Code::kInvalidArgument, fmt::format("listen address '{}': cannot resolve '{}': {}",
+                                                     listen, host, ::gai_strerror(rc)));
   }
   const addrinfo* pick = nullptr;
   for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
@@ -80,11 +80,12 @@ Result<std::string> resolve_listen_host(const std::string& host, const std::stri
     if (pick == nullptr && a->ai_family == AF_INET6) pick = a;
   }
   char text[INET6_ADDRSTRLEN] = {};
-  bool ok = pick != nullptr && ::getnameinfo(pick->ai_addr, pick->ai_addrlen, text, sizeof text, nullptr, 0,
-                                             NI_NUMERICHOST) == 0;
+  bool ok = pick != nullptr && ::getnameinfo(pick->ai_addr, pick->ai_addrlen, text, sizeof text,
+                                             nullptr, 0, NI_NUMERICHOST) == 0;
   ::freeaddrinfo(found);
   if (!ok) {
-    return error(Code::kInvalidArgument, fmt::format("listen address '{}': '{}' has no IP address", listen, host));
+    return error(Code::kInvalidArgument,
+                 fmt::format("listen address '{}': '{}' has no IP address", listen, host));
   }
   return std::string(text);
 }
@@ -93,8 +94,10 @@ Result<std::string> resolve_listen_host(const std::string& host, const std::stri
 Status write_private_file(const std::filesystem::path& path, const std::string& text) {
   std::string tmp = path.string() + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return error(Code::kInternal, fmt::format("create {}: {}", tmp, std::strerror(errno)));
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  if (fd < 0)
+    return error(Code::kInternal, fmt::format("create {}: {}", tmp, std::strerror(errno)));
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     return error(Code::kInternal, fmt::format("write {}: {}", path.string(), std::strerror(errno)));
@@ -119,7 +122,8 @@ uint64_t raise_open_file_limit() {
 // berth's region in an AWS config file beside it (a credentials file cannot
 // carry a region), both mode 0600: with AWS_SHARED_CREDENTIALS_FILE and
 // AWS_CONFIG_FILE pointing at them the aws CLI needs nothing else.
-Status write_credentials_files(const std::filesystem::path& credentials, const std::filesystem::path& config,
+Status write_credentials_files(const std::filesystem::path& credentials,
+                               const std::filesystem::path& config,
                                const identity::NewAccessKey& key, const std::string& region) {
   BERTH_RETURN_IF_ERROR(write_private_file(
       credentials, fmt::format("[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
@@ -142,7 +146,8 @@ Status apply_test_store_delay(RegistryOptions& ro) {
   char* end = nullptr;
   long value = std::strtol(ms, &end, 10);
   if (*end != '\0' || value <= 0 || value > 60000) {
-    return error(Code::kInvalidArgument, "BERTH_TEST_STORE_DELAY_MS must be a number of milliseconds in 1..60000");
+    return error(Code::kInvalidArgument,
+                 "BERTH_TEST_STORE_DELAY_MS must be a number of milliseconds in 1..60000");
   }
   ro.test_delay = std::chrono::milliseconds(value);
   ro.test_delay_repository = repo;
@@ -156,7 +161,8 @@ Status apply_test_store_delay(RegistryOptions& ro) {
 struct App::Impl {
   Config config;
   Stores stores;
-  std::unique_ptr<AuditLog> audit;  // null when off; outlives the server, whose requests append to it
+  std::unique_ptr<AuditLog>
+      audit;  // null when off; outlives the server, whose requests append to it
   std::unique_ptr<Registry> registry;
   std::unique_ptr<identity::StorePolicySource> policies;
   std::unique_ptr<auth::AccessControl> access;
@@ -206,7 +212,8 @@ namespace {
 // account: the metrics cover every account, so another account's admin may
 // not read them). Kept in one place so that a policy action
 // (berth:GetMetrics) can take it over.
-Status authorize_metrics(const server::Exchange& ex, bool auth_enabled, std::string_view registry_account) {
+Status authorize_metrics(const server::Exchange& ex, bool auth_enabled,
+                         std::string_view registry_account) {
   if (!auth_enabled) return Status::ok();
   if (!ex.auth_failure().is_ok() || !ex.principal().authenticated) {
     return error(Code::kUnauthenticated, "metrics need an admin's registry token");
@@ -231,15 +238,24 @@ bool is_read(const server::Exchange& ex) {
 // The /v2 route as a metrics label.
 std::string_view route_label(oci::Route r) {
   switch (r) {
-    case oci::Route::kBase: return "base";
-    case oci::Route::kCatalog: return "catalog";
-    case oci::Route::kTags: return "tags";
-    case oci::Route::kManifest: return "manifest";
-    case oci::Route::kBlob: return "blob";
-    case oci::Route::kUploadStart: return "upload_start";
-    case oci::Route::kUpload: return "upload";
-    case oci::Route::kReferrers: return "referrers";
-    case oci::Route::kUnknown: return "unknown";
+    case oci::Route::kBase:
+      return "base";
+    case oci::Route::kCatalog:
+      return "catalog";
+    case oci::Route::kTags:
+      return "tags";
+    case oci::Route::kManifest:
+      return "manifest";
+    case oci::Route::kBlob:
+      return "blob";
+    case oci::Route::kUploadStart:
+      return "upload_start";
+    case oci::Route::kUpload:
+      return "upload";
+    case oci::Route::kReferrers:
+      return "referrers";
+    case oci::Route::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }
@@ -272,12 +288,14 @@ void App::Impl::record_request(const server::RequestLogEntry& e) {
     oci::Target t = oci::parse_v2_path(e.path);
     const bool named = t.route != oci::Route::kBase && t.route != oci::Route::kCatalog &&
                        t.route != oci::Route::kUnknown;
-    metrics->record_request(e, "oci", route_label(t.route), named ? std::string_view(t.name) : std::string_view());
+    metrics->record_request(e, "oci", route_label(t.route),
+                            named ? std::string_view(t.name) : std::string_view());
     return;
   }
   if (field_of(e, "api") == "ecr") {
     std::string_view op = field_of(e, "operation");
-    metrics->record_request(e, "ecr", ecr->has_operation(op) ? op : std::string_view("unknown"), {});
+    metrics->record_request(e, "ecr", ecr->has_operation(op) ? op : std::string_view("unknown"),
+                            {});
     return;
   }
   std::string_view route = "unknown";
@@ -329,10 +347,10 @@ awaitable<void> App::Impl::handle_monitoring(server::Exchange& ex) {
   co_await ex.send(plain_response(ex, http::status::not_found, "not found\n"));
 }
 
-
 void App::Impl::audit_request(const server::Exchange& ex, AuditApi api) const {
   if (!audit) return;
-  if (auto record = audit_record(ex, api, audit_time_now())) audit->append(boost::json::serialize(*record));
+  if (auto record = audit_record(ex, api, audit_time_now()))
+    audit->append(boost::json::serialize(*record));
 }
 
 awaitable<void> App::Impl::handle(server::Exchange& ex) {
@@ -346,10 +364,12 @@ awaitable<void> App::Impl::handle(server::Exchange& ex) {
       const bool read = ex.method() == http::verb::get || ex.method() == http::verb::head;
       auto principal = t.route == oci::Route::kBlob && read
                            ? stores.identity->authenticate_download(
-                                 std::string_view(ex.url().encoded_query().data(), ex.url().encoded_query().size()),
+                                 std::string_view(ex.url().encoded_query().data(),
+                                                  ex.url().encoded_query().size()),
                                  t.name, t.reference)
-                           : Result<auth::Principal>(error(Code::kPermissionDenied,
-                                                           "a download URL only serves GET or HEAD of its layer"));
+                           : Result<auth::Principal>(
+                                 error(Code::kPermissionDenied,
+                                       "a download URL only serves GET or HEAD of its layer"));
       if (principal) {
         ex.set_principal(*principal);
         ex.add_log_field("auth", "download-url");
@@ -358,7 +378,8 @@ awaitable<void> App::Impl::handle(server::Exchange& ex) {
         ex.set_auth_failure(principal.take_status());
       }
     } else if (config.auth) {
-      auto principal = stores.identity->authenticate_registry(ex.header(http::field::authorization));
+      auto principal =
+          stores.identity->authenticate_registry(ex.header(http::field::authorization));
       if (principal) {
         ex.set_principal(*principal);
       } else if (principal.status().code() != Code::kMissingAuthentication) {
@@ -391,7 +412,8 @@ awaitable<void> App::Impl::handle(server::Exchange& ex) {
   }
   if (path == "/metrics" && is_read(ex)) {
     if (config.auth) {
-      auto principal = stores.identity->authenticate_registry(ex.header(http::field::authorization));
+      auto principal =
+          stores.identity->authenticate_registry(ex.header(http::field::authorization));
       if (principal) {
         ex.set_principal(*principal);
       } else if (principal.status().code() != Code::kMissingAuthentication) {
@@ -405,7 +427,8 @@ awaitable<void> App::Impl::handle(server::Exchange& ex) {
       res.set(http::field::www_authenticate, "Basic realm=\"berth\"");
       co_return co_await ex.send(std::move(res));
     }
-    if (!allowed.is_ok()) co_return co_await ex.send(plain_response(ex, http::status::forbidden, "forbidden\n"));
+    if (!allowed.is_ok())
+      co_return co_await ex.send(plain_response(ex, http::status::forbidden, "forbidden\n"));
     co_return co_await send_metrics(ex);
   }
   const bool answered = co_await handle_health(ex);
@@ -447,13 +470,16 @@ void App::Impl::reload() {
                  {{"error", fresh.status().message()}});
     } else {
       if (!log::set_level(fresh->log_level)) {
-        log::error("reload: unknown log level; keeping the current one", {{"log_level", fresh->log_level}});
+        log::error("reload: unknown log level; keeping the current one",
+                   {{"log_level", fresh->log_level}});
       }
-      http_server->set_connection_limits(std::min(fresh->max_connections, max_connections_for_fd_limit(open_files)),
-                                         fresh->max_connections_per_ip);
+      http_server->set_connection_limits(
+          std::min(fresh->max_connections, max_connections_for_fd_limit(open_files)),
+          fresh->max_connections_per_ip);
       if (fresh->tls_cert != config.tls_cert || fresh->tls_key != config.tls_key) {
-        log::warn("reload: tls-cert and tls-key are read again from the paths berth started with; "
-                  "a change of path needs a restart");
+        log::warn(
+            "reload: tls-cert and tls-key are read again from the paths berth started with; "
+            "a change of path needs a restart");
       }
     }
   }
@@ -499,12 +525,15 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
     } else {
       auto path = std::filesystem::path(config.data_dir) / "admin.credentials";
       auto aws_config = std::filesystem::path(config.data_dir) / "admin.config";
-      BERTH_RETURN_IF_ERROR(write_credentials_files(path, aws_config, *boot.admin_key, config.region));
-      log::info("created the admin user; its access key is in the credentials file, the region in the config file",
-                {{"account", config.account_id},
-                 {"access_key_id", boot.admin_key->access_key_id},
-                 {"credentials_file", std::filesystem::absolute(path).string()},
-                 {"config_file", std::filesystem::absolute(aws_config).string()}});
+      BERTH_RETURN_IF_ERROR(
+          write_credentials_files(path, aws_config, *boot.admin_key, config.region));
+      log::info(
+          "created the admin user; its access key is in the credentials file, the region in the "
+          "config file",
+          {{"account", config.account_id},
+           {"access_key_id", boot.admin_key->access_key_id},
+           {"credentials_file", std::filesystem::absolute(path).string()},
+           {"config_file", std::filesystem::absolute(aws_config).string()}});
     }
   }
 
@@ -533,7 +562,8 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   BERTH_ASSIGN_OR_RETURN(auto webhooks, webhook_targets(config));
   ro.record_events = !webhooks.empty();
   d.registry = std::make_unique<Registry>(*d.stores.meta, *d.stores.blobs, Clock::system(), ro);
-  if (config.offload_deadline_seconds <= 0) return error(Code::kInvalidArgument, "offload-deadline must be positive");
+  if (config.offload_deadline_seconds <= 0)
+    return error(Code::kInvalidArgument, "offload-deadline must be positive");
   ServerMetricsOptions metrics_options;
   metrics_options.version = kVersion;
   metrics_options.default_account = config.account_id;
@@ -549,7 +579,8 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   };
   observers.on_rejected = [metrics] { metrics->record_store_rejected(); };
   d.offload = std::make_unique<server::Offloader>(offload_options, std::move(observers));
-  d.policies = std::make_unique<identity::StorePolicySource>(*d.stores.meta, d.stores.metadata_generation);
+  d.policies =
+      std::make_unique<identity::StorePolicySource>(*d.stores.meta, d.stores.metadata_generation);
   auth::AccessControlOptions ao;
   ao.require_authentication = config.auth;
   ao.region = config.region;
@@ -600,8 +631,9 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
       [impl](const server::RequestLogEntry& e) {
         impl->record_request(e);
         if (!log::enabled(log::Level::kInfo)) return;
-        boost::json::object f{{"request_id", e.request_id}, {"remote", e.remote},   {"method", e.method},
-                              {"path", e.path},             {"status", e.status},   {"bytes_in", e.bytes_in},
+        boost::json::object f{{"request_id", e.request_id}, {"remote", e.remote},
+                              {"method", e.method},         {"path", e.path},
+                              {"status", e.status},         {"bytes_in", e.bytes_in},
                               {"bytes_out", e.bytes_out},   {"duration_us", e.duration_us}};
         if (!e.principal.empty()) f["principal"] = e.principal;
         if (!e.account.empty()) f["account"] = e.account;
@@ -610,11 +642,13 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
           f["user_arn"] = fmt::format("arn:aws:iam::{}:user/{}", e.account, e.user);
         }
         for (const auto& [k, v] : e.fields) f[k] = v;
-        log::write(e.status >= 500 ? log::Level::kError : log::Level::kInfo, "request", std::move(f));
+        log::write(e.status >= 500 ? log::Level::kError : log::Level::kInfo, "request",
+                   std::move(f));
       });
 
-  d.background = register_background_jobs(d.scheduler, config, *d.registry, *d.stores.meta, *d.stores.blobs,
-                                          *d.space_reserve, d.stopping, d.metrics.get(), std::move(webhooks));
+  d.background =
+      register_background_jobs(d.scheduler, config, *d.registry, *d.stores.meta, *d.stores.blobs,
+                               *d.space_reserve, d.stopping, d.metrics.get(), std::move(webhooks));
   ReadinessOptions ready_options;
   ready_options.check_metadata = d.stores.check_metadata;
   ready_options.check_blobs = d.stores.check_blobs;
@@ -623,10 +657,14 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   ready_options.draining = &d.draining;
   d.readiness = std::make_unique<Readiness>(std::move(ready_options));
   metrics::Gauge& ready_gauge =
-      d.metrics->registry().gauge("berth_ready", "1 when /readyz would answer 200, else 0.").with({});
+      d.metrics->registry()
+          .gauge("berth_ready", "1 when /readyz would answer 200, else 0.")
+          .with({});
   Readiness* readiness = d.readiness.get();
-  d.metrics->registry().on_collect([readiness, &ready_gauge] { ready_gauge.set(readiness->check().ready ? 1 : 0); });
-  add_scrape_collectors(*d.metrics, *d.http_server, *d.stores.identity_store, *d.stores.meta, std::chrono::seconds(30));
+  d.metrics->registry().on_collect(
+      [readiness, &ready_gauge] { ready_gauge.set(readiness->check().ready ? 1 : 0); });
+  add_scrape_collectors(*d.metrics, *d.http_server, *d.stores.identity_store, *d.stores.meta,
+                        std::chrono::seconds(30));
   if (!config.metrics_listen.empty()) {
     server::ServerOptions mo;
     std::string metrics_host;
@@ -650,23 +688,28 @@ Status App::start() {
     log::info("serving metrics and health without authentication",
               {{"address", d.config.metrics_listen}, {"port", d.metrics_server->port()}});
   }
-  d.signals = std::make_unique<server::net::signal_set>(d.http_server->io_context(), SIGINT, SIGTERM, SIGHUP);
+  d.signals = std::make_unique<server::net::signal_set>(d.http_server->io_context(), SIGINT,
+                                                        SIGTERM, SIGHUP);
   d.wait_for_signal();
   d.scheduler.start();
   log::info("berth listening",
-            {{"address", fmt::format("{}://{}", d.config.tls_cert.empty() ? "http" : "https", d.config.listen)},
+            {{"address", fmt::format("{}://{}", d.config.tls_cert.empty() ? "http" : "https",
+                                     d.config.listen)},
              {"port", port()},
              {"data_dir", d.config.data_dir},
              {"region", d.config.region},
              {"auth", d.config.auth},
              {"create_on_push", d.config.create_on_push}});
   if (!d.config.auth) {
-    log::warn("authentication is disabled: anyone who can reach this address may read and write images");
+    log::warn(
+        "authentication is disabled: anyone who can reach this address may read and write images");
   }
   return Status::ok();
 }
 
-uint16_t App::port() const { return impl_->http_server->port(); }
+uint16_t App::port() const {
+  return impl_->http_server->port();
+}
 
 void App::run() {
   impl_->http_server->run();
@@ -688,6 +731,8 @@ void App::stop() {
   if (impl_->metrics_server) impl_->metrics_server->stop();
 }
 
-uint16_t App::metrics_port() const { return impl_->metrics_server ? impl_->metrics_server->port() : 0; }
+uint16_t App::metrics_port() const {
+  return impl_->metrics_server ? impl_->metrics_server->port() : 0;
+}
 
 }  // namespace berth::app

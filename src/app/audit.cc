@@ -1,7 +1,7 @@
 #include "app/audit.h"
 
-#include <boost/json/array.hpp>
 #include <fmt/format.h>
+#include <boost/json/array.hpp>
 
 #include <array>
 #include <chrono>
@@ -36,9 +36,12 @@ json::array split_list(const std::string& text) {
 
 // ECR's answers to a caller it did not authenticate or did not authorize.
 bool ecr_denial(std::string_view code) {
-  static constexpr std::array<std::string_view, 6> kDenied = {
-      "MissingAuthenticationTokenException", "IncompleteSignatureException", "InvalidSignatureException",
-      "UnrecognizedClientException",         "ExpiredTokenException",        "AccessDeniedException"};
+  static constexpr std::array<std::string_view, 6> kDenied = {"MissingAuthenticationTokenException",
+                                                              "IncompleteSignatureException",
+                                                              "InvalidSignatureException",
+                                                              "UnrecognizedClientException",
+                                                              "ExpiredTokenException",
+                                                              "AccessDeniedException"};
   for (auto d : kDenied) {
     if (code == d) return true;
   }
@@ -60,18 +63,25 @@ std::string_view oci_operation(oci::Route route, http::verb m) {
       if (m == http::verb::put) return "PutManifest";
       if (m == http::verb::delete_) return "DeleteManifest";
       return "GetManifest";
-    case Route::kBlob: return m == http::verb::delete_ ? "DeleteBlob" : "GetBlob";
-    case Route::kUploadStart: return "StartUpload";
+    case Route::kBlob:
+      return m == http::verb::delete_ ? "DeleteBlob" : "GetBlob";
+    case Route::kUploadStart:
+      return "StartUpload";
     case Route::kUpload:
       if (m == http::verb::patch) return "PatchUpload";
       if (m == http::verb::put) return "FinishUpload";
       if (m == http::verb::delete_) return "CancelUpload";
       return "GetUpload";
-    case Route::kTags: return "ListTags";
-    case Route::kCatalog: return "Catalog";
-    case Route::kReferrers: return "ListReferrers";
-    case Route::kBase: return "Base";
-    case Route::kUnknown: break;
+    case Route::kTags:
+      return "ListTags";
+    case Route::kCatalog:
+      return "Catalog";
+    case Route::kReferrers:
+      return "ListReferrers";
+    case Route::kBase:
+      return "Base";
+    case Route::kUnknown:
+      break;
   }
   return "Unknown";
 }
@@ -86,11 +96,14 @@ std::string address_only(const std::string& remote) {
   return colon == std::string::npos || remote.find(':') != colon ? remote : remote.substr(0, colon);
 }
 
-bool is_digest(std::string_view reference) { return reference.find(':') != std::string_view::npos; }
+bool is_digest(std::string_view reference) {
+  return reference.find(':') != std::string_view::npos;
+}
 
 }  // namespace
 
-std::optional<json::object> audit_record(const server::Exchange& ex, AuditApi api, std::string_view time) {
+std::optional<json::object> audit_record(const server::Exchange& ex, AuditApi api,
+                                         std::string_view time) {
   const unsigned status = ex.status();
   const std::string error_code = field(ex, "error_code");
   const auth::Principal& p = ex.principal();
@@ -105,7 +118,8 @@ std::optional<json::object> audit_record(const server::Exchange& ex, AuditApi ap
     const auto m = ex.method();
     const bool mutating = m == http::verb::put || m == http::verb::post || m == http::verb::patch ||
                           m == http::verb::delete_;
-    const bool presented = !ex.header(http::field::authorization).empty() || !ex.auth_failure().is_ok();
+    const bool presented =
+        !ex.header(http::field::authorization).empty() || !ex.auth_failure().is_ok();
     denied = status == 403 || (status == 401 && (presented || mutating));
     audited = mutating || denied;
     if (!audited) return std::nullopt;
@@ -155,12 +169,13 @@ std::optional<json::object> audit_record(const server::Exchange& ex, AuditApi ap
 
 std::string audit_time_now() {
   const auto now = std::chrono::system_clock::now();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   ::gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
 }
 
 }  // namespace berth::app

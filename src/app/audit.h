@@ -29,7 +29,8 @@ enum class AuditApi { kOci, kEcr };
 
 // The record for `ex`, which has been answered, or nullopt when the request
 // is not audited. `time` is the record's time (audit_time_now()). Pure.
-std::optional<boost::json::object> audit_record(const server::Exchange& ex, AuditApi api, std::string_view time);
+std::optional<boost::json::object> audit_record(const server::Exchange& ex, AuditApi api,
+                                                std::string_view time);
 
 // Now as RFC 3339 in UTC with milliseconds: 2026-12-07T08:15:00.123Z.
 std::string audit_time_now();

@@ -1,7 +1,7 @@
 #include "app/audit_command.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -26,11 +26,12 @@ Result<std::string> since_bound(const std::string& since) {
   }
   BERTH_ASSIGN_OR_RETURN(int64_t back, parse_duration(since));
   const auto now = std::chrono::system_clock::now();
-  const std::time_t secs = std::chrono::system_clock::to_time_t(now) - static_cast<std::time_t>(back);
+  const std::time_t secs =
+      std::chrono::system_clock::to_time_t(now) - static_cast<std::time_t>(back);
   std::tm tm{};
   ::gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 std::string text(const json::object& r, std::string_view key) {
@@ -49,10 +50,12 @@ std::string text(const json::object& r, std::string_view key) {
 
 }  // namespace
 
-int print_audit_log(const Config& config, const AuditQuery& query, std::ostream& out, std::ostream& err) {
+int print_audit_log(const Config& config, const AuditQuery& query, std::ostream& out,
+                    std::ostream& err) {
   const std::string path = audit_log_target(config);
   if (path == "off" || path == "stderr") {
-    err << "berth admin audit: the audit log is " << path << " in this configuration; nothing to read\n";
+    err << "berth admin audit: the audit log is " << path
+        << " in this configuration; nothing to read\n";
     return 1;
   }
   auto since = since_bound(query.since);
@@ -83,10 +86,11 @@ int print_audit_log(const Config& config, const AuditQuery& query, std::ostream&
     if (!query.repository.empty() && text(r, "repository") != query.repository) continue;
     records.emplace_back(time, std::move(r));
   }
-  std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(records.begin(), records.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   if (query.table) {
-    out << fmt::format("{:<24}  {:<4}  {:<22}  {:<8}  {:<12}  {:<16}  {:<24}  {}\n", "TIME", "API", "OPERATION",
-                       "RESULT", "ACCOUNT", "USER", "REPOSITORY", "IMAGE");
+    out << fmt::format("{:<24}  {:<4}  {:<22}  {:<8}  {:<12}  {:<16}  {:<24}  {}\n", "TIME", "API",
+                       "OPERATION", "RESULT", "ACCOUNT", "USER", "REPOSITORY", "IMAGE");
   }
   for (const auto& [time, r] : records) {
     if (!query.table) {
@@ -97,9 +101,9 @@ int print_audit_log(const Config& config, const AuditQuery& query, std::ostream&
     if (image == "-") image = text(r, "image_digests");
     std::string result = text(r, "result");
     if (r.contains("error_code")) result += " " + text(r, "error_code");
-    out << fmt::format("{:<24}  {:<4}  {:<22}  {:<8}  {:<12}  {:<16}  {:<24}  {}\n", time, text(r, "api"),
-                       text(r, "operation"), result, text(r, "account"), text(r, "user"), text(r, "repository"),
-                       image);
+    out << fmt::format("{:<24}  {:<4}  {:<22}  {:<8}  {:<12}  {:<16}  {:<24}  {}\n", time,
+                       text(r, "api"), text(r, "operation"), result, text(r, "account"),
+                       text(r, "user"), text(r, "repository"), image);
   }
   if (unreadable > 0) err << "berth admin audit: skipped " << unreadable << " unreadable line(s)\n";
   return 0;

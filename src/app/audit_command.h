@@ -20,6 +20,7 @@ struct AuditQuery {
 // crash) are skipped and counted on `err`. Returns the exit code: 0, or 1
 // (with the reason on `err`) when the log is off, on stderr or unreadable, or
 // `since` is malformed.
-int print_audit_log(const Config& config, const AuditQuery& query, std::ostream& out, std::ostream& err);
+int print_audit_log(const Config& config, const AuditQuery& query, std::ostream& out,
+                    std::ostream& err);
 
 }  // namespace berth::app

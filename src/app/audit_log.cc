@@ -41,7 +41,8 @@ namespace {
 Result<int> open_target(const std::string& target) {
   if (target == "stderr") return ::dup(STDERR_FILENO);
   int fd = ::open(target.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return error(Code::kInternal, fmt::format("audit log {}: {}", target, std::strerror(errno)));
+  if (fd < 0)
+    return error(Code::kInternal, fmt::format("audit log {}: {}", target, std::strerror(errno)));
   return fd;
 }
 
@@ -58,13 +59,15 @@ void AuditLog::Impl::write_batch(const std::deque<std::string>& batch) {
     ssize_t n = ::write(fd, out.data() + done, out.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      log::error("cannot write the audit log", {{"audit_log", target}, {"error", std::strerror(errno)}});
+      log::error("cannot write the audit log",
+                 {{"audit_log", target}, {"error", std::strerror(errno)}});
       return;
     }
     done += static_cast<size_t>(n);
   }
   if (is_file && ::fdatasync(fd) != 0) {
-    log::error("cannot sync the audit log", {{"audit_log", target}, {"error", std::strerror(errno)}});
+    log::error("cannot sync the audit log",
+               {{"audit_log", target}, {"error", std::strerror(errno)}});
   }
 }
 
@@ -91,7 +94,8 @@ void AuditLog::Impl::run() {
   }
 }
 
-Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& target, AuditLogOptions options) {
+Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& target,
+                                                 AuditLogOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->target = target;
   impl->options = options;
@@ -119,7 +123,8 @@ void AuditLog::append(std::string line) {
   Impl& d = *impl_;
   std::unique_lock lock(d.mu);
   if (d.queue.size() >= d.options.capacity &&
-      !d.room_or_done.wait_for(lock, d.options.full_wait, [&] { return d.queue.size() < d.options.capacity; })) {
+      !d.room_or_done.wait_for(lock, d.options.full_wait,
+                               [&] { return d.queue.size() < d.options.capacity; })) {
     ++d.dropped;
     return;
   }

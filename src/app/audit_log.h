@@ -28,15 +28,16 @@
 namespace berth::app {
 
 struct AuditLogOptions {
-  size_t capacity = 65536;                       // queued records at most
-  std::chrono::milliseconds full_wait{1000};     // how long append() waits on a full queue
+  size_t capacity = 65536;                    // queued records at most
+  std::chrono::milliseconds full_wait{1000};  // how long append() waits on a full queue
 };
 
 class AuditLog {
  public:
   // `target` is a file path (created 0600, appended to) or "stderr".
   // kInternal naming the path when the file cannot be opened.
-  static Result<std::unique_ptr<AuditLog>> open(const std::string& target, AuditLogOptions options = {});
+  static Result<std::unique_ptr<AuditLog>> open(const std::string& target,
+                                                AuditLogOptions options = {});
   // Writes out everything queued, then stops the writer.
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;

@@ -19,16 +19,30 @@ Result<int64_t> parse_duration(const std::string& text) {
   int64_t unit = 1;
   std::string_view num = text;
   switch (text.back()) {
-    case 's': unit = 1; num.remove_suffix(1); break;
-    case 'm': unit = 60; num.remove_suffix(1); break;
-    case 'h': unit = 3600; num.remove_suffix(1); break;
-    case 'd': unit = 86400; num.remove_suffix(1); break;
-    default: break;
+    case 's':
+      unit = 1;
+      num.remove_suffix(1);
+      break;
+    case 'm':
+      unit = 60;
+      num.remove_suffix(1);
+      break;
+    case 'h':
+      unit = 3600;
+      num.remove_suffix(1);
+      break;
+    case 'd':
+      unit = 86400;
+      num.remove_suffix(1);
+      break;
+    default:
+      break;
   }
   int64_t v = 0;
   auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
   if (ec != std::errc() || p != num.data() + num.size() || v < 0 || v > INT64_MAX / unit) {
-    return error(Code::kInvalidArgument, fmt::format("invalid duration '{}' (use e.g. 30s, 15m, 1h, 2d)", text));
+    return error(Code::kInvalidArgument,
+                 fmt::format("invalid duration '{}' (use e.g. 30s, 15m, 1h, 2d)", text));
   }
   return v * unit;
 }
@@ -38,15 +52,29 @@ Result<uint64_t> parse_size(const std::string& text) {
   uint64_t unit = 1;
   std::string_view num = text;
   switch (text.back()) {
-    case 'k': case 'K': unit = 1ull << 10; num.remove_suffix(1); break;
-    case 'm': case 'M': unit = 1ull << 20; num.remove_suffix(1); break;
-    case 'g': case 'G': unit = 1ull << 30; num.remove_suffix(1); break;
-    default: break;
+    case 'k':
+    case 'K':
+      unit = 1ull << 10;
+      num.remove_suffix(1);
+      break;
+    case 'm':
+    case 'M':
+      unit = 1ull << 20;
+      num.remove_suffix(1);
+      break;
+    case 'g':
+    case 'G':
+      unit = 1ull << 30;
+      num.remove_suffix(1);
+      break;
+    default:
+      break;
   }
   uint64_t v = 0;
   auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
   if (ec != std::errc() || p != num.data() + num.size() || v > UINT64_MAX / unit) {
-    return error(Code::kInvalidArgument, fmt::format("invalid size '{}' (use e.g. 4096, 512k, 32m, 2g)", text));
+    return error(Code::kInvalidArgument,
+                 fmt::format("invalid size '{}' (use e.g. 4096, 512k, 32m, 2g)", text));
   }
   return v * unit;
 }
@@ -54,14 +82,17 @@ Result<uint64_t> parse_size(const std::string& text) {
 Status parse_listen(const std::string& listen, std::string& host, uint16_t& port) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
-    return error(Code::kInvalidArgument, fmt::format("listen address '{}' must be HOST:PORT", listen));
+    return error(Code::kInvalidArgument,
+                 fmt::format("listen address '{}' must be HOST:PORT", listen));
   }
   host = listen.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   } else if (host.find(':') != std::string::npos) {
-    return error(Code::kInvalidArgument,
-                 fmt::format("listen address '{}': write an IPv6 address in brackets, e.g. [::1]:5000", listen));
+    return error(
+        Code::kInvalidArgument,
+        fmt::format("listen address '{}': write an IPv6 address in brackets, e.g. [::1]:5000",
+                    listen));
   }
   if (host.empty()) host = "0.0.0.0";
   std::string p = listen.substr(colon + 1);
@@ -75,8 +106,8 @@ Status parse_listen(const std::string& listen, std::string& host, uint16_t& port
 }
 
 const std::vector<StoreDriver>& metadata_drivers() {
-  static const std::vector<StoreDriver> drivers = {{"sqlite", {"path"}},
-                                                    {"postgres", {"dsn", "max-connections", "password-file"}}};
+  static const std::vector<StoreDriver> drivers = {
+      {"sqlite", {"path"}}, {"postgres", {"dsn", "max-connections", "password-file"}}};
   return drivers;
 }
 
@@ -84,8 +115,9 @@ const std::vector<StoreDriver>& storage_drivers() {
   static const std::vector<StoreDriver> drivers = {
       {"filesystem", {"root"}},
       // README "S3 storage"; opened by app/stores.cc.
-      {"s3", {"endpoint", "region", "bucket", "prefix", "access-key-id", "secret-access-key", "credentials-file",
-              "path-style", "redirect"}}};
+      {"s3",
+       {"endpoint", "region", "bucket", "prefix", "access-key-id", "secret-access-key",
+        "credentials-file", "path-style", "redirect"}}};
   return drivers;
 }
 
@@ -112,8 +144,9 @@ Result<PostgresSettings> metadata_postgres_settings(const Config& config) {
     size_t parsed = 0;
     auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), parsed);
     if (ec != std::errc() || ptr != v.data() + v.size() || parsed < 1 || parsed > 1000) {
-      return error(Code::kInvalidArgument,
-                   fmt::format("metadata.postgres.max-connections: '{}' is not a number from 1 to 1000", v));
+      return error(
+          Code::kInvalidArgument,
+          fmt::format("metadata.postgres.max-connections: '{}' is not a number from 1 to 1000", v));
     }
     out.max_connections = parsed;
   }
@@ -136,10 +169,13 @@ namespace {
 
 // Reads `audit: {log: PATH | stderr | off}`.
 Status read_audit_section(const YAML::Node& n, Config& c) {
-  if (!n.IsMap()) return error(Code::kInvalidArgument, "expected a mapping, e.g. audit: {log: /var/log/berth-audit.log}");
+  if (!n.IsMap())
+    return error(Code::kInvalidArgument,
+                 "expected a mapping, e.g. audit: {log: /var/log/berth-audit.log}");
   for (const auto& kv : n) {
     const std::string key = kv.first.as<std::string>();
-    if (key != "log") return error(Code::kInvalidArgument, fmt::format("audit.{}: unknown parameter", key));
+    if (key != "log")
+      return error(Code::kInvalidArgument, fmt::format("audit.{}: unknown parameter", key));
     const std::string value = kv.second.as<std::string>();
     if (value.empty()) return error(Code::kInvalidArgument, "audit.log: must not be empty");
     c.audit_log = value;
@@ -150,39 +186,56 @@ Status read_audit_section(const YAML::Node& n, Config& c) {
 // Reads `events: {webhooks: [{name, url, secret | secret-file, accounts,
 // repository-prefixes, event-types}, ...]}`.
 Status read_events_section(const YAML::Node& n, Config& c) {
-  if (!n.IsMap()) return error(Code::kInvalidArgument, "expected a mapping, e.g. events: {webhooks: [...]}");
+  if (!n.IsMap())
+    return error(Code::kInvalidArgument, "expected a mapping, e.g. events: {webhooks: [...]}");
   auto list = [](const YAML::Node& v) {
-    return v.IsSequence() ? v.as<std::vector<std::string>>() : std::vector<std::string>{v.as<std::string>()};
+    return v.IsSequence() ? v.as<std::vector<std::string>>()
+                          : std::vector<std::string>{v.as<std::string>()};
   };
   for (const auto& kv : n) {
     const std::string key = kv.first.as<std::string>();
-    if (key != "webhooks") return error(Code::kInvalidArgument, fmt::format("events.{}: unknown parameter", key));
-    if (!kv.second.IsSequence()) return error(Code::kInvalidArgument, "events.webhooks: expected a list");
+    if (key != "webhooks")
+      return error(Code::kInvalidArgument, fmt::format("events.{}: unknown parameter", key));
+    if (!kv.second.IsSequence())
+      return error(Code::kInvalidArgument, "events.webhooks: expected a list");
     std::vector<WebhookConfig> hooks;
     for (const auto& h : kv.second) {
-      if (!h.IsMap()) return error(Code::kInvalidArgument, "events.webhooks: each webhook is a mapping");
+      if (!h.IsMap())
+        return error(Code::kInvalidArgument, "events.webhooks: each webhook is a mapping");
       WebhookConfig w;
       for (const auto& f : h) {
         const std::string field = f.first.as<std::string>();
-        if (field == "name") w.name = f.second.as<std::string>();
-        else if (field == "url") w.url = f.second.as<std::string>();
-        else if (field == "secret") w.secret = f.second.as<std::string>();
-        else if (field == "secret-file") w.secret_file = f.second.as<std::string>();
-        else if (field == "accounts") w.accounts = list(f.second);
-        else if (field == "repository-prefixes") w.repository_prefixes = list(f.second);
-        else if (field == "event-types") w.event_types = list(f.second);
-        else return error(Code::kInvalidArgument, fmt::format("events.webhooks.{}: unknown parameter", field));
+        if (field == "name")
+          w.name = f.second.as<std::string>();
+        else if (field == "url")
+          w.url = f.second.as<std::string>();
+        else if (field == "secret")
+          w.secret = f.second.as<std::string>();
+        else if (field == "secret-file")
+          w.secret_file = f.second.as<std::string>();
+        else if (field == "accounts")
+          w.accounts = list(f.second);
+        else if (field == "repository-prefixes")
+          w.repository_prefixes = list(f.second);
+        else if (field == "event-types")
+          w.event_types = list(f.second);
+        else
+          return error(Code::kInvalidArgument,
+                       fmt::format("events.webhooks.{}: unknown parameter", field));
       }
       if (w.name.empty() || w.url.empty()) {
-        return error(Code::kInvalidArgument, "events.webhooks: every webhook needs a name and a url");
+        return error(Code::kInvalidArgument,
+                     "events.webhooks: every webhook needs a name and a url");
       }
       if (w.secret.empty() == w.secret_file.empty()) {
-        return error(Code::kInvalidArgument,
-                     fmt::format("events.webhooks.{}: give exactly one of secret and secret-file", w.name));
+        return error(
+            Code::kInvalidArgument,
+            fmt::format("events.webhooks.{}: give exactly one of secret and secret-file", w.name));
       }
       for (const auto& other : hooks) {
         if (other.name == w.name) {
-          return error(Code::kInvalidArgument, fmt::format("events.webhooks: the name '{}' is used twice", w.name));
+          return error(Code::kInvalidArgument,
+                       fmt::format("events.webhooks: the name '{}' is used twice", w.name));
         }
       }
       hooks.push_back(std::move(w));
@@ -203,8 +256,9 @@ std::string driver_names(const std::vector<StoreDriver>& drivers) {
 Status read_store_section(const std::string& section, const YAML::Node& n,
                           const std::vector<StoreDriver>& drivers, StoreConfig& out) {
   if (!n.IsMap() || n.size() != 1) {
-    return error(Code::kInvalidArgument, fmt::format("expected one driver, e.g. {}: {{{}: {{...}}}}", section,
-                                                     drivers.front().name));
+    return error(Code::kInvalidArgument,
+                 fmt::format("expected one driver, e.g. {}: {{{}: {{...}}}}", section,
+                             drivers.front().name));
   }
   std::string name;
   YAML::Node params;
@@ -212,23 +266,28 @@ Status read_store_section(const std::string& section, const YAML::Node& n,
     name = kv.first.as<std::string>();
     params = kv.second;
   }
-  auto driver = std::find_if(drivers.begin(), drivers.end(), [&](const StoreDriver& d) { return name == d.name; });
+  auto driver = std::find_if(drivers.begin(), drivers.end(),
+                             [&](const StoreDriver& d) { return name == d.name; });
   if (driver == drivers.end()) {
-    return error(Code::kInvalidArgument, fmt::format("{}.{}: unknown {} driver '{}' (known: {})", section, name,
-                                                     section, name, driver_names(drivers)));
+    return error(Code::kInvalidArgument,
+                 fmt::format("{}.{}: unknown {} driver '{}' (known: {})", section, name, section,
+                             name, driver_names(drivers)));
   }
   StoreConfig parsed{name, {}};
   if (!params.IsNull()) {
-    if (!params.IsMap()) return error(Code::kInvalidArgument, fmt::format("{}.{}: expected a mapping", section, name));
+    if (!params.IsMap())
+      return error(Code::kInvalidArgument, fmt::format("{}.{}: expected a mapping", section, name));
     for (const auto& kv : params) {
       const std::string key = kv.first.as<std::string>();
       if (std::find_if(driver->params.begin(), driver->params.end(),
                        [&](const char* p) { return key == p; }) == driver->params.end()) {
-        return error(Code::kInvalidArgument, fmt::format("{}.{}.{}: unknown parameter", section, name, key));
+        return error(Code::kInvalidArgument,
+                     fmt::format("{}.{}.{}: unknown parameter", section, name, key));
       }
       const std::string value = kv.second.as<std::string>();
       if (value.empty()) {
-        return error(Code::kInvalidArgument, fmt::format("{}.{}.{}: must not be empty", section, name, key));
+        return error(Code::kInvalidArgument,
+                     fmt::format("{}.{}.{}: must not be empty", section, name, key));
       }
       parsed.params[key] = value;
     }
@@ -248,16 +307,20 @@ Status validate_config(const Config& c) {
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return error(Code::kInvalidArgument, "tls-cert and tls-key go together");
   }
-  if (c.header_timeout_seconds <= 0) return error(Code::kInvalidArgument, "header-timeout must be at least 1s");
+  if (c.header_timeout_seconds <= 0)
+    return error(Code::kInvalidArgument, "header-timeout must be at least 1s");
   if (c.upload_min_rate > 0 && c.upload_rate_window_seconds <= 0) {
     return error(Code::kInvalidArgument, "upload-rate-window must be at least 1s");
   }
-  if (c.upload_min_rate > UINT64_MAX / 2 / static_cast<uint64_t>(std::max<int64_t>(1, c.upload_rate_window_seconds))) {
+  if (c.upload_min_rate >
+      UINT64_MAX / 2 / static_cast<uint64_t>(std::max<int64_t>(1, c.upload_rate_window_seconds))) {
     return error(Code::kInvalidArgument, "upload-min-rate is too large");
   }
-  if (c.metadata.driver == "postgres") BERTH_RETURN_IF_ERROR(metadata_postgres_settings(c).status());
+  if (c.metadata.driver == "postgres")
+    BERTH_RETURN_IF_ERROR(metadata_postgres_settings(c).status());
   if (auto policy = ManifestUrlPolicy::compile(c.manifest_urls_allow); !policy) {
-    return error(Code::kInvalidArgument, fmt::format("manifest-urls-allow: {}", policy.status().message()));
+    return error(Code::kInvalidArgument,
+                 fmt::format("manifest-urls-allow: {}", policy.status().message()));
   }
   std::string host;
   uint16_t port = 0;
@@ -278,7 +341,8 @@ Status load_config_file(const std::string& path, Config& c) {
     return error(Code::kInvalidArgument, fmt::format("config {}: {}", path, e.what()));
   }
   if (root.IsNull()) return Status::ok();
-  if (!root.IsMap()) return error(Code::kInvalidArgument, fmt::format("config {}: expected a mapping", path));
+  if (!root.IsMap())
+    return error(Code::kInvalidArgument, fmt::format("config {}: expected a mapping", path));
 
   using Setter = std::function<Status(const YAML::Node&)>;
   auto str = [](std::string& field) -> Setter {
@@ -316,10 +380,20 @@ Status load_config_file(const std::string& path, Config& c) {
       {"public-url", str(c.public_url)},
       {"tls-cert", str(c.tls_cert)},
       {"tls-key", str(c.tls_key)},
-      {"threads", [&c](const YAML::Node& n) { c.threads = n.as<unsigned>(); return Status::ok(); }},
+      {"threads",
+       [&c](const YAML::Node& n) {
+         c.threads = n.as<unsigned>();
+         return Status::ok();
+       }},
       {"data-dir", str(c.data_dir)},
-      {"metadata", [&c](const YAML::Node& n) { return read_store_section("metadata", n, metadata_drivers(), c.metadata); }},
-      {"storage", [&c](const YAML::Node& n) { return read_store_section("storage", n, storage_drivers(), c.storage); }},
+      {"metadata",
+       [&c](const YAML::Node& n) {
+         return read_store_section("metadata", n, metadata_drivers(), c.metadata);
+       }},
+      {"storage",
+       [&c](const YAML::Node& n) {
+         return read_store_section("storage", n, storage_drivers(), c.storage);
+       }},
       {"sync-full", boolean(c.sync_full)},
       {"secret-key-file", str(c.secret_key_file)},
       {"region", str(c.region)},
@@ -346,7 +420,11 @@ Status load_config_file(const std::string& path, Config& c) {
       {"offload-threads", count(c.offload_threads)},
       {"offload-deadline", duration(c.offload_deadline_seconds)},
       {"max-body-memory", count(c.max_body_memory)},
-      {"upload-min-rate", [&c](const YAML::Node& n) { c.upload_min_rate = n.as<uint64_t>(); return Status::ok(); }},
+      {"upload-min-rate",
+       [&c](const YAML::Node& n) {
+         c.upload_min_rate = n.as<uint64_t>();
+         return Status::ok();
+       }},
       {"upload-rate-window", duration(c.upload_rate_window_seconds)},
       {"log-level", str(c.log_level)},
       {"audit", [&c](const YAML::Node& n) { return read_audit_section(n, c); }},
@@ -365,7 +443,8 @@ Status load_config_file(const std::string& path, Config& c) {
   for (const auto& kv : root) {
     // A sequence, mapping or null as a key would make as<std::string>() throw.
     if (!kv.first.IsScalar()) {
-      return error(Code::kInvalidArgument, fmt::format("config {}: a key must be a plain name", path));
+      return error(Code::kInvalidArgument,
+                   fmt::format("config {}: a key must be a plain name", path));
     }
     std::string key = kv.first.Scalar();
     auto it = setters.find(key);
@@ -379,7 +458,8 @@ Status load_config_file(const std::string& path, Config& c) {
       st = error(Code::kInvalidArgument, e.what());
     }
     if (!st.is_ok()) {
-      return error(Code::kInvalidArgument, fmt::format("config {}: key '{}': {}", path, key, st.message()));
+      return error(Code::kInvalidArgument,
+                   fmt::format("config {}: key '{}': {}", path, key, st.message()));
     }
   }
   return Status::ok();

@@ -24,14 +24,15 @@ struct StoreDriver {
   const char* name;
   std::vector<const char*> params;
 };
-const std::vector<StoreDriver>& metadata_drivers();  // sqlite (path), postgres (dsn, max-connections, password-file)
-const std::vector<StoreDriver>& storage_drivers();   // filesystem (root)
+const std::vector<StoreDriver>&
+metadata_drivers();  // sqlite (path), postgres (dsn, max-connections, password-file)
+const std::vector<StoreDriver>& storage_drivers();  // filesystem (root)
 
 // One webhook of `events.webhooks` (README, "Events").
 struct WebhookConfig {
   std::string name;
-  std::string url;          // http://host[:port]/path
-  std::string secret;       // the HMAC key, or read from secret_file
+  std::string url;     // http://host[:port]/path
+  std::string secret;  // the HMAC key, or read from secret_file
   std::string secret_file;
   std::vector<std::string> accounts;             // empty: all
   std::vector<std::string> repository_prefixes;  // empty: all
@@ -61,7 +62,7 @@ struct Config {
   // Identity.
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
-  bool auth = true;                       // false opens the registry to anyone
+  bool auth = true;  // false opens the registry to anyone
   // Create a repository on its first push instead of answering NAME_UNKNOWN
   // (ECR's behaviour, the default).
   bool create_on_push = false;
@@ -72,9 +73,10 @@ struct Config {
   int64_t lifecycle_interval_seconds = 3600;
   int64_t gc_interval_seconds = 3600;
   int64_t gc_grace_seconds = 3600;
-  int64_t scrub_interval_seconds = 0;           // background scrub slices; 0: off
-  uint64_t scrub_rate_bytes = 8ull << 20;       // bytes per second the background scrub reads
-  uint64_t space_reserve_bytes = 32ull << 20;   // set aside for deletes and gc on a full disk; 0: none
+  int64_t scrub_interval_seconds = 0;      // background scrub slices; 0: off
+  uint64_t scrub_rate_bytes = 8ull << 20;  // bytes per second the background scrub reads
+  uint64_t space_reserve_bytes = 32ull
+                                 << 20;  // set aside for deletes and gc on a full disk; 0: none
 
   // Manifests: regular expressions for the `urls` a foreign layer may name
   // (Distribution's validation.manifests.urls.allow). Empty: none allowed.
@@ -90,8 +92,9 @@ struct Config {
   int64_t header_timeout_seconds = 10;  // the whole request head
   int64_t idle_timeout_seconds = 60;
   int64_t io_timeout_seconds = 60;
-  size_t max_body_memory = 256 * 1024 * 1024;  // request bodies held in memory, all requests together
-  uint64_t upload_min_rate = 1024;             // bytes/s over upload_rate_window; 0: none
+  size_t max_body_memory =
+      256 * 1024 * 1024;            // request bodies held in memory, all requests together
+  uint64_t upload_min_rate = 1024;  // bytes/s over upload_rate_window; 0: none
   int64_t upload_rate_window_seconds = 30;
 
   std::string log_level = "info";
@@ -100,10 +103,11 @@ struct Config {
   // "stderr" or "off"; empty: <data-dir>/audit.log.
   std::string audit_log;
   // Monitoring and the process's lifecycle (README, "Monitoring").
-  std::string metrics_listen;            // HOST:PORT serving /metrics without authentication; empty: none
-  size_t metrics_top_repositories = 100;  // repositories with their own byte series; the rest are "_other"
+  std::string metrics_listen;  // HOST:PORT serving /metrics without authentication; empty: none
+  size_t metrics_top_repositories =
+      100;  // repositories with their own byte series; the rest are "_other"
   uint64_t ready_min_free_bytes = 64ull << 20;  // /readyz fails with less free space in data-dir
-  int64_t drain_timeout_seconds = 30;    // SIGTERM: how long in-flight requests may take to finish
+  int64_t drain_timeout_seconds = 30;  // SIGTERM: how long in-flight requests may take to finish
 
   // Webhooks that receive ECR-shaped events (`events: {webhooks: [...]}`).
   std::vector<WebhookConfig> webhooks;

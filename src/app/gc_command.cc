@@ -25,11 +25,13 @@ std::function<int()> add_gc_command(CLI::App& cli) {
     bool full = false;
   };
   auto args = std::make_shared<Args>();
-  auto* cmd = cli.add_subcommand("gc", "Reclaim blobs no manifest refers to (safe while berth serves)");
+  auto* cmd =
+      cli.add_subcommand("gc", "Reclaim blobs no manifest refers to (safe while berth serves)");
   cmd->add_option("-c,--config", args->config_file, "YAML configuration file");
   cmd->add_option("--data-dir", args->data_dir, "Data directory");
   cmd->add_flag("--dry-run", args->dry_run, "Only report what would be reclaimed");
-  cmd->add_option("--grace", args->grace, "Protect blobs linked less than this long ago (default: gc-grace, 1h)");
+  cmd->add_option("--grace", args->grace,
+                  "Protect blobs linked less than this long ago (default: gc-grace, 1h)");
   cmd->add_flag("--full", args->full, "Also scan the whole blob store for blobs nothing links");
   return [=]() -> int {
     if (!cmd->parsed()) return -1;
@@ -94,16 +96,17 @@ std::function<int()> add_gc_command(CLI::App& cli) {
     }
     if (!args->dry_run && config.space_reserve_bytes > 0 && !reserve.held()) {
       if (Status s = reserve.restore(); !s.is_ok()) {
-        std::cerr << "berth gc: could not set the space reserve aside again: " << s.message() << "\n";
+        std::cerr << "berth gc: could not set the space reserve aside again: " << s.message()
+                  << "\n";
       }
     }
-    std::cout << fmt::format("{} {} blobs, {} bytes ({:.1f} MiB); {} untagged manifests; examined {} candidates in "
-                             "{:.3f}s{}\n",
-                             args->dry_run ? "would reclaim" : "reclaimed", report->reclaimed_blobs,
-                             report->reclaimed_bytes, report->reclaimed_bytes / 1048576.0,
-                             report->untagged_manifests, report->examined,
-                             report->seconds,
-                             args->dry_run ? "" : fmt::format("; expired {} abandoned uploads", expired_uploads));
+    std::cout << fmt::format(
+        "{} {} blobs, {} bytes ({:.1f} MiB); {} untagged manifests; examined {} candidates in "
+        "{:.3f}s{}\n",
+        args->dry_run ? "would reclaim" : "reclaimed", report->reclaimed_blobs,
+        report->reclaimed_bytes, report->reclaimed_bytes / 1048576.0, report->untagged_manifests,
+        report->examined, report->seconds,
+        args->dry_run ? "" : fmt::format("; expired {} abandoned uploads", expired_uploads));
     return 0;
   };
 }

@@ -31,10 +31,12 @@ void restore_reserve(SpaceReserve& reserve) {
 BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config& config,
                                         Registry& registry, MetadataStore& meta, BlobStore& blobs,
                                         SpaceReserve& reserve, const std::atomic<bool>& stopping,
-                                        ServerMetrics* metrics, std::vector<WebhookTarget> webhooks) {
+                                        ServerMetrics* metrics,
+                                        std::vector<WebhookTarget> webhooks) {
   BackgroundJobs out;
   // A job's body with its outcome, recorded when there are metrics.
-  auto job = [metrics](const char* name, std::function<JobOutcome()> body) -> std::function<void()> {
+  auto job = [metrics](const char* name,
+                       std::function<JobOutcome()> body) -> std::function<void()> {
     if (metrics != nullptr) return metrics->timed_job(name, std::move(body));
     return [body = std::move(body)] { body(); };
   };
@@ -71,21 +73,22 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
   GcOptions gco;
   gco.grace_seconds = config.gc_grace_seconds;
   gco.space_reserve = space;
-  scheduler.every("gc", std::chrono::seconds(config.gc_interval_seconds), job("gc", [gc, gco, space] {
-    auto result = gc->run(gco);
-    restore_reserve(*space);
-    if (!result) {
-      log::error("garbage collection failed", {{"error", result.status().to_string()}});
-      return JobOutcome{false, 0};
-    }
-    if (result->reclaimed_blobs > 0) {
-      log::info("garbage collection", {{"examined", result->examined},
-                                       {"reclaimed_blobs", result->reclaimed_blobs},
-                                       {"reclaimed_bytes", result->reclaimed_bytes},
-                                       {"seconds", result->seconds}});
-    }
-    return JobOutcome{true, static_cast<uint64_t>(result->reclaimed_blobs)};
-  }));
+  scheduler.every(
+      "gc", std::chrono::seconds(config.gc_interval_seconds), job("gc", [gc, gco, space] {
+        auto result = gc->run(gco);
+        restore_reserve(*space);
+        if (!result) {
+          log::error("garbage collection failed", {{"error", result.status().to_string()}});
+          return JobOutcome{false, 0};
+        }
+        if (result->reclaimed_blobs > 0) {
+          log::info("garbage collection", {{"examined", result->examined},
+                                           {"reclaimed_blobs", result->reclaimed_blobs},
+                                           {"reclaimed_bytes", result->reclaimed_bytes},
+                                           {"seconds", result->seconds}});
+        }
+        return JobOutcome{true, static_cast<uint64_t>(result->reclaimed_blobs)};
+      }));
 
   // Background scrub: one slice of at most a minute per interval, so that
   // the other jobs on the scheduler's thread wait a minute at most; each
@@ -98,34 +101,36 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
   so.time_budget = std::chrono::seconds(60);
   const std::atomic<bool>* stop = &stopping;
   so.should_stop = [stop] { return stop->load(); };
-  scheduler.every("scrub", std::chrono::seconds(config.scrub_interval_seconds), job("scrub", [scrubber, so] {
-    auto result = scrubber->run(so, [](const ScrubIssue& issue) {
-      log::error(
-          issue.kind == ScrubIssue::Kind::kCorrupt
-              ? (issue.quarantined
-                     ? "scrub: corrupt blob quarantined; it reads as missing until pushed again"
-                     : "scrub: corrupt blob")
-              : "scrub: a linked blob's bytes are missing",
-          {{"digest", issue.digest.str()}, {"detail", issue.detail}});
-    });
-    if (!result) {
-      log::error("scrub failed", {{"error", result.status().to_string()}});
-      return JobOutcome{false, 0};
-    }
-    if (result->complete) {
-      log::info("scrub pass complete", {{"checked", result->checked},
-                                        {"bytes", result->bytes},
-                                        {"corrupt", result->corrupt},
-                                        {"missing", result->missing},
-                                        {"quarantined", result->quarantined}});
-    }
-    return JobOutcome{true, static_cast<uint64_t>(result->checked)};
-  }));
+  scheduler.every(
+      "scrub", std::chrono::seconds(config.scrub_interval_seconds), job("scrub", [scrubber, so] {
+        auto result = scrubber->run(so, [](const ScrubIssue& issue) {
+          log::error(
+              issue.kind == ScrubIssue::Kind::kCorrupt
+                  ? (issue.quarantined
+                         ? "scrub: corrupt blob quarantined; it reads as missing until pushed again"
+                         : "scrub: corrupt blob")
+                  : "scrub: a linked blob's bytes are missing",
+              {{"digest", issue.digest.str()}, {"detail", issue.detail}});
+        });
+        if (!result) {
+          log::error("scrub failed", {{"error", result.status().to_string()}});
+          return JobOutcome{false, 0};
+        }
+        if (result->complete) {
+          log::info("scrub pass complete", {{"checked", result->checked},
+                                            {"bytes", result->bytes},
+                                            {"corrupt", result->corrupt},
+                                            {"missing", result->missing},
+                                            {"quarantined", result->quarantined}});
+        }
+        return JobOutcome{true, static_cast<uint64_t>(result->checked)};
+      }));
 
   if (!webhooks.empty()) {
     DeliveryOptions delivery;
     delivery.region = config.region;
-    out.webhooks = std::make_unique<WebhookDelivery>(meta, std::move(webhooks), delivery, Clock::system());
+    out.webhooks =
+        std::make_unique<WebhookDelivery>(meta, std::move(webhooks), delivery, Clock::system());
     WebhookDelivery* deliverer = out.webhooks.get();
     scheduler.every("webhooks", std::chrono::seconds(1), [deliverer] {
       auto n = deliverer->run_once();
@@ -139,7 +144,8 @@ Result<std::vector<WebhookTarget>> webhook_targets(const Config& config) {
   std::vector<WebhookTarget> out;
   for (const WebhookConfig& w : config.webhooks) {
     if (Status s = check_webhook_url(w.url); !s.is_ok()) {
-      return error(Code::kInvalidArgument, fmt::format("events.webhooks.{}: {}", w.name, s.message()));
+      return error(Code::kInvalidArgument,
+                   fmt::format("events.webhooks.{}: {}", w.name, s.message()));
     }
     WebhookTarget t{w.name, w.url, w.secret, w.accounts, w.repository_prefixes, w.event_types};
     if (!w.secret_file.empty()) {
@@ -149,7 +155,8 @@ Result<std::vector<WebhookTarget>> webhook_targets(const Config& config) {
       if (!in.good() && !in.eof()) secret.clear();
       if (secret.empty()) {
         return error(Code::kInvalidArgument,
-                     fmt::format("events.webhooks.{}: cannot read a secret from '{}'", w.name, w.secret_file));
+                     fmt::format("events.webhooks.{}: cannot read a secret from '{}'", w.name,
+                                 w.secret_file));
       }
       t.secret = std::move(secret);
     }

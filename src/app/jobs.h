@@ -44,6 +44,7 @@ Result<std::vector<WebhookTarget>> webhook_targets(const Config& config);
 BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config& config,
                                         Registry& registry, MetadataStore& meta, BlobStore& blobs,
                                         SpaceReserve& reserve, const std::atomic<bool>& stopping,
-                                        ServerMetrics* metrics = nullptr, std::vector<WebhookTarget> webhooks = {});
+                                        ServerMetrics* metrics = nullptr,
+                                        std::vector<WebhookTarget> webhooks = {});
 
 }  // namespace berth::app

@@ -17,8 +17,9 @@ std::function<int()> add_migrate_command(CLI::App& cli) {
     std::string config_file, data_dir;
   };
   auto args = std::make_shared<Args>();
-  auto* cmd = cli.add_subcommand(
-      "migrate", "Bring the metadata database to this berth's schema version (berth serve also does at start)");
+  auto* cmd = cli.add_subcommand("migrate",
+                                 "Bring the metadata database to this berth's schema version "
+                                 "(berth serve also does at start)");
   cmd->add_option("-c,--config", args->config_file, "YAML configuration file");
   cmd->add_option("--data-dir", args->data_dir, "Data directory");
   return [=]() -> int {
@@ -36,9 +37,11 @@ std::function<int()> add_migrate_command(CLI::App& cli) {
       return 1;
     }
     if (result->from == result->to) {
-      std::cout << fmt::format("{}: schema version {}, already current\n", result->database, result->to);
+      std::cout << fmt::format("{}: schema version {}, already current\n", result->database,
+                               result->to);
     } else {
-      std::cout << fmt::format("{}: schema version {} -> {}\n", result->database, result->from, result->to);
+      std::cout << fmt::format("{}: schema version {} -> {}\n", result->database, result->from,
+                               result->to);
     }
     return 0;
   };

@@ -5,8 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "log/log.h"
 
@@ -19,9 +19,11 @@ Status check_free_space(const std::string& dir, uint64_t min_free) {
   if (::statvfs(dir.c_str(), &st) != 0) {
     return error(Code::kInternal, fmt::format("statvfs {}: {}", dir, std::strerror(errno)));
   }
-  const uint64_t free_bytes = static_cast<uint64_t>(st.f_bavail) * static_cast<uint64_t>(st.f_frsize);
+  const uint64_t free_bytes =
+      static_cast<uint64_t>(st.f_bavail) * static_cast<uint64_t>(st.f_frsize);
   if (free_bytes < min_free) {
-    return error(Code::kStorageFull, fmt::format("{} bytes free in {}, below {}", free_bytes, dir, min_free));
+    return error(Code::kStorageFull,
+                 fmt::format("{} bytes free in {}, below {}", free_bytes, dir, min_free));
   }
   return Status::ok();
 }

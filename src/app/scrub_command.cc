@@ -21,16 +21,19 @@ std::function<int()> add_scrub_command(CLI::App& cli) {
     bool repair = false;
   };
   auto args = std::make_shared<Args>();
-  auto* cmd = cli.add_subcommand(
-      "scrub",
-      "Verify every stored blob against its digest (safe while berth serves). Prints 'corrupt DIGEST' or "
-      "'missing DIGEST' per problem on stdout; exits 0 when all is intact, 1 when something is corrupt or "
-      "missing, 2 when the scrub could not run");
+  auto* cmd = cli.add_subcommand("scrub",
+                                 "Verify every stored blob against its digest (safe while berth "
+                                 "serves). Prints 'corrupt DIGEST' or "
+                                 "'missing DIGEST' per problem on stdout; exits 0 when all is "
+                                 "intact, 1 when something is corrupt or "
+                                 "missing, 2 when the scrub could not run");
   cmd->add_option("-c,--config", args->config_file, "YAML configuration file");
   cmd->add_option("--data-dir", args->data_dir, "Data directory");
-  cmd->add_flag("--repair", args->repair,
-                "Move corrupt blobs to <data-dir>/quarantine; they read as missing until pushed again");
-  cmd->add_option("--rate", args->rate, "Read at most this many bytes per second, e.g. 64m (default: unlimited)");
+  cmd->add_flag(
+      "--repair", args->repair,
+      "Move corrupt blobs to <data-dir>/quarantine; they read as missing until pushed again");
+  cmd->add_option("--rate", args->rate,
+                  "Read at most this many bytes per second, e.g. 64m (default: unlimited)");
   return [=]() -> int {
     if (!cmd->parsed()) return -1;
     log::set_level("warn");
@@ -64,8 +67,10 @@ std::function<int()> add_scrub_command(CLI::App& cli) {
     };
     auto on_issue = [tty](const ScrubIssue& issue) {
       if (tty) std::fprintf(stderr, "\r");
-      std::cout << fmt::format("{} {} ({}{})\n", issue.kind == ScrubIssue::Kind::kCorrupt ? "corrupt" : "missing",
-                               issue.digest.str(), issue.detail, issue.quarantined ? "; quarantined" : "")
+      std::cout << fmt::format("{} {} ({}{})\n",
+                               issue.kind == ScrubIssue::Kind::kCorrupt ? "corrupt" : "missing",
+                               issue.digest.str(), issue.detail,
+                               issue.quarantined ? "; quarantined" : "")
                 << std::flush;
     };
     Scrubber scrubber(*stores->meta, *stores->blobs);
@@ -74,9 +79,10 @@ std::function<int()> add_scrub_command(CLI::App& cli) {
       std::cerr << "berth scrub: " << report.status().message() << "\n";
       return 2;
     }
-    std::cerr << fmt::format("scrubbed {} blobs, {} bytes in {:.3f}s: {} corrupt, {} missing, {} quarantined\n",
-                             report->checked, report->bytes, report->seconds, report->corrupt, report->missing,
-                             report->quarantined);
+    std::cerr << fmt::format(
+        "scrubbed {} blobs, {} bytes in {:.3f}s: {} corrupt, {} missing, {} quarantined\n",
+        report->checked, report->bytes, report->seconds, report->corrupt, report->missing,
+        report->quarantined);
     return report->corrupt + report->missing > 0 ? 1 : 0;
   };
 }

@@ -8,7 +8,9 @@ namespace berth::app {
 
 namespace {
 
-double seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 }  // namespace
 
@@ -20,14 +22,16 @@ std::string_view status_class(unsigned status) {
   return "1xx";
 }
 
-std::string_view RepositoryAdmission::label(const std::string& key, std::string_view repository, bool may_admit) {
+std::string_view RepositoryAdmission::label(const std::string& key, std::string_view repository,
+                                            bool may_admit) {
   {
     std::shared_lock lock(mu_);
     if (admitted_.find(key) != admitted_.end()) return repository;
     if (!may_admit || admitted_.size() >= limit_) return "_other";
   }
   std::unique_lock lock(mu_);
-  if (admitted_.size() >= limit_) return admitted_.count(key) ? repository : std::string_view("_other");
+  if (admitted_.size() >= limit_)
+    return admitted_.count(key) ? repository : std::string_view("_other");
   admitted_.insert(key);
   return repository;
 }
@@ -35,50 +39,64 @@ std::string_view RepositoryAdmission::label(const std::string& key, std::string_
 ServerMetrics::ServerMetrics(ServerMetricsOptions options)
     : options_(std::move(options)),
       admission_(options_.top_repositories),
-      requests_(registry_.counter("berth_http_requests_total",
-                                  "HTTP requests answered, by API (oci, ecr, other), route or ECR operation, and "
-                                  "status class.",
-                                  {"api", "route", "status_class"})),
+      requests_(registry_.counter(
+          "berth_http_requests_total",
+          "HTTP requests answered, by API (oci, ecr, other), route or ECR operation, and "
+          "status class.",
+          {"api", "route", "status_class"})),
       request_seconds_(registry_.histogram("berth_http_request_duration_seconds",
                                            "Time from a request's head to its last response byte.",
                                            {"api", "route"})),
-      received_bytes_(registry_.counter("berth_repository_received_bytes_total",
-                                        "Request body bytes received for a repository (/v2); repositories past "
-                                        "the top-N are summed per account as repository=\"_other\".",
-                                        {"account", "repository"})),
-      sent_bytes_(registry_.counter("berth_repository_sent_bytes_total",
-                                    "Response bytes sent for a repository (/v2); repositories past the top-N are "
-                                    "summed per account as repository=\"_other\".",
-                                    {"account", "repository"})),
-      job_runs_(registry_.counter("berth_job_runs_total", "Background job runs, by task and result (ok, failed).",
+      received_bytes_(
+          registry_.counter("berth_repository_received_bytes_total",
+                            "Request body bytes received for a repository (/v2); repositories past "
+                            "the top-N are summed per account as repository=\"_other\".",
+                            {"account", "repository"})),
+      sent_bytes_(registry_.counter(
+          "berth_repository_sent_bytes_total",
+          "Response bytes sent for a repository (/v2); repositories past the top-N are "
+          "summed per account as repository=\"_other\".",
+          {"account", "repository"})),
+      job_runs_(registry_.counter("berth_job_runs_total",
+                                  "Background job runs, by task and result (ok, failed).",
                                   {"task", "result"})),
-      job_seconds_(registry_.histogram("berth_job_duration_seconds", "Duration of background job runs.", {"task"},
+      job_seconds_(registry_.histogram("berth_job_duration_seconds",
+                                       "Duration of background job runs.", {"task"},
                                        {0.01, 0.1, 1, 10, 60, 300, 1800})),
-      job_items_(registry_.counter("berth_job_items_total",
-                                   "What background job runs did: uploads expired, images expired by lifecycle "
-                                   "rules, blobs reclaimed by GC, blobs checked by the scrub.",
-                                   {"task"})) {
-  uploads_in_flight_ = &registry_.gauge("berth_uploads_in_flight",
-                                        "Upload requests (OCI blob upload chunks and ECR layer parts) being "
-                                        "received now.")
-                            .with({});
-  store_seconds_ = &registry_.histogram("berth_store_call_duration_seconds",
-                                        "Duration of calls into the registry's stores (run on the worker pool).", {})
-                        .with({});
-  store_failures_ = &registry_.counter("berth_store_call_failures_total",
-                                       "Store calls that failed on the server's side (internal error, storage full, "
-                                       "unavailable).")
-                         .with({});
-  store_rejected_ = &registry_.counter("berth_store_calls_rejected_total",
-                                       "Store calls refused because no worker was free within the offload deadline.")
-                         .with({});
+      job_items_(registry_.counter(
+          "berth_job_items_total",
+          "What background job runs did: uploads expired, images expired by lifecycle "
+          "rules, blobs reclaimed by GC, blobs checked by the scrub.",
+          {"task"})) {
+  uploads_in_flight_ =
+      &registry_
+           .gauge("berth_uploads_in_flight",
+                  "Upload requests (OCI blob upload chunks and ECR layer parts) being "
+                  "received now.")
+           .with({});
+  store_seconds_ =
+      &registry_
+           .histogram("berth_store_call_duration_seconds",
+                      "Duration of calls into the registry's stores (run on the worker pool).", {})
+           .with({});
+  store_failures_ =
+      &registry_
+           .counter("berth_store_call_failures_total",
+                    "Store calls that failed on the server's side (internal error, storage full, "
+                    "unavailable).")
+           .with({});
+  store_rejected_ =
+      &registry_
+           .counter("berth_store_calls_rejected_total",
+                    "Store calls refused because no worker was free within the offload deadline.")
+           .with({});
   registry_.gauge("berth_build_info", "Always 1; the version label names this build.", {"version"})
       .with({options_.version})
       .set(1);
 }
 
-void ServerMetrics::record_request(const server::RequestLogEntry& e, std::string_view api, std::string_view route,
-                                   std::string_view repository) {
+void ServerMetrics::record_request(const server::RequestLogEntry& e, std::string_view api,
+                                   std::string_view route, std::string_view repository) {
   requests_.with({api, route, status_class(e.status)}).inc();
   request_seconds_.with({api, route}).observe(static_cast<double>(e.duration_us) / 1e6);
   if (repository.empty()) return;
@@ -96,7 +114,9 @@ void ServerMetrics::record_store_call(std::chrono::steady_clock::duration ran, b
   if (failed) store_failures_->inc();
 }
 
-void ServerMetrics::record_store_rejected() { store_rejected_->inc(); }
+void ServerMetrics::record_store_rejected() {
+  store_rejected_->inc();
+}
 
 void ServerMetrics::record_job(std::string_view job, std::chrono::steady_clock::duration took,
                                const JobOutcome& outcome) {
@@ -113,18 +133,21 @@ std::function<void()> ServerMetrics::timed_job(std::string job, std::function<Jo
   };
 }
 
-void add_scrape_collectors(ServerMetrics& metrics, const server::HttpServer& server, IdentityStore& identity,
-                           UsageStore& usage, std::chrono::seconds usage_refresh) {
+void add_scrape_collectors(ServerMetrics& metrics, const server::HttpServer& server,
+                           IdentityStore& identity, UsageStore& usage,
+                           std::chrono::seconds usage_refresh) {
   metrics::Registry& r = metrics.registry();
   metrics::Gauge& open = r.gauge("berth_connections_open", "Client connections open now.").with({});
   metrics::Counter& accepted =
-      r.counter("berth_connections_accepted_total", "Client connections accepted since start.").with({});
+      r.counter("berth_connections_accepted_total", "Client connections accepted since start.")
+          .with({});
   r.on_collect([&server, &open, &accepted] {
     open.set(static_cast<double>(server.open_connections()));
     accepted.set_from_source(server.accepted_connections());
   });
   metrics::GaugeFamily& storage =
-      r.gauge("berth_storage_bytes", "Bytes stored per account (blobs and manifests, each once).", {"account"});
+      r.gauge("berth_storage_bytes", "Bytes stored per account (blobs and manifests, each once).",
+              {"account"});
   struct Refresh {
     std::mutex mu;
     std::chrono::steady_clock::time_point last{};  // guarded by mu
@@ -139,7 +162,8 @@ void add_scrape_collectors(ServerMetrics& metrics, const server::HttpServer& ser
     refresh->last = now;
     auto accounts = identity.list_accounts();
     if (!accounts) {
-      log::warn("metrics: cannot list accounts for storage bytes", {{"error", accounts.status().to_string()}});
+      log::warn("metrics: cannot list accounts for storage bytes",
+                {{"error", accounts.status().to_string()}});
       return;
     }
     storage.clear();

@@ -42,15 +42,16 @@ class RepositoryAdmission {
 };
 
 struct ServerMetricsOptions {
-  std::string version;             // for berth_build_info
-  std::string default_account;     // the account of unauthenticated requests (auth off)
-  size_t top_repositories = 100;   // RepositoryAdmission's limit
+  std::string version;            // for berth_build_info
+  std::string default_account;    // the account of unauthenticated requests (auth off)
+  size_t top_repositories = 100;  // RepositoryAdmission's limit
 };
 
 // A background job's outcome, for berth_job_* series.
 struct JobOutcome {
   bool ok = true;
-  uint64_t items = 0;  // what the run did: expired uploads, deleted images, reclaimed blobs, checked blobs
+  uint64_t items =
+      0;  // what the run did: expired uploads, deleted images, reclaimed blobs, checked blobs
 };
 
 class ServerMetrics {
@@ -63,13 +64,14 @@ class ServerMetrics {
   // "other"; `route` the /v2 route, the ECR operation or the endpoint
   // ("healthz", "metrics"...), from a bounded set; `repository` the /v2
   // repository or empty.
-  void record_request(const server::RequestLogEntry& e, std::string_view api, std::string_view route,
-                      std::string_view repository);
+  void record_request(const server::RequestLogEntry& e, std::string_view api,
+                      std::string_view route, std::string_view repository);
   // One store call through the Offloader.
   void record_store_call(std::chrono::steady_clock::duration ran, bool failed);
   void record_store_rejected();
   // One run of background job `job`.
-  void record_job(std::string_view job, std::chrono::steady_clock::duration took, const JobOutcome& outcome);
+  void record_job(std::string_view job, std::chrono::steady_clock::duration took,
+                  const JobOutcome& outcome);
   // Upload requests (chunks and whole uploads) being received now.
   metrics::Gauge& uploads_in_flight() { return *uploads_in_flight_; }
 
@@ -100,8 +102,9 @@ class ServerMetrics {
 // `server`, and storage bytes per account (from `usage`, for every account of
 // `identity`, queried at most once per `usage_refresh` as the query walks the
 // database). Everything passed must outlive `metrics`' last render.
-void add_scrape_collectors(ServerMetrics& metrics, const server::HttpServer& server, IdentityStore& identity,
-                           UsageStore& usage, std::chrono::seconds usage_refresh);
+void add_scrape_collectors(ServerMetrics& metrics, const server::HttpServer& server,
+                           IdentityStore& identity, UsageStore& usage,
+                           std::chrono::seconds usage_refresh);
 
 // "2xx".."5xx" for an HTTP status; "1xx" below 200 (or 0: no answer sent).
 std::string_view status_class(unsigned status);

@@ -35,7 +35,7 @@ struct MetadataStores {
   std::string database;  // where, for messages
   sqlite_meta::MigrationReport migrated;
   std::function<std::optional<uint64_t>()> generation;  // see Stores::metadata_generation
-  std::function<Status()> check;  // Stores::check_metadata
+  std::function<Status()> check;                        // Stores::check_metadata
 };
 using MetadataFactory = std::function<Result<MetadataStores>(const Config&, OpenMode)>;
 using BlobFactory = std::function<Result<std::unique_ptr<BlobStore>>(const Config&)>;
@@ -46,7 +46,8 @@ Status prepare_private_directory(const std::filesystem::path& dir) {
   BERTH_RETURN_IF_ERROR(create_directories_durably(dir.string()));
   // Only berth's user may enter it (files inside are 0600).
   std::error_code ec;
-  std::filesystem::permissions(dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace, ec);
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
   if (ec) return error(Code::kInternal, fmt::format("chmod {}: {}", dir.string(), ec.message()));
   return Status::ok();
 }
@@ -55,14 +56,16 @@ Result<MetadataStores> open_sqlite(const Config& config, OpenMode mode) {
   std::error_code ec;
   const std::filesystem::path db_path = metadata_sqlite_path(config);
   if (mode == OpenMode::kExisting && !std::filesystem::is_regular_file(db_path, ec)) {
-    return error(Code::kNotFound,
-                 fmt::format("no berth database at {} (is --data-dir right? `berth serve` creates it on first start)",
-                             std::filesystem::absolute(db_path, ec).string()));
+    return error(Code::kNotFound, fmt::format("no berth database at {} (is --data-dir right? "
+                                              "`berth serve` creates it on first start)",
+                                              std::filesystem::absolute(db_path, ec).string()));
   }
-  if (db_path.has_parent_path()) BERTH_RETURN_IF_ERROR(prepare_private_directory(db_path.parent_path()));
+  if (db_path.has_parent_path())
+    BERTH_RETURN_IF_ERROR(prepare_private_directory(db_path.parent_path()));
   MetadataStores out;
   out.database = db_path.string();
-  BERTH_ASSIGN_OR_RETURN(auto meta, SqliteMetadataStore::open(db_path.string(), config.sync_full, &out.migrated));
+  BERTH_ASSIGN_OR_RETURN(
+      auto meta, SqliteMetadataStore::open(db_path.string(), config.sync_full, &out.migrated));
   BERTH_ASSIGN_OR_RETURN(out.identity, SqliteIdentityStore::open(meta->pool()));
   sqlite::Pool* pool = &meta->pool();
   out.check = [pool]() -> Status {
@@ -70,8 +73,9 @@ Result<MetadataStores> open_sqlite(const Config& config, OpenMode mode) {
     if (!lease) return lease.take_status();
     BERTH_ASSIGN_OR_RETURN(int64_t version, sqlite_meta::schema_version(**lease));
     if (version != sqlite_meta::latest_schema_version()) {
-      return error(Code::kFailedPrecondition, fmt::format("schema version {}, this berth needs {}", version,
-                                                          sqlite_meta::latest_schema_version()));
+      return error(Code::kFailedPrecondition,
+                   fmt::format("schema version {}, this berth needs {}", version,
+                               sqlite_meta::latest_schema_version()));
     }
     return Status::ok();
   };
@@ -90,8 +94,9 @@ Result<std::string> postgres_password(const PostgresSettings& settings) {
   if (!settings.password_file.empty()) {
     std::ifstream in(settings.password_file);
     if (!in) {
-      return error(Code::kInvalidArgument,
-                   fmt::format("metadata.postgres.password-file: cannot read {}", settings.password_file));
+      return error(
+          Code::kInvalidArgument,
+          fmt::format("metadata.postgres.password-file: cannot read {}", settings.password_file));
     }
     std::string line;
     std::getline(in, line);
@@ -114,12 +119,14 @@ Result<MetadataStores> open_postgres(const Config& config, OpenMode mode) {
     // The operator commands must not turn an empty database into a registry.
     BERTH_ASSIGN_OR_RETURN(auto probe, pg::Pool::open(opts));
     BERTH_ASSIGN_OR_RETURN(auto lease, probe->acquire());
-    BERTH_ASSIGN_OR_RETURN(auto q, lease->prepare("SELECT to_regclass('schema_version') IS NOT NULL"));
+    BERTH_ASSIGN_OR_RETURN(auto q,
+                           lease->prepare("SELECT to_regclass('schema_version') IS NOT NULL"));
     BERTH_ASSIGN_OR_RETURN(bool row, q.step());
     if (!row || q.text(0) != "t") {
-      return error(Code::kNotFound, fmt::format("no berth tables in the database {} (`berth serve` creates them on "
-                                                "first start)",
-                                                out.database));
+      return error(Code::kNotFound,
+                   fmt::format("no berth tables in the database {} (`berth serve` creates them on "
+                               "first start)",
+                               out.database));
     }
   }
   pg_meta::MigrationReport report;
@@ -134,7 +141,8 @@ Result<MetadataStores> open_postgres(const Config& config, OpenMode mode) {
     const int64_t version = row && !q.is_null(0) ? q.int64(0) : 0;
     if (version != pg_meta::latest_schema_version()) {
       return error(Code::kFailedPrecondition,
-                   fmt::format("schema version {}, this berth needs {}", version, pg_meta::latest_schema_version()));
+                   fmt::format("schema version {}, this berth needs {}", version,
+                               pg_meta::latest_schema_version()));
     }
     return Status::ok();
   };
@@ -160,7 +168,8 @@ Result<sigv4::SigningCredentials> s3_credentials(const std::map<std::string, std
   };
   sigv4::SigningCredentials c{get("access-key-id"), get("secret-access-key")};
   if (c.access_key_id.empty() != c.secret_access_key.empty()) {
-    return error(Code::kInvalidArgument, "storage.s3: set both access-key-id and secret-access-key, or neither");
+    return error(Code::kInvalidArgument,
+                 "storage.s3: set both access-key-id and secret-access-key, or neither");
   }
   if (!c.access_key_id.empty()) return c;
   const char* env_id = std::getenv("AWS_ACCESS_KEY_ID");
@@ -170,12 +179,15 @@ Result<sigv4::SigningCredentials> s3_credentials(const std::map<std::string, std
   }
   const std::string file = get("credentials-file");
   if (file.empty()) {
-    return error(Code::kInvalidArgument,
-                 "storage.s3: no credentials: set access-key-id/secret-access-key, AWS_ACCESS_KEY_ID/"
-                 "AWS_SECRET_ACCESS_KEY, or credentials-file");
+    return error(
+        Code::kInvalidArgument,
+        "storage.s3: no credentials: set access-key-id/secret-access-key, AWS_ACCESS_KEY_ID/"
+        "AWS_SECRET_ACCESS_KEY, or credentials-file");
   }
   std::ifstream in(file);
-  if (!in) return error(Code::kInvalidArgument, fmt::format("storage.s3.credentials-file {}: cannot read it", file));
+  if (!in)
+    return error(Code::kInvalidArgument,
+                 fmt::format("storage.s3.credentials-file {}: cannot read it", file));
   std::string line, profile;
   std::map<std::string, sigv4::SigningCredentials> profiles;
   auto trim = [](std::string s) {
@@ -200,7 +212,8 @@ Result<sigv4::SigningCredentials> s3_credentials(const std::map<std::string, std
   }
   auto it = profiles.find("default");
   if (it == profiles.end() && profiles.size() == 1) it = profiles.begin();
-  if (it == profiles.end() || it->second.access_key_id.empty() || it->second.secret_access_key.empty()) {
+  if (it == profiles.end() || it->second.access_key_id.empty() ||
+      it->second.secret_access_key.empty()) {
     return error(Code::kInvalidArgument,
                  fmt::format("storage.s3.credentials-file {}: no [default] aws_access_key_id and "
                              "aws_secret_access_key",
@@ -219,11 +232,13 @@ Result<std::unique_ptr<BlobStore>> open_s3(const Config& config) {
     const std::string v = get(k, fallback ? "true" : "false");
     if (v == "true") return true;
     if (v == "false") return false;
-    return error(Code::kInvalidArgument, fmt::format("storage.s3.{}: expected true or false, not '{}'", k, v));
+    return error(Code::kInvalidArgument,
+                 fmt::format("storage.s3.{}: expected true or false, not '{}'", k, v));
   };
   s3::S3StoreOptions o;
   o.client.endpoint = get("endpoint", "");
-  if (o.client.endpoint.empty()) return error(Code::kInvalidArgument, "storage.s3.endpoint is required");
+  if (o.client.endpoint.empty())
+    return error(Code::kInvalidArgument, "storage.s3.endpoint is required");
   o.client.region = get("region", "us-east-1");
   o.client.bucket = get("bucket", "");
   BERTH_ASSIGN_OR_RETURN(o.client.path_style, flag("path-style", true));
@@ -236,19 +251,22 @@ Result<std::unique_ptr<BlobStore>> open_s3(const Config& config) {
 
 // One entry per driver in metadata_drivers() and storage_drivers().
 const std::map<std::string, MetadataFactory>& metadata_factories() {
-  static const std::map<std::string, MetadataFactory> f = {{"sqlite", open_sqlite}, {"postgres", open_postgres}};
+  static const std::map<std::string, MetadataFactory> f = {{"sqlite", open_sqlite},
+                                                           {"postgres", open_postgres}};
   return f;
 }
 
 const std::map<std::string, BlobFactory>& blob_factories() {
-  static const std::map<std::string, BlobFactory> f = {{"filesystem", open_filesystem}, {"s3", open_s3}};
+  static const std::map<std::string, BlobFactory> f = {{"filesystem", open_filesystem},
+                                                       {"s3", open_s3}};
   return f;
 }
 
 Result<MetadataStores> open_metadata(const Config& config, OpenMode mode) {
   auto it = metadata_factories().find(config.metadata.driver);
   if (it == metadata_factories().end()) {
-    return error(Code::kInvalidArgument, fmt::format("metadata: unknown driver '{}'", config.metadata.driver));
+    return error(Code::kInvalidArgument,
+                 fmt::format("metadata: unknown driver '{}'", config.metadata.driver));
   }
   return it->second(config, mode);
 }
@@ -271,7 +289,8 @@ Result<Stores> open_stores(const Config& config, OpenMode mode) {
   Stores s;
   auto blobs = blob_factories().find(config.storage.driver);
   if (blobs == blob_factories().end()) {
-    return error(Code::kInvalidArgument, fmt::format("storage: unknown driver '{}'", config.storage.driver));
+    return error(Code::kInvalidArgument,
+                 fmt::format("storage: unknown driver '{}'", config.storage.driver));
   }
   // The metadata first: with kExisting a missing database must stop us
   // before anything is created.
@@ -284,15 +303,18 @@ Result<Stores> open_stores(const Config& config, OpenMode mode) {
   s.check_metadata = std::move(metadata.check);
   if (config.storage.driver == "filesystem") {
     // A small file created, written, synced and removed in the store's root.
-    const std::string probe = (std::filesystem::path(storage_filesystem_root(config)) / ".ready-probe").string();
+    const std::string probe =
+        (std::filesystem::path(storage_filesystem_root(config)) / ".ready-probe").string();
     s.check_blobs = [probe]() -> Status {
       int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (fd < 0) return error(Code::kInternal, fmt::format("create {}: {}", probe, std::strerror(errno)));
+      if (fd < 0)
+        return error(Code::kInternal, fmt::format("create {}: {}", probe, std::strerror(errno)));
       const bool ok = ::write(fd, "ok", 2) == 2 && ::fsync(fd) == 0;
       const int saved = errno;
       ::close(fd);
       ::unlink(probe.c_str());
-      if (!ok) return error(Code::kInternal, fmt::format("write {}: {}", probe, std::strerror(saved)));
+      if (!ok)
+        return error(Code::kInternal, fmt::format("write {}: {}", probe, std::strerror(saved)));
       return Status::ok();
     };
   }
@@ -301,7 +323,8 @@ Result<Stores> open_stores(const Config& config, OpenMode mode) {
   io.region = config.region;
   io.default_account = config.account_id;
   io.token_ttl_seconds = config.token_ttl_seconds;
-  BERTH_ASSIGN_OR_RETURN(s.identity, identity::IdentityService::open(*s.identity_store, key, Clock::system(), io));
+  BERTH_ASSIGN_OR_RETURN(
+      s.identity, identity::IdentityService::open(*s.identity_store, key, Clock::system(), io));
   return s;
 }
 

@@ -5,19 +5,22 @@
 namespace berth::auth {
 
 namespace {
-constexpr std::string_view kFullAccess = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess";
+constexpr std::string_view kFullAccess =
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess";
 }
 
 std::string source_ip_of(std::string_view remote) {
   auto colon = remote.rfind(':');
   std::string_view host = colon == std::string_view::npos ? remote : remote.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   return std::string(host);
 }
 
 std::string AccessControl::resource_arn(const AccessRequest& request) const {
   if (request.repository.empty()) return "*";
-  return fmt::format("arn:aws:ecr:{}:{}:repository/{}", options_.region, request.account_id, request.repository);
+  return fmt::format("arn:aws:ecr:{}:{}:repository/{}", options_.region, request.account_id,
+                     request.repository);
 }
 
 Status AccessControl::check(const Principal& principal, const AccessRequest& request) const {
@@ -26,8 +29,9 @@ Status AccessControl::check(const Principal& principal, const AccessRequest& req
   const std::string user = policy::user_arn(principal.account_id, principal.user_name);
   const std::string resource = resource_arn(request);
   auto denied = [&](std::string_view because) {
-    return error(Code::kPermissionDenied, fmt::format("User: {} is not authorized to perform: {} on resource: {} {}",
-                                                      user, request.action, resource, because));
+    return error(Code::kPermissionDenied,
+                 fmt::format("User: {} is not authorized to perform: {} on resource: {} {}", user,
+                             request.action, resource, because));
   };
   if (source_ == nullptr) {
     if (principal.admin && principal.account_id == request.account_id) return Status::ok();
@@ -47,12 +51,14 @@ std::optional<Status> AccessControl::check_without_blocking(const Principal& pri
   return decide(principal, request, std::move(*found));
 }
 
-Status AccessControl::decide(const Principal& principal, const AccessRequest& request, RequestPolicies found) const {
+Status AccessControl::decide(const Principal& principal, const AccessRequest& request,
+                             RequestPolicies found) const {
   const std::string user = policy::user_arn(principal.account_id, principal.user_name);
   const std::string resource = resource_arn(request);
   auto denied = [&](std::string_view because) {
-    return error(Code::kPermissionDenied, fmt::format("User: {} is not authorized to perform: {} on resource: {} {}",
-                                                      user, request.action, resource, because));
+    return error(Code::kPermissionDenied,
+                 fmt::format("User: {} is not authorized to perform: {} on resource: {} {}", user,
+                             request.action, resource, because));
   };
   policy::PolicySet set;
   if (principal.admin) set.identity.push_back(policy::managed_policy(kFullAccess));
@@ -72,14 +78,20 @@ Status AccessControl::decide(const Principal& principal, const AccessRequest& re
   ctx.resource_tags = std::move(found.resource_tags);
 
   switch (policy::evaluate(set, ctx)) {
-    case policy::Decision::kAllow: return Status::ok();
-    case policy::Decision::kExplicitDeny: return denied("with an explicit deny in a policy");
-    case policy::Decision::kImplicitDeny: break;
+    case policy::Decision::kAllow:
+      return Status::ok();
+    case policy::Decision::kExplicitDeny:
+      return denied("with an explicit deny in a policy");
+    case policy::Decision::kImplicitDeny:
+      break;
   }
   if (principal.account_id != request.account_id) {
-    return denied("because no resource-based policy of the resource's account and identity-based policy together allow the action");
+    return denied(
+        "because no resource-based policy of the resource's account and identity-based policy "
+        "together allow the action");
   }
-  return denied(fmt::format("because no identity-based policy allows the {} action", request.action));
+  return denied(
+      fmt::format("because no identity-based policy allows the {} action", request.action));
 }
 
 }  // namespace berth::auth

@@ -32,8 +32,8 @@ struct AccessRequest {
 
 // The policies bearing on one request, parsed.
 struct RequestPolicies {
-  std::vector<std::shared_ptr<const policy::Document>> identity;  // the caller's own
-  std::shared_ptr<const policy::Document> resource;               // null when none
+  std::vector<std::shared_ptr<const policy::Document>> identity;   // the caller's own
+  std::shared_ptr<const policy::Document> resource;                // null when none
   std::vector<std::pair<std::string, std::string>> resource_tags;  // only when a policy reads them
 };
 
@@ -46,7 +46,8 @@ class PolicySource {
   // The caller's identity policies and the resource's policy. A resource
   // that does not exist has no policy (not an error). kInternal/kUnavailable
   // on store trouble.
-  virtual Result<RequestPolicies> policies_for(const Principal& principal, const AccessRequest& request) = 0;
+  virtual Result<RequestPolicies> policies_for(const Principal& principal,
+                                               const AccessRequest& request) = 0;
   // What policies_for would answer, when the source can tell without blocking
   // (no store call): a cached answer that is still current. nullopt: ask
   // policies_for.
@@ -69,7 +70,9 @@ class AccessControl {
   // With `require_authentication` false every request is allowed (an operator
   // opened the registry explicitly). Without a policy source only admins are
   // allowed, within their own account.
-  explicit AccessControl(bool require_authentication) { options_.require_authentication = require_authentication; }
+  explicit AccessControl(bool require_authentication) {
+    options_.require_authentication = require_authentication;
+  }
   // `source` and `clock` are borrowed and must outlive this object.
   AccessControl(AccessControlOptions options, PolicySource* source, const Clock& clock)
       : options_(std::move(options)), source_(source), clock_(&clock) {}
@@ -83,7 +86,8 @@ class AccessControl {
   // check()'s decision when it can be made without blocking (the policy
   // source answers from its cache, or no source is needed); nullopt: call
   // check() where blocking is allowed. Never differs from check().
-  std::optional<Status> check_without_blocking(const Principal& principal, const AccessRequest& request) const;
+  std::optional<Status> check_without_blocking(const Principal& principal,
+                                               const AccessRequest& request) const;
 
   // The ARN a request's resource has in policies: the repository's ARN, or
   // "*" for a registry-level action.
@@ -93,7 +97,8 @@ class AccessControl {
 
  private:
   // The decision once the policies are known.
-  Status decide(const Principal& principal, const AccessRequest& request, RequestPolicies found) const;
+  Status decide(const Principal& principal, const AccessRequest& request,
+                RequestPolicies found) const;
 
   AccessControlOptions options_;
   PolicySource* source_ = nullptr;

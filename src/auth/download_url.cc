@@ -20,8 +20,8 @@ std::string mac_hex(const DownloadGrant& g, const DownloadUrlKey& key) {
   // Every field is on its own line and none may contain a newline (account,
   // key id and expiry are checked below; names and digests cannot), so no
   // two grants share a signed text.
-  std::string text = fmt::format("berth-download-v1\n{}\n{}\n{}\n{}\n{}", g.account_id, g.repository, g.digest,
-                                 g.access_key_id, g.expires_at);
+  std::string text = fmt::format("berth-download-v1\n{}\n{}\n{}\n{}\n{}", g.account_id,
+                                 g.repository, g.digest, g.access_key_id, g.expires_at);
   auto mac = hmac_sha256(key.data(), key.size(), text);
   return to_hex(mac.data(), mac.size());
 }
@@ -75,13 +75,16 @@ Result<DownloadGrant> verify_download_query(std::string_view raw_query, std::str
   g.access_key_id = std::string(*credential);
   g.repository = std::string(repository);
   g.digest = std::string(digest);
-  auto [end, ec] = std::from_chars(expires->data(), expires->data() + expires->size(), g.expires_at);
+  auto [end, ec] =
+      std::from_chars(expires->data(), expires->data() + expires->size(), g.expires_at);
   if (ec != std::errc() || end != expires->data() + expires->size()) return denied("is malformed");
   const std::string want = mac_hex(g, key);
-  if (signature->size() != want.size() || CRYPTO_memcmp(signature->data(), want.data(), want.size()) != 0) {
+  if (signature->size() != want.size() ||
+      CRYPTO_memcmp(signature->data(), want.data(), want.size()) != 0) {
     return denied("does not match its signature (altered, or for another layer)");
   }
-  if (clock.now_seconds() >= g.expires_at) return denied("has expired; ask GetDownloadUrlForLayer for a new one");
+  if (clock.now_seconds() >= g.expires_at)
+    return denied("has expired; ask GetDownloadUrlForLayer for a new one");
   return g;
 }
 

@@ -31,7 +31,9 @@ std::optional<std::string> decoded(Result<std::string> r) {
   return std::move(*r);
 }
 
-Status invalid(std::string message) { return error(Code::kTokenInvalid, std::move(message)); }
+Status invalid(std::string message) {
+  return error(Code::kTokenInvalid, std::move(message));
+}
 
 // The claims of an authenticated payload; kTokenInvalid unless it is exactly
 // the object issue_registry_token writes.
@@ -100,7 +102,8 @@ Result<TokenClaims> verify_registry_token(std::string_view token, const TokenKey
     return invalid("registry token signature does not match");
   }
 
-  std::optional<std::string> payload = decoded(base64url_decode(signed_part.substr(kVersionPrefix.size())));
+  std::optional<std::string> payload =
+      decoded(base64url_decode(signed_part.substr(kVersionPrefix.size())));
   if (!payload) return invalid("registry token malformed");
   BERTH_ASSIGN_OR_RETURN(TokenClaims claims, parse_claims(*payload));
   if (claims.expires_at <= claims.issued_at) return invalid("registry token lifetime is empty");

@@ -163,7 +163,8 @@ Result<std::string> seal_secret(std::string_view plaintext, const SecretBoxKey& 
   return detail::seal_secret_with_nonce(plaintext, key, nonce, associated_data);
 }
 
-Result<std::string> detail::seal_secret_with_nonce(std::string_view plaintext, const SecretBoxKey& key,
+Result<std::string> detail::seal_secret_with_nonce(std::string_view plaintext,
+                                                   const SecretBoxKey& key,
                                                    const std::array<uint8_t, 12>& nonce_bytes,
                                                    std::string_view associated_data) {
   static_assert(kNonceSize == 12);
@@ -270,7 +271,8 @@ Result<std::string> generate_access_key_id() {
 Result<std::string> generate_secret_access_key() {
   unsigned char random[30];  // 240 bits = 40 base64 characters, no padding
   BERTH_RETURN_IF_ERROR(random_bytes(random, sizeof(random)));
-  std::string secret = base64_encode(std::string_view(reinterpret_cast<const char*>(random), sizeof(random)));
+  std::string secret =
+      base64_encode(std::string_view(reinterpret_cast<const char*>(random), sizeof(random)));
   OPENSSL_cleanse(random, sizeof(random));
   return secret;
 }

@@ -5,11 +5,11 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <cctype>
 #include <boost/url/encode.hpp>
 #include <boost/url/grammar/lut_chars.hpp>
 #include <boost/url/pct_string_view.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <utility>
@@ -29,7 +29,9 @@ constexpr std::string_view kTerminator = "aws4_request";
 
 // --- Small string helpers ----------------------------------------------------
 
-bool is_http_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool is_http_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_http_space(s.front())) s.remove_prefix(1);
@@ -37,7 +39,9 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string to_lower(std::string_view s) {
   std::string out(s);
@@ -264,7 +268,6 @@ Status parse_authorization_header(const SigV4Request& request, std::string_view 
   return Status::ok();
 }
 
-
 bool is_presigned(const QueryParams& params) {
   return std::any_of(params.begin(), params.end(), [](const auto& p) {
     return p.first == "X-Amz-Algorithm" || p.first == "X-Amz-Credential" ||
@@ -349,14 +352,17 @@ Status check_scope_and_time(const ParsedAuth& auth, const VerifierOptions& optio
   if (!region_ok) {
     if (options.region.empty()) {
       return error(Code::kSignatureInvalid,
-                   fmt::format("Credential should be scoped to a valid region, not '{}'.", auth.scope.region));
+                   fmt::format("Credential should be scoped to a valid region, not '{}'.",
+                               auth.scope.region));
     }
     // Name the expected region: a client configured for another one then
     // knows what to set (e.g. AWS_DEFAULT_REGION or --region).
-    return error(Code::kSignatureInvalid,
-                 fmt::format("Credential should be scoped to a valid region, not '{}'. This endpoint expects "
-                             "region '{}'.",
-                             auth.scope.region, options.region));
+    return error(
+        Code::kSignatureInvalid,
+        fmt::format(
+            "Credential should be scoped to a valid region, not '{}'. This endpoint expects "
+            "region '{}'.",
+            auth.scope.region, options.region));
   }
   std::string_view request_day = std::string_view(auth.amz_date).substr(0, 8);
   if (auth.scope.date != request_day) {
@@ -372,8 +378,9 @@ Status check_scope_and_time(const ParsedAuth& auth, const VerifierOptions& optio
   for (const std::string& required : options.required_signed_headers) {
     if (!std::binary_search(auth.signed_headers.begin(), auth.signed_headers.end(),
                             to_lower(required))) {
-      return error(Code::kIncompleteSignature,
-                   fmt::format("'{}' must be a 'SignedHeader' in the AWS Authorization.", required));
+      return error(
+          Code::kIncompleteSignature,
+          fmt::format("'{}' must be a 'SignedHeader' in the AWS Authorization.", required));
     }
   }
 
@@ -414,7 +421,6 @@ Status check_content_sha256(const SigV4Request& request) {
 }  // namespace
 
 // --- Public stages ----------------------------------------------------------------
-
 
 std::optional<int64_t> parse_amz_date(std::string_view s) {
   if (s.size() != 16 || s[8] != 'T' || s[15] != 'Z') return std::nullopt;
@@ -537,19 +543,20 @@ Result<VerifiedRequest> verify_request(const SigV4Request& request, const Verifi
   return verified;
 }
 
-
 std::string claimed_access_key_id(const SigV4Request& request) {
   auto key_of = [](std::string_view credential) -> std::string {
     std::string_view id = credential.substr(0, credential.find_first_of("/%&, "));
-    const bool plain = !id.empty() && id.size() <= 128 &&
-                       std::all_of(id.begin(), id.end(), [](char c) {
-                         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-                       });
+    const bool plain =
+        !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+          return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        });
     return plain ? std::string(id) : std::string();
   };
   for (const auto& h : request.headers) {
-    if (h.name.size() != 13 || !std::equal(h.name.begin(), h.name.end(), "authorization",
-                                          [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; })) {
+    if (h.name.size() != 13 ||
+        !std::equal(h.name.begin(), h.name.end(), "authorization", [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
       continue;
     }
     constexpr std::string_view kCredential = "Credential=";
@@ -559,7 +566,8 @@ std::string claimed_access_key_id(const SigV4Request& request) {
   }
   constexpr std::string_view kQueryCredential = "X-Amz-Credential=";
   std::string_view q = request.raw_query;
-  for (size_t at = q.find(kQueryCredential); at != std::string_view::npos; at = q.find(kQueryCredential, at + 1)) {
+  for (size_t at = q.find(kQueryCredential); at != std::string_view::npos;
+       at = q.find(kQueryCredential, at + 1)) {
     if (at == 0 || q[at - 1] == '&') return key_of(q.substr(at + kQueryCredential.size()));
   }
   return {};

@@ -34,8 +34,8 @@ using sigv4::presign_query;
 using sigv4::sha256_hex;
 using sigv4::sign_request;
 using sigv4::signature;
-using sigv4::SigningCredentials;
 using sigv4::signing_key;
+using sigv4::SigningCredentials;
 using sigv4::SigV4Request;
 using sigv4::string_to_sign;
 

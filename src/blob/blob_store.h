@@ -90,7 +90,8 @@ class BlobStore {
   // nullopt when the store offers none (the filesystem store); callers then
   // serve the bytes themselves. kBlobUnknown when the store knows the blob
   // is absent (a store may also not check).
-  virtual Result<std::optional<std::string>> redirect_url(const Digest& digest, std::chrono::seconds ttl) = 0;
+  virtual Result<std::optional<std::string>> redirect_url(const Digest& digest,
+                                                          std::chrono::seconds ttl) = 0;
 
   // Uploads, named by an id the caller chooses (a random UUID). The id is the
   // only state a node needs to continue an upload another node began.
@@ -117,7 +118,8 @@ class BlobStore {
   virtual Status abort_upload(std::string_view id) = 0;
   // Up to `limit` (at least 1) uploads in byte order of their ids, all
   // greater than `after` when given; empty at the end.
-  virtual Result<std::vector<UploadInfo>> list_uploads(const std::optional<std::string>& after, size_t limit) = 0;
+  virtual Result<std::vector<UploadInfo>> list_uploads(const std::optional<std::string>& after,
+                                                       size_t limit) = 0;
   // Every upload, paged through list_uploads(after, limit).
   Result<std::vector<UploadInfo>> list_uploads();
 };
@@ -129,7 +131,8 @@ inline Result<std::vector<Digest>> BlobStore::list() {
     BERTH_ASSIGN_OR_RETURN(auto page, list(after, 1000));
     if (page.empty()) return all;
     after = page.back();
-    all.insert(all.end(), std::make_move_iterator(page.begin()), std::make_move_iterator(page.end()));
+    all.insert(all.end(), std::make_move_iterator(page.begin()),
+               std::make_move_iterator(page.end()));
   }
 }
 
@@ -140,7 +143,8 @@ inline Result<std::vector<UploadInfo>> BlobStore::list_uploads() {
     BERTH_ASSIGN_OR_RETURN(auto page, list_uploads(after, 1000));
     if (page.empty()) return all;
     after = page.back().id;
-    all.insert(all.end(), std::make_move_iterator(page.begin()), std::make_move_iterator(page.end()));
+    all.insert(all.end(), std::make_move_iterator(page.begin()),
+               std::make_move_iterator(page.end()));
   }
 }
 

@@ -15,7 +15,8 @@ constexpr uint8_t kBad = 0xff;
 constexpr std::array<uint8_t, 256> reverse(std::string_view alphabet) {
   std::array<uint8_t, 256> table{};
   for (auto& v : table) v = kBad;
-  for (size_t i = 0; i < alphabet.size(); ++i) table[static_cast<uint8_t>(alphabet[i])] = static_cast<uint8_t>(i);
+  for (size_t i = 0; i < alphabet.size(); ++i)
+    table[static_cast<uint8_t>(alphabet[i])] = static_cast<uint8_t>(i);
   return table;
 }
 
@@ -81,20 +82,28 @@ Result<std::string> decode(std::string_view text, const std::array<uint8_t, 256>
 
 }  // namespace
 
-std::string base64_encode(std::string_view data) { return encode(data, kStandard, true); }
+std::string base64_encode(std::string_view data) {
+  return encode(data, kStandard, true);
+}
 
 Result<std::string> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0) return error(Code::kInvalidArgument, "base64 length must be a multiple of 4");
+  if (text.size() % 4 != 0)
+    return error(Code::kInvalidArgument, "base64 length must be a multiple of 4");
   size_t pad = 0;
   while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
   std::string_view body = text.substr(0, text.size() - pad);
   // Padding must complete the last group exactly: "xx==" or "xxx=".
-  if (pad > 0 && body.size() % 4 != 4 - pad) return error(Code::kInvalidArgument, "invalid base64 padding");
+  if (pad > 0 && body.size() % 4 != 4 - pad)
+    return error(Code::kInvalidArgument, "invalid base64 padding");
   return decode(body, kStandardReverse);
 }
 
-std::string base64url_encode(std::string_view data) { return encode(data, kUrl, false); }
+std::string base64url_encode(std::string_view data) {
+  return encode(data, kUrl, false);
+}
 
-Result<std::string> base64url_decode(std::string_view text) { return decode(text, kUrlReverse); }
+Result<std::string> base64url_decode(std::string_view text) {
+  return decode(text, kUrlReverse);
+}
 
 }  // namespace berth

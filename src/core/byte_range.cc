@@ -30,7 +30,8 @@ Result<ByteRange> parse_content_range(std::string_view header) {
     std::string_view t = s.substr(slash + 1);
     if (t != "*") {
       total = parse_u64(t);
-      if (!total) return error(Code::kRangeInvalid, "Content-Range complete length must be a number or '*'");
+      if (!total)
+        return error(Code::kRangeInvalid, "Content-Range complete length must be a number or '*'");
     }
     s = s.substr(0, slash);
   }

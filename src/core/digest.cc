@@ -113,8 +113,9 @@ std::array<uint8_t, 32> hmac_sha256(const void* key, size_t key_size, std::strin
       mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
       ctx = mac == nullptr ? nullptr : EVP_MAC_CTX_new(mac);
       char digest_name[] = "SHA256";
-      OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
-                             OSSL_PARAM_construct_end()};
+      OSSL_PARAM params[] = {
+          OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+          OSSL_PARAM_construct_end()};
       if (ctx != nullptr && EVP_MAC_CTX_set_params(ctx, params) != 1) {
         EVP_MAC_CTX_free(ctx);
         ctx = nullptr;
@@ -132,8 +133,10 @@ std::array<uint8_t, 32> hmac_sha256(const void* key, size_t key_size, std::strin
   // pads a zero-length key to zeros, so one zero byte is the same key.
   static constexpr unsigned char kZero = 0;
   const auto* k = key_size == 0 ? &kZero : static_cast<const unsigned char*>(key);
-  bool ok = context.ctx != nullptr && EVP_MAC_init(context.ctx, k, key_size == 0 ? 1 : key_size, nullptr) == 1 &&
-            EVP_MAC_update(context.ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+  bool ok = context.ctx != nullptr &&
+            EVP_MAC_init(context.ctx, k, key_size == 0 ? 1 : key_size, nullptr) == 1 &&
+            EVP_MAC_update(context.ctx, reinterpret_cast<const unsigned char*>(data.data()),
+                           data.size()) == 1 &&
             EVP_MAC_final(context.ctx, out.data(), &size, out.size()) == 1 && size == out.size();
   // OpenSSL unable to compute SHA-256 leaves nothing sensible to return.
   if (!ok) std::abort();

@@ -1,7 +1,7 @@
 #include "core/events.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <ctime>
 
@@ -24,8 +24,9 @@ OutboxEvent event_of(std::string id, std::string_view detail_type, std::string_v
 
 }  // namespace
 
-OutboxEvent image_action_event(std::string id, std::string_view account, std::string_view repository,
-                               std::string_view action, std::string_view result, std::string_view digest,
+OutboxEvent image_action_event(std::string id, std::string_view account,
+                               std::string_view repository, std::string_view action,
+                               std::string_view result, std::string_view digest,
                                std::string_view tag, int64_t time_ms) {
   json::object d{{"result", result}, {"repository-name", repository}, {"action-type", action}};
   if (!digest.empty()) d["image-digest"] = digest;
@@ -33,12 +34,16 @@ OutboxEvent image_action_event(std::string id, std::string_view account, std::st
   return event_of(std::move(id), kImageActionEvent, account, repository, d, time_ms);
 }
 
-OutboxEvent lifecycle_expiry_event(std::string id, std::string_view account, std::string_view repository,
-                                   std::string_view digest, const std::vector<std::string>& tags, int64_t time_ms) {
+OutboxEvent lifecycle_expiry_event(std::string id, std::string_view account,
+                                   std::string_view repository, std::string_view digest,
+                                   const std::vector<std::string>& tags, int64_t time_ms) {
   json::array t;
   for (const auto& tag : tags) t.emplace_back(tag);
-  json::object d{{"result", "SUCCESS"},       {"repository-name", repository}, {"action-type", "EXPIRE"},
-                 {"image-digest", digest},    {"image-tags", std::move(t)}};
+  json::object d{{"result", "SUCCESS"},
+                 {"repository-name", repository},
+                 {"action-type", "EXPIRE"},
+                 {"image-digest", digest},
+                 {"image-tags", std::move(t)}};
   return event_of(std::move(id), kLifecyclePolicyActionEvent, account, repository, d, time_ms);
 }
 
@@ -46,8 +51,8 @@ std::string event_time(int64_t time_ms) {
   const std::time_t secs = static_cast<std::time_t>(time_ms / 1000);
   std::tm tm{};
   ::gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 std::string render_event(const OutboxEvent& e, std::string_view region) {

@@ -23,13 +23,15 @@ inline constexpr std::string_view kLifecyclePolicyActionEvent = "ECR Lifecycle P
 
 // An "ECR Image Action" event: `action` "PUSH" or "DELETE", `result`
 // "SUCCESS" or "FAILURE"; `tag` empty when the image was addressed by digest.
-OutboxEvent image_action_event(std::string id, std::string_view account, std::string_view repository,
-                               std::string_view action, std::string_view result, std::string_view digest,
+OutboxEvent image_action_event(std::string id, std::string_view account,
+                               std::string_view repository, std::string_view action,
+                               std::string_view result, std::string_view digest,
                                std::string_view tag, int64_t time_ms);
 
 // An "ECR Lifecycle Policy Action" event: the image `digest` with `tags` expired.
-OutboxEvent lifecycle_expiry_event(std::string id, std::string_view account, std::string_view repository,
-                                   std::string_view digest, const std::vector<std::string>& tags, int64_t time_ms);
+OutboxEvent lifecycle_expiry_event(std::string id, std::string_view account,
+                                   std::string_view repository, std::string_view digest,
+                                   const std::vector<std::string>& tags, int64_t time_ms);
 
 // The event as a webhook receives it (one JSON object), for berth's `region`.
 // As ECR's, an image action's resources are empty, a lifecycle action's name

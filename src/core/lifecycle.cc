@@ -54,14 +54,21 @@ std::string name_list(std::vector<std::string_view> names) {
 // JSON-schema type names as ECR's validator prints them.
 std::string_view type_name(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "boolean";
     case json::kind::int64:
-    case json::kind::uint64: return "integer";
-    case json::kind::double_: return "number";
-    case json::kind::string: return "string";
-    case json::kind::array: return "array";
-    case json::kind::object: return "object";
+    case json::kind::uint64:
+      return "integer";
+    case json::kind::double_:
+      return "number";
+    case json::kind::string:
+      return "string";
+    case json::kind::array:
+      return "array";
+    case json::kind::object:
+      return "object";
   }
   return "unknown";
 }
@@ -322,7 +329,8 @@ bool prefix_matches(std::string_view prefix, std::string_view tag) {
 bool is_candidate(const Selection& sel, size_t rank, const ImageFacts& image, int64_t now) {
   const int64_t n = std::max(sel.count_number, 0);
   switch (sel.count_type) {
-    case CountType::kImageCountMoreThan: return rank >= static_cast<uint64_t>(n);
+    case CountType::kImageCountMoreThan:
+      return rank >= static_cast<uint64_t>(n);
     case CountType::kSinceImagePushed:
       return older_than(now, image.pushed_at_seconds, n * kSecondsPerDay);
     case CountType::kSinceImagePulled:
@@ -378,9 +386,12 @@ Result<LifecyclePolicy> parse_lifecycle_policy(std::string_view json_text) {
 
 bool selection_matches(const Selection& selection, const std::vector<std::string>& tags) {
   switch (selection.tag_status) {
-    case TagStatus::kUntagged: return tags.empty();
-    case TagStatus::kAny: return true;
-    case TagStatus::kTagged: break;
+    case TagStatus::kUntagged:
+      return tags.empty();
+    case TagStatus::kAny:
+      return true;
+    case TagStatus::kTagged:
+      break;
   }
   if (tags.empty()) return false;
   if (selection.tag_prefix_list.empty() && selection.tag_pattern_list.empty()) return false;

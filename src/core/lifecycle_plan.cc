@@ -5,7 +5,8 @@
 
 namespace berth::lifecycle {
 
-std::vector<Expiration> plan_expirations(const LifecyclePolicy& policy, const std::vector<GraphImage>& images,
+std::vector<Expiration> plan_expirations(const LifecyclePolicy& policy,
+                                         const std::vector<GraphImage>& images,
                                          int64_t now_seconds) {
   std::map<std::string, const GraphImage*> by_digest;
   for (const auto& g : images) by_digest[g.facts.digest] = &g;

@@ -27,7 +27,8 @@ struct GraphImage {
 
 // Expirations in evaluation order (rule priority, oldest first), followed by
 // the dependents that go with them.
-std::vector<Expiration> plan_expirations(const LifecyclePolicy& policy, const std::vector<GraphImage>& images,
+std::vector<Expiration> plan_expirations(const LifecyclePolicy& policy,
+                                         const std::vector<GraphImage>& images,
                                          int64_t now_seconds);
 
 }  // namespace berth::lifecycle

@@ -12,14 +12,17 @@ namespace json = boost::json;
 
 namespace {
 
-Status invalid(std::string msg) { return error(Code::kManifestInvalid, std::move(msg)); }
+Status invalid(std::string msg) {
+  return error(Code::kManifestInvalid, std::move(msg));
+}
 
 Result<std::map<std::string, std::string>> parse_annotations(const json::object& obj,
                                                              std::string_view where) {
   std::map<std::string, std::string> out;
   auto it = obj.find("annotations");
   if (it == obj.end() || it->value().is_null()) return out;
-  if (!it->value().is_object()) return invalid(fmt::format("{}: annotations must be an object", where));
+  if (!it->value().is_object())
+    return invalid(fmt::format("{}: annotations must be an object", where));
   for (const auto& kv : it->value().as_object()) {
     if (!kv.value().is_string()) {
       return invalid(fmt::format("{}: annotation values must be strings", where));
@@ -105,7 +108,8 @@ bool is_manifest_media_type(std::string_view mt) {
 
 bool is_foreign_layer_media_type(std::string_view mt) {
   return mt == media_type::kDockerForeignLayer || mt == media_type::kOciNondistributableLayer ||
-         mt == media_type::kOciNondistributableLayerGzip || mt == media_type::kOciNondistributableLayerZstd;
+         mt == media_type::kOciNondistributableLayerGzip ||
+         mt == media_type::kOciNondistributableLayerZstd;
 }
 
 std::vector<Digest> ParsedManifest::required_blobs() const {
@@ -114,7 +118,8 @@ std::vector<Digest> ParsedManifest::required_blobs() const {
   return out;
 }
 
-std::vector<std::pair<std::string, const Descriptor*>> ParsedManifest::required_blob_descriptors() const {
+std::vector<std::pair<std::string, const Descriptor*>> ParsedManifest::required_blob_descriptors()
+    const {
   std::vector<std::pair<std::string, const Descriptor*>> out;
   if (config) out.emplace_back("config", &*config);
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -127,14 +132,16 @@ struct ManifestUrlPolicy::Patterns {
   std::vector<std::regex> allow;
 };
 
-Result<ManifestUrlPolicy> ManifestUrlPolicy::compile(const std::vector<std::string>& allow_patterns) {
+Result<ManifestUrlPolicy> ManifestUrlPolicy::compile(
+    const std::vector<std::string>& allow_patterns) {
   auto patterns = std::make_shared<Patterns>();
   for (const std::string& pattern : allow_patterns) {
     try {
       patterns->allow.emplace_back(pattern, std::regex::ECMAScript | std::regex::optimize);
     } catch (const std::regex_error& e) {
       return error(Code::kInvalidArgument,
-                   fmt::format("manifest url pattern '{}' is not a valid regular expression: {}", pattern, e.what()));
+                   fmt::format("manifest url pattern '{}' is not a valid regular expression: {}",
+                               pattern, e.what()));
     }
   }
   ManifestUrlPolicy policy;
@@ -159,14 +166,16 @@ bool ManifestUrlPolicy::allows(std::string_view url) const {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
   }
   if (!allow_) return false;
-  return std::any_of(allow_->allow.begin(), allow_->allow.end(),
-                     [url](const std::regex& re) { return std::regex_search(url.begin(), url.end(), re); });
+  return std::any_of(allow_->allow.begin(), allow_->allow.end(), [url](const std::regex& re) {
+    return std::regex_search(url.begin(), url.end(), re);
+  });
 }
 
 Status check_descriptor_urls(ParsedManifest& m, const ManifestUrlPolicy& policy) {
   auto refuse_any = [](const Descriptor& d, std::string_view where) -> Status {
     if (d.urls.empty()) return Status::ok();
-    return invalid(fmt::format("{}: urls are allowed only on foreign layers, not on {}", where, d.media_type));
+    return invalid(
+        fmt::format("{}: urls are allowed only on foreign layers, not on {}", where, d.media_type));
   };
   if (m.config) BERTH_RETURN_IF_ERROR(refuse_any(*m.config, "config"));
   if (m.subject) BERTH_RETURN_IF_ERROR(refuse_any(*m.subject, "subject"));
@@ -243,9 +252,10 @@ Result<ParsedManifest> parse_manifest(std::string_view bytes, std::string_view c
   if (is_docker && declared.empty() && !media_type_given) {
     return invalid("Docker schema 2 manifests must carry their mediaType");
   }
-  m.kind = (m.media_type == media_type::kOciIndex || m.media_type == media_type::kDockerManifestList)
-               ? ManifestKind::kIndex
-               : ManifestKind::kImage;
+  m.kind =
+      (m.media_type == media_type::kOciIndex || m.media_type == media_type::kDockerManifestList)
+          ? ManifestKind::kIndex
+          : ManifestKind::kImage;
 
   BERTH_ASSIGN_OR_RETURN(m.artifact_type, optional_string(obj, "artifactType", "manifest"));
   BERTH_ASSIGN_OR_RETURN(m.annotations, parse_annotations(obj, "manifest"));

@@ -60,8 +60,8 @@ enum class ManifestKind { kImage, kIndex };
 
 struct ParsedManifest {
   ManifestKind kind = ManifestKind::kImage;
-  std::string media_type;       // the effective media type; what GET returns as Content-Type
-  std::string artifact_type;    // artifactType, or for images without it the config media type
+  std::string media_type;     // the effective media type; what GET returns as Content-Type
+  std::string artifact_type;  // artifactType, or for images without it the config media type
   std::optional<Descriptor> config;
   std::vector<Descriptor> layers;     // images only
   std::vector<Descriptor> manifests;  // indexes only

@@ -3,7 +3,9 @@
 namespace berth {
 namespace {
 
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool is_lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 // One path component: alnum+ (separator alnum+)* where separator is ".", "_",
 // "__" or one or more "-".
@@ -42,8 +44,8 @@ Status validate_repository_name(std::string_view name) {
   size_t start = 0;
   while (true) {
     size_t slash = name.find('/', start);
-    std::string_view comp =
-        name.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    std::string_view comp = name.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (!valid_component(comp)) {
       return error(Code::kNameInvalid,
                    "invalid repository name: components are lower-case letters and digits, "

@@ -15,11 +15,14 @@ namespace {
 
 namespace json = boost::json;
 
-Status malformed(std::string message) { return error(Code::kInvalidArgument, std::move(message)); }
+Status malformed(std::string message) {
+  return error(Code::kInvalidArgument, std::move(message));
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -73,8 +76,10 @@ bool is_negated(Condition::Op op) {
     case O::kArnNotLike:
     case O::kNumericNotEquals:
     case O::kDateNotEquals:
-    case O::kNotIpAddress: return true;
-    default: return false;
+    case O::kNotIpAddress:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -84,11 +89,13 @@ bool is_numeric(Condition::Op op) {
 bool is_date(Condition::Op op) {
   return op >= Condition::Op::kDateEquals && op <= Condition::Op::kDateGreaterThanEquals;
 }
-bool is_ip(Condition::Op op) { return op == Condition::Op::kIpAddress || op == Condition::Op::kNotIpAddress; }
+bool is_ip(Condition::Op op) {
+  return op == Condition::Op::kIpAddress || op == Condition::Op::kNotIpAddress;
+}
 
 constexpr std::array<std::string_view, 8> kPlainKeys = {
-    "aws:SourceIp",    "aws:PrincipalAccount", "aws:PrincipalArn",      "aws:username",
-    "aws:CurrentTime", "aws:EpochTime",        "aws:SecureTransport",   "aws:PrincipalType",
+    "aws:SourceIp",    "aws:PrincipalAccount", "aws:PrincipalArn",    "aws:username",
+    "aws:CurrentTime", "aws:EpochTime",        "aws:SecureTransport", "aws:PrincipalType",
 };
 constexpr std::string_view kAwsTagPrefix = "aws:ResourceTag/";
 constexpr std::string_view kEcrTagPrefix = "ecr:ResourceTag/";
@@ -100,7 +107,8 @@ bool is_tag_key(std::string_view key) {
 
 bool is_known_key(std::string_view key) {
   if (is_tag_key(key)) return true;
-  return std::any_of(kPlainKeys.begin(), kPlainKeys.end(), [&](std::string_view k) { return iequals(k, key); });
+  return std::any_of(kPlainKeys.begin(), kPlainKeys.end(),
+                     [&](std::string_view k) { return iequals(k, key); });
 }
 
 // --- values ----------------------------------------------------------------
@@ -117,7 +125,9 @@ std::optional<int64_t> parse_date(std::string_view s) {
     }
     return v;
   };
-  if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+  if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c));
+      })) {
     int64_t v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
@@ -218,7 +228,8 @@ bool in_cidr(const Cidr& net, const Cidr& ip) {
   if (std::memcmp(net.addr.data(), ip.addr.data(), static_cast<size_t>(full)) != 0) return false;
   if (rest == 0) return true;
   unsigned char mask = static_cast<unsigned char>(0xff << (8 - rest));
-  return (net.addr[static_cast<size_t>(full)] & mask) == (ip.addr[static_cast<size_t>(full)] & mask);
+  return (net.addr[static_cast<size_t>(full)] & mask) ==
+         (ip.addr[static_cast<size_t>(full)] & mask);
 }
 
 // --- parsing ---------------------------------------------------------------
@@ -232,12 +243,14 @@ Result<std::vector<std::string>> string_list(const json::value& v, std::string_v
   }
   if (v.is_array() && !v.as_array().empty()) {
     for (const auto& e : v.as_array()) {
-      if (!e.is_string()) return malformed(fmt::format("Syntax errors in policy. {} must hold strings.", element));
+      if (!e.is_string())
+        return malformed(fmt::format("Syntax errors in policy. {} must hold strings.", element));
       out.emplace_back(e.as_string());
     }
     return out;
   }
-  return malformed(fmt::format("Syntax errors in policy. {} must be a string or a list of strings.", element));
+  return malformed(
+      fmt::format("Syntax errors in policy. {} must be a string or a list of strings.", element));
 }
 
 // Condition values may be strings, numbers or booleans (or a list of them).
@@ -251,12 +264,14 @@ Result<std::vector<std::string>> condition_values(const json::value& v) {
     } else if (e.is_number()) {
       out.push_back(json::serialize(e));
     } else {
-      return malformed("Syntax errors in policy. Condition values must be strings, numbers or booleans.");
+      return malformed(
+          "Syntax errors in policy. Condition values must be strings, numbers or booleans.");
     }
     return Status::ok();
   };
   if (v.is_array()) {
-    if (v.as_array().empty()) return malformed("Syntax errors in policy. A Condition key needs a value.");
+    if (v.as_array().empty())
+      return malformed("Syntax errors in policy. A Condition key needs a value.");
     for (const auto& e : v.as_array()) BERTH_RETURN_IF_ERROR(one(e));
   } else {
     BERTH_RETURN_IF_ERROR(one(v));
@@ -268,9 +283,10 @@ Status check_action(std::string_view a) {
   if (a == "*") return Status::ok();
   auto colon = a.find(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == a.size()) {
-    return malformed(fmt::format("Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc. "
-                                 "Offending action: {}",
-                                 a));
+    return malformed(
+        fmt::format("Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc. "
+                    "Offending action: {}",
+                    a));
   }
   return Status::ok();
 }
@@ -282,7 +298,8 @@ Status check_resource(std::string_view r) {
 
 std::optional<std::string> principal_arn_of(std::string_view p) {
   if (p == "*") return std::string("*");
-  if (p.size() == 12 && std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (p.size() == 12 &&
+      std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return fmt::format("arn:aws:iam::{}:root", p);
   }
   constexpr std::string_view kIam = "arn:aws:iam::";
@@ -291,7 +308,8 @@ std::optional<std::string> principal_arn_of(std::string_view p) {
   auto colon = rest.find(':');
   if (colon != 12) return std::nullopt;
   std::string_view acct = rest.substr(0, 12);
-  if (!std::all_of(acct.begin(), acct.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+  if (!std::all_of(acct.begin(), acct.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
   std::string_view what = rest.substr(13);
   if (what == "root" || what.substr(0, 5) == "user/" || what.substr(0, 5) == "role/" ||
       what.substr(0, 15) == "assumed-role/") {
@@ -303,15 +321,17 @@ std::optional<std::string> principal_arn_of(std::string_view p) {
 
 Status parse_principal(const json::value& v, Statement& st) {
   if (v.is_string()) {
-    if (v.as_string() != "*") return malformed("Invalid principal in policy: use \"*\" or {\"AWS\": ...}");
+    if (v.as_string() != "*")
+      return malformed("Invalid principal in policy: use \"*\" or {\"AWS\": ...}");
     st.any_principal = true;
     return Status::ok();
   }
   if (!v.is_object() || v.as_object().empty()) return malformed("Invalid principal in policy");
   for (const auto& [k, val] : v.as_object()) {
     if (k != "AWS") {
-      return malformed(fmt::format("Invalid principal in policy: berth knows only \"AWS\" principals, not \"{}\"",
-                                   std::string_view(k)));
+      return malformed(fmt::format(
+          "Invalid principal in policy: berth knows only \"AWS\" principals, not \"{}\"",
+          std::string_view(k)));
     }
     BERTH_ASSIGN_OR_RETURN(auto list, string_list(val, "Principal"));
     for (const auto& p : list) {
@@ -340,23 +360,27 @@ Status parse_conditions(const json::value& v, Statement& st, bool& uses_tags) {
       name.remove_prefix(13);
     }
     constexpr std::string_view kIfExists = "IfExists";
-    if (name.size() > kIfExists.size() && name.substr(name.size() - kIfExists.size()) == kIfExists) {
+    if (name.size() > kIfExists.size() &&
+        name.substr(name.size() - kIfExists.size()) == kIfExists) {
       base.if_exists = true;
       name.remove_suffix(kIfExists.size());
     }
-    auto it = std::find_if(kOps.begin(), kOps.end(), [&](const OpName& o) { return o.name == name; });
+    auto it =
+        std::find_if(kOps.begin(), kOps.end(), [&](const OpName& o) { return o.name == name; });
     if (it == kOps.end() || (base.if_exists && it->op == Condition::Op::kNull)) {
       return malformed(fmt::format("Invalid Condition operator: {}", std::string_view(op_key)));
     }
     base.op = it->op;
     if (!block.is_object() || block.as_object().empty()) {
-      return malformed(fmt::format("Syntax errors in policy. Condition operator {} needs an object of keys.",
-                                   std::string_view(op_key)));
+      return malformed(
+          fmt::format("Syntax errors in policy. Condition operator {} needs an object of keys.",
+                      std::string_view(op_key)));
     }
     for (const auto& [key, values] : block.as_object()) {
       if (!is_known_key(key)) {
-        return malformed(fmt::format("Invalid Condition key: {} is not a condition key berth supports",
-                                     std::string_view(key)));
+        return malformed(
+            fmt::format("Invalid Condition key: {} is not a condition key berth supports",
+                        std::string_view(key)));
       }
       Condition c = base;
       c.key = std::string(key);
@@ -366,10 +390,11 @@ Status parse_conditions(const json::value& v, Statement& st, bool& uses_tags) {
         if (is_numeric(c.op)) ok = parse_number(val).has_value();
         if (is_date(c.op)) ok = parse_date(val).has_value();
         if (is_ip(c.op)) ok = parse_ip(val, true).has_value();
-        if (c.op == Condition::Op::kBool || c.op == Condition::Op::kNull) ok = iequals(val, "true") || iequals(val, "false");
+        if (c.op == Condition::Op::kBool || c.op == Condition::Op::kNull)
+          ok = iequals(val, "true") || iequals(val, "false");
         if (!ok) {
-          return malformed(fmt::format("Invalid Condition value: {} is not valid for operator {}", val,
-                                       std::string_view(op_key)));
+          return malformed(fmt::format("Invalid Condition value: {} is not valid for operator {}",
+                                       val, std::string_view(op_key)));
         }
       }
       if (is_tag_key(c.key)) uses_tags = true;
@@ -391,26 +416,33 @@ Result<Statement> parse_statement(const json::value& v, Kind kind, bool& uses_ta
       st.sid = std::string(val.as_string());
     } else if (key == "Effect") {
       if (!val.is_string() || (val.as_string() != "Allow" && val.as_string() != "Deny")) {
-        return malformed(fmt::format("Invalid effect: {}", val.is_string() ? std::string(val.as_string())
-                                                                            : json::serialize(val)));
+        return malformed(fmt::format("Invalid effect: {}", val.is_string()
+                                                               ? std::string(val.as_string())
+                                                               : json::serialize(val)));
       }
       st.effect = val.as_string() == "Allow" ? Effect::kAllow : Effect::kDeny;
       has_effect = true;
     } else if (key == "Action" || key == "NotAction") {
-      if (has_action) return malformed("Syntax errors in policy. A statement has Action or NotAction, not both.");
+      if (has_action)
+        return malformed("Syntax errors in policy. A statement has Action or NotAction, not both.");
       has_action = true;
       st.not_action = key == "NotAction";
       BERTH_ASSIGN_OR_RETURN(st.actions, string_list(val, key));
       for (const auto& a : st.actions) BERTH_RETURN_IF_ERROR(check_action(a));
     } else if (key == "Resource" || key == "NotResource") {
-      if (st.has_resource) return malformed("Syntax errors in policy. A statement has Resource or NotResource, not both.");
+      if (st.has_resource)
+        return malformed(
+            "Syntax errors in policy. A statement has Resource or NotResource, not both.");
       st.has_resource = true;
       st.not_resource = key == "NotResource";
       BERTH_ASSIGN_OR_RETURN(st.resources, string_list(val, key));
       for (const auto& r : st.resources) BERTH_RETURN_IF_ERROR(check_resource(r));
     } else if (key == "Principal" || key == "NotPrincipal") {
-      if (kind == Kind::kIdentity) return malformed("Policy document should not specify a principal.");
-      if (has_principal) return malformed("Syntax errors in policy. A statement has Principal or NotPrincipal, not both.");
+      if (kind == Kind::kIdentity)
+        return malformed("Policy document should not specify a principal.");
+      if (has_principal)
+        return malformed(
+            "Syntax errors in policy. A statement has Principal or NotPrincipal, not both.");
       has_principal = true;
       st.not_principal = key == "NotPrincipal";
       BERTH_RETURN_IF_ERROR(parse_principal(val, st));
@@ -422,23 +454,29 @@ Result<Statement> parse_statement(const json::value& v, Kind kind, bool& uses_ta
   }
   if (!has_effect) return malformed("Missing required field Effect");
   if (!has_action) return malformed("Policy statement must contain actions.");
-  if (kind == Kind::kIdentity && !st.has_resource) return malformed("Policy statement must contain resources.");
-  if (kind == Kind::kResource && !has_principal) return malformed("Missing required field Principal");
+  if (kind == Kind::kIdentity && !st.has_resource)
+    return malformed("Policy statement must contain resources.");
+  if (kind == Kind::kResource && !has_principal)
+    return malformed("Missing required field Principal");
   return st;
 }
 
 // --- evaluation ------------------------------------------------------------
 
 // The values of `key` in the request, or none when the request lacks it.
-std::optional<std::vector<std::string>> context_values(const RequestContext& r, std::string_view key) {
-  auto one = [](std::string v) { return std::optional<std::vector<std::string>>(std::vector<std::string>{std::move(v)}); };
+std::optional<std::vector<std::string>> context_values(const RequestContext& r,
+                                                       std::string_view key) {
+  auto one = [](std::string v) {
+    return std::optional<std::vector<std::string>>(std::vector<std::string>{std::move(v)});
+  };
   if (iequals(key, "aws:SourceIp")) return r.source_ip.empty() ? std::nullopt : one(r.source_ip);
   if (iequals(key, "aws:PrincipalAccount")) return one(r.principal_account);
   if (iequals(key, "aws:PrincipalArn")) return one(r.principal_arn);
   if (iequals(key, "aws:username")) return one(r.user_name);
   if (iequals(key, "aws:PrincipalType")) return one("User");
   if (iequals(key, "aws:SecureTransport")) return one(r.secure_transport ? "true" : "false");
-  if (iequals(key, "aws:EpochTime") || iequals(key, "aws:CurrentTime")) return one(std::to_string(r.now_epoch_seconds));
+  if (iequals(key, "aws:EpochTime") || iequals(key, "aws:CurrentTime"))
+    return one(std::to_string(r.now_epoch_seconds));
   std::string_view tag;
   if (istarts_with(key, kAwsTagPrefix)) tag = key.substr(kAwsTagPrefix.size());
   if (istarts_with(key, kEcrTagPrefix)) tag = key.substr(kEcrTagPrefix.size());
@@ -451,50 +489,67 @@ std::optional<std::vector<std::string>> context_values(const RequestContext& r, 
 }
 
 // The positive form of `op` (StringNotEquals -> StringEquals) on one pair.
-bool value_matches(Condition::Op op, std::string_view policy_value, std::string_view context_value) {
+bool value_matches(Condition::Op op, std::string_view policy_value,
+                   std::string_view context_value) {
   using O = Condition::Op;
   switch (op) {
     case O::kStringEquals:
     case O::kStringNotEquals:
     case O::kArnEquals:
-    case O::kArnNotEquals: return policy_value == context_value;
+    case O::kArnNotEquals:
+      return policy_value == context_value;
     case O::kStringEqualsIgnoreCase:
-    case O::kStringNotEqualsIgnoreCase: return iequals(policy_value, context_value);
+    case O::kStringNotEqualsIgnoreCase:
+      return iequals(policy_value, context_value);
     case O::kStringLike:
     case O::kStringNotLike:
     case O::kArnLike:
-    case O::kArnNotLike: return glob_match(policy_value, context_value, false);
-    case O::kBool: return iequals(policy_value, context_value);
+    case O::kArnNotLike:
+      return glob_match(policy_value, context_value, false);
+    case O::kBool:
+      return iequals(policy_value, context_value);
     case O::kIpAddress:
     case O::kNotIpAddress: {
       auto net = parse_ip(policy_value, true);
       auto ip = parse_ip(context_value, false);
       return net && ip && in_cidr(*net, *ip);
     }
-    case O::kNull: return false;  // handled by the caller
-    default: break;
+    case O::kNull:
+      return false;  // handled by the caller
+    default:
+      break;
   }
   if (is_numeric(op)) {
     auto p = parse_number(policy_value), c = parse_number(context_value);
     if (!p || !c) return false;
     switch (op) {
       case O::kNumericEquals:
-      case O::kNumericNotEquals: return *c == *p;
-      case O::kNumericLessThan: return *c < *p;
-      case O::kNumericLessThanEquals: return *c <= *p;
-      case O::kNumericGreaterThan: return *c > *p;
-      default: return *c >= *p;
+      case O::kNumericNotEquals:
+        return *c == *p;
+      case O::kNumericLessThan:
+        return *c < *p;
+      case O::kNumericLessThanEquals:
+        return *c <= *p;
+      case O::kNumericGreaterThan:
+        return *c > *p;
+      default:
+        return *c >= *p;
     }
   }
   auto p = parse_date(policy_value), c = parse_date(context_value);
   if (!p || !c) return false;
   switch (op) {
     case O::kDateEquals:
-    case O::kDateNotEquals: return *c == *p;
-    case O::kDateLessThan: return *c < *p;
-    case O::kDateLessThanEquals: return *c <= *p;
-    case O::kDateGreaterThan: return *c > *p;
-    default: return *c >= *p;
+    case O::kDateNotEquals:
+      return *c == *p;
+    case O::kDateLessThan:
+      return *c < *p;
+    case O::kDateLessThanEquals:
+      return *c <= *p;
+    case O::kDateGreaterThan:
+      return *c > *p;
+    default:
+      return *c >= *p;
   }
 }
 
@@ -512,10 +567,13 @@ bool condition_holds(const Condition& c, const RequestContext& r) {
     return is_negated(c.op);
   }
   auto any_policy_value = [&](const std::string& cv) {
-    return std::any_of(c.values.begin(), c.values.end(), [&](const std::string& pv) { return value_matches(c.op, pv, cv); });
+    return std::any_of(c.values.begin(), c.values.end(),
+                       [&](const std::string& pv) { return value_matches(c.op, pv, cv); });
   };
   // Values of one key OR; a negated operator holds when no value matches.
-  auto one_context_value = [&](const std::string& cv) { return is_negated(c.op) ? !any_policy_value(cv) : any_policy_value(cv); };
+  auto one_context_value = [&](const std::string& cv) {
+    return is_negated(c.op) ? !any_policy_value(cv) : any_policy_value(cv);
+  };
   if (c.qualifier == Condition::Qualifier::kForAllValues) {
     return std::all_of(ctx->begin(), ctx->end(), one_context_value);
   }
@@ -551,7 +609,8 @@ PrincipalMatch principal_matches(const Statement& st, const RequestContext& r) {
       if (p == root) m = PrincipalMatch::kAccount;
     }
   }
-  if (st.not_principal) return m == PrincipalMatch::kNone ? PrincipalMatch::kSpecific : PrincipalMatch::kNone;
+  if (st.not_principal)
+    return m == PrincipalMatch::kNone ? PrincipalMatch::kSpecific : PrincipalMatch::kNone;
   return m;
 }
 
@@ -565,12 +624,14 @@ bool conditions_hold(const Statement& st, const RequestContext& r) {
 bool glob_match(std::string_view pattern, std::string_view text, bool ignore_case) {
   auto eq = [ignore_case](char a, char b) {
     if (!ignore_case) return a == b;
-    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+    return std::tolower(static_cast<unsigned char>(a)) ==
+           std::tolower(static_cast<unsigned char>(b));
   };
   // Iterative with one backtrack point: the last '*' seen.
   size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
   while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || (pattern[p] != '*' && eq(pattern[p], text[t])))) {
+    if (p < pattern.size() &&
+        (pattern[p] == '?' || (pattern[p] != '*' && eq(pattern[p], text[t])))) {
       ++p;
       ++t;
     } else if (p < pattern.size() && pattern[p] == '*') {
@@ -595,15 +656,18 @@ Result<Document> parse(std::string_view text, Kind kind) {
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
   if (ec) return malformed("Syntax errors in policy. The document is not valid JSON.");
-  if (!v.is_object()) return malformed("Syntax errors in policy. The document must be a JSON object.");
+  if (!v.is_object())
+    return malformed("Syntax errors in policy. The document must be a JSON object.");
   Document doc;
   doc.kind = kind;
   bool has_statement = false;
   for (const auto& [k, val] : v.as_object()) {
     std::string_view key = k;
     if (key == "Version") {
-      if (!val.is_string() || (val.as_string() != "2012-10-17" && val.as_string() != "2008-10-17")) {
-        return malformed("The policy failed legacy parsing: Version must be \"2012-10-17\" or \"2008-10-17\".");
+      if (!val.is_string() ||
+          (val.as_string() != "2012-10-17" && val.as_string() != "2008-10-17")) {
+        return malformed(
+            "The policy failed legacy parsing: Version must be \"2012-10-17\" or \"2008-10-17\".");
       }
       doc.version = std::string(val.as_string());
     } else if (key == "Id") {
@@ -611,7 +675,8 @@ Result<Document> parse(std::string_view text, Kind kind) {
     } else if (key == "Statement") {
       has_statement = true;
       if (val.is_array()) {
-        if (val.as_array().empty()) return malformed("Syntax errors in policy. Statement must not be empty.");
+        if (val.as_array().empty())
+          return malformed("Syntax errors in policy. Statement must not be empty.");
         for (const auto& s : val.as_array()) {
           BERTH_ASSIGN_OR_RETURN(auto st, parse_statement(s, kind, doc.uses_resource_tags));
           doc.statements.push_back(std::move(st));
@@ -624,7 +689,8 @@ Result<Document> parse(std::string_view text, Kind kind) {
       return malformed(fmt::format("Syntax errors in policy. Unknown element {}.", key));
     }
   }
-  if (!has_statement) return malformed("Syntax errors in policy. Missing required field Statement.");
+  if (!has_statement)
+    return malformed("Syntax errors in policy. Missing required field Statement.");
   return doc;
 }
 
@@ -632,7 +698,9 @@ Decision evaluate(const PolicySet& policies, const RequestContext& r) {
   bool identity_allow = false, resource_allow = false, resource_allow_account = false;
   for (const Document* doc : policies.identity) {
     for (const auto& st : doc->statements) {
-      if (!action_matches(st, r.action) || !resource_matches(st, r.resource) || !conditions_hold(st, r)) continue;
+      if (!action_matches(st, r.action) || !resource_matches(st, r.resource) ||
+          !conditions_hold(st, r))
+        continue;
       if (st.effect == Effect::kDeny) return Decision::kExplicitDeny;
       identity_allow = true;
     }
@@ -641,7 +709,9 @@ Decision evaluate(const PolicySet& policies, const RequestContext& r) {
     for (const auto& st : doc->statements) {
       PrincipalMatch pm = principal_matches(st, r);
       if (pm == PrincipalMatch::kNone) continue;
-      if (!action_matches(st, r.action) || !resource_matches(st, r.resource) || !conditions_hold(st, r)) continue;
+      if (!action_matches(st, r.action) || !resource_matches(st, r.resource) ||
+          !conditions_hold(st, r))
+        continue;
       if (st.effect == Effect::kDeny) return Decision::kExplicitDeny;
       if (pm == PrincipalMatch::kSpecific) {
         resource_allow = true;
@@ -653,7 +723,8 @@ Decision evaluate(const PolicySet& policies, const RequestContext& r) {
   if (r.principal_account == r.resource_account) {
     return identity_allow || resource_allow ? Decision::kAllow : Decision::kImplicitDeny;
   }
-  return identity_allow && (resource_allow || resource_allow_account) ? Decision::kAllow : Decision::kImplicitDeny;
+  return identity_allow && (resource_allow || resource_allow_account) ? Decision::kAllow
+                                                                      : Decision::kImplicitDeny;
 }
 
 }  // namespace berth::policy

@@ -42,14 +42,32 @@ enum class Effect { kAllow, kDeny };
 struct Condition {
   enum class Qualifier { kNone, kForAnyValue, kForAllValues };
   enum class Op {
-    kStringEquals, kStringNotEquals, kStringEqualsIgnoreCase, kStringNotEqualsIgnoreCase,
-    kStringLike, kStringNotLike,
-    kArnEquals, kArnNotEquals, kArnLike, kArnNotLike,
-    kNumericEquals, kNumericNotEquals, kNumericLessThan, kNumericLessThanEquals,
-    kNumericGreaterThan, kNumericGreaterThanEquals,
-    kDateEquals, kDateNotEquals, kDateLessThan, kDateLessThanEquals,
-    kDateGreaterThan, kDateGreaterThanEquals,
-    kBool, kIpAddress, kNotIpAddress, kNull,
+    kStringEquals,
+    kStringNotEquals,
+    kStringEqualsIgnoreCase,
+    kStringNotEqualsIgnoreCase,
+    kStringLike,
+    kStringNotLike,
+    kArnEquals,
+    kArnNotEquals,
+    kArnLike,
+    kArnNotLike,
+    kNumericEquals,
+    kNumericNotEquals,
+    kNumericLessThan,
+    kNumericLessThanEquals,
+    kNumericGreaterThan,
+    kNumericGreaterThanEquals,
+    kDateEquals,
+    kDateNotEquals,
+    kDateLessThan,
+    kDateLessThanEquals,
+    kDateGreaterThan,
+    kDateGreaterThanEquals,
+    kBool,
+    kIpAddress,
+    kNotIpAddress,
+    kNull,
   };
   Qualifier qualifier = Qualifier::kNone;
   Op op = Op::kStringEquals;
@@ -94,7 +112,7 @@ struct RequestContext {
   std::string principal_arn;      // "arn:aws:iam::<acct>:user/<name>"
   std::string principal_account;  // twelve digits
   std::string user_name;
-  std::string source_ip;          // empty when unknown
+  std::string source_ip;  // empty when unknown
   bool secure_transport = false;
   int64_t now_epoch_seconds = 0;
   std::vector<std::pair<std::string, std::string>> resource_tags;  // the repository's tags
@@ -102,8 +120,8 @@ struct RequestContext {
 
 enum class Decision {
   kAllow,
-  kExplicitDeny,       // some statement denies: nothing overrides it
-  kImplicitDeny,       // nothing allows
+  kExplicitDeny,  // some statement denies: nothing overrides it
+  kImplicitDeny,  // nothing allows
 };
 
 // The policies that bear on one request. Pointers are borrowed for the call.

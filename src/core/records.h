@@ -38,9 +38,9 @@ struct ManifestRecord {
   std::string artifact_type;
   std::optional<Digest> subject;
   std::map<std::string, std::string> annotations;  // the manifest's top-level annotations
-  std::string bytes;             // exactly as pushed
-  int64_t image_size = 0;        // config + layers, as ECR's imageSizeInBytes
-  int64_t pushed_at_ms = 0;      // milliseconds since the epoch
+  std::string bytes;                               // exactly as pushed
+  int64_t image_size = 0;                          // config + layers, as ECR's imageSizeInBytes
+  int64_t pushed_at_ms = 0;                        // milliseconds since the epoch
   std::optional<int64_t> last_pulled_at_ms;
   // Set by the store: grows with every manifest it adds, so it orders
   // manifests pushed within the same millisecond by push order. Ignored by
@@ -65,13 +65,13 @@ struct ManifestReferences {
 // builds it: the facts of an EventBridge-shaped event, rendered for a
 // webhook only when delivered.
 struct OutboxEvent {
-  int64_t sequence = 0;      // assigned by the store: commit order
-  std::string id;            // unique; the same on every delivery attempt
-  std::string detail_type;   // "ECR Image Action", ...
+  int64_t sequence = 0;     // assigned by the store: commit order
+  std::string id;           // unique; the same on every delivery attempt
+  std::string detail_type;  // "ECR Image Action", ...
   std::string account_id;
   std::string repository;
-  std::string detail;        // the event's "detail", a JSON object
-  int64_t time_ms = 0;       // milliseconds since the epoch
+  std::string detail;   // the event's "detail", a JSON object
+  int64_t time_ms = 0;  // milliseconds since the epoch
 };
 
 struct PutManifestRequest {
@@ -138,7 +138,7 @@ struct LifecyclePreviewResult {
 
 struct LifecyclePreviewRecord {
   std::string policy_text;
-  std::string status;  // IN_PROGRESS, COMPLETE, EXPIRED, FAILED
+  std::string status;                           // IN_PROGRESS, COMPLETE, EXPIRED, FAILED
   std::vector<LifecyclePreviewResult> results;  // the planned expirations, in plan order
   int64_t created_at = 0;
 };

@@ -26,7 +26,9 @@ constexpr urls::grammar::lut_chars kPathSafeChars = urls::unreserved_chars + '/'
 
 // --- Small string helpers ----------------------------------------------------
 
-bool is_http_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool is_http_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_http_space(s.front())) s.remove_prefix(1);
@@ -34,7 +36,9 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string to_lower(std::string_view s) {
   std::string out(s);
@@ -73,7 +77,9 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
 
 // A digest failure means OpenSSL itself is unusable; there is no sensible way
 // to carry on signing, so it is fatal rather than an error value.
-[[noreturn]] void crypto_failure() { std::abort(); }
+[[noreturn]] void crypto_failure() {
+  std::abort();
+}
 
 // --- Percent-encoding (Boost.URL does the work) -------------------------------
 
@@ -89,8 +95,6 @@ Result<std::string> percent_decode(std::string_view s) {
   }
   return checked->decode();
 }
-
-
 
 // botocore's remove_dot_segments: RFC 3986 dot removal that also collapses
 // repeated '/', as every AWS service except S3 expects.
@@ -159,7 +163,6 @@ Result<QueryParams> decode_query(std::string_view raw_query) {
   }
   return params;
 }
-
 
 std::string CredentialScope::to_string() const {
   return fmt::format("{}/{}/{}/{}", date, region, service, kTerminator);

@@ -16,17 +16,17 @@ namespace berth {
 enum class Code {
   kOk = 0,
   // Generic.
-  kInvalidArgument,    // a request field is malformed or out of range
-  kNotFound,           // a generic missing thing (no more specific code fits)
-  kAlreadyExists,      // a create collided with an existing resource
-  kFailedPrecondition, // the resource is in a state that forbids the operation
-  kUnauthenticated,    // no or bad credentials
-  kPermissionDenied,   // credentials fine, action not allowed
-  kResourceExhausted,  // a limit or quota was hit (too many requests, too large)
-  kUnsupported,        // valid request for something berth does not do
-  kInternal,           // a bug or an I/O failure; details go to the log only
-  kStorageFull,        // the disk holding berth's data is full (ENOSPC, SQLITE_FULL)
-  kUnavailable,        // try again later (store busy, shutting down)
+  kInvalidArgument,     // a request field is malformed or out of range
+  kNotFound,            // a generic missing thing (no more specific code fits)
+  kAlreadyExists,       // a create collided with an existing resource
+  kFailedPrecondition,  // the resource is in a state that forbids the operation
+  kUnauthenticated,     // no or bad credentials
+  kPermissionDenied,    // credentials fine, action not allowed
+  kResourceExhausted,   // a limit or quota was hit (too many requests, too large)
+  kUnsupported,         // valid request for something berth does not do
+  kInternal,            // a bug or an I/O failure; details go to the log only
+  kStorageFull,         // the disk holding berth's data is full (ENOSPC, SQLITE_FULL)
+  kUnavailable,         // try again later (store busy, shutting down)
   // Registry specific.
   kNameInvalid,          // repository name violates the grammar
   kNameUnknown,          // repository does not exist
@@ -54,7 +54,7 @@ enum class Code {
   kUnknownAccessKey,       // access key id not known (or deleted)
   kSignatureExpired,       // request date outside the allowed clock skew
   kTokenInvalid,           // registry token malformed or forged
-  kTokenExpired,           // registry token past its lifetime, or its access key disabled or deleted
+  kTokenExpired,  // registry token past its lifetime, or its access key disabled or deleted
 };
 
 std::string_view code_name(Code code);
@@ -77,13 +77,15 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status error(Code code, std::string message) { return Status(code, std::move(message)); }
+inline Status error(Code code, std::string message) {
+  return Status(code, std::move(message));
+}
 
 // Either a value or a non-ok Status.
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).is_ok());
   }
@@ -113,10 +115,10 @@ class [[nodiscard]] Result {
 
 // Returns early from a function returning Status or Result<T> when `expr`
 // (a Status) is not ok.
-#define BERTH_RETURN_IF_ERROR(expr)        \
-  do {                                     \
-    ::berth::Status _st = (expr);          \
-    if (!_st.is_ok()) return _st;          \
+#define BERTH_RETURN_IF_ERROR(expr) \
+  do {                              \
+    ::berth::Status _st = (expr);   \
+    if (!_st.is_ok()) return _st;   \
   } while (0)
 
 #define BERTH_CONCAT_INNER(a, b) a##b

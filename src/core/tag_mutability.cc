@@ -28,10 +28,14 @@ bool is_filter_char(char c) {
 
 std::string_view format_tag_mutability(TagMutability mode) {
   switch (mode) {
-    case TagMutability::kMutable: return "MUTABLE";
-    case TagMutability::kImmutable: return "IMMUTABLE";
-    case TagMutability::kMutableWithExclusion: return "MUTABLE_WITH_EXCLUSION";
-    case TagMutability::kImmutableWithExclusion: return "IMMUTABLE_WITH_EXCLUSION";
+    case TagMutability::kMutable:
+      return "MUTABLE";
+    case TagMutability::kImmutable:
+      return "IMMUTABLE";
+    case TagMutability::kMutableWithExclusion:
+      return "MUTABLE_WITH_EXCLUSION";
+    case TagMutability::kImmutableWithExclusion:
+      return "IMMUTABLE_WITH_EXCLUSION";
   }
   return "MUTABLE";  // unreachable for valid enumerators
 }
@@ -116,10 +120,14 @@ bool is_tag_immutable(const TagMutabilityConfig& config, std::string_view tag) {
                        [&](const std::string& filter) { return wildcard_match(filter, tag); });
   };
   switch (config.mode) {
-    case TagMutability::kMutable: return false;
-    case TagMutability::kImmutable: return true;
-    case TagMutability::kMutableWithExclusion: return excluded();
-    case TagMutability::kImmutableWithExclusion: return !excluded();
+    case TagMutability::kMutable:
+      return false;
+    case TagMutability::kImmutable:
+      return true;
+    case TagMutability::kMutableWithExclusion:
+      return excluded();
+    case TagMutability::kImmutableWithExclusion:
+      return !excluded();
   }
   return false;  // unreachable for valid enumerators
 }

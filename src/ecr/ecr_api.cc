@@ -4,8 +4,8 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -28,7 +28,9 @@ namespace {
 constexpr std::string_view kTargetPrefix = "AmazonEC2ContainerRegistry_V20150921.";
 constexpr std::string_view kJsonContentType = "application/x-amz-json-1.1";
 
-std::string request_uuid() { return new_upload_id(); }
+std::string request_uuid() {
+  return new_upload_id();
+}
 
 server::Response json_response(const Exchange& ex, http::status status, std::string body,
                                const std::string& request_id) {
@@ -45,7 +47,8 @@ server::Response error_response(Exchange& ex, const EcrError& e, const std::stri
   json::object body = e.extra;
   body["__type"] = e.type;
   body["message"] = e.message;
-  auto res = json_response(ex, static_cast<http::status>(e.http_status), json::serialize(body), request_id);
+  auto res = json_response(ex, static_cast<http::status>(e.http_status), json::serialize(body),
+                           request_id);
   res.set("x-amzn-ErrorType", e.type);
   return res;
 }
@@ -65,7 +68,10 @@ auth::SigV4Request sigv4_request(const Exchange& ex) {
 }
 
 EcrError too_large(size_t limit) {
-  return EcrError{"SerializationException", fmt::format("request body is larger than {} bytes", limit), 413, {}};
+  return EcrError{"SerializationException",
+                  fmt::format("request body is larger than {} bytes", limit),
+                  413,
+                  {}};
 }
 
 // The repository a call is about, for the authorization check.
@@ -116,9 +122,13 @@ void note_images(Exchange& ex, const json::object& in, const json::object* out) 
 
 }  // namespace
 
-EcrApi::EcrApi(Registry& registry, identity::IdentityService& identity, const auth::AccessControl& access,
-               server::Offloader& offload, EcrOptions options)
-    : registry_(registry), identity_(identity), offload_(offload), access_(access), options_(std::move(options)) {
+EcrApi::EcrApi(Registry& registry, identity::IdentityService& identity,
+               const auth::AccessControl& access, server::Offloader& offload, EcrOptions options)
+    : registry_(registry),
+      identity_(identity),
+      offload_(offload),
+      access_(access),
+      options_(std::move(options)) {
   page_key_ = identity_.derive_key("ecr-next-token");
   operations_ = {
       {"CreateRepository", &EcrApi::create_repository},
@@ -170,7 +180,8 @@ awaitable<void> EcrApi::handle(Exchange& ex) {
   if (!body && body.status().code() == Code::kUnavailable) co_return;  // the client went away
   // The exchange is not touched by the session while this coroutine waits,
   // so dispatch() may use it from the worker.
-  auto res = co_await offload_.run([&]() -> Result<server::Response> { return dispatch(ex, body, request_id); });
+  auto res = co_await offload_.run(
+      [&]() -> Result<server::Response> { return dispatch(ex, body, request_id); });
   if (!res) co_return co_await ex.send(error_response(ex, from_status(res.status()), request_id));
   co_await ex.send(std::move(res).value());
 }
@@ -185,7 +196,9 @@ std::optional<server::Response> EcrApi::refuse_early(Exchange& ex, const std::st
   std::string_view target = ex.header("X-Amz-Target");
   if (ex.method() != http::verb::post || target.substr(0, kTargetPrefix.size()) != kTargetPrefix) {
     return error_response(
-        ex, ecr_error("UnknownOperationException", "the X-Amz-Target header names no ECR operation"), request_id);
+        ex,
+        ecr_error("UnknownOperationException", "the X-Amz-Target header names no ECR operation"),
+        request_id);
   }
   ex.add_log_field("operation", std::string(target.substr(kTargetPrefix.size(), 64)));
   // Unauthenticated callers must not make berth read (and hold) their bodies.
@@ -208,7 +221,8 @@ std::optional<server::Response> EcrApi::refuse_early(Exchange& ex, const std::st
   return std::nullopt;
 }
 
-server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body, const std::string& request_id) {
+server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body,
+                                  const std::string& request_id) {
   std::string_view target = ex.header("X-Amz-Target");
   std::string operation(target.substr(kTargetPrefix.size()));
   if (!body) {
@@ -218,7 +232,8 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body,
     // A malformed body (e.g. a bad chunk) is the caller's fault and 400,
     // never a retryable 5xx; a busy server or a slow body is retryable.
     if (body.status().code() == Code::kInvalidArgument) {
-      return error_response(ex, EcrError{"SerializationException", body.status().message(), 400, {}}, request_id);
+      return error_response(
+          ex, EcrError{"SerializationException", body.status().message(), 400, {}}, request_id);
     }
     return error_response(ex, from_status(body.status()), request_id);
   }
@@ -244,18 +259,21 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body,
   auto op = operations_.find(operation);
   if (op == operations_.end()) {
     // Named back only when printable ASCII: the answer is JSON, which must be UTF-8.
-    const bool printable = std::all_of(operation.begin(), operation.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
-    return error_response(
-        ex, ecr_error("UnknownOperationException", printable ? fmt::format("unknown operation {}", operation)
-                                                             : std::string("unknown operation")),
-        request_id);
+    const bool printable = std::all_of(operation.begin(), operation.end(),
+                                       [](char c) { return c >= 0x20 && c < 0x7f; });
+    return error_response(ex,
+                          ecr_error("UnknownOperationException",
+                                    printable ? fmt::format("unknown operation {}", operation)
+                                              : std::string("unknown operation")),
+                          request_id);
   }
 
   boost::system::error_code ec;
   json::value input = json::parse(*body, ec);
   if (ec || !input.is_object()) {
-    return error_response(ex, ecr_error("SerializationException", "the request body must be a JSON object"),
-                          request_id);
+    return error_response(
+        ex, ecr_error("SerializationException", "the request body must be a JSON object"),
+        request_id);
   }
   const json::object& in = input.as_object();
 
@@ -268,7 +286,8 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body,
   std::string_view repo_name = repository_member(in);
   if (!repo_name.empty()) ex.add_log_field("repository", std::string(repo_name.substr(0, 256)));
   const std::string source_ip = auth::source_ip_of(ex.remote_address());
-  if (Status s = access_.check(*principal, auth::AccessRequest{action, call.account, repo_name, source_ip});
+  if (Status s = access_.check(*principal,
+                               auth::AccessRequest{action, call.account, repo_name, source_ip});
       !s.is_ok()) {
     note_images(ex, in, nullptr);
     if (s.code() != Code::kPermissionDenied) return error_response(ex, from_status(s), request_id);
@@ -290,7 +309,8 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body,
     }
     return error_response(ex, *e, request_id);
   }
-  return json_response(ex, http::status::ok, json::serialize(std::get<json::object>(result)), request_id);
+  return json_response(ex, http::status::ok, json::serialize(std::get<json::object>(result)),
+                       request_id);
 }
 
 // --- shared helpers ------------------------------------------------------------
@@ -300,9 +320,10 @@ Result<RepositoryRecord> EcrApi::repository(const Call& c, std::string_view name
 }
 
 EcrError EcrApi::repository_not_found(const Call& c, std::string_view name) const {
-  return ecr_error("RepositoryNotFoundException",
-                   fmt::format("The repository with name '{}' does not exist in the registry with id '{}'", name,
-                               c.account));
+  return ecr_error(
+      "RepositoryNotFoundException",
+      fmt::format("The repository with name '{}' does not exist in the registry with id '{}'", name,
+                  c.account));
 }
 
 std::string EcrApi::repository_arn(const std::string& account, std::string_view name) const {
@@ -331,7 +352,8 @@ json::object EcrApi::repository_json(const RepositoryRecord& r) const {
   return o;
 }
 
-std::string EcrApi::make_next_token(std::string_view operation, std::string_view scope, std::string_view after) const {
+std::string EcrApi::make_next_token(std::string_view operation, std::string_view scope,
+                                    std::string_view after) const {
   std::string payload = base64_encode(after);
   std::string signed_part = fmt::format("{}\n{}\n{}", operation, scope, payload);
   auto mac = hmac_sha256(page_key_.data(), page_key_.size(), signed_part);
@@ -341,14 +363,16 @@ std::string EcrApi::make_next_token(std::string_view operation, std::string_view
 Result<std::string> EcrApi::read_next_token(std::string_view operation, std::string_view scope,
                                             std::string_view token) const {
   auto dot = token.rfind('.');
-  if (dot == std::string_view::npos) return error(Code::kInvalidArgument, "Invalid parameter at 'nextToken'");
+  if (dot == std::string_view::npos)
+    return error(Code::kInvalidArgument, "Invalid parameter at 'nextToken'");
   std::string payload(token.substr(0, dot));
   std::string signed_part = fmt::format("{}\n{}\n{}", operation, scope, payload);
   auto mac = hmac_sha256(page_key_.data(), page_key_.size(), signed_part);
   std::string want = to_hex(mac.data(), mac.size());
   std::string_view got = token.substr(dot + 1);
   if (got.size() != want.size() || CRYPTO_memcmp(got.data(), want.data(), want.size()) != 0) {
-    return error(Code::kInvalidArgument, "Invalid parameter at 'nextToken' failed to satisfy constraint: 'invalid token'");
+    return error(Code::kInvalidArgument,
+                 "Invalid parameter at 'nextToken' failed to satisfy constraint: 'invalid token'");
   }
   return base64_decode(payload);
 }

@@ -69,7 +69,8 @@ class EcrApi {
   size_t body_limit(std::string_view operation) const;
   // Authenticates, authorizes and runs one call; never suspends. Blocking
   // (identity and registry store calls), so handle() runs it through offload_.
-  server::Response dispatch(server::Exchange& ex, const Result<std::string>& body, const std::string& request_id);
+  server::Response dispatch(server::Exchange& ex, const Result<std::string>& body,
+                            const std::string& request_id);
 
   // repositories.cc
   EcrResult create_repository(Call& c);
@@ -115,7 +116,8 @@ class EcrApi {
   boost::json::object repository_json(const RepositoryRecord& repo) const;
   std::string repository_arn(const std::string& account, std::string_view name) const;
   // Opaque, MAC'd pagination tokens bound to one operation and scope.
-  std::string make_next_token(std::string_view operation, std::string_view scope, std::string_view after) const;
+  std::string make_next_token(std::string_view operation, std::string_view scope,
+                              std::string_view after) const;
   Result<std::string> read_next_token(std::string_view operation, std::string_view scope,
                                       std::string_view token) const;
 

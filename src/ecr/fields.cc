@@ -13,8 +13,8 @@ EcrError serialization_error(std::string_view member, std::string_view expected)
 }
 
 EcrError constraint_error(std::string_view member, std::string_view constraint) {
-  return invalid_parameter(
-      fmt::format("Invalid parameter at '{}' failed to satisfy constraint: '{}'", member, constraint));
+  return invalid_parameter(fmt::format(
+      "Invalid parameter at '{}' failed to satisfy constraint: '{}'", member, constraint));
 }
 
 namespace {
@@ -25,22 +25,25 @@ const json::value* find(const json::object& in, std::string_view member) {
 }
 }  // namespace
 
-Field<std::optional<std::string>> opt_string(const json::object& in, std::string_view member, size_t min_len,
-                                             size_t max_len) {
+Field<std::optional<std::string>> opt_string(const json::object& in, std::string_view member,
+                                             size_t min_len, size_t max_len) {
   const json::value* v = find(in, member);
   if (v == nullptr) return std::optional<std::string>();
   if (!v->is_string()) return serialization_error(member, "a string");
   std::string s(v->as_string());
   if (s.size() < min_len) {
-    return constraint_error(member, fmt::format("must have length greater than or equal to {}", min_len));
+    return constraint_error(member,
+                            fmt::format("must have length greater than or equal to {}", min_len));
   }
   if (s.size() > max_len) {
-    return constraint_error(member, fmt::format("must have length less than or equal to {}", max_len));
+    return constraint_error(member,
+                            fmt::format("must have length less than or equal to {}", max_len));
   }
   return std::optional<std::string>(std::move(s));
 }
 
-Field<std::string> req_string(const json::object& in, std::string_view member, size_t min_len, size_t max_len) {
+Field<std::string> req_string(const json::object& in, std::string_view member, size_t min_len,
+                              size_t max_len) {
   ECR_ASSIGN(auto s, opt_string(in, member, min_len, max_len));
   if (!s) return constraint_error(member, "must not be null");
   return *s;
@@ -53,7 +56,8 @@ Field<std::optional<bool>> opt_bool(const json::object& in, std::string_view mem
   return std::optional<bool>(v->as_bool());
 }
 
-Field<std::optional<int64_t>> opt_int(const json::object& in, std::string_view member, int64_t min, int64_t max) {
+Field<std::optional<int64_t>> opt_int(const json::object& in, std::string_view member, int64_t min,
+                                      int64_t max) {
   const json::value* v = find(in, member);
   if (v == nullptr) return std::optional<int64_t>();
   int64_t n;
@@ -64,27 +68,33 @@ Field<std::optional<int64_t>> opt_int(const json::object& in, std::string_view m
   } else {
     return serialization_error(member, "an integer");
   }
-  if (n < min) return constraint_error(member, fmt::format("must have value greater than or equal to {}", min));
-  if (n > max) return constraint_error(member, fmt::format("must have value less than or equal to {}", max));
+  if (n < min)
+    return constraint_error(member,
+                            fmt::format("must have value greater than or equal to {}", min));
+  if (n > max)
+    return constraint_error(member, fmt::format("must have value less than or equal to {}", max));
   return std::optional<int64_t>(n);
 }
 
-Field<std::optional<const json::array*>> opt_array(const json::object& in, std::string_view member, size_t min_len,
-                                                   size_t max_len) {
+Field<std::optional<const json::array*>> opt_array(const json::object& in, std::string_view member,
+                                                   size_t min_len, size_t max_len) {
   const json::value* v = find(in, member);
   if (v == nullptr) return std::optional<const json::array*>();
   if (!v->is_array()) return serialization_error(member, "a list");
   const auto& a = v->as_array();
   if (a.size() < min_len) {
-    return constraint_error(member, fmt::format("must have length greater than or equal to {}", min_len));
+    return constraint_error(member,
+                            fmt::format("must have length greater than or equal to {}", min_len));
   }
   if (a.size() > max_len) {
-    return constraint_error(member, fmt::format("must have length less than or equal to {}", max_len));
+    return constraint_error(member,
+                            fmt::format("must have length less than or equal to {}", max_len));
   }
   return std::optional<const json::array*>(&a);
 }
 
-Field<std::optional<const json::object*>> opt_object(const json::object& in, std::string_view member) {
+Field<std::optional<const json::object*>> opt_object(const json::object& in,
+                                                     std::string_view member) {
   const json::value* v = find(in, member);
   if (v == nullptr) return std::optional<const json::object*>();
   if (!v->is_object()) return serialization_error(member, "a structure");
@@ -94,9 +104,10 @@ Field<std::optional<const json::object*>> opt_object(const json::object& in, std
 Field<std::string> repository_name(const json::object& in) {
   ECR_ASSIGN(auto name, req_string(in, "repositoryName", 2, 256));
   if (!validate_repository_name(name).is_ok()) {
-    return constraint_error("repositoryName",
-                            "must satisfy regular expression "
-                            "'[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(\\/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*'");
+    return constraint_error(
+        "repositoryName",
+        "must satisfy regular expression "
+        "'[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(\\/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*'");
   }
   return name;
 }

@@ -22,8 +22,8 @@ using Field = std::variant<T, EcrError>;
 // `ECR_ASSIGN(auto x, expr)` where expr yields Field<T>: returns the error
 // from the enclosing operation.
 #define ECR_ASSIGN(lhs, expr) ECR_ASSIGN_IMPL(BERTH_CONCAT(_field_, __LINE__), lhs, expr)
-#define ECR_ASSIGN_IMPL(tmp, lhs, expr)                             \
-  auto tmp = (expr);                                                \
+#define ECR_ASSIGN_IMPL(tmp, lhs, expr)                                     \
+  auto tmp = (expr);                                                        \
   if (auto* _err = std::get_if<::berth::ecr::EcrError>(&tmp)) return *_err; \
   lhs = std::move(std::get<0>(tmp))
 
@@ -32,13 +32,14 @@ EcrError constraint_error(std::string_view member, std::string_view constraint);
 
 Field<std::optional<std::string>> opt_string(const boost::json::object& in, std::string_view member,
                                              size_t min_len = 0, size_t max_len = SIZE_MAX);
-Field<std::string> req_string(const boost::json::object& in, std::string_view member, size_t min_len = 1,
-                              size_t max_len = SIZE_MAX);
+Field<std::string> req_string(const boost::json::object& in, std::string_view member,
+                              size_t min_len = 1, size_t max_len = SIZE_MAX);
 Field<std::optional<bool>> opt_bool(const boost::json::object& in, std::string_view member);
-Field<std::optional<int64_t>> opt_int(const boost::json::object& in, std::string_view member, int64_t min,
-                                      int64_t max);
-Field<std::optional<const boost::json::array*>> opt_array(const boost::json::object& in, std::string_view member,
-                                                          size_t min_len, size_t max_len);
+Field<std::optional<int64_t>> opt_int(const boost::json::object& in, std::string_view member,
+                                      int64_t min, int64_t max);
+Field<std::optional<const boost::json::array*>> opt_array(const boost::json::object& in,
+                                                          std::string_view member, size_t min_len,
+                                                          size_t max_len);
 Field<std::optional<const boost::json::object*>> opt_object(const boost::json::object& in,
                                                             std::string_view member);
 
@@ -55,8 +56,12 @@ struct Paging {
 Field<Paging> paging(const boost::json::object& in, size_t max, size_t def);
 
 // Seconds since the epoch as ECR encodes timestamps (a JSON number).
-inline boost::json::value timestamp(int64_t seconds) { return static_cast<double>(seconds); }
+inline boost::json::value timestamp(int64_t seconds) {
+  return static_cast<double>(seconds);
+}
 // The same from milliseconds: fractional seconds, as ECR's imagePushedAt.
-inline boost::json::value timestamp_ms(int64_t millis) { return static_cast<double>(millis) / 1000.0; }
+inline boost::json::value timestamp_ms(int64_t millis) {
+  return static_cast<double>(millis) / 1000.0;
+}
 
 }  // namespace berth::ecr

@@ -1,7 +1,7 @@
 // Image operations: list, describe, get, delete and put. Wire mapping only:
 // the meaning lives in the Registry's image functions (registry/images.cc).
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "core/manifest.h"
 #include "core/names.h"
@@ -34,7 +34,8 @@ Field<std::vector<ImageId>> read_image_ids(const json::object& in, bool required
     return out;
   }
   for (const auto& v : **arr) {
-    if (!v.is_object()) return serialization_error("imageIds", "a list of ImageIdentifier structures");
+    if (!v.is_object())
+      return serialization_error("imageIds", "a list of ImageIdentifier structures");
     ImageId id;
     ECR_ASSIGN(id.digest, opt_string(v.as_object(), "imageDigest"));
     ECR_ASSIGN(id.tag, opt_string(v.as_object(), "imageTag", 1, 300));
@@ -45,20 +46,28 @@ Field<std::vector<ImageId>> read_image_ids(const json::object& in, bool required
 
 std::string_view failure_code(ImageFailure f) {
   switch (f) {
-    case ImageFailure::kMissingDigestAndTag: return "MissingDigestAndTag";
-    case ImageFailure::kInvalidDigest: return "InvalidImageDigest";
-    case ImageFailure::kInvalidTag: return "InvalidImageTag";
-    case ImageFailure::kTagDoesNotMatchDigest: return "ImageTagDoesNotMatchDigest";
-    case ImageFailure::kReferencedByIndex: return "ImageReferencedByManifestList";
+    case ImageFailure::kMissingDigestAndTag:
+      return "MissingDigestAndTag";
+    case ImageFailure::kInvalidDigest:
+      return "InvalidImageDigest";
+    case ImageFailure::kInvalidTag:
+      return "InvalidImageTag";
+    case ImageFailure::kTagDoesNotMatchDigest:
+      return "ImageTagDoesNotMatchDigest";
+    case ImageFailure::kReferencedByIndex:
+      return "ImageReferencedByManifestList";
     case ImageFailure::kNotFound:
     case ImageFailure::kMediaTypeNotAccepted:
-    case ImageFailure::kNone: break;
+    case ImageFailure::kNone:
+      break;
   }
   return "ImageNotFound";
 }
 
 json::object failure_json(const ResolvedImage& r) {
-  return json::object{{"imageId", id_json(r.id)}, {"failureCode", failure_code(r.failure)}, {"failureReason", r.reason}};
+  return json::object{{"imageId", id_json(r.id)},
+                      {"failureCode", failure_code(r.failure)},
+                      {"failureReason", r.reason}};
 }
 
 Field<TagStatus> tag_status_filter(const json::object& in) {
@@ -72,9 +81,11 @@ Field<TagStatus> tag_status_filter(const json::object& in) {
     out = *parsed;
   }
   ECR_ASSIGN(auto image_status, opt_string(**filter, "imageStatus"));
-  if (image_status && *image_status != "ACTIVE" && *image_status != "ANY" && *image_status != "ARCHIVED" &&
-      *image_status != "ACTIVATING") {
-    return constraint_error("filter.imageStatus", "Member must satisfy enum value set: [ACTIVE, ARCHIVED, ACTIVATING, ANY]");
+  if (image_status && *image_status != "ACTIVE" && *image_status != "ANY" &&
+      *image_status != "ARCHIVED" && *image_status != "ACTIVATING") {
+    return constraint_error(
+        "filter.imageStatus",
+        "Member must satisfy enum value set: [ACTIVE, ARCHIVED, ACTIVATING, ANY]");
   }
   return out;
 }
@@ -99,7 +110,8 @@ EcrResult EcrApi::list_images(Call& c) {
   json::array ids;
   for (const auto& e : entries->items) ids.push_back(entry_json(e));
   json::object result;
-  if (entries->next_after) result["nextToken"] = make_next_token(c.operation, scope, *entries->next_after);
+  if (entries->next_after)
+    result["nextToken"] = make_next_token(c.operation, scope, *entries->next_after);
   result["imageIds"] = std::move(ids);
   return result;
 }
@@ -135,17 +147,20 @@ EcrResult EcrApi::describe_images(Call& c) {
   json::array details;
   if (!ids.empty()) {
     if (page.next_token || page.explicit_max) {
-      return invalid_parameter("Invalid parameter: nextToken and maxResults cannot be used with imageIds");
+      return invalid_parameter(
+          "Invalid parameter: nextToken and maxResults cannot be used with imageIds");
     }
     auto described = registry_.describe_images(*repo, ids);
     if (!described) return from_status(described.status());
     if (const auto& f = described->failure) {
-      if (f->failure == ImageFailure::kNotFound || f->failure == ImageFailure::kTagDoesNotMatchDigest) {
-        return ecr_error(
-            "ImageNotFoundException",
-            fmt::format("The image with imageId {{imageDigest:'{}', imageTag:'{}'}} does not exist within the "
-                        "repository with name '{}' in the registry with id '{}'",
-                        f->id.digest.value_or("null"), f->id.tag.value_or("null"), name, c.account));
+      if (f->failure == ImageFailure::kNotFound ||
+          f->failure == ImageFailure::kTagDoesNotMatchDigest) {
+        return ecr_error("ImageNotFoundException",
+                         fmt::format("The image with imageId {{imageDigest:'{}', imageTag:'{}'}} "
+                                     "does not exist within the "
+                                     "repository with name '{}' in the registry with id '{}'",
+                                     f->id.digest.value_or("null"), f->id.tag.value_or("null"),
+                                     name, c.account));
       }
       return invalid_parameter(f->reason);
     }
@@ -164,7 +179,8 @@ EcrResult EcrApi::describe_images(Call& c) {
   if (!images) return from_status(images.status());
   for (const auto& img : images->items) details.push_back(detail(img));
   json::object result;
-  if (images->next_after) result["nextToken"] = make_next_token(c.operation, scope, *images->next_after);
+  if (images->next_after)
+    result["nextToken"] = make_next_token(c.operation, scope, *images->next_after);
   result["imageDetails"] = std::move(details);
   return result;
 }
@@ -220,7 +236,8 @@ EcrResult EcrApi::put_image(Call& c) {
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
   if (tag && !validate_tag(*tag).is_ok()) {
-    return constraint_error("imageTag", "must satisfy regular expression '[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}'");
+    return constraint_error("imageTag",
+                            "must satisfy regular expression '[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}'");
   }
   auto digest = image_digest(manifest, digest_text);
   if (!digest) {
@@ -235,7 +252,9 @@ EcrResult EcrApi::put_image(Call& c) {
     boost::system::error_code ec;
     json::value doc = json::parse(manifest, ec);
     if (ec || !doc.is_object() || !doc.as_object().contains("mediaType")) {
-      return invalid_parameter("Invalid parameter at 'ImageManifest' failed to satisfy constraint: 'Invalid JSON syntax'");
+      return invalid_parameter(
+          "Invalid parameter at 'ImageManifest' failed to satisfy constraint: 'Invalid JSON "
+          "syntax'");
     }
   }
   auto parsed = parse_manifest(manifest, media_type.value_or(""), media_type.has_value());
@@ -251,18 +270,24 @@ EcrResult EcrApi::put_image(Call& c) {
     const Status& s = put.status();
     switch (s.code()) {
       case Code::kAlreadyExists:
-        return ecr_error("ImageAlreadyExistsException",
-                         fmt::format("Image with digest '{}' and tag '{}' already exists in the repository with name "
-                                     "'{}' in registry with id '{}'",
-                                     digest->str(), tag.value_or("null"), name, c.account));
-      case Code::kManifestBlobUnknown: return ecr_error("LayersNotFoundException", s.message());
-      case Code::kManifestUnknown: return ecr_error("ReferencedImagesNotFoundException", s.message());
+        return ecr_error(
+            "ImageAlreadyExistsException",
+            fmt::format(
+                "Image with digest '{}' and tag '{}' already exists in the repository with name "
+                "'{}' in registry with id '{}'",
+                digest->str(), tag.value_or("null"), name, c.account));
+      case Code::kManifestBlobUnknown:
+        return ecr_error("LayersNotFoundException", s.message());
+      case Code::kManifestUnknown:
+        return ecr_error("ReferencedImagesNotFoundException", s.message());
       case Code::kTagImmutable:
-        return ecr_error("ImageTagAlreadyExistsException",
-                         fmt::format("The image tag '{}' already exists in the '{}' repository and cannot be "
-                                     "overwritten because the repository is immutable.",
-                                     tag.value_or(""), name));
-      default: return from_status(s);
+        return ecr_error(
+            "ImageTagAlreadyExistsException",
+            fmt::format("The image tag '{}' already exists in the '{}' repository and cannot be "
+                        "overwritten because the repository is immutable.",
+                        tag.value_or(""), name));
+      default:
+        return from_status(s);
     }
   }
   ImageId id{put->digest.str(), tag};

@@ -1,6 +1,6 @@
 // Layer operations: availability, the three-step upload, download URLs.
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "core/base64.h"
 #include "ecr/ecr_api.h"
@@ -41,10 +41,11 @@ EcrResult EcrApi::batch_check_layer_availability(Call& c) {
     auto link = registry_.stat_blob(*repo, *digest);
     if (!link && link.status().code() != Code::kBlobUnknown) return from_status(link.status());
     if (link) {
-      layers.push_back(json::object{{"layerDigest", text},
-                                    {"layerAvailability", "AVAILABLE"},
-                                    {"layerSize", link->size},
-                                    {"mediaType", "application/vnd.docker.image.rootfs.diff.tar.gzip"}});
+      layers.push_back(
+          json::object{{"layerDigest", text},
+                       {"layerAvailability", "AVAILABLE"},
+                       {"layerSize", link->size},
+                       {"mediaType", "application/vnd.docker.image.rootfs.diff.tar.gzip"}});
     } else {
       layers.push_back(json::object{{"layerDigest", text}, {"layerAvailability", "UNAVAILABLE"}});
     }
@@ -85,16 +86,19 @@ EcrResult EcrApi::upload_layer_part(Call& c) {
     return e;
   };
   auto status = registry_.upload_status(*repo, upload_id);
-  if (!status) return ecr_error("UploadNotFoundException", "The upload does not exist or has completed");
+  if (!status)
+    return ecr_error("UploadNotFoundException", "The upload does not exist or has completed");
   if (*last < *first || static_cast<uint64_t>(*last - *first) + 1 != data->size()) {
-    return invalid_part(status->size, "partLastByte - partFirstByte + 1 must equal the part's length");
+    return invalid_part(status->size,
+                        "partLastByte - partFirstByte + 1 must equal the part's length");
   }
-  auto append = registry_.begin_append(*repo, upload_id,
-                                       ByteRange{static_cast<uint64_t>(*first), static_cast<uint64_t>(*last)},
-                                       /*fresh=*/false, Uploader{c.principal.account_id, c.principal.access_key_id});
+  auto append = registry_.begin_append(
+      *repo, upload_id, ByteRange{static_cast<uint64_t>(*first), static_cast<uint64_t>(*last)},
+      /*fresh=*/false, Uploader{c.principal.account_id, c.principal.access_key_id});
   if (!append) {
     if (append.status().code() == Code::kRangeInvalid) {
-      return invalid_part(status->size, "parts must be uploaded in order, starting where the last one ended");
+      return invalid_part(status->size,
+                          "parts must be uploaded in order, starting where the last one ended");
     }
     return from_status(append.status());
   }
@@ -120,7 +124,8 @@ EcrResult EcrApi::complete_layer_upload(Call& c) {
   auto digest = Digest::parse(std::string_view(first.as_string()));
   if (!digest) return ecr_error("InvalidLayerException", "The layer digest is not valid");
   auto status = registry_.upload_status(*repo, upload_id);
-  if (!status) return ecr_error("UploadNotFoundException", "The upload does not exist or has completed");
+  if (!status)
+    return ecr_error("UploadNotFoundException", "The upload does not exist or has completed");
   if (registry_.stat_blob(*repo, *digest).is_ok()) {
     (void)registry_.cancel_upload(*repo, upload_id);
     return ecr_error("LayerAlreadyExistsException",
@@ -146,18 +151,23 @@ EcrResult EcrApi::get_download_url_for_layer(Call& c) {
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
   auto digest = Digest::parse(digest_text);
-  if (!digest) return constraint_error("layerDigest", "must satisfy regular expression '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'");
+  if (!digest)
+    return constraint_error("layerDigest",
+                            "must satisfy regular expression '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'");
   if (!registry_.stat_blob(*repo, *digest)) {
-    return ecr_error("LayersNotFoundException", fmt::format("The layer {} does not exist in the repository", digest_text));
+    return ecr_error("LayersNotFoundException",
+                     fmt::format("The layer {} does not exist in the repository", digest_text));
   }
   auto direct = registry_.blob_redirect_url(*repo, *digest, kDownloadUrlTtlSeconds);
-  if (direct && *direct) return json::object{{"downloadUrl", **direct}, {"layerDigest", digest->str()}};
+  if (direct && *direct)
+    return json::object{{"downloadUrl", **direct}, {"layerDigest", digest->str()}};
   // Like ECR's presigned object-storage URL: any HTTP client may fetch it,
   // without credentials, for a short while, and only this layer.
-  std::string query = identity_.presign_download(c.principal, name, digest->str(), kDownloadUrlTtlSeconds);
-  return json::object{
-      {"downloadUrl", fmt::format("{}/v2/{}/blobs/{}?{}", options_.public_url, name, digest->str(), query)},
-      {"layerDigest", digest->str()}};
+  std::string query =
+      identity_.presign_download(c.principal, name, digest->str(), kDownloadUrlTtlSeconds);
+  return json::object{{"downloadUrl", fmt::format("{}/v2/{}/blobs/{}?{}", options_.public_url, name,
+                                                  digest->str(), query)},
+                      {"layerDigest", digest->str()}};
 }
 
 }  // namespace berth::ecr

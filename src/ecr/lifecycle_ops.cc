@@ -1,8 +1,8 @@
 // Lifecycle policy operations: wire mapping over the Registry's lifecycle
 // functions (registry/lifecycle_service.cc), whose preview runs the same
 // planner the background enforcement uses.
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <set>
 
@@ -15,10 +15,12 @@ namespace json = boost::json;
 namespace {
 
 EcrError policy_not_found(std::string_view name, std::string_view account) {
-  return ecr_error("LifecyclePolicyNotFoundException",
-                   fmt::format("Lifecycle policy does not exist for the repository with name '{}' in the registry "
-                               "with id '{}'",
-                               name, account));
+  return ecr_error(
+      "LifecyclePolicyNotFoundException",
+      fmt::format(
+          "Lifecycle policy does not exist for the repository with name '{}' in the registry "
+          "with id '{}'",
+          name, account));
 }
 
 // ECR always returns lastEvaluatedAt; a policy never evaluated shows the
@@ -35,7 +37,8 @@ EcrResult EcrApi::put_lifecycle_policy(Call& c) {
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
   if (Status s = registry_.set_lifecycle_policy(*repo, text); !s.is_ok()) return from_status(s);
-  return json::object{{"registryId", c.account}, {"repositoryName", name}, {"lifecyclePolicyText", text}};
+  return json::object{
+      {"registryId", c.account}, {"repositoryName", name}, {"lifecyclePolicyText", text}};
 }
 
 EcrResult EcrApi::get_lifecycle_policy(Call& c) {
@@ -43,7 +46,9 @@ EcrResult EcrApi::get_lifecycle_policy(Call& c) {
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
   if (!repo->lifecycle_policy) return policy_not_found(name, c.account);
-  json::object out{{"registryId", c.account}, {"repositoryName", name}, {"lifecyclePolicyText", *repo->lifecycle_policy}};
+  json::object out{{"registryId", c.account},
+                   {"repositoryName", name},
+                   {"lifecyclePolicyText", *repo->lifecycle_policy}};
   out["lastEvaluatedAt"] = last_evaluated_at(*repo);
   return out;
 }
@@ -54,7 +59,9 @@ EcrResult EcrApi::delete_lifecycle_policy(Call& c) {
   if (!repo) return repository_not_found(c, name);
   if (!repo->lifecycle_policy) return policy_not_found(name, c.account);
   if (Status s = registry_.delete_lifecycle_policy(*repo); !s.is_ok()) return from_status(s);
-  json::object out{{"registryId", c.account}, {"repositoryName", name}, {"lifecyclePolicyText", *repo->lifecycle_policy}};
+  json::object out{{"registryId", c.account},
+                   {"repositoryName", name},
+                   {"lifecyclePolicyText", *repo->lifecycle_policy}};
   out["lastEvaluatedAt"] = last_evaluated_at(*repo);
   return out;
 }
@@ -95,30 +102,36 @@ EcrResult EcrApi::get_lifecycle_policy_preview(Call& c) {
     }
   }
   if (ids && (page.next_token || page.explicit_max)) {
-    return invalid_parameter("Invalid parameter: nextToken and maxResults cannot be used with imageIds");
+    return invalid_parameter(
+        "Invalid parameter: nextToken and maxResults cannot be used with imageIds");
   }
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
   auto preview = registry_.lifecycle_preview(*repo);
   if (!preview) {
-    if (preview.status().code() != Code::kLifecyclePolicyPreviewNotFound) return from_status(preview.status());
-    return ecr_error("LifecyclePolicyPreviewNotFoundException",
-                     fmt::format("There is no dry run for the repository with name '{}' in the registry with id '{}'",
-                                 name, c.account));
+    if (preview.status().code() != Code::kLifecyclePolicyPreviewNotFound)
+      return from_status(preview.status());
+    return ecr_error(
+        "LifecyclePolicyPreviewNotFoundException",
+        fmt::format(
+            "There is no dry run for the repository with name '{}' in the registry with id '{}'",
+            name, c.account));
   }
 
   std::set<std::string> wanted_digests;
   std::set<std::string> wanted_tags;
   if (ids) {
     for (const auto& id : **ids) {
-      if (!id.is_object()) return serialization_error("imageIds", "a list of ImageIdentifier structures");
+      if (!id.is_object())
+        return serialization_error("imageIds", "a list of ImageIdentifier structures");
       ECR_ASSIGN(auto d, opt_string(id.as_object(), "imageDigest"));
       ECR_ASSIGN(auto t, opt_string(id.as_object(), "imageTag"));
       if (d) wanted_digests.insert(*d);
       if (t) wanted_tags.insert(*t);
     }
   }
-  std::string scope = fmt::format("{}/{}/{}/{}", c.account, name, preview->created_at, format_tag_status(tag_status));
+  std::string scope = fmt::format("{}/{}/{}/{}", c.account, name, preview->created_at,
+                                  format_tag_status(tag_status));
   std::string after;
   if (page.next_token) {
     auto a = read_next_token(c.operation, scope, *page.next_token);
@@ -160,7 +173,8 @@ EcrResult EcrApi::get_lifecycle_policy_preview(Call& c) {
     last = r.digest;
   }
   out["previewResults"] = std::move(results);
-  out["summary"] = json::object{{"expiringImageTotalCount", static_cast<int64_t>(preview->entries.size())}};
+  out["summary"] =
+      json::object{{"expiringImageTotalCount", static_cast<int64_t>(preview->entries.size())}};
   return out;
 }
 

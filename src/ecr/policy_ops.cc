@@ -1,8 +1,8 @@
 // Repository and registry policy operations: wire mapping over the
 // Registry's policy functions (registry/policies.cc). The documents are
 // IAM policies (core/policy.h), evaluated by auth::AccessControl.
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "core/policy.h"
 #include "ecr/ecr_api.h"
@@ -16,26 +16,31 @@ namespace {
 constexpr size_t kMaxPolicyText = 10240;
 
 EcrError repository_policy_not_found(std::string_view name, std::string_view account) {
-  return ecr_error("RepositoryPolicyNotFoundException",
-                   fmt::format("Repository policy does not exist for the repository with name '{}' in the registry "
-                               "with id '{}'",
-                               name, account));
+  return ecr_error(
+      "RepositoryPolicyNotFoundException",
+      fmt::format(
+          "Repository policy does not exist for the repository with name '{}' in the registry "
+          "with id '{}'",
+          name, account));
 }
 
 EcrError registry_policy_not_found(std::string_view account) {
-  return ecr_error("RegistryPolicyNotFoundException",
-                   fmt::format("Registry policy does not exist in the registry with id '{}'", account));
+  return ecr_error(
+      "RegistryPolicyNotFoundException",
+      fmt::format("Registry policy does not exist in the registry with id '{}'", account));
 }
 
 EcrError invalid_policy(std::string_view member, std::string_view what, const Status& s) {
-  return invalid_parameter(fmt::format("Invalid parameter at '{}' failed to satisfy constraint: 'Invalid {} policy "
-                                       "provided': {}",
-                                       member, what, s.message()));
+  return invalid_parameter(
+      fmt::format("Invalid parameter at '{}' failed to satisfy constraint: 'Invalid {} policy "
+                  "provided': {}",
+                  member, what, s.message()));
 }
 
 // True when `text` (already valid) would deny the caller `action` on
 // `resource` outright, so that it could never change the policy again.
-bool locks_out(const std::string& text, const Call& c, std::string_view action, const std::string& resource) {
+bool locks_out(const std::string& text, const Call& c, std::string_view action,
+               const std::string& resource) {
   auto doc = policy::parse(text, policy::Kind::kResource);
   if (!doc) return false;
   policy::PolicySet set;
@@ -61,9 +66,11 @@ EcrResult EcrApi::set_repository_policy(Call& c) {
   if (auto doc = policy::parse(text, policy::Kind::kResource); !doc) {
     return invalid_policy("PolicyText", "repository", doc.status());
   }
-  if (!force.value_or(false) && locks_out(text, c, "ecr:SetRepositoryPolicy", repository_arn(c.account, name))) {
+  if (!force.value_or(false) &&
+      locks_out(text, c, "ecr:SetRepositoryPolicy", repository_arn(c.account, name))) {
     return invalid_parameter(
-        "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'The policy would prevent you from setting "
+        "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'The policy would prevent "
+        "you from setting "
         "the repository policy again; pass force to set it anyway'");
   }
   if (Status s = registry_.set_repository_policy(*repo, text); !s.is_ok()) {
@@ -90,7 +97,8 @@ EcrResult EcrApi::delete_repository_policy(Call& c) {
   auto removed = registry_.delete_repository_policy(*repo);
   if (!removed) return from_status(removed.status());
   if (!removed->has_value()) return repository_policy_not_found(name, c.account);
-  return json::object{{"registryId", c.account}, {"repositoryName", name}, {"policyText", **removed}};
+  return json::object{
+      {"registryId", c.account}, {"repositoryName", name}, {"policyText", **removed}};
 }
 
 EcrResult EcrApi::put_registry_policy(Call& c) {

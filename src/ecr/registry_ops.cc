@@ -1,6 +1,6 @@
 // Registry-level operations: authorization tokens and the registry description.
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "auth/registry_token.h"
 #include "ecr/ecr_api.h"
@@ -18,7 +18,8 @@ EcrResult EcrApi::get_authorization_token(Call& c) {
       json::object one{{"registryId", v}};
       ECR_ASSIGN(auto id, registry_id(one, ""));
       if (id != c.principal.account_id) {
-        return invalid_parameter(fmt::format("Invalid parameter: registry {} is not accessible to the caller", id));
+        return invalid_parameter(
+            fmt::format("Invalid parameter: registry {} is not accessible to the caller", id));
       }
       registries.push_back(id);
     }
@@ -29,9 +30,10 @@ EcrResult EcrApi::get_authorization_token(Call& c) {
   if (!token) return from_status(token.status());
   json::array data;
   for (size_t i = 0; i < registries.size(); ++i) {
-    data.push_back(json::object{{"authorizationToken", auth::ecr_authorization_token(token->password)},
-                                {"expiresAt", timestamp(token->expires_at)},
-                                {"proxyEndpoint", options_.public_url}});
+    data.push_back(
+        json::object{{"authorizationToken", auth::ecr_authorization_token(token->password)},
+                     {"expiresAt", timestamp(token->expires_at)},
+                     {"proxyEndpoint", options_.public_url}});
   }
   return json::object{{"authorizationData", std::move(data)}};
 }

@@ -1,9 +1,9 @@
 // Repository operations: create, describe, delete, settings and resource tags.
 #include <boost/json.hpp>
 
+#include <fmt/format.h>
 #include <cctype>
 #include <map>
-#include <fmt/format.h>
 
 #include "core/names.h"
 #include "core/tag_mutability.h"
@@ -32,7 +32,8 @@ Field<TagList> read_tags(const json::object& in, std::string_view member) {
     std::string prefix = key.substr(0, 4);
     for (auto& ch : prefix) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     if (prefix == "aws:") {
-      return ecr_error("InvalidTagParameterException", "Tag keys starting with 'aws:' are reserved");
+      return ecr_error("InvalidTagParameterException",
+                       "Tag keys starting with 'aws:' are reserved");
     }
     out.emplace_back(std::move(key), value.value_or(""));
   }
@@ -47,10 +48,12 @@ Field<TagMutabilityConfig> read_mutability(const json::object& in, bool required
     mode = "MUTABLE";
   }
   std::vector<std::string> filters;
-  ECR_ASSIGN(auto arr, opt_array(in, "imageTagMutabilityExclusionFilters", 1, kMaxExclusionFilters));
+  ECR_ASSIGN(auto arr,
+             opt_array(in, "imageTagMutabilityExclusionFilters", 1, kMaxExclusionFilters));
   if (arr) {
     for (const auto& f : **arr) {
-      if (!f.is_object()) return serialization_error("imageTagMutabilityExclusionFilters", "a list of filters");
+      if (!f.is_object())
+        return serialization_error("imageTagMutabilityExclusionFilters", "a list of filters");
       ECR_ASSIGN(auto type, req_string(f.as_object(), "filterType"));
       if (!validate_exclusion_filter_type(type).is_ok()) {
         return constraint_error("imageTagMutabilityExclusionFilters.filterType",
@@ -65,7 +68,9 @@ Field<TagMutabilityConfig> read_mutability(const json::object& in, bool required
   return std::move(config).value();
 }
 
-EcrError too_many_tags() { return ecr_error("TooManyTagsException", "A resource may have at most 50 tags"); }
+EcrError too_many_tags() {
+  return ecr_error("TooManyTagsException", "A resource may have at most 50 tags");
+}
 
 }  // namespace
 
@@ -94,7 +99,8 @@ EcrResult EcrApi::create_repository(Call& c) {
     }
     ECR_ASSIGN(auto key, opt_string(**enc, "kmsKey", 1, 2048));
     if (key && type == "AES256") {
-      return invalid_parameter("Invalid parameter: kmsKey can only be specified when encryptionType is KMS");
+      return invalid_parameter(
+          "Invalid parameter: kmsKey can only be specified when encryptionType is KMS");
     }
     r.encryption_type = type;
     r.kms_key = key.value_or("");
@@ -102,9 +108,10 @@ EcrResult EcrApi::create_repository(Call& c) {
   auto created = registry_.create_repository(r);
   if (!created) {
     if (created.status().code() == Code::kAlreadyExists) {
-      return ecr_error("RepositoryAlreadyExistsException",
-                       fmt::format("The repository with name '{}' already exists in the registry with id '{}'",
-                                   name, c.account));
+      return ecr_error(
+          "RepositoryAlreadyExistsException",
+          fmt::format("The repository with name '{}' already exists in the registry with id '{}'",
+                      name, c.account));
     }
     return from_status(created.status());
   }
@@ -117,7 +124,8 @@ EcrResult EcrApi::describe_repositories(Call& c) {
   json::array out;
   if (names) {
     if (page.next_token || page.explicit_max) {
-      return invalid_parameter("Invalid parameter: nextToken and maxResults cannot be used with repositoryNames");
+      return invalid_parameter(
+          "Invalid parameter: nextToken and maxResults cannot be used with repositoryNames");
     }
     for (const auto& n : **names) {
       if (!n.is_string()) return serialization_error("repositoryNames", "a list of strings");
@@ -146,7 +154,8 @@ EcrResult EcrApi::describe_repositories(Call& c) {
     r["berthStorageBytes"] = usage[repo.name];
     out.push_back(std::move(r));
   }
-  if (repos->next_after) result["nextToken"] = make_next_token(c.operation, c.account, *repos->next_after);
+  if (repos->next_after)
+    result["nextToken"] = make_next_token(c.operation, c.account, *repos->next_after);
   result["repositories"] = std::move(out);
   return result;
 }
@@ -158,10 +167,12 @@ EcrResult EcrApi::delete_repository(Call& c) {
   if (!repo) return repository_not_found(c, name);
   Status s = registry_.delete_repository(*repo, force.value_or(false));
   if (s.code() == Code::kRepositoryNotEmpty) {
-    return ecr_error("RepositoryNotEmptyException",
-                     fmt::format("The repository with name '{}' in registry with id '{}' cannot be deleted because "
-                                 "it still contains images",
-                                 name, c.account));
+    return ecr_error(
+        "RepositoryNotEmptyException",
+        fmt::format(
+            "The repository with name '{}' in registry with id '{}' cannot be deleted because "
+            "it still contains images",
+            name, c.account));
   }
   if (s.code() == Code::kNameUnknown) return repository_not_found(c, name);
   if (!s.is_ok()) return from_status(s);
@@ -194,9 +205,10 @@ EcrResult EcrApi::put_image_scanning_configuration(Call& c) {
   if (!repo) return repository_not_found(c, name);
   auto updated = registry_.set_scan_on_push(*repo, scan.value_or(false));
   if (!updated) return from_status(updated.status());
-  return json::object{{"registryId", c.account},
-                      {"repositoryName", name},
-                      {"imageScanningConfiguration", json::object{{"scanOnPush", updated->scan_on_push}}}};
+  return json::object{
+      {"registryId", c.account},
+      {"repositoryName", name},
+      {"imageScanningConfiguration", json::object{{"scanOnPush", updated->scan_on_push}}}};
 }
 
 namespace {
@@ -218,28 +230,32 @@ std::optional<ParsedArn> parse_repository_arn(std::string_view arn) {
     start = colon + 1;
   }
   std::string_view rest = arn.substr(start);
-  if (parts[0] != "arn" || parts[2] != "ecr" || rest.substr(0, 11) != "repository/") return std::nullopt;
+  if (parts[0] != "arn" || parts[2] != "ecr" || rest.substr(0, 11) != "repository/")
+    return std::nullopt;
   return ParsedArn{std::string(parts[3]), std::string(parts[4]), std::string(rest.substr(11))};
 }
 
 bool valid_arn_parts(const ParsedArn& arn) {
-  return arn.account.size() == 12 && arn.account.find_first_not_of("0123456789") == std::string::npos &&
+  return arn.account.size() == 12 &&
+         arn.account.find_first_not_of("0123456789") == std::string::npos &&
          validate_repository_name(arn.name).is_ok();
 }
 
 }  // namespace
 
 // The repository a resource ARN names, in the caller's account.
-#define ECR_RESOURCE_REPOSITORY(repo_var, c)                                                         \
-  ECR_ASSIGN(auto _arn_text, req_string((c).input, "resourceArn"));                                  \
-  auto _arn = parse_repository_arn(_arn_text);                                                       \
-  if (!_arn || _arn->region != options_.region || !valid_arn_parts(*_arn)) {                       \
-    return invalid_parameter("Invalid parameter at 'resourceArn' failed to satisfy constraint: 'Invalid ARN'"); \
-  }                                                                                                  \
-  if (_arn->account != (c).principal.account_id) {                                                   \
-    return ecr_error("AccessDeniedException", "not authorized to access resources of another account"); \
-  }                                                                                                  \
-  auto repo_var = registry_.repository(_arn->account, _arn->name);                                  \
+#define ECR_RESOURCE_REPOSITORY(repo_var, c)                                               \
+  ECR_ASSIGN(auto _arn_text, req_string((c).input, "resourceArn"));                        \
+  auto _arn = parse_repository_arn(_arn_text);                                             \
+  if (!_arn || _arn->region != options_.region || !valid_arn_parts(*_arn)) {               \
+    return invalid_parameter(                                                              \
+        "Invalid parameter at 'resourceArn' failed to satisfy constraint: 'Invalid ARN'"); \
+  }                                                                                        \
+  if (_arn->account != (c).principal.account_id) {                                         \
+    return ecr_error("AccessDeniedException",                                              \
+                     "not authorized to access resources of another account");             \
+  }                                                                                        \
+  auto repo_var = registry_.repository(_arn->account, _arn->name);                         \
   if (!repo_var) return repository_not_found(c, _arn->name)
 
 EcrResult EcrApi::tag_resource(Call& c) {

@@ -32,22 +32,27 @@ Status hex_decode32(const std::string& hex, auth::TokenKey& out) {
 
 Result<std::unique_ptr<IdentityService>> IdentityService::open(IdentityStore& store,
                                                                const auth::SecretBoxKey& master_key,
-                                                               const Clock& clock, IdentityOptions options) {
-  std::unique_ptr<IdentityService> svc(new IdentityService(store, master_key, clock, std::move(options)));
+                                                               const Clock& clock,
+                                                               IdentityOptions options) {
+  std::unique_ptr<IdentityService> svc(
+      new IdentityService(store, master_key, clock, std::move(options)));
   BERTH_ASSIGN_OR_RETURN(auto existing, store.get_setting(kTokenKeySetting));
   std::string sealed;
   if (existing) {
     sealed = *existing;
   } else {
     unsigned char raw[32];
-    if (RAND_bytes(raw, sizeof raw) != 1) return error(Code::kInternal, "no randomness for the token key");
-    BERTH_ASSIGN_OR_RETURN(std::string fresh, auth::seal_secret(to_hex(raw, sizeof raw), master_key, kTokenKeySetting));
+    if (RAND_bytes(raw, sizeof raw) != 1)
+      return error(Code::kInternal, "no randomness for the token key");
+    BERTH_ASSIGN_OR_RETURN(std::string fresh, auth::seal_secret(to_hex(raw, sizeof raw), master_key,
+                                                                kTokenKeySetting));
     BERTH_ASSIGN_OR_RETURN(sealed, store.put_setting_if_absent(kTokenKeySetting, fresh));
   }
   auto hex = auth::open_secret(sealed, master_key, kTokenKeySetting);
   if (!hex) {
     return error(Code::kFailedPrecondition,
-                 "cannot decrypt the registry token key: the secret key file does not belong to this database");
+                 "cannot decrypt the registry token key: the secret key file does not belong to "
+                 "this database");
   }
   BERTH_RETURN_IF_ERROR(hex_decode32(*hex, svc->token_key_));
   svc->download_key_ = svc->derive_key("layer-download-url");
@@ -75,9 +80,11 @@ Status IdentityService::create_account(const std::string& id, const std::string&
   return store_.create_account(AccountRecord{id, name, clock_.now_seconds()});
 }
 
-Status IdentityService::create_user(const std::string& account_id, const std::string& name, bool admin) {
+Status IdentityService::create_user(const std::string& account_id, const std::string& name,
+                                    bool admin) {
   if (name.empty() || name.size() > 64 ||
-      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+=,.@_-") !=
+      name.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+=,.@_-") !=
           std::string::npos) {
     return error(Code::kInvalidArgument, "a user name is 1-64 characters of [A-Za-z0-9+=,.@_-]");
   }
@@ -86,7 +93,8 @@ Status IdentityService::create_user(const std::string& account_id, const std::st
   return s;
 }
 
-Result<NewAccessKey> IdentityService::create_access_key(const std::string& account_id, const std::string& user_name,
+Result<NewAccessKey> IdentityService::create_access_key(const std::string& account_id,
+                                                        const std::string& user_name,
                                                         const std::optional<NewAccessKey>& given) {
   NewAccessKey key;
   if (given) {
@@ -100,9 +108,10 @@ Result<NewAccessKey> IdentityService::create_access_key(const std::string& accou
     BERTH_ASSIGN_OR_RETURN(key.access_key_id, auth::generate_access_key_id());
     BERTH_ASSIGN_OR_RETURN(key.secret_access_key, auth::generate_secret_access_key());
   }
-  BERTH_ASSIGN_OR_RETURN(std::string sealed, auth::seal_secret(key.secret_access_key, master_, key.access_key_id));
-  BERTH_RETURN_IF_ERROR(store_.create_access_key(
-      AccessKeyRecord{key.access_key_id, account_id, user_name, sealed, true, clock_.now_seconds()}));
+  BERTH_ASSIGN_OR_RETURN(std::string sealed,
+                         auth::seal_secret(key.secret_access_key, master_, key.access_key_id));
+  BERTH_RETURN_IF_ERROR(store_.create_access_key(AccessKeyRecord{
+      key.access_key_id, account_id, user_name, sealed, true, clock_.now_seconds()}));
   invalidate();
   return key;
 }
@@ -150,7 +159,8 @@ void IdentityService::recheck_generation() {
   }
 }
 
-Result<std::optional<IdentityService::CachedKey>> IdentityService::lookup_key(std::string_view access_key_id) {
+Result<std::optional<IdentityService::CachedKey>> IdentityService::lookup_key(
+    std::string_view access_key_id) {
   recheck_generation();
   {
     std::lock_guard lock(mu_);
@@ -204,7 +214,8 @@ Result<auth::Principal> IdentityService::authenticate_sigv4(const auth::SigV4Req
   auto verified = auth::verify_request(request, vo, lookup, clock_);
   if (!lookup_error.is_ok()) return lookup_error;
   if (!verified) return verified.take_status();
-  if (!found) return error(Code::kUnknownAccessKey, "The security token included in the request is invalid.");
+  if (!found)
+    return error(Code::kUnknownAccessKey, "The security token included in the request is invalid.");
   return principal_of(*found);
 }
 
@@ -214,15 +225,18 @@ Status IdentityService::precheck_sigv4(const auth::SigV4Request& request) {
   vo.service = "ecr";
   BERTH_ASSIGN_OR_RETURN(std::string key_id, auth::precheck_request(request, vo, clock_));
   BERTH_ASSIGN_OR_RETURN(auto key, lookup_key(key_id));
-  if (!key) return error(Code::kUnknownAccessKey, "The security token included in the request is invalid.");
+  if (!key)
+    return error(Code::kUnknownAccessKey, "The security token included in the request is invalid.");
   return Status::ok();
 }
 
-bool IdentityService::ConstantTimeEqual::operator()(const std::string& a, const std::string& b) const {
+bool IdentityService::ConstantTimeEqual::operator()(const std::string& a,
+                                                    const std::string& b) const {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-Result<auth::TokenClaims> IdentityService::verify_registry_header(std::string_view authorization_header) {
+Result<auth::TokenClaims> IdentityService::verify_registry_header(
+    std::string_view authorization_header) {
   recheck_generation();  // drops remembered headers too when identities change
   std::string header(authorization_header);
   {
@@ -237,15 +251,18 @@ Result<auth::TokenClaims> IdentityService::verify_registry_header(std::string_vi
   auto basic = auth::parse_basic_authorization(authorization_header);
   if (!basic) return error(Code::kTokenInvalid, "malformed basic credentials");
   if (basic->user != "AWS") return error(Code::kTokenInvalid, "the user name must be AWS");
-  BERTH_ASSIGN_OR_RETURN(auto claims, auth::verify_registry_token(basic->password, token_key_, clock_));
+  BERTH_ASSIGN_OR_RETURN(auto claims,
+                         auth::verify_registry_token(basic->password, token_key_, clock_));
   std::lock_guard lock(mu_);
   if (verified_headers_.size() >= kMaxVerifiedHeaders) verified_headers_.clear();
   verified_headers_.emplace(std::move(header), claims);
   return claims;
 }
 
-Result<auth::Principal> IdentityService::authenticate_registry(std::string_view authorization_header) {
-  if (authorization_header.empty()) return error(Code::kMissingAuthentication, "authentication required");
+Result<auth::Principal> IdentityService::authenticate_registry(
+    std::string_view authorization_header) {
+  if (authorization_header.empty())
+    return error(Code::kMissingAuthentication, "authentication required");
   BERTH_ASSIGN_OR_RETURN(auto claims, verify_registry_header(authorization_header));
   BERTH_ASSIGN_OR_RETURN(auto key, lookup_key(claims.access_key_id));
   if (!key || key->record.account_id != claims.account_id) {
@@ -257,8 +274,9 @@ Result<auth::Principal> IdentityService::authenticate_registry(std::string_view 
   return principal_of(*key);
 }
 
-std::string IdentityService::presign_download(const auth::Principal& principal, std::string_view repository,
-                                              std::string_view digest, int64_t ttl_seconds) {
+std::string IdentityService::presign_download(const auth::Principal& principal,
+                                              std::string_view repository, std::string_view digest,
+                                              int64_t ttl_seconds) {
   auth::DownloadGrant g;
   g.account_id = principal.account_id;
   g.repository = std::string(repository);
@@ -272,7 +290,8 @@ Result<auth::Principal> IdentityService::authenticate_download(std::string_view 
                                                                std::string_view repository,
                                                                std::string_view digest) {
   recheck_generation();
-  BERTH_ASSIGN_OR_RETURN(auto grant, auth::verify_download_query(raw_query, repository, digest, download_key_, clock_));
+  BERTH_ASSIGN_OR_RETURN(auto grant, auth::verify_download_query(raw_query, repository, digest,
+                                                                 download_key_, clock_));
   BERTH_ASSIGN_OR_RETURN(auto key, lookup_key(grant.access_key_id));
   if (!key || key->record.account_id != grant.account_id) {
     return error(Code::kPermissionDenied, "the download URL's access key is disabled or deleted");

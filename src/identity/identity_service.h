@@ -5,8 +5,8 @@
 // Hot path: a registry token is verified by its MAC alone, then its access key
 // is looked up in an in-memory cache. A verified Authorization header is
 // remembered with its claims until the token expires, so a client's next
-// request skips the base64 and the MAC; its key is still looked up each time. The cache is dropped whenever the
-// store's identity generation changes, which is checked at most once per
+// request skips the base64 and the MAC; its key is still looked up each time. The cache is dropped
+// whenever the store's identity generation changes, which is checked at most once per
 // `recheck_interval`, so a disabled or deleted key stops working on every node
 // within that interval (and at once on the node that changed it).
 //
@@ -57,7 +57,8 @@ struct BootstrapResult {
 class IdentityService {
  public:
   // Loads (or creates and stores, sealed) the registry token key.
-  static Result<std::unique_ptr<IdentityService>> open(IdentityStore& store, const auth::SecretBoxKey& master_key,
+  static Result<std::unique_ptr<IdentityService>> open(IdentityStore& store,
+                                                       const auth::SecretBoxKey& master_key,
                                                        const Clock& clock, IdentityOptions options);
 
   // On a registry without accounts: creates the default account, user
@@ -90,7 +91,8 @@ class IdentityService {
   // principal it carries (whose access must still be checked as for any
   // read). kPermissionDenied when altered, for another blob, expired, or its
   // access key is disabled or deleted.
-  Result<auth::Principal> authenticate_download(std::string_view raw_query, std::string_view repository,
+  Result<auth::Principal> authenticate_download(std::string_view raw_query,
+                                                std::string_view repository,
                                                 std::string_view digest);
   // A key for another MAC (e.g. pagination tokens), derived from the registry
   // secret so that every node derives the same one.
@@ -99,7 +101,8 @@ class IdentityService {
   // --- administration ---------------------------------------------------------
   Status create_account(const std::string& id, const std::string& name);
   Status create_user(const std::string& account_id, const std::string& name, bool admin);
-  Result<NewAccessKey> create_access_key(const std::string& account_id, const std::string& user_name,
+  Result<NewAccessKey> create_access_key(const std::string& account_id,
+                                         const std::string& user_name,
                                          const std::optional<NewAccessKey>& given = std::nullopt);
   // Disabling a key revokes every registry token it issued so far, for good:
   // they stay refused after the key is enabled again (tokens issued in the
@@ -114,7 +117,8 @@ class IdentityService {
     std::string secret;
     bool admin = false;
   };
-  IdentityService(IdentityStore& store, const auth::SecretBoxKey& master, const Clock& clock, IdentityOptions options)
+  IdentityService(IdentityStore& store, const auth::SecretBoxKey& master, const Clock& clock,
+                  IdentityOptions options)
       : store_(store), master_(master), clock_(clock), options_(std::move(options)) {}
 
   // The key, if it exists and is active.

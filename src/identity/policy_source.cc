@@ -31,14 +31,16 @@ std::string request_key(const auth::Principal& principal, const auth::AccessRequ
 }
 }  // namespace
 
-Result<std::shared_ptr<const policy::Document>> StorePolicySource::parsed(const std::string& text, policy::Kind kind) {
+Result<std::shared_ptr<const policy::Document>> StorePolicySource::parsed(const std::string& text,
+                                                                          policy::Kind kind) {
   const std::string key = (kind == policy::Kind::kIdentity ? "i" : "r") + text;
   {
     std::lock_guard lock(mu_);
     if (auto it = cache_.find(key); it != cache_.end()) return it->second;
   }
   auto doc = policy::parse(text, kind);
-  if (!doc) return error(Code::kInternal, "a stored policy no longer parses: " + doc.status().message());
+  if (!doc)
+    return error(Code::kInternal, "a stored policy no longer parses: " + doc.status().message());
   auto shared = std::make_shared<const policy::Document>(std::move(doc).value());
   std::lock_guard lock(mu_);
   if (cache_.size() >= kMaxCachedDocuments) cache_.clear();
@@ -46,8 +48,8 @@ Result<std::shared_ptr<const policy::Document>> StorePolicySource::parsed(const 
   return shared;
 }
 
-std::optional<auth::RequestPolicies> StorePolicySource::cached_policies_for(const auth::Principal& principal,
-                                                                           const auth::AccessRequest& request) {
+std::optional<auth::RequestPolicies> StorePolicySource::cached_policies_for(
+    const auth::Principal& principal, const auth::AccessRequest& request) {
   if (!generation_) return std::nullopt;
   const std::optional<uint64_t> now_generation = generation_();
   if (!now_generation) return std::nullopt;
@@ -71,7 +73,8 @@ Result<auth::RequestPolicies> StorePolicySource::policies_for(const auth::Princi
   if (read_generation) {
     std::lock_guard lock(mu_);
     if (found_.size() >= kMaxCachedRequests) found_.clear();
-    found_.insert_or_assign(request_key(principal, request), Found{*read_generation, read_at + kMaxPolicyAge, out});
+    found_.insert_or_assign(request_key(principal, request),
+                            Found{*read_generation, read_at + kMaxPolicyAge, out});
   }
   return out;
 }
@@ -79,16 +82,19 @@ Result<auth::RequestPolicies> StorePolicySource::policies_for(const auth::Princi
 Result<auth::RequestPolicies> StorePolicySource::read_policies(const auth::Principal& principal,
                                                                const auth::AccessRequest& request) {
   auth::RequestPolicies out;
-  BERTH_ASSIGN_OR_RETURN(auto inline_policies, meta_.list_user_policies(principal.account_id, principal.user_name));
+  BERTH_ASSIGN_OR_RETURN(auto inline_policies,
+                         meta_.list_user_policies(principal.account_id, principal.user_name));
   for (const auto& [name, text] : inline_policies) {
     BERTH_ASSIGN_OR_RETURN(auto doc, parsed(text, policy::Kind::kIdentity));
     out.identity.push_back(std::move(doc));
   }
-  BERTH_ASSIGN_OR_RETURN(auto attached, meta_.list_attached_user_policies(principal.account_id, principal.user_name));
+  BERTH_ASSIGN_OR_RETURN(
+      auto attached, meta_.list_attached_user_policies(principal.account_id, principal.user_name));
   for (const auto& arn : attached) {
     const policy::Document* managed = policy::managed_policy(arn);
     // Shared, never freed: an aliasing pointer that owns nothing.
-    if (managed != nullptr) out.identity.emplace_back(std::shared_ptr<const policy::Document>(), managed);
+    if (managed != nullptr)
+      out.identity.emplace_back(std::shared_ptr<const policy::Document>(), managed);
   }
 
   std::optional<std::string> resource_text;
@@ -100,7 +106,8 @@ Result<auth::RequestPolicies> StorePolicySource::read_policies(const auth::Princ
     if (repo) {
       repo_id = repo->id;
       BERTH_ASSIGN_OR_RETURN(resource_text, meta_.get_repository_policy(repo->id));
-    } else if (repo.status().code() != Code::kNameUnknown && repo.status().code() != Code::kNameInvalid) {
+    } else if (repo.status().code() != Code::kNameUnknown &&
+               repo.status().code() != Code::kNameInvalid) {
       return repo.take_status();
     }
   }

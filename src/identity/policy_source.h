@@ -16,8 +16,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -30,22 +30,25 @@ class StorePolicySource final : public auth::PolicySource {
  public:
   // `meta` is borrowed and must outlive this object.
   // `generation` may be empty: nothing is cached then.
-  explicit StorePolicySource(MetadataStore& meta, std::function<std::optional<uint64_t>()> generation = {})
+  explicit StorePolicySource(MetadataStore& meta,
+                             std::function<std::optional<uint64_t>()> generation = {})
       : meta_(meta), generation_(std::move(generation)) {}
 
   Result<auth::RequestPolicies> policies_for(const auth::Principal& principal,
                                              const auth::AccessRequest& request) override;
-  std::optional<auth::RequestPolicies> cached_policies_for(const auth::Principal& principal,
-                                                           const auth::AccessRequest& request) override;
+  std::optional<auth::RequestPolicies> cached_policies_for(
+      const auth::Principal& principal, const auth::AccessRequest& request) override;
 
   static constexpr std::chrono::milliseconds kMaxPolicyAge{2000};
 
  private:
   // policies_for without the cache.
-  Result<auth::RequestPolicies> read_policies(const auth::Principal& principal, const auth::AccessRequest& request);
+  Result<auth::RequestPolicies> read_policies(const auth::Principal& principal,
+                                              const auth::AccessRequest& request);
   // The parsed document of a stored `text`; kInternal when it no longer
   // parses (it was validated when stored).
-  Result<std::shared_ptr<const policy::Document>> parsed(const std::string& text, policy::Kind kind);
+  Result<std::shared_ptr<const policy::Document>> parsed(const std::string& text,
+                                                         policy::Kind kind);
 
   struct Found {
     uint64_t generation = 0;
@@ -56,8 +59,9 @@ class StorePolicySource final : public auth::PolicySource {
   MetadataStore& meta_;
   const std::function<std::optional<uint64_t>()> generation_;
   std::mutex mu_;
-  std::unordered_map<std::string, std::shared_ptr<const policy::Document>> cache_;  // guarded by mu_
-  std::unordered_map<std::string, Found> found_;                                    // guarded by mu_
+  std::unordered_map<std::string, std::shared_ptr<const policy::Document>>
+      cache_;                                     // guarded by mu_
+  std::unordered_map<std::string, Found> found_;  // guarded by mu_
 };
 
 }  // namespace berth::identity

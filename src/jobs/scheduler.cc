@@ -6,12 +6,15 @@
 
 namespace berth::jobs {
 
-Scheduler::~Scheduler() { stop(); }
+Scheduler::~Scheduler() {
+  stop();
+}
 
 void Scheduler::every(std::string name, std::chrono::seconds interval, std::function<void()> fn) {
   if (interval.count() <= 0) return;
   std::lock_guard lock(mu_);
-  jobs_.push_back(Job{std::move(name), interval, std::move(fn), std::chrono::steady_clock::now() + interval});
+  jobs_.push_back(
+      Job{std::move(name), interval, std::move(fn), std::chrono::steady_clock::now() + interval});
 }
 
 void Scheduler::start() {

@@ -29,10 +29,14 @@ std::shared_ptr<spdlog::logger> logger() {
 
 const char* level_name(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -40,7 +44,8 @@ const char* level_name(Level l) {
 std::string now_rfc3339() {
   auto now = std::chrono::system_clock::now();
   auto secs = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
@@ -51,16 +56,23 @@ std::string now_rfc3339() {
 
 bool set_level(std::string_view level) {
   Level l;
-  if (level == "debug") l = Level::kDebug;
-  else if (level == "info") l = Level::kInfo;
-  else if (level == "warn" || level == "warning") l = Level::kWarn;
-  else if (level == "error") l = Level::kError;
-  else return false;
+  if (level == "debug")
+    l = Level::kDebug;
+  else if (level == "info")
+    l = Level::kInfo;
+  else if (level == "warn" || level == "warning")
+    l = Level::kWarn;
+  else if (level == "error")
+    l = Level::kError;
+  else
+    return false;
   g_level = static_cast<int>(l);
   return true;
 }
 
-bool enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
+bool enabled(Level level) {
+  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+}
 
 void write(Level level, std::string_view msg, boost::json::object fields) {
   if (!enabled(level)) return;

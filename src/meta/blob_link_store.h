@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "core/digest.h"
-#include "core/status.h"
 #include "core/records.h"
+#include "core/status.h"
 
 namespace berth {
 
@@ -25,7 +25,7 @@ class BlobLinkStore {
   virtual Status unlink_blob(RepositoryId repo, const Digest& digest) = 0;
   // Repositories of `account` that link `digest` (for mounts without `from`).
   virtual Result<std::vector<RepositoryId>> repositories_with_blob(std::string_view account_id,
-                                                                  const Digest& digest) = 0;
+                                                                   const Digest& digest) = 0;
   // Every digest some repository links, once, with its recorded size (the
   // largest, should links disagree), ordered by digest (for `berth scrub`).
   virtual Result<std::vector<BlobLink>> linked_blobs() = 0;

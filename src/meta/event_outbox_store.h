@@ -29,11 +29,13 @@ class EventOutboxStore {
   virtual Status append_events(const std::vector<OutboxEvent>& events) = 0;
   // Events with a sequence above `after_sequence` that `webhook` has not had,
   // oldest (lowest sequence) first, at most `limit`; their sequence is filled in.
-  virtual Result<std::vector<OutboxEvent>> undelivered_events(std::string_view webhook, int64_t after_sequence,
+  virtual Result<std::vector<OutboxEvent>> undelivered_events(std::string_view webhook,
+                                                              int64_t after_sequence,
                                                               size_t limit) = 0;
   // Records that `webhook` acknowledged event `sequence`. Idempotent;
   // kNotFound when there is no such event.
-  virtual Status mark_event_delivered(std::string_view webhook, int64_t sequence, int64_t when_ms) = 0;
+  virtual Status mark_event_delivered(std::string_view webhook, int64_t sequence,
+                                      int64_t when_ms) = 0;
 };
 
 }  // namespace berth

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "core/digest.h"
-#include "core/status.h"
 #include "core/records.h"
+#include "core/status.h"
 
 namespace berth {
 
@@ -42,7 +42,8 @@ class GcStore {
   // marked pending deletion, and its size is returned (0 when no link recorded
   // one), recording `now` as the time of the claim. A dry run changes nothing.
   virtual Result<std::optional<int64_t>> gc_claim(const Digest& digest, int64_t linked_before,
-                                                  int64_t writes_after, bool dry_run, int64_t now) = 0;
+                                                  int64_t writes_after, bool dry_run,
+                                                  int64_t now) = 0;
   // Drops the candidates among `digests` that a manifest still refers to, in
   // one transaction (checked inside it, so a reference removed meanwhile keeps
   // its candidate). Returns the digests dropped.

@@ -1,6 +1,6 @@
 // IdentityStore: accounts, users, access keys and registry-wide settings.
-// Implementations: sqlite/ and postgres/ (each sharing the metadata store's database). Secrets arrive here
-// already sealed (auth/secret_box.h); the store never sees a plaintext secret.
+// Implementations: sqlite/ and postgres/ (each sharing the metadata store's database). Secrets
+// arrive here already sealed (auth/secret_box.h); the store never sees a plaintext secret.
 //
 // Every method is thread-safe and atomic. Each change to users or keys bumps
 // identity_generation(), which lets servers notice changes made by other
@@ -67,7 +67,8 @@ class IdentityStore {
   // Enables or disables a key; kNotFound when absent. Disabling also raises
   // the key's tokens_not_before to `tokens_not_before` (never lowers it), in
   // the same transaction; enabling leaves tokens_not_before as it is.
-  virtual Status set_access_key_active(std::string_view id, bool active, int64_t tokens_not_before) = 0;
+  virtual Status set_access_key_active(std::string_view id, bool active,
+                                       int64_t tokens_not_before) = 0;
   virtual Status delete_access_key(std::string_view id) = 0;
 
   virtual Result<int64_t> identity_generation() = 0;
@@ -76,7 +77,8 @@ class IdentityStore {
   virtual Result<std::optional<std::string>> get_setting(std::string_view key) = 0;
   // Stores `value` unless the key exists; returns the value now stored, so
   // concurrent first starts agree on one value.
-  virtual Result<std::string> put_setting_if_absent(std::string_view key, std::string_view value) = 0;
+  virtual Result<std::string> put_setting_if_absent(std::string_view key,
+                                                    std::string_view value) = 0;
 };
 
 }  // namespace berth

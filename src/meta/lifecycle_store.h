@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "core/digest.h"
-#include "core/status.h"
 #include "core/records.h"
+#include "core/status.h"
 
 namespace berth {
 
@@ -22,12 +22,14 @@ class LifecycleStore {
 
   // Sets (or with nullopt removes) the repository's lifecycle policy text.
   // kNameUnknown when the repository does not exist.
-  virtual Status set_lifecycle_policy(RepositoryId repo, const std::optional<std::string>& text) = 0;
+  virtual Status set_lifecycle_policy(RepositoryId repo,
+                                      const std::optional<std::string>& text) = 0;
   virtual Status mark_lifecycle_evaluated(RepositoryId repo, int64_t when) = 0;
   // Every repository, in every account, that has a lifecycle policy, by
   // account and name in byte order.
   virtual Result<std::vector<RepositoryRecord>> repositories_with_lifecycle_policy() = 0;
-  virtual Status put_lifecycle_preview(RepositoryId repo, const LifecyclePreviewRecord& preview) = 0;
+  virtual Status put_lifecycle_preview(RepositoryId repo,
+                                       const LifecyclePreviewRecord& preview) = 0;
   // kLifecyclePolicyPreviewNotFound when none was started.
   virtual Result<LifecyclePreviewRecord> get_lifecycle_preview(RepositoryId repo) = 0;
   // Deletes a manifest the lifecycle chose, only if its tags are still exactly
@@ -39,7 +41,8 @@ class LifecycleStore {
   virtual Status record_expirations(const std::vector<ExpirationRecord>& expirations) = 0;
   // The most recent `limit` records, newest (last recorded) first; all
   // accounts when `account_id` is empty.
-  virtual Result<std::vector<ExpirationRecord>> list_expirations(std::string_view account_id, size_t limit) = 0;
+  virtual Result<std::vector<ExpirationRecord>> list_expirations(std::string_view account_id,
+                                                                 size_t limit) = 0;
 };
 
 }  // namespace berth

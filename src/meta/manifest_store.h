@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "core/digest.h"
-#include "core/status.h"
 #include "core/records.h"
+#include "core/status.h"
 
 namespace berth {
 
@@ -30,7 +30,8 @@ class ManifestStore {
   // The pull path in one read: the manifest `digest` (when set) or else `tag`
   // names in the account's repository `repo_name`. kNameUnknown when the
   // account has no such repository, kManifestUnknown when it lacks the manifest.
-  virtual Result<ResolvedManifest> resolve_manifest(std::string_view account_id, std::string_view repo_name,
+  virtual Result<ResolvedManifest> resolve_manifest(std::string_view account_id,
+                                                    std::string_view repo_name,
                                                     const Digest* digest, std::string_view tag) = 0;
   // Deletes the manifest and every tag pointing at it. kManifestUnknown when
   // absent; kManifestReferenced when an index in the repository still lists it.
@@ -48,16 +49,19 @@ class ManifestStore {
   virtual Result<ImageDeletion> delete_image(RepositoryId repo, const Digest& digest,
                                              std::optional<std::string_view> tag) = 0;
   // The repository's tags in byte order (PageRequest), paged by name.
-  virtual Result<std::vector<std::string>> list_tags(RepositoryId repo, const PageRequest& page) = 0;
+  virtual Result<std::vector<std::string>> list_tags(RepositoryId repo,
+                                                     const PageRequest& page) = 0;
   // Manifests in `repo` whose subject is `subject`, optionally only those with
   // `artifact_type`, ordered by digest.
   virtual Result<std::vector<ReferrerRecord>> list_referrers(
       RepositoryId repo, const Digest& subject, std::optional<std::string_view> artifact_type) = 0;
   // All images of a repository with their tags, ordered by digest, paged by
   // digest. Manifest bytes are not filled in.
-  virtual Result<std::vector<ImageRecord>> list_images(RepositoryId repo, const PageRequest& page) = 0;
+  virtual Result<std::vector<ImageRecord>> list_images(RepositoryId repo,
+                                                       const PageRequest& page) = 0;
   // Tags pointing at `digest`, in byte order.
-  virtual Result<std::vector<std::string>> tags_for_manifest(RepositoryId repo, const Digest& digest) = 0;
+  virtual Result<std::vector<std::string>> tags_for_manifest(RepositoryId repo,
+                                                             const Digest& digest) = 0;
   // Records a pull time in milliseconds since the epoch (best effort; may be
   // coalesced; never moves a recorded time backwards). Durability as for
   // upload sessions (meta/upload_store.h): visible at once, durable lazily.

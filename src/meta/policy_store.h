@@ -26,30 +26,33 @@ class PolicyStore {
   virtual Result<std::optional<std::string>> get_repository_policy(RepositoryId repo) = 0;
   // Sets (a text) or removes (nullopt) the policy; returns the text it
   // replaced, nullopt when there was none.
-  virtual Result<std::optional<std::string>> set_repository_policy(RepositoryId repo,
-                                                                   const std::optional<std::string>& text) = 0;
+  virtual Result<std::optional<std::string>> set_repository_policy(
+      RepositoryId repo, const std::optional<std::string>& text) = 0;
 
   // An account's registry policy, as above.
   virtual Result<std::optional<std::string>> get_registry_policy(std::string_view account_id) = 0;
-  virtual Result<std::optional<std::string>> set_registry_policy(std::string_view account_id,
-                                                                 const std::optional<std::string>& text) = 0;
+  virtual Result<std::optional<std::string>> set_registry_policy(
+      std::string_view account_id, const std::optional<std::string>& text) = 0;
 
   // A user's inline policies, (name, text) in byte order of name.
   virtual Result<std::vector<std::pair<std::string, std::string>>> list_user_policies(
       std::string_view account_id, std::string_view user) = 0;
   // Creates or replaces the inline policy `name`.
-  virtual Status put_user_policy(std::string_view account_id, std::string_view user, std::string_view name,
-                                 std::string_view text) = 0;
+  virtual Status put_user_policy(std::string_view account_id, std::string_view user,
+                                 std::string_view name, std::string_view text) = 0;
   // kNotFound when the user has no inline policy `name`.
-  virtual Status delete_user_policy(std::string_view account_id, std::string_view user, std::string_view name) = 0;
+  virtual Status delete_user_policy(std::string_view account_id, std::string_view user,
+                                    std::string_view name) = 0;
 
   // The managed policy ARNs attached to a user, in byte order.
   virtual Result<std::vector<std::string>> list_attached_user_policies(std::string_view account_id,
                                                                        std::string_view user) = 0;
   // Attaching twice is not an error.
-  virtual Status attach_user_policy(std::string_view account_id, std::string_view user, std::string_view arn) = 0;
+  virtual Status attach_user_policy(std::string_view account_id, std::string_view user,
+                                    std::string_view arn) = 0;
   // kNotFound when `arn` is not attached.
-  virtual Status detach_user_policy(std::string_view account_id, std::string_view user, std::string_view arn) = 0;
+  virtual Status detach_user_policy(std::string_view account_id, std::string_view user,
+                                    std::string_view arn) = 0;
 };
 
 }  // namespace berth

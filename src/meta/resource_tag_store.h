@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/status.h"
 #include "core/records.h"
+#include "core/status.h"
 
 namespace berth {
 
@@ -18,13 +18,14 @@ class ResourceTagStore {
   virtual ~ResourceTagStore() = default;
 
   // In byte order of key.
-  virtual Result<std::vector<std::pair<std::string, std::string>>> get_resource_tags(RepositoryId repo) = 0;
+  virtual Result<std::vector<std::pair<std::string, std::string>>> get_resource_tags(
+      RepositoryId repo) = 0;
   // Repositories, in every account, carrying resource tag `key` = `value`.
-  virtual Result<std::vector<RepositoryRecord>> repositories_with_resource_tag(std::string_view key,
-                                                                              std::string_view value) = 0;
+  virtual Result<std::vector<RepositoryRecord>> repositories_with_resource_tag(
+      std::string_view key, std::string_view value) = 0;
   // Replaces the whole tag set.
-  virtual Status set_resource_tags(RepositoryId repo,
-                                   const std::vector<std::pair<std::string, std::string>>& tags) = 0;
+  virtual Status set_resource_tags(
+      RepositoryId repo, const std::vector<std::pair<std::string, std::string>>& tags) = 0;
 };
 
 }  // namespace berth

@@ -67,7 +67,8 @@ std::vector<LifecyclePreviewResult> preview_results_from_json(std::string_view t
     if (!e.is_object()) continue;
     const auto& o = e.as_object();
     LifecyclePreviewResult r;
-    if (const auto* d = o.if_contains("digest"); d != nullptr && d->is_string()) r.digest = d->as_string();
+    if (const auto* d = o.if_contains("digest"); d != nullptr && d->is_string())
+      r.digest = d->as_string();
     if (const auto* t = o.if_contains("tags"); t != nullptr && t->is_array()) {
       for (const auto& tag : t->as_array()) {
         if (tag.is_string()) r.tags.emplace_back(tag.as_string());

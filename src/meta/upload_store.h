@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "core/digest.h"
-#include "core/status.h"
 #include "core/records.h"
+#include "core/status.h"
 
 namespace berth {
 
@@ -32,7 +32,8 @@ class UploadStore {
   // (then extended to `until`). kBlobUploadInvalid while someone else holds
   // it; kBlobUploadUnknown when the upload does not exist. Of concurrent
   // callers for a free lease exactly one gets it.
-  virtual Status acquire_upload_lease(std::string_view id, std::string_view holder, int64_t now, int64_t until) = 0;
+  virtual Status acquire_upload_lease(std::string_view id, std::string_view holder, int64_t now,
+                                      int64_t until) = 0;
   // Frees the lease at once if `holder` has it; otherwise changes nothing.
   virtual Status release_upload_lease(std::string_view id, std::string_view holder) = 0;
   virtual Result<std::vector<UploadRecord>> uploads_started_before(int64_t when) = 0;
@@ -46,8 +47,8 @@ class UploadStore {
   // The last step of an upload, in one transaction: link_blob, end_blob_write
   // and delete_upload. kUnavailable (and nothing changes) while the digest is
   // pending deletion.
-  virtual Status complete_upload(RepositoryId repo, const Digest& digest, int64_t size, std::string_view upload_id,
-                                 int64_t now) = 0;
+  virtual Status complete_upload(RepositoryId repo, const Digest& digest, int64_t size,
+                                 std::string_view upload_id, int64_t now) = 0;
 };
 
 }  // namespace berth

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/status.h"
 #include "core/records.h"
+#include "core/status.h"
 
 namespace berth {
 

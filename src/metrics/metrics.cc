@@ -28,8 +28,9 @@ std::string join_key(const LabelValues& values) {
   return key;
 }
 
-void append_labels(std::string& out, const std::vector<std::string>& names, const LabelValues& values,
-                   std::string_view extra_name = {}, std::string_view extra_value = {}) {
+void append_labels(std::string& out, const std::vector<std::string>& names,
+                   const LabelValues& values, std::string_view extra_name = {},
+                   std::string_view extra_value = {}) {
   if (names.empty() && extra_name.empty()) return;
   out += '{';
   bool first = true;
@@ -102,7 +103,8 @@ Histogram::Histogram(const std::vector<double>& bounds)
 
 void Histogram::observe(double v) {
   // The first bucket whose upper bound is >= v ("le"); past the last, +Inf.
-  const size_t i = static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
+  const size_t i =
+      static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
   counts_[i].fetch_add(1, std::memory_order_relaxed);
   sum_.fetch_add(v, std::memory_order_relaxed);
 }
@@ -120,8 +122,8 @@ Histogram::Snapshot Histogram::snapshot() const {
 }
 
 const std::vector<double>& default_latency_buckets() {
-  static const std::vector<double> buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                           0.1,    0.25,  0.5,    1,     2.5,  5,     10, 30};
+  static const std::vector<double> buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                           0.25,   0.5,   1,      2.5,   5,    10,    30};
   return buckets;
 }
 
@@ -180,7 +182,8 @@ void Family<M>::clear() {
 
 template <class M>
 void Family<M>::render(std::string& out) const {
-  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name_, escape_help(help_), name_, type_name(type_of<M>()));
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name_, escape_help(help_), name_,
+                     type_name(type_of<M>()));
   std::shared_lock lock(mu_);
   for (const auto& [key, s] : series_) {
     if constexpr (std::is_same_v<M, Histogram>) {
@@ -226,16 +229,20 @@ template class Family<Histogram>;
 
 Registry::Entry* Registry::find(const std::string& name) {
   for (auto& e : families_) {
-    const std::string& n = e.counter ? e.counter->name() : e.gauge ? e.gauge->name() : e.histogram->name();
+    const std::string& n = e.counter ? e.counter->name()
+                           : e.gauge ? e.gauge->name()
+                                     : e.histogram->name();
     if (n == name) return &e;
   }
   return nullptr;
 }
 
-CounterFamily& Registry::counter(std::string name, std::string help, std::vector<std::string> labels) {
+CounterFamily& Registry::counter(std::string name, std::string help,
+                                 std::vector<std::string> labels) {
   std::lock_guard lock(mu_);
   if (Entry* e = find(name); e != nullptr && e->counter) return *e->counter;
-  Entry e{Type::kCounter, std::make_unique<CounterFamily>(std::move(name), std::move(help), std::move(labels)),
+  Entry e{Type::kCounter,
+          std::make_unique<CounterFamily>(std::move(name), std::move(help), std::move(labels)),
           nullptr, nullptr};
   families_.push_back(std::move(e));
   return *families_.back().counter;
@@ -244,18 +251,20 @@ CounterFamily& Registry::counter(std::string name, std::string help, std::vector
 GaugeFamily& Registry::gauge(std::string name, std::string help, std::vector<std::string> labels) {
   std::lock_guard lock(mu_);
   if (Entry* e = find(name); e != nullptr && e->gauge) return *e->gauge;
-  Entry e{Type::kGauge, nullptr, std::make_unique<GaugeFamily>(std::move(name), std::move(help), std::move(labels)),
+  Entry e{Type::kGauge, nullptr,
+          std::make_unique<GaugeFamily>(std::move(name), std::move(help), std::move(labels)),
           nullptr};
   families_.push_back(std::move(e));
   return *families_.back().gauge;
 }
 
-HistogramFamily& Registry::histogram(std::string name, std::string help, std::vector<std::string> labels,
-                                     std::vector<double> bounds) {
+HistogramFamily& Registry::histogram(std::string name, std::string help,
+                                     std::vector<std::string> labels, std::vector<double> bounds) {
   std::lock_guard lock(mu_);
   if (Entry* e = find(name); e != nullptr && e->histogram) return *e->histogram;
   Entry e{Type::kHistogram, nullptr, nullptr,
-          std::make_unique<HistogramFamily>(std::move(name), std::move(help), std::move(labels), std::move(bounds))};
+          std::make_unique<HistogramFamily>(std::move(name), std::move(help), std::move(labels),
+                                            std::move(bounds))};
   families_.push_back(std::move(e));
   return *families_.back().histogram;
 }

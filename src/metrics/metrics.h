@@ -157,9 +157,9 @@ class Registry {
   Entry* find(const std::string& name);
 
   mutable std::mutex mu_;
-  std::vector<Entry> families_;                  // guarded by mu_ (the vector, not the families)
+  std::vector<Entry> families_;                    // guarded by mu_ (the vector, not the families)
   std::vector<std::function<void()>> collectors_;  // guarded by mu_
-  mutable std::mutex render_mu_;                 // one render at a time (collectors set shared gauges)
+  mutable std::mutex render_mu_;  // one render at a time (collectors set shared gauges)
 };
 
 inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";

@@ -44,7 +44,8 @@ awaitable<void> OciApi::tags(Exchange& ex, const Target& t) {
     auto list = co_await call([&] { return registry_.list_tags(*repo, *page); });
     if (!list) co_return co_await fail(ex, list.status());
     for (const auto& tag : list->items) tags.emplace_back(tag);
-    if (list->next_after) link = next_link("/v2/" + t.name + "/tags/list", page->limit, *list->next_after);
+    if (list->next_after)
+      link = next_link("/v2/" + t.name + "/tags/list", page->limit, *list->next_after);
   }
   auto res = response(ex, http::status::ok);
   res.set(http::field::content_type, "application/json");
@@ -60,10 +61,12 @@ awaitable<void> OciApi::referrers(Exchange& ex, const Target& t) {
   if (!subject) co_return co_await fail(ex, subject.status());
   std::optional<std::string> artifact_type;
   auto params = ex.url().params();
-  if (auto it = params.find("artifactType"); it != params.end()) artifact_type = std::string((*it).value);
+  if (auto it = params.find("artifactType"); it != params.end())
+    artifact_type = std::string((*it).value);
   auto list = co_await call([&] {
     return registry_.list_referrers(
-        *repo, *subject, artifact_type ? std::optional<std::string_view>(*artifact_type) : std::nullopt);
+        *repo, *subject,
+        artifact_type ? std::optional<std::string_view>(*artifact_type) : std::nullopt);
   });
   if (!list) co_return co_await fail(ex, list.status());
   json::array manifests;

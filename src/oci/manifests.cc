@@ -17,10 +17,13 @@ awaitable<void> OciApi::get_manifest(Exchange& ex, const Target& t) {
   // loop: no store call, so nothing that could block. Everything else, and a
   // GET whose pull is due to be recorded (a write), goes through the offloader.
   Result<ResolvedManifest> found = error(Code::kInternal, "manifest not looked up");
-  const std::optional<uint64_t> generation = metadata_generation();  // before the read: a racing write makes
-                                                                     // the entry stale, never wrong
+  const std::optional<uint64_t> generation =
+      metadata_generation();  // before the read: a racing write makes
+                              // the entry stale, never wrong
   std::optional<ResolvedManifest> cached;
-  if (generation) cached = manifests_.get(account, t.name, t.reference, *generation, registry_.clock().now_millis());
+  if (generation)
+    cached =
+        manifests_.get(account, t.name, t.reference, *generation, registry_.clock().now_millis());
   const bool pull_due = cached && record_pull &&
                         (!cached->manifest.last_pulled_at_ms ||
                          registry_.clock().now_millis() - *cached->manifest.last_pulled_at_ms >=
@@ -28,9 +31,11 @@ awaitable<void> OciApi::get_manifest(Exchange& ex, const Target& t) {
   if (cached && !pull_due) {
     found = std::move(*cached);
   } else {
-    found = co_await call([&] { return registry_.pull_manifest(account, t.name, t.reference, record_pull); });
+    found = co_await call(
+        [&] { return registry_.pull_manifest(account, t.name, t.reference, record_pull); });
     if (found && generation) {
-      manifests_.put(account, t.name, t.reference, *found, *generation, registry_.clock().now_millis());
+      manifests_.put(account, t.name, t.reference, *found, *generation,
+                     registry_.clock().now_millis());
     }
   }
   if (!found) {
@@ -53,11 +58,13 @@ awaitable<void> OciApi::put_manifest(Exchange& ex, const Target& t) {
   auto body = co_await ex.read_body(kMaxManifestBytes);
   if (!body) {
     Status s = body.status();
-    if (s.code() == Code::kInvalidArgument) s = error(Code::kManifestInvalid, s.message());  // a broken chunk
+    if (s.code() == Code::kInvalidArgument)
+      s = error(Code::kManifestInvalid, s.message());  // a broken chunk
     co_return co_await fail(ex, s);
   }
   const std::string_view content_type = ex.header(http::field::content_type);
-  auto put = co_await call([&] { return registry_.put_manifest(*repo, t.reference, *body, content_type); });
+  auto put = co_await call(
+      [&] { return registry_.put_manifest(*repo, t.reference, *body, content_type); });
   if (!put) {
     Status s = put.status();
     // The spec reports a missing child manifest like a missing blob: the

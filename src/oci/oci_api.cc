@@ -14,7 +14,8 @@ using server::Exchange;
 using server::net::awaitable;
 
 namespace {
-constexpr std::string_view kTokenExpiredMessage = "Your authorization token has expired. Reauthenticate and try again.";
+constexpr std::string_view kTokenExpiredMessage =
+    "Your authorization token has expired. Reauthenticate and try again.";
 }
 
 std::string OciApi::account_of(const Exchange& ex) const {
@@ -30,7 +31,8 @@ std::string_view OciApi::action_of(const Exchange& ex, const Target& t) {
   return required_action(t.route, ex.request().method_string());
 }
 
-awaitable<Status> OciApi::authorize(const Exchange& ex, std::string_view action, std::string_view repository) {
+awaitable<Status> OciApi::authorize(const Exchange& ex, std::string_view action,
+                                    std::string_view repository) {
   std::string account = account_of(ex);
   std::string source_ip = auth::source_ip_of(ex.remote_address());
   // Decided on the event loop when the policies are cached; else on a worker (store calls).
@@ -39,11 +41,13 @@ awaitable<Status> OciApi::authorize(const Exchange& ex, std::string_view action,
     co_return *decided;
   }
   co_return co_await call([&]() -> Status {
-    return access_.check(ex.principal(), auth::AccessRequest{action, account, repository, source_ip});
+    return access_.check(ex.principal(),
+                         auth::AccessRequest{action, account, repository, source_ip});
   });
 }
 
-awaitable<Result<RepositoryRecord>> OciApi::repository_for(const Exchange& ex, std::string_view name,
+awaitable<Result<RepositoryRecord>> OciApi::repository_for(const Exchange& ex,
+                                                           std::string_view name,
                                                            std::string_view action, bool for_push) {
   Status allowed = co_await authorize(ex, action, name);
   if (!allowed.is_ok()) co_return allowed;
@@ -60,9 +64,11 @@ server::Response OciApi::response(const Exchange& ex, http::status status) const
   return res;
 }
 
-server::Response OciApi::blob_created(const Exchange& ex, std::string_view repository, const Digest& digest) const {
+server::Response OciApi::blob_created(const Exchange& ex, std::string_view repository,
+                                      const Digest& digest) const {
   auto res = response(ex, http::status::created);
-  res.set(http::field::location, location("/v2/" + std::string(repository) + "/blobs/" + digest.str()));
+  res.set(http::field::location,
+          location("/v2/" + std::string(repository) + "/blobs/" + digest.str()));
   res.set("Docker-Content-Digest", digest.str());
   return res;
 }
@@ -109,13 +115,15 @@ awaitable<void> OciApi::handle(Exchange& ex) {
       co_return co_await fail(ex, error(Code::kTokenExpired, std::string(kTokenExpiredMessage)));
     }
     // A presigned download URL that is altered, expired or for another blob.
-    if (ex.auth_failure().code() == Code::kPermissionDenied) co_return co_await fail(ex, ex.auth_failure());
+    if (ex.auth_failure().code() == Code::kPermissionDenied)
+      co_return co_await fail(ex, ex.auth_failure());
     co_return co_await fail(ex, error(Code::kUnauthenticated, "authentication required"));
   }
   const auto m = ex.method();
   const bool get = m == http::verb::get || m == http::verb::head;
   switch (t.route) {
-    case Route::kBase: co_return co_await base(ex);
+    case Route::kBase:
+      co_return co_await base(ex);
     case Route::kCatalog:
       if (get) co_return co_await catalog(ex);
       break;
@@ -146,7 +154,8 @@ awaitable<void> OciApi::handle(Exchange& ex) {
     case Route::kUnknown: {
       auto res = response(ex, http::status::not_found);
       res.set(http::field::content_type, "application/json");
-      res.body() = R"({"errors":[{"code":"NAME_UNKNOWN","message":"no such route","detail":null}]})";
+      res.body() =
+          R"({"errors":[{"code":"NAME_UNKNOWN","message":"no such route","detail":null}]})";
       co_return co_await ex.send(std::move(res));
     }
   }

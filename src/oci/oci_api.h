@@ -39,7 +39,8 @@ struct OciOptions {
 
 class OciApi {
  public:
-  OciApi(Registry& registry, const auth::AccessControl& access, server::Offloader& offload, OciOptions options)
+  OciApi(Registry& registry, const auth::AccessControl& access, server::Offloader& offload,
+         OciOptions options)
       : registry_(registry), access_(access), offload_(offload), options_(std::move(options)) {}
 
   // Serves one /v2 request. Never throws.
@@ -75,20 +76,24 @@ class OciApi {
                                            std::string_view repository);
   server::Response response(const server::Exchange& ex, server::http::status status) const;
   // 201 Created for a blob now in `repository`, with its Location and digest.
-  server::Response blob_created(const server::Exchange& ex, std::string_view repository, const Digest& digest) const;
+  server::Response blob_created(const server::Exchange& ex, std::string_view repository,
+                                const Digest& digest) const;
   Awaitable fail(server::Exchange& ex, Status status);
   std::string location(std::string_view path) const;
   Awaitable upload_progress(server::Exchange& ex, const Target& t, server::http::status status,
                             const UploadStatus& upload);
   // The repository for a request: authorizes `action`, then looks it up
   // (on a worker; creates it when `for_push` and options allow).
-  server::net::awaitable<Result<RepositoryRecord>> repository_for(const server::Exchange& ex, std::string_view name,
-                                                                  std::string_view action, bool for_push);
+  server::net::awaitable<Result<RepositoryRecord>> repository_for(const server::Exchange& ex,
+                                                                  std::string_view name,
+                                                                  std::string_view action,
+                                                                  bool for_push);
   // Drops an upload append on a worker (its destructor gives back a lease).
   server::net::awaitable<void> release(std::unique_ptr<UploadAppend>& append);
   // 416 for a chunk that does not continue the upload: `res` with the
   // upload's current Range, Location and id.
-  Awaitable refuse_range(server::Exchange& ex, const Target& t, const RepositoryRecord& repo, server::Response res);
+  Awaitable refuse_range(server::Exchange& ex, const Target& t, const RepositoryRecord& repo,
+                         server::Response res);
   // Runs a registry call on the offload pool (see server/offload.h).
   template <typename F>
   server::net::awaitable<std::invoke_result_t<F&>> call(F fn) {

@@ -32,7 +32,8 @@ std::string next_link(std::string_view path, size_t n, std::string_view last) {
   u.set_path(path);
   // Everything but unreserved characters is percent-encoded: page_from_query
   // reads the query form-style, where a bare '+' would come back as a space.
-  u.set_encoded_query("n=" + std::to_string(n) + "&last=" + boost::urls::encode(last, boost::urls::unreserved_chars));
+  u.set_encoded_query("n=" + std::to_string(n) +
+                      "&last=" + boost::urls::encode(last, boost::urls::unreserved_chars));
   return "<" + std::string(u.buffer()) + ">; rel=\"next\"";
 }
 

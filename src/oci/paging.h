@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "core/status.h"
 #include "core/records.h"
+#include "core/status.h"
 
 namespace berth::oci {
 

@@ -61,10 +61,14 @@ std::string_view required_action(Route route, std::string_view method) {
   const bool read = method == "GET" || method == "HEAD";
   switch (route) {
     case Route::kBase:
-    case Route::kUnknown: return {};
-    case Route::kCatalog: return read ? "ecr:DescribeRepositories" : "";
-    case Route::kTags: return read ? "ecr:ListImages" : "";
-    case Route::kReferrers: return read ? "ecr:BatchGetImage" : "";
+    case Route::kUnknown:
+      return {};
+    case Route::kCatalog:
+      return read ? "ecr:DescribeRepositories" : "";
+    case Route::kTags:
+      return read ? "ecr:ListImages" : "";
+    case Route::kReferrers:
+      return read ? "ecr:BatchGetImage" : "";
     case Route::kManifest:
       if (read) return "ecr:BatchGetImage";
       if (method == "PUT") return "ecr:PutImage";
@@ -75,7 +79,8 @@ std::string_view required_action(Route route, std::string_view method) {
       if (method == "HEAD") return "ecr:BatchCheckLayerAvailability";
       if (method == "DELETE") return "ecr:BatchDeleteImage";
       return {};
-    case Route::kUploadStart: return method == "POST" ? "ecr:InitiateLayerUpload" : "";
+    case Route::kUploadStart:
+      return method == "POST" ? "ecr:InitiateLayerUpload" : "";
     case Route::kUpload:
       if (method == "PUT") return "ecr:CompleteLayerUpload";
       if (method == "PATCH" || method == "GET" || method == "DELETE") return "ecr:UploadLayerPart";

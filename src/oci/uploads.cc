@@ -38,13 +38,17 @@ std::optional<uint64_t> content_length(const Exchange& ex) {
 }
 
 // Who streams the upload, for the per-account and per-key upload caps.
-Uploader uploader_of(const Exchange& ex) { return Uploader{ex.principal().account_id, ex.principal().access_key_id}; }
+Uploader uploader_of(const Exchange& ex) {
+  return Uploader{ex.principal().account_id, ex.principal().access_key_id};
+}
 
 // Streams the request body into `append`.
 awaitable<Status> stream_into(Exchange& ex, UploadAppend& append) {
-  auto n = co_await ex.stream_body([&append](const char* data, size_t size) { return append.write(data, size); });
+  auto n = co_await ex.stream_body(
+      [&append](const char* data, size_t size) { return append.write(data, size); });
   // A body whose framing is broken (a bad chunk) breaks this upload request.
-  if (n.status().code() == Code::kInvalidArgument) co_return error(Code::kBlobUploadInvalid, n.status().message());
+  if (n.status().code() == Code::kInvalidArgument)
+    co_return error(Code::kBlobUploadInvalid, n.status().message());
   co_return n.status();
 }
 
@@ -90,7 +94,8 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
     if (auto from_name = query_param(ex, "from")) {
       // The caller must be allowed to read the source; otherwise it simply
       // gets an upload session, as if the blob were not there.
-      auto src = co_await repository_for(ex, *from_name, required_action(Route::kBlob, "GET"), false);
+      auto src =
+          co_await repository_for(ex, *from_name, required_action(Route::kBlob, "GET"), false);
       if (src) {
         from = *src;
       } else {
@@ -101,9 +106,13 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
       const std::string source_ip = auth::source_ip_of(ex.remote_address());
       const std::string_view read_action = required_action(Route::kBlob, "GET");
       auto may_read = [&](const RepositoryRecord& r) {
-        return access_.check(ex.principal(), auth::AccessRequest{read_action, r.account_id, r.name, source_ip}).is_ok();
+        return access_
+            .check(ex.principal(),
+                   auth::AccessRequest{read_action, r.account_id, r.name, source_ip})
+            .is_ok();
       };
-      auto mounted = co_await call([&] { return registry_.mount_blob(*repo, *digest, from, may_read); });
+      auto mounted =
+          co_await call([&] { return registry_.mount_blob(*repo, *digest, from, may_read); });
       if (mounted) co_return co_await ex.send(blob_created(ex, repo->name, *digest));
     }
     // Fall through: open an ordinary upload session.
@@ -134,7 +143,8 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
       });
       co_return co_await fail(ex, s);
     }
-    auto blob = co_await call([&] { return registry_.finish_blob_put(*repo, std::move(*put), *digest); });
+    auto blob =
+        co_await call([&] { return registry_.finish_blob_put(*repo, std::move(*put), *digest); });
     if (!blob) co_return co_await fail(ex, blob.status());
     co_return co_await ex.send(blob_created(ex, repo->name, *digest));
   }
@@ -143,8 +153,9 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
   if (!upload) co_return co_await fail(ex, upload.status());
   if (ex.has_body()) {
     const Uploader uploader = uploader_of(ex);
-    auto append = co_await call(
-        [&] { return registry_.begin_append(*repo, upload->id, std::nullopt, /*fresh=*/true, uploader); });
+    auto append = co_await call([&] {
+      return registry_.begin_append(*repo, upload->id, std::nullopt, /*fresh=*/true, uploader);
+    });
     if (!append) co_return co_await fail(ex, append.status());
     Status s = co_await stream_into(ex, **append);
     if (s.is_ok()) s = co_await call([&] { return (*append)->close(); });
@@ -170,13 +181,16 @@ awaitable<void> OciApi::patch_upload(Exchange& ex, const Target& t) {
   if (auto cr = ex.header(http::field::content_range); !cr.empty()) {
     auto parsed = parse_content_range(cr);
     if (!parsed) {
-      co_return co_await refuse_range(ex, t, *repo, error_response(wire_error(parsed.status()), parsed.status().message(),
-                                                                 ex.request().version()));
+      co_return co_await refuse_range(
+          ex, t, *repo,
+          error_response(wire_error(parsed.status()), parsed.status().message(),
+                         ex.request().version()));
     }
     range = *parsed;
     auto declared = content_length(ex);
     if (declared && *declared != range->length()) {
-      co_return co_await fail(ex, error(Code::kSizeInvalid, "Content-Range and Content-Length disagree"));
+      co_return co_await fail(
+          ex, error(Code::kSizeInvalid, "Content-Range and Content-Length disagree"));
     }
   }
   const Uploader uploader = uploader_of(ex);
@@ -184,7 +198,8 @@ awaitable<void> OciApi::patch_upload(Exchange& ex, const Target& t) {
       [&] { return registry_.begin_append(*repo, t.reference, range, /*fresh=*/false, uploader); });
   if (!append) {
     if (append.status().code() == Code::kRangeInvalid) {
-      co_return co_await refuse_range(ex, t, *repo, error_response(append.status(), ex.request().version()));
+      co_return co_await refuse_range(ex, t, *repo,
+                                      error_response(append.status(), ex.request().version()));
     }
     co_return co_await fail(ex, append.status());
   }
@@ -203,7 +218,9 @@ awaitable<void> OciApi::finish_upload(Exchange& ex, const Target& t) {
   auto repo = co_await repository_for(ex, t.name, action_of(ex, t), false);
   if (!repo) co_return co_await fail(ex, repo.status());
   auto d = query_param(ex, "digest");
-  if (!d) co_return co_await fail(ex, error(Code::kDigestInvalid, "the digest query parameter is required"));
+  if (!d)
+    co_return co_await fail(ex,
+                            error(Code::kDigestInvalid, "the digest query parameter is required"));
   auto digest = Digest::parse(*d);
   if (!digest) co_return co_await fail(ex, digest.status());
   Result<BlobLink> blob = error(Code::kInternal, "upload not finished");
@@ -215,15 +232,17 @@ awaitable<void> OciApi::finish_upload(Exchange& ex, const Target& t) {
       range = *parsed;
     }
     const Uploader uploader = uploader_of(ex);
-    auto append = co_await call(
-        [&] { return registry_.begin_append(*repo, t.reference, range, /*fresh=*/false, uploader); });
+    auto append = co_await call([&] {
+      return registry_.begin_append(*repo, t.reference, range, /*fresh=*/false, uploader);
+    });
     if (!append) co_return co_await fail(ex, append.status());
     Status s = co_await stream_into(ex, **append);
     if (!s.is_ok()) {
       co_await release(*append);
       co_return co_await fail(ex, s);
     }
-    blob = co_await call([&] { return registry_.finish_upload(*repo, std::move(*append), *digest); });
+    blob =
+        co_await call([&] { return registry_.finish_upload(*repo, std::move(*append), *digest); });
   } else {
     blob = co_await call([&] { return registry_.finish_upload(*repo, t.reference, *digest); });
   }

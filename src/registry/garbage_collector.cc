@@ -47,7 +47,8 @@ Result<GcReport> GarbageCollector::run_once(const GcOptions& options,
     constexpr size_t kBatch = 1000;
     for (size_t i = 0; i < candidates.size(); i += kBatch) {
       std::vector<Digest> batch;
-      for (size_t j = i; j < std::min(candidates.size(), i + kBatch); ++j) batch.push_back(candidates[j].digest);
+      for (size_t j = i; j < std::min(candidates.size(), i + kBatch); ++j)
+        batch.push_back(candidates[j].digest);
       BERTH_ASSIGN_OR_RETURN(auto dropped, meta_.gc_drop_referenced(batch));
       for (const auto& d : dropped) referenced.insert(d.str());
     }
@@ -58,8 +59,9 @@ Result<GcReport> GarbageCollector::run_once(const GcOptions& options,
       if (progress) progress(report.examined, candidates.size());
       continue;
     }
-    BERTH_ASSIGN_OR_RETURN(auto size, meta_.gc_claim(c.digest, now - options.grace_seconds,
-                                                     now - options.stale_write_seconds, options.dry_run, now));
+    BERTH_ASSIGN_OR_RETURN(auto size,
+                           meta_.gc_claim(c.digest, now - options.grace_seconds,
+                                          now - options.stale_write_seconds, options.dry_run, now));
     ++report.examined;
     if (size) {
       if (*size == 0) {  // no link recorded its size (an orphan): ask the store
@@ -75,7 +77,8 @@ Result<GcReport> GarbageCollector::run_once(const GcOptions& options,
     }
     if (progress) progress(report.examined, candidates.size());
   }
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
 }
 
@@ -94,7 +97,8 @@ Result<size_t> GarbageCollector::collect_untagged(const GcOptions& options) {
     // Indexes first: their children become collectable in the next pass.
     for (const auto& img : images) {
       const auto& m = img.manifest;
-      if (!img.tags.empty() || m.pushed_at_ms / 1000 >= cutoff || listed.count(m.digest.str())) continue;
+      if (!img.tags.empty() || m.pushed_at_ms / 1000 >= cutoff || listed.count(m.digest.str()))
+        continue;
       if (m.subject && present.count(m.subject->str())) continue;  // a referrer of something kept
       if (options.dry_run) {
         ++n;

@@ -60,7 +60,8 @@ class GarbageCollector {
   Result<size_t> enqueue_unlinked();
 
  private:
-  Result<GcReport> run_once(const GcOptions& options, const std::function<void(size_t, size_t)>& progress);
+  Result<GcReport> run_once(const GcOptions& options,
+                            const std::function<void(size_t, size_t)>& progress);
   Result<size_t> collect_untagged(const GcOptions& options);
 
   MetadataStore& meta_;

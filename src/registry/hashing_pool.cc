@@ -19,7 +19,9 @@ HashingPool::HashingPool(size_t threads, size_t max_queued) : max_queued_(max_qu
   for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { loop(); });
 }
 
-HashingPool::~HashingPool() { shutdown(); }
+HashingPool::~HashingPool() {
+  shutdown();
+}
 
 void HashingPool::shutdown() {
   {

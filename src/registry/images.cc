@@ -15,14 +15,18 @@ Result<TagStatus> parse_tag_status(std::string_view text) {
   if (text == "ANY") return TagStatus::kAny;
   if (text == "TAGGED") return TagStatus::kTagged;
   if (text == "UNTAGGED") return TagStatus::kUntagged;
-  return error(Code::kInvalidArgument, "Member must satisfy enum value set: [TAGGED, UNTAGGED, ANY]");
+  return error(Code::kInvalidArgument,
+               "Member must satisfy enum value set: [TAGGED, UNTAGGED, ANY]");
 }
 
 std::string_view format_tag_status(TagStatus status) {
   switch (status) {
-    case TagStatus::kTagged: return "TAGGED";
-    case TagStatus::kUntagged: return "UNTAGGED";
-    case TagStatus::kAny: break;
+    case TagStatus::kTagged:
+      return "TAGGED";
+    case TagStatus::kUntagged:
+      return "UNTAGGED";
+    case TagStatus::kAny:
+      break;
   }
   return "ANY";
 }
@@ -64,7 +68,8 @@ Result<ResolvedImage> Registry::resolve_image(const RepositoryRecord& repo, cons
   Result<ManifestRecord> m = error(Code::kManifestUnknown, "");
   if (id.tag) {
     if (!validate_tag(*id.tag).is_ok()) {
-      return failed(id, ImageFailure::kInvalidTag, "Invalid request parameters: the image tag is not valid");
+      return failed(id, ImageFailure::kInvalidTag,
+                    "Invalid request parameters: the image tag is not valid");
     }
     m = meta_.get_manifest_by_tag(repo.id, *id.tag);
   } else {
@@ -84,8 +89,9 @@ Result<ResolvedImage> Registry::resolve_image(const RepositoryRecord& repo, cons
   return r;
 }
 
-Result<Page<ImageListEntry>> Registry::list_image_ids(const RepositoryRecord& repo, TagStatus status,
-                                                      std::string_view after, size_t limit) {
+Result<Page<ImageListEntry>> Registry::list_image_ids(const RepositoryRecord& repo,
+                                                      TagStatus status, std::string_view after,
+                                                      size_t limit) {
   BERTH_ASSIGN_OR_RETURN(auto images, meta_.list_images(repo.id, PageRequest{}));
   // The key orders entries by digest, then tag; an untagged image sorts
   // before any tag of the same digest.
@@ -105,7 +111,9 @@ Result<Page<ImageListEntry>> Registry::list_image_ids(const RepositoryRecord& re
   };
   for (const auto& img : images) {
     if (img.tags.empty()) {
-      if (tag_status_passes(status, false) && !add(ImageListEntry{img.manifest.digest, std::nullopt})) break;
+      if (tag_status_passes(status, false) &&
+          !add(ImageListEntry{img.manifest.digest, std::nullopt}))
+        break;
     } else if (tag_status_passes(status, true)) {
       bool more = true;
       for (const auto& t : img.tags) {
@@ -117,7 +125,8 @@ Result<Page<ImageListEntry>> Registry::list_image_ids(const RepositoryRecord& re
   return page;
 }
 
-Result<DescribedImages> Registry::describe_images(const RepositoryRecord& repo, const std::vector<ImageId>& ids) {
+Result<DescribedImages> Registry::describe_images(const RepositoryRecord& repo,
+                                                  const std::vector<ImageId>& ids) {
   DescribedImages out;
   std::set<std::string> seen;
   for (const auto& id : ids) {
@@ -158,7 +167,8 @@ Result<Page<ImageDetail>> Registry::describe_images(const RepositoryRecord& repo
   return page;
 }
 
-Result<ImageGetOutcome> Registry::batch_get_images(const RepositoryRecord& repo, const std::vector<ImageId>& ids,
+Result<ImageGetOutcome> Registry::batch_get_images(const RepositoryRecord& repo,
+                                                   const std::vector<ImageId>& ids,
                                                    const std::vector<std::string>& accepted) {
   ImageGetOutcome out;
   for (const auto& id : ids) {
@@ -169,9 +179,10 @@ Result<ImageGetOutcome> Registry::batch_get_images(const RepositoryRecord& repo,
     }
     if (!accepted.empty() &&
         std::find(accepted.begin(), accepted.end(), r.manifest->media_type) == accepted.end()) {
-      out.failures.push_back(failed(id, ImageFailure::kMediaTypeNotAccepted,
-                                    fmt::format("The image's media type {} is not among the accepted media types",
-                                                r.manifest->media_type)));
+      out.failures.push_back(
+          failed(id, ImageFailure::kMediaTypeNotAccepted,
+                 fmt::format("The image's media type {} is not among the accepted media types",
+                             r.manifest->media_type)));
       continue;
     }
     record_pull(repo.id, *r.manifest);
@@ -218,7 +229,8 @@ Result<ImageDeleteOutcome> Registry::batch_delete_images(const RepositoryRecord&
       if (done->kept_for_index) {
         out.failures.push_back(
             failed(id, ImageFailure::kReferencedByIndex,
-                   fmt::format("manifest is referenced by index {}; delete the index first", done->kept_for_index->str())));
+                   fmt::format("manifest is referenced by index {}; delete the index first",
+                               done->kept_for_index->str())));
       }
       continue;
     }
@@ -240,17 +252,20 @@ Result<Digest> image_digest(std::string_view manifest, const std::optional<std::
   if (!wanted) return error(Code::kInvalidArgument, "Invalid parameter at 'imageDigest'");
   Digest actual = Digest::of(manifest, wanted->algorithm());
   if (!(actual == *wanted)) {
-    return error(Code::kDigestInvalid,
-                 fmt::format("The supplied image digest {} does not match the digest of the manifest {}",
-                             wanted->str(), actual.str()));
+    return error(
+        Code::kDigestInvalid,
+        fmt::format("The supplied image digest {} does not match the digest of the manifest {}",
+                    wanted->str(), actual.str()));
   }
   return actual;
 }
 
-Result<PutManifestResult> Registry::put_image(const RepositoryRecord& repo, const PutImageRequest& request) {
+Result<PutManifestResult> Registry::put_image(const RepositoryRecord& repo,
+                                              const PutImageRequest& request) {
   BERTH_ASSIGN_OR_RETURN(Digest digest, image_digest(request.manifest, request.digest));
   std::string reference = request.tag ? *request.tag : digest.str();
-  return put_manifest(repo, reference, request.manifest, request.media_type, request.media_type_given,
+  return put_manifest(repo, reference, request.manifest, request.media_type,
+                      request.media_type_given,
                       /*refuse_existing=*/true);
 }
 
@@ -265,7 +280,8 @@ Result<ResolvedManifest> Registry::pull_manifest(std::string_view account, std::
 
 void Registry::record_pull(RepositoryId repo, const ManifestRecord& manifest) {
   int64_t now = clock_.now_millis();
-  if (manifest.last_pulled_at_ms && now - *manifest.last_pulled_at_ms < kPullRecordIntervalMs) return;
+  if (manifest.last_pulled_at_ms && now - *manifest.last_pulled_at_ms < kPullRecordIntervalMs)
+    return;
   (void)meta_.record_pull(repo, manifest.digest, now);
 }
 

@@ -41,7 +41,7 @@ enum class ImageFailure {
   kInvalidTag,
   kNotFound,
   kTagDoesNotMatchDigest,
-  kReferencedByIndex,   // delete only: an index lists the image
+  kReferencedByIndex,     // delete only: an index lists the image
   kMediaTypeNotAccepted,  // batch get only
 };
 

@@ -12,12 +12,14 @@ namespace berth {
 namespace {
 
 // Whole seconds of a millisecond time, rounding down (also before 1970).
-int64_t floor_seconds(int64_t ms) { return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000); }
+int64_t floor_seconds(int64_t ms) {
+  return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+}
 
 }  // namespace
 
-Result<std::vector<PlannedExpiration>> LifecycleRunner::plan(const RepositoryRecord& repo,
-                                                             const lifecycle::LifecyclePolicy& policy) {
+Result<std::vector<PlannedExpiration>> LifecycleRunner::plan(
+    const RepositoryRecord& repo, const lifecycle::LifecyclePolicy& policy) {
   BERTH_ASSIGN_OR_RETURN(auto images, meta_.list_images(repo.id, PageRequest{}));
   // Push order: by push time to the millisecond, exact ties by the store's
   // push sequence. The evaluator counts days in whole seconds and orders
@@ -42,7 +44,8 @@ Result<std::vector<PlannedExpiration>> LifecycleRunner::plan(const RepositoryRec
     g.facts.digest = img.manifest.digest.str();
     g.facts.tags = img.tags;
     g.facts.pushed_at_seconds = floor_seconds(img.manifest.pushed_at_ms);
-    if (img.manifest.last_pulled_at_ms) g.facts.last_pulled_at_seconds = floor_seconds(*img.manifest.last_pulled_at_ms);
+    if (img.manifest.last_pulled_at_ms)
+      g.facts.last_pulled_at_seconds = floor_seconds(*img.manifest.last_pulled_at_ms);
     g.facts.push_order = rank[i];
     for (const auto& c : img.children) g.children.push_back(c.str());
     if (img.manifest.subject) g.subject = img.manifest.subject->str();
@@ -72,19 +75,21 @@ Result<size_t> LifecycleRunner::enforce(const RepositoryRecord& repo) {
     Status s = meta_.expire_manifest(repo.id, *digest, p.expiration.tags);
     if (!s.is_ok()) {
       if (s.code() != Code::kManifestUnknown) {
-        log::info("lifecycle kept an image", {{"repository", repo.name},
-                                              {"digest", p.expiration.digest},
-                                              {"reason", s.message()}});
+        log::info(
+            "lifecycle kept an image",
+            {{"repository", repo.name}, {"digest", p.expiration.digest}, {"reason", s.message()}});
       }
       continue;
     }
-    done.push_back(ExpirationRecord{repo.name, *digest, p.expiration.tags, p.expiration.rule_priority, now});
+    done.push_back(
+        ExpirationRecord{repo.name, *digest, p.expiration.tags, p.expiration.rule_priority, now});
     if (record_events_) {
-      Status recorded = meta_.append_events({lifecycle_expiry_event(new_event_id(), repo.account_id, repo.name,
-                                                                    digest->str(), p.expiration.tags,
-                                                                    clock_.now_millis())});
+      Status recorded = meta_.append_events(
+          {lifecycle_expiry_event(new_event_id(), repo.account_id, repo.name, digest->str(),
+                                  p.expiration.tags, clock_.now_millis())});
       if (!recorded.is_ok()) {
-        log::error("cannot record a lifecycle event", {{"repository", repo.name}, {"error", recorded.to_string()}});
+        log::error("cannot record a lifecycle event",
+                   {{"repository", repo.name}, {"error", recorded.to_string()}});
       }
     }
   }
@@ -107,7 +112,8 @@ Result<size_t> LifecycleRunner::enforce_all() {
   for (const auto& r : repos) {
     auto n = enforce(r);
     if (!n) {
-      log::error("lifecycle policy run failed", {{"repository", r.name}, {"error", n.status().to_string()}});
+      log::error("lifecycle policy run failed",
+                 {{"repository", r.name}, {"error", n.status().to_string()}});
       continue;
     }
     total += *n;

@@ -26,7 +26,8 @@ class LifecycleRunner {
   void record_events(bool on) { record_events_ = on; }
 
   // What `policy` would expire in `repo` now.
-  Result<std::vector<PlannedExpiration>> plan(const RepositoryRecord& repo, const lifecycle::LifecyclePolicy& policy);
+  Result<std::vector<PlannedExpiration>> plan(const RepositoryRecord& repo,
+                                              const lifecycle::LifecyclePolicy& policy);
   // Applies the repository's stored policy; returns how many images went. An
   // image whose tags changed since planning is left alone.
   Result<size_t> enforce(const RepositoryRecord& repo);

@@ -27,7 +27,8 @@ Status Registry::delete_lifecycle_policy(const RepositoryRecord& repo) {
   return meta_.set_lifecycle_policy(repo.id, std::nullopt);
 }
 
-Result<LifecyclePreview> Registry::start_lifecycle_preview(const RepositoryRecord& repo, const std::string& text) {
+Result<LifecyclePreview> Registry::start_lifecycle_preview(const RepositoryRecord& repo,
+                                                           const std::string& text) {
   BERTH_ASSIGN_OR_RETURN(auto policy, parse_policy(text));
   // Planning is a pure function over a snapshot and takes milliseconds, so
   // the preview is complete by the time this call returns.
@@ -35,8 +36,8 @@ Result<LifecyclePreview> Registry::start_lifecycle_preview(const RepositoryRecor
   BERTH_ASSIGN_OR_RETURN(auto planned, runner.plan(repo, policy));
   LifecyclePreview preview{text, "COMPLETE", clock_.now_seconds(), {}};
   for (const auto& p : planned) {
-    preview.entries.push_back(
-        PreviewEntry{p.expiration.digest, p.expiration.tags, p.pushed_at_ms, p.expiration.rule_priority});
+    preview.entries.push_back(PreviewEntry{p.expiration.digest, p.expiration.tags, p.pushed_at_ms,
+                                           p.expiration.rule_priority});
   }
   LifecyclePreviewRecord rec{text, preview.status, preview.entries, preview.created_at};
   BERTH_RETURN_IF_ERROR(meta_.put_lifecycle_preview(repo.id, rec));

@@ -27,18 +27,21 @@ Page<T> to_page(std::vector<T> items, size_t limit, Key key) {
 
 }  // namespace
 
-Result<Page<RepositoryRecord>> Registry::list_repositories(std::string_view account, const PageRequest& page) {
+Result<Page<RepositoryRecord>> Registry::list_repositories(std::string_view account,
+                                                           const PageRequest& page) {
   BERTH_ASSIGN_OR_RETURN(auto repos, meta_.list_repositories(account, probe(page)));
   return to_page(std::move(repos), page.limit, [](const RepositoryRecord& r) { return r.name; });
 }
 
-Result<Page<std::string>> Registry::list_tags(const RepositoryRecord& repo, const PageRequest& page) {
+Result<Page<std::string>> Registry::list_tags(const RepositoryRecord& repo,
+                                              const PageRequest& page) {
   BERTH_ASSIGN_OR_RETURN(auto tags, meta_.list_tags(repo.id, probe(page)));
   return to_page(std::move(tags), page.limit, [](const std::string& t) { return t; });
 }
 
-Result<std::vector<ReferrerRecord>> Registry::list_referrers(const RepositoryRecord& repo, const Digest& subject,
-                                                             std::optional<std::string_view> artifact_type) {
+Result<std::vector<ReferrerRecord>> Registry::list_referrers(
+    const RepositoryRecord& repo, const Digest& subject,
+    std::optional<std::string_view> artifact_type) {
   return meta_.list_referrers(repo.id, subject, artifact_type);
 }
 

@@ -2,7 +2,8 @@
 
 namespace berth {
 
-std::string ManifestCache::key(std::string_view account, std::string_view name, std::string_view reference) {
+std::string ManifestCache::key(std::string_view account, std::string_view name,
+                               std::string_view reference) {
   std::string k;
   k.reserve(account.size() + name.size() + reference.size() + 2);
   // NUL cannot occur in an account id, a repository name or a reference.
@@ -30,15 +31,18 @@ void ManifestCache::put(std::string_view account, std::string_view name, std::st
   if (size > options_.max_manifest_bytes) return;
   std::lock_guard lock(mu_);
   if (generation < generation_) return;  // read before a write this cache has already seen
-  if (generation > generation_ || entries_.size() >= options_.max_entries || bytes_ + size > options_.max_bytes) {
+  if (generation > generation_ || entries_.size() >= options_.max_entries ||
+      bytes_ + size > options_.max_bytes) {
     entries_.clear();
     bytes_ = 0;
     generation_ = generation;
   }
-  auto [it, inserted] = entries_.insert_or_assign(key(account, name, reference), Entry{found, now_ms});
+  auto [it, inserted] =
+      entries_.insert_or_assign(key(account, name, reference), Entry{found, now_ms});
   (void)it;
   (void)inserted;
-  bytes_ += size;  // a replaced entry's bytes stay counted until the next clear: a bound, not a tally
+  bytes_ +=
+      size;  // a replaced entry's bytes stay counted until the next clear: a bound, not a tally
 }
 
 size_t ManifestCache::size() const {

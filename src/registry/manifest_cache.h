@@ -36,8 +36,9 @@ class ManifestCache {
 
   // The entry for the key when it was stored under `generation` no more than
   // max_age_ms before `now_ms`; nullopt otherwise.
-  std::optional<ResolvedManifest> get(std::string_view account, std::string_view name, std::string_view reference,
-                                      uint64_t generation, int64_t now_ms) const;
+  std::optional<ResolvedManifest> get(std::string_view account, std::string_view name,
+                                      std::string_view reference, uint64_t generation,
+                                      int64_t now_ms) const;
   // Keeps `found`, read from the store at `generation` (taken *before* the
   // read, so that a write racing with it makes the entry stale, never wrong).
   // Entries of older generations are dropped; when full, everything is.
@@ -51,13 +52,14 @@ class ManifestCache {
     ResolvedManifest found;
     int64_t stored_at_ms = 0;
   };
-  static std::string key(std::string_view account, std::string_view name, std::string_view reference);
+  static std::string key(std::string_view account, std::string_view name,
+                         std::string_view reference);
 
   Options options_;
   mutable std::mutex mu_;
-  uint64_t generation_ = 0;                        // of every entry; guarded by mu_
+  uint64_t generation_ = 0;                         // of every entry; guarded by mu_
   std::unordered_map<std::string, Entry> entries_;  // guarded by mu_
-  size_t bytes_ = 0;                               // guarded by mu_
+  size_t bytes_ = 0;                                // guarded by mu_
 };
 
 }  // namespace berth

@@ -16,7 +16,8 @@ Status Registry::set_repository_policy(const RepositoryRecord& repo, const std::
   return before.take_status();
 }
 
-Result<std::optional<std::string>> Registry::delete_repository_policy(const RepositoryRecord& repo) {
+Result<std::optional<std::string>> Registry::delete_repository_policy(
+    const RepositoryRecord& repo) {
   return meta_.set_repository_policy(repo.id, std::nullopt);
 }
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <thread>
 
@@ -18,14 +18,16 @@
 
 namespace berth {
 
-Registry::Registry(MetadataStore& meta, BlobStore& blobs, const Clock& clock, RegistryOptions options)
+Registry::Registry(MetadataStore& meta, BlobStore& blobs, const Clock& clock,
+                   RegistryOptions options)
     : meta_(meta),
       blobs_(blobs),
       clock_(clock),
       options_(options),
       hashing_pool_(options.hashing_threads, 4 * std::max<size_t>(options.hashing_threads, 1)) {}
 
-Status run_releasing_reserve(SpaceReserve* reserve, std::string_view what, const std::function<Status()>& op) {
+Status run_releasing_reserve(SpaceReserve* reserve, std::string_view what,
+                             const std::function<Status()>& op) {
   Status st = op();
   if (st.code() != Code::kStorageFull || reserve == nullptr || !reserve->release()) return st;
   log::warn("the disk is full: released the space reserve so that this can proceed",
@@ -46,7 +48,8 @@ Result<RepositoryRecord> Registry::repository(std::string_view account, std::str
   return meta_.get_repository(account, name);
 }
 
-Result<RepositoryRecord> Registry::repository_for_push(std::string_view account, std::string_view name) {
+Result<RepositoryRecord> Registry::repository_for_push(std::string_view account,
+                                                       std::string_view name) {
   test_delay(name);
   BERTH_RETURN_IF_ERROR(validate_repository_name(name));
   auto existing = meta_.get_repository(account, name);
@@ -59,7 +62,8 @@ Result<RepositoryRecord> Registry::repository_for_push(std::string_view account,
   }
   auto created = meta_.ensure_repository(account, name, clock_.now_seconds());
   if (created) {
-    log::info("created a repository on push", {{"account", std::string(account)}, {"repository", std::string(name)}});
+    log::info("created a repository on push",
+              {{"account", std::string(account)}, {"repository", std::string(name)}});
   }
   return created;
 }
@@ -76,11 +80,13 @@ Status Registry::check_stored(const BlobLink& link, std::optional<uint64_t> stor
   if (first) {
     boost::json::object f{{"digest", link.digest.str()}, {"recorded_size", link.size}};
     if (stored_size) f["stored_size"] = *stored_size;
-    log::error(stored_size ? "a stored blob's size differs from the recorded size; it is treated as missing "
-                             "until pushed again (run berth scrub)"
-                           : "a linked blob's file is missing; it is treated as missing until pushed again "
-                             "(run berth scrub)",
-               std::move(f));
+    log::error(
+        stored_size
+            ? "a stored blob's size differs from the recorded size; it is treated as missing "
+              "until pushed again (run berth scrub)"
+            : "a linked blob's file is missing; it is treated as missing until pushed again "
+              "(run berth scrub)",
+        std::move(f));
   }
   return error(Code::kBlobUnknown, "blob unknown to registry");
 }
@@ -89,7 +95,8 @@ Result<BlobLink> Registry::stat_blob(const RepositoryRecord& repo, const Digest&
   BERTH_ASSIGN_OR_RETURN(auto link, meta_.get_blob_link(repo.id, digest));
   auto stored = blobs_.stat(digest);
   if (!stored && stored.status().code() != Code::kBlobUnknown) return stored.take_status();
-  BERTH_RETURN_IF_ERROR(check_stored(link, stored ? std::optional<uint64_t>(*stored) : std::nullopt));
+  BERTH_RETURN_IF_ERROR(
+      check_stored(link, stored ? std::optional<uint64_t>(*stored) : std::nullopt));
   return link;
 }
 
@@ -104,8 +111,9 @@ Result<OpenedBlob> Registry::open_blob(const RepositoryRecord& repo, const Diges
   return OpenedBlob{link, std::move(reader).value()};
 }
 
-Result<std::optional<std::string>> Registry::blob_redirect_url(const RepositoryRecord& repo, const Digest& digest,
-                                                                 std::optional<int64_t> ttl_seconds) {
+Result<std::optional<std::string>> Registry::blob_redirect_url(const RepositoryRecord& repo,
+                                                               const Digest& digest,
+                                                               std::optional<int64_t> ttl_seconds) {
   const std::chrono::seconds ttl(ttl_seconds.value_or(options_.blob_redirect_seconds));
   BERTH_ASSIGN_OR_RETURN(auto url, blobs_.redirect_url(digest, ttl));
   if (!url) return url;
@@ -122,9 +130,7 @@ Status Registry::delete_blob(const RepositoryRecord& repo, const Digest& digest)
 
 // --- manifests -----------------------------------------------------------------------------
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 TagMutabilityConfig tag_mutability_of(const RepositoryRecord& repo) {
   TagMutabilityConfig config;
@@ -142,8 +148,9 @@ bool tag_is_immutable(const RepositoryRecord& repo, std::string_view tag) {
 
 }  // namespace
 
-Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, std::string_view reference,
-                                                 std::string_view bytes, std::string_view content_type,
+Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo,
+                                                 std::string_view reference, std::string_view bytes,
+                                                 std::string_view content_type,
                                                  bool media_type_given, bool refuse_existing) {
   std::optional<std::string> tag;
   Digest digest;
@@ -152,14 +159,16 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, s
     digest = Digest::of(bytes, wanted.algorithm());
     if (!(digest == wanted)) {
       return error(Code::kDigestInvalid,
-                   fmt::format("manifest digest {} does not match the reference {}", digest.str(), wanted.str()));
+                   fmt::format("manifest digest {} does not match the reference {}", digest.str(),
+                               wanted.str()));
     }
   } else {
     BERTH_RETURN_IF_ERROR(validate_tag(reference));
     tag = std::string(reference);
     digest = Digest::of(bytes);
   }
-  BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed, parse_manifest(bytes, content_type, media_type_given));
+  BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed,
+                         parse_manifest(bytes, content_type, media_type_given));
   BERTH_RETURN_IF_ERROR(check_descriptor_urls(parsed, options_.manifest_urls));
   // A descriptor's size is part of what it promises: clients trust it to
   // bound their downloads. Blobs are content-addressed, so a stored blob's
@@ -172,8 +181,8 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, s
     }
     if (link->size != d->size) {
       return error(Code::kManifestInvalid,
-                   fmt::format("{}: size {} does not match the size {} of blob {}", where, d->size, link->size,
-                               d->digest.str()));
+                   fmt::format("{}: size {} does not match the size {} of blob {}", where, d->size,
+                               link->size, d->digest.str()));
     }
   }
 
@@ -198,32 +207,36 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo, s
     auto child = meta_.get_manifest(repo.id, c.digest);
     if (!child) continue;  // put_manifest reports a missing child
     if (static_cast<int64_t>(child->bytes.size()) != c.size) {
-      return error(Code::kManifestInvalid, fmt::format("manifests[{}]: size {} does not match the size {} of manifest {}",
-                                                       i, c.size, child->bytes.size(), c.digest.str()));
+      return error(Code::kManifestInvalid,
+                   fmt::format("manifests[{}]: size {} does not match the size {} of manifest {}",
+                               i, c.size, child->bytes.size(), c.digest.str()));
     }
     m.image_size = std::max(m.image_size, child->image_size);
   }
   req.references.blobs = parsed.required_blobs();
   req.references.manifests = parsed.child_manifests();
   if (options_.record_events) {
-    req.events.push_back(image_action_event(new_event_id(), repo.account_id, repo.name, "PUSH", "SUCCESS",
-                                            digest.str(), tag.value_or(""), m.pushed_at_ms));
+    req.events.push_back(image_action_event(new_event_id(), repo.account_id, repo.name, "PUSH",
+                                            "SUCCESS", digest.str(), tag.value_or(""),
+                                            m.pushed_at_ms));
   }
   if (Status s = meta_.put_manifest(req); !s.is_ok()) {
     // A refused push is reported too, in a transaction of its own: nothing
     // changed that it could share one with.
     if (options_.record_events && s.code() != Code::kAlreadyExists) {
-      Status recorded = meta_.append_events({image_action_event(new_event_id(), repo.account_id, repo.name, "PUSH",
-                                                                "FAILURE", digest.str(), tag.value_or(""),
-                                                                m.pushed_at_ms)});
-      if (!recorded.is_ok()) log::warn("cannot record a push failure event", {{"error", recorded.to_string()}});
+      Status recorded = meta_.append_events(
+          {image_action_event(new_event_id(), repo.account_id, repo.name, "PUSH", "FAILURE",
+                              digest.str(), tag.value_or(""), m.pushed_at_ms)});
+      if (!recorded.is_ok())
+        log::warn("cannot record a push failure event", {{"error", recorded.to_string()}});
     }
     return s;
   }
   return PutManifestResult{digest, m.subject};
 }
 
-Result<ManifestRecord> Registry::get_manifest(const RepositoryRecord& repo, std::string_view reference) {
+Result<ManifestRecord> Registry::get_manifest(const RepositoryRecord& repo,
+                                              std::string_view reference) {
   if (reference_is_digest(reference)) {
     BERTH_ASSIGN_OR_RETURN(Digest d, Digest::parse(reference));
     return meta_.get_manifest(repo.id, d);
@@ -253,17 +266,19 @@ Status Registry::delete_manifest(const RepositoryRecord& repo, std::string_view 
   }
   BERTH_RETURN_IF_ERROR(validate_tag(reference));
   auto tagged = meta_.get_manifest_by_tag(repo.id, reference);
-  BERTH_RETURN_IF_ERROR(run_releasing_reserve(options_.space_reserve, "delete tag",
-                                              [&] { return meta_.delete_tag(repo.id, reference); }));
+  BERTH_RETURN_IF_ERROR(run_releasing_reserve(
+      options_.space_reserve, "delete tag", [&] { return meta_.delete_tag(repo.id, reference); }));
   return record_delete_event(repo, tagged ? tagged->digest.str() : std::string(), reference);
 }
 
-Status Registry::record_delete_event(const RepositoryRecord& repo, std::string_view digest, std::string_view tag) {
+Status Registry::record_delete_event(const RepositoryRecord& repo, std::string_view digest,
+                                     std::string_view tag) {
   if (!options_.record_events) return Status::ok();
   // After the delete's own commit and before its caller hears of it: an
   // acknowledged delete always has its event (README, "Events").
-  return meta_.append_events({image_action_event(new_event_id(), repo.account_id, repo.name, "DELETE", "SUCCESS",
-                                                 digest, tag, clock_.now_millis())});
+  return meta_.append_events(
+      {image_action_event(new_event_id(), repo.account_id, repo.name, "DELETE", "SUCCESS", digest,
+                          tag, clock_.now_millis())});
 }
 
 Status Registry::delete_repository(const RepositoryRecord& repo, bool force) {

@@ -25,8 +25,8 @@
 #include "core/clock.h"
 #include "core/digest.h"
 #include "core/manifest.h"
-#include "core/status.h"
 #include "core/records.h"
+#include "core/status.h"
 #include "core/tag_mutability.h"
 #include "registry/hashing_pool.h"
 #include "registry/images.h"
@@ -89,7 +89,8 @@ struct Uploader {
 // When it fails with kStorageFull and `reserve` (may be null) was held, the
 // reserve is released, a warning naming `what` is logged, and `op` runs once
 // more; its second result is returned.
-Status run_releasing_reserve(SpaceReserve* reserve, std::string_view what, const std::function<Status()>& op);
+Status run_releasing_reserve(SpaceReserve* reserve, std::string_view what,
+                             const std::function<Status()>& op);
 
 struct UploadStatus {
   std::string id;
@@ -152,7 +153,8 @@ class Registry {
   const Clock& clock() const { return clock_; }
   // Appends the "ECR Image Action" DELETE event of a committed delete, when
   // events are recorded. Store errors are returned (the caller retries).
-  Status record_delete_event(const RepositoryRecord& repo, std::string_view digest, std::string_view tag);
+  Status record_delete_event(const RepositoryRecord& repo, std::string_view digest,
+                             std::string_view tag);
 
   // --- repositories ------------------------------------------------------------
   // kNameInvalid for a bad name, kNameUnknown when absent.
@@ -175,7 +177,8 @@ class Registry {
   // process can know it and the shared lease is skipped.
   Result<std::unique_ptr<UploadAppend>> begin_append(const RepositoryRecord& repo,
                                                      std::string_view id,
-                                                     std::optional<ByteRange> range, bool fresh = false,
+                                                     std::optional<ByteRange> range,
+                                                     bool fresh = false,
                                                      const Uploader& uploader = {});
   // Verifies the bytes hash to `digest`, stores the blob durably and links it
   // to the repository. On kDigestInvalid the upload is discarded.
@@ -227,20 +230,22 @@ class Registry {
   // Costs nothing when the store offers no redirects; when it does, the blob
   // must be linked to `repo` (kBlobUnknown as stat_blob otherwise). `ttl`:
   // nullopt for the configured blob_redirect_seconds.
-  Result<std::optional<std::string>> blob_redirect_url(const RepositoryRecord& repo, const Digest& digest,
-                                                       std::optional<int64_t> ttl_seconds = std::nullopt);
+  Result<std::optional<std::string>> blob_redirect_url(
+      const RepositoryRecord& repo, const Digest& digest,
+      std::optional<int64_t> ttl_seconds = std::nullopt);
 
   // --- manifests -----------------------------------------------------------------
   // `reference` is a tag or a digest. Validates, checks references and tag
   // mutability, stores. kDigestInvalid when pushed by digest and the bytes hash
-  // differently. `media_type_given`: as parse_manifest's. kManifestInvalid when a descriptor's size differs from the
-  // stored blob's or child manifest's, or its urls break the url policy;
+  // differently. `media_type_given`: as parse_manifest's. kManifestInvalid when a descriptor's size
+  // differs from the stored blob's or child manifest's, or its urls break the url policy;
   // kManifestBlobUnknown / kManifestUnknown when a reference is missing (a
   // foreign layer with allowed urls may be missing).
   // `refuse_existing`: as PutManifestRequest's.
   Result<PutManifestResult> put_manifest(const RepositoryRecord& repo, std::string_view reference,
                                          std::string_view bytes, std::string_view content_type,
-                                         bool media_type_given = false, bool refuse_existing = false);
+                                         bool media_type_given = false,
+                                         bool refuse_existing = false);
   Result<ManifestRecord> get_manifest(const RepositoryRecord& repo, std::string_view reference);
   // As repository() then get_manifest(), in one metadata read: the pull path.
   Result<ResolvedManifest> get_manifest(std::string_view account, std::string_view name,
@@ -258,7 +263,8 @@ class Registry {
   // for a bad tag mutability setting, kAlreadyExists when it exists.
   Result<RepositoryRecord> create_repository(const NewRepository& request);
   // Replace one setting; return the repository as stored.
-  Result<RepositoryRecord> set_tag_mutability(const RepositoryRecord& repo, const TagMutabilityConfig& config);
+  Result<RepositoryRecord> set_tag_mutability(const RepositoryRecord& repo,
+                                              const TagMutabilityConfig& config);
   Result<RepositoryRecord> set_scan_on_push(const RepositoryRecord& repo, bool scan_on_push);
   // The repository's resource tags, sorted by key.
   Result<ResourceTags> resource_tags(const RepositoryRecord& repo);
@@ -285,9 +291,11 @@ class Registry {
   // Pages of repositories of an account (by name), tags of a repository (by
   // name) and a subject's referrers (by digest, all of them). A page's
   // next_after is set when more entries follow (never with limit 0).
-  Result<Page<RepositoryRecord>> list_repositories(std::string_view account, const PageRequest& page);
+  Result<Page<RepositoryRecord>> list_repositories(std::string_view account,
+                                                   const PageRequest& page);
   Result<Page<std::string>> list_tags(const RepositoryRecord& repo, const PageRequest& page);
-  Result<std::vector<ReferrerRecord>> list_referrers(const RepositoryRecord& repo, const Digest& subject,
+  Result<std::vector<ReferrerRecord>> list_referrers(const RepositoryRecord& repo,
+                                                     const Digest& subject,
                                                      std::optional<std::string_view> artifact_type);
   // Bytes stored per repository of the account, by name (best effort: empty
   // when the store cannot say).
@@ -302,19 +310,22 @@ class Registry {
   Result<Page<ImageListEntry>> list_image_ids(const RepositoryRecord& repo, TagStatus status,
                                               std::string_view after, size_t limit);
   // DescribeImages by ids (see DescribedImages).
-  Result<DescribedImages> describe_images(const RepositoryRecord& repo, const std::vector<ImageId>& ids);
+  Result<DescribedImages> describe_images(const RepositoryRecord& repo,
+                                          const std::vector<ImageId>& ids);
   // DescribeImages paged by digest (after the digest `after`), filtered by `status`.
   Result<Page<ImageDetail>> describe_images(const RepositoryRecord& repo, TagStatus status,
                                             std::string_view after, size_t limit);
   // BatchGetImage: resolves each id, refuses media types not in `accepted`
   // (empty: all), and records the pull of each image found (throttled as
   // record_pull).
-  Result<ImageGetOutcome> batch_get_images(const RepositoryRecord& repo, const std::vector<ImageId>& ids,
+  Result<ImageGetOutcome> batch_get_images(const RepositoryRecord& repo,
+                                           const std::vector<ImageId>& ids,
                                            const std::vector<std::string>& accepted);
   // BatchDeleteImage: a tag alone untags (the image goes with its last tag,
   // unless an index lists it); a digest deletes the image with all its tags.
   // Each image is deleted in one store transaction.
-  Result<ImageDeleteOutcome> batch_delete_images(const RepositoryRecord& repo, const std::vector<ImageId>& ids);
+  Result<ImageDeleteOutcome> batch_delete_images(const RepositoryRecord& repo,
+                                                 const std::vector<ImageId>& ids);
   // PutImage: as put_manifest by tag (or by digest without one), but
   // kAlreadyExists when the image already exists with that tag (or, without
   // a tag, at all), decided in the store's transaction. kInvalidArgument for
@@ -339,7 +350,8 @@ class Registry {
   Status delete_lifecycle_policy(const RepositoryRecord& repo);
   // Plans what `text` would expire now and stores it as the repository's
   // preview (complete on return). kInvalidArgument for a bad policy.
-  Result<LifecyclePreview> start_lifecycle_preview(const RepositoryRecord& repo, const std::string& text);
+  Result<LifecyclePreview> start_lifecycle_preview(const RepositoryRecord& repo,
+                                                   const std::string& text);
   // The stored preview; kLifecyclePolicyPreviewNotFound when none was started.
   Result<LifecyclePreview> lifecycle_preview(const RepositoryRecord& repo);
 
@@ -363,7 +375,8 @@ class Registry {
   // Verifies an upload this request holds (busy, and leased unless fresh)
   // against `digest`, then announces the write, moves the bytes into place
   // and links the blob. On a mismatch the upload is discarded.
-  Result<BlobLink> finish_held_upload(const RepositoryRecord& repo, const std::string& id, const Digest& digest);
+  Result<BlobLink> finish_held_upload(const RepositoryRecord& repo, const std::string& id,
+                                      const Digest& digest);
   // Takes an upload slot for `uploader` (kResourceExhausted when a cap is
   // reached); release_slot gives it back. Both need mu_ held.
   Status take_slot(const Uploader& uploader);
@@ -385,12 +398,15 @@ class Registry {
   size_t active_appends_ = 0;                                       // guarded by mu_
   std::map<std::string, size_t, std::less<>> appends_by_account_;   // guarded by mu_
   std::map<std::string, size_t, std::less<>> appends_by_key_;       // guarded by mu_
-  std::set<std::string> reported_broken_;  // digests already logged as missing or short; guarded by mu_
+  std::set<std::string>
+      reported_broken_;  // digests already logged as missing or short; guarded by mu_
 };
 
 std::string new_upload_id();
 // A fresh random event id (a version 4 UUID, as new_upload_id()).
-inline std::string new_event_id() { return new_upload_id(); }
+inline std::string new_event_id() {
+  return new_upload_id();
+}
 
 // The repository's tag mutability setting as the domain type.
 TagMutabilityConfig tag_mutability_of(const RepositoryRecord& repo);

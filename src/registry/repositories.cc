@@ -1,6 +1,6 @@
 // Repositories' ECR settings and resource tags.
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "meta/metadata_store.h"
 #include "registry/registry.h"
@@ -16,7 +16,8 @@ void apply(RepositoryRecord& repo, const TagMutabilityConfig& config) {
 
 Status check_tag_count(size_t n) {
   if (n > kMaxResourceTags) {
-    return error(Code::kLimitExceeded, fmt::format("A resource may have at most {} tags", kMaxResourceTags));
+    return error(Code::kLimitExceeded,
+                 fmt::format("A resource may have at most {} tags", kMaxResourceTags));
   }
   return Status::ok();
 }
@@ -25,7 +26,8 @@ Status check_tag_count(size_t n) {
 
 Result<RepositoryRecord> Registry::create_repository(const NewRepository& request) {
   BERTH_RETURN_IF_ERROR(check_tag_count(request.tags.size()));
-  BERTH_ASSIGN_OR_RETURN(auto config, make_tag_mutability_config(request.tag_mutability, request.exclusion_filters));
+  BERTH_ASSIGN_OR_RETURN(
+      auto config, make_tag_mutability_config(request.tag_mutability, request.exclusion_filters));
   RepositoryRecord r;
   r.account_id = request.account;
   r.name = request.name;
@@ -35,11 +37,13 @@ Result<RepositoryRecord> Registry::create_repository(const NewRepository& reques
   r.encryption_type = request.encryption_type;
   r.kms_key = request.kms_key;
   BERTH_ASSIGN_OR_RETURN(RepositoryRecord created, meta_.create_repository(r));
-  if (!request.tags.empty()) BERTH_RETURN_IF_ERROR(meta_.set_resource_tags(created.id, request.tags));
+  if (!request.tags.empty())
+    BERTH_RETURN_IF_ERROR(meta_.set_resource_tags(created.id, request.tags));
   return created;
 }
 
-Result<RepositoryRecord> Registry::set_tag_mutability(const RepositoryRecord& repo, const TagMutabilityConfig& config) {
+Result<RepositoryRecord> Registry::set_tag_mutability(const RepositoryRecord& repo,
+                                                      const TagMutabilityConfig& config) {
   BERTH_RETURN_IF_ERROR(validate_tag_mutability_config(config));
   RepositoryRecord updated = repo;
   apply(updated, config);
@@ -47,7 +51,8 @@ Result<RepositoryRecord> Registry::set_tag_mutability(const RepositoryRecord& re
   return updated;
 }
 
-Result<RepositoryRecord> Registry::set_scan_on_push(const RepositoryRecord& repo, bool scan_on_push) {
+Result<RepositoryRecord> Registry::set_scan_on_push(const RepositoryRecord& repo,
+                                                    bool scan_on_push) {
   RepositoryRecord updated = repo;
   updated.scan_on_push = scan_on_push;
   BERTH_RETURN_IF_ERROR(meta_.update_repository(updated));
@@ -74,11 +79,13 @@ Status Registry::tag_resource(const RepositoryRecord& repo, const ResourceTags& 
   return meta_.set_resource_tags(repo.id, merged);
 }
 
-Status Registry::untag_resource(const RepositoryRecord& repo, const std::vector<std::string>& keys) {
+Status Registry::untag_resource(const RepositoryRecord& repo,
+                                const std::vector<std::string>& keys) {
   BERTH_ASSIGN_OR_RETURN(ResourceTags current, meta_.get_resource_tags(repo.id));
   ResourceTags kept;
   for (auto& [k, v] : current) {
-    if (std::find(keys.begin(), keys.end(), k) == keys.end()) kept.emplace_back(std::move(k), std::move(v));
+    if (std::find(keys.begin(), keys.end(), k) == keys.end())
+      kept.emplace_back(std::move(k), std::move(v));
   }
   return meta_.set_resource_tags(repo.id, kept);
 }

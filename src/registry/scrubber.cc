@@ -17,35 +17,42 @@ bool Scrubber::pace(const ScrubOptions& options, uint64_t bytes_so_far) {
   if (options.should_stop && options.should_stop()) return false;
   if (options.rate_bytes_per_second == 0) return true;
   using namespace std::chrono;
-  const auto due = started_ + duration_cast<steady_clock::duration>(
-                                  duration<double>(static_cast<double>(bytes_so_far) /
-                                                   static_cast<double>(options.rate_bytes_per_second)));
+  const auto due =
+      started_ +
+      duration_cast<steady_clock::duration>(duration<double>(
+          static_cast<double>(bytes_so_far) / static_cast<double>(options.rate_bytes_per_second)));
   while (steady_clock::now() < due) {
-    std::this_thread::sleep_for(std::min<steady_clock::duration>(due - steady_clock::now(), milliseconds(100)));
+    std::this_thread::sleep_for(
+        std::min<steady_clock::duration>(due - steady_clock::now(), milliseconds(100)));
     if (options.should_stop && options.should_stop()) return false;
   }
   return true;
 }
 
-Result<std::optional<ScrubIssue>> Scrubber::check(const Digest& digest, std::optional<int64_t> recorded,
-                                                  const ScrubOptions& options, ScrubReport& report) {
+Result<std::optional<ScrubIssue>> Scrubber::check(const Digest& digest,
+                                                  std::optional<int64_t> recorded,
+                                                  const ScrubOptions& options,
+                                                  ScrubReport& report) {
   auto reader = blobs_.open(digest);
   if (!reader) {
     if (reader.status().code() != Code::kBlobUnknown) return reader.take_status();
     if (!recorded) return std::optional<ScrubIssue>();  // collected since the listing
-    return std::optional<ScrubIssue>(ScrubIssue{ScrubIssue::Kind::kMissing, digest, "no stored bytes", false});
+    return std::optional<ScrubIssue>(
+        ScrubIssue{ScrubIssue::Kind::kMissing, digest, "no stored bytes", false});
   }
   const uint64_t size = (*reader)->size();
   // Small reads at low rates keep the pacing smooth.
   const size_t chunk = options.rate_bytes_per_second == 0
                            ? kMaxChunk
-                           : static_cast<size_t>(std::clamp<uint64_t>(options.rate_bytes_per_second / 10, 4096, kMaxChunk));
+                           : static_cast<size_t>(std::clamp<uint64_t>(
+                                 options.rate_bytes_per_second / 10, 4096, kMaxChunk));
   std::vector<char> buf(chunk);
   Hasher h(digest.algorithm());
   uint64_t off = 0;
   while (off < size) {
     if (!pace(options, paced_bytes_)) return error(Code::kUnavailable, "scrub stopped");
-    BERTH_ASSIGN_OR_RETURN(size_t n, (*reader)->read_at(off, buf.data(), std::min<uint64_t>(chunk, size - off)));
+    BERTH_ASSIGN_OR_RETURN(
+        size_t n, (*reader)->read_at(off, buf.data(), std::min<uint64_t>(chunk, size - off)));
     if (n == 0) break;
     h.update(buf.data(), n);
     off += n;
@@ -93,7 +100,8 @@ Result<ScrubReport> Scrubber::run(const ScrubOptions& options,
     all.emplace(std::move(key), std::make_pair(std::move(d), std::optional<int64_t>()));
   }
   for (auto& l : linked) {
-    auto [it, fresh] = all.emplace(l.digest.str(), std::make_pair(l.digest, std::optional<int64_t>(l.size)));
+    auto [it, fresh] =
+        all.emplace(l.digest.str(), std::make_pair(l.digest, std::optional<int64_t>(l.size)));
     if (!fresh) it->second.second = l.size;
   }
   const size_t total = all.size();
@@ -102,10 +110,14 @@ Result<ScrubReport> Scrubber::run(const ScrubOptions& options,
   auto it = cursor_.empty() ? all.begin() : all.upper_bound(cursor_);
   if (!cursor_.empty()) done = static_cast<size_t>(std::distance(all.begin(), it));
   for (; it != all.end(); ++it) {
-    if (options.time_budget.count() > 0 && std::chrono::steady_clock::now() - started_ >= options.time_budget) break;
+    if (options.time_budget.count() > 0 &&
+        std::chrono::steady_clock::now() - started_ >= options.time_budget)
+      break;
     auto issue = check(it->second.first, it->second.second, options, report);
     if (!issue) {
-      if (issue.status().code() == Code::kUnavailable && options.should_stop && options.should_stop()) break;
+      if (issue.status().code() == Code::kUnavailable && options.should_stop &&
+          options.should_stop())
+        break;
       return issue.take_status();
     }
     if (*issue) {
@@ -137,7 +149,8 @@ Result<ScrubReport> Scrubber::run(const ScrubOptions& options,
     }
   }
   if (report.complete) cursor_.clear();
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   return report;
 }
 

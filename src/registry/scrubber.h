@@ -60,7 +60,8 @@ class Scrubber {
   // One run from the cursor. `on_issue` hears each finding as it is made;
   // `progress(done, total)` counts digests (both may be null). Store failures
   // other than a blob vanishing end the run with their Status.
-  Result<ScrubReport> run(const ScrubOptions& options, const std::function<void(const ScrubIssue&)>& on_issue,
+  Result<ScrubReport> run(const ScrubOptions& options,
+                          const std::function<void(const ScrubIssue&)>& on_issue,
                           const std::function<void(size_t, size_t)>& progress = nullptr);
 
  private:

@@ -27,13 +27,15 @@ void put_le(std::string& out, uint64_t v, int bytes) {
 
 uint64_t get_le(std::string_view in, size_t at, int bytes) {
   uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
+  for (int i = 0; i < bytes; ++i)
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
   return v;
 }
 
 }  // namespace
 
-UploadHasher::UploadHasher(DigestAlgorithm algorithm) : algorithm_(algorithm), ctx_(std::make_unique<Ctx>()) {
+UploadHasher::UploadHasher(DigestAlgorithm algorithm)
+    : algorithm_(algorithm), ctx_(std::make_unique<Ctx>()) {
   if (algorithm_ == DigestAlgorithm::kSha512) {
     SHA512_Init(&ctx_->sha512);
   } else {
@@ -46,7 +48,9 @@ UploadHasher::UploadHasher(UploadHasher&&) noexcept = default;
 UploadHasher& UploadHasher::operator=(UploadHasher&&) noexcept = default;
 
 UploadHasher::UploadHasher(const UploadHasher& other)
-    : algorithm_(other.algorithm_), ctx_(std::make_unique<Ctx>(*other.ctx_)), bytes_(other.bytes_) {}
+    : algorithm_(other.algorithm_),
+      ctx_(std::make_unique<Ctx>(*other.ctx_)),
+      bytes_(other.bytes_) {}
 
 UploadHasher& UploadHasher::operator=(const UploadHasher& other) {
   if (this != &other) *this = UploadHasher(other);
@@ -85,7 +89,8 @@ std::string UploadHasher::serialize() const {
   put_le(out, bytes_, 8);
   const size_t n = is512 ? sizeof(SHA512_CTX) : sizeof(SHA256_CTX);
   put_le(out, n, 4);
-  const char* p = is512 ? reinterpret_cast<const char*>(&ctx_->sha512) : reinterpret_cast<const char*>(&ctx_->sha256);
+  const char* p = is512 ? reinterpret_cast<const char*>(&ctx_->sha512)
+                        : reinterpret_cast<const char*>(&ctx_->sha256);
   out.append(p, n);
   return out;
 }
@@ -96,7 +101,8 @@ Result<UploadHasher> UploadHasher::restore(std::string_view saved) {
     return error(Code::kInvalidArgument, "not a saved upload hash");
   }
   const char alg = saved[kMagic.size()];
-  if (alg != '\x01' && alg != '\x02') return error(Code::kInvalidArgument, "unknown hash algorithm in saved state");
+  if (alg != '\x01' && alg != '\x02')
+    return error(Code::kInvalidArgument, "unknown hash algorithm in saved state");
   const bool is512 = alg == '\x02';
   const uint64_t bytes = get_le(saved, kMagic.size() + 1, 8);
   const uint64_t n = get_le(saved, kMagic.size() + 9, 4);
@@ -114,10 +120,11 @@ Result<UploadHasher> UploadHasher::restore(std::string_view saved) {
   // The context counts the bits it has hashed: it must agree with the byte
   // count beside it, else the state is not what it claims to be.
   const bool consistent =
-      is512 ? h.ctx_->sha512.Nl == bytes * 8 && h.ctx_->sha512.Nh == 0 && h.ctx_->sha512.num < SHA512_CBLOCK &&
-                  h.ctx_->sha512.md_len == SHA512_DIGEST_LENGTH
-            : ((static_cast<uint64_t>(h.ctx_->sha256.Nh) << 32) | h.ctx_->sha256.Nl) == bytes * 8 &&
-                  h.ctx_->sha256.num < SHA256_CBLOCK && h.ctx_->sha256.md_len == SHA256_DIGEST_LENGTH;
+      is512
+          ? h.ctx_->sha512.Nl == bytes * 8 && h.ctx_->sha512.Nh == 0 &&
+                h.ctx_->sha512.num < SHA512_CBLOCK && h.ctx_->sha512.md_len == SHA512_DIGEST_LENGTH
+          : ((static_cast<uint64_t>(h.ctx_->sha256.Nh) << 32) | h.ctx_->sha256.Nl) == bytes * 8 &&
+                h.ctx_->sha256.num < SHA256_CBLOCK && h.ctx_->sha256.md_len == SHA256_DIGEST_LENGTH;
   if (!consistent) return error(Code::kInvalidArgument, "saved hash state is inconsistent");
   return h;
 }

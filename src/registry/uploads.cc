@@ -19,10 +19,10 @@ namespace berth {
 // Hash progress of one upload, kept between requests so that a chunked upload
 // is hashed once, as it arrives.
 struct UploadHashState {
-  bool busy = false;     // an append or finish holds the upload (guarded by Registry::mu_)
+  bool busy = false;  // an append or finish holds the upload (guarded by Registry::mu_)
   UploadHasher hasher{DigestAlgorithm::kSha256};
-  uint64_t offset = 0;   // bytes fed to `hasher`
-  bool valid = false;    // false: rebuild from the upload's bytes before use
+  uint64_t offset = 0;  // bytes fed to `hasher`
+  bool valid = false;   // false: rebuild from the upload's bytes before use
 };
 
 std::string new_upload_id() {
@@ -62,7 +62,8 @@ Result<UploadStatus> Registry::start_upload(const RepositoryRecord& repo) {
 
 Result<UploadStatus> Registry::upload_status(const RepositoryRecord& repo, std::string_view id) {
   BERTH_ASSIGN_OR_RETURN(auto rec, meta_.get_upload(id));
-  if (rec.repository != repo.id) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
+  if (rec.repository != repo.id)
+    return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
   BERTH_ASSIGN_OR_RETURN(auto info, blobs_.upload_info(id));
   return UploadStatus{std::string(id), info.size};
 }
@@ -86,7 +87,8 @@ UploadAppend::~UploadAppend() {
   // The end of an append request: the running hash goes with the upload, so
   // that whichever node takes the next request resumes it without re-reading
   // the bytes. Saved before the lease is released, so the next holder finds it.
-  if (save_hash_state_ && written_ > 0 && state_->valid) registry_->save_hash_state(id_, state_->hasher);
+  if (save_hash_state_ && written_ > 0 && state_->valid)
+    registry_->save_hash_state(id_, state_->hasher);
   if (!lease_holder_.empty()) (void)registry_->meta_.release_upload_lease(id_, lease_holder_);
   std::lock_guard lock(registry_->mu_);
   state_->offset = offset_;
@@ -95,7 +97,8 @@ UploadAppend::~UploadAppend() {
 }
 
 Status Registry::take_slot(const Uploader& uploader) {
-  auto at_cap = [](const std::map<std::string, size_t, std::less<>>& counts, const std::string& who, size_t cap) {
+  auto at_cap = [](const std::map<std::string, size_t, std::less<>>& counts, const std::string& who,
+                   size_t cap) {
     if (cap == 0 || who.empty()) return false;
     auto it = counts.find(who);
     return it != counts.end() && it->second >= cap;
@@ -104,10 +107,12 @@ Status Registry::take_slot(const Uploader& uploader) {
     return error(Code::kResourceExhausted, "too many uploads in progress; retry later");
   }
   if (at_cap(appends_by_account_, uploader.account, options_.max_concurrent_appends_per_account)) {
-    return error(Code::kResourceExhausted, "too many uploads in progress for this account; retry later");
+    return error(Code::kResourceExhausted,
+                 "too many uploads in progress for this account; retry later");
   }
   if (at_cap(appends_by_key_, uploader.access_key_id, options_.max_concurrent_appends_per_key)) {
-    return error(Code::kResourceExhausted, "too many uploads in progress for this access key; retry later");
+    return error(Code::kResourceExhausted,
+                 "too many uploads in progress for this access key; retry later");
   }
   ++active_appends_;
   if (!uploader.account.empty()) ++appends_by_account_[uploader.account];
@@ -162,11 +167,12 @@ Status UploadAppend::close() {
 
 Result<std::unique_ptr<UploadAppend>> Registry::begin_append(const RepositoryRecord& repo,
                                                              std::string_view id_view,
-                                                             std::optional<ByteRange> range, bool fresh,
-                                                             const Uploader& uploader) {
+                                                             std::optional<ByteRange> range,
+                                                             bool fresh, const Uploader& uploader) {
   std::string id(id_view);
   BERTH_ASSIGN_OR_RETURN(auto rec, meta_.get_upload(id));
-  if (rec.repository != repo.id) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
+  if (rec.repository != repo.id)
+    return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
   auto state = hash_state(id);
   {
     std::lock_guard lock(mu_);
@@ -195,8 +201,8 @@ Result<std::unique_ptr<UploadAppend>> Registry::begin_append(const RepositoryRec
   append->offset_ = info.size;
   if (range && range->first != info.size) {
     append->offset_ = state->offset;
-    return error(Code::kRangeInvalid,
-                 fmt::format("chunk starts at {} but the upload has {} bytes", range->first, info.size));
+    return error(Code::kRangeInvalid, fmt::format("chunk starts at {} but the upload has {} bytes",
+                                                  range->first, info.size));
   }
   if (!state->valid || state->offset != info.size ||
       state->hasher.algorithm() != DigestAlgorithm::kSha256) {
@@ -222,7 +228,8 @@ Result<Digest> Registry::digest_of_upload(const std::string& id, DigestAlgorithm
   return h.peek();
 }
 
-Result<UploadHasher> Registry::resume_hash(const std::string& id, DigestAlgorithm algorithm, uint64_t size) {
+Result<UploadHasher> Registry::resume_hash(const std::string& id, DigestAlgorithm algorithm,
+                                           uint64_t size) {
   if (size == 0) return UploadHasher(algorithm);  // nothing to read
   auto saved = blobs_.load_hash_state(id);
   if (saved && saved->offset == size) {
@@ -243,13 +250,15 @@ void Registry::save_hash_state(const std::string& id, const UploadHasher& hasher
   }
 }
 
-Result<UploadHasher> Registry::hash_upload(const std::string& id, DigestAlgorithm algorithm, uint64_t size) {
+Result<UploadHasher> Registry::hash_upload(const std::string& id, DigestAlgorithm algorithm,
+                                           uint64_t size) {
   UploadHasher h(algorithm);
   BERTH_ASSIGN_OR_RETURN(auto reader, blobs_.read_upload(id));
   std::vector<char> buf(1 << 20);
   uint64_t off = 0;
   while (off < size) {
-    BERTH_ASSIGN_OR_RETURN(size_t n, reader->read_at(off, buf.data(), std::min<uint64_t>(buf.size(), size - off)));
+    BERTH_ASSIGN_OR_RETURN(
+        size_t n, reader->read_at(off, buf.data(), std::min<uint64_t>(buf.size(), size - off)));
     if (n == 0) break;
     h.update(buf.data(), n);
     off += n;
@@ -261,12 +270,14 @@ Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::stri
                                          const Digest& digest, bool fresh) {
   std::string id(id_view);
   BERTH_ASSIGN_OR_RETURN(auto rec, meta_.get_upload(id));
-  if (rec.repository != repo.id) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
+  if (rec.repository != repo.id)
+    return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
   // Hold the upload so that no append slips in between hashing and commit.
   auto state = hash_state(id);
   {
     std::lock_guard lock(mu_);
-    if (state->busy) return error(Code::kBlobUploadInvalid, "another request is writing to this upload");
+    if (state->busy)
+      return error(Code::kBlobUploadInvalid, "another request is writing to this upload");
     state->busy = true;
   }
   struct Release {
@@ -292,8 +303,8 @@ Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::stri
   return link;
 }
 
-Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo, std::unique_ptr<UploadAppend> held,
-                                         const Digest& digest) {
+Result<BlobLink> Registry::finish_upload(const RepositoryRecord& repo,
+                                         std::unique_ptr<UploadAppend> held, const Digest& digest) {
   const std::string id = held->id_;
   BERTH_RETURN_IF_ERROR(held->close());
   held->save_hash_state_ = false;  // the upload ends here, one way or another
@@ -315,8 +326,8 @@ Result<BlobLink> Registry::finish_held_upload(const RepositoryRecord& repo, cons
     (void)meta_.delete_upload(id);
     forget_hash_state(id);
     return error(Code::kDigestInvalid,
-                 fmt::format("provided digest {} does not match the uploaded content ({})", digest.str(),
-                             actual.str()));
+                 fmt::format("provided digest {} does not match the uploaded content ({})",
+                             digest.str(), actual.str()));
   }
   const uint64_t size = info.size;
   // Announce the write so the garbage collector leaves this digest alone
@@ -378,7 +389,8 @@ Result<std::unique_ptr<UploadAppend>> Registry::begin_blob_put(const RepositoryR
   return st;
 }
 
-Result<BlobLink> Registry::finish_blob_put(const RepositoryRecord& repo, std::unique_ptr<UploadAppend> put,
+Result<BlobLink> Registry::finish_blob_put(const RepositoryRecord& repo,
+                                           std::unique_ptr<UploadAppend> put,
                                            const Digest& digest) {
   const std::string id = put->id_;
   if (Status st = put->close(); !st.is_ok()) {
@@ -403,15 +415,16 @@ void Registry::cancel_blob_put(std::unique_ptr<UploadAppend> put) {
 
 Status Registry::cancel_upload(const RepositoryRecord& repo, std::string_view id) {
   BERTH_ASSIGN_OR_RETURN(auto rec, meta_.get_upload(id));
-  if (rec.repository != repo.id) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
+  if (rec.repository != repo.id)
+    return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
   BERTH_RETURN_IF_ERROR(blobs_.abort_upload(id));
   forget_hash_state(std::string(id));
   return meta_.delete_upload(id);
 }
 
-Result<BlobLink> Registry::mount_blob(const RepositoryRecord& repo, const Digest& digest,
-                                      const std::optional<RepositoryRecord>& from,
-                                      const std::function<bool(const RepositoryRecord&)>& may_read) {
+Result<BlobLink> Registry::mount_blob(
+    const RepositoryRecord& repo, const Digest& digest, const std::optional<RepositoryRecord>& from,
+    const std::function<bool(const RepositoryRecord&)>& may_read) {
   std::optional<BlobLink> source;
   if (from) {
     auto link = meta_.get_blob_link(from->id, digest);
@@ -441,7 +454,8 @@ Result<BlobLink> Registry::mount_blob(const RepositoryRecord& repo, const Digest
   // The bytes must really be there, whole: a link never outlives its blob.
   auto stored = blobs_.stat(digest);
   if (!stored && stored.status().code() != Code::kBlobUnknown) return stored.take_status();
-  BERTH_RETURN_IF_ERROR(check_stored(*source, stored ? std::optional<uint64_t>(*stored) : std::nullopt));
+  BERTH_RETURN_IF_ERROR(
+      check_stored(*source, stored ? std::optional<uint64_t>(*stored) : std::nullopt));
   BERTH_RETURN_IF_ERROR(meta_.link_blob(repo.id, digest, source->size, clock_.now_seconds()));
   return *source;
 }

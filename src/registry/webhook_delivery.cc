@@ -1,12 +1,12 @@
 #include "registry/webhook_delivery.h"
 
+#include <fmt/format.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <charconv>
@@ -32,7 +32,8 @@ struct ParsedUrl {
 Result<ParsedUrl> parse_url(const std::string& url) {
   constexpr std::string_view kScheme = "http://";
   if (url.rfind(kScheme, 0) != 0) {
-    return error(Code::kInvalidArgument, fmt::format("webhook url '{}' must start with http://", url));
+    return error(Code::kInvalidArgument,
+                 fmt::format("webhook url '{}' must start with http://", url));
   }
   std::string rest = url.substr(kScheme.size());
   ParsedUrl out;
@@ -40,7 +41,8 @@ Result<ParsedUrl> parse_url(const std::string& url) {
   std::string authority = rest.substr(0, slash);
   if (slash != std::string::npos) out.target = rest.substr(slash);
   if (authority.find('@') != std::string::npos) {
-    return error(Code::kInvalidArgument, "a webhook url must not carry credentials; use the secret");
+    return error(Code::kInvalidArgument,
+                 "a webhook url must not carry credentials; use the secret");
   }
   auto colon = authority.rfind(':');
   if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
@@ -55,7 +57,8 @@ Result<ParsedUrl> parse_url(const std::string& url) {
   if (authority.size() >= 2 && authority.front() == '[' && authority.back() == ']') {
     authority = authority.substr(1, authority.size() - 2);
   }
-  if (authority.empty()) return error(Code::kInvalidArgument, fmt::format("webhook url '{}' names no host", url));
+  if (authority.empty())
+    return error(Code::kInvalidArgument, fmt::format("webhook url '{}' names no host", url));
   out.host = authority;
   return out;
 }
@@ -78,13 +81,16 @@ std::string webhook_signature(std::string_view secret, std::string_view body) {
   return "sha256=" + to_hex(mac.data(), mac.size());
 }
 
-Status check_webhook_url(const std::string& url) { return parse_url(url).status(); }
+Status check_webhook_url(const std::string& url) {
+  return parse_url(url).status();
+}
 
 WebhookDelivery::WebhookDelivery(EventOutboxStore& outbox, std::vector<WebhookTarget> targets,
                                  DeliveryOptions options, const Clock& clock)
     : outbox_(outbox), targets_(std::move(targets)), options_(std::move(options)), clock_(clock) {}
 
-Status WebhookDelivery::post(const WebhookTarget& target, const OutboxEvent& event, const std::string& body) {
+Status WebhookDelivery::post(const WebhookTarget& target, const OutboxEvent& event,
+                             const std::string& body) {
   BERTH_ASSIGN_OR_RETURN(ParsedUrl url, parse_url(target.url));
   try {
     net::io_context io;
@@ -112,7 +118,8 @@ Status WebhookDelivery::post(const WebhookTarget& target, const OutboxEvent& eve
     beast::error_code ignored;
     stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
     const unsigned status = parser.get().result_int();
-    if (status / 100 != 2) return error(Code::kUnavailable, fmt::format("the receiver answered {}", status));
+    if (status / 100 != 2)
+      return error(Code::kUnavailable, fmt::format("the receiver answered {}", status));
     return Status::ok();
   } catch (const std::exception& e) {
     return error(Code::kUnavailable, e.what());
@@ -123,7 +130,8 @@ Result<size_t> WebhookDelivery::run_once() {
   size_t delivered = 0;
   for (const WebhookTarget& target : targets_) {
     int64_t& floor = settled_below_[target.name];
-    BERTH_ASSIGN_OR_RETURN(auto events, outbox_.undelivered_events(target.name, floor, options_.batch));
+    BERTH_ASSIGN_OR_RETURN(auto events,
+                           outbox_.undelivered_events(target.name, floor, options_.batch));
     std::set<std::string> held;  // repositories whose earlier event is not acknowledged
     bool all_settled = true;     // every event so far in this pass is settled: the floor may rise
     for (const OutboxEvent& e : events) {
@@ -146,7 +154,8 @@ Result<size_t> WebhookDelivery::run_once() {
       }
       const std::string body = render_event(e, options_.region);
       if (Status s = post(target, e, body); !s.is_ok()) {
-        b.delay = b.delay.count() == 0 ? options_.first_retry : std::min(b.delay * 2, options_.retry_cap);
+        b.delay =
+            b.delay.count() == 0 ? options_.first_retry : std::min(b.delay * 2, options_.retry_cap);
         b.next_attempt_ms = clock_.now_millis() + b.delay.count();
         held.insert(repo_key);
         all_settled = false;
@@ -159,7 +168,8 @@ Result<size_t> WebhookDelivery::run_once() {
         continue;
       }
       backoff_.erase(std::make_pair(target.name, repo_key));
-      BERTH_RETURN_IF_ERROR(outbox_.mark_event_delivered(target.name, e.sequence, clock_.now_millis()));
+      BERTH_RETURN_IF_ERROR(
+          outbox_.mark_event_delivered(target.name, e.sequence, clock_.now_millis()));
       if (all_settled) floor = e.sequence;
       ++delivered;
     }

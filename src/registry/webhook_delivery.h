@@ -36,9 +36,9 @@
 namespace berth {
 
 struct WebhookTarget {
-  std::string name;    // the key deliveries are recorded under; unique
-  std::string url;     // http://host[:port]/path
-  std::string secret;  // the HMAC key; never logged
+  std::string name;                              // the key deliveries are recorded under; unique
+  std::string url;                               // http://host[:port]/path
+  std::string secret;                            // the HMAC key; never logged
   std::vector<std::string> accounts;             // empty: every account
   std::vector<std::string> repository_prefixes;  // empty: every repository
   std::vector<std::string> event_types;          // detail-types; empty: every type
@@ -63,8 +63,8 @@ Status check_webhook_url(const std::string& url);
 
 class WebhookDelivery {
  public:
-  WebhookDelivery(EventOutboxStore& outbox, std::vector<WebhookTarget> targets, DeliveryOptions options,
-                  const Clock& clock);
+  WebhookDelivery(EventOutboxStore& outbox, std::vector<WebhookTarget> targets,
+                  DeliveryOptions options, const Clock& clock);
 
   // One pass: for each webhook, sends what is due, oldest first. Returns how
   // many events were acknowledged; store errors end the pass (retried at the

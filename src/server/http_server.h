@@ -26,13 +26,13 @@ namespace berth::server {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 5000;  // 0 picks a free port
-  unsigned threads = 0;  // 0: two per core, at least four
+  uint16_t port = 5000;       // 0 picks a free port
+  unsigned threads = 0;       // 0: two per core, at least four
   std::string tls_cert_file;  // PEM chain; TLS when both are set
   std::string tls_key_file;
   size_t header_limit = 64 * 1024;
-  std::chrono::seconds idle_timeout{60};   // waiting for the next request on a kept-alive connection
-  std::chrono::seconds io_timeout{60};     // any single read or write making no progress
+  std::chrono::seconds idle_timeout{60};  // waiting for the next request on a kept-alive connection
+  std::chrono::seconds io_timeout{60};    // any single read or write making no progress
   // The whole request head must arrive within this, counted from the accept
   // (first request) or from its first byte (later requests on the connection).
   std::chrono::seconds header_timeout{10};

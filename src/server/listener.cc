@@ -39,10 +39,11 @@ bool out_of_descriptors(const boost::system::error_code& ec) {
 
 // A server TLS context with berth's settings and the certificate chain and
 // key of these files.
-Result<std::shared_ptr<ssl::context>> make_tls_context(const std::string& cert_file, const std::string& key_file) {
+Result<std::shared_ptr<ssl::context>> make_tls_context(const std::string& cert_file,
+                                                       const std::string& key_file) {
   auto tls = std::make_shared<ssl::context>(ssl::context::tls_server);
-  tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   // Mozilla's "intermediate" profile: TLS 1.2 and 1.3 only; for TLS 1.2 only
   // forward-secret AEAD suites (ECDHE with AES-GCM or ChaCha20-Poly1305).
   // TLS 1.3's suites are all of that kind and keep OpenSSL's defaults.
@@ -147,7 +148,8 @@ awaitable<void> HttpServer::Impl::accept_loop() {
     accepted.fetch_add(1, std::memory_order_relaxed);
     // The session releases both counts when it ends.
     if (auto context = current_tls()) {
-      start_tls_session(*this, std::move(context), std::move(socket), std::move(address), std::move(remote));
+      start_tls_session(*this, std::move(context), std::move(socket), std::move(address),
+                        std::move(remote));
     } else {
       start_plain_session(*this, std::move(socket), std::move(address), std::move(remote));
     }
@@ -196,9 +198,13 @@ Status HttpServer::start() {
   return Status::ok();
 }
 
-size_t HttpServer::open_connections() const { return impl_->connections.load(); }
+size_t HttpServer::open_connections() const {
+  return impl_->connections.load();
+}
 
-uint64_t HttpServer::accepted_connections() const { return impl_->accepted.load(); }
+uint64_t HttpServer::accepted_connections() const {
+  return impl_->accepted.load();
+}
 
 uint16_t HttpServer::port() const {
   beast::error_code ec;
@@ -242,9 +248,10 @@ void HttpServer::drain(std::chrono::steady_clock::duration deadline) {
     beast::error_code ec;
     d.acceptor.close(ec);
     for (auto& interrupt : idle) interrupt();
-    log::info("draining: no new connections; waiting for the requests in progress",
-              {{"connections", d.connections.load()},
-               {"deadline_ms", std::chrono::duration_cast<std::chrono::milliseconds>(deadline).count()}});
+    log::info(
+        "draining: no new connections; waiting for the requests in progress",
+        {{"connections", d.connections.load()},
+         {"deadline_ms", std::chrono::duration_cast<std::chrono::milliseconds>(deadline).count()}});
     net::co_spawn(
         d.ioc,
         [this, until = std::chrono::steady_clock::now() + deadline]() -> awaitable<void> {

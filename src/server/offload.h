@@ -114,47 +114,48 @@ boost::asio::awaitable<std::invoke_result_t<F&>> Offloader::run(F fn) {
   // A named object, not a temporary of the co_await expression: GCC 12
   // destroys such temporaries twice, which would drop `call` early.
   auto initiation = [this, call, deadline, &fn](auto handler) {
-        using Handler = decltype(handler);
-        // Both completions hold the handler; the state decides which one uses it.
-        auto shared = std::make_shared<std::optional<Handler>>(std::move(handler));
-        call->timer.async_wait([this, call, shared, deadline](const boost::system::error_code&) {
-          int expected = kQueued;
-          if (!call->state.compare_exchange_strong(expected, kAbandoned)) return;
-          if (on_rejected_) on_rejected_();
-          Handler h = std::move(**shared);
-          shared->reset();
-          std::move(h)(R(error(Code::kUnavailable,
-                               "the server is busy: no worker was free to start the request within " +
-                                   std::to_string(deadline.count()) + " ms")));
-        });
-        // The Call owns a timer of the caller's executor, so its last reference is always
-        // dropped there, never on a worker: a worker's copy moves back with the result.
-        net::post(pool_, [this, call, shared, &fn]() mutable {
-          int expected = kQueued;
-          if (!call->state.compare_exchange_strong(expected, kStarted)) {  // abandoned: never runs
-            auto home = call->timer.get_executor();
-            net::post(home, [call = std::move(call)] {});
-            return;
-          }
-          if (on_call_) {
-            const auto started = std::chrono::steady_clock::now();
-            call->result.emplace(fn());
-            on_call_(std::chrono::steady_clock::now() - started, is_store_failure(code_of(*call->result)));
-          } else {
-            call->result.emplace(fn());
-          }
-          auto ex = net::get_associated_executor(**shared);
-          net::dispatch(ex, [call = std::move(call), shared = std::move(shared)] {
-            call->timer.cancel();
-            Handler h = std::move(**shared);
-            shared->reset();
-            std::move(h)(std::move(*call->result));
-          });
-        });
-      };
+    using Handler = decltype(handler);
+    // Both completions hold the handler; the state decides which one uses it.
+    auto shared = std::make_shared<std::optional<Handler>>(std::move(handler));
+    call->timer.async_wait([this, call, shared, deadline](const boost::system::error_code&) {
+      int expected = kQueued;
+      if (!call->state.compare_exchange_strong(expected, kAbandoned)) return;
+      if (on_rejected_) on_rejected_();
+      Handler h = std::move(**shared);
+      shared->reset();
+      std::move(h)(R(error(Code::kUnavailable,
+                           "the server is busy: no worker was free to start the request within " +
+                               std::to_string(deadline.count()) + " ms")));
+    });
+    // The Call owns a timer of the caller's executor, so its last reference is always
+    // dropped there, never on a worker: a worker's copy moves back with the result.
+    net::post(pool_, [this, call, shared, &fn]() mutable {
+      int expected = kQueued;
+      if (!call->state.compare_exchange_strong(expected, kStarted)) {  // abandoned: never runs
+        auto home = call->timer.get_executor();
+        net::post(home, [call = std::move(call)] {});
+        return;
+      }
+      if (on_call_) {
+        const auto started = std::chrono::steady_clock::now();
+        call->result.emplace(fn());
+        on_call_(std::chrono::steady_clock::now() - started,
+                 is_store_failure(code_of(*call->result)));
+      } else {
+        call->result.emplace(fn());
+      }
+      auto ex = net::get_associated_executor(**shared);
+      net::dispatch(ex, [call = std::move(call), shared = std::move(shared)] {
+        call->timer.cancel();
+        Handler h = std::move(**shared);
+        shared->reset();
+        std::move(h)(std::move(*call->result));
+      });
+    });
+  };
   call.reset();
-  co_return co_await net::async_initiate<const net::use_awaitable_t<>&, void(R)>(std::move(initiation),
-                                                                                 net::use_awaitable);
+  co_return co_await net::async_initiate<const net::use_awaitable_t<>&, void(R)>(
+      std::move(initiation), net::use_awaitable);
 }
 
 }  // namespace berth::server

@@ -642,8 +642,8 @@ void start_plain_session(HttpServer::Impl& server, tcp::socket socket, std::stri
   spawn(server, beast::tcp_stream(std::move(socket)), std::move(address), std::move(remote));
 }
 
-void start_tls_session(HttpServer::Impl& server, std::shared_ptr<ssl::context> tls, tcp::socket socket,
-                       std::string address, std::string remote) {
+void start_tls_session(HttpServer::Impl& server, std::shared_ptr<ssl::context> tls,
+                       tcp::socket socket, std::string address, std::string remote) {
   auto stream = beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls);
   spawn(server, std::move(stream), std::move(address), std::move(remote), std::move(tls));
 }

@@ -16,6 +16,7 @@ namespace berth::server {
 // is wrong with it: missing, not a regular file (a directory), unreadable, no
 // PEM certificate or key in it, or a key that belongs to another certificate.
 // Never logs key material. Not thread-safe with respect to `ctx`.
-Status load_tls_files(boost::asio::ssl::context& ctx, const std::string& cert_file, const std::string& key_file);
+Status load_tls_files(boost::asio::ssl::context& ctx, const std::string& cert_file,
+                      const std::string& key_file);
 
 }  // namespace berth::server

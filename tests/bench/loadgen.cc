@@ -81,8 +81,8 @@ long response_length(const std::string& in, bool head, int& status, bool& bad) {
   size_t pos = headers.find("\r\n");
   while (pos != std::string_view::npos) {
     size_t next = headers.find("\r\n", pos + 2);
-    std::string_view line = headers.substr(pos + 2, next == std::string_view::npos ? std::string_view::npos
-                                                                                    : next - pos - 2);
+    std::string_view line = headers.substr(
+        pos + 2, next == std::string_view::npos ? std::string_view::npos : next - pos - 2);
     if (ieq_prefix(line, "content-length:")) body = std::atol(std::string(line.substr(15)).c_str());
     if (ieq_prefix(line, "transfer-encoding:")) bad = true;  // not expected from either registry
     pos = next;
@@ -107,8 +107,8 @@ int connect_to(int port) {
   return fd;
 }
 
-void run_thread(const Options& opt, const std::string& request, int connections, Clock::time_point stop,
-                Stats& stats) {
+void run_thread(const Options& opt, const std::string& request, int connections,
+                Clock::time_point stop, Stats& stats) {
   const bool head = opt.method == "HEAD";
   int ep = ::epoll_create1(EPOLL_CLOEXEC);
   std::vector<Connection> conns(static_cast<size_t>(connections));
@@ -200,16 +200,24 @@ bool parse_args(int argc, char** argv, Options& opt) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string_view k = argv[i];
     const char* v = argv[i + 1];
-    if (k == "--port") opt.port = std::atoi(v);
-    else if (k == "--path") opt.path = v;
-    else if (k == "--method") opt.method = v;
-    else if (k == "--connections") opt.connections = std::atoi(v);
-    else if (k == "--threads") opt.threads = std::atoi(v);
-    else if (k == "--seconds") opt.seconds = std::atof(v);
-    else return false;
+    if (k == "--port")
+      opt.port = std::atoi(v);
+    else if (k == "--path")
+      opt.path = v;
+    else if (k == "--method")
+      opt.method = v;
+    else if (k == "--connections")
+      opt.connections = std::atoi(v);
+    else if (k == "--threads")
+      opt.threads = std::atoi(v);
+    else if (k == "--seconds")
+      opt.seconds = std::atof(v);
+    else
+      return false;
   }
-  return argc % 2 == 1 && opt.port > 0 && !opt.path.empty() && opt.connections > 0 && opt.threads > 0 &&
-         opt.seconds > 0 && opt.seconds <= 600 && (opt.method == "GET" || opt.method == "HEAD");
+  return argc % 2 == 1 && opt.port > 0 && !opt.path.empty() && opt.connections > 0 &&
+         opt.threads > 0 && opt.seconds > 0 && opt.seconds <= 600 &&
+         (opt.method == "GET" || opt.method == "HEAD");
 }
 
 }  // namespace
@@ -217,13 +225,15 @@ bool parse_args(int argc, char** argv, Options& opt) {
 int main(int argc, char** argv) {
   Options opt;
   if (!parse_args(argc, argv, opt)) {
-    std::fprintf(stderr,
-                 "usage: %s --port P --path PATH [--method GET|HEAD] [--connections N] [--threads N] "
-                 "[--seconds S]\n",
-                 argv[0]);
+    std::fprintf(
+        stderr,
+        "usage: %s --port P --path PATH [--method GET|HEAD] [--connections N] [--threads N] "
+        "[--seconds S]\n",
+        argv[0]);
     return 2;
   }
-  std::string request = opt.method + " " + opt.path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(opt.port) +
+  std::string request = opt.method + " " + opt.path +
+                        " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(opt.port) +
                         "\r\nUser-Agent: berth-loadgen\r\n";
   if (const char* accept = std::getenv("BENCH_ACCEPT"); accept && *accept) {
     request += std::string("Accept: ") + accept + "\r\n";
@@ -237,10 +247,12 @@ int main(int argc, char** argv) {
   std::vector<Stats> stats(static_cast<size_t>(opt.threads));
   std::vector<std::thread> threads;
   auto start = Clock::now();
-  auto stop = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.seconds));
+  auto stop = start + std::chrono::duration_cast<Clock::duration>(
+                          std::chrono::duration<double>(opt.seconds));
   for (int t = 0; t < opt.threads; ++t) {
     int share = opt.connections / opt.threads + (t < opt.connections % opt.threads ? 1 : 0);
-    threads.emplace_back(run_thread, std::cref(opt), std::cref(request), share, stop, std::ref(stats[t]));
+    threads.emplace_back(run_thread, std::cref(opt), std::cref(request), share, stop,
+                         std::ref(stats[t]));
   }
   for (auto& th : threads) th.join();
   double elapsed_us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
@@ -257,7 +269,8 @@ int main(int argc, char** argv) {
   std::sort(all.latencies_us.begin(), all.latencies_us.end());
   auto pct = [&](double p) -> uint32_t {
     if (all.latencies_us.empty()) return 0;
-    size_t idx = static_cast<size_t>(p / 100.0 * static_cast<double>(all.latencies_us.size() - 1) + 0.5);
+    size_t idx =
+        static_cast<size_t>(p / 100.0 * static_cast<double>(all.latencies_us.size() - 1) + 0.5);
     return all.latencies_us[idx];
   };
   double mean = 0;
@@ -269,8 +282,10 @@ int main(int argc, char** argv) {
       "\"latency_mean_us\":%.1f,\"latency_p50_us\":%u,\"latency_p90_us\":%u,\"latency_p99_us\":%u,"
       "\"latency_max_us\":%u}\n",
       all.latencies_us.size(), elapsed_us, static_cast<unsigned long long>(all.bytes),
-      static_cast<unsigned long long>(all.errors_connect), static_cast<unsigned long long>(all.errors_read),
-      static_cast<unsigned long long>(all.errors_write), static_cast<unsigned long long>(all.errors_status), mean,
-      pct(50), pct(90), pct(99), all.latencies_us.empty() ? 0 : all.latencies_us.back());
+      static_cast<unsigned long long>(all.errors_connect),
+      static_cast<unsigned long long>(all.errors_read),
+      static_cast<unsigned long long>(all.errors_write),
+      static_cast<unsigned long long>(all.errors_status), mean, pct(50), pct(90), pct(99),
+      all.latencies_us.empty() ? 0 : all.latencies_us.back());
   return 0;
 }

@@ -32,7 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(r->length() >= 1);
     FUZZ_CHECK(r->length() - 1 == r->last - r->first);
   }
-  for (uint64_t blob_size : {uint64_t{0}, uint64_t{1}, uint64_t{1024}, uint64_t{1} << 40, UINT64_MAX - 1, UINT64_MAX}) {
+  for (uint64_t blob_size :
+       {uint64_t{0}, uint64_t{1}, uint64_t{1024}, uint64_t{1} << 40, UINT64_MAX - 1, UINT64_MAX}) {
     check_get_range(input, blob_size);
   }
   return 0;

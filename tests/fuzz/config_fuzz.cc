@@ -49,9 +49,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   berth::app::Config config;
   if (berth::app::load_config_file(path, config).is_ok()) {
-    for (int64_t d : {config.token_ttl_seconds, config.upload_ttl_seconds, config.lifecycle_interval_seconds,
-                      config.gc_interval_seconds, config.gc_grace_seconds, config.idle_timeout_seconds,
-                      config.io_timeout_seconds}) {
+    for (int64_t d :
+         {config.token_ttl_seconds, config.upload_ttl_seconds, config.lifecycle_interval_seconds,
+          config.gc_interval_seconds, config.gc_grace_seconds, config.idle_timeout_seconds,
+          config.io_timeout_seconds}) {
       FUZZ_CHECK(d >= 0);
     }
     (void)berth::app::validate_config(config);

@@ -47,7 +47,8 @@ constexpr std::string_view kSecret = "fuzz/secret/key/that/is/long/enough0000";
 constexpr std::string_view kTargetPrefix = "AmazonEC2ContainerRegistry_V20150921.";
 constexpr std::string_view kUploadPlaceholder = "00000000-0000-4000-8000-000000000000";
 // The image of the corpus (its digests are the ones the seeds name).
-constexpr std::string_view kConfigBlob = R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}})";
+constexpr std::string_view kConfigBlob =
+    R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}})";
 constexpr std::string_view kLayerBlob = "layer-bytes-0123456789";
 
 struct World {
@@ -75,8 +76,9 @@ Answer call(berth::ecr::EcrApi& api, std::string_view operation, std::string bod
                   {"Content-Type", "application/x-amz-json-1.1"},
                   {"X-Amz-Target", target}};
   sreq.payload_sha256 = berth::auth::sha256_hex(body);
-  auto signed_ok = berth::auth::sign_request(sreq, {std::string(kAccessKeyId), std::string(kSecret)}, "us-east-1",
-                                             "ecr", berth::Clock::system().now_seconds());
+  auto signed_ok =
+      berth::auth::sign_request(sreq, {std::string(kAccessKeyId), std::string(kSecret)},
+                                "us-east-1", "ecr", berth::Clock::system().now_seconds());
   FUZZ_CHECK(signed_ok.is_ok());
 
   berth::server::RequestHeader header;
@@ -97,19 +99,20 @@ Answer call(berth::ecr::EcrApi& api, std::string_view operation, std::string bod
     FUZZ_CHECK(answer.as_object().contains("__type") && answer.as_object().contains("message"));
   }
   if (ex.status() >= 500) {
-    std::fprintf(stderr, "%.*s answered %u: %s\n", static_cast<int>(operation.size()), operation.data(), ex.status(),
-                 ex.response().body().c_str());
+    std::fprintf(stderr, "%.*s answered %u: %s\n", static_cast<int>(operation.size()),
+                 operation.data(), ex.status(), ex.response().body().c_str());
   }
   FUZZ_CHECK(ex.status() < 500);
   return Answer{ex.status(), std::move(answer.as_object())};
 }
 
 // A call that must succeed (setting the scene, not fuzzing).
-boost::json::object must(berth::ecr::EcrApi& api, std::string_view operation, const boost::json::object& body) {
+boost::json::object must(berth::ecr::EcrApi& api, std::string_view operation,
+                         const boost::json::object& body) {
   Answer a = call(api, operation, boost::json::serialize(body));
   if (a.status != 200) {
-    std::fprintf(stderr, "setup: %.*s answered %u: %s\n", static_cast<int>(operation.size()), operation.data(),
-                 a.status, boost::json::serialize(a.body).c_str());
+    std::fprintf(stderr, "setup: %.*s answered %u: %s\n", static_cast<int>(operation.size()),
+                 operation.data(), a.status, boost::json::serialize(a.body).c_str());
   }
   FUZZ_CHECK(a.status == 200);
   return std::move(a.body);
@@ -131,7 +134,9 @@ std::string push_blob(berth::ecr::EcrApi& api, std::string_view data) {
         {"layerPartBlob", berth::base64_encode(data)}});
   std::string digest = "sha256:" + berth::auth::sha256_hex(data);
   must(api, "CompleteLayerUpload",
-       {{"repositoryName", "fuzz/app"}, {"uploadId", id}, {"layerDigests", boost::json::array{digest}}});
+       {{"repositoryName", "fuzz/app"},
+        {"uploadId", id},
+        {"layerDigests", boost::json::array{digest}}});
   return digest;
 }
 
@@ -143,12 +148,14 @@ void set_scene(berth::ecr::EcrApi& api) {
   boost::json::object manifest{
       {"schemaVersion", 2},
       {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-      {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                  {"digest", config},
-                  {"size", kConfigBlob.size()}}},
-      {"layers", boost::json::array{boost::json::object{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-                                                        {"digest", layer},
-                                                        {"size", kLayerBlob.size()}}}}};
+      {"config",
+       {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+        {"digest", config},
+        {"size", kConfigBlob.size()}}},
+      {"layers", boost::json::array{boost::json::object{
+                     {"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                     {"digest", layer},
+                     {"size", kLayerBlob.size()}}}}};
   must(api, "PutImage",
        {{"repositoryName", "fuzz/app"},
         {"imageManifest", boost::json::serialize(manifest)},
@@ -161,7 +168,8 @@ World& world() {
     berth::log::set_level("error");
     auto* w = new World;
     const char* tmp = std::getenv("TMPDIR");
-    std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/berth-ecr-fuzz-XXXXXX";
+    std::string templ =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/berth-ecr-fuzz-XXXXXX";
     FUZZ_CHECK(::mkdtemp(templ.data()) != nullptr);
     w->dir = templ;
     std::atexit([] { std::filesystem::remove_all(world().dir); });
@@ -171,19 +179,20 @@ World& world() {
     auto stores = berth::app::open_stores(config);
     FUZZ_CHECK(stores.is_ok());
     w->stores = std::move(*stores);
-    auto boot = w->stores.identity->bootstrap(berth::identity::NewAccessKey{std::string(kAccessKeyId),
-                                                                            std::string(kSecret)});
+    auto boot = w->stores.identity->bootstrap(
+        berth::identity::NewAccessKey{std::string(kAccessKeyId), std::string(kSecret)});
     FUZZ_CHECK(boot.is_ok());
-    w->registry = std::make_unique<berth::Registry>(*w->stores.meta, *w->stores.blobs, berth::Clock::system(),
-                                                    berth::RegistryOptions{});
+    w->registry = std::make_unique<berth::Registry>(
+        *w->stores.meta, *w->stores.blobs, berth::Clock::system(), berth::RegistryOptions{});
     w->access = std::make_unique<berth::auth::AccessControl>(true);
     berth::ecr::EcrOptions options;
     options.public_url = "http://127.0.0.1:5000";
     options.registry_host = "127.0.0.1:5000";
     options.max_body_bytes = 1 << 20;
-    w->offload = std::make_unique<berth::server::Offloader>(berth::server::OffloadOptions{1, std::chrono::seconds(60)});
-    w->api = std::make_unique<berth::ecr::EcrApi>(*w->registry, *w->stores.identity, *w->access, *w->offload,
-                                                  options);
+    w->offload = std::make_unique<berth::server::Offloader>(
+        berth::server::OffloadOptions{1, std::chrono::seconds(60)});
+    w->api = std::make_unique<berth::ecr::EcrApi>(*w->registry, *w->stores.identity, *w->access,
+                                                  *w->offload, options);
     set_scene(*w->api);
     return w;
   }();

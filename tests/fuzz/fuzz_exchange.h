@@ -62,8 +62,8 @@ class FuzzExchange final : public server::Exchange {
     co_return;
   }
 
-  server::net::awaitable<void> send_blob(server::ResponseHeader head, BlobReader& reader, uint64_t offset,
-                                         uint64_t length) override {
+  server::net::awaitable<void> send_blob(server::ResponseHeader head, BlobReader& reader,
+                                         uint64_t offset, uint64_t length) override {
     if (sent_) co_return;
     sent_ = true;
     status_ = head.result_int();

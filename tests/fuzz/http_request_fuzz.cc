@@ -47,13 +47,18 @@ constexpr std::string_view kRepositories[] = {"fuzz/app", "library/ubuntu"};
 constexpr std::string_view kUploadPlaceholder = "00000000-0000-4000-8000-000000000000";
 // fuzz/app:latest, as tests/fuzz/corpus/http_request/push-image pushes it.
 constexpr std::string_view kPushImage =
-    "POST /v2/fuzz/app/blobs/uploads/?digest=sha256:c5b1d63604f273462ef36fadac3182d43ae6a6138731cf594b314835cf1c034f"
+    "POST "
+    "/v2/fuzz/app/blobs/uploads/"
+    "?digest=sha256:c5b1d63604f273462ef36fadac3182d43ae6a6138731cf594b314835cf1c034f"
     " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 78\r\n\r\n"
     R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}})"
-    "POST /v2/fuzz/app/blobs/uploads/?digest=sha256:1cd3114cb48dea3315c4151902383b3a67bdc55f103809cc0b4411305702e4bf"
+    "POST "
+    "/v2/fuzz/app/blobs/uploads/"
+    "?digest=sha256:1cd3114cb48dea3315c4151902383b3a67bdc55f103809cc0b4411305702e4bf"
     " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 22\r\n\r\nlayer-bytes-0123456789"
     "PUT /v2/fuzz/app/manifests/latest HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 399\r\nConnection: close\r\n\r\n"
+    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: "
+    "399\r\nConnection: close\r\n\r\n"
     R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":)"
     R"("application/vnd.oci.image.config.v1+json","digest":"sha256:c5b1d63604f273462ef36fadac3182d43ae6a6138731cf594)"
     R"(b314835cf1c034f","size":78},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":)"
@@ -115,8 +120,9 @@ void create_repository(uint16_t port, std::string_view name) {
                {"Content-Type", "application/x-amz-json-1.1"},
                {"X-Amz-Target", "AmazonEC2ContainerRegistry_V20150921.CreateRepository"}};
   r.payload_sha256 = berth::auth::sha256_hex(body);
-  auto signed_ok = berth::auth::sign_request(r, {std::string(kAccessKeyId), std::string(kSecret)}, "us-east-1",
-                                             "ecr", berth::Clock::system().now_seconds());
+  auto signed_ok =
+      berth::auth::sign_request(r, {std::string(kAccessKeyId), std::string(kSecret)}, "us-east-1",
+                                "ecr", berth::Clock::system().now_seconds());
   FUZZ_CHECK(signed_ok.is_ok());
   std::string wire = "POST / HTTP/1.1\r\n";
   for (const auto& h : r.headers) wire += h.name + ": " + h.value + "\r\n";
@@ -128,8 +134,9 @@ void create_repository(uint16_t port, std::string_view name) {
 // Starts an upload of fuzz/app; its id.
 std::string new_upload(uint16_t port) {
   auto answer = round_trip(
-      port, "POST /v2/fuzz/app/blobs/uploads/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
-            "Connection: close\r\n\r\n");
+      port,
+      "POST /v2/fuzz/app/blobs/uploads/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
+      "Connection: close\r\n\r\n");
   FUZZ_CHECK(answer && answer->starts_with("HTTP/1.1 202"));
   constexpr std::string_view kField = "\r\nDocker-Upload-UUID: ";
   auto at = answer->find(kField);
@@ -147,7 +154,8 @@ Server& server() {
     ::setenv("BERTH_ADMIN_SECRET_ACCESS_KEY", std::string(kSecret).c_str(), 1);
     auto* s = new Server;
     const char* tmp = std::getenv("TMPDIR");
-    std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/berth-http-fuzz-XXXXXX";
+    std::string templ =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/berth-http-fuzz-XXXXXX";
     FUZZ_CHECK(::mkdtemp(templ.data()) != nullptr);
     s->dir = templ;
     berth::app::Config config;
@@ -167,9 +175,12 @@ Server& server() {
     std::thread([app = s->app.get()] { app->run(); }).detach();
     for (auto name : kRepositories) create_repository(s->port, name);
     auto pushed = round_trip(s->port, kPushImage);
-    FUZZ_CHECK(pushed && pushed->starts_with("HTTP/1.1 201") && pushed->find("HTTP/1.1 201 Created\r\n", 20) != std::string::npos);
-    FUZZ_CHECK(pushed->find("Docker-Content-Digest: sha256:9f017ad3abb4657f8c9d60ea529e1af74f2474ff90b5773c3dd36226971dc746") !=
-               std::string::npos);
+    FUZZ_CHECK(pushed && pushed->starts_with("HTTP/1.1 201") &&
+               pushed->find("HTTP/1.1 201 Created\r\n", 20) != std::string::npos);
+    FUZZ_CHECK(
+        pushed->find("Docker-Content-Digest: "
+                     "sha256:9f017ad3abb4657f8c9d60ea529e1af74f2474ff90b5773c3dd36226971dc746") !=
+        std::string::npos);
     return s;
   }();
   return *s;
@@ -177,7 +188,8 @@ Server& server() {
 
 // Every status line in `answer` (one per response on the connection).
 bool has_server_error(std::string_view answer) {
-  for (size_t at = answer.find("HTTP/1.1 "); at != std::string_view::npos; at = answer.find("HTTP/1.1 ", at + 1)) {
+  for (size_t at = answer.find("HTTP/1.1 "); at != std::string_view::npos;
+       at = answer.find("HTTP/1.1 ", at + 1)) {
     if (answer.substr(at + 9, 1) == "5" && answer.substr(at + 9, 3) != "503") return true;
   }
   return false;
@@ -199,7 +211,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto answer = round_trip(s.port, input);
   if (!answer) std::fprintf(stderr, "berth did not close the connection within 10 s\n");
   FUZZ_CHECK(answer.has_value());
-  FUZZ_CHECK(answer->empty() || answer->starts_with("HTTP/1.1 ") || answer->starts_with("HTTP/1.0 "));
+  FUZZ_CHECK(answer->empty() || answer->starts_with("HTTP/1.1 ") ||
+             answer->starts_with("HTTP/1.0 "));
   if (has_server_error(*answer)) std::fprintf(stderr, "server error:\n%s\n", answer->c_str());
   FUZZ_CHECK(!has_server_error(*answer));
   return 0;

@@ -47,14 +47,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(again->layers.size() == plain->layers.size());
     FUZZ_CHECK(again->manifests.size() == plain->manifests.size());
   }
-  for (std::string_view ct : {mt::kOciManifest, mt::kOciIndex, mt::kDockerManifest, mt::kDockerManifestList}) {
+  for (std::string_view ct :
+       {mt::kOciManifest, mt::kOciIndex, mt::kDockerManifest, mt::kDockerManifestList}) {
     if (auto m = berth::parse_manifest(bytes, ct)) {
       check_shape(*m);
       FUZZ_CHECK(m->media_type == ct);
     }
   }
-  for (std::string_view ct : {std::string_view("application/json"), mt::kDockerSchema1Signed,
-                              std::string_view("application/vnd.oci.image.manifest.v1+json; charset=utf-8")}) {
+  for (std::string_view ct :
+       {std::string_view("application/json"), mt::kDockerSchema1Signed,
+        std::string_view("application/vnd.oci.image.manifest.v1+json; charset=utf-8")}) {
     if (auto m = berth::parse_manifest(bytes, ct)) check_shape(*m);
   }
   return 0;

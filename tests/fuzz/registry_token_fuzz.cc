@@ -37,7 +37,8 @@ std::string token_with_payload(std::string_view payload, const TokenKey& k) {
   std::string signed_part = "b1." + berth::base64url_encode(payload);
   auto tag = berth::hmac_sha256(k.data(), k.size(), signed_part);
   return signed_part + "." +
-         berth::base64url_encode(std::string_view(reinterpret_cast<const char*>(tag.data()), tag.size()));
+         berth::base64url_encode(
+             std::string_view(reinterpret_cast<const char*>(tag.data()), tag.size()));
 }
 
 void check_reissue(const TokenClaims& claims, const TokenKey& k, const berth::Clock& clock) {
@@ -68,7 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   if (auto basic = parse_basic_authorization(input)) {
-    auto again = parse_basic_authorization("Basic " + berth::base64_encode(basic->user + ":" + basic->password));
+    auto again = parse_basic_authorization(
+        "Basic " + berth::base64_encode(basic->user + ":" + basic->password));
     FUZZ_CHECK(again.is_ok() && again->user == basic->user && again->password == basic->password);
   }
 

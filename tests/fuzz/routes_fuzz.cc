@@ -23,13 +23,20 @@ using berth::oci::Route;
 
 std::string rebuild(const berth::oci::Target& t) {
   switch (t.route) {
-    case Route::kTags: return "/v2/" + t.name + "/tags/list";
-    case Route::kManifest: return "/v2/" + t.name + "/manifests/" + t.reference;
-    case Route::kBlob: return "/v2/" + t.name + "/blobs/" + t.reference;
-    case Route::kUploadStart: return "/v2/" + t.name + "/blobs/uploads/";
-    case Route::kUpload: return "/v2/" + t.name + "/blobs/uploads/" + t.reference;
-    case Route::kReferrers: return "/v2/" + t.name + "/referrers/" + t.reference;
-    default: return {};
+    case Route::kTags:
+      return "/v2/" + t.name + "/tags/list";
+    case Route::kManifest:
+      return "/v2/" + t.name + "/manifests/" + t.reference;
+    case Route::kBlob:
+      return "/v2/" + t.name + "/blobs/" + t.reference;
+    case Route::kUploadStart:
+      return "/v2/" + t.name + "/blobs/uploads/";
+    case Route::kUpload:
+      return "/v2/" + t.name + "/blobs/uploads/" + t.reference;
+    case Route::kReferrers:
+      return "/v2/" + t.name + "/referrers/" + t.reference;
+    default:
+      return {};
   }
 }
 

@@ -39,7 +39,8 @@ SigV4Request parse_request(std::string_view in) {
   std::string_view first = take_line();
   auto sp = first.find(' ');
   r.method = std::string(first.substr(0, sp));
-  std::string_view target = sp == std::string_view::npos ? std::string_view() : first.substr(sp + 1);
+  std::string_view target =
+      sp == std::string_view::npos ? std::string_view() : first.substr(sp + 1);
   if (auto v = target.rfind(" HTTP/"); v != std::string_view::npos) target = target.substr(0, v);
   auto q = target.find('?');
   r.raw_path = std::string(target.substr(0, q));
@@ -62,7 +63,9 @@ SigV4Request parse_request(std::string_view in) {
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
   }
   return true;
 }
@@ -72,7 +75,8 @@ bool is_token(std::string_view name) {
   if (name.empty()) return false;
   for (char c : name) {
     const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
+    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos)
+      return false;
   }
   return true;
 }
@@ -122,7 +126,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // forms at once, which verification rightly refuses; header names are
   // tokens, as the HTTP parser guarantees (a ';' would split SignedHeaders).
   SigV4Request resign = request;
-  std::erase_if(resign.headers, [](const HttpHeader& h) { return iequals(h.name, "authorization"); });
+  std::erase_if(resign.headers,
+                [](const HttpHeader& h) { return iequals(h.name, "authorization"); });
   if (resign.raw_query.find("X-Amz-") != std::string::npos) return 0;
   // A repeated X-Amz-Security-Token is refused whoever signs it.
   size_t tokens = 0;
@@ -131,8 +136,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     tokens += iequals(h.name, "x-amz-security-token");
   }
   if (tokens > 1) return 0;
-  auto signed_value = sign_request(resign, SigningCredentials{std::string(kAccessKeyId), std::string(kSecret)},
-                                   "us-east-1", "ecr", kSuiteTime);
+  auto signed_value =
+      sign_request(resign, SigningCredentials{std::string(kAccessKeyId), std::string(kSecret)},
+                   "us-east-1", "ecr", kSuiteTime);
   if (!signed_value) return 0;
   VerifierOptions options;
   options.region = "us-east-1";

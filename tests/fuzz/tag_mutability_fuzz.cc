@@ -55,7 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   for (size_t i = 0; i < lines.size(); ++i) {
     FUZZ_CHECK(berth::wildcard_match(lines[i], tag) == reference_match(lines[i], tag));
-    FUZZ_CHECK(berth::wildcard_match(lines[i], lines[i]));  // literal text matches itself, '*' included
+    FUZZ_CHECK(
+        berth::wildcard_match(lines[i], lines[i]));  // literal text matches itself, '*' included
   }
 
   (void)berth::validate_exclusion_filter_type(lines.front());
@@ -76,10 +77,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const bool immutable = berth::is_tag_immutable(*config, tag);
   switch (config->mode) {
-    case berth::TagMutability::kMutable: FUZZ_CHECK(!immutable); break;
-    case berth::TagMutability::kImmutable: FUZZ_CHECK(immutable); break;
-    case berth::TagMutability::kMutableWithExclusion: FUZZ_CHECK(immutable == any_filter); break;
-    case berth::TagMutability::kImmutableWithExclusion: FUZZ_CHECK(immutable == !any_filter); break;
+    case berth::TagMutability::kMutable:
+      FUZZ_CHECK(!immutable);
+      break;
+    case berth::TagMutability::kImmutable:
+      FUZZ_CHECK(immutable);
+      break;
+    case berth::TagMutability::kMutableWithExclusion:
+      FUZZ_CHECK(immutable == any_filter);
+      break;
+    case berth::TagMutability::kImmutableWithExclusion:
+      FUZZ_CHECK(immutable == !any_filter);
+      break;
   }
   return 0;
 }

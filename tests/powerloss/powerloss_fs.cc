@@ -93,7 +93,8 @@ struct Node {
   fuse_ino_t parent = 1;
 
   bool file_dirty() const {
-    return !dirty_chunks.empty() || size != durable_size || min_size_since_sync != durable_size || mode_dirty;
+    return !dirty_chunks.empty() || size != durable_size || min_size_since_sync != durable_size ||
+           mode_dirty;
   }
 };
 
@@ -106,8 +107,12 @@ struct State {
 
 State g;
 
-std::string file_path(fuse_ino_t ino) { return g.backing + "/files/" + std::to_string(ino); }
-std::string dir_path(fuse_ino_t ino) { return g.backing + "/dirs/" + std::to_string(ino); }
+std::string file_path(fuse_ino_t ino) {
+  return g.backing + "/files/" + std::to_string(ino);
+}
+std::string dir_path(fuse_ino_t ino) {
+  return g.backing + "/dirs/" + std::to_string(ino);
+}
 
 timespec now() {
   timespec t{};
@@ -223,7 +228,8 @@ int persist_file(Node* n) {
   int fd = ::open(file_path(n->ino).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return errno;
   int err = 0;
-  if (n->min_size_since_sync < n->durable_size && ::ftruncate(fd, static_cast<off_t>(n->min_size_since_sync)) != 0)
+  if (n->min_size_since_sync < n->durable_size &&
+      ::ftruncate(fd, static_cast<off_t>(n->min_size_since_sync)) != 0)
     err = errno;
   if (err == 0 && ::ftruncate(fd, static_cast<off_t>(n->size)) != 0) err = errno;
   for (uint64_t c : n->dirty_chunks) {
@@ -231,7 +237,9 @@ int persist_file(Node* n) {
     uint64_t off = c * kChunk;
     if (off >= n->size) break;
     uint64_t len = std::min(kChunk, n->size - off);
-    if (::pwrite(fd, n->data.data() + off, len, static_cast<off_t>(off)) != static_cast<ssize_t>(len)) err = errno ? errno : EIO;
+    if (::pwrite(fd, n->data.data() + off, len, static_cast<off_t>(off)) !=
+        static_cast<ssize_t>(len))
+      err = errno ? errno : EIO;
   }
   if (err == 0 && ::fchmod(fd, n->mode) != 0) err = errno;
   ::close(fd);
@@ -253,7 +261,8 @@ int ensure_durable_inode(const Node* child) {
   int err = 0;
   if (::fstat(fd, &st) != 0) err = errno;
   // A brand-new inode also gets its mode; later mode changes need its own sync.
-  else if (st.st_size == 0 && ::fchmod(fd, child->mode) != 0) err = errno;
+  else if (st.st_size == 0 && ::fchmod(fd, child->mode) != 0)
+    err = errno;
   ::close(fd);
   return err;
 }
@@ -281,7 +290,8 @@ int persist_dir(Node* d) {
 // ---------------------------------------------------------------------------
 // Mounting: load the durable tree, delete what it does not reach.
 
-bool load_dir(fuse_ino_t ino, fuse_ino_t parent, std::set<fuse_ino_t>& seen_dirs, std::set<fuse_ino_t>& seen_files) {
+bool load_dir(fuse_ino_t ino, fuse_ino_t parent, std::set<fuse_ino_t>& seen_dirs,
+              std::set<fuse_ino_t>& seen_files) {
   struct stat st;
   if (::stat(dir_path(ino).c_str(), &st) != 0) return false;
   auto d = std::make_unique<Node>();
@@ -372,7 +382,9 @@ bool mount_state(const std::string& backing) {
     }                           \
   } while (0)
 
-bool valid_name(const char* name) { return std::strchr(name, '\n') == nullptr && std::strlen(name) <= 255; }
+bool valid_name(const char* name) {
+  return std::strchr(name, '\n') == nullptr && std::strlen(name) <= 255;
+}
 
 Node* dir_or_reply(fuse_req_t req, fuse_ino_t ino) {
   Node* d = find(ino);
@@ -401,7 +413,9 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   reply_entry(req, find(it->second));
 }
 
-void op_forget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
+void op_forget(fuse_req_t req, fuse_ino_t, uint64_t) {
+  fuse_reply_none(req);
+}
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   POWER_CHECK(req);
@@ -421,7 +435,8 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
   }
   if (to_set & FUSE_SET_ATTR_SIZE) {
     if (n->is_dir) return (void)fuse_reply_err(req, EISDIR);
-    if (int err = resize_file(n, static_cast<uint64_t>(attr->st_size))) return (void)fuse_reply_err(req, err);
+    if (int err = resize_file(n, static_cast<uint64_t>(attr->st_size)))
+      return (void)fuse_reply_err(req, err);
     n->mtime = t;
   }
   if (to_set & FUSE_SET_ATTR_ATIME) n->atime = attr->st_atim;
@@ -469,7 +484,8 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) 
   reply_entry(req, n);
 }
 
-void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+               fuse_file_info* fi) {
   POWER_CHECK(req);
   Node* d = dir_or_reply(req, parent);
   if (d == nullptr) return;
@@ -534,8 +550,8 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   fuse_reply_err(req, 0);
 }
 
-void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
-               unsigned int flags) {
+void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+               const char* newname, unsigned int flags) {
   POWER_CHECK(req);
   Node* from = dir_or_reply(req, parent);
   if (from == nullptr) return;
@@ -563,8 +579,10 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t n
   }
   std::string kept(name);
   from->entries.erase(kept);
-  if (moving->is_dir) from->links--;
-  else moving->links--;
+  if (moving->is_dir)
+    from->links--;
+  else
+    moving->links--;
   from->mtime = from->ctime = now();
   add_entry(to, newname, moving);
   moving->ctime = now();
@@ -595,7 +613,8 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
   fuse_reply_buf(req, n->data.data() + o, len);
 }
 
-void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info*) {
+void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+              fuse_file_info*) {
   POWER_CHECK(req);
   Node* n = find(ino);
   if (n == nullptr) return (void)fuse_reply_err(req, ENOENT);
@@ -660,12 +679,15 @@ void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_fil
     if (buf.size() + need > size) break;
     size_t at = buf.size();
     buf.resize(at + need);
-    fuse_add_direntry(req, buf.data() + at, need, all[i].first.c_str(), &st, static_cast<off_t>(i + 1));
+    fuse_add_direntry(req, buf.data() + at, need, all[i].first.c_str(), &st,
+                      static_cast<off_t>(i + 1));
   }
   fuse_reply_buf(req, buf.data(), buf.size());
 }
 
-void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
+void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+  fuse_reply_err(req, 0);
+}
 
 void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
   POWER_CHECK(req);

@@ -42,8 +42,8 @@ TEST(Base64, UrlAlphabetIsUnpaddedAndUsesDashUnderscore) {
 }
 
 TEST(Base64, RefusesEverythingButTheCanonicalText) {
-  for (const char* bad : {"Zg=", "Zg", "Z===", "====", "Zh==", "Zm9=", "Zm8 ", " Zm8=", "Zm8=\n", "Zg==Zg==",
-                          "Z=g=", "-_-_", "Zm9v\r\n", "Zm9vYg=\x00"}) {
+  for (const char* bad : {"Zg=", "Zg", "Z===", "====", "Zh==", "Zm9=", "Zm8 ", " Zm8=", "Zm8=\n",
+                          "Zg==Zg==", "Z=g=", "-_-_", "Zm9v\r\n", "Zm9vYg=\x00"}) {
     EXPECT_FALSE(base64_decode(bad).is_ok()) << bad;
   }
   for (const char* bad : {"Zg==", "Zh", "Zm9", "+/+/", "Z", "Zm9vY", "Zm 9"}) {
@@ -56,10 +56,12 @@ TEST(Base64, RefusesEverythingButTheCanonicalText) {
 TEST(Base64, AgreesWithOpenSslOnRandomBytes) {
   for (size_t size = 0; size < 200; ++size) {
     std::string plain(size, '\0');
-    ASSERT_EQ(RAND_bytes(reinterpret_cast<unsigned char*>(plain.data()), static_cast<int>(size)), 1);
+    ASSERT_EQ(RAND_bytes(reinterpret_cast<unsigned char*>(plain.data()), static_cast<int>(size)),
+              1);
     std::string theirs(4 * ((size + 2) / 3) + 1, '\0');
     int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(theirs.data()),
-                            reinterpret_cast<const unsigned char*>(plain.data()), static_cast<int>(size));
+                            reinterpret_cast<const unsigned char*>(plain.data()),
+                            static_cast<int>(size));
     theirs.resize(static_cast<size_t>(n));
     EXPECT_EQ(base64_encode(plain), theirs);
     auto decoded = base64_decode(theirs);
@@ -75,7 +77,8 @@ TEST(Base64, AgreesWithOpenSslOnRandomBytes) {
 TEST(HmacSha256, MatchesRfc4231) {
   const std::string key = "Jefe";
   auto mac = hmac_sha256(key.data(), key.size(), "what do ya want for nothing?");
-  EXPECT_EQ(to_hex(mac.data(), mac.size()), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(to_hex(mac.data(), mac.size()),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
 // The per-thread context must not carry one call's key into the next.
@@ -84,7 +87,8 @@ TEST(HmacSha256, KeysDoNotLeakBetweenCalls) {
   const std::string b(20, '\x0b');
   auto first = hmac_sha256(a.data(), a.size(), "Hi There");
   auto rfc = hmac_sha256(b.data(), b.size(), "Hi There");  // RFC 4231 test case 1
-  EXPECT_EQ(to_hex(rfc.data(), rfc.size()), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(to_hex(rfc.data(), rfc.size()),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
   EXPECT_EQ(hmac_sha256(a.data(), a.size(), "Hi There"), first);
   EXPECT_NE(first, rfc);
   // A zero-length key is a key of zeros, not "the previous key".

@@ -79,7 +79,6 @@ TEST(FsBlobStoreTest, LayoutIsAlgorithmPrefixHex) {
   std::filesystem::remove_all(root, ec);
 }
 
-
 TEST(FsBlobStoreTest, FilesAre0600AndDirectories0700WhateverTheUmask) {
   const mode_t old_umask = ::umask(0);  // the widest: modes must come from the store itself
   std::string tmpl = (std::filesystem::temp_directory_path() / "berth-fs-modes-XXXXXX").string();
@@ -96,7 +95,8 @@ TEST(FsBlobStoreTest, FilesAre0600AndDirectories0700WhateverTheUmask) {
       ASSERT_TRUE(a.is_ok());
       ASSERT_TRUE((*a)->append(data.data(), data.size()).is_ok());
     }
-    ASSERT_TRUE((*store)->commit_upload("00000000-0000-4000-8000-000000000002", Digest::of(data)).is_ok());
+    ASSERT_TRUE(
+        (*store)->commit_upload("00000000-0000-4000-8000-000000000002", Digest::of(data)).is_ok());
     size_t files = 0;
     for (const auto& e : std::filesystem::recursive_directory_iterator(root / "data")) {
       struct stat st {};

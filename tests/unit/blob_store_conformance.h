@@ -28,8 +28,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -52,7 +52,9 @@ struct BlobStoreFactory {
   }
 };
 
-inline void PrintTo(const BlobStoreFactory& f, std::ostream* os) { *os << f.name; }
+inline void PrintTo(const BlobStoreFactory& f, std::ostream* os) {
+  *os << f.name;
+}
 
 class BlobStoreConformance : public ::testing::TestWithParam<BlobStoreFactory> {
  protected:
@@ -346,9 +348,19 @@ TEST_P(BlobStoreConformance, MalformedUploadIdsAreRejected) {
   ASSERT_TRUE(store().create_upload(victim).is_ok());
   append_chunks(victim, {"victim"});
 
-  const std::vector<std::string> bad = {
-      "", ".", "..", "../" + victim, "a/b", "/etc/passwd", "a b", "id\n", std::string("a\0b", 3),
-      std::string(65, 'a'), "uploads/../" + victim, "..\\x", "%2e%2e"};
+  const std::vector<std::string> bad = {"",
+                                        ".",
+                                        "..",
+                                        "../" + victim,
+                                        "a/b",
+                                        "/etc/passwd",
+                                        "a b",
+                                        "id\n",
+                                        std::string("a\0b", 3),
+                                        std::string(65, 'a'),
+                                        "uploads/../" + victim,
+                                        "..\\x",
+                                        "%2e%2e"};
   for (const std::string& id : bad) {
     SCOPED_TRACE("id '" + id + "'");
     EXPECT_FALSE(store().create_upload(id).is_ok());
@@ -522,7 +534,8 @@ TEST_P(BlobStoreConformance, ConcurrentUploadsDoNotMix) {
       const std::string& data = contents[t];
       for (size_t off = 0; off < data.size(); off += 10007) {
         auto a = store().append_upload(id);
-        if (!a.is_ok() || !(*a)->append(data.data() + off, std::min<size_t>(10007, data.size() - off)).is_ok() ||
+        if (!a.is_ok() ||
+            !(*a)->append(data.data() + off, std::min<size_t>(10007, data.size() - off)).is_ok() ||
             !(*a)->flush().is_ok()) {
           ++failures;
           return;
@@ -533,7 +546,8 @@ TEST_P(BlobStoreConformance, ConcurrentUploadsDoNotMix) {
   }
   for (auto& th : threads) th.join();
   ASSERT_EQ(failures.load(), 0);
-  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(read_blob(Digest::of(contents[t])), contents[t]) << t;
+  for (int t = 0; t < kThreads; ++t)
+    EXPECT_EQ(read_blob(Digest::of(contents[t])), contents[t]) << t;
   auto uploads = store().list_uploads();
   ASSERT_TRUE(uploads.is_ok());
   EXPECT_TRUE(uploads->empty());
@@ -682,7 +696,8 @@ TEST_P(BlobStoreConformance, HashStateOfAnUnknownUploadIsRefusedAndLeavesNothing
   ASSERT_TRUE(store().create_upload(id).is_ok());
   EXPECT_EQ(store().load_hash_state(id).status().code(), Code::kNotFound);
   for (const char* bad : {"", "../escape", "a/b", "x.hash"}) {
-    EXPECT_EQ(store().save_hash_state(bad, SavedHashState{0, "s"}).code(), Code::kBlobUploadUnknown) << bad;
+    EXPECT_EQ(store().save_hash_state(bad, SavedHashState{0, "s"}).code(), Code::kBlobUploadUnknown)
+        << bad;
     EXPECT_EQ(store().load_hash_state(bad).status().code(), Code::kBlobUploadUnknown) << bad;
   }
 }

@@ -30,7 +30,8 @@ TEST_P(BlobStoreConformance, ConcurrentCommitsOfOneDigestKeepOneIntactBlob) {
   std::thread reader([&] {
     while (!done.load()) {
       auto r = store().open(d);
-      if (!r.is_ok() || (*r)->size() != data.size() || read_all(**r, 65536) != data) ++read_failures;
+      if (!r.is_ok() || (*r)->size() != data.size() || read_all(**r, 65536) != data)
+        ++read_failures;
     }
   });
   std::vector<Status> results(kWriters);
@@ -47,7 +48,8 @@ TEST_P(BlobStoreConformance, ConcurrentCommitsOfOneDigestKeepOneIntactBlob) {
   }
   done = true;
   reader.join();
-  for (int t = 0; t < kWriters; ++t) EXPECT_TRUE(results[t].is_ok()) << t << ": " << results[t].to_string();
+  for (int t = 0; t < kWriters; ++t)
+    EXPECT_TRUE(results[t].is_ok()) << t << ": " << results[t].to_string();
   EXPECT_EQ(read_failures.load(), 0);
   EXPECT_EQ(read_blob(d), data);
   auto listed = store().list();

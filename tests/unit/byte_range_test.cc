@@ -106,10 +106,13 @@ void expect_partial(std::string_view header, uint64_t size, ByteRange want) {
 }
 
 void expect_kind(std::string_view header, uint64_t size, Kind want) {
-  EXPECT_EQ(interpret_range(header, size).kind, want) << "'" << header << "' on " << size << " bytes";
+  EXPECT_EQ(interpret_range(header, size).kind, want)
+      << "'" << header << "' on " << size << " bytes";
 }
 
-TEST(RangeTest, AbsentHeaderMeansWhole) { expect_kind("", 200, Kind::kWhole); }
+TEST(RangeTest, AbsentHeaderMeansWhole) {
+  expect_kind("", 200, Kind::kWhole);
+}
 
 TEST(RangeTest, FirstToLast) {
   expect_partial("bytes=0-99", 200, {0, 99});
@@ -155,9 +158,9 @@ TEST(RangeTest, MultipleRangesAreIgnored) {
 }
 
 TEST(RangeTest, MalformedHeadersAreIgnored) {
-  for (std::string_view h : {"0-99", "bytes 0-99", "bytes=", "bytes=-", "bytes=abc", "bytes=a-b",
-                             "bytes=5-1", "bytes=0-9x", "items=0-9", "bytes=--5",
-                             "bytes=0-99999999999999999999999"}) {
+  for (std::string_view h :
+       {"0-99", "bytes 0-99", "bytes=", "bytes=-", "bytes=abc", "bytes=a-b", "bytes=5-1",
+        "bytes=0-9x", "items=0-9", "bytes=--5", "bytes=0-99999999999999999999999"}) {
     expect_kind(h, 200, Kind::kWhole);
   }
 }

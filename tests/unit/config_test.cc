@@ -150,8 +150,8 @@ TEST(ValidateConfigTest, DefaultsAreValid) {
 }
 
 TEST(ValidateConfigTest, AccountIdIsTwelveDigits) {
-  for (const char* bad : {"", "12345678901", "1234567890123", "12345678901a", "-12345678901",
-                          "123456 78901"}) {
+  for (const char* bad :
+       {"", "12345678901", "1234567890123", "12345678901a", "-12345678901", "123456 78901"}) {
     Config c;
     c.account_id = bad;
     Status s = validate_config(c);
@@ -241,7 +241,8 @@ header-limit: 32768
 idle-timeout: 120
 io-timeout: 1m
 log-level: debug
-)", c);
+)",
+                  c);
   ASSERT_TRUE(s.is_ok()) << s.to_string();
   EXPECT_EQ(c.listen, "0.0.0.0:8443");
   EXPECT_EQ(c.public_url, "https://registry.example.com");
@@ -279,7 +280,8 @@ upload-min-rate: 2048
 upload-rate-window: 1m
 max-uploads-per-account: 12
 max-uploads-per-key: 6
-)", c);
+)",
+                  c);
   ASSERT_TRUE(s.is_ok()) << s.to_string();
   EXPECT_EQ(c.header_timeout_seconds, 5);
   EXPECT_EQ(c.max_connections_per_ip, 40u);
@@ -290,8 +292,9 @@ max-uploads-per-key: 6
   EXPECT_EQ(c.max_uploads_per_key, 6u);
   EXPECT_TRUE(validate_config(c).is_ok());
 
-  for (const char* yaml : {"header-timeout: soon\n", "max-connections-per-ip: -1\n", "max-body-memory: lots\n",
-                           "upload-min-rate: -5\n", "upload-rate-window: 1.5m\n", "max-uploads-per-key: [1]\n"}) {
+  for (const char* yaml :
+       {"header-timeout: soon\n", "max-connections-per-ip: -1\n", "max-body-memory: lots\n",
+        "upload-min-rate: -5\n", "upload-rate-window: 1.5m\n", "max-uploads-per-key: [1]\n"}) {
     Config d;
     Status bad = load(yaml, d);
     EXPECT_EQ(bad.code(), Code::kInvalidArgument) << "accepted: " << yaml;
@@ -398,7 +401,8 @@ TEST_F(ConfigFileTest, ErrorsNameTheKeyAndTheValue) {
   Config c;
   Status s = load("region: eu-west-1\nio-timeout: 5x\n", c);
   ASSERT_FALSE(s.is_ok());
-  EXPECT_NE(s.message().find("key 'io-timeout': invalid duration '5x'"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("key 'io-timeout': invalid duration '5x'"), std::string::npos)
+      << s.message();
   Status t = load("threads: many\n", c);
   EXPECT_NE(t.message().find("key 'threads'"), std::string::npos) << t.message();
   Status u = load("upload_ttl: 1h\n", c);
@@ -413,7 +417,8 @@ TEST_F(ConfigFileTest, CreateOnPushIsOffByDefault) {
 }
 
 TEST_F(ConfigFileTest, NegativeCountsAreRejected) {
-  for (const char* yaml : {"threads: -1\n", "max-connections: -5\n", "max-concurrent-uploads: -1\n"}) {
+  for (const char* yaml :
+       {"threads: -1\n", "max-connections: -5\n", "max-concurrent-uploads: -1\n"}) {
     Config c;
     Status s = load(yaml, c);
     EXPECT_FALSE(s.is_ok()) << "accepted: " << yaml << " (threads=" << c.threads
@@ -453,10 +458,11 @@ TEST_F(ConfigFileTest, StoresDefaultToTheDataDirectory) {
 
 TEST_F(ConfigFileTest, MetadataAndStorageSectionsChooseTheStores) {
   Config c;
-  Status s = load("data-dir: /srv/berth\n"
-                  "metadata:\n  sqlite:\n    path: /fast/meta/berth.db\n"
-                  "storage:\n  filesystem:\n    root: /big/blobs\n",
-                  c);
+  Status s = load(
+      "data-dir: /srv/berth\n"
+      "metadata:\n  sqlite:\n    path: /fast/meta/berth.db\n"
+      "storage:\n  filesystem:\n    root: /big/blobs\n",
+      c);
   ASSERT_TRUE(s.is_ok()) << s.to_string();
   EXPECT_EQ(c.metadata.driver, "sqlite");
   EXPECT_EQ(metadata_sqlite_path(c), "/fast/meta/berth.db");
@@ -473,8 +479,10 @@ TEST_F(ConfigFileTest, MetadataAndStorageSectionsChooseTheStores) {
 
 TEST_F(ConfigFileTest, TheDataDirFlagPutsBothStoresBackIntoIt) {
   Config c;
-  ASSERT_TRUE(load("metadata:\n  sqlite:\n    path: /a/berth.db\nstorage:\n  filesystem:\n    root: /b\n", c)
-                  .is_ok());
+  ASSERT_TRUE(
+      load("metadata:\n  sqlite:\n    path: /a/berth.db\nstorage:\n  filesystem:\n    root: /b\n",
+           c)
+          .is_ok());
   set_data_dir(c, "/flag");
   EXPECT_EQ(c.data_dir, "/flag");
   EXPECT_EQ(metadata_sqlite_path(c), "/flag/berth.db");
@@ -486,18 +494,24 @@ TEST_F(ConfigFileTest, AnUnknownDriverIsAnErrorNamingTheKey) {
     const char* yaml;
     const char* names;
   };
-  for (const Case& k : {Case{"metadata:\n  mysql:\n    dsn: x\n", "metadata.mysql: unknown metadata driver 'mysql' (known: sqlite, postgres)"},
-                        Case{"storage:\n  gcs:\n    bucket: b\n", "storage.gcs: unknown storage driver 'gcs' (known: filesystem, s3)"},
-                        Case{"storage:\n  s3:\n    acl: private\n", "storage.s3.acl: unknown parameter"},
-                        Case{"metadata:\n  sqlite:\n    file: x\n", "metadata.sqlite.file: unknown parameter"},
-                        Case{"storage:\n  filesystem:\n    root: ''\n", "storage.filesystem.root: must not be empty"},
-                        Case{"metadata:\n  sqlite: {}\n  other: {}\n", "expected one driver"},
-                        Case{"metadata: sqlite\n", "expected one driver"}}) {
+  for (const Case& k :
+       {Case{"metadata:\n  mysql:\n    dsn: x\n",
+             "metadata.mysql: unknown metadata driver 'mysql' (known: sqlite, postgres)"},
+        Case{"storage:\n  gcs:\n    bucket: b\n",
+             "storage.gcs: unknown storage driver 'gcs' (known: filesystem, s3)"},
+        Case{"storage:\n  s3:\n    acl: private\n", "storage.s3.acl: unknown parameter"},
+        Case{"metadata:\n  sqlite:\n    file: x\n", "metadata.sqlite.file: unknown parameter"},
+        Case{"storage:\n  filesystem:\n    root: ''\n",
+             "storage.filesystem.root: must not be empty"},
+        Case{"metadata:\n  sqlite: {}\n  other: {}\n", "expected one driver"},
+        Case{"metadata: sqlite\n", "expected one driver"}}) {
     Config c;
     Status s = load(k.yaml, c);
     EXPECT_EQ(s.code(), Code::kInvalidArgument) << k.yaml;
     EXPECT_NE(s.message().find(k.names), std::string::npos) << s.message();
-    EXPECT_NE(s.message().find(std::string("key '") + (k.yaml[0] == 'm' ? "metadata'" : "storage'")), std::string::npos)
+    EXPECT_NE(
+        s.message().find(std::string("key '") + (k.yaml[0] == 'm' ? "metadata'" : "storage'")),
+        std::string::npos)
         << s.message();
   }
 }

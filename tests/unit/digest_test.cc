@@ -15,7 +15,8 @@ namespace {
 //   printf '' | sha256sum
 // and agree with the FIPS 180-2 examples ("abc", the 448-bit message and the
 // million 'a's).
-constexpr const char* kSha256Abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+constexpr const char* kSha256Abc =
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 constexpr const char* kSha256Empty =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 // printf 'abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq' | sha256sum
@@ -25,7 +26,8 @@ constexpr const char* kSha256Fips448 =
 constexpr const char* kSha256MillionA =
     "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
 // printf 'The quick brown fox jumps over the lazy dog' | sha256sum
-constexpr const char* kSha256Fox = "d7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592";
+constexpr const char* kSha256Fox =
+    "d7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592";
 constexpr const char* kSha512Abc =
     "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
     "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f";
@@ -33,8 +35,12 @@ constexpr const char* kSha512Empty =
     "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
     "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e";
 
-std::string sha256(const std::string& hex) { return "sha256:" + hex; }
-std::string sha512(const std::string& hex) { return "sha512:" + hex; }
+std::string sha256(const std::string& hex) {
+  return "sha256:" + hex;
+}
+std::string sha512(const std::string& hex) {
+  return "sha512:" + hex;
+}
 
 void expect_invalid(const std::string& text) {
   Result<Digest> d = Digest::parse(text);
@@ -72,13 +78,13 @@ TEST(DigestParseTest, DefaultConstructedIsEmpty) {
 TEST(DigestParseTest, RejectsWrongLengths) {
   const std::string h256 = kSha256Abc;
   const std::string h512 = kSha512Abc;
-  expect_invalid(sha256(h256.substr(1)));        // 63
-  expect_invalid(sha256(h256 + "0"));            // 65
-  expect_invalid(sha256(""));                    // 0
-  expect_invalid(sha512(h512.substr(1)));        // 127
-  expect_invalid(sha512(h512 + "a"));            // 129
-  expect_invalid(sha256(h512));                  // sha512 length under sha256
-  expect_invalid(sha512(h256));                  // sha256 length under sha512
+  expect_invalid(sha256(h256.substr(1)));  // 63
+  expect_invalid(sha256(h256 + "0"));      // 65
+  expect_invalid(sha256(""));              // 0
+  expect_invalid(sha512(h512.substr(1)));  // 127
+  expect_invalid(sha512(h512 + "a"));      // 129
+  expect_invalid(sha256(h512));            // sha512 length under sha256
+  expect_invalid(sha512(h256));            // sha256 length under sha512
 }
 
 TEST(DigestParseTest, RejectsUpperCaseAndNonHex) {

@@ -49,7 +49,8 @@ TEST_F(DownloadUrlTest, ValidUntilItExpires) {
 TEST_F(DownloadUrlTest, BoundToItsBlobAndRepository) {
   const std::string q = sign_download_query(grant_, key_);
   EXPECT_EQ(verify(q, "team/other").status().code(), Code::kPermissionDenied);
-  EXPECT_EQ(verify(q, "team/app", "sha256:" + std::string(64, 'b')).status().code(), Code::kPermissionDenied);
+  EXPECT_EQ(verify(q, "team/app", "sha256:" + std::string(64, 'b')).status().code(),
+            Code::kPermissionDenied);
 }
 
 TEST_F(DownloadUrlTest, AlteredFieldsOrAnotherKeyAreRefused) {
@@ -68,7 +69,9 @@ TEST_F(DownloadUrlTest, AlteredFieldsOrAnotherKeyAreRefused) {
   EXPECT_FALSE(verify(flipped).is_ok());
   DownloadUrlKey other;
   other.fill(8);
-  EXPECT_FALSE(verify_download_query(sign_download_query(grant_, other), "team/app", kDigest, key_, clock_).is_ok());
+  EXPECT_FALSE(
+      verify_download_query(sign_download_query(grant_, other), "team/app", kDigest, key_, clock_)
+          .is_ok());
 }
 
 TEST_F(DownloadUrlTest, IncompleteOrRepeatedParametersAreRefused) {

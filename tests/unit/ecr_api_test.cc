@@ -40,12 +40,14 @@ class EcrApiTest : public ::testing::Test {
     stores_ = std::move(*stores);
     auto boot = stores_.identity->bootstrap(identity::NewAccessKey{kKeyId, kSecret});
     ASSERT_TRUE(boot.is_ok()) << boot.status().to_string();
-    registry_ = std::make_unique<Registry>(*stores_.meta, *stores_.blobs, Clock::system(), RegistryOptions{});
+    registry_ = std::make_unique<Registry>(*stores_.meta, *stores_.blobs, Clock::system(),
+                                           RegistryOptions{});
     access_ = std::make_unique<auth::AccessControl>(true);
     EcrOptions options;
     options.public_url = "http://127.0.0.1:5000";
     options.registry_host = "127.0.0.1:5000";
-    offload_ = std::make_unique<server::Offloader>(server::OffloadOptions{1, std::chrono::seconds(60)});
+    offload_ =
+        std::make_unique<server::Offloader>(server::OffloadOptions{1, std::chrono::seconds(60)});
     api_ = std::make_unique<EcrApi>(*registry_, *stores_.identity, *access_, *offload_, options);
   }
 
@@ -70,7 +72,8 @@ class EcrApiTest : public ::testing::Test {
                     {"Content-Type", "application/x-amz-json-1.1"},
                     {"X-Amz-Target", target}};
     sreq.payload_sha256 = auth::sha256_hex(body);
-    EXPECT_TRUE(auth::sign_request(sreq, {kKeyId, kSecret}, "us-east-1", "ecr", Clock::system().now_seconds())
+    EXPECT_TRUE(auth::sign_request(sreq, {kKeyId, kSecret}, "us-east-1", "ecr",
+                                   Clock::system().now_seconds())
                     .is_ok());
     server::RequestHeader header;
     header.method(server::http::verb::post);
@@ -128,9 +131,10 @@ TEST_F(EcrApiTest, UploadLayerPartSpanningAllOfInt64IsRefusedWithoutOverflow) {
   auto [is, ib] = call(prefix + "InitiateLayerUpload", R"({"repositoryName":"wide/part"})");
   ASSERT_EQ(is, 200u) << ib;
   std::string upload_id(boost::json::parse(ib).as_object().at("uploadId").as_string());
-  auto [status, body] = call(prefix + "UploadLayerPart",
-                             R"({"repositoryName":"wide/part","uploadId":")" + upload_id +
-                                 R"(","partFirstByte":0,"partLastByte":9223372036854775807,"layerPartBlob":"YQ=="})");
+  auto [status, body] =
+      call(prefix + "UploadLayerPart",
+           R"({"repositoryName":"wide/part","uploadId":")" + upload_id +
+               R"(","partFirstByte":0,"partLastByte":9223372036854775807,"layerPartBlob":"YQ=="})");
   EXPECT_EQ(status, 400u) << body;
   EXPECT_NE(body.find("InvalidLayerPartException"), std::string::npos) << body;
 }

@@ -12,8 +12,8 @@ namespace {
 namespace json = boost::json;
 
 TEST(EventsTest, ImageActionHasEcrShape) {
-  OutboxEvent e = image_action_event("id-1", "000000000000", "team/api", "PUSH", "SUCCESS", "sha256:abc", "1.0",
-                                     1'765'095'300'123);
+  OutboxEvent e = image_action_event("id-1", "000000000000", "team/api", "PUSH", "SUCCESS",
+                                     "sha256:abc", "1.0", 1'765'095'300'123);
   json::object o = json::parse(render_event(e, "eu-west-1")).as_object();
   EXPECT_EQ(o["version"].as_string(), "0");
   EXPECT_EQ(o["id"].as_string(), "id-1");
@@ -29,15 +29,18 @@ TEST(EventsTest, ImageActionHasEcrShape) {
                                        {"image-digest", "sha256:abc"},
                                        {"image-tag", "1.0"}}));
   // Addressed by digest: no image-tag at all.
-  OutboxEvent by_digest = image_action_event("id-2", "000000000000", "r", "DELETE", "SUCCESS", "sha256:abc", "", 0);
+  OutboxEvent by_digest =
+      image_action_event("id-2", "000000000000", "r", "DELETE", "SUCCESS", "sha256:abc", "", 0);
   EXPECT_FALSE(json::parse(by_digest.detail).as_object().contains("image-tag"));
 }
 
 TEST(EventsTest, LifecycleActionNamesTheRepository) {
-  OutboxEvent e = lifecycle_expiry_event("id-3", "000000000000", "team/api", "sha256:def", {"a", "b"}, 0);
+  OutboxEvent e =
+      lifecycle_expiry_event("id-3", "000000000000", "team/api", "sha256:def", {"a", "b"}, 0);
   json::object o = json::parse(render_event(e, "us-east-1")).as_object();
   EXPECT_EQ(o["detail-type"].as_string(), "ECR Lifecycle Policy Action");
-  EXPECT_EQ(o["resources"], (json::array{"arn:aws:ecr:us-east-1:000000000000:repository/team/api"}));
+  EXPECT_EQ(o["resources"],
+            (json::array{"arn:aws:ecr:us-east-1:000000000000:repository/team/api"}));
   EXPECT_EQ(o["detail"].as_object()["action-type"].as_string(), "EXPIRE");
   EXPECT_EQ(o["detail"].as_object()["image-tags"], (json::array{"a", "b"}));
 }
@@ -49,7 +52,8 @@ TEST(WebhookDeliveryTest, SignatureIsHmacSha256OfTheBody) {
 }
 
 TEST(WebhookDeliveryTest, FiltersAreAllOfAccountsPrefixesAndTypes) {
-  OutboxEvent e = image_action_event("x", "111111111111", "team/api", "PUSH", "SUCCESS", "sha256:a", "", 0);
+  OutboxEvent e =
+      image_action_event("x", "111111111111", "team/api", "PUSH", "SUCCESS", "sha256:a", "", 0);
   WebhookTarget t{"hook", "http://127.0.0.1:1/", "s", {}, {}, {}};
   EXPECT_TRUE(webhook_wants(t, e));
   t.accounts = {"222222222222"};

@@ -91,31 +91,35 @@ class FakeClockStores : public ::testing::Test {
   static std::string layer_of(const std::string& seed) { return "layer bytes of " + seed; }
 
   // Pushes an image (config, one layer, manifest) now; returns the manifest digest.
-  Digest push_image(const RepositoryRecord& repo, const std::string& seed, const std::string& tag = "",
-                    std::optional<Digest> subject = std::nullopt) {
+  Digest push_image(const RepositoryRecord& repo, const std::string& seed,
+                    const std::string& tag = "", std::optional<Digest> subject = std::nullopt) {
     namespace json = boost::json;
     const std::string config = config_of(seed);
     const std::string layer = layer_of(seed);
     push_blob(repo, config);
     push_blob(repo, layer);
-    json::object m{{"schemaVersion", 2},
-                   {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                   {"config", json::object{{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                                           {"digest", Digest::of(config).str()},
-                                           {"size", config.size()}}},
-                   {"layers", json::array{json::object{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-                                                       {"digest", Digest::of(layer).str()},
-                                                       {"size", layer.size()}}}}};
+    json::object m{
+        {"schemaVersion", 2},
+        {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+        {"config", json::object{{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                                {"digest", Digest::of(config).str()},
+                                {"size", config.size()}}},
+        {"layers",
+         json::array{json::object{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                                  {"digest", Digest::of(layer).str()},
+                                  {"size", layer.size()}}}}};
     if (subject) {
       m["subject"] = json::object{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
                                   {"digest", subject->str()},
                                   {"size", 100}};
     }
-    return put_manifest(repo, json::serialize(m), "application/vnd.oci.image.manifest.v1+json", tag);
+    return put_manifest(repo, json::serialize(m), "application/vnd.oci.image.manifest.v1+json",
+                        tag);
   }
 
   // Pushes an index over `children` (already in `repo`) now.
-  Digest push_index(const RepositoryRecord& repo, const std::vector<Digest>& children, const std::string& tag = "") {
+  Digest push_index(const RepositoryRecord& repo, const std::vector<Digest>& children,
+                    const std::string& tag = "") {
     namespace json = boost::json;
     json::array list;
     for (const Digest& c : children) {
@@ -128,20 +132,25 @@ class FakeClockStores : public ::testing::Test {
     json::object index{{"schemaVersion", 2},
                        {"mediaType", "application/vnd.oci.image.index.v1+json"},
                        {"manifests", list}};
-    return put_manifest(repo, json::serialize(index), "application/vnd.oci.image.index.v1+json", tag);
+    return put_manifest(repo, json::serialize(index), "application/vnd.oci.image.index.v1+json",
+                        tag);
   }
 
-  Digest put_manifest(const RepositoryRecord& repo, const std::string& bytes, const std::string& media_type,
-                      const std::string& tag) {
+  Digest put_manifest(const RepositoryRecord& repo, const std::string& bytes,
+                      const std::string& media_type, const std::string& tag) {
     const Digest d = Digest::of(bytes);
     auto put = registry_->put_manifest(repo, tag.empty() ? d.str() : tag, bytes, media_type);
     EXPECT_TRUE(put.is_ok()) << put.status().to_string();
     return d;
   }
 
-  bool has_manifest(const RepositoryRecord& repo, const Digest& d) { return meta_->get_manifest(repo.id, d).is_ok(); }
+  bool has_manifest(const RepositoryRecord& repo, const Digest& d) {
+    return meta_->get_manifest(repo.id, d).is_ok();
+  }
   bool blob_stored(const Digest& d) { return blobs_->stat(d).is_ok(); }
-  bool blob_linked(const RepositoryRecord& repo, const Digest& d) { return meta_->get_blob_link(repo.id, d).is_ok(); }
+  bool blob_linked(const RepositoryRecord& repo, const Digest& d) {
+    return meta_->get_blob_link(repo.id, d).is_ok();
+  }
 
   std::filesystem::path dir_;
   std::unique_ptr<FsBlobStore> blobs_;

@@ -149,15 +149,16 @@ TEST_F(GarbageCollectorTest, FinishesADeletionACrashInterrupted) {
   const Digest orphan = push_blob(r, "claimed, then the collector crashed");
   clock_.advance_seconds(kGrace + 1);
   // A previous pass claimed it and died before deleting the bytes.
-  auto claimed = meta_->gc_claim(orphan, clock_.now_seconds() - kGrace, clock_.now_seconds() - kGrace, false,
-                                 clock_.now_seconds());
+  auto claimed = meta_->gc_claim(orphan, clock_.now_seconds() - kGrace,
+                                 clock_.now_seconds() - kGrace, false, clock_.now_seconds());
   ASSERT_TRUE(claimed.is_ok());
   ASSERT_TRUE(claimed->has_value());
   ASSERT_TRUE(blob_stored(orphan));
   run();
   EXPECT_FALSE(blob_stored(orphan));
   EXPECT_TRUE(meta_->gc_pending()->empty());
-  EXPECT_TRUE(meta_->link_blob(r.id, orphan, 1, clock_.now_seconds()).is_ok()) << "no longer pending deletion";
+  EXPECT_TRUE(meta_->link_blob(r.id, orphan, 1, clock_.now_seconds()).is_ok())
+      << "no longer pending deletion";
 }
 
 TEST_F(GarbageCollectorTest, EnqueueUnlinkedFindsBlobsNoRepositoryLinks) {

@@ -22,7 +22,9 @@ TEST(HashingPool, OneCallerWaitingForEachJobKeepsItsUpdatesInOrder) {
   UploadHasher pooled;
   UploadHasher inline_hash;
   std::vector<std::string> chunks;
-  for (int i = 0; i < 200; ++i) chunks.push_back(std::string(static_cast<size_t>(1 + i * 37 % 5000), static_cast<char>('a' + i % 26)));
+  for (int i = 0; i < 200; ++i)
+    chunks.push_back(
+        std::string(static_cast<size_t>(1 + i * 37 % 5000), static_cast<char>('a' + i % 26)));
   for (const auto& c : chunks) {
     auto job = pool.submit([&pooled, &c] {
       pooled.update(c.data(), c.size());
@@ -173,7 +175,8 @@ TEST(UploadHasher, RefusesStatesThatAreNotOne) {
   EXPECT_FALSE(UploadHasher::restore(good.substr(0, good.size() - 1)).is_ok());
   EXPECT_FALSE(UploadHasher::restore(good + "x").is_ok());
   std::string wrong_count = good;
-  wrong_count[20] = static_cast<char>(wrong_count[20] + 1);  // the byte count no longer matches the context's
+  wrong_count[20] =
+      static_cast<char>(wrong_count[20] + 1);  // the byte count no longer matches the context's
   EXPECT_FALSE(UploadHasher::restore(wrong_count).is_ok());
   std::string other = good;
   other[0] = 'X';

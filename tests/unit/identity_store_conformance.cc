@@ -12,7 +12,8 @@ namespace berth::conformance {
 namespace {
 
 // SqliteIdentityStore lives in the metadata database, on its pool.
-std::pair<std::shared_ptr<void>, IdentityStore*> sqlite_identity_store(const std::filesystem::path& scratch_dir) {
+std::pair<std::shared_ptr<void>, IdentityStore*> sqlite_identity_store(
+    const std::filesystem::path& scratch_dir) {
   struct Both {
     std::unique_ptr<SqliteMetadataStore> meta;
     std::unique_ptr<SqliteIdentityStore> identity;
@@ -36,7 +37,8 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, IdentityStoreConformance,
 
 // PostgresIdentityStore on the metadata store's pool, each test on a fresh
 // database (skipped without BERTH_TEST_POSTGRES_DSN).
-std::pair<std::shared_ptr<void>, IdentityStore*> postgres_identity_store(const std::filesystem::path&) {
+std::pair<std::shared_ptr<void>, IdentityStore*> postgres_identity_store(
+    const std::filesystem::path&) {
   if (testing_pg::base_dsn().empty()) {
     testing_pg::skip_without_postgres();
     return {nullptr, nullptr};
@@ -62,7 +64,8 @@ std::pair<std::shared_ptr<void>, IdentityStore*> postgres_identity_store(const s
 }
 
 INSTANTIATE_TEST_SUITE_P(Postgres, IdentityStoreConformance,
-                         ::testing::Values(IdentityStoreFactory{"postgres", postgres_identity_store}),
+                         ::testing::Values(IdentityStoreFactory{"postgres",
+                                                                postgres_identity_store}),
                          IdentityStoreFactory::Name);
 
 }  // namespace

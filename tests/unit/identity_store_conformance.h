@@ -35,12 +35,18 @@ namespace berth::conformance {
 struct IdentityStoreFactory {
   std::string name;  // a gtest name: letters, digits and '_'
   // The store, and whatever must outlive it (e.g. the database it shares).
-  std::function<std::pair<std::shared_ptr<void>, IdentityStore*>(const std::filesystem::path& scratch_dir)> make;
+  std::function<std::pair<std::shared_ptr<void>, IdentityStore*>(
+      const std::filesystem::path& scratch_dir)>
+      make;
 
-  static std::string Name(const ::testing::TestParamInfo<IdentityStoreFactory>& info) { return info.param.name; }
+  static std::string Name(const ::testing::TestParamInfo<IdentityStoreFactory>& info) {
+    return info.param.name;
+  }
 };
 
-inline void PrintTo(const IdentityStoreFactory& f, std::ostream* os) { *os << f.name; }
+inline void PrintTo(const IdentityStoreFactory& f, std::ostream* os) {
+  *os << f.name;
+}
 
 class IdentityStoreConformance : public ::testing::TestWithParam<IdentityStoreFactory> {
  protected:
@@ -49,7 +55,8 @@ class IdentityStoreConformance : public ::testing::TestWithParam<IdentityStoreFa
   static constexpr int64_t kNow = 1'700'000'000;
 
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-identity-conformance-XXXXXX").string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "berth-identity-conformance-XXXXXX").string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     scratch_ = tmpl;
     auto made = GetParam().make(scratch_);
@@ -76,7 +83,8 @@ class IdentityStoreConformance : public ::testing::TestWithParam<IdentityStoreFa
     Status s = store().create_user(UserRecord{account_id, name, admin, kNow});
     ASSERT_TRUE(s.is_ok()) << s.to_string();
   }
-  static AccessKeyRecord key(const std::string& id, const std::string& account_id, const std::string& user_name) {
+  static AccessKeyRecord key(const std::string& id, const std::string& account_id,
+                             const std::string& user_name) {
     return AccessKeyRecord{id, account_id, user_name, "sealed:" + id, true, kNow};
   }
   int64_t generation() {
@@ -112,7 +120,8 @@ TEST_P(IdentityStoreConformance, CreateGetAndListAccounts) {
 
 TEST_P(IdentityStoreConformance, DuplicateAccountIsAlreadyExistsAndChangesNothing) {
   ASSERT_TRUE(store().create_account(AccountRecord{kAccount, "original", kNow}).is_ok());
-  EXPECT_EQ(store().create_account(AccountRecord{kAccount, "impostor", kNow + 5}).code(), Code::kAlreadyExists);
+  EXPECT_EQ(store().create_account(AccountRecord{kAccount, "impostor", kNow + 5}).code(),
+            Code::kAlreadyExists);
   EXPECT_EQ(store().get_account(kAccount)->name, "original");
   EXPECT_EQ(store().list_accounts()->size(), 1u);
 }
@@ -145,8 +154,10 @@ TEST_P(IdentityStoreConformance, UsersBelongToTheirAccount) {
     }
     return out;
   };
-  EXPECT_EQ(names(kAccount), (std::set<std::pair<std::string, std::string>>{{kAccount, "alice"}, {kAccount, "bob"}}));
-  EXPECT_EQ(names(kOtherAccount), (std::set<std::pair<std::string, std::string>>{{kOtherAccount, "alice"}}));
+  EXPECT_EQ(names(kAccount), (std::set<std::pair<std::string, std::string>>{{kAccount, "alice"},
+                                                                            {kAccount, "bob"}}));
+  EXPECT_EQ(names(kOtherAccount),
+            (std::set<std::pair<std::string, std::string>>{{kOtherAccount, "alice"}}));
   EXPECT_TRUE(names("333333333333").empty());
 }
 
@@ -155,7 +166,8 @@ TEST_P(IdentityStoreConformance, CreateUserFailures) {
       << "the account is missing";
   account(kAccount);
   user(kAccount, "alice");
-  EXPECT_EQ(store().create_user(UserRecord{kAccount, "alice", true, kNow}).code(), Code::kAlreadyExists);
+  EXPECT_EQ(store().create_user(UserRecord{kAccount, "alice", true, kNow}).code(),
+            Code::kAlreadyExists);
   EXPECT_FALSE(store().get_user(kAccount, "alice")->admin) << "the duplicate changed the user";
 }
 
@@ -171,7 +183,8 @@ TEST_P(IdentityStoreConformance, AccessKeysRoundTripAndListPerAccount) {
   k1.created_at = kNow + 7;
   ASSERT_TRUE(store().create_access_key(k1).is_ok());
   ASSERT_TRUE(store().create_access_key(key("BKIAAAAAAAAAAAAAAAA2", kAccount, "alice")).is_ok());
-  ASSERT_TRUE(store().create_access_key(key("BKIAAAAAAAAAAAAAAAA3", kOtherAccount, "carol")).is_ok());
+  ASSERT_TRUE(
+      store().create_access_key(key("BKIAAAAAAAAAAAAAAAA3", kOtherAccount, "carol")).is_ok());
 
   auto got = store().get_access_key("BKIAAAAAAAAAAAAAAAA1");
   ASSERT_TRUE(got.is_ok()) << got.status().to_string();
@@ -194,22 +207,26 @@ TEST_P(IdentityStoreConformance, AccessKeysRoundTripAndListPerAccount) {
   };
   EXPECT_EQ(ids(kAccount), (std::set<std::string>{"BKIAAAAAAAAAAAAAAAA1", "BKIAAAAAAAAAAAAAAAA2"}));
   EXPECT_EQ(ids(kOtherAccount), std::set<std::string>{"BKIAAAAAAAAAAAAAAAA3"});
-  EXPECT_EQ(ids(""), (std::set<std::string>{"BKIAAAAAAAAAAAAAAAA1", "BKIAAAAAAAAAAAAAAAA2", "BKIAAAAAAAAAAAAAAAA3"}));
+  EXPECT_EQ(ids(""), (std::set<std::string>{"BKIAAAAAAAAAAAAAAAA1", "BKIAAAAAAAAAAAAAAAA2",
+                                            "BKIAAAAAAAAAAAAAAAA3"}));
   EXPECT_TRUE(ids("333333333333").empty());
 }
 
 TEST_P(IdentityStoreConformance, CreateAccessKeyFailures) {
   account(kAccount);
-  EXPECT_EQ(store().create_access_key(key("BKIAAAAAAAAAAAAAAAA1", kAccount, "nobody")).code(), Code::kNotFound);
+  EXPECT_EQ(store().create_access_key(key("BKIAAAAAAAAAAAAAAAA1", kAccount, "nobody")).code(),
+            Code::kNotFound);
   user(kAccount, "alice");
-  EXPECT_EQ(store().create_access_key(key("BKIAAAAAAAAAAAAAAAA1", kOtherAccount, "alice")).code(), Code::kNotFound)
+  EXPECT_EQ(store().create_access_key(key("BKIAAAAAAAAAAAAAAAA1", kOtherAccount, "alice")).code(),
+            Code::kNotFound)
       << "the user exists only in another account";
   EXPECT_EQ(store().get_access_key("BKIAAAAAAAAAAAAAAAA1").status().code(), Code::kNotFound);
   ASSERT_TRUE(store().create_access_key(key("BKIAAAAAAAAAAAAAAAA1", kAccount, "alice")).is_ok());
   AccessKeyRecord dup = key("BKIAAAAAAAAAAAAAAAA1", kAccount, "alice");
   dup.sealed_secret = "sealed:other";
   EXPECT_FALSE(store().create_access_key(dup).is_ok());
-  EXPECT_EQ(store().get_access_key("BKIAAAAAAAAAAAAAAAA1")->sealed_secret, "sealed:BKIAAAAAAAAAAAAAAAA1")
+  EXPECT_EQ(store().get_access_key("BKIAAAAAAAAAAAAAAAA1")->sealed_secret,
+            "sealed:BKIAAAAAAAAAAAAAAAA1")
       << "a duplicate must not replace the secret";
 }
 
@@ -220,10 +237,12 @@ TEST_P(IdentityStoreConformance, DeactivateAndDeleteAccessKeys) {
   ASSERT_TRUE(store().create_access_key(key("BKIAAAAAAAAAAAAAAAA2", kAccount, "alice")).is_ok());
   ASSERT_TRUE(store().set_access_key_active("BKIAAAAAAAAAAAAAAAA1", false, kNow).is_ok());
   EXPECT_FALSE(store().get_access_key("BKIAAAAAAAAAAAAAAAA1")->active);
-  EXPECT_TRUE(store().get_access_key("BKIAAAAAAAAAAAAAAAA2")->active) << "only the named key changes";
+  EXPECT_TRUE(store().get_access_key("BKIAAAAAAAAAAAAAAAA2")->active)
+      << "only the named key changes";
   ASSERT_TRUE(store().set_access_key_active("BKIAAAAAAAAAAAAAAAA1", true, kNow).is_ok());
   EXPECT_TRUE(store().get_access_key("BKIAAAAAAAAAAAAAAAA1")->active);
-  EXPECT_EQ(store().set_access_key_active("BKIANOSUCHKEY0000000", false, kNow).code(), Code::kNotFound);
+  EXPECT_EQ(store().set_access_key_active("BKIANOSUCHKEY0000000", false, kNow).code(),
+            Code::kNotFound);
 
   ASSERT_TRUE(store().delete_access_key("BKIAAAAAAAAAAAAAAAA1").is_ok());
   EXPECT_EQ(store().get_access_key("BKIAAAAAAAAAAAAAAAA1").status().code(), Code::kNotFound);
@@ -242,7 +261,9 @@ TEST_P(IdentityStoreConformance, EveryChangeToUsersOrKeysBumpsTheGeneration) {
     EXPECT_GT(now, g) << what << " did not bump the generation";
     g = now;
   };
-  auto unchanged = [&](const char* what) { EXPECT_EQ(generation(), g) << what << " bumped the generation"; };
+  auto unchanged = [&](const char* what) {
+    EXPECT_EQ(generation(), g) << what << " bumped the generation";
+  };
 
   user(kAccount, "alice");
   bumped("create_user");

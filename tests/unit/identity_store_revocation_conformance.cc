@@ -73,7 +73,8 @@ namespace {
 class SqliteIdentityMigration : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-identity-migration-XXXXXX").string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "berth-identity-migration-XXXXXX").string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     auto meta = SqliteMetadataStore::open((dir_ / "berth.db").string(), false);

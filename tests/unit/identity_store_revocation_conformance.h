@@ -37,7 +37,9 @@ struct RevocationStoreFactory {
   }
 };
 
-inline void PrintTo(const RevocationStoreFactory& f, std::ostream* os) { *os << f.name; }
+inline void PrintTo(const RevocationStoreFactory& f, std::ostream* os) {
+  *os << f.name;
+}
 
 class IdentityStoreRevocationConformance : public ::testing::TestWithParam<RevocationStoreFactory> {
  protected:
@@ -115,7 +117,8 @@ TEST_P(IdentityStoreRevocationConformance, DisablingRecordsTokensNotBeforeAndEna
 }
 
 TEST_P(IdentityStoreRevocationConformance, ChangingAnUnknownKeyIsNotFound) {
-  EXPECT_EQ(store_->set_access_key_active("AKIANOPE000000000000", false, kNow).code(), Code::kNotFound);
+  EXPECT_EQ(store_->set_access_key_active("AKIANOPE000000000000", false, kNow).code(),
+            Code::kNotFound);
   EXPECT_EQ(store_->get_access_key("AKIANOPE000000000000").status().code(), Code::kNotFound);
 }
 

@@ -22,7 +22,8 @@ const char* kExpireUntagged = R"({"rules":[{"rulePriority":1,"description":"drop
   "selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":1},
   "action":{"type":"expire"}}]})";
 
-const char* kKeepOneTagged = R"({"rules":[{"rulePriority":3,"description":"keep the newest release only",
+const char* kKeepOneTagged =
+    R"({"rules":[{"rulePriority":3,"description":"keep the newest release only",
   "selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":1},
   "action":{"type":"expire"}}]})";
 
@@ -43,8 +44,9 @@ std::vector<std::string> digests(const std::vector<Expiration>& e) {
 TEST(LifecyclePlan, ChildrenOfAKeptIndexAreNotExpiredAsUntagged) {
   auto index = image("sha256:index", {"v1"}, 1);
   index.children = {"sha256:amd64", "sha256:arm64"};
-  std::vector<GraphImage> images = {index, image("sha256:amd64", {}, 5), image("sha256:arm64", {}, 5),
-                                    image("sha256:old-untagged", {}, 9), image("sha256:new-untagged", {}, 2)};
+  std::vector<GraphImage> images = {
+      index, image("sha256:amd64", {}, 5), image("sha256:arm64", {}, 5),
+      image("sha256:old-untagged", {}, 9), image("sha256:new-untagged", {}, 2)};
   auto plan = plan_expirations(policy(kExpireUntagged), images, kNow);
   EXPECT_EQ(digests(plan), std::vector<std::string>{"sha256:old-untagged"});
 }
@@ -55,8 +57,8 @@ TEST(LifecyclePlan, ChildrenGoWithTheirExpiredIndex) {
   auto new_index = image("sha256:index-2", {"v2"}, 1);
   new_index.children = {"sha256:c2", "sha256:shared"};
   old_index.children.push_back("sha256:shared");
-  std::vector<GraphImage> images = {old_index, new_index, image("sha256:c1", {}, 10), image("sha256:c2", {}, 1),
-                                    image("sha256:shared", {}, 10)};
+  std::vector<GraphImage> images = {old_index, new_index, image("sha256:c1", {}, 10),
+                                    image("sha256:c2", {}, 1), image("sha256:shared", {}, 10)};
   auto plan = plan_expirations(policy(kKeepOneTagged), images, kNow);
   // The old index goes, its own child with it (carrying the rule's priority);
   // the child the new index also lists stays.
@@ -71,8 +73,9 @@ TEST(LifecyclePlan, ReferrersStayWithTheirSubjectAndGoWithIt) {
   sig_new.subject = "sha256:rel-2";
   auto sbom_of_sig = image("sha256:sbom", {}, 10);
   sbom_of_sig.subject = "sha256:sig-old";
-  std::vector<GraphImage> images = {image("sha256:rel-1", {"v1"}, 10), image("sha256:rel-2", {"v2"}, 1), sig_old,
-                                    sig_new, sbom_of_sig};
+  std::vector<GraphImage> images = {image("sha256:rel-1", {"v1"}, 10),
+                                    image("sha256:rel-2", {"v2"}, 1), sig_old, sig_new,
+                                    sbom_of_sig};
   auto plan = plan_expirations(policy(kKeepOneTagged), images, kNow);
   auto d = digests(plan);
   std::sort(d.begin(), d.end());

@@ -13,7 +13,9 @@
 namespace berth::jobs_test {
 namespace {
 
-std::string policy(const std::string& rules) { return R"({"rules":[)" + rules + "]}"; }
+std::string policy(const std::string& rules) {
+  return R"({"rules":[)" + rules + "]}";
+}
 
 std::string rule(int priority, const std::string& selection) {
   return R"({"rulePriority":)" + std::to_string(priority) + R"(,"selection":)" + selection +
@@ -51,7 +53,8 @@ class LifecycleRunnerTest : public FakeClockStores {
   }
 
   // Pushes an image `age` seconds before now (the clock comes back afterwards).
-  Digest push_aged(const RepositoryRecord& r, const std::string& seed, int64_t age, const std::string& tag = "") {
+  Digest push_aged(const RepositoryRecord& r, const std::string& seed, int64_t age,
+                   const std::string& tag = "") {
     const int64_t now = clock_.now_seconds();
     clock_.set_seconds(now - age);
     Digest d = push_image(r, seed, tag);
@@ -69,7 +72,11 @@ TEST_F(LifecycleRunnerTest, SinceImagePushedExpiresExactlyWhatIsOldEnough) {
   const Digest untagged_older = push_aged(r, "untagged older", 30 * kDay);
   const Digest exactly = push_aged(r, "exactly ten days", 10 * kDay, "exactly");
   const Digest newer = push_aged(r, "newer", kDay, "newer");
-  set_policy(r, policy(rule(1, R"({"tagStatus":"any","countType":"sinceImagePushed","countUnit":"days","countNumber":10})")));
+  set_policy(
+      r,
+      policy(rule(
+          1,
+          R"({"tagStatus":"any","countType":"sinceImagePushed","countUnit":"days","countNumber":10})")));
 
   EXPECT_EQ(enforce(r), 2u);
   EXPECT_FALSE(has_manifest(r, older));
@@ -82,7 +89,8 @@ TEST_F(LifecycleRunnerTest, SinceImagePushedExpiresExactlyWhatIsOldEnough) {
     EXPECT_EQ(e.repository, "lc/pushed");
     EXPECT_EQ(e.rule_priority, 1);
     EXPECT_EQ(e.expired_at, kStart + 100 * kDay);
-    EXPECT_EQ(e.tags, e.digest == older ? std::vector<std::string>{"older"} : std::vector<std::string>{});
+    EXPECT_EQ(e.tags,
+              e.digest == older ? std::vector<std::string>{"older"} : std::vector<std::string>{});
   }
   EXPECT_EQ(reload(r).lifecycle_evaluated_at, kStart + 100 * kDay);
 
@@ -103,9 +111,15 @@ TEST_F(LifecycleRunnerTest, SinceImagePulledCountsFromTheLastPull) {
   const Digest pulled_long_ago = push_aged(r, "pulled long ago", 60 * kDay, "b");
   const Digest never_pulled_old = push_aged(r, "never pulled, old", 60 * kDay, "c");
   const Digest never_pulled_new = push_aged(r, "never pulled, new", 2 * kDay, "d");
-  ASSERT_TRUE(meta_->record_pull(r.id, pulled_lately, (clock_.now_seconds() - kDay) * 1000).is_ok());
-  ASSERT_TRUE(meta_->record_pull(r.id, pulled_long_ago, (clock_.now_seconds() - 20 * kDay) * 1000).is_ok());
-  set_policy(r, policy(rule(3, R"({"tagStatus":"any","countType":"sinceImagePulled","countUnit":"days","countNumber":7})")));
+  ASSERT_TRUE(
+      meta_->record_pull(r.id, pulled_lately, (clock_.now_seconds() - kDay) * 1000).is_ok());
+  ASSERT_TRUE(
+      meta_->record_pull(r.id, pulled_long_ago, (clock_.now_seconds() - 20 * kDay) * 1000).is_ok());
+  set_policy(
+      r,
+      policy(rule(
+          3,
+          R"({"tagStatus":"any","countType":"sinceImagePulled","countUnit":"days","countNumber":7})")));
 
   EXPECT_EQ(enforce(r), 2u);
   EXPECT_TRUE(has_manifest(r, pulled_lately));
@@ -120,9 +134,14 @@ TEST_F(LifecycleRunnerTest, CountRuleKeepsTheNewestImages) {
   RepositoryRecord r = create_repository("lc/count");
   clock_.set_seconds(kStart + 100 * kDay);
   std::vector<Digest> v;
-  for (int i = 1; i <= 5; ++i) v.push_back(push_aged(r, "v" + std::to_string(i), (6 - i) * 3600, "v" + std::to_string(i)));
+  for (int i = 1; i <= 5; ++i)
+    v.push_back(push_aged(r, "v" + std::to_string(i), (6 - i) * 3600, "v" + std::to_string(i)));
   const Digest other = push_aged(r, "other", 10 * kDay, "release-1");
-  set_policy(r, policy(rule(1, R"({"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":2})")));
+  set_policy(
+      r,
+      policy(rule(
+          1,
+          R"({"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":2})")));
 
   EXPECT_EQ(enforce(r), 3u);
   EXPECT_FALSE(has_manifest(r, v[0]));
@@ -144,7 +163,11 @@ TEST_F(LifecycleRunnerTest, AnExpiredIndexTakesItsChildrenWithIt) {
   const Digest index = push_index(r, {amd, arm});
   clock_.set_seconds(kStart + 100 * kDay);
   const Digest kept = push_image(r, "fresh", "latest");
-  set_policy(r, policy(rule(2, R"({"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":30})")));
+  set_policy(
+      r,
+      policy(rule(
+          2,
+          R"({"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":30})")));
 
   EXPECT_EQ(enforce(r), 3u);
   EXPECT_FALSE(has_manifest(r, index));
@@ -162,8 +185,9 @@ TEST_F(LifecycleRunnerTest, EnforceAllRunsEveryRepositoryWithAPolicyAndNoOther) 
   const Digest old_a = push_aged(a, "old in a", 20 * kDay, "x");
   const Digest old_b = push_aged(b, "old in b", 20 * kDay);
   const Digest old_none = push_aged(none, "old in none", 20 * kDay);
-  const std::string ten_days =
-      policy(rule(1, R"({"tagStatus":"any","countType":"sinceImagePushed","countUnit":"days","countNumber":10})"));
+  const std::string ten_days = policy(rule(
+      1,
+      R"({"tagStatus":"any","countType":"sinceImagePushed","countUnit":"days","countNumber":10})"));
   set_policy(a, ten_days);
   set_policy(b, ten_days);
 
@@ -183,8 +207,9 @@ TEST_F(LifecycleRunnerTest, PlanMatchesWhatEnforceDoesAndChangesNothing) {
   clock_.set_seconds(kStart + 100 * kDay);
   const Digest old = push_aged(r, "old", 20 * kDay, "old");
   push_aged(r, "new", kDay, "new");
-  const std::string text =
-      policy(rule(1, R"({"tagStatus":"any","countType":"sinceImagePushed","countUnit":"days","countNumber":10})"));
+  const std::string text = policy(rule(
+      1,
+      R"({"tagStatus":"any","countType":"sinceImagePushed","countUnit":"days","countNumber":10})"));
   auto parsed = lifecycle::parse_lifecycle_policy(text);
   ASSERT_TRUE(parsed.is_ok());
   auto planned = runner().plan(r, *parsed);

@@ -336,7 +336,9 @@ struct RejectCase {
   std::string detail;  // expected fragment of the message
 };
 
-std::string sel_with(const std::string& members) { return "{" + members + "}"; }
+std::string sel_with(const std::string& members) {
+  return "{" + members + "}";
+}
 
 std::vector<RejectCase> reject_cases() {
   const std::string expire = R"({"type":"expire"})";
@@ -970,8 +972,12 @@ RandomCase random_case(std::mt19937& rng) {
   for (int prio : priorities) {
     Selection s;
     switch (pick(3)) {
-      case 0: s = status_only(TagStatus::kUntagged); break;
-      case 1: s = status_only(TagStatus::kAny); break;
+      case 0:
+        s = status_only(TagStatus::kUntagged);
+        break;
+      case 1:
+        s = status_only(TagStatus::kAny);
+        break;
       default: {
         s.tag_status = TagStatus::kTagged;
         const int n = 1 + pick(2);
@@ -1021,7 +1027,8 @@ bool is_candidate(const LifecycleRule& r, const ImageFacts& img,
       }
       return newer >= s.count_number;
     }
-    case CountType::kSinceImagePushed: return kNow - img.pushed_at_seconds > limit;
+    case CountType::kSinceImagePushed:
+      return kNow - img.pushed_at_seconds > limit;
     case CountType::kSinceImagePulled:
       return kNow - img.last_pulled_at_seconds.value_or(img.pushed_at_seconds) > limit;
   }

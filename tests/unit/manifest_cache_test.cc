@@ -23,7 +23,8 @@ TEST(ManifestCacheTest, HitAtTheSameGenerationOnly) {
   ASSERT_TRUE(hit.has_value());
   EXPECT_EQ(hit->manifest.bytes, "one");
   EXPECT_EQ(hit->repository, 7);
-  EXPECT_FALSE(cache.get("acct", "repo", "latest", 6, 1000).has_value());  // a write committed since
+  EXPECT_FALSE(
+      cache.get("acct", "repo", "latest", 6, 1000).has_value());  // a write committed since
 }
 
 TEST(ManifestCacheTest, KeysDoNotBleedIntoEachOther) {

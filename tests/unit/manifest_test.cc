@@ -23,7 +23,9 @@ constexpr std::string_view kDockerForeign =
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 
 // Distinct, well-formed digests for descriptors.
-Digest digest_of(std::string_view s) { return Digest::of(s); }
+Digest digest_of(std::string_view s) {
+  return Digest::of(s);
+}
 
 json::object descriptor(std::string_view media_type, const Digest& d, int64_t size) {
   return json::object{{"mediaType", media_type}, {"digest", d.str()}, {"size", size}};
@@ -52,7 +54,9 @@ json::object oci_index() {
   return m;
 }
 
-std::string text(const json::value& v) { return json::serialize(v); }
+std::string text(const json::value& v) {
+  return json::serialize(v);
+}
 
 ParsedManifest parse_ok(const json::value& doc, std::string_view content_type = "") {
   Result<ParsedManifest> r = parse_manifest(text(doc), content_type);
@@ -262,7 +266,8 @@ TEST(ManifestTest, ForeignLayersWithAllowedUrlsAreNotRequiredBlobs) {
   doc["layers"].as_array().insert(doc["layers"].as_array().begin(), foreign);
   ParsedManifest m = parse_ok(doc);
   ASSERT_EQ(m.layers.size(), 2u);
-  EXPECT_EQ(m.layers[0].urls, std::vector<std::string>{"https://mcr.microsoft.com/v2/windows/blobs/x"});
+  EXPECT_EQ(m.layers[0].urls,
+            std::vector<std::string>{"https://mcr.microsoft.com/v2/windows/blobs/x"});
   EXPECT_FALSE(m.layers[0].external);  // parsing alone decides nothing
   ASSERT_TRUE(check_descriptor_urls(m, allow({R"(^https://mcr\.microsoft\.com/)"})).is_ok());
   EXPECT_TRUE(m.layers[0].external);
@@ -286,8 +291,9 @@ TEST(ManifestTest, UrlsAreRefusedByTheDefaultPolicy) {
 
 TEST(ManifestTest, UrlsOnlyOnForeignLayerMediaTypes) {
   const ManifestUrlPolicy policy = allow({"^https://"});
-  for (std::string_view type : {media_type::kOciNondistributableLayer, media_type::kOciNondistributableLayerGzip,
-                                media_type::kOciNondistributableLayerZstd, media_type::kDockerForeignLayer}) {
+  for (std::string_view type :
+       {media_type::kOciNondistributableLayer, media_type::kOciNondistributableLayerGzip,
+        media_type::kOciNondistributableLayerZstd, media_type::kDockerForeignLayer}) {
     json::object doc = oci_image();
     doc["layers"].as_array()[0].as_object()["mediaType"] = type;
     doc["layers"].as_array()[0].as_object()["urls"] = json::array{"https://cdn.example/l"};
@@ -316,12 +322,13 @@ TEST(ManifestTest, UrlsOnlyOnForeignLayerMediaTypes) {
 TEST(ManifestTest, UrlPolicyMatchesLikeDistribution) {
   const ManifestUrlPolicy policy = allow({R"(^https?://cdn\.example/)", "mirror"});
   EXPECT_TRUE(policy.allows("https://cdn.example/layer"));
-  EXPECT_TRUE(policy.allows("https://other.example/mirror/x"));  // a match anywhere, as Go's MatchString
+  EXPECT_TRUE(
+      policy.allows("https://other.example/mirror/x"));  // a match anywhere, as Go's MatchString
   EXPECT_FALSE(policy.allows("https://cdn.example.evil/layer"));
-  EXPECT_FALSE(policy.allows("ftp://cdn.example/mirror"));       // http and https only
+  EXPECT_FALSE(policy.allows("ftp://cdn.example/mirror"));  // http and https only
   EXPECT_FALSE(policy.allows("file:///mirror"));
-  EXPECT_FALSE(policy.allows("https:///mirror"));                // no host
-  EXPECT_FALSE(policy.allows("https://cdn.example/l#mirror"));   // no fragment
+  EXPECT_FALSE(policy.allows("https:///mirror"));               // no host
+  EXPECT_FALSE(policy.allows("https://cdn.example/l#mirror"));  // no fragment
   EXPECT_FALSE(policy.allows("https://cdn.example/l mirror"));
   EXPECT_FALSE(ManifestUrlPolicy{}.allows("https://cdn.example/layer"));
   EXPECT_EQ(ManifestUrlPolicy::compile({"(unclosed"}).status().code(), Code::kInvalidArgument);
@@ -413,8 +420,8 @@ TEST(ManifestTest, MalformedSubjectIsInvalid) {
   doc["subject"] = "sha256:0000";
   expect_invalid(doc, "", "subject");
   json::object bad_digest = oci_image();
-  bad_digest["subject"] = json::object{
-      {"mediaType", media_type::kOciManifest}, {"digest", "sha256:abc"}, {"size", 1}};
+  bad_digest["subject"] =
+      json::object{{"mediaType", media_type::kOciManifest}, {"digest", "sha256:abc"}, {"size", 1}};
   expect_invalid(bad_digest, "", "subject");
 }
 
@@ -553,8 +560,8 @@ TEST(ManifestTest, BadDescriptorDigests) {
   std::string upper = hex;
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   for (const std::string& bad :
-       {std::string("sha256:") + hex.substr(1), std::string("sha256:") + upper, "md5:" + hex,
-        hex, std::string(""), std::string("sha256:"), "sha512:" + hex}) {
+       {std::string("sha256:") + hex.substr(1), std::string("sha256:") + upper, "md5:" + hex, hex,
+        std::string(""), std::string("sha256:"), "sha512:" + hex}) {
     expect_invalid(with_layer_field("digest", json::value(bad)), "", "layers[0]");
   }
   expect_invalid(with_layer_field("digest", 42), "", "digest");

@@ -2,17 +2,17 @@
 // one per role interface, for every MetadataStore implementation: one
 // INSTANTIATE line per suite and implementation.
 #include "metadata_store_conformance.h"
-#include "metadata_store_conformance_repositories.h"
 #include "metadata_store_conformance_blob_links.h"
-#include "metadata_store_conformance_uploads.h"
-#include "metadata_store_conformance_resource_tags.h"
-#include "metadata_store_conformance_lifecycle.h"
-#include "metadata_store_conformance_usage.h"
-#include "metadata_store_conformance_manifests.h"
+#include "metadata_store_conformance_events.h"
 #include "metadata_store_conformance_gc.h"
 #include "metadata_store_conformance_images.h"
+#include "metadata_store_conformance_lifecycle.h"
+#include "metadata_store_conformance_manifests.h"
 #include "metadata_store_conformance_policies.h"
-#include "metadata_store_conformance_events.h"
+#include "metadata_store_conformance_repositories.h"
+#include "metadata_store_conformance_resource_tags.h"
+#include "metadata_store_conformance_uploads.h"
+#include "metadata_store_conformance_usage.h"
 
 #include <sqlite3.h>
 
@@ -40,25 +40,35 @@ std::vector<RoleFactory<Role>> sqlite_factories() {
           RoleFactory<Role>{"sqlite_sync_normal", sqlite_store(false)}};
 }
 
-INSTANTIATE_TEST_SUITE_P(Sqlite, RepositoryStoreConformance, ::testing::ValuesIn(sqlite_factories<RepositoryStore>()),
+INSTANTIATE_TEST_SUITE_P(Sqlite, RepositoryStoreConformance,
+                         ::testing::ValuesIn(sqlite_factories<RepositoryStore>()),
                          RoleFactory<RepositoryStore>::Name);
-INSTANTIATE_TEST_SUITE_P(Sqlite, BlobLinkStoreConformance, ::testing::ValuesIn(sqlite_factories<BlobLinkStore>()),
+INSTANTIATE_TEST_SUITE_P(Sqlite, BlobLinkStoreConformance,
+                         ::testing::ValuesIn(sqlite_factories<BlobLinkStore>()),
                          RoleFactory<BlobLinkStore>::Name);
-INSTANTIATE_TEST_SUITE_P(Sqlite, UploadStoreConformance, ::testing::ValuesIn(sqlite_factories<UploadStore>()),
+INSTANTIATE_TEST_SUITE_P(Sqlite, UploadStoreConformance,
+                         ::testing::ValuesIn(sqlite_factories<UploadStore>()),
                          RoleFactory<UploadStore>::Name);
-INSTANTIATE_TEST_SUITE_P(Sqlite, ResourceTagStoreConformance, ::testing::ValuesIn(sqlite_factories<ResourceTagStore>()),
+INSTANTIATE_TEST_SUITE_P(Sqlite, ResourceTagStoreConformance,
+                         ::testing::ValuesIn(sqlite_factories<ResourceTagStore>()),
                          RoleFactory<ResourceTagStore>::Name);
-INSTANTIATE_TEST_SUITE_P(Sqlite, LifecycleStoreConformance, ::testing::ValuesIn(sqlite_factories<LifecycleStore>()),
+INSTANTIATE_TEST_SUITE_P(Sqlite, LifecycleStoreConformance,
+                         ::testing::ValuesIn(sqlite_factories<LifecycleStore>()),
                          RoleFactory<LifecycleStore>::Name);
-INSTANTIATE_TEST_SUITE_P(Sqlite, UsageStoreConformance, ::testing::ValuesIn(sqlite_factories<UsageStore>()),
+INSTANTIATE_TEST_SUITE_P(Sqlite, UsageStoreConformance,
+                         ::testing::ValuesIn(sqlite_factories<UsageStore>()),
                          RoleFactory<UsageStore>::Name);
-INSTANTIATE_TEST_SUITE_P(Sqlite, ManifestStoreConformance, ::testing::ValuesIn(sqlite_factories<ManifestStore>()),
+INSTANTIATE_TEST_SUITE_P(Sqlite, ManifestStoreConformance,
+                         ::testing::ValuesIn(sqlite_factories<ManifestStore>()),
                          RoleFactory<ManifestStore>::Name);
-INSTANTIATE_TEST_SUITE_P(Sqlite, GcStoreConformance, ::testing::ValuesIn(sqlite_factories<GcStore>()),
+INSTANTIATE_TEST_SUITE_P(Sqlite, GcStoreConformance,
+                         ::testing::ValuesIn(sqlite_factories<GcStore>()),
                          RoleFactory<GcStore>::Name);
-INSTANTIATE_TEST_SUITE_P(Sqlite, EventOutboxStoreConformance, ::testing::ValuesIn(sqlite_factories<EventOutboxStore>()),
+INSTANTIATE_TEST_SUITE_P(Sqlite, EventOutboxStoreConformance,
+                         ::testing::ValuesIn(sqlite_factories<EventOutboxStore>()),
                          RoleFactory<EventOutboxStore>::Name);
-INSTANTIATE_TEST_SUITE_P(Sqlite, PolicyStoreConformance, ::testing::ValuesIn(sqlite_factories<PolicyStore>()),
+INSTANTIATE_TEST_SUITE_P(Sqlite, PolicyStoreConformance,
+                         ::testing::ValuesIn(sqlite_factories<PolicyStore>()),
                          RoleFactory<PolicyStore>::Name);
 
 // PostgresMetadataStore plays every role in one class, each test on a fresh
@@ -87,24 +97,32 @@ std::vector<RoleFactory<Role>> postgres_factories() {
   return {RoleFactory<Role>{"postgres", postgres_store}};
 }
 
-INSTANTIATE_TEST_SUITE_P(Postgres, RepositoryStoreConformance, ::testing::ValuesIn(postgres_factories<RepositoryStore>()),
+INSTANTIATE_TEST_SUITE_P(Postgres, RepositoryStoreConformance,
+                         ::testing::ValuesIn(postgres_factories<RepositoryStore>()),
                          RoleFactory<RepositoryStore>::Name);
-INSTANTIATE_TEST_SUITE_P(Postgres, BlobLinkStoreConformance, ::testing::ValuesIn(postgres_factories<BlobLinkStore>()),
+INSTANTIATE_TEST_SUITE_P(Postgres, BlobLinkStoreConformance,
+                         ::testing::ValuesIn(postgres_factories<BlobLinkStore>()),
                          RoleFactory<BlobLinkStore>::Name);
-INSTANTIATE_TEST_SUITE_P(Postgres, UploadStoreConformance, ::testing::ValuesIn(postgres_factories<UploadStore>()),
+INSTANTIATE_TEST_SUITE_P(Postgres, UploadStoreConformance,
+                         ::testing::ValuesIn(postgres_factories<UploadStore>()),
                          RoleFactory<UploadStore>::Name);
 INSTANTIATE_TEST_SUITE_P(Postgres, ResourceTagStoreConformance,
                          ::testing::ValuesIn(postgres_factories<ResourceTagStore>()),
                          RoleFactory<ResourceTagStore>::Name);
-INSTANTIATE_TEST_SUITE_P(Postgres, LifecycleStoreConformance, ::testing::ValuesIn(postgres_factories<LifecycleStore>()),
+INSTANTIATE_TEST_SUITE_P(Postgres, LifecycleStoreConformance,
+                         ::testing::ValuesIn(postgres_factories<LifecycleStore>()),
                          RoleFactory<LifecycleStore>::Name);
-INSTANTIATE_TEST_SUITE_P(Postgres, UsageStoreConformance, ::testing::ValuesIn(postgres_factories<UsageStore>()),
+INSTANTIATE_TEST_SUITE_P(Postgres, UsageStoreConformance,
+                         ::testing::ValuesIn(postgres_factories<UsageStore>()),
                          RoleFactory<UsageStore>::Name);
-INSTANTIATE_TEST_SUITE_P(Postgres, ManifestStoreConformance, ::testing::ValuesIn(postgres_factories<ManifestStore>()),
+INSTANTIATE_TEST_SUITE_P(Postgres, ManifestStoreConformance,
+                         ::testing::ValuesIn(postgres_factories<ManifestStore>()),
                          RoleFactory<ManifestStore>::Name);
-INSTANTIATE_TEST_SUITE_P(Postgres, GcStoreConformance, ::testing::ValuesIn(postgres_factories<GcStore>()),
+INSTANTIATE_TEST_SUITE_P(Postgres, GcStoreConformance,
+                         ::testing::ValuesIn(postgres_factories<GcStore>()),
                          RoleFactory<GcStore>::Name);
-INSTANTIATE_TEST_SUITE_P(Postgres, PolicyStoreConformance, ::testing::ValuesIn(postgres_factories<PolicyStore>()),
+INSTANTIATE_TEST_SUITE_P(Postgres, PolicyStoreConformance,
+                         ::testing::ValuesIn(postgres_factories<PolicyStore>()),
                          RoleFactory<PolicyStore>::Name);
 INSTANTIATE_TEST_SUITE_P(Postgres, EventOutboxStoreConformance,
                          ::testing::ValuesIn(postgres_factories<EventOutboxStore>()),
@@ -263,7 +281,8 @@ TEST(SqliteMetadataStoreTest, TypedFieldsKeepTheirStorageFormat) {
     req.repository = repo->id;
     req.manifest = m;
     ASSERT_TRUE((*store)->put_manifest(req).is_ok());
-    LifecyclePreviewRecord p{"{}", "COMPLETE", {LifecyclePreviewResult{"sha256:aa", {"v1"}, 1234, 2}}, 5};
+    LifecyclePreviewRecord p{
+        "{}", "COMPLETE", {LifecyclePreviewResult{"sha256:aa", {"v1"}, 1234, 2}}, 5};
     ASSERT_TRUE((*store)->put_lifecycle_preview(repo->id, p).is_ok());
   }
   EXPECT_EQ(column("SELECT tag_mutability_exclusions FROM repositories"), R"(["dev-*","rc-?"])");
@@ -273,9 +292,12 @@ TEST(SqliteMetadataStoreTest, TypedFieldsKeepTheirStorageFormat) {
   // A preview from before milliseconds kept "pushed_at" in seconds.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, R"(UPDATE lifecycle_previews SET results='[{"digest":"sha256:bb","tags":[],"pushed_at":7,"rule":1}]')",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(
+          db,
+          R"(UPDATE lifecycle_previews SET results='[{"digest":"sha256:bb","tags":[],"pushed_at":7,"rule":1}]')",
+          nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
   {
     auto store = SqliteMetadataStore::open(path);
@@ -285,7 +307,8 @@ TEST(SqliteMetadataStoreTest, TypedFieldsKeepTheirStorageFormat) {
     EXPECT_EQ(repo->tag_mutability_exclusions, (std::vector<std::string>{"dev-*", "rc-?"}));
     auto got = (*store)->get_manifest(repo->id, Digest::of("typed manifest"));
     ASSERT_TRUE(got.is_ok());
-    EXPECT_EQ(got->annotations, (std::map<std::string, std::string>{{"org.a", "1"}, {"org.b", "2"}}));
+    EXPECT_EQ(got->annotations,
+              (std::map<std::string, std::string>{{"org.a", "1"}, {"org.b", "2"}}));
     auto preview = (*store)->get_lifecycle_preview(repo->id);
     ASSERT_TRUE(preview.is_ok());
     EXPECT_EQ(preview->results, (std::vector<LifecyclePreviewResult>{{"sha256:bb", {}, 7000, 1}}));
@@ -326,7 +349,9 @@ class SqliteMigrationTest : public ::testing::Test {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     char* err = nullptr;
-    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "") << "\n" << sql;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
+        << (err ? err : "") << "\n"
+        << sql;
     sqlite3_free(err);
     sqlite3_close(db);
   }
@@ -337,7 +362,9 @@ class SqliteMigrationTest : public ::testing::Test {
     EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     std::string out;
     sqlite3_exec(
-        db, "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+        db,
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, "
+        "name",
         [](void* acc, int n, char** cols, char**) {
           auto* s = static_cast<std::string*>(acc);
           for (int i = 0; i < n; ++i) *s += (cols[i] ? cols[i] : "NULL") + std::string("|");
@@ -368,16 +395,27 @@ void insert_rows_of_version(const std::string& path, int64_t version,
   const std::string blob = Digest::of("cfg").str();
   // Version 1 kept push and pull times in whole seconds.
   exec(path,
-       "INSERT INTO repositories (id, account_id, name, created_at, tag_mutability, tag_mutability_exclusions) "
+       "INSERT INTO repositories (id, account_id, name, created_at, tag_mutability, "
+       "tag_mutability_exclusions) "
        "VALUES (7, '111111111111', 'old', 100, 'IMMUTABLE_WITH_EXCLUSION', '[\"dev-*\"]');"
-       "INSERT INTO blob_links (repo_id, digest, size, linked_at) VALUES (7, '" + blob + "', 3, 100);"
-       "INSERT INTO manifests (id, repo_id, digest, media_type, artifact_type, annotations, bytes, image_size, "
-       "pushed_at, last_pulled_at) VALUES (1, 7, '" + digest + "', 'application/vnd.oci.image.manifest.v1+json', "
-       "'', '{}', 'manifest', 3, " + (version == 1 ? "1700000000, 1700000100" : "1700000000123, 1700000100456") + ");"
-       "INSERT INTO manifest_refs (manifest_id, repo_id, kind, digest) VALUES (1, 7, 0, '" + blob + "');"
-       "INSERT INTO tags (repo_id, name, manifest_id, updated_at) VALUES (7, 'v1', 1, 1700000000);"
-       "INSERT INTO uploads (id, repo_id, started_at) VALUES ('u-1', 7, 100);"
-       "INSERT INTO resource_tags (repo_id, key, value) VALUES (7, 'team', 'core');");
+       "INSERT INTO blob_links (repo_id, digest, size, linked_at) VALUES (7, '" +
+           blob +
+           "', 3, 100);"
+           "INSERT INTO manifests (id, repo_id, digest, media_type, artifact_type, annotations, "
+           "bytes, image_size, "
+           "pushed_at, last_pulled_at) VALUES (1, 7, '" +
+           digest +
+           "', 'application/vnd.oci.image.manifest.v1+json', "
+           "'', '{}', 'manifest', 3, " +
+           (version == 1 ? "1700000000, 1700000100" : "1700000000123, 1700000100456") +
+           ");"
+           "INSERT INTO manifest_refs (manifest_id, repo_id, kind, digest) VALUES (1, 7, 0, '" +
+           blob +
+           "');"
+           "INSERT INTO tags (repo_id, name, manifest_id, updated_at) VALUES (7, 'v1', 1, "
+           "1700000000);"
+           "INSERT INTO uploads (id, repo_id, started_at) VALUES ('u-1', 7, 100);"
+           "INSERT INTO resource_tags (repo_id, key, value) VALUES (7, 'team', 'core');");
 }
 
 TEST_F(SqliteMigrationTest, EveryEarlierVersionMigratesToTheLatestWithItsRows) {
@@ -385,7 +423,8 @@ TEST_F(SqliteMigrationTest, EveryEarlierVersionMigratesToTheLatestWithItsRows) {
   ASSERT_GE(latest, 2);
   const std::string fresh = database_at(latest, "fresh.db");
   const std::string want_schema = schema_of(fresh);
-  ASSERT_NE(want_schema.find("user_version=" + std::to_string(latest)), std::string::npos) << want_schema;
+  ASSERT_NE(want_schema.find("user_version=" + std::to_string(latest)), std::string::npos)
+      << want_schema;
   for (int64_t k = 0; k < latest; ++k) {
     SCOPED_TRACE("from version " + std::to_string(k));
     const std::string path = database_at(k, "v" + std::to_string(k) + ".db");
@@ -425,7 +464,8 @@ TEST_F(SqliteMigrationTest, MigratingAgainChangesNothing) {
     auto store = SqliteMetadataStore::open(path, true, &report);
     ASSERT_TRUE(store.is_ok()) << store.status().to_string();
     EXPECT_EQ(report.from, round == 0 ? 1 : latest);
-    auto got = (*store)->get_manifest_by_tag((*store)->get_repository("111111111111", "old")->id, "v1");
+    auto got =
+        (*store)->get_manifest_by_tag((*store)->get_repository("111111111111", "old")->id, "v1");
     ASSERT_TRUE(got.is_ok());
     EXPECT_EQ(got->pushed_at_ms, 1'700'000'000'000) << "round " << round;
   }
@@ -439,8 +479,10 @@ TEST_F(SqliteMigrationTest, ADatabaseNewerThanTheBinaryIsRefusedNamingBothVersio
   ASSERT_FALSE(store.is_ok());
   EXPECT_EQ(store.status().code(), Code::kFailedPrecondition);
   const std::string& message = store.status().message();
-  EXPECT_NE(message.find("schema version " + std::to_string(latest + 1)), std::string::npos) << message;
-  EXPECT_NE(message.find("newer than the " + std::to_string(latest) + " this berth knows"), std::string::npos)
+  EXPECT_NE(message.find("schema version " + std::to_string(latest + 1)), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("newer than the " + std::to_string(latest) + " this berth knows"),
+            std::string::npos)
       << message;
   EXPECT_NE(message.find(path), std::string::npos) << message;
 }

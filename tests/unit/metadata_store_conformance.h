@@ -25,15 +25,15 @@
 #include <functional>
 #include <latch>
 #include <limits>
-#include <optional>
-#include <type_traits>
-#include <utility>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/digest.h"
@@ -63,22 +63,32 @@ struct MetadataRoles {
   }
 
   bool complete() const {
-    return owner && repositories && blob_links && uploads && manifests && lifecycle && gc && usage && resource_tags &&
-           policies && events;
+    return owner && repositories && blob_links && uploads && manifests && lifecycle && gc &&
+           usage && resource_tags && policies && events;
   }
 
   template <class Role>
   Role& get() const {
-    if constexpr (std::is_same_v<Role, RepositoryStore>) return *repositories;
-    else if constexpr (std::is_same_v<Role, BlobLinkStore>) return *blob_links;
-    else if constexpr (std::is_same_v<Role, UploadStore>) return *uploads;
-    else if constexpr (std::is_same_v<Role, ManifestStore>) return *manifests;
-    else if constexpr (std::is_same_v<Role, LifecycleStore>) return *lifecycle;
-    else if constexpr (std::is_same_v<Role, GcStore>) return *gc;
-    else if constexpr (std::is_same_v<Role, UsageStore>) return *usage;
-    else if constexpr (std::is_same_v<Role, ResourceTagStore>) return *resource_tags;
-    else if constexpr (std::is_same_v<Role, PolicyStore>) return *policies;
-    else return *events;
+    if constexpr (std::is_same_v<Role, RepositoryStore>)
+      return *repositories;
+    else if constexpr (std::is_same_v<Role, BlobLinkStore>)
+      return *blob_links;
+    else if constexpr (std::is_same_v<Role, UploadStore>)
+      return *uploads;
+    else if constexpr (std::is_same_v<Role, ManifestStore>)
+      return *manifests;
+    else if constexpr (std::is_same_v<Role, LifecycleStore>)
+      return *lifecycle;
+    else if constexpr (std::is_same_v<Role, GcStore>)
+      return *gc;
+    else if constexpr (std::is_same_v<Role, UsageStore>)
+      return *usage;
+    else if constexpr (std::is_same_v<Role, ResourceTagStore>)
+      return *resource_tags;
+    else if constexpr (std::is_same_v<Role, PolicyStore>)
+      return *policies;
+    else
+      return *events;
   }
 };
 
@@ -90,7 +100,9 @@ struct RoleFactory {
   std::string name;  // a gtest name: letters, digits and '_'
   std::function<MetadataRoles(const std::filesystem::path& scratch_dir)> make;
 
-  static std::string Name(const ::testing::TestParamInfo<RoleFactory>& info) { return info.param.name; }
+  static std::string Name(const ::testing::TestParamInfo<RoleFactory>& info) {
+    return info.param.name;
+  }
 };
 
 template <class Role>
@@ -150,8 +162,8 @@ class RoleConformance : public ::testing::TestWithParam<RoleFactory<Role>> {
   }
 
   // A manifest record whose bytes are `body` (the store does not parse them).
-  static ManifestRecord manifest(std::string body, std::string media_type =
-                                                       "application/vnd.oci.image.manifest.v1+json") {
+  static ManifestRecord manifest(
+      std::string body, std::string media_type = "application/vnd.oci.image.manifest.v1+json") {
     ManifestRecord m;
     m.digest = Digest::of(body);
     m.media_type = std::move(media_type);
@@ -268,7 +280,9 @@ inline std::vector<GcCandidate> candidates(GcStore& store) {
   return c.is_ok() ? *c : std::vector<GcCandidate>{};
 }
 
-inline bool is_candidate(GcStore& store, const Digest& d) { return has_candidate(candidates(store), d); }
+inline bool is_candidate(GcStore& store, const Digest& d) {
+  return has_candidate(candidates(store), d);
+}
 
 inline bool is_pending(GcStore& store, const Digest& d) {
   auto p = store.gc_pending();

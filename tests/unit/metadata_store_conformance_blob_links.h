@@ -73,7 +73,8 @@ TEST_P(BlobLinkStoreConformance, RepositoriesWithBlobAreThoseOfTheAccount) {
   RepositoryRecord c = repo("with/c");
   RepositoryRecord foreign = repo("with/a", kOtherAccount);
   const Digest d = Digest::of("shared layer");
-  for (const auto* r : {&a, &c, &foreign}) ASSERT_TRUE(store().link_blob(r->id, d, 12, kNow).is_ok());
+  for (const auto* r : {&a, &c, &foreign})
+    ASSERT_TRUE(store().link_blob(r->id, d, 12, kNow).is_ok());
 
   auto repos = store().repositories_with_blob(kAccount, d);
   ASSERT_TRUE(repos.is_ok());

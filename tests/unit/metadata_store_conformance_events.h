@@ -10,8 +10,10 @@
 namespace berth::conformance {
 
 namespace {
-OutboxEvent outbox_event(const std::string& id, const std::string& repository, int64_t time_ms = 1000) {
-  return image_action_event(id, "111111111111", repository, "PUSH", "SUCCESS", Digest::of(id).str(), "v1", time_ms);
+OutboxEvent outbox_event(const std::string& id, const std::string& repository,
+                         int64_t time_ms = 1000) {
+  return image_action_event(id, "111111111111", repository, "PUSH", "SUCCESS", Digest::of(id).str(),
+                            "v1", time_ms);
 }
 
 std::vector<std::string> ids_of(const std::vector<OutboxEvent>& events) {
@@ -50,13 +52,16 @@ TEST_P(EventOutboxStoreConformance, DeliveriesAreMarkedPerWebhook) {
   ASSERT_TRUE(store().mark_event_delivered("one", (*all)[0].sequence, 5).is_ok());
   ASSERT_TRUE(store().mark_event_delivered("one", (*all)[0].sequence, 6).is_ok()) << "idempotent";
   EXPECT_EQ(ids_of(*store().undelivered_events("one", 0, 10)), (std::vector<std::string>{"e2"}));
-  EXPECT_EQ(ids_of(*store().undelivered_events("two", 0, 10)), (std::vector<std::string>{"e1", "e2"}));
-  EXPECT_EQ(store().mark_event_delivered("one", (*all)[1].sequence + 1000, 7).code(), Code::kNotFound);
+  EXPECT_EQ(ids_of(*store().undelivered_events("two", 0, 10)),
+            (std::vector<std::string>{"e1", "e2"}));
+  EXPECT_EQ(store().mark_event_delivered("one", (*all)[1].sequence + 1000, 7).code(),
+            Code::kNotFound);
 }
 
 TEST_P(EventOutboxStoreConformance, DuplicateIdAppendsNothing) {
   ASSERT_TRUE(store().append_events({outbox_event("e1", "a")}).is_ok());
-  EXPECT_EQ(store().append_events({outbox_event("e2", "a"), outbox_event("e1", "a")}).code(), Code::kAlreadyExists);
+  EXPECT_EQ(store().append_events({outbox_event("e2", "a"), outbox_event("e1", "a")}).code(),
+            Code::kAlreadyExists);
   EXPECT_EQ(ids_of(*store().undelivered_events("hook", 0, 10)), (std::vector<std::string>{"e1"}));
 }
 
@@ -78,7 +83,8 @@ TEST_P(EventOutboxStoreConformance, PutManifestWritesItsEventsInItsOwnTransactio
   immutable.events.push_back(outbox_event("push-immutable", r.name));
   EXPECT_EQ(manifests().put_manifest(immutable).code(), Code::kTagImmutable);
 
-  EXPECT_EQ(ids_of(*store().undelivered_events("hook", 0, 10)), (std::vector<std::string>{"push-ok"}));
+  EXPECT_EQ(ids_of(*store().undelivered_events("hook", 0, 10)),
+            (std::vector<std::string>{"push-ok"}));
 }
 
 }  // namespace berth::conformance

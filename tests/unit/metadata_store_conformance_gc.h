@@ -65,8 +65,8 @@ TEST_P(GcStoreConformance, WhatGoesQueuesItsBlobsAtTimeZero) {
   ASSERT_TRUE(repositories().delete_repository(doomed.id, true).is_ok());
   auto seen = store().gc_candidates(1, 100);
   ASSERT_TRUE(seen.is_ok());
-  for (const Digest& d : {Digest::of("config of deleted"), Digest::of("config of expired"), unlinked,
-                          Digest::of("config of in doomed")}) {
+  for (const Digest& d : {Digest::of("config of deleted"), Digest::of("config of expired"),
+                          unlinked, Digest::of("config of in doomed")}) {
     EXPECT_TRUE(gc_helpers::has_candidate(*seen, d)) << d.str();
   }
   for (const auto& c : *seen) EXPECT_EQ(c.since, 0) << c.digest.str();
@@ -81,7 +81,8 @@ TEST_P(GcStoreConformance, ClaimKeepsABlobAnyManifestRefersTo) {
   EXPECT_EQ(gc_helpers::claim_now(store(), cfg), std::nullopt);
   EXPECT_TRUE(gc_helpers::linked(blob_links(), a, cfg));
   EXPECT_TRUE(gc_helpers::linked(blob_links(), b, cfg));
-  EXPECT_FALSE(gc_helpers::is_candidate(store(), cfg)) << "a referenced blob stops being a candidate";
+  EXPECT_FALSE(gc_helpers::is_candidate(store(), cfg))
+      << "a referenced blob stops being a candidate";
   EXPECT_FALSE(gc_helpers::is_pending(store(), cfg));
   (void)m;
 }
@@ -93,7 +94,8 @@ TEST_P(GcStoreConformance, ClaimLeavesYoungLinksAloneAndKeepsThemQueued) {
   ASSERT_TRUE(young.is_ok());
   EXPECT_EQ(*young, std::nullopt) << "linked at linked_before counts as young";
   EXPECT_TRUE(gc_helpers::linked(blob_links(), r, d));
-  EXPECT_TRUE(gc_helpers::is_candidate(store(), d)) << "it must be looked at again once its grace ends";
+  EXPECT_TRUE(gc_helpers::is_candidate(store(), d))
+      << "it must be looked at again once its grace ends";
   auto old = store().gc_claim(d, kNow + 1, kNow + 1'000'000, false, kNow);
   ASSERT_TRUE(old.is_ok());
   EXPECT_EQ(*old, std::optional<int64_t>(11));
@@ -116,8 +118,10 @@ TEST_P(GcStoreConformance, ClaimTakesAnUnreferencedOldBlobFromEveryRepository) {
   EXPECT_EQ(blob_links().link_blob(a.id, d, 14, kNow + 1).code(), Code::kUnavailable);
   EXPECT_EQ(uploads().begin_blob_write(d, kNow + 1).code(), Code::kUnavailable);
   ASSERT_TRUE(uploads().create_upload(UploadRecord{"while-pending", a.id, kNow}).is_ok());
-  EXPECT_EQ(uploads().complete_upload(a.id, d, 14, "while-pending", kNow + 1).code(), Code::kUnavailable);
-  EXPECT_TRUE(uploads().get_upload("while-pending").is_ok()) << "a refused complete_upload changes nothing";
+  EXPECT_EQ(uploads().complete_upload(a.id, d, 14, "while-pending", kNow + 1).code(),
+            Code::kUnavailable);
+  EXPECT_TRUE(uploads().get_upload("while-pending").is_ok())
+      << "a refused complete_upload changes nothing";
   EXPECT_FALSE(gc_helpers::linked(blob_links(), a, d));
 
   // Released, the digest is an ordinary one again.
@@ -173,7 +177,8 @@ TEST_P(GcStoreConformance, ConcurrentClaimsOfOneCandidateHaveExactlyOneWinner) {
   RepositoryRecord r = repo("gc/raced");
   std::vector<Digest> ds;
   for (int i = 0; i < kBlobs; ++i) ds.push_back(linked_blob(r, "raced layer " + std::to_string(i)));
-  std::vector<std::vector<std::optional<int64_t>>> got(kBlobs, std::vector<std::optional<int64_t>>(kThreads));
+  std::vector<std::vector<std::optional<int64_t>>> got(
+      kBlobs, std::vector<std::optional<int64_t>>(kThreads));
   std::atomic<int> errors{0};
   gc_helpers::race(kThreads, [&](int t) {
     for (int i = 0; i < kBlobs; ++i) {
@@ -210,7 +215,8 @@ TEST_P(GcStoreConformance, GcDropReferencedDropsExactlyTheReferencedCandidates) 
   EXPECT_EQ(*dropped, std::vector<Digest>{referenced});
   EXPECT_FALSE(gc_helpers::is_candidate(store(), referenced));
   EXPECT_TRUE(gc_helpers::is_candidate(store(), loose));
-  EXPECT_TRUE(gc_helpers::linked(blob_links(), r, referenced)) << "dropping a candidate touches no link";
+  EXPECT_TRUE(gc_helpers::linked(blob_links(), r, referenced))
+      << "dropping a candidate touches no link";
   auto again = store().gc_drop_referenced({referenced});
   ASSERT_TRUE(again.is_ok());
   EXPECT_TRUE(again->empty()) << "no longer a candidate";

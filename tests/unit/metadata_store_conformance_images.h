@@ -68,7 +68,8 @@ TEST_P(ManifestStoreConformance, DeleteImageByDigestDeletesTheManifestWithItsTag
   EXPECT_TRUE(done->manifest_deleted);
   EXPECT_TRUE(tags(r).empty());
   EXPECT_EQ(manifest_code(r, m.digest), Code::kManifestUnknown);
-  EXPECT_EQ(store().delete_image(r.id, m.digest, std::nullopt).status().code(), Code::kManifestUnknown);
+  EXPECT_EQ(store().delete_image(r.id, m.digest, std::nullopt).status().code(),
+            Code::kManifestUnknown);
 }
 
 TEST_P(ManifestStoreConformance, DeleteImageByDigestListedByAnIndexChangesNothing) {
@@ -146,8 +147,10 @@ TEST_P(ManifestStoreConformance, ConcurrentIdenticalPutsRefusingExistingStoreOnc
         req.refuse_existing = true;
         start.arrive_and_wait();
         Status s = store().put_manifest(req);
-        if (s.is_ok()) stored++;
-        else if (s.code() == Code::kAlreadyExists) refused++;
+        if (s.is_ok())
+          stored++;
+        else if (s.code() == Code::kAlreadyExists)
+          refused++;
       });
     }
     for (auto& t : threads) t.join();

@@ -17,7 +17,8 @@ TEST_P(LifecycleStoreConformance, LifecyclePolicyIsStoredRemovedAndListedAcrossA
   ASSERT_TRUE(store().set_lifecycle_policy(b.id, std::string(R"({"rules":["b"]})")).is_ok());
   ASSERT_TRUE(store().set_lifecycle_policy(foreign.id, std::string(R"({"rules":["f"]})")).is_ok());
 
-  EXPECT_EQ(repositories().get_repository(kAccount, "lc/a")->lifecycle_policy, std::string(R"({"rules":["a"]})"));
+  EXPECT_EQ(repositories().get_repository(kAccount, "lc/a")->lifecycle_policy,
+            std::string(R"({"rules":["a"]})"));
   EXPECT_FALSE(repositories().get_repository(kAccount, "lc/none")->lifecycle_policy.has_value());
 
   auto listed = [&] {
@@ -48,24 +49,29 @@ TEST_P(LifecycleStoreConformance, LifecyclePolicyIsStoredRemovedAndListedAcrossA
 TEST_P(LifecycleStoreConformance, MarkLifecycleEvaluatedRecordsTheTime) {
   RepositoryRecord r = repo("lc/evaluated");
   RepositoryRecord other = repo("lc/other");
-  EXPECT_FALSE(repositories().get_repository(kAccount, "lc/evaluated")->lifecycle_evaluated_at.has_value());
+  EXPECT_FALSE(
+      repositories().get_repository(kAccount, "lc/evaluated")->lifecycle_evaluated_at.has_value());
   ASSERT_TRUE(store().set_lifecycle_policy(r.id, std::string("{}")).is_ok());
   ASSERT_TRUE(store().mark_lifecycle_evaluated(r.id, kNow + 5).is_ok());
-  EXPECT_EQ(repositories().get_repository(kAccount, "lc/evaluated")->lifecycle_evaluated_at, kNow + 5);
+  EXPECT_EQ(repositories().get_repository(kAccount, "lc/evaluated")->lifecycle_evaluated_at,
+            kNow + 5);
   ASSERT_TRUE(store().mark_lifecycle_evaluated(r.id, kNow + 99).is_ok());
-  EXPECT_EQ(repositories().get_repository(kAccount, "lc/evaluated")->lifecycle_evaluated_at, kNow + 99);
+  EXPECT_EQ(repositories().get_repository(kAccount, "lc/evaluated")->lifecycle_evaluated_at,
+            kNow + 99);
   auto listed = store().repositories_with_lifecycle_policy();
   ASSERT_TRUE(listed.is_ok());
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].lifecycle_evaluated_at, kNow + 99);
-  EXPECT_FALSE(repositories().get_repository(kAccount, "lc/other")->lifecycle_evaluated_at.has_value());
+  EXPECT_FALSE(
+      repositories().get_repository(kAccount, "lc/other")->lifecycle_evaluated_at.has_value());
   (void)other;
 }
 
 TEST_P(LifecycleStoreConformance, LifecyclePreviewIsPerRepositoryAndReplaced) {
   RepositoryRecord r = repo("preview");
   RepositoryRecord other = repo("preview-other");
-  EXPECT_EQ(store().get_lifecycle_preview(r.id).status().code(), Code::kLifecyclePolicyPreviewNotFound);
+  EXPECT_EQ(store().get_lifecycle_preview(r.id).status().code(),
+            Code::kLifecyclePolicyPreviewNotFound);
 
   LifecyclePreviewRecord p{R"({"rules":[]})", "IN_PROGRESS", {}, kNow};
   ASSERT_TRUE(store().put_lifecycle_preview(r.id, p).is_ok());
@@ -75,12 +81,15 @@ TEST_P(LifecycleStoreConformance, LifecyclePreviewIsPerRepositoryAndReplaced) {
   EXPECT_EQ(got->status, "IN_PROGRESS");
   EXPECT_TRUE(got->results.empty());
   EXPECT_EQ(got->created_at, kNow);
-  EXPECT_EQ(store().get_lifecycle_preview(other.id).status().code(), Code::kLifecyclePolicyPreviewNotFound);
+  EXPECT_EQ(store().get_lifecycle_preview(other.id).status().code(),
+            Code::kLifecyclePolicyPreviewNotFound);
 
-  LifecyclePreviewRecord done{R"({"rules":[1]})", "COMPLETE",
-                              {LifecyclePreviewResult{"sha256:aa", {"v1", "latest"}, 1'700'000'000'123, 2},
-                               LifecyclePreviewResult{"sha256:bb", {}, 5, 1}},
-                              kNow + 3};
+  LifecyclePreviewRecord done{
+      R"({"rules":[1]})",
+      "COMPLETE",
+      {LifecyclePreviewResult{"sha256:aa", {"v1", "latest"}, 1'700'000'000'123, 2},
+       LifecyclePreviewResult{"sha256:bb", {}, 5, 1}},
+      kNow + 3};
   ASSERT_TRUE(store().put_lifecycle_preview(r.id, done).is_ok());
   got = store().get_lifecycle_preview(r.id);
   ASSERT_TRUE(got.is_ok());
@@ -92,17 +101,19 @@ TEST_P(LifecycleStoreConformance, LifecyclePreviewIsPerRepositoryAndReplaced) {
   // It goes with the repository.
   ASSERT_TRUE(repositories().delete_repository(r.id, false).is_ok());
   RepositoryRecord again = repo("preview");
-  EXPECT_EQ(store().get_lifecycle_preview(again.id).status().code(), Code::kLifecyclePolicyPreviewNotFound);
+  EXPECT_EQ(store().get_lifecycle_preview(again.id).status().code(),
+            Code::kLifecyclePolicyPreviewNotFound);
 }
 
 TEST_P(LifecycleStoreConformance, ExpireManifestOnlyWhileItsTagsAreExactlyTheExpectedOnes) {
   RepositoryRecord r = repo("expire");
   ManifestRecord m = put_image(r, "expiring", "v1");
-  ASSERT_TRUE(manifests().put_manifest(request(r, m, "v2", {Digest::of("config of expiring")})).is_ok());
+  ASSERT_TRUE(
+      manifests().put_manifest(request(r, m, "v2", {Digest::of("config of expiring")})).is_ok());
 
   for (const std::vector<std::string>& wrong :
-       {std::vector<std::string>{"v1"}, std::vector<std::string>{}, std::vector<std::string>{"v1", "v2", "v3"},
-        std::vector<std::string>{"v2", "v3"}}) {
+       {std::vector<std::string>{"v1"}, std::vector<std::string>{},
+        std::vector<std::string>{"v1", "v2", "v3"}, std::vector<std::string>{"v2", "v3"}}) {
     EXPECT_EQ(store().expire_manifest(r.id, m.digest, wrong).code(), Code::kFailedPrecondition)
         << ::testing::PrintToString(wrong);
   }
@@ -118,7 +129,9 @@ TEST_P(LifecycleStoreConformance, ExpireManifestOnlyWhileItsTagsAreExactlyTheExp
   // Untagged: expected empty. A tag that arrived since the plan keeps it.
   ManifestRecord untagged = put_image(r, "untagged");
   ManifestRecord retagged = put_image(r, "retagged");
-  ASSERT_TRUE(manifests().put_manifest(request(r, retagged, "new", {Digest::of("config of retagged")})).is_ok());
+  ASSERT_TRUE(manifests()
+                  .put_manifest(request(r, retagged, "new", {Digest::of("config of retagged")}))
+                  .is_ok());
   EXPECT_TRUE(store().expire_manifest(r.id, untagged.digest, {}).is_ok());
   EXPECT_EQ(store().expire_manifest(r.id, retagged.digest, {}).code(), Code::kFailedPrecondition);
   EXPECT_TRUE(manifests().get_manifest(r.id, retagged.digest).is_ok());
@@ -138,8 +151,8 @@ TEST_P(LifecycleStoreConformance, ExpirationsAreListedNewestFirstPerAccount) {
   RepositoryRecord app = repo("exp/app");
   RepositoryRecord svc = repo("exp/svc");
   RepositoryRecord foreign = repo("exp/other", kOtherAccount);
-  auto rec = [](const RepositoryRecord& r, std::string_view body, std::vector<std::string> tags, int prio,
-                int64_t at) {
+  auto rec = [](const RepositoryRecord& r, std::string_view body, std::vector<std::string> tags,
+                int prio, int64_t at) {
     ExpirationRecord e;
     e.repository = r.name;
     e.digest = Digest::of(body);
@@ -148,8 +161,10 @@ TEST_P(LifecycleStoreConformance, ExpirationsAreListedNewestFirstPerAccount) {
     e.expired_at = at;
     return e;
   };
-  ASSERT_TRUE(store().record_expirations({rec(app, "one", {"a", "b"}, 1, kNow + 1),
-                                          rec(svc, "two", {}, 2, kNow + 2)}).is_ok());
+  ASSERT_TRUE(store()
+                  .record_expirations(
+                      {rec(app, "one", {"a", "b"}, 1, kNow + 1), rec(svc, "two", {}, 2, kNow + 2)})
+                  .is_ok());
   ASSERT_TRUE(store().record_expirations({}).is_ok());
   ASSERT_TRUE(store().record_expirations({rec(foreign, "three", {"x"}, 3, kNow + 3)}).is_ok());
   ASSERT_TRUE(store().record_expirations({rec(app, "four", {"z"}, 4, kNow + 4)}).is_ok());

@@ -15,7 +15,8 @@ TEST_P(ManifestStoreConformance, PutAndGetManifest) {
   ManifestRecord m = manifest(std::string("{\"exact\":  \"bytes\"}\n\xe2\x9c\x93"));
   m.artifact_type = "application/vnd.example.thing";
   m.subject = Digest::of("some subject");
-  m.annotations = {{"org.opencontainers.image.created", "2024-01-01T00:00:00Z"}, {"org.example.note", "a \"b\" \xc3\xa9"}};
+  m.annotations = {{"org.opencontainers.image.created", "2024-01-01T00:00:00Z"},
+                   {"org.example.note", "a \"b\" \xc3\xa9"}};
   m.image_size = 987654321;
   m.pushed_at_ms = (kNow + 5) * 1000 + 250;
   ASSERT_TRUE(store().put_manifest(request(r, m, "v1", {config, layer})).is_ok());
@@ -142,7 +143,8 @@ TEST_P(ManifestStoreConformance, TagMovesToTheNewManifest) {
   EXPECT_TRUE(store().get_manifest(r.id, first.digest).is_ok());
   EXPECT_EQ(tags(r), std::vector<std::string>{"latest"});
   // And the tag can move back.
-  ASSERT_TRUE(store().put_manifest(request(r, first, "latest", {Digest::of("config of first")})).is_ok());
+  ASSERT_TRUE(
+      store().put_manifest(request(r, first, "latest", {Digest::of("config of first")})).is_ok());
   EXPECT_EQ(store().get_manifest_by_tag(r.id, "latest")->digest, first.digest);
 }
 
@@ -237,8 +239,8 @@ TEST_P(ManifestStoreConformance, DeleteTagKeepsTheManifest) {
 TEST_P(ManifestStoreConformance, ListTagsInLexicalOrderWithPaging) {
   RepositoryRecord r = repo("tags");
   ManifestRecord m = put_image(r, "tagged");
-  std::vector<std::string> names = {"v2",  "latest", "V1", "1.0", "_x",    "v10",
-                                    "v1",  "a-b",    "a.b", "a_b", "stable", "Z"};
+  std::vector<std::string> names = {"v2", "latest", "V1",  "1.0", "_x",     "v10",
+                                    "v1", "a-b",    "a.b", "a_b", "stable", "Z"};
   std::shuffle(names.begin(), names.end(), std::mt19937(42));
   for (const auto& t : names) {
     ASSERT_TRUE(store().put_manifest(request(r, m, t, {Digest::of("config of tagged")})).is_ok());
@@ -293,7 +295,7 @@ TEST_P(ManifestStoreConformance, ListReferrers) {
   ASSERT_EQ(all->size(), 3u);
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ((*all)[i].digest, want[i]) << i;
   for (const ReferrerRecord& ref : *all) {
-    const ManifestRecord& src = ref.digest == sig.digest ? sig
+    const ManifestRecord& src = ref.digest == sig.digest     ? sig
                                 : ref.digest == sbom1.digest ? sbom1
                                                              : sbom2;
     EXPECT_EQ(ref.media_type, src.media_type);
@@ -386,7 +388,8 @@ TEST_P(ManifestStoreConformance, TagsForManifest) {
   RepositoryRecord other = repo("tags-for-other");
   ManifestRecord m = put_image(r, "tagged image", "zulu");
   for (const char* t : {"alpha", "Mike", "1.0"}) {
-    ASSERT_TRUE(store().put_manifest(request(r, m, t, {Digest::of("config of tagged image")})).is_ok());
+    ASSERT_TRUE(
+        store().put_manifest(request(r, m, t, {Digest::of("config of tagged image")})).is_ok());
   }
   ManifestRecord untagged = put_image(r, "untagged image");
   put_image(other, "tagged image", "elsewhere");
@@ -414,7 +417,8 @@ TEST_P(ManifestStoreConformance, TagsForManifest) {
 TEST_P(ManifestStoreConformance, PushSequenceFollowsPushOrder) {
   RepositoryRecord r = repo("sequence");
   std::vector<ManifestRecord> pushed;
-  for (const char* body : {"zzz third digest order", "aaa", "mmm", "bbb"}) pushed.push_back(put_image(r, body));
+  for (const char* body : {"zzz third digest order", "aaa", "mmm", "bbb"})
+    pushed.push_back(put_image(r, body));
   std::vector<int64_t> seq;
   for (const auto& m : pushed) {
     auto got = store().get_manifest(r.id, m.digest);
@@ -493,7 +497,8 @@ TEST_P(ManifestStoreConformance, ConcurrentPutsIntoOneRepositoryStayConsistent) 
     });
   }
   for (auto& th : threads) th.join();
-  for (int t = 0; t < kThreads; ++t) EXPECT_TRUE(errors[t].empty()) << "thread " << t << ": " << errors[t];
+  for (int t = 0; t < kThreads; ++t)
+    EXPECT_TRUE(errors[t].empty()) << "thread " << t << ": " << errors[t];
   ASSERT_EQ(failures.load(), 0);
 
   auto images = store().list_images(r.id, {});
@@ -516,7 +521,8 @@ TEST_P(ManifestStoreConformance, ConcurrentPutsIntoOneRepositoryStayConsistent) 
       const std::string own = "t" + std::to_string(t) + "-" + std::to_string(i);
       auto got = store().get_manifest_by_tag(r.id, own);
       ASSERT_TRUE(got.is_ok()) << own;
-      EXPECT_EQ(got->digest, Digest::of("thread " + std::to_string(t) + " image " + std::to_string(i)));
+      EXPECT_EQ(got->digest,
+                Digest::of("thread " + std::to_string(t) + " image " + std::to_string(i)));
     }
   }
   auto latest = store().get_manifest_by_tag(r.id, "latest");

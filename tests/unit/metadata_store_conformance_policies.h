@@ -35,7 +35,8 @@ TEST_P(PolicyStoreConformance, RepositoryPolicyIsSetReplacedRemovedAndGoesWithTh
   ASSERT_TRUE(store().set_repository_policy(r.id, std::string("{}")).is_ok());
   ASSERT_TRUE(repositories().delete_repository(r.id, false).is_ok());
   RepositoryRecord again = repo("policies/a");
-  EXPECT_FALSE(store().get_repository_policy(again.id)->has_value()) << "a new repository starts without policy";
+  EXPECT_FALSE(store().get_repository_policy(again.id)->has_value())
+      << "a new repository starts without policy";
 }
 
 TEST_P(PolicyStoreConformance, RepositoryPolicyForAMissingRepositoryIsNameUnknown) {
@@ -79,7 +80,8 @@ TEST_P(PolicyStoreConformance, UserAttachedPolicies) {
   const std::string pu = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser";
   EXPECT_TRUE(store().list_attached_user_policies(kAccount, "deploy")->empty());
   ASSERT_TRUE(store().attach_user_policy(kAccount, "deploy", ro).is_ok());
-  ASSERT_TRUE(store().attach_user_policy(kAccount, "deploy", ro).is_ok()) << "attaching twice is fine";
+  ASSERT_TRUE(store().attach_user_policy(kAccount, "deploy", ro).is_ok())
+      << "attaching twice is fine";
   ASSERT_TRUE(store().attach_user_policy(kAccount, "deploy", pu).is_ok());
   EXPECT_EQ(*store().list_attached_user_policies(kAccount, "deploy"), (List{pu, ro}));
   EXPECT_TRUE(store().list_attached_user_policies(kAccount, "ci")->empty());

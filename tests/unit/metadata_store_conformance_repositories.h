@@ -100,8 +100,8 @@ TEST_P(RepositoryStoreConformance, EnsureRepositoryRacesEndWithOneRepository) {
 }
 
 TEST_P(RepositoryStoreConformance, ListRepositoriesInLexicalOrderWithPaging) {
-  std::vector<std::string> names = {"zeta", "alpha", "team/b", "team/a", "beta-2", "beta",
-                                    "a0",   "m/n/o", "team",   "team-x"};
+  std::vector<std::string> names = {"zeta", "alpha", "team/b", "team/a", "beta-2",
+                                    "beta", "a0",    "m/n/o",  "team",   "team-x"};
   for (const auto& n : names) repo(n);
   std::vector<std::string> sorted = names;
   std::sort(sorted.begin(), sorted.end());
@@ -129,8 +129,8 @@ TEST_P(RepositoryStoreConformance, ListRepositoriesInLexicalOrderWithPaging) {
 // Byte order, not a locale's: upper case before '_' before lower case before
 // any non-ASCII letter (UTF-8 lead bytes are above 0x7f).
 TEST_P(RepositoryStoreConformance, RepositoriesAndTagsPageInByteOrder) {
-  const std::vector<std::string> in_byte_order = {"Beta", "Zeta", "_under", "alpha", "zulu",
-                                                  "\xc3\xa9lan" /* élan */, "\xe6\x97\xa5" /* 日 */};
+  const std::vector<std::string> in_byte_order = {
+      "Beta", "Zeta", "_under", "alpha", "zulu", "\xc3\xa9lan" /* élan */, "\xe6\x97\xa5" /* 日 */};
   std::vector<std::string> shuffled = in_byte_order;
   std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937(7));
   for (const auto& n : shuffled) repo(n);
@@ -142,7 +142,8 @@ TEST_P(RepositoryStoreConformance, RepositoriesAndTagsPageInByteOrder) {
   RepositoryRecord r = repo("tags-in-byte-order", kOtherAccount);
   ManifestRecord m = put_image(r, "byte order");
   for (const auto& t : shuffled) {
-    ASSERT_TRUE(manifests().put_manifest(request(r, m, t, {Digest::of("config of byte order")})).is_ok());
+    ASSERT_TRUE(
+        manifests().put_manifest(request(r, m, t, {Digest::of("config of byte order")})).is_ok());
   }
   EXPECT_EQ(tags(r), in_byte_order);
   EXPECT_EQ(tags(r, {"_under", 3}), (std::vector<std::string>{"alpha", "zulu", "\xc3\xa9lan"}));
@@ -210,7 +211,8 @@ TEST_P(RepositoryStoreConformance, DeleteRepositoryWithImagesNeedsForce) {
   ASSERT_TRUE(store().delete_repository(r.id, true).is_ok());
   EXPECT_EQ(store().get_repository(kAccount, "full").status().code(), Code::kNameUnknown);
   EXPECT_EQ(uploads().get_upload("upload-full-1").status().code(), Code::kBlobUploadUnknown);
-  auto with_blob = blob_links().repositories_with_blob(kAccount, Digest::of("config of child image"));
+  auto with_blob =
+      blob_links().repositories_with_blob(kAccount, Digest::of("config of child image"));
   ASSERT_TRUE(with_blob.is_ok());
   EXPECT_TRUE(with_blob->empty());
 
@@ -218,8 +220,9 @@ TEST_P(RepositoryStoreConformance, DeleteRepositoryWithImagesNeedsForce) {
   RepositoryRecord again = repo("full");
   EXPECT_TRUE(tags(again).empty());
   EXPECT_EQ(manifest_code(again, child.digest), Code::kManifestUnknown);
-  EXPECT_EQ(blob_links().get_blob_link(again.id, Digest::of("config of child image")).status().code(),
-            Code::kBlobUnknown);
+  EXPECT_EQ(
+      blob_links().get_blob_link(again.id, Digest::of("config of child image")).status().code(),
+      Code::kBlobUnknown);
   auto images = manifests().list_images(again.id, {});
   ASSERT_TRUE(images.is_ok());
   EXPECT_TRUE(images->empty());

@@ -15,7 +15,10 @@ TEST_P(ResourceTagStoreConformance, ResourceTags) {
   EXPECT_TRUE(empty->empty());
 
   using Tags = std::vector<std::pair<std::string, std::string>>;
-  ASSERT_TRUE(store().set_resource_tags(r.id, Tags{{"team", "payments"}, {"env", "prod"}, {"Cost", ""}}).is_ok());
+  ASSERT_TRUE(
+      store()
+          .set_resource_tags(r.id, Tags{{"team", "payments"}, {"env", "prod"}, {"Cost", ""}})
+          .is_ok());
   auto got = store().get_resource_tags(r.id);
   ASSERT_TRUE(got.is_ok());
   EXPECT_EQ(*got, (Tags{{"Cost", ""}, {"env", "prod"}, {"team", "payments"}}));  // sorted by key
@@ -40,7 +43,8 @@ TEST_P(ResourceTagStoreConformance, RepositoriesWithResourceTagSpanAccounts) {
   RepositoryRecord off = repo("rt/off");
   RepositoryRecord other_key = repo("rt/key");
   using Tags = std::vector<std::pair<std::string, std::string>>;
-  ASSERT_TRUE(store().set_resource_tags(a.id, Tags{{"berth:gc-untagged", "true"}, {"team", "x"}}).is_ok());
+  ASSERT_TRUE(
+      store().set_resource_tags(a.id, Tags{{"berth:gc-untagged", "true"}, {"team", "x"}}).is_ok());
   ASSERT_TRUE(store().set_resource_tags(b.id, Tags{{"berth:gc-untagged", "true"}}).is_ok());
   ASSERT_TRUE(store().set_resource_tags(off.id, Tags{{"berth:gc-untagged", "false"}}).is_ok());
   ASSERT_TRUE(store().set_resource_tags(other_key.id, Tags{{"true", "berth:gc-untagged"}}).is_ok());

@@ -44,17 +44,21 @@ TEST_P(UploadStoreConformance, UploadLeaseIsExclusiveUntilReleasedOrExpired) {
   ASSERT_TRUE(store().create_upload(UploadRecord{"lease-1", r.id, kNow}).is_ok());
 
   ASSERT_TRUE(store().acquire_upload_lease("lease-1", "A", kNow, kNow + 60).is_ok());
-  EXPECT_EQ(store().acquire_upload_lease("lease-1", "B", kNow + 1, kNow + 61).code(), Code::kBlobUploadInvalid);
+  EXPECT_EQ(store().acquire_upload_lease("lease-1", "B", kNow + 1, kNow + 61).code(),
+            Code::kBlobUploadInvalid);
   // The holder extends its own lease.
   ASSERT_TRUE(store().acquire_upload_lease("lease-1", "A", kNow + 50, kNow + 120).is_ok());
-  EXPECT_EQ(store().acquire_upload_lease("lease-1", "B", kNow + 100, kNow + 160).code(), Code::kBlobUploadInvalid)
+  EXPECT_EQ(store().acquire_upload_lease("lease-1", "B", kNow + 100, kNow + 160).code(),
+            Code::kBlobUploadInvalid)
       << "the lease was extended to kNow+120";
   // Releasing someone else's lease changes nothing.
   ASSERT_TRUE(store().release_upload_lease("lease-1", "B").is_ok());
-  EXPECT_EQ(store().acquire_upload_lease("lease-1", "B", kNow + 101, kNow + 161).code(), Code::kBlobUploadInvalid);
+  EXPECT_EQ(store().acquire_upload_lease("lease-1", "B", kNow + 101, kNow + 161).code(),
+            Code::kBlobUploadInvalid);
   // Once expired, anyone may take it, and the former holder has lost it.
   ASSERT_TRUE(store().acquire_upload_lease("lease-1", "B", kNow + 121, kNow + 180).is_ok());
-  EXPECT_EQ(store().acquire_upload_lease("lease-1", "A", kNow + 122, kNow + 182).code(), Code::kBlobUploadInvalid);
+  EXPECT_EQ(store().acquire_upload_lease("lease-1", "A", kNow + 122, kNow + 182).code(),
+            Code::kBlobUploadInvalid);
   // Released by its holder, it is free at once.
   ASSERT_TRUE(store().release_upload_lease("lease-1", "B").is_ok());
   EXPECT_TRUE(store().acquire_upload_lease("lease-1", "C", kNow + 123, kNow + 183).is_ok());
@@ -65,11 +69,13 @@ TEST_P(UploadStoreConformance, UploadLeaseIsExclusiveUntilReleasedOrExpired) {
 
 TEST_P(UploadStoreConformance, UploadLeaseOnAnUnknownUploadIsBlobUploadUnknown) {
   RepositoryRecord r = repo("leases-unknown");
-  EXPECT_EQ(store().acquire_upload_lease("never", "A", kNow, kNow + 60).code(), Code::kBlobUploadUnknown);
+  EXPECT_EQ(store().acquire_upload_lease("never", "A", kNow, kNow + 60).code(),
+            Code::kBlobUploadUnknown);
   ASSERT_TRUE(store().create_upload(UploadRecord{"gone", r.id, kNow}).is_ok());
   ASSERT_TRUE(store().acquire_upload_lease("gone", "A", kNow, kNow + 60).is_ok());
   ASSERT_TRUE(store().delete_upload("gone").is_ok());
-  EXPECT_EQ(store().acquire_upload_lease("gone", "B", kNow + 1, kNow + 60).code(), Code::kBlobUploadUnknown);
+  EXPECT_EQ(store().acquire_upload_lease("gone", "B", kNow + 1, kNow + 60).code(),
+            Code::kBlobUploadUnknown);
   (void)store().release_upload_lease("never", "A");
   EXPECT_EQ(store().get_upload("never").status().code(), Code::kBlobUploadUnknown);
 }
@@ -79,14 +85,15 @@ TEST_P(UploadStoreConformance, ConcurrentLeaseAcquisitionHasExactlyOneWinner) {
   constexpr int kThreads = 6;
   RepositoryRecord r = repo("leases-raced");
   for (int u = 0; u < kUploads; ++u) {
-    ASSERT_TRUE(store().create_upload(UploadRecord{"race-" + std::to_string(u), r.id, kNow}).is_ok());
+    ASSERT_TRUE(
+        store().create_upload(UploadRecord{"race-" + std::to_string(u), r.id, kNow}).is_ok());
   }
   std::vector<std::vector<Code>> codes(kUploads, std::vector<Code>(kThreads, Code::kOk));
   gc_helpers::race(kThreads, [&](int t) {
     for (int u = 0; u < kUploads; ++u) {
       codes[u][t] = store()
-                        .acquire_upload_lease("race-" + std::to_string(u), "holder-" + std::to_string(t), kNow,
-                                              kNow + 60)
+                        .acquire_upload_lease("race-" + std::to_string(u),
+                                              "holder-" + std::to_string(t), kNow, kNow + 60)
                         .code();
     }
   });
@@ -149,7 +156,8 @@ TEST_P(UploadStoreConformance, ConcurrentCompleteUploadsOfOneDigestLeaveOneLink)
   RepositoryRecord r = repo("complete/raced");
   const Digest d = Digest::of("same bytes from every client");
   for (int t = 0; t < kThreads; ++t) {
-    ASSERT_TRUE(store().create_upload(UploadRecord{"same-" + std::to_string(t), r.id, kNow}).is_ok());
+    ASSERT_TRUE(
+        store().create_upload(UploadRecord{"same-" + std::to_string(t), r.id, kNow}).is_ok());
     ASSERT_TRUE(store().begin_blob_write(d, kNow).is_ok());
   }
   std::vector<Code> codes(kThreads, Code::kInternal);
@@ -158,9 +166,11 @@ TEST_P(UploadStoreConformance, ConcurrentCompleteUploadsOfOneDigestLeaveOneLink)
   });
   for (int t = 0; t < kThreads; ++t) {
     EXPECT_EQ(codes[t], Code::kOk) << t;
-    EXPECT_EQ(store().get_upload("same-" + std::to_string(t)).status().code(), Code::kBlobUploadUnknown);
+    EXPECT_EQ(store().get_upload("same-" + std::to_string(t)).status().code(),
+              Code::kBlobUploadUnknown);
   }
-  EXPECT_EQ(blob_links().repositories_with_blob(kAccount, d).value(), std::vector<RepositoryId>{r.id});
+  EXPECT_EQ(blob_links().repositories_with_blob(kAccount, d).value(),
+            std::vector<RepositoryId>{r.id});
   // Every announced write ended.
   EXPECT_EQ(gc().gc_claim(d, kNow + 1, 0, false, kNow).value(), std::optional<int64_t>(28));
 }

@@ -31,9 +31,8 @@ TEST_P(UsageStoreConformance, UsageCountsSharedBlobsOncePerRepositoryAndOncePerA
   ASSERT_TRUE(per_repo.is_ok()) << per_repo.status().to_string();
   std::map<std::string, int64_t> got;
   for (const auto& u : *per_repo) got[u.name] = u.bytes;
-  EXPECT_EQ(got, (std::map<std::string, int64_t>{{"usage/a", 100 + 200 + 27},
-                                                 {"usage/b", 100 + 50 + 27},
-                                                 {"usage/empty", 0}}));
+  EXPECT_EQ(got, (std::map<std::string, int64_t>{
+                     {"usage/a", 100 + 200 + 27}, {"usage/b", 100 + 50 + 27}, {"usage/empty", 0}}));
   EXPECT_EQ(per_repo->size(), 3u);
   auto total = store().account_usage(kAccount);
   ASSERT_TRUE(total.is_ok()) << total.status().to_string();

@@ -146,7 +146,7 @@ TEST(TagTest, AllowedCharacters) {
   expect_tag_ok("0");
   expect_tag_ok("a");
   expect_tag_ok("A");
-  expect_tag_ok("a.");   // a trailing '.' or '-' is fine
+  expect_tag_ok("a.");  // a trailing '.' or '-' is fine
   expect_tag_ok("a-");
   expect_tag_ok("a..b--c__d");
   expect_tag_ok("sha256-0123456789abcdef");  // the referrers tag schema form

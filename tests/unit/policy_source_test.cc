@@ -25,7 +25,8 @@ constexpr const char* kPullApp = R"({"Version":"2012-10-17","Statement":[{"Effec
 class PolicySourceCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-policy-source-XXXXXX").string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "berth-policy-source-XXXXXX").string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     auto meta = SqliteMetadataStore::open((dir_ / "meta.db").string());

@@ -122,13 +122,17 @@ TEST_F(PostgresDatabaseTest, Version1TimesBecomeMilliseconds) {
     ASSERT_TRUE(v1.is_ok()) << v1.status().to_string();
     ASSERT_EQ(v1->to, 1);
   }
-  ASSERT_TRUE(db_->exec("INSERT INTO repositories (account_id, name, created_at) VALUES ('111111111111', 'old', 1);"
-                        "INSERT INTO manifests (repo_id, digest, media_type, artifact_type, annotations, bytes, "
-                        "image_size, pushed_at, last_pulled_at) SELECT id, 'sha256:" +
-                        std::string(64, 'a') +
-                        "', 'application/vnd.oci.image.manifest.v1+json', '', '{}', '\\x7b7d', 2, 1700000000, "
-                        "1700000001 FROM repositories")
-                  .is_ok());
+  ASSERT_TRUE(
+      db_->exec(
+             "INSERT INTO repositories (account_id, name, created_at) VALUES ('111111111111', "
+             "'old', 1);"
+             "INSERT INTO manifests (repo_id, digest, media_type, artifact_type, annotations, "
+             "bytes, "
+             "image_size, pushed_at, last_pulled_at) SELECT id, 'sha256:" +
+             std::string(64, 'a') +
+             "', 'application/vnd.oci.image.manifest.v1+json', '', '{}', '\\x7b7d', 2, 1700000000, "
+             "1700000001 FROM repositories")
+          .is_ok());
   pg_meta::MigrationReport report;
   auto store = PostgresMetadataStore::open(db_->options(), &report);
   ASSERT_TRUE(store.is_ok()) << store.status().to_string();
@@ -136,7 +140,8 @@ TEST_F(PostgresDatabaseTest, Version1TimesBecomeMilliseconds) {
   EXPECT_EQ(report.to, pg_meta::latest_schema_version());
   auto repo = (*store)->get_repository("111111111111", "old");
   ASSERT_TRUE(repo.is_ok());
-  auto m = (*store)->get_manifest(repo->id, Digest::parse("sha256:" + std::string(64, 'a')).value());
+  auto m =
+      (*store)->get_manifest(repo->id, Digest::parse("sha256:" + std::string(64, 'a')).value());
   ASSERT_TRUE(m.is_ok()) << m.status().to_string();
   EXPECT_EQ(m->pushed_at_ms, 1700000000000);
   EXPECT_EQ(m->last_pulled_at_ms, std::optional<int64_t>(1700000001000));
@@ -148,7 +153,8 @@ TEST_F(PostgresDatabaseTest, ADroppedConnectionIsUnavailableOnceThenReplaced) {
   ASSERT_TRUE(store.is_ok());
   ASSERT_TRUE((*store)->ensure_repository("111111111111", "r", 1).is_ok());
   // The server ends every session of the store (as on a restart or failover).
-  ASSERT_TRUE(db_->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname=current_database() "
+  ASSERT_TRUE(db_->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                        "datname=current_database() "
                         "AND pid<>pg_backend_pid()")
                   .is_ok());
   auto lost = (*store)->get_repository("111111111111", "r");
@@ -162,7 +168,8 @@ TEST_F(PostgresDatabaseTest, AWriteAfterTheServerDroppedTheConnectionGoesThrough
   auto store = PostgresMetadataStore::open(db_->options(1));
   ASSERT_TRUE(store.is_ok());
   ASSERT_TRUE((*store)->ensure_repository("111111111111", "r", 1).is_ok());
-  ASSERT_TRUE(db_->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname=current_database() "
+  ASSERT_TRUE(db_->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                        "datname=current_database() "
                         "AND pid<>pg_backend_pid()")
                   .is_ok());
   // Nothing of the write ran on the dead connection, so it runs on a new one.

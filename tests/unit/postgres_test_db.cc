@@ -17,7 +17,8 @@ namespace {
 Status run_on(const std::string& dsn, const std::string& sql) {
   PGconn* conn = PQconnectdb(dsn.c_str());
   if (PQstatus(conn) != CONNECTION_OK) {
-    Status s = error(Code::kUnavailable, fmt::format("connect {}: {}", pg::redact_dsn(dsn), PQerrorMessage(conn)));
+    Status s = error(Code::kUnavailable,
+                     fmt::format("connect {}: {}", pg::redact_dsn(dsn), PQerrorMessage(conn)));
     PQfinish(conn);
     return s;
   }
@@ -38,7 +39,9 @@ std::string base_dsn() {
   return dsn != nullptr ? dsn : "";
 }
 
-void skip_without_postgres() { GTEST_SKIP() << kPostgresSkipMessage; }
+void skip_without_postgres() {
+  GTEST_SKIP() << kPostgresSkipMessage;
+}
 
 std::shared_ptr<TestDatabase> TestDatabase::create() {
   static std::atomic<int> counter{0};
@@ -48,8 +51,10 @@ std::shared_ptr<TestDatabase> TestDatabase::create() {
     return nullptr;
   }
   std::random_device rd;
-  const std::string name = fmt::format("berth_t_{}_{}_{:08x}", ::getpid(), counter.fetch_add(1), rd());
-  if (Status s = run_on(base, fmt::format("CREATE DATABASE {} TEMPLATE template0", name)); !s.is_ok()) {
+  const std::string name =
+      fmt::format("berth_t_{}_{}_{:08x}", ::getpid(), counter.fetch_add(1), rd());
+  if (Status s = run_on(base, fmt::format("CREATE DATABASE {} TEMPLATE template0", name));
+      !s.is_ok()) {
     ADD_FAILURE() << s.to_string();
     return nullptr;
   }
@@ -65,6 +70,8 @@ TestDatabase::~TestDatabase() {
   (void)run_on(base_dsn(), fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", name_));
 }
 
-Status TestDatabase::exec(const std::string& sql) const { return run_on(dsn_, sql); }
+Status TestDatabase::exec(const std::string& sql) const {
+  return run_on(dsn_, sql);
+}
 
 }  // namespace berth::testing_pg

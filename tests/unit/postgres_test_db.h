@@ -5,15 +5,16 @@
 #pragma once
 
 #include <memory>
-#include <utility>
 #include <string>
+#include <utility>
 
 #include "meta/postgres/postgres_db.h"
 
 namespace berth::testing_pg {
 
 inline constexpr const char* kPostgresSkipMessage =
-    "BERTH_TEST_POSTGRES_DSN is not set: no PostgreSQL to test against (DSN=$(tests/infra/pg-up.sh))";
+    "BERTH_TEST_POSTGRES_DSN is not set: no PostgreSQL to test against "
+    "(DSN=$(tests/infra/pg-up.sh))";
 
 // The DSN the tests run against, or empty.
 std::string base_dsn();

@@ -71,14 +71,16 @@ class RegistryImagesTest : public ::testing::Test {
     const std::string layer = "layer bytes of " + seed;
     push_blob(config);
     push_blob(layer);
-    json::object m{{"schemaVersion", 2},
-                   {"mediaType", kOciManifest},
-                   {"config", json::object{{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                                           {"digest", Digest::of(config).str()},
-                                           {"size", config.size()}}},
-                   {"layers", json::array{json::object{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-                                                       {"digest", Digest::of(layer).str()},
-                                                       {"size", layer.size()}}}}};
+    json::object m{
+        {"schemaVersion", 2},
+        {"mediaType", kOciManifest},
+        {"config", json::object{{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                                {"digest", Digest::of(config).str()},
+                                {"size", config.size()}}},
+        {"layers",
+         json::array{json::object{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                                  {"digest", Digest::of(layer).str()},
+                                  {"size", layer.size()}}}}};
     const std::string bytes = json::serialize(m);
     auto put = registry_->put_manifest(repo_, tag, bytes, kOciManifest);
     EXPECT_TRUE(put.is_ok()) << put.status().to_string();
@@ -102,8 +104,10 @@ TEST_F(RegistryImagesTest, ResolveImageReportsEachFailureKind) {
   ASSERT_TRUE(ok.is_ok());
   EXPECT_EQ(ok->failure, ImageFailure::kNone);
   EXPECT_EQ(ok->manifest->digest, d);
-  EXPECT_EQ(registry_->resolve_image(repo_, ImageId{})->failure, ImageFailure::kMissingDigestAndTag);
-  EXPECT_EQ(registry_->resolve_image(repo_, ImageId{"sha256:zz", std::nullopt})->failure, ImageFailure::kInvalidDigest);
+  EXPECT_EQ(registry_->resolve_image(repo_, ImageId{})->failure,
+            ImageFailure::kMissingDigestAndTag);
+  EXPECT_EQ(registry_->resolve_image(repo_, ImageId{"sha256:zz", std::nullopt})->failure,
+            ImageFailure::kInvalidDigest);
   EXPECT_EQ(registry_->resolve_image(repo_, by_tag("-bad"))->failure, ImageFailure::kInvalidTag);
   EXPECT_EQ(registry_->resolve_image(repo_, by_tag("v9"))->failure, ImageFailure::kNotFound);
   EXPECT_EQ(registry_->resolve_image(repo_, ImageId{Digest::of("other").str(), "v1"})->failure,
@@ -123,7 +127,8 @@ TEST_F(RegistryImagesTest, DescribeImagesPagesByDigestAndFilters) {
   push_image("a", "a");
   push_image("b", "b");
   push_image("c", "c");
-  ASSERT_TRUE(registry_->batch_delete_images(repo_, {by_tag("c")}).is_ok());  // the image goes with its tag
+  ASSERT_TRUE(
+      registry_->batch_delete_images(repo_, {by_tag("c")}).is_ok());  // the image goes with its tag
   push_image("d", "d");
   auto first = registry_->describe_images(repo_, TagStatus::kTagged, "", 2);
   ASSERT_TRUE(first.is_ok()) << first.status().to_string();
@@ -168,7 +173,9 @@ TEST_F(RegistryImagesTest, ConcurrentUntagsNeverLeaveAnUntaggedImage) {
     const Digest d = push_image(seed, "x" + std::to_string(round));
     auto bytes = registry_->get_manifest(repo_, d.str());
     ASSERT_TRUE(bytes.is_ok());
-    ASSERT_TRUE(registry_->put_manifest(repo_, "y" + std::to_string(round), bytes->bytes, kOciManifest).is_ok());
+    ASSERT_TRUE(
+        registry_->put_manifest(repo_, "y" + std::to_string(round), bytes->bytes, kOciManifest)
+            .is_ok());
     std::latch start(2);
     auto untag = [&](std::string tag) {
       start.arrive_and_wait();
@@ -179,7 +186,8 @@ TEST_F(RegistryImagesTest, ConcurrentUntagsNeverLeaveAnUntaggedImage) {
     std::thread b(untag, "y" + std::to_string(round));
     a.join();
     b.join();
-    EXPECT_EQ(registry_->get_manifest(repo_, d.str()).status().code(), Code::kManifestUnknown) << "round " << round;
+    EXPECT_EQ(registry_->get_manifest(repo_, d.str()).status().code(), Code::kManifestUnknown)
+        << "round " << round;
   }
 }
 
@@ -208,7 +216,8 @@ TEST_F(RegistryImagesTest, PullsAreRecordedAtMostOncePerInterval) {
   const int64_t first = *registry_->get_manifest(repo_, "p")->last_pulled_at_ms;
   clock_.advance_seconds(10);
   ASSERT_TRUE(registry_->batch_get_images(repo_, {by_digest(d)}, {}).is_ok());
-  EXPECT_EQ(*registry_->get_manifest(repo_, "p")->last_pulled_at_ms, first);  // throttled, same rule for both APIs
+  EXPECT_EQ(*registry_->get_manifest(repo_, "p")->last_pulled_at_ms,
+            first);  // throttled, same rule for both APIs
   clock_.advance_seconds(60);
   ASSERT_TRUE(registry_->batch_get_images(repo_, {by_digest(d)}, {}).is_ok());
   EXPECT_EQ(*registry_->get_manifest(repo_, "p")->last_pulled_at_ms, clock_.now_millis());

@@ -134,20 +134,22 @@ class RegistryTest : public ::testing::Test {
   }
 
   // An OCI image manifest over a config and one layer, both pushed to `repo`.
-  std::string image_manifest(const RepositoryRecord& repo, const std::string& seed, bool push = true) {
+  std::string image_manifest(const RepositoryRecord& repo, const std::string& seed,
+                             bool push = true) {
     const std::string config = R"({"architecture":"amd64","os":"linux","seed":")" + seed + "\"}";
     const std::string layer = "layer bytes of " + seed;
     if (push) {
       push_blob(repo, config);
       push_blob(repo, layer);
     }
-    json::object m{{"schemaVersion", 2},
-                   {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                   {"config", json::object{{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                                           {"digest", Digest::of(config).str()},
-                                           {"size", config.size()}}},
-                   {"layers", json::array{json::object{
-                                  {"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+    json::object m{
+        {"schemaVersion", 2},
+        {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+        {"config", json::object{{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                                {"digest", Digest::of(config).str()},
+                                {"size", config.size()}}},
+        {"layers",
+         json::array{json::object{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
                                   {"digest", Digest::of(layer).str()},
                                   {"size", layer.size()}}}}};
     return json::serialize(m);
@@ -168,7 +170,8 @@ constexpr const char* kOciManifest = "application/vnd.oci.image.manifest.v1+json
 
 TEST_F(RegistryTest, RepositoryLookups) {
   EXPECT_EQ(registry().repository(kAccount, "Bad/Name").status().code(), Code::kNameInvalid);
-  EXPECT_EQ(registry().repository_for_push(kAccount, "bad//name").status().code(), Code::kNameInvalid);
+  EXPECT_EQ(registry().repository_for_push(kAccount, "bad//name").status().code(),
+            Code::kNameInvalid);
   EXPECT_EQ(registry().repository(kAccount, "not/yet").status().code(), Code::kNameUnknown);
   auto found = registry().repository(kAccount, "team/app");
   ASSERT_TRUE(found.is_ok());
@@ -185,8 +188,9 @@ TEST_F(RegistryTest, NoRepositoryCreationOnPushByDefault) {
                                             std::string(kAccount)),
             std::string::npos)
       << refused.status().message();
-  EXPECT_NE(refused.status().message().find("aws ecr create-repository --repository-name brand/new"),
-            std::string::npos)
+  EXPECT_NE(
+      refused.status().message().find("aws ecr create-repository --repository-name brand/new"),
+      std::string::npos)
       << refused.status().message();
   EXPECT_EQ(registry().repository(kAccount, "brand/new").status().code(), Code::kNameUnknown);
   EXPECT_TRUE(strict.repository_for_push(kAccount, "team/app").is_ok());
@@ -321,7 +325,8 @@ TEST_F(RegistryTest, DigestMismatchDiscardsTheUpload) {
   EXPECT_EQ(blobs_->upload_info(id).status().code(), Code::kBlobUploadUnknown);
   EXPECT_EQ(meta_->get_upload(id).status().code(), Code::kBlobUploadUnknown);
   EXPECT_EQ(registry().stat_blob(repo_, claimed).status().code(), Code::kBlobUnknown);
-  EXPECT_EQ(registry().stat_blob(repo_, Digest::of("actual content")).status().code(), Code::kBlobUnknown);
+  EXPECT_EQ(registry().stat_blob(repo_, Digest::of("actual content")).status().code(),
+            Code::kBlobUnknown);
   EXPECT_EQ(blobs_->stat(claimed).status().code(), Code::kBlobUnknown);
   // Nothing more can be done with it.
   EXPECT_EQ(append(id, "more", std::nullopt).code(), Code::kBlobUploadUnknown);
@@ -336,7 +341,8 @@ TEST_F(RegistryTest, FinishingWhileHoldingTheLastChunk) {
   ASSERT_TRUE(held.is_ok());
   ASSERT_TRUE((*held)->write("last", 4).is_ok());
   // Nobody else may touch the upload between the last bytes and the commit.
-  EXPECT_EQ(another_node()->begin_append(repo_, id, std::nullopt).status().code(), Code::kBlobUploadInvalid);
+  EXPECT_EQ(another_node()->begin_append(repo_, id, std::nullopt).status().code(),
+            Code::kBlobUploadInvalid);
   auto link = registry().finish_upload(repo_, std::move(*held), Digest::of("first|last"));
   ASSERT_TRUE(link.is_ok()) << link.status().to_string();
   EXPECT_EQ(link->size, 10);
@@ -399,7 +405,8 @@ TEST_F(RegistryTest, BlobPutSha512AndEmpty) {
   auto put = registry().begin_blob_put(repo_);
   ASSERT_TRUE(put.is_ok());
   ASSERT_TRUE((*put)->write("five!", 5).is_ok());
-  auto link = registry().finish_blob_put(repo_, std::move(*put), Digest::of("five!", DigestAlgorithm::kSha512));
+  auto link = registry().finish_blob_put(repo_, std::move(*put),
+                                         Digest::of("five!", DigestAlgorithm::kSha512));
   ASSERT_TRUE(link.is_ok()) << link.status().to_string();
   auto empty = registry().begin_blob_put(repo_);
   ASSERT_TRUE(empty.is_ok());
@@ -578,7 +585,8 @@ TEST_F(RegistryTest, TooManyConcurrentAppendsIsResourceExhausted) {
   ASSERT_TRUE(a.is_ok() && b.is_ok());
   auto first = limited.begin_append(repo_, a->id, std::nullopt);
   ASSERT_TRUE(first.is_ok());
-  EXPECT_EQ(limited.begin_append(repo_, b->id, std::nullopt).status().code(), Code::kResourceExhausted);
+  EXPECT_EQ(limited.begin_append(repo_, b->id, std::nullopt).status().code(),
+            Code::kResourceExhausted);
   first->reset();
   EXPECT_TRUE(limited.begin_append(repo_, b->id, std::nullopt).is_ok());
 }
@@ -589,7 +597,8 @@ TEST_F(RegistryTest, UploadsBelongToTheirRepository) {
   auto other = registry().repository_for_push(kAccount, "team/other");
   ASSERT_TRUE(other.is_ok());
   EXPECT_EQ(registry().upload_status(*other, id).status().code(), Code::kBlobUploadUnknown);
-  EXPECT_EQ(registry().begin_append(*other, id, std::nullopt).status().code(), Code::kBlobUploadUnknown);
+  EXPECT_EQ(registry().begin_append(*other, id, std::nullopt).status().code(),
+            Code::kBlobUploadUnknown);
   EXPECT_EQ(registry().finish_upload(*other, id, Digest::of("mine")).status().code(),
             Code::kBlobUploadUnknown);
   EXPECT_EQ(registry().cancel_upload(*other, id).code(), Code::kBlobUploadUnknown);
@@ -600,8 +609,12 @@ TEST_F(RegistryTest, UnknownUploadIds) {
   for (const std::string& id : {std::string("00000000-0000-4000-8000-000000000000"),
                                 std::string("../../etc"), std::string("")}) {
     EXPECT_EQ(registry().upload_status(repo_, id).status().code(), Code::kBlobUploadUnknown) << id;
-    EXPECT_EQ(registry().begin_append(repo_, id, std::nullopt).status().code(), Code::kBlobUploadUnknown) << id;
-    EXPECT_EQ(registry().finish_upload(repo_, id, Digest::of("")).status().code(), Code::kBlobUploadUnknown) << id;
+    EXPECT_EQ(registry().begin_append(repo_, id, std::nullopt).status().code(),
+              Code::kBlobUploadUnknown)
+        << id;
+    EXPECT_EQ(registry().finish_upload(repo_, id, Digest::of("")).status().code(),
+              Code::kBlobUploadUnknown)
+        << id;
     EXPECT_EQ(registry().cancel_upload(repo_, id).code(), Code::kBlobUploadUnknown) << id;
   }
 }
@@ -675,8 +688,10 @@ TEST_F(RegistryTest, MountWithoutFromFindsOnlyWhatTheCallerMayRead) {
     asked.push_back(r.name);
     return r.name != repo_.name;
   };
-  EXPECT_EQ(registry().mount_blob(*target, src.digest, std::nullopt, may_read).status().code(), Code::kBlobUnknown);
-  EXPECT_EQ(asked, std::vector<std::string>{repo_.name}) << "asked only about the repositories holding the blob";
+  EXPECT_EQ(registry().mount_blob(*target, src.digest, std::nullopt, may_read).status().code(),
+            Code::kBlobUnknown);
+  EXPECT_EQ(asked, std::vector<std::string>{repo_.name})
+      << "asked only about the repositories holding the blob";
   EXPECT_EQ(registry().stat_blob(*target, src.digest).status().code(), Code::kBlobUnknown);
 
   auto readable = [&](const RepositoryRecord&) { return true; };
@@ -697,7 +712,8 @@ TEST_F(RegistryTest, MountNeedsTheBytes) {
   ASSERT_TRUE(blobs_->remove(src.digest).is_ok());  // e.g. a faulty GC
   auto target = registry().repository_for_push(kAccount, "team/target");
   ASSERT_TRUE(target.is_ok());
-  EXPECT_EQ(registry().mount_blob(*target, src.digest, repo_, {}).status().code(), Code::kBlobUnknown);
+  EXPECT_EQ(registry().mount_blob(*target, src.digest, repo_, {}).status().code(),
+            Code::kBlobUnknown);
   EXPECT_EQ(registry().stat_blob(*target, src.digest).status().code(), Code::kBlobUnknown);
 }
 
@@ -774,12 +790,14 @@ TEST_F(RegistryTest, PutManifestWithBadTagOrBody) {
   const std::string bytes = image_manifest(repo_, "bad");
   EXPECT_EQ(registry().put_manifest(repo_, ".hidden", bytes, kOciManifest).status().code(),
             Code::kTagInvalid);
-  EXPECT_EQ(registry().put_manifest(repo_, std::string(129, 'a'), bytes, kOciManifest).status().code(),
-            Code::kTagInvalid);
+  EXPECT_EQ(
+      registry().put_manifest(repo_, std::string(129, 'a'), bytes, kOciManifest).status().code(),
+      Code::kTagInvalid);
   EXPECT_EQ(registry().put_manifest(repo_, "ok", "{not json", kOciManifest).status().code(),
             Code::kManifestInvalid);
   EXPECT_EQ(registry()
-                .put_manifest(repo_, "ok", bytes, "application/vnd.docker.distribution.manifest.v1+prettyjws")
+                .put_manifest(repo_, "ok", bytes,
+                              "application/vnd.docker.distribution.manifest.v1+prettyjws")
                 .status()
                 .code(),
             Code::kManifestInvalid);
@@ -803,10 +821,14 @@ TEST_F(RegistryTest, PutManifestWithAWrongLayerOrConfigSizeIsManifestInvalid) {
                                                           : m["layers"].as_array()[0].as_object();
     d["size"] = d["size"].to_number<int64_t>() + 1;
     auto put = registry().put_manifest(repo_, "wrong-size", json::serialize(m), kOciManifest);
-    EXPECT_EQ(put.status().code(), Code::kManifestInvalid) << field << ": " << put.status().to_string();
+    EXPECT_EQ(put.status().code(), Code::kManifestInvalid)
+        << field << ": " << put.status().to_string();
     EXPECT_NE(put.status().message().find("size"), std::string::npos) << put.status().message();
     d["size"] = 0;  // e.g. a client that leaves the size out and writes 0
-    EXPECT_EQ(registry().put_manifest(repo_, "wrong-size", json::serialize(m), kOciManifest).status().code(),
+    EXPECT_EQ(registry()
+                  .put_manifest(repo_, "wrong-size", json::serialize(m), kOciManifest)
+                  .status()
+                  .code(),
               Code::kManifestInvalid);
   }
   EXPECT_EQ(registry().get_manifest(repo_, "wrong-size").status().code(), Code::kManifestUnknown);
@@ -827,21 +849,23 @@ TEST_F(RegistryTest, IndexWithAWrongChildSizeIsManifestInvalid) {
 
 // A docker image whose first layer is foreign (a Windows base layer), as
 // `docker push` of a Windows image writes it.
-std::string foreign_layer_manifest(const std::string& config, const std::string& layer, const char* foreign_type,
-                                   json::array urls) {
+std::string foreign_layer_manifest(const std::string& config, const std::string& layer,
+                                   const char* foreign_type, json::array urls) {
   json::object foreign{{"mediaType", foreign_type},
                        {"digest", Digest::of("foreign layer bytes").str()},
                        {"size", 19}};
   if (!urls.empty()) foreign["urls"] = std::move(urls);
-  json::object m{{"schemaVersion", 2},
-                 {"mediaType", "application/vnd.docker.distribution.manifest.v2+json"},
-                 {"config", json::object{{"mediaType", "application/vnd.docker.container.image.v1+json"},
-                                         {"digest", Digest::of(config).str()},
-                                         {"size", config.size()}}},
-                 {"layers", json::array{foreign, json::object{{"mediaType",
-                                                               "application/vnd.docker.image.rootfs.diff.tar.gzip"},
-                                                              {"digest", Digest::of(layer).str()},
-                                                              {"size", layer.size()}}}}};
+  json::object m{
+      {"schemaVersion", 2},
+      {"mediaType", "application/vnd.docker.distribution.manifest.v2+json"},
+      {"config", json::object{{"mediaType", "application/vnd.docker.container.image.v1+json"},
+                              {"digest", Digest::of(config).str()},
+                              {"size", config.size()}}},
+      {"layers",
+       json::array{foreign,
+                   json::object{{"mediaType", "application/vnd.docker.image.rootfs.diff.tar.gzip"},
+                                {"digest", Digest::of(layer).str()},
+                                {"size", layer.size()}}}}};
   return json::serialize(m);
 }
 
@@ -852,8 +876,8 @@ TEST_F(RegistryTest, ForeignLayerUrlsAreRefusedByDefault) {
   const std::string config = R"({"os":"windows"})", layer = "windows app layer";
   push_blob(repo_, config);
   push_blob(repo_, layer);
-  const std::string bytes = foreign_layer_manifest(config, layer, kDockerForeign,
-                                                   json::array{"https://mcr.microsoft.com/v2/windows/blobs/x"});
+  const std::string bytes = foreign_layer_manifest(
+      config, layer, kDockerForeign, json::array{"https://mcr.microsoft.com/v2/windows/blobs/x"});
   auto put = registry().put_manifest(repo_, "win", bytes, kDockerManifest);
   EXPECT_EQ(put.status().code(), Code::kManifestInvalid) << put.status().to_string();
   // Without urls a foreign layer is an ordinary one: its blob must be here.
@@ -868,19 +892,20 @@ TEST_F(RegistryTest, AllowedForeignLayerUrlsLetTheBlobBeMissing) {
   const std::string config = R"({"os":"windows"})", layer = "windows app layer";
   push_blob(repo_, config);
   push_blob(repo_, layer);
-  const std::string allowed = foreign_layer_manifest(config, layer, kDockerForeign,
-                                                     json::array{"https://mcr.microsoft.com/v2/windows/blobs/x"});
+  const std::string allowed = foreign_layer_manifest(
+      config, layer, kDockerForeign, json::array{"https://mcr.microsoft.com/v2/windows/blobs/x"});
   auto put = registry().put_manifest(repo_, "win", allowed, kDockerManifest);
   EXPECT_TRUE(put.is_ok()) << put.status().to_string();
-  const std::string elsewhere = foreign_layer_manifest(config, layer, kDockerForeign,
-                                                       json::array{"https://evil.example/mcr.microsoft.com/x"});
+  const std::string elsewhere = foreign_layer_manifest(
+      config, layer, kDockerForeign, json::array{"https://evil.example/mcr.microsoft.com/x"});
   EXPECT_EQ(registry().put_manifest(repo_, "evil", elsewhere, kDockerManifest).status().code(),
             Code::kManifestInvalid);
   // urls on an ordinary layer stay refused whatever the policy.
   json::object m = json::parse(allowed).as_object();
   m["layers"].as_array()[1].as_object()["urls"] = json::array{"https://mcr.microsoft.com/v2/x"};
-  EXPECT_EQ(registry().put_manifest(repo_, "odd", json::serialize(m), kDockerManifest).status().code(),
-            Code::kManifestInvalid);
+  EXPECT_EQ(
+      registry().put_manifest(repo_, "odd", json::serialize(m), kDockerManifest).status().code(),
+      Code::kManifestInvalid);
 }
 
 TEST_F(RegistryTest, IndexNeedsItsChildrenAndPinsThem) {
@@ -896,7 +921,8 @@ TEST_F(RegistryTest, IndexNeedsItsChildrenAndPinsThem) {
             Code::kManifestUnknown);
   ASSERT_TRUE(registry().put_manifest(repo_, child_digest.str(), child, kOciManifest).is_ok());
   ASSERT_TRUE(registry().put_manifest(repo_, "multi", index_bytes, "").is_ok());
-  EXPECT_EQ(registry().delete_manifest(repo_, child_digest.str()).code(), Code::kManifestReferenced);
+  EXPECT_EQ(registry().delete_manifest(repo_, child_digest.str()).code(),
+            Code::kManifestReferenced);
   ASSERT_TRUE(registry().delete_manifest(repo_, Digest::of(index_bytes).str()).is_ok());
   EXPECT_TRUE(registry().delete_manifest(repo_, child_digest.str()).is_ok());
 }
@@ -932,7 +958,8 @@ TEST_F(RegistryTest, PutManifestRecordsSubject) {
   ASSERT_EQ(refs->size(), 1u);
   EXPECT_EQ((*refs)[0].digest, Digest::of(bytes));
   EXPECT_EQ((*refs)[0].artifact_type, "application/vnd.example.signature");
-  EXPECT_EQ((*refs)[0].annotations, (std::map<std::string, std::string>{{"org.example.signer", "ci"}}));
+  EXPECT_EQ((*refs)[0].annotations,
+            (std::map<std::string, std::string>{{"org.example.signer", "ci"}}));
 }
 
 // ECR's imageSizeInBytes counts an image's layers, not its config
@@ -961,7 +988,8 @@ TEST_F(RegistryTest, ImmutableRepositoryKeepsItsTags) {
   const std::string one = image_manifest(r, "one");
   const std::string two = image_manifest(r, "two");
   ASSERT_TRUE(registry().put_manifest(r, "v1", one, kOciManifest).is_ok());
-  EXPECT_EQ(registry().put_manifest(r, "v1", two, kOciManifest).status().code(), Code::kTagImmutable);
+  EXPECT_EQ(registry().put_manifest(r, "v1", two, kOciManifest).status().code(),
+            Code::kTagImmutable);
   EXPECT_TRUE(registry().put_manifest(r, "v1", one, kOciManifest).is_ok());  // same digest
   EXPECT_TRUE(registry().put_manifest(r, "v2", two, kOciManifest).is_ok());  // a new tag
   EXPECT_EQ(registry().get_manifest(r, "v1")->digest, Digest::of(one));
@@ -1068,7 +1096,8 @@ TEST_F(RegistryTest, BlobWhoseFileIsGoneIsUnknownToStatAndOpenAlike) {
   EXPECT_EQ(registry().open_blob(repo_, link.digest).status().code(), Code::kBlobUnknown);
   auto other = registry().repository_for_push(kAccount, "team/other");
   ASSERT_TRUE(other.is_ok());
-  EXPECT_EQ(registry().mount_blob(*other, link.digest, repo_, {}).status().code(), Code::kBlobUnknown);
+  EXPECT_EQ(registry().mount_blob(*other, link.digest, repo_, {}).status().code(),
+            Code::kBlobUnknown);
 }
 
 TEST_F(RegistryTest, PushingABrokenBlobAgainHealsIt) {
@@ -1150,7 +1179,8 @@ TEST_F(RegistryTest, LifecycleKeepsTheLastPushWithinOneSecond) {
     std::string bytes = image_manifest(repo_, "same-second-" + tag);
     images.emplace_back(Digest::of(bytes).str(), tag);
   }
-  std::sort(images.begin(), images.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::sort(images.begin(), images.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
   for (const auto& [digest, tag] : images) {
     std::string bytes = image_manifest(repo_, "same-second-" + tag, false);
     ASSERT_EQ(Digest::of(bytes).str(), digest);
@@ -1166,8 +1196,8 @@ TEST_F(RegistryTest, LifecycleKeepsTheLastPushWithinOneSecond) {
   std::set<std::string> expired;
   for (const auto& p : *planned) expired.insert(p.expiration.digest);
   EXPECT_EQ(expired.size(), 3u);
-  EXPECT_EQ(expired.count(images.back().first), 0u) << "the last push (" << images.back().second
-                                                    << ") must be the one kept";
+  EXPECT_EQ(expired.count(images.back().first), 0u)
+      << "the last push (" << images.back().second << ") must be the one kept";
 }
 
 }  // namespace

@@ -22,9 +22,12 @@ namespace {
 constexpr std::string_view kClaimsJson =
     R"({"acct":"123456789012","akid":"BKIAIOSFODNN7EXAMPLE","user":"alice","iat":1700000000,"exp":1700043200})";
 constexpr std::string_view kToken =
-    "b1.eyJhY2N0IjoiMTIzNDU2Nzg5MDEyIiwiYWtpZCI6IkJLSUFJT1NGT0ROTjdFWEFNUExFIiwidXNlciI6ImFsaWNlIiwiaWF0Ij"
+    "b1."
+    "eyJhY2N0IjoiMTIzNDU2Nzg5MDEyIiwiYWtpZCI6IkJLSUFJT1NGT0ROTjdFWEFNUExFIiwidXNlciI6ImFsaWNlIiwiaW"
+    "F0Ij"
     "oxNzAwMDAwMDAwLCJleHAiOjE3MDAwNDMyMDB9.bkMarvSy2f67lyrIJMlBxURkbrpKZexWqPyfa-LKyPU";
-constexpr std::string_view kMacHex = "6e431aaef4b2d9febb972ac824c941c544646eba4a65ec56a8fc9f6be2cac8f5";
+constexpr std::string_view kMacHex =
+    "6e431aaef4b2d9febb972ac824c941c544646eba4a65ec56a8fc9f6be2cac8f5";
 
 TokenKey key_0_to_31() {
   TokenKey key;
@@ -33,7 +36,8 @@ TokenKey key_0_to_31() {
 }
 
 TokenClaims known_claims() {
-  return {"123456789012", "BKIAIOSFODNN7EXAMPLE", "alice", 1'700'000'000, 1'700'000'000 + 12 * 3600};
+  return {"123456789012", "BKIAIOSFODNN7EXAMPLE", "alice", 1'700'000'000,
+          1'700'000'000 + 12 * 3600};
 }
 
 std::string hex(std::string_view bytes) {
@@ -54,7 +58,8 @@ struct Parts {
 Parts split(std::string_view token) {
   size_t first = token.find('.');
   size_t second = token.find('.', first + 1);
-  return {std::string(token.substr(0, first)), std::string(token.substr(first + 1, second - first - 1)),
+  return {std::string(token.substr(0, first)),
+          std::string(token.substr(first + 1, second - first - 1)),
           std::string(token.substr(second + 1))};
 }
 
@@ -82,11 +87,13 @@ TEST(RegistryTokenKnownAnswer, KnownTokenVerifiesOnlyWithinItsLifetime) {
   clock.set_seconds(1'700'043'199);
   EXPECT_TRUE(verify_registry_token(kToken, key_0_to_31(), clock).is_ok());
   clock.set_seconds(1'700'043'200);
-  EXPECT_EQ(verify_registry_token(kToken, key_0_to_31(), clock).status().code(), Code::kTokenExpired);
+  EXPECT_EQ(verify_registry_token(kToken, key_0_to_31(), clock).status().code(),
+            Code::kTokenExpired);
   clock.set_seconds(1'700'000'000 - 300);  // within the allowed skew
   EXPECT_TRUE(verify_registry_token(kToken, key_0_to_31(), clock).is_ok());
   clock.set_seconds(1'700'000'000 - 301);
-  EXPECT_EQ(verify_registry_token(kToken, key_0_to_31(), clock).status().code(), Code::kTokenInvalid);
+  EXPECT_EQ(verify_registry_token(kToken, key_0_to_31(), clock).status().code(),
+            Code::kTokenInvalid);
 }
 
 TEST(RegistryTokenKnownAnswer, KnownTokenFailsUnderAnyOtherKey) {
@@ -94,7 +101,8 @@ TEST(RegistryTokenKnownAnswer, KnownTokenFailsUnderAnyOtherKey) {
   for (size_t byte : {size_t{0}, size_t{17}, size_t{31}}) {
     TokenKey key = key_0_to_31();
     key[byte] ^= 0x01;
-    EXPECT_EQ(verify_registry_token(kToken, key, clock).status().code(), Code::kTokenInvalid) << byte;
+    EXPECT_EQ(verify_registry_token(kToken, key, clock).status().code(), Code::kTokenInvalid)
+        << byte;
   }
 }
 
@@ -106,7 +114,8 @@ TEST(RegistryTokenKnownAnswer, OneBitChangeInEachPartIsRefused) {
   const std::string payload = base64url_decode(p.payload).value();
   const std::string mac = base64url_decode(p.mac).value();
   auto check = [&](const std::string& token, const std::string& what) {
-    EXPECT_EQ(verify_registry_token(token, key_0_to_31(), clock).status().code(), Code::kTokenInvalid)
+    EXPECT_EQ(verify_registry_token(token, key_0_to_31(), clock).status().code(),
+              Code::kTokenInvalid)
         << what << ": " << token;
   };
   for (size_t i = 0; i < p.prefix.size(); ++i) {
@@ -120,14 +129,16 @@ TEST(RegistryTokenKnownAnswer, OneBitChangeInEachPartIsRefused) {
     for (int bit = 0; bit < 8; ++bit) {
       std::string changed = payload;
       changed[i] = static_cast<char>(changed[i] ^ (1 << bit));
-      check(p.prefix + "." + base64url_encode(changed) + "." + p.mac, "payload byte " + std::to_string(i));
+      check(p.prefix + "." + base64url_encode(changed) + "." + p.mac,
+            "payload byte " + std::to_string(i));
     }
   }
   for (size_t i = 0; i < mac.size(); ++i) {
     for (int bit = 0; bit < 8; ++bit) {
       std::string changed = mac;
       changed[i] = static_cast<char>(changed[i] ^ (1 << bit));
-      check(p.prefix + "." + p.payload + "." + base64url_encode(changed), "mac byte " + std::to_string(i));
+      check(p.prefix + "." + p.payload + "." + base64url_encode(changed),
+            "mac byte " + std::to_string(i));
     }
   }
 }

@@ -1,6 +1,6 @@
 // /v2 path routing (distribution-spec v1.1 endpoint table) and n/last paging.
-#include "oci/paging.h"
 #include "oci/routes.h"
+#include "oci/paging.h"
 
 #include <gtest/gtest.h>
 
@@ -34,7 +34,9 @@ TEST(RoutesTest, Base) {
   expect_route("/v2", Route::kBase);
 }
 
-TEST(RoutesTest, Catalog) { expect_route("/v2/_catalog", Route::kCatalog); }
+TEST(RoutesTest, Catalog) {
+  expect_route("/v2/_catalog", Route::kCatalog);
+}
 
 TEST(RoutesTest, Tags) {
   expect_route("/v2/library/ubuntu/tags/list", Route::kTags, "library/ubuntu");
@@ -74,8 +76,8 @@ TEST(RoutesTest, NamesContainingPathWords) {
   expect_route("/v2/manifests/manifests/latest", Route::kManifest, "manifests", "latest");
   expect_route(std::string("/v2/blobs/blobs/") + kDigest, Route::kBlob, "blobs", kDigest);
   expect_route(std::string("/v2/a/blobs/blobs/") + kDigest, Route::kBlob, "a/blobs", kDigest);
-  expect_route(std::string("/v2/a/blobs/uploads/blobs/") + kDigest, Route::kBlob,
-               "a/blobs/uploads", kDigest);
+  expect_route(std::string("/v2/a/blobs/uploads/blobs/") + kDigest, Route::kBlob, "a/blobs/uploads",
+               kDigest);
   expect_route("/v2/blobs/blobs/uploads/", Route::kUploadStart, "blobs");
   expect_route("/v2/a/blobs/uploads/blobs/uploads/", Route::kUploadStart, "a/blobs/uploads");
   expect_route("/v2/a/blobs/blobs/uploads/id-1", Route::kUpload, "a/blobs", "id-1");
@@ -229,8 +231,8 @@ TEST(PagingTest, NextLinkFormat) {
 // and '+' (which page_from_query reads form-style, as a space, when bare)
 // must survive.
 TEST(PagingTest, NextLinkRoundTripsThroughPageFromQuery) {
-  for (std::string_view last :
-       {"org/team/app", "v1.0_rc-1", "a__b/c--d", "a b", "a&n=5", "x=y", "100%", "frag#ment", "team+s/app", "a+b c", ""}) {
+  for (std::string_view last : {"org/team/app", "v1.0_rc-1", "a__b/c--d", "a b", "a&n=5", "x=y",
+                                "100%", "frag#ment", "team+s/app", "a+b c", ""}) {
     const std::string link = next_link("/v2/_catalog", 7, last);
     ASSERT_EQ(link.front(), '<') << link;
     const auto close = link.find('>');

@@ -70,7 +70,8 @@ TEST_F(S3BlobStoreTest, SmallChunksFromTwoNodesCommitAsAMultipartUpload) {
   ASSERT_TRUE(store_->create_upload(id).is_ok());
   size_t n = 0;
   for (size_t off = 0; off < data.size(); off += 700 * 1024, ++n) {
-    BlobStore& node = n % 2 == 0 ? static_cast<BlobStore&>(*store_) : static_cast<BlobStore&>(*other);
+    BlobStore& node =
+        n % 2 == 0 ? static_cast<BlobStore&>(*store_) : static_cast<BlobStore&>(*other);
     auto a = node.append_upload(id);
     ASSERT_TRUE(a.is_ok()) << a.status().to_string();
     const size_t len = std::min<size_t>(700 * 1024, data.size() - off);
@@ -166,7 +167,8 @@ TEST_F(S3BlobStoreTest, RedirectUrlIsAPresignedGet) {
 // while radosgw is down (connection refused) succeed once it is back.
 TEST_F(S3BlobStoreTest, RetriesWhileTheGatewayRestarts) {
   const char* dir = env("BERTH_TEST_CEPH_DIR");
-  if (dir == nullptr) GTEST_SKIP() << "BERTH_TEST_CEPH_DIR is not set (tests/infra/ceph-up.sh sets it)";
+  if (dir == nullptr)
+    GTEST_SKIP() << "BERTH_TEST_CEPH_DIR is not set (tests/infra/ceph-up.sh sets it)";
   const std::string data = pattern(100000, 9);
   const std::string id = "6a0e2f4c-0000-4000-8000-000000000004";
   ASSERT_TRUE(store_->create_upload(id).is_ok());
@@ -183,7 +185,8 @@ TEST_F(S3BlobStoreTest, RetriesWhileTheGatewayRestarts) {
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
   std::thread restart([dir] {
     std::this_thread::sleep_for(std::chrono::seconds(2));
-    const std::string cmd = fmt::format("env -u AWS_CA_BUNDLE CEPH_CONF={}/ceph.conf radosgw -n client.rgw.a", dir);
+    const std::string cmd =
+        fmt::format("env -u AWS_CA_BUNDLE CEPH_CONF={}/ceph.conf radosgw -n client.rgw.a", dir);
     EXPECT_EQ(std::system(cmd.c_str()), 0);
   });
   Status st = store_->commit_upload(id, Digest::of(data));
@@ -206,7 +209,8 @@ TEST(S3BlobStoreOpenTest, UnreachableEndpointFailsFastAndSaysWhere) {
   auto store = S3BlobStore::open(o);
   ASSERT_FALSE(store.is_ok());
   EXPECT_EQ(store.status().code(), Code::kUnavailable);
-  EXPECT_NE(store.status().message().find("http://127.0.0.1:9"), std::string::npos) << store.status().message();
+  EXPECT_NE(store.status().message().find("http://127.0.0.1:9"), std::string::npos)
+      << store.status().message();
   EXPECT_EQ(store.status().message().find("secret-never-shown"), std::string::npos);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));  // generous bound
 }

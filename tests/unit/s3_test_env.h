@@ -33,7 +33,8 @@ inline std::string random_prefix() {
 
 // Options for the S3 under test, or nullopt when none is configured.
 inline std::optional<s3::S3StoreOptions> s3_options(const std::string& prefix) {
-  if (!env("BERTH_TEST_S3_ENDPOINT") || !env("BERTH_TEST_S3_ACCESS_KEY") || !env("BERTH_TEST_S3_SECRET_KEY")) {
+  if (!env("BERTH_TEST_S3_ENDPOINT") || !env("BERTH_TEST_S3_ACCESS_KEY") ||
+      !env("BERTH_TEST_S3_SECRET_KEY")) {
     return std::nullopt;
   }
   s3::S3StoreOptions o;

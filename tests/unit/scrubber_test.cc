@@ -175,7 +175,7 @@ TEST_F(ScrubberTest, RateLimitAndBudgetSpreadAPassOverRuns) {
   }
   EXPECT_TRUE(complete);
   EXPECT_EQ(checked, 4u);  // each blob once over the runs, none twice
-  EXPECT_GE(runs, 2);  // the one-second budget cannot cover two seconds of reading
+  EXPECT_GE(runs, 2);      // the one-second budget cannot cover two seconds of reading
   // A whole pass takes at least what the rate allows: 256 KiB at 128 KiB/s
   // is two seconds, of which the first chunk of each blob needs no wait.
   auto start = std::chrono::steady_clock::now();

@@ -43,7 +43,8 @@ std::array<uint8_t, N> unhex_array(std::string_view hex) {
 }
 
 // GCM specification, test cases 15 and 16 (AES-256).
-constexpr std::string_view kKey = "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308";
+constexpr std::string_view kKey =
+    "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308";
 constexpr std::string_view kIv = "cafebabefacedbaddecaf888";
 constexpr std::string_view kPlaintext =
     "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
@@ -67,17 +68,20 @@ const std::vector<BoxVector>& vectors() {
   static const std::vector<BoxVector> v = {
       {"case15_no_associated_data", kKey, kIv, kPlaintext, "", kCiphertext15,
        "9acaccbafb7c1073386fa404503c8c40",
-       "Acr+ur76ztut3sr4iFItwfCZVn0H9H83oyqEQn1kOozcv+XAyXWYor0lVdGqjLCOSFkNuz2nsIsQVoKIOMX2HmOTunoKvMn2YomAF"
+       "Acr+ur76ztut3sr4iFItwfCZVn0H9H83oyqEQn1kOozcv+"
+       "XAyXWYor0lVdGqjLCOSFkNuz2nsIsQVoKIOMX2HmOTunoKvMn2YomAF"
        "a2aysy6+3wQczhvpARQPIxA"},
       {"case15_access_key_id", kKey, kIv, kPlaintext, "BKIAEXAMPLEKEYID0001", kCiphertext15,
        "2594ba887d7e4f8571be35bb8fb69680",
-       "Acr+ur76ztut3sr4iFItwfCZVn0H9H83oyqEQn1kOozcv+XAyXWYor0lVdGqjLCOSFkNuz2nsIsQVoKIOMX2HmOTunoKvMn2YomAF"
+       "Acr+ur76ztut3sr4iFItwfCZVn0H9H83oyqEQn1kOozcv+"
+       "XAyXWYor0lVdGqjLCOSFkNuz2nsIsQVoKIOMX2HmOTunoKvMn2YomAF"
        "a0llLqIfX5PhXG+NbuPtpaA"},
       // Test case 16's 60-byte plaintext, with its 20-byte AAD as berth's associated data.
       {"case16_associated_data", kKey, kIv, kPlaintext.substr(0, 120),
        unhex("feedfacedeadbeeffeedfacedeadbeefabaddad2"), kCiphertext15.substr(0, 120),
        "d1fb94002f66044b43a8f604bd768985",
-       "Acr+ur76ztut3sr4iFItwfCZVn0H9H83oyqEQn1kOozcv+XAyXWYor0lVdGqjLCOSFkNuz2nsIsQVoKIOMX2HmOTunoKvMn2YtH7l"
+       "Acr+ur76ztut3sr4iFItwfCZVn0H9H83oyqEQn1kOozcv+"
+       "XAyXWYor0lVdGqjLCOSFkNuz2nsIsQVoKIOMX2HmOTunoKvMn2YtH7l"
        "AAvZgRLQ6j2BL12iYU="},
       // Test case 13's all-zero key and nonce with an empty plaintext: only a tag.
       {"case13_empty", "0000000000000000000000000000000000000000000000000000000000000000",
@@ -126,7 +130,8 @@ TEST(SecretBoxKnownAnswer, KnownBoxRefusesOtherAssociatedDataOrKey) {
   other[31] ^= 1;
   EXPECT_EQ(open_secret(v.box, other, v.associated_data).status().code(), Code::kInternal);
   // The box of case 15 without associated data does not open as if it had some.
-  EXPECT_FALSE(open_secret(vectors()[0].box, unhex_array<32>(v.key_hex), v.associated_data).is_ok());
+  EXPECT_FALSE(
+      open_secret(vectors()[0].box, unhex_array<32>(v.key_hex), v.associated_data).is_ok());
 }
 
 TEST(SecretBoxKnownAnswer, RandomNonceBoxesStillOpenWithTheKnownKey) {

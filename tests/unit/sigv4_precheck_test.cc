@@ -19,11 +19,16 @@ class SigV4PrecheckTest : public ::testing::Test {
   }
 
   // A request signed over `body` by AKIDEXAMPLE at `when`.
-  SigV4Request signed_request(const std::string& body, int64_t when, std::string_view region = "us-east-1") {
-    SigV4Request r{"POST", "/", "", {{"Host", "registry.example.com"},
-                                     {"X-Amz-Target", "AmazonEC2ContainerRegistry_V20150921.UploadLayerPart"}},
+  SigV4Request signed_request(const std::string& body, int64_t when,
+                              std::string_view region = "us-east-1") {
+    SigV4Request r{"POST",
+                   "/",
+                   "",
+                   {{"Host", "registry.example.com"},
+                    {"X-Amz-Target", "AmazonEC2ContainerRegistry_V20150921.UploadLayerPart"}},
                    sha256_hex(body)};
-    auto signed_ok = sign_request(r, {"AKIDEXAMPLE", "secret-secret-secret-secret-secret-0000"}, region, "ecr", when);
+    auto signed_ok = sign_request(r, {"AKIDEXAMPLE", "secret-secret-secret-secret-secret-0000"},
+                                  region, "ecr", when);
     EXPECT_TRUE(signed_ok.is_ok()) << signed_ok.status().to_string();
     return r;
   }
@@ -52,7 +57,8 @@ TEST_F(SigV4PrecheckTest, RefusesWhatTheHeadAloneShowsIsBad) {
   EXPECT_EQ(precheck_request(stale, options_, clock_).status().code(), Code::kSignatureExpired);
 
   SigV4Request other_region = signed_request("", kNow, "eu-west-1");
-  EXPECT_EQ(precheck_request(other_region, options_, clock_).status().code(), Code::kSignatureInvalid);
+  EXPECT_EQ(precheck_request(other_region, options_, clock_).status().code(),
+            Code::kSignatureInvalid);
 }
 
 TEST_F(SigV4PrecheckTest, PassingThePrecheckIsNotAuthentication) {

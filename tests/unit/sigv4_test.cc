@@ -26,10 +26,15 @@ constexpr std::string_view kRegion = "us-east-1";
 constexpr std::string_view kVectorAmzDate = "20150830T123600Z";
 constexpr int64_t kVectorTime = 1440938160;  // 2015-08-30T12:36:00Z (date -u -d ... +%s)
 
-// The vectors are part of the checkout (tests/testdata/sigv4, see its README); CMake passes the path.
-fs::path testdata_dir() { return BERTH_TESTDATA_DIR; }
+// The vectors are part of the checkout (tests/testdata/sigv4, see its README); CMake passes the
+// path.
+fs::path testdata_dir() {
+  return BERTH_TESTDATA_DIR;
+}
 
-fs::path sigv4_dir() { return testdata_dir() / "sigv4"; }
+fs::path sigv4_dir() {
+  return testdata_dir() / "sigv4";
+}
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -49,7 +54,9 @@ struct Vector {
   std::string service() const { return id.starts_with("ecr-extra/") ? "ecr" : "service"; }
 };
 
-void PrintTo(const Vector& v, std::ostream* os) { *os << v.id; }
+void PrintTo(const Vector& v, std::ostream* os) {
+  *os << v.id;
+}
 
 std::vector<Vector> discover_vectors() {
   std::vector<Vector> vectors;
@@ -186,8 +193,8 @@ class SigV4Vector : public ::testing::TestWithParam<Vector> {
  protected:
   void SetUp() override {
     const Vector& v = GetParam();
-    ASSERT_NE(v.id, kMissingVectors) << "fewer than " << kExpectedVectors
-                                     << " SigV4 vectors found under " << sigv4_dir();
+    ASSERT_NE(v.id, kMissingVectors)
+        << "fewer than " << kExpectedVectors << " SigV4 vectors found under " << sigv4_dir();
     request_ = parse_http(read_file(v.file(".req")));
     creq_ = read_file(v.file(".creq"));
     sts_ = read_file(v.file(".sts"));
@@ -458,8 +465,10 @@ TEST_F(SigV4Verify, WrongRegionIsSignatureInvalid) {
 TEST_F(SigV4Verify, WrongRegionErrorNamesTheExpectedRegion) {
   auto result = verify(resign("eu-west-1"));
   EXPECT_EQ(result.status().code(), Code::kSignatureInvalid);
-  EXPECT_NE(result.status().message().find("not 'eu-west-1'"), std::string::npos) << result.status().message();
-  EXPECT_NE(result.status().message().find("expects region '" + std::string(kRegion) + "'"), std::string::npos)
+  EXPECT_NE(result.status().message().find("not 'eu-west-1'"), std::string::npos)
+      << result.status().message();
+  EXPECT_NE(result.status().message().find("expects region '" + std::string(kRegion) + "'"),
+            std::string::npos)
       << result.status().message();
 }
 
@@ -475,7 +484,8 @@ TEST_F(SigV4Verify, ClaimedAccessKeyIdIsReadWhetherOrNotTheRequestVerifies) {
   odd.headers.push_back({"Authorization", "AWS4-HMAC-SHA256 Credential=\"><script>/20150830/x"});
   EXPECT_EQ(claimed_access_key_id(odd), "");
   SigV4Request query;
-  query.raw_query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDQUERY%2F20150830%2Fus-east-1";
+  query.raw_query =
+      "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDQUERY%2F20150830%2Fus-east-1";
   EXPECT_EQ(claimed_access_key_id(query), "AKIDQUERY");
 }
 
@@ -504,7 +514,8 @@ TEST_F(SigV4Verify, UnsignedHeadersMayChange) {
 TEST_F(SigV4Verify, SigningReplacesEveryXAmzDate) {
   SigV4Request request = resign(kRegion, "ecr", kVectorTime, {{"x-amz-date", "20000101T000000Z"}});
   size_t dates = 0;
-  for (const HttpHeader& h : request.headers) dates += h.name == "X-Amz-Date" || h.name == "x-amz-date";
+  for (const HttpHeader& h : request.headers)
+    dates += h.name == "X-Amz-Date" || h.name == "x-amz-date";
   EXPECT_EQ(dates, 1u);
   auto verified = verify(request);
   EXPECT_TRUE(verified.is_ok()) << verified.status().to_string();
@@ -558,8 +569,7 @@ TEST_F(SigV4Verify, MalformedAuthorizationIsIncompleteSignature) {
 // the Authorization header, whose signature is replayable for five minutes.
 TEST_F(SigV4Verify, ErrorMessagesNeverEchoTheAuthorizationHeader) {
   const std::string marker = "Zq9SecretMarkerZq9";
-  const std::string credential =
-      "Credential=" + marker + "/20150830/us-east-1/ecr/aws4_request";
+  const std::string credential = "Credential=" + marker + "/20150830/us-east-1/ecr/aws4_request";
   const std::string sig = "Signature=" + marker;
   const std::vector<std::string> malformed = {
       marker,
@@ -581,9 +591,10 @@ TEST_F(SigV4Verify, ErrorMessagesNeverEchoTheAuthorizationHeader) {
   // No Date header either: that message used to end in "Authorization=<value>".
   SigV4Request undated = unsigned_;
   std::erase_if(undated.headers, [](const HttpHeader& h) { return h.name == "X-Amz-Date"; });
-  undated.headers.push_back(
-      {"Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ecr/"
-                        "aws4_request, SignedHeaders=host, " + sig});
+  undated.headers.push_back({"Authorization",
+                             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ecr/"
+                             "aws4_request, SignedHeaders=host, " +
+                                 sig});
   auto result = verify(undated);
   EXPECT_EQ(result.status().code(), Code::kIncompleteSignature);
   EXPECT_EQ(result.status().message().find(marker), std::string::npos) << result.status().message();
@@ -593,9 +604,10 @@ TEST_F(SigV4Verify, ErrorMessagesNeverEchoTheAuthorizationHeader) {
 // which the signature-mismatch message shows.
 TEST_F(SigV4Verify, AuthorizationCannotBeASignedHeader) {
   SigV4Request request = unsigned_;
-  request.headers.push_back({"Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/"
-                                              "us-east-1/ecr/aws4_request, SignedHeaders="
-                                              "authorization;host;x-amz-date, Signature=00"});
+  request.headers.push_back({"Authorization",
+                             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/"
+                             "us-east-1/ecr/aws4_request, SignedHeaders="
+                             "authorization;host;x-amz-date, Signature=00"});
   auto result = verify(request);
   EXPECT_EQ(result.status().code(), Code::kIncompleteSignature);
   EXPECT_EQ(result.status().message().find("Signature=00"), std::string::npos);

@@ -19,13 +19,16 @@ namespace {
 class GroupCommitTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-group-commit-XXXXXX").string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "berth-group-commit-XXXXXX").string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     auto pool = Pool::open({(dir_ / "t.db").string(), true});
     ASSERT_TRUE(pool.is_ok()) << pool.status().to_string();
     pool_ = std::move(pool).value();
-    ASSERT_TRUE(pool_->write([](Connection& c) { return c.exec("CREATE TABLE t (v INTEGER PRIMARY KEY)"); }).is_ok());
+    ASSERT_TRUE(
+        pool_->write([](Connection& c) { return c.exec("CREATE TABLE t (v INTEGER PRIMARY KEY)"); })
+            .is_ok());
   }
   void TearDown() override {
     pool_.reset();
@@ -76,11 +79,13 @@ TEST_F(GroupCommitTest, WritersWaitingTogetherShareOneCommit) {
   const uint64_t before = pool_->commits();
   hold_until_waiting(kFollowers, [&] {
     for (int i = 0; i < kFollowers; ++i) {
-      followers.emplace_back([&, i] { results[i] = pool_->write([i](Connection& c) { return insert(c, i); }); });
+      followers.emplace_back(
+          [&, i] { results[i] = pool_->write([i](Connection& c) { return insert(c, i); }); });
     }
   });
   for (auto& f : followers) f.join();
-  for (int i = 0; i < kFollowers; ++i) EXPECT_TRUE(results[i].is_ok()) << i << ": " << results[i].to_string();
+  for (int i = 0; i < kFollowers; ++i)
+    EXPECT_TRUE(results[i].is_ok()) << i << ": " << results[i].to_string();
   // One commit for the leader, one for the six that waited behind it.
   EXPECT_EQ(pool_->commits() - before, 2u);
   EXPECT_EQ(rows(), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 1000}));
@@ -95,7 +100,8 @@ TEST_F(GroupCommitTest, AFailingMemberIsRolledBackAloneAndGetsItsOwnError) {
       followers.emplace_back([&, i] {
         results[i] = pool_->write([i](Connection& c) -> Status {
           BERTH_RETURN_IF_ERROR(insert(c, 10 + i));
-          if (i == 2) return error(Code::kTagImmutable, "member two refuses");  // after writing a row
+          if (i == 2)
+            return error(Code::kTagImmutable, "member two refuses");  // after writing a row
           if (i == 3) return insert(c, 1000);  // a constraint error: the leader's row exists
           return Status::ok();
         });
@@ -113,7 +119,8 @@ TEST_F(GroupCommitTest, AFailingMemberIsRolledBackAloneAndGetsItsOwnError) {
 
 TEST_F(GroupCommitTest, ALoneWriterCommitsAtOnce) {
   const uint64_t before = pool_->commits();
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(pool_->write([i](Connection& c) { return insert(c, i); }).is_ok());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(pool_->write([i](Connection& c) { return insert(c, i); }).is_ok());
   EXPECT_EQ(pool_->commits() - before, 3u);
   EXPECT_EQ(pool_->write([](Connection& c) { return insert(c, 1); }).code() == Code::kOk, false);
   EXPECT_EQ(rows(), (std::vector<int64_t>{0, 1, 2}));

@@ -30,11 +30,14 @@ class CountingBlobStore final : public BlobStore {
   Result<std::unique_ptr<BlobReader>> open(const Digest& d) override { return inner_.open(d); }
   Result<uint64_t> stat(const Digest& d) override { return inner_.stat(d); }
   Status remove(const Digest& d) override { return inner_.remove(d); }
-  Status quarantine(const Digest& d, const BlobReader* checked) override { return inner_.quarantine(d, checked); }
+  Status quarantine(const Digest& d, const BlobReader* checked) override {
+    return inner_.quarantine(d, checked);
+  }
   Result<std::vector<Digest>> list(const std::optional<Digest>& after, size_t limit) override {
     return inner_.list(after, limit);
   }
-  Result<std::optional<std::string>> redirect_url(const Digest& d, std::chrono::seconds ttl) override {
+  Result<std::optional<std::string>> redirect_url(const Digest& d,
+                                                  std::chrono::seconds ttl) override {
     return inner_.redirect_url(d, ttl);
   }
   Status create_upload(std::string_view id) override { return inner_.create_upload(id); }
@@ -50,10 +53,15 @@ class CountingBlobStore final : public BlobStore {
   Status save_hash_state(std::string_view id, const SavedHashState& s) override {
     return inner_.save_hash_state(id, s);
   }
-  Result<SavedHashState> load_hash_state(std::string_view id) override { return inner_.load_hash_state(id); }
-  Status commit_upload(std::string_view id, const Digest& d) override { return inner_.commit_upload(id, d); }
+  Result<SavedHashState> load_hash_state(std::string_view id) override {
+    return inner_.load_hash_state(id);
+  }
+  Status commit_upload(std::string_view id, const Digest& d) override {
+    return inner_.commit_upload(id, d);
+  }
   Status abort_upload(std::string_view id) override { return inner_.abort_upload(id); }
-  Result<std::vector<UploadInfo>> list_uploads(const std::optional<std::string>& after, size_t limit) override {
+  Result<std::vector<UploadInfo>> list_uploads(const std::optional<std::string>& after,
+                                               size_t limit) override {
     return inner_.list_uploads(after, limit);
   }
 
@@ -62,7 +70,9 @@ class CountingBlobStore final : public BlobStore {
    public:
     Counting(std::unique_ptr<BlobReader> r, std::atomic<uint64_t>& n) : r_(std::move(r)), n_(n) {}
     uint64_t size() const override { return r_->size(); }
-    std::optional<int> native_fd() const override { return std::nullopt; }  // every byte through read_at
+    std::optional<int> native_fd() const override {
+      return std::nullopt;
+    }  // every byte through read_at
     Result<size_t> read_at(uint64_t offset, void* buf, size_t len) override {
       BERTH_ASSIGN_OR_RETURN(size_t got, r_->read_at(offset, buf, len));
       n_ += got;
@@ -108,7 +118,9 @@ class UploadResumeTest : public ::testing::Test {
   }
 
   // A node over the shared stores with its own, empty in-process state.
-  std::unique_ptr<Registry> node() { return std::make_unique<Registry>(*meta_, *counting_, clock_, options_); }
+  std::unique_ptr<Registry> node() {
+    return std::make_unique<Registry>(*meta_, *counting_, clock_, options_);
+  }
 
   // One PATCH request on `reg`: appends `chunk` at `first`.
   void patch(Registry& reg, const std::string& id, const std::string& chunk, uint64_t first) {
@@ -218,7 +230,9 @@ TEST_F(UploadResumeTest, AMonolithicPutSavesNoState) {
   ASSERT_TRUE(link.is_ok()) << link.status().to_string();
   // Nothing of the upload is left: no stray state file beside the uploads.
   size_t left = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir_ / "blobs" / "uploads")) ++left;
+  for ([[maybe_unused]] const auto& e :
+       std::filesystem::directory_iterator(dir_ / "blobs" / "uploads"))
+    ++left;
   EXPECT_EQ(left, 0u);
 }
 

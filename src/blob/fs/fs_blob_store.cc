@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -30,7 +30,8 @@ Status io_error(std::string_view what, const fs::path& p, int err = errno) {
 // readable by berth's own user only, whatever the umask.
 Status make_private_dirs(const fs::path& dir) {
   if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) return Status::ok();
-  if (errno != ENOENT || !dir.has_parent_path() || dir.parent_path() == dir) return io_error("mkdir", dir);
+  if (errno != ENOENT || !dir.has_parent_path() || dir.parent_path() == dir)
+    return io_error("mkdir", dir);
   BERTH_RETURN_IF_ERROR(make_private_dirs(dir.parent_path()));
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return io_error("mkdir", dir);
   return Status::ok();
@@ -116,7 +117,8 @@ class FileReader final : public BlobReader {
     while (true) {
       ssize_t n = ::pread(fd_, buf, len, static_cast<off_t>(offset));
       if (n >= 0) return static_cast<size_t>(n);
-      if (errno != EINTR) return error(Code::kInternal, fmt::format("pread: {}", std::strerror(errno)));
+      if (errno != EINTR)
+        return error(Code::kInternal, fmt::format("pread: {}", std::strerror(errno)));
     }
   }
 
@@ -131,7 +133,8 @@ constexpr off_t kWritebackWindow = 8 << 20;
 
 class FileAppender final : public UploadAppender {
  public:
-  FileAppender(int fd, fs::path path, off_t size) : fd_(fd), path_(std::move(path)), end_(size), synced_to_(size) {}
+  FileAppender(int fd, fs::path path, off_t size)
+      : fd_(fd), path_(std::move(path)), end_(size), synced_to_(size) {}
   ~FileAppender() override { ::close(fd_); }
   Status append(const void* data, size_t len) override {
     const char* p = static_cast<const char*>(data);
@@ -181,7 +184,8 @@ Result<std::unique_ptr<BlobReader>> open_reader(const fs::path& p, Code missing)
 bool valid_upload_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -270,12 +274,14 @@ Result<std::vector<Digest>> FsBlobStore::list(const std::optional<Digest>& after
   std::vector<Digest> out;
   if (limit == 0) limit = 1;
   // Sorted names of the entries of `dir` (regular files or directories).
-  auto sorted_names = [](const fs::path& dir, bool dirs, std::vector<std::string>& names) -> Status {
+  auto sorted_names = [](const fs::path& dir, bool dirs,
+                         std::vector<std::string>& names) -> Status {
     names.clear();
     std::error_code ec;
     for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
       std::error_code type_ec;
-      if (dirs ? it->is_directory(type_ec) : it->is_regular_file(type_ec)) names.push_back(it->path().filename().string());
+      if (dirs ? it->is_directory(type_ec) : it->is_regular_file(type_ec))
+        names.push_back(it->path().filename().string());
     }
     if (ec && ec != std::errc::no_such_file_or_directory) {
       return error(Code::kInternal, fmt::format("list {}: {}", dir.string(), ec.message()));
@@ -293,7 +299,8 @@ Result<std::vector<Digest>> FsBlobStore::list(const std::optional<Digest>& after
     const fs::path alg_dir = root_ / "blobs" / alg;
     BERTH_RETURN_IF_ERROR(sorted_names(alg_dir, true, fanouts));
     for (const auto& fan : fanouts) {
-      if (same_alg && fan < after->hex().substr(0, 2)) continue;  // every name in it sorts before `after`
+      if (same_alg && fan < after->hex().substr(0, 2))
+        continue;  // every name in it sorts before `after`
       BERTH_RETURN_IF_ERROR(sorted_names(alg_dir / fan, false, files));
       for (const auto& name : files) {
         auto d = Digest::parse(prefix + name);
@@ -421,11 +428,13 @@ Result<SavedHashState> FsBlobStore::load_hash_state(std::string_view id) {
     }
     if (n == 0) break;
     bytes.append(buf, static_cast<size_t>(n));
-    if (bytes.size() > (1 << 16)) return error(Code::kInternal, fmt::format("{}: too large", p.string()));
+    if (bytes.size() > (1 << 16))
+      return error(Code::kInternal, fmt::format("{}: too large", p.string()));
   }
   if (bytes.size() < 8) return error(Code::kNotFound, "saved hash state is truncated");
   SavedHashState out;
-  for (int i = 0; i < 8; ++i) out.offset |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    out.offset |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
   out.state = bytes.substr(8);
   return out;
 }
@@ -467,7 +476,8 @@ Status FsBlobStore::abort_upload(std::string_view id) {
   return Status::ok();
 }
 
-Result<std::vector<UploadInfo>> FsBlobStore::list_uploads(const std::optional<std::string>& after, size_t limit) {
+Result<std::vector<UploadInfo>> FsBlobStore::list_uploads(const std::optional<std::string>& after,
+                                                          size_t limit) {
   if (limit == 0) limit = 1;
   std::vector<std::string> ids;
   std::error_code ec;

@@ -36,7 +36,8 @@ class FsBlobStore final : public BlobStore {
   Result<std::vector<Digest>> list(const std::optional<Digest>& after, size_t limit) override;
   using BlobStore::list;
   // Always nullopt: a local directory has no URL to hand out.
-  Result<std::optional<std::string>> redirect_url(const Digest& digest, std::chrono::seconds ttl) override;
+  Result<std::optional<std::string>> redirect_url(const Digest& digest,
+                                                  std::chrono::seconds ttl) override;
 
   Status create_upload(std::string_view id) override;
   Result<UploadInfo> upload_info(std::string_view id) override;
@@ -47,7 +48,8 @@ class FsBlobStore final : public BlobStore {
   Result<SavedHashState> load_hash_state(std::string_view id) override;
   Status commit_upload(std::string_view id, const Digest& digest) override;
   Status abort_upload(std::string_view id) override;
-  Result<std::vector<UploadInfo>> list_uploads(const std::optional<std::string>& after, size_t limit) override;
+  Result<std::vector<UploadInfo>> list_uploads(const std::optional<std::string>& after,
+                                               size_t limit) override;
   using BlobStore::list_uploads;
 
   std::filesystem::path blob_path(const Digest& digest) const;

@@ -44,10 +44,12 @@ Status FsSpaceReserve::restore() {
   std::lock_guard lock(mu_);
   if (bytes_ == 0 || held_locked()) return Status::ok();
   struct statvfs vfs {};
-  if (::statvfs(path_.parent_path().c_str(), &vfs) != 0) return io_error("statvfs", path_.parent_path(), errno);
+  if (::statvfs(path_.parent_path().c_str(), &vfs) != 0)
+    return io_error("statvfs", path_.parent_path(), errno);
   const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
   if (free_bytes < 2 * bytes_) {
-    return error(Code::kStorageFull, fmt::format("{} bytes free, too few to set {} aside", free_bytes, bytes_));
+    return error(Code::kStorageFull,
+                 fmt::format("{} bytes free, too few to set {} aside", free_bytes, bytes_));
   }
   // Written under a temporary name and renamed, so that a crash never leaves
   // a short reserve that looks held.

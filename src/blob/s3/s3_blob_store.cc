@@ -16,13 +16,16 @@ constexpr std::string_view kCommitHeader = "x-amz-meta-berth-commit";
 bool valid_upload_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
     if (!ok) return false;
   }
   return true;
 }
 
-Status unknown_upload() { return error(Code::kBlobUploadUnknown, "upload not found"); }
+Status unknown_upload() {
+  return error(Code::kBlobUploadUnknown, "upload not found");
+}
 
 std::string random_token() {
   unsigned char b[16];
@@ -32,15 +35,21 @@ std::string random_token() {
   return out;
 }
 
-std::string segment_name(uint64_t offset) { return fmt::format("{:020}", offset); }
+std::string segment_name(uint64_t offset) {
+  return fmt::format("{:020}", offset);
+}
 
 // Reads a blob or an upload snapshot: a sequence of objects ("pieces") that
 // together hold bytes [0, size), through one read-ahead window.
 class S3Reader final : public BlobReader {
  public:
-  S3Reader(S3Client& client, std::vector<S3BlobStore::Segment> pieces, uint64_t size, std::string commit,
-           Code missing)
-      : client_(client), pieces_(std::move(pieces)), size_(size), commit_(std::move(commit)), missing_(missing) {}
+  S3Reader(S3Client& client, std::vector<S3BlobStore::Segment> pieces, uint64_t size,
+           std::string commit, Code missing)
+      : client_(client),
+        pieces_(std::move(pieces)),
+        size_(size),
+        commit_(std::move(commit)),
+        missing_(missing) {}
 
   uint64_t size() const override { return size_; }
   std::optional<int> native_fd() const override { return std::nullopt; }
@@ -63,13 +72,16 @@ class S3Reader final : public BlobReader {
   // Loads the window at `offset` from the piece holding it (at most one
   // piece per window, at least `len` bytes when the piece has them).
   Status fill(uint64_t offset, size_t len) {
-    auto it = std::upper_bound(pieces_.begin(), pieces_.end(), offset,
-                               [](uint64_t off, const S3BlobStore::Segment& s) { return off < s.offset; });
+    auto it = std::upper_bound(
+        pieces_.begin(), pieces_.end(), offset,
+        [](uint64_t off, const S3BlobStore::Segment& s) { return off < s.offset; });
     if (it == pieces_.begin()) return error(Code::kInternal, "upload segments do not start at 0");
     const S3BlobStore::Segment& piece = *(it - 1);
     const uint64_t piece_end = std::min(piece.offset + piece.size, size_);
-    if (offset >= piece_end) return error(Code::kInternal, "a segment of the upload is shorter than listed");
-    const uint64_t want = std::min<uint64_t>(std::max<uint64_t>(len, kReadWindow), piece_end - offset);
+    if (offset >= piece_end)
+      return error(Code::kInternal, "a segment of the upload is shorter than listed");
+    const uint64_t want =
+        std::min<uint64_t>(std::max<uint64_t>(len, kReadWindow), piece_end - offset);
     const uint64_t from = offset - piece.offset;
     S3Request req;
     req.key = piece.key;
@@ -77,8 +89,8 @@ class S3Reader final : public BlobReader {
     BERTH_ASSIGN_OR_RETURN(S3Response res, client_.send(req));
     if (res.status != 200 && res.status != 206) return s3_status("GET " + piece.key, res, missing_);
     if (res.body.size() < want) {
-      return error(Code::kInternal, fmt::format("GET {}: {} bytes where {} were expected", piece.key,
-                                                res.body.size(), want));
+      return error(Code::kInternal, fmt::format("GET {}: {} bytes where {} were expected",
+                                                piece.key, res.body.size(), want));
     }
     res.body.resize(static_cast<size_t>(want));
     window_ = std::move(res.body);
@@ -125,7 +137,8 @@ class S3Appender final : public UploadAppender {
         BERTH_ASSIGN_OR_RETURN(S3Response res, client.send(get));
         if (res.status != 200) return s3_status("GET " + last_->key, res, Code::kBlobUploadUnknown);
         if (res.body.size() != last_->size) {
-          return error(Code::kInternal, fmt::format("{} changed under an append (another writer?)", last_->key));
+          return error(Code::kInternal,
+                       fmt::format("{} changed under an append (another writer?)", last_->key));
         }
         merged = std::move(res.body);
       }
@@ -163,7 +176,8 @@ class S3Appender final : public UploadAppender {
 
 Status s3_status(std::string_view what, const S3Response& res, Code missing) {
   const std::string code = res.error_code();
-  if (res.status == 404 && missing != Code::kInternal) return error(missing, fmt::format("{}: not found", what));
+  if (res.status == 404 && missing != Code::kInternal)
+    return error(missing, fmt::format("{}: not found", what));
   if (res.status == 500 || res.status == 502 || res.status == 503 || res.status == 504) {
     return error(Code::kUnavailable, fmt::format("{}: HTTP {} {}", what, res.status, code));
   }
@@ -179,9 +193,11 @@ S3BlobStore::S3BlobStore(std::unique_ptr<S3Client> client, S3StoreOptions option
 Result<std::unique_ptr<S3BlobStore>> S3BlobStore::open(S3StoreOptions options) {
   while (!options.prefix.empty() && options.prefix.back() == '/') options.prefix.pop_back();
   if (!options.prefix.empty() && !is_plain_key(options.prefix)) {
-    return error(Code::kInvalidArgument,
-                 fmt::format("storage.s3.prefix '{}': only A-Z a-z 0-9 - _ . ~ and '/' between non-empty segments",
-                             options.prefix));
+    return error(
+        Code::kInvalidArgument,
+        fmt::format(
+            "storage.s3.prefix '{}': only A-Z a-z 0-9 - _ . ~ and '/' between non-empty segments",
+            options.prefix));
   }
   BERTH_ASSIGN_OR_RETURN(auto client, S3Client::create(options.client));
   const auto deadline = options.open_deadline;
@@ -191,9 +207,10 @@ Result<std::unique_ptr<S3BlobStore>> S3BlobStore::open(S3StoreOptions options) {
   head.head = true;
   auto res = store->client_->send(head, deadline);
   if (!res) {
-    return error(res.status().code(), fmt::format("S3 bucket '{}' at {} is unreachable: {}",
-                                                  store->options_.client.bucket, store->options_.client.endpoint,
-                                                  res.status().message()));
+    return error(
+        res.status().code(),
+        fmt::format("S3 bucket '{}' at {} is unreachable: {}", store->options_.client.bucket,
+                    store->options_.client.endpoint, res.status().message()));
   }
   if (res->status == 404) {
     S3Request create;
@@ -201,12 +218,14 @@ Result<std::unique_ptr<S3BlobStore>> S3BlobStore::open(S3StoreOptions options) {
     auto made = store->client_->send(create, deadline);
     if (!made) return made.status();
     if (made->status != 200 && made->error_code() != "BucketAlreadyOwnedByYou") {
-      return s3_status(fmt::format("creating S3 bucket '{}'", store->options_.client.bucket), *made);
+      return s3_status(fmt::format("creating S3 bucket '{}'", store->options_.client.bucket),
+                       *made);
     }
   } else if (res->status != 200) {
-    return error(Code::kInternal, fmt::format("S3 bucket '{}' at {}: HTTP {} (wrong credentials or no access?)",
-                                              store->options_.client.bucket, store->options_.client.endpoint,
-                                              res->status));
+    return error(
+        Code::kInternal,
+        fmt::format("S3 bucket '{}' at {}: HTTP {} (wrong credentials or no access?)",
+                    store->options_.client.bucket, store->options_.client.endpoint, res->status));
   }
   return store;
 }
@@ -215,9 +234,12 @@ std::string S3BlobStore::blob_key(const Digest& digest) const {
   return fmt::format("{}blobs/{}/{}", prefix_, digest.algorithm_name(), digest.hex());
 }
 
-std::string S3BlobStore::upload_prefix(std::string_view id) const { return fmt::format("{}uploads/{}/", prefix_, id); }
+std::string S3BlobStore::upload_prefix(std::string_view id) const {
+  return fmt::format("{}uploads/{}/", prefix_, id);
+}
 
-Status S3BlobStore::put_object(const std::string& key, std::string_view body, std::vector<sigv4::HttpHeader> headers) {
+Status S3BlobStore::put_object(const std::string& key, std::string_view body,
+                               std::vector<sigv4::HttpHeader> headers) {
   S3Request req;
   req.method = "PUT";
   req.key = key;
@@ -233,7 +255,8 @@ Status S3BlobStore::delete_key(const std::string& key) {
   req.method = "DELETE";
   req.key = key;
   BERTH_ASSIGN_OR_RETURN(S3Response res, client_->send(req));
-  if (res.status != 204 && res.status != 200 && res.status != 404) return s3_status("DELETE " + key, res);
+  if (res.status != 204 && res.status != 200 && res.status != 404)
+    return s3_status("DELETE " + key, res);
   return Status::ok();
 }
 
@@ -251,9 +274,11 @@ struct ListPage {
   std::string next_token;
 };
 
-Result<ListPage> list_page(S3Client& client, const std::string& prefix, const std::string& start_after,
-                           const std::string& token, size_t max_keys, bool delimited) {
-  std::string q = "list-type=2&max-keys=" + std::to_string(max_keys) + "&prefix=" + sigv4::percent_encode_unreserved(prefix);
+Result<ListPage> list_page(S3Client& client, const std::string& prefix,
+                           const std::string& start_after, const std::string& token,
+                           size_t max_keys, bool delimited) {
+  std::string q = "list-type=2&max-keys=" + std::to_string(max_keys) +
+                  "&prefix=" + sigv4::percent_encode_unreserved(prefix);
   if (delimited) q += "&delimiter=%2F";
   if (!start_after.empty()) q += "&start-after=" + sigv4::percent_encode_unreserved(start_after);
   if (!token.empty()) q += "&continuation-token=" + sigv4::percent_encode_unreserved(token);
@@ -269,10 +294,12 @@ Result<ListPage> list_page(S3Client& client, const std::string& prefix, const st
     o.modified = parse_iso8601(xml_first(block, "LastModified"));
     page.objects.push_back(std::move(o));
   }
-  for (const std::string& block : xml_all(res.body, "CommonPrefixes")) page.prefixes.push_back(xml_first(block, "Prefix"));
+  for (const std::string& block : xml_all(res.body, "CommonPrefixes"))
+    page.prefixes.push_back(xml_first(block, "Prefix"));
   if (xml_first(res.body, "IsTruncated") == "true") {
     page.next_token = xml_first(res.body, "NextContinuationToken");
-    if (page.next_token.empty()) return error(Code::kInternal, "S3 listing truncated without a continuation token");
+    if (page.next_token.empty())
+      return error(Code::kInternal, "S3 listing truncated without a continuation token");
   }
   return page;
 }
@@ -315,7 +342,8 @@ Result<S3BlobStore::UploadListing> S3BlobStore::list_upload(std::string_view id)
   uint64_t expect = 0;
   for (const Segment& s : out.segments) {
     if (s.offset != expect) {
-      return error(Code::kInternal, fmt::format("upload {}: segment at {} where {} was expected", id, s.offset, expect));
+      return error(Code::kInternal, fmt::format("upload {}: segment at {} where {} was expected",
+                                                id, s.offset, expect));
     }
     expect += s.size;
   }
@@ -334,8 +362,9 @@ Result<std::unique_ptr<BlobReader>> S3BlobStore::open(const Digest& digest) {
   BERTH_ASSIGN_OR_RETURN(S3Response res, client_->send(head));
   if (res.status != 200) return s3_status("HEAD " + key, res, Code::kBlobUnknown);
   const uint64_t size = std::strtoull(res.header("content-length").c_str(), nullptr, 10);
-  return std::unique_ptr<BlobReader>(
-      new S3Reader(*client_, {Segment{key, 0, size}}, size, res.header(std::string(kCommitHeader)), Code::kBlobUnknown));
+  return std::unique_ptr<BlobReader>(new S3Reader(*client_, {Segment{key, 0, size}}, size,
+                                                  res.header(std::string(kCommitHeader)),
+                                                  Code::kBlobUnknown));
 }
 
 Result<uint64_t> S3BlobStore::stat(const Digest& digest) {
@@ -349,7 +378,9 @@ Result<uint64_t> S3BlobStore::stat(const Digest& digest) {
   return static_cast<uint64_t>(std::strtoull(res.header("content-length").c_str(), nullptr, 10));
 }
 
-Status S3BlobStore::remove(const Digest& digest) { return delete_key(blob_key(digest)); }
+Status S3BlobStore::remove(const Digest& digest) {
+  return delete_key(blob_key(digest));
+}
 
 Status S3BlobStore::quarantine(const Digest& digest, const BlobReader* checked) {
   const std::string key = blob_key(digest);
@@ -365,7 +396,8 @@ Status S3BlobStore::quarantine(const Digest& digest, const BlobReader* checked) 
       return error(Code::kFailedPrecondition, "the blob was replaced since it was checked");
     }
   }
-  const std::string dst = fmt::format("{}quarantine/{}/{}", prefix_, digest.algorithm_name(), digest.hex());
+  const std::string dst =
+      fmt::format("{}quarantine/{}/{}", prefix_, digest.algorithm_name(), digest.hex());
   S3Request copy;
   copy.method = "PUT";
   copy.key = dst;
@@ -384,8 +416,9 @@ Result<std::vector<Digest>> S3BlobStore::list(const std::optional<Digest>& after
   std::vector<Digest> out;
   std::string token;
   while (true) {
-    BERTH_ASSIGN_OR_RETURN(ListPage page, list_page(*client_, prefix, token.empty() ? start_after : "", token,
-                                                    limit - out.size(), false));
+    BERTH_ASSIGN_OR_RETURN(ListPage page,
+                           list_page(*client_, prefix, token.empty() ? start_after : "", token,
+                                     limit - out.size(), false));
     for (const auto& o : page.objects) {
       std::string_view rest = std::string_view(o.key).substr(prefix.size());
       size_t slash = rest.find('/');
@@ -399,7 +432,8 @@ Result<std::vector<Digest>> S3BlobStore::list(const std::optional<Digest>& after
   }
 }
 
-Result<std::optional<std::string>> S3BlobStore::redirect_url(const Digest& digest, std::chrono::seconds ttl) {
+Result<std::optional<std::string>> S3BlobStore::redirect_url(const Digest& digest,
+                                                             std::chrono::seconds ttl) {
   if (!options_.redirect) return std::optional<std::string>();
   BERTH_ASSIGN_OR_RETURN(std::string url, client_->presign_get(blob_key(digest), ttl));
   return std::optional<std::string>(std::move(url));
@@ -415,7 +449,8 @@ Status S3BlobStore::create_upload(std::string_view id) {
   req.key = upload_prefix(id) + "info";
   req.headers = {{"If-None-Match", "*"}};
   BERTH_ASSIGN_OR_RETURN(S3Response res, client_->send(req));
-  if (res.status == 412) return error(Code::kFailedPrecondition, fmt::format("upload {} exists already", id));
+  if (res.status == 412)
+    return error(Code::kFailedPrecondition, fmt::format("upload {} exists already", id));
   if (res.status != 200) return s3_status("PUT " + req.key, res);
   return Status::ok();
 }
@@ -438,7 +473,8 @@ Result<std::unique_ptr<BlobReader>> S3BlobStore::read_upload(std::string_view id
   if (!valid_upload_id(id)) return unknown_upload();
   BERTH_ASSIGN_OR_RETURN(UploadListing l, list_upload(id));
   if (!l.exists) return unknown_upload();
-  return std::unique_ptr<BlobReader>(new S3Reader(*client_, std::move(l.segments), l.size, "", Code::kBlobUploadUnknown));
+  return std::unique_ptr<BlobReader>(
+      new S3Reader(*client_, std::move(l.segments), l.size, "", Code::kBlobUploadUnknown));
 }
 
 Status S3BlobStore::save_hash_state(std::string_view id, const SavedHashState& state) {
@@ -478,7 +514,8 @@ Result<SavedHashState> S3BlobStore::load_hash_state(std::string_view id) {
   if (res.status != 200) return s3_status("GET " + get.key, res);
   if (res.body.size() < 8) return error(Code::kNotFound, "saved hash state is truncated");
   SavedHashState out;
-  for (int i = 0; i < 8; ++i) out.offset |= static_cast<uint64_t>(static_cast<unsigned char>(res.body[i])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    out.offset |= static_cast<uint64_t>(static_cast<unsigned char>(res.body[i])) << (8 * i);
   out.state = res.body.substr(8);
   return out;
 }
@@ -500,7 +537,8 @@ Status S3BlobStore::commit_upload(std::string_view id, const Digest& digest) {
                     {"x-amz-metadata-directive", "REPLACE"},
                     {std::string(kCommitHeader), token}};
     BERTH_ASSIGN_OR_RETURN(S3Response res, client_->send(copy));
-    if (res.status != 200 || res.body.find("<Error>") != std::string::npos) return s3_status("copy to " + dst, res);
+    if (res.status != 200 || res.body.find("<Error>") != std::string::npos)
+      return s3_status("copy to " + dst, res);
   } else {
     S3Request create;
     create.method = "POST";
@@ -534,7 +572,8 @@ Status S3BlobStore::commit_upload(std::string_view id, const Digest& digest) {
         return res ? s3_status("UploadPartCopy " + dst, *res) : res.status();
       }
       const std::string etag = xml_first(res->body, "ETag");
-      complete += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, etag);
+      complete +=
+          fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, etag);
     }
     complete += "</CompleteMultipartUpload>";
     S3Request done;
@@ -597,7 +636,8 @@ Status S3BlobStore::abort_upload(std::string_view id) {
   return l.exists ? delete_key(prefix + "info") : Status::ok();
 }
 
-Result<std::vector<UploadInfo>> S3BlobStore::list_uploads(const std::optional<std::string>& after, size_t limit) {
+Result<std::vector<UploadInfo>> S3BlobStore::list_uploads(const std::optional<std::string>& after,
+                                                          size_t limit) {
   if (limit == 0) limit = 1;
   const std::string prefix = prefix_ + "uploads/";
   std::vector<std::string> ids;

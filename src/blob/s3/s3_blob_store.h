@@ -66,7 +66,8 @@ class S3BlobStore final : public BlobStore {
   Result<std::vector<Digest>> list(const std::optional<Digest>& after, size_t limit) override;
   using BlobStore::list;
   // A presigned GET URL when `redirect` is set (existence not checked), else nullopt.
-  Result<std::optional<std::string>> redirect_url(const Digest& digest, std::chrono::seconds ttl) override;
+  Result<std::optional<std::string>> redirect_url(const Digest& digest,
+                                                  std::chrono::seconds ttl) override;
 
   Status create_upload(std::string_view id) override;
   Result<UploadInfo> upload_info(std::string_view id) override;
@@ -78,7 +79,8 @@ class S3BlobStore final : public BlobStore {
   Status abort_upload(std::string_view id) override;
   // Lists every upload's id (S3 lists them in key order, not id order) and
   // returns the page; costs O(uploads) per page.
-  Result<std::vector<UploadInfo>> list_uploads(const std::optional<std::string>& after, size_t limit) override;
+  Result<std::vector<UploadInfo>> list_uploads(const std::optional<std::string>& after,
+                                               size_t limit) override;
   using BlobStore::list_uploads;
 
   std::string blob_key(const Digest& digest) const;

@@ -31,11 +31,14 @@ struct S3Client::Connection {
 namespace {
 
 int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-bool is_retryable_status(int status) { return status == 500 || status == 502 || status == 503 || status == 504; }
+bool is_retryable_status(int status) {
+  return status == 500 || status == 502 || status == 503 || status == 504;
+}
 
 std::string xml_unescape(std::string_view s) {
   std::string out;
@@ -68,13 +71,15 @@ std::string S3Response::header(std::string_view name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-std::string S3Response::error_code() const { return xml_first(body, "Code"); }
+std::string S3Response::error_code() const {
+  return xml_first(body, "Code");
+}
 
 bool is_plain_key(std::string_view key) {
   if (key.empty() || key.front() == '/' || key.back() == '/') return false;
   for (char c : key) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '_' || c == '.' || c == '~' || c == '/';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == '~' || c == '/';
     if (!ok) return false;
   }
   size_t start = 0;
@@ -123,7 +128,8 @@ int64_t civil_seconds(int y, unsigned mo, unsigned d, int h, int mi, int s) {
 int64_t parse_iso8601(std::string_view t) {
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
   if (t.size() < 19) return 0;
-  if (std::sscanf(std::string(t.substr(0, 19)).c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6) {
+  if (std::sscanf(std::string(t.substr(0, 19)).c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h,
+                  &mi, &s) != 6) {
     return 0;
   }
   return civil_seconds(y, static_cast<unsigned>(mo), static_cast<unsigned>(d), h, mi, s);
@@ -134,36 +140,44 @@ int64_t parse_http_date_seconds(std::string_view t) {
                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   char mon[4] = {};
   int d = 0, y = 0, h = 0, mi = 0, s = 0;
-  if (std::sscanf(std::string(t).c_str(), "%*3s, %2d %3s %4d %2d:%2d:%2d", &d, mon, &y, &h, &mi, &s) != 6) return 0;
+  if (std::sscanf(std::string(t).c_str(), "%*3s, %2d %3s %4d %2d:%2d:%2d", &d, mon, &y, &h, &mi,
+                  &s) != 6)
+    return 0;
   auto it = std::find(std::begin(kMonths), std::end(kMonths), std::string_view(mon));
   if (it == std::end(kMonths)) return 0;
-  return civil_seconds(y, static_cast<unsigned>(it - std::begin(kMonths) + 1), static_cast<unsigned>(d), h, mi, s);
+  return civil_seconds(y, static_cast<unsigned>(it - std::begin(kMonths) + 1),
+                       static_cast<unsigned>(d), h, mi, s);
 }
 
 Result<std::unique_ptr<S3Client>> S3Client::create(S3ClientOptions options) {
   std::string_view ep = options.endpoint;
   if (ep.rfind("https://", 0) == 0) {
-    return error(Code::kInvalidArgument, "storage.s3.endpoint: https endpoints are not supported yet; use http://");
+    return error(Code::kInvalidArgument,
+                 "storage.s3.endpoint: https endpoints are not supported yet; use http://");
   }
   if (ep.rfind("http://", 0) != 0) {
-    return error(Code::kInvalidArgument,
-                 fmt::format("storage.s3.endpoint '{}' must be http://host[:port]", options.endpoint));
+    return error(
+        Code::kInvalidArgument,
+        fmt::format("storage.s3.endpoint '{}' must be http://host[:port]", options.endpoint));
   }
   std::string_view hostport = ep.substr(7);
   while (!hostport.empty() && hostport.back() == '/') hostport.remove_suffix(1);
   if (hostport.empty() || hostport.find('/') != std::string_view::npos) {
     return error(Code::kInvalidArgument,
-                 fmt::format("storage.s3.endpoint '{}' must be http://host[:port] without a path", options.endpoint));
+                 fmt::format("storage.s3.endpoint '{}' must be http://host[:port] without a path",
+                             options.endpoint));
   }
   if (options.bucket.empty()) return error(Code::kInvalidArgument, "storage.s3.bucket is required");
   for (char c : options.bucket) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) {
       return error(Code::kInvalidArgument,
-                   fmt::format("storage.s3.bucket '{}': only a-z, 0-9, '-' and '.' are allowed", options.bucket));
+                   fmt::format("storage.s3.bucket '{}': only a-z, 0-9, '-' and '.' are allowed",
+                               options.bucket));
     }
   }
   if (options.credentials.access_key_id.empty() || options.credentials.secret_access_key.empty()) {
-    return error(Code::kInvalidArgument, "storage.s3: no credentials (access-key-id and secret-access-key)");
+    return error(Code::kInvalidArgument,
+                 "storage.s3: no credentials (access-key-id and secret-access-key)");
   }
   auto client = std::unique_ptr<S3Client>(new S3Client(std::move(options)));
   size_t colon = hostport.rfind(':');
@@ -174,9 +188,11 @@ Result<std::unique_ptr<S3Client>> S3Client::create(S3ClientOptions options) {
     client->connect_host_ = std::string(hostport);
     client->connect_port_ = "80";
   }
-  client->host_ = client->options_.path_style ? std::string(hostport)
-                                              : fmt::format("{}.{}", client->options_.bucket, hostport);
-  if (!client->options_.path_style) client->connect_host_ = client->options_.bucket + "." + client->connect_host_;
+  client->host_ = client->options_.path_style
+                      ? std::string(hostport)
+                      : fmt::format("{}.{}", client->options_.bucket, hostport);
+  if (!client->options_.path_style)
+    client->connect_host_ = client->options_.bucket + "." + client->connect_host_;
   return client;
 }
 
@@ -184,9 +200,13 @@ S3Client::S3Client(S3ClientOptions options) : options_(std::move(options)) {}
 
 S3Client::~S3Client() = default;
 
-std::string S3Client::bucket_path() const { return options_.path_style ? "/" + options_.bucket : std::string(); }
+std::string S3Client::bucket_path() const {
+  return options_.path_style ? "/" + options_.bucket : std::string();
+}
 
-std::string S3Client::copy_source(std::string_view key) const { return fmt::format("/{}/{}", options_.bucket, key); }
+std::string S3Client::copy_source(std::string_view key) const {
+  return fmt::format("/{}/{}", options_.bucket, key);
+}
 
 std::unique_ptr<S3Client::Connection> S3Client::take_connection() {
   std::lock_guard lock(mu_);
@@ -231,14 +251,17 @@ Result<S3Response> S3Client::attempt(const S3Request& request, bool& retryable) 
     run_until(conn->ioc);
     if (ec) {
       retryable = true;
-      return error(Code::kUnavailable, fmt::format("S3 endpoint {}: resolve: {}", options_.endpoint, ec.message()));
+      return error(Code::kUnavailable,
+                   fmt::format("S3 endpoint {}: resolve: {}", options_.endpoint, ec.message()));
     }
     conn->stream.expires_after(options_.connect_timeout);
-    conn->stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+    conn->stream.async_connect(endpoints,
+                               [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
     run_until(conn->ioc);
     if (ec) {
       retryable = true;
-      return error(Code::kUnavailable, fmt::format("S3 endpoint {}: connect: {}", options_.endpoint, ec.message()));
+      return error(Code::kUnavailable,
+                   fmt::format("S3 endpoint {}: connect: {}", options_.endpoint, ec.message()));
     }
     conn->stream.socket().set_option(tcp::no_delay(true), ec);
   }
@@ -247,13 +270,15 @@ Result<S3Response> S3Client::attempt(const S3Request& request, bool& retryable) 
   sigv4::SigV4Request sr;
   sr.method = request.method;
   // The bucket itself is "/bucket" (path style) or "/" (virtual host).
-  sr.raw_path = request.key.empty() ? (options_.path_style ? bucket_path() : "/") : bucket_path() + "/" + request.key;
+  sr.raw_path = request.key.empty() ? (options_.path_style ? bucket_path() : "/")
+                                    : bucket_path() + "/" + request.key;
   sr.raw_query = request.query;
   sr.headers.push_back({"Host", host_});
   sr.headers.push_back({"x-amz-content-sha256", "UNSIGNED-PAYLOAD"});
   for (const auto& h : request.headers) sr.headers.push_back(h);
   sr.payload_sha256 = "UNSIGNED-PAYLOAD";
-  auto signed_ok = sigv4::sign_request(sr, options_.credentials, options_.region, "s3", now_seconds());
+  auto signed_ok =
+      sigv4::sign_request(sr, options_.credentials, options_.region, "s3", now_seconds());
   if (!signed_ok) return signed_ok.status();
 
   http::request<http::string_body> req;
@@ -273,24 +298,28 @@ Result<S3Response> S3Client::attempt(const S3Request& request, bool& retryable) 
   run_until(conn->ioc);
   if (ec) {
     retryable = true;
-    return error(Code::kUnavailable, fmt::format("S3 {} {}: write: {}", request.method, request.key, ec.message()));
+    return error(Code::kUnavailable,
+                 fmt::format("S3 {} {}: write: {}", request.method, request.key, ec.message()));
   }
   http::response_parser<http::string_body> parser;
   parser.body_limit(options_.max_response_body);
   if (request.head) parser.skip(true);
   conn->stream.expires_after(options_.io_timeout);
-  http::async_read(conn->stream, conn->buffer, parser, [&](beast::error_code e, size_t) { ec = e; });
+  http::async_read(conn->stream, conn->buffer, parser,
+                   [&](beast::error_code e, size_t) { ec = e; });
   run_until(conn->ioc);
   if (ec) {
     retryable = true;
-    return error(Code::kUnavailable, fmt::format("S3 {} {}: read: {}", request.method, request.key, ec.message()));
+    return error(Code::kUnavailable,
+                 fmt::format("S3 {} {}: read: {}", request.method, request.key, ec.message()));
   }
   auto res = parser.release();
   S3Response out;
   out.status = static_cast<int>(res.result_int());
   for (const auto& f : res) {
     std::string name(f.name_string());
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     out.headers[name] = std::string(f.value());
   }
   out.body = std::move(res.body());
@@ -301,15 +330,17 @@ Result<S3Response> S3Client::attempt(const S3Request& request, bool& retryable) 
   if (is_retryable_status(out.status)) {
     retryable = true;
     std::string code = out.error_code();
-    return error(Code::kUnavailable, fmt::format("S3 {} {}: HTTP {}{}", request.method, request.key, out.status,
-                                                 code.empty() ? "" : " " + code));
+    return error(Code::kUnavailable, fmt::format("S3 {} {}: HTTP {}{}", request.method, request.key,
+                                                 out.status, code.empty() ? "" : " " + code));
   }
   return out;
 }
 
-Result<S3Response> S3Client::send(const S3Request& request, std::optional<std::chrono::milliseconds> deadline) {
+Result<S3Response> S3Client::send(const S3Request& request,
+                                  std::optional<std::chrono::milliseconds> deadline) {
   using clock = std::chrono::steady_clock;
-  const auto limit = clock::now() + std::min(options_.retry_deadline, deadline.value_or(options_.retry_deadline));
+  const auto limit =
+      clock::now() + std::min(options_.retry_deadline, deadline.value_or(options_.retry_deadline));
   auto backoff = options_.initial_backoff;
   while (true) {
     bool retryable = false;
@@ -327,8 +358,9 @@ Result<std::string> S3Client::presign_get(std::string_view key, std::chrono::sec
   sr.raw_path = bucket_path() + "/" + std::string(key);
   sr.headers.push_back({"Host", host_});
   sr.payload_sha256 = "UNSIGNED-PAYLOAD";
-  BERTH_ASSIGN_OR_RETURN(std::string query, sigv4::presign_query(sr, options_.credentials, options_.region, "s3",
-                                                                 now_seconds(), std::max<int64_t>(1, ttl.count())));
+  BERTH_ASSIGN_OR_RETURN(std::string query,
+                         sigv4::presign_query(sr, options_.credentials, options_.region, "s3",
+                                              now_seconds(), std::max<int64_t>(1, ttl.count())));
   return fmt::format("http://{}{}?{}", host_, sr.raw_path, query);
 }
 

@@ -55,8 +55,9 @@ struct S3Response {
 
 struct S3Request {
   std::string method = "GET";
-  std::string key;    // object key, "" for the bucket itself; [A-Za-z0-9-_.~/] only
-  std::string query;  // raw query, already percent-encoded, e.g. "uploads=" or "partNumber=1&uploadId=x"
+  std::string key;  // object key, "" for the bucket itself; [A-Za-z0-9-_.~/] only
+  std::string
+      query;  // raw query, already percent-encoded, e.g. "uploads=" or "partNumber=1&uploadId=x"
   std::vector<sigv4::HttpHeader> headers;  // extra headers, all signed
   std::string_view body;                   // must outlive the call
   bool head = false;                       // a HEAD: the response has no body

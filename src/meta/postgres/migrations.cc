@@ -181,7 +181,8 @@ constexpr const char* kLock = "SELECT pg_advisory_xact_lock(7304859183004211001)
 
 Result<int64_t> read_version(Connection& c) {
   BERTH_RETURN_IF_ERROR(c.exec(kLock));
-  BERTH_RETURN_IF_ERROR(c.exec("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)"));
+  BERTH_RETURN_IF_ERROR(
+      c.exec("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)"));
   BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT max(version) FROM schema_version"));
   BERTH_ASSIGN_OR_RETURN(bool row, q.step());
   return row && !q.is_null(0) ? q.int64(0) : int64_t{0};
@@ -195,7 +196,9 @@ Status set_version(Connection& c, int64_t version) {
 
 }  // namespace
 
-int64_t latest_schema_version() { return static_cast<int64_t>(std::size(kMigrations)); }
+int64_t latest_schema_version() {
+  return static_cast<int64_t>(std::size(kMigrations));
+}
 
 Result<MigrationReport> migrate(pg::Pool& pool, const std::string& where, int64_t target) {
   target = std::min(target, latest_schema_version());
@@ -209,10 +212,12 @@ Result<MigrationReport> migrate(pg::Pool& pool, const std::string& where, int64_
       if (first) report.from = version;
       report.to = version;
       if (version > target) {
-        return error(Code::kFailedPrecondition,
-                     fmt::format("the database {} has schema version {}, newer than the {} this berth knows; "
-                                 "run the berth that wrote it, or a newer one",
-                                 where, version, target));
+        return error(
+            Code::kFailedPrecondition,
+            fmt::format(
+                "the database {} has schema version {}, newer than the {} this berth knows; "
+                "run the berth that wrote it, or a newer one",
+                where, version, target));
       }
       if (version == target) {
         done = true;

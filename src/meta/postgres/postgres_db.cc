@@ -13,8 +13,9 @@ namespace {
 // SQLSTATEs, by class (PostgreSQL's errcodes appendix).
 bool is_connection_trouble(std::string_view state) {
   return state.rfind("08", 0) == 0 ||  // connection exception
-         state == "57P01" || state == "57P02" || state == "57P03" ||  // shutdown, crash, cannot connect now
-         state == "53300";  // too many connections
+         state == "57P01" || state == "57P02" ||
+         state == "57P03" ||  // shutdown, crash, cannot connect now
+         state == "53300";    // too many connections
 }
 
 bool is_retryable(std::string_view state) {
@@ -83,7 +84,8 @@ std::string redact_dsn(const std::string& dsn) {
 Result<std::string> dsn_with_database(const std::string& dsn, const std::string& dbname) {
   bool ok = false;
   auto kv = parse_dsn(dsn, &ok);
-  if (!ok) return error(Code::kInvalidArgument, fmt::format("invalid postgres dsn {}", redact_dsn(dsn)));
+  if (!ok)
+    return error(Code::kInvalidArgument, fmt::format("invalid postgres dsn {}", redact_dsn(dsn)));
   bool set = false;
   for (auto& [k, v] : kv) {
     if (k == "dbname") {
@@ -104,17 +106,22 @@ std::string quote_identifier(std::string_view name) {
   return out + "\"";
 }
 
-Connection::~Connection() { PQfinish(conn_); }
+Connection::~Connection() {
+  PQfinish(conn_);
+}
 
 Status Connection::fail(PGresult* res, std::string_view what) {
   const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
   last_sqlstate_ = state != nullptr ? state : "";
   const bool connection_ok = PQstatus(conn_) == CONNECTION_OK;
-  std::string msg = trim(res != nullptr && PQresultErrorMessage(res)[0] != '\0' ? PQresultErrorMessage(res)
-                                                                               : PQerrorMessage(conn_));
+  std::string msg =
+      trim(res != nullptr && PQresultErrorMessage(res)[0] != '\0' ? PQresultErrorMessage(res)
+                                                                  : PQerrorMessage(conn_));
   Code code = code_of(last_sqlstate_, connection_ok && res != nullptr);
-  return error(code, fmt::format("postgres {}: {}{}", what, msg,
-                                 last_sqlstate_.empty() ? "" : fmt::format(" (SQLSTATE {})", last_sqlstate_)));
+  return error(
+      code,
+      fmt::format("postgres {}: {}{}", what, msg,
+                  last_sqlstate_.empty() ? "" : fmt::format(" (SQLSTATE {})", last_sqlstate_)));
 }
 
 Status Connection::exec(std::string_view sql) {
@@ -147,7 +154,9 @@ Result<Statement> Connection::prepare(const char* sql) {
   return Statement(this, &it->second);
 }
 
-Statement::~Statement() { PQclear(result_); }
+Statement::~Statement() {
+  PQclear(result_);
+}
 
 Statement::Statement(Statement&& o) noexcept
     : conn_(o.conn_),
@@ -162,7 +171,8 @@ Statement::Statement(Statement&& o) noexcept
 namespace {
 
 template <class V>
-void put(std::vector<std::optional<std::string>>& values, std::vector<int>& formats, int i, V v, int format) {
+void put(std::vector<std::optional<std::string>>& values, std::vector<int>& formats, int i, V v,
+         int format) {
   const size_t n = static_cast<size_t>(i);
   if (values.size() < n) {
     values.resize(n);
@@ -190,7 +200,9 @@ Statement& Statement::bind_null(int i) {
   put(values_, formats_, i, std::optional<std::string>(), 0);
   return *this;
 }
-Statement& Statement::bind(int i, const std::optional<int64_t>& v) { return v ? bind(i, *v) : bind_null(i); }
+Statement& Statement::bind(int i, const std::optional<int64_t>& v) {
+  return v ? bind(i, *v) : bind_null(i);
+}
 Statement& Statement::bind(int i, const std::optional<std::string>& v) {
   return v ? bind(i, std::string_view(*v)) : bind_null(i);
 }
@@ -202,8 +214,8 @@ Status Statement::execute() {
     values[i] = values_[i] ? values_[i]->data() : nullptr;
     lengths[i] = values_[i] ? static_cast<int>(values_[i]->size()) : 0;
   }
-  result_ = PQexecPrepared(conn_->conn_, name_->c_str(), static_cast<int>(values_.size()), values.data(),
-                           lengths.data(), formats_.data(), 0);
+  result_ = PQexecPrepared(conn_->conn_, name_->c_str(), static_cast<int>(values_.size()),
+                           values.data(), lengths.data(), formats_.data(), 0);
   const ExecStatusType st = result_ != nullptr ? PQresultStatus(result_) : PGRES_FATAL_ERROR;
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
     conn_->last_sqlstate_.clear();
@@ -244,10 +256,13 @@ int64_t Statement::int64(int col) const {
   return v;
 }
 
-bool Statement::is_null(int col) const { return PQgetisnull(result_, row_, col) != 0; }
+bool Statement::is_null(int col) const {
+  return PQgetisnull(result_, row_, col) != 0;
+}
 
 std::string Statement::text(int col) const {
-  return std::string(PQgetvalue(result_, row_, col), static_cast<size_t>(PQgetlength(result_, row_, col)));
+  return std::string(PQgetvalue(result_, row_, col),
+                     static_cast<size_t>(PQgetlength(result_, row_, col)));
 }
 
 std::string Statement::bytes(int col) const {
@@ -274,10 +289,13 @@ Pool::Pool(Options opts) : opts_(std::move(opts)), redacted_(redact_dsn(opts_.ds
 Pool::~Pool() = default;
 
 Result<std::unique_ptr<Pool>> Pool::open(Options opts) {
-  if (opts.max_connections == 0) return error(Code::kInvalidArgument, "postgres: max-connections must be at least 1");
+  if (opts.max_connections == 0)
+    return error(Code::kInvalidArgument, "postgres: max-connections must be at least 1");
   bool ok = false;
   parse_dsn(opts.dsn, &ok);
-  if (!ok) return error(Code::kInvalidArgument, "postgres: the dsn does not parse (libpq connection string or URI)");
+  if (!ok)
+    return error(Code::kInvalidArgument,
+                 "postgres: the dsn does not parse (libpq connection string or URI)");
   std::unique_ptr<Pool> pool(new Pool(std::move(opts)));
   BERTH_ASSIGN_OR_RETURN(auto lease, pool->acquire());
   return pool;
@@ -297,14 +315,15 @@ Result<std::unique_ptr<Connection>> Pool::connect() {
   PGconn* conn = PQconnectdbParams(keys.data(), values.data(), 1);
   if (conn == nullptr) return error(Code::kUnavailable, "postgres: out of memory connecting");
   if (PQstatus(conn) != CONNECTION_OK) {
-    Status s = error(Code::kUnavailable,
-                     fmt::format("postgres: cannot connect to {}: {}", redacted_, trim(PQerrorMessage(conn))));
+    Status s = error(Code::kUnavailable, fmt::format("postgres: cannot connect to {}: {}",
+                                                     redacted_, trim(PQerrorMessage(conn))));
     PQfinish(conn);
     return s;
   }
   // Notices ("relation ... already exists, skipping") are not for berth's
   // stderr, which carries its JSON log lines.
-  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
   auto c = std::make_unique<Connection>(conn);
   // Names, tags and JSON go in and out as UTF-8 whatever the server's default.
   BERTH_RETURN_IF_ERROR(c->exec("SET client_encoding TO 'UTF8'"));
@@ -318,8 +337,8 @@ Result<Lease> Pool::acquire() {
     while (idle_.empty() && open_ >= opts_.max_connections) {
       if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
           open_ >= opts_.max_connections) {
-        return error(Code::kUnavailable,
-                     fmt::format("postgres: all {} connections busy; try again", opts_.max_connections));
+        return error(Code::kUnavailable, fmt::format("postgres: all {} connections busy; try again",
+                                                     opts_.max_connections));
       }
     }
     if (!idle_.empty()) {
@@ -349,7 +368,8 @@ void Pool::release(std::unique_ptr<Connection> c) {
   freed_.notify_one();
 }
 
-Status Pool::transaction(const char* begin, const std::function<Status(Connection&)>& fn, bool retry) {
+Status Pool::transaction(const char* begin, const std::function<Status(Connection&)>& fn,
+                         bool retry) {
   constexpr int kAttempts = 40;
   thread_local std::minstd_rand jitter(std::random_device{}());
   for (int attempt = 1;; ++attempt) {
@@ -371,7 +391,8 @@ Status Pool::transaction(const char* begin, const std::function<Status(Connectio
     (void)c.exec("ROLLBACK");  // after a failed COMMIT or a lost connection, harmless
     if (!retry || !is_retryable(state)) return st;
     if (attempt == kAttempts) {
-      return error(Code::kUnavailable, "postgres: the transaction kept conflicting with others; try again");
+      return error(Code::kUnavailable,
+                   "postgres: the transaction kept conflicting with others; try again");
     }
     // Back off a little, more with each attempt, so that the conflicting
     // transactions spread out.

@@ -47,7 +47,9 @@ class Connection {
   Result<Statement> prepare(const char* sql);
   // False once the server is gone, or when a transaction was left open: the
   // pool then drops the connection.
-  bool healthy() const { return PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE; }
+  bool healthy() const {
+    return PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE;
+  }
   // The SQLSTATE of the last failed command ("" when it had none).
   const std::string& last_sqlstate() const { return last_sqlstate_; }
 

@@ -18,8 +18,9 @@ Status insert_events(Connection& c, const std::vector<OutboxEvent>& events) {
   BERTH_ASSIGN_OR_RETURN(auto lock, c.prepare("SELECT pg_advisory_xact_lock(7304859183004211003)"));
   BERTH_RETURN_IF_ERROR(lock.run());
   for (const OutboxEvent& e : events) {
-    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("INSERT INTO event_outbox (id, detail_type, account_id, repository, "
-                                             "detail, created_at) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"));
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("INSERT INTO event_outbox (id, detail_type, account_id, repository, "
+                          "detail, created_at) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"));
     s.bind(1, std::string_view(e.id))
         .bind(2, std::string_view(e.detail_type))
         .bind(3, std::string_view(e.account_id))
@@ -27,7 +28,8 @@ Status insert_events(Connection& c, const std::vector<OutboxEvent>& events) {
         .bind(5, std::string_view(e.detail))
         .bind(6, e.time_ms);
     BERTH_RETURN_IF_ERROR(s.run());
-    if (s.affected() == 0) return error(Code::kAlreadyExists, fmt::format("event {} already exists", e.id));
+    if (s.affected() == 0)
+      return error(Code::kAlreadyExists, fmt::format("event {} already exists", e.id));
   }
   return Status::ok();
 }
@@ -40,12 +42,15 @@ Status PostgresMetadataStore::append_events(const std::vector<OutboxEvent>& even
 }
 
 Result<std::vector<OutboxEvent>> PostgresMetadataStore::undelivered_events(std::string_view webhook,
-                                                                         int64_t after_sequence, size_t limit) {
+                                                                           int64_t after_sequence,
+                                                                           size_t limit) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   BERTH_ASSIGN_OR_RETURN(
-      auto s, lease->prepare("SELECT sequence, id, detail_type, account_id, repository, detail, created_at "
-                             "FROM event_outbox e WHERE sequence > $1 AND NOT EXISTS (SELECT 1 FROM event_deliveries "
-                             "d WHERE d.webhook=$2 AND d.sequence=e.sequence) ORDER BY sequence LIMIT $3"));
+      auto s,
+      lease->prepare(
+          "SELECT sequence, id, detail_type, account_id, repository, detail, created_at "
+          "FROM event_outbox e WHERE sequence > $1 AND NOT EXISTS (SELECT 1 FROM event_deliveries "
+          "d WHERE d.webhook=$2 AND d.sequence=e.sequence) ORDER BY sequence LIMIT $3"));
   s.bind(1, after_sequence).bind(2, webhook).bind(3, static_cast<int64_t>(limit));
   return s.collect<OutboxEvent>([](const Statement& row) {
     OutboxEvent e;
@@ -60,14 +65,16 @@ Result<std::vector<OutboxEvent>> PostgresMetadataStore::undelivered_events(std::
   });
 }
 
-Status PostgresMetadataStore::mark_event_delivered(std::string_view webhook, int64_t sequence, int64_t when_ms) {
+Status PostgresMetadataStore::mark_event_delivered(std::string_view webhook, int64_t sequence,
+                                                   int64_t when_ms) {
   return pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT 1 FROM event_outbox WHERE sequence=$1"));
     q.bind(1, sequence);
     BERTH_ASSIGN_OR_RETURN(bool found, q.step());
     if (!found) return error(Code::kNotFound, fmt::format("no event {}", sequence));
-    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("INSERT INTO event_deliveries (webhook, sequence, delivered_at) "
-                                             "VALUES ($1,$2,$3) ON CONFLICT DO NOTHING"));
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("INSERT INTO event_deliveries (webhook, sequence, delivered_at) "
+                          "VALUES ($1,$2,$3) ON CONFLICT DO NOTHING"));
     return s.bind(1, webhook).bind(2, sequence).bind(3, when_ms).run();
   });
 }

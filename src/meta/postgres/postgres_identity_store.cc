@@ -49,16 +49,20 @@ constexpr int64_t kIdentitySchemaVersion = static_cast<int64_t>(std::size(kSteps
 // Serialises the identity tables' migration across processes.
 constexpr const char* kLock = "SELECT pg_advisory_xact_lock(7304859183004211002)";
 
-constexpr const char* kKeyColumns = "id, account_id, user_name, sealed_secret, active, created_at, tokens_not_before";
+constexpr const char* kKeyColumns =
+    "id, account_id, user_name, sealed_secret, active, created_at, tokens_not_before";
 
 Status bump_generation(Connection& c) {
   BERTH_ASSIGN_OR_RETURN(
-      auto s, c.prepare("UPDATE settings SET value=(value::bigint+1)::text WHERE key='identity_generation'"));
+      auto s,
+      c.prepare(
+          "UPDATE settings SET value=(value::bigint+1)::text WHERE key='identity_generation'"));
   return s.run();
 }
 
 AccessKeyRecord read_key(const Statement& s) {
-  return AccessKeyRecord{s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4) != 0, s.int64(5), s.int64(6)};
+  return AccessKeyRecord{s.text(0),       s.text(1),  s.text(2), s.text(3),
+                         s.int64(4) != 0, s.int64(5), s.int64(6)};
 }
 
 }  // namespace
@@ -73,43 +77,54 @@ Status PostgresIdentityStore::migrate() {
   return pool_.write([](Connection& c) -> Status {
     BERTH_RETURN_IF_ERROR(c.exec(kLock));
     // The settings table holds the version, so it comes first, outside the steps.
-    BERTH_RETURN_IF_ERROR(c.exec("CREATE TABLE IF NOT EXISTS settings (key TEXT COLLATE \"C\" PRIMARY KEY, "
-                                 "value TEXT NOT NULL)"));
+    BERTH_RETURN_IF_ERROR(
+        c.exec("CREATE TABLE IF NOT EXISTS settings (key TEXT COLLATE \"C\" PRIMARY KEY, "
+               "value TEXT NOT NULL)"));
     int64_t version = 0;
     {
       BERTH_ASSIGN_OR_RETURN(
-          auto q, c.prepare("SELECT value::bigint FROM settings WHERE key='identity_schema_version'"));
+          auto q,
+          c.prepare("SELECT value::bigint FROM settings WHERE key='identity_schema_version'"));
       BERTH_ASSIGN_OR_RETURN(bool row, q.step());
       if (row) version = q.int64(0);
     }
     if (version > kIdentitySchemaVersion) {
-      return error(Code::kFailedPrecondition,
-                   fmt::format("the identity tables have schema version {}, newer than the {} this berth knows; "
-                               "refusing to open them",
-                               version, kIdentitySchemaVersion));
+      return error(
+          Code::kFailedPrecondition,
+          fmt::format(
+              "the identity tables have schema version {}, newer than the {} this berth knows; "
+              "refusing to open them",
+              version, kIdentitySchemaVersion));
     }
     if (version == kIdentitySchemaVersion) return Status::ok();
-    for (int64_t v = version; v < kIdentitySchemaVersion; ++v) BERTH_RETURN_IF_ERROR(c.exec(kSteps[v]));
+    for (int64_t v = version; v < kIdentitySchemaVersion; ++v)
+      BERTH_RETURN_IF_ERROR(c.exec(kSteps[v]));
     BERTH_ASSIGN_OR_RETURN(
-        auto s, c.prepare("INSERT INTO settings (key, value) VALUES ('identity_schema_version', $1) "
-                          "ON CONFLICT (key) DO UPDATE SET value=excluded.value"));
+        auto s,
+        c.prepare("INSERT INTO settings (key, value) VALUES ('identity_schema_version', $1) "
+                  "ON CONFLICT (key) DO UPDATE SET value=excluded.value"));
     return s.bind(1, std::string_view(std::to_string(kIdentitySchemaVersion))).run();
   });
 }
 
 Status PostgresIdentityStore::create_account(const AccountRecord& a) {
   return pool_.write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(
-        auto s, c.prepare("INSERT INTO accounts (id, name, created_at) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING"));
-    BERTH_RETURN_IF_ERROR(s.bind(1, std::string_view(a.id)).bind(2, std::string_view(a.name)).bind(3, a.created_at).run());
-    if (s.affected() == 0) return error(Code::kAlreadyExists, fmt::format("account {} already exists", a.id));
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("INSERT INTO accounts (id, name, created_at) VALUES "
+                                             "($1,$2,$3) ON CONFLICT DO NOTHING"));
+    BERTH_RETURN_IF_ERROR(s.bind(1, std::string_view(a.id))
+                              .bind(2, std::string_view(a.name))
+                              .bind(3, a.created_at)
+                              .run());
+    if (s.affected() == 0)
+      return error(Code::kAlreadyExists, fmt::format("account {} already exists", a.id));
     return Status::ok();
   });
 }
 
 Result<AccountRecord> PostgresIdentityStore::get_account(std::string_view id) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_.acquire());
-  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT id, name, created_at FROM accounts WHERE id=$1"));
+  BERTH_ASSIGN_OR_RETURN(auto s,
+                         lease->prepare("SELECT id, name, created_at FROM accounts WHERE id=$1"));
   s.bind(1, id);
   BERTH_ASSIGN_OR_RETURN(bool row, s.step());
   if (!row) return error(Code::kNotFound, fmt::format("account {} not found", id));
@@ -118,9 +133,12 @@ Result<AccountRecord> PostgresIdentityStore::get_account(std::string_view id) {
 
 Result<std::vector<AccountRecord>> PostgresIdentityStore::list_accounts() {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_.acquire());
-  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT id, name, created_at FROM accounts ORDER BY id COLLATE \"C\""));
-  return s.collect<AccountRecord>(
-      [](const Statement& row) { return AccountRecord{row.text(0), row.text(1), row.int64(2)}; });
+  BERTH_ASSIGN_OR_RETURN(
+      auto s,
+      lease->prepare("SELECT id, name, created_at FROM accounts ORDER BY id COLLATE \"C\""));
+  return s.collect<AccountRecord>([](const Statement& row) {
+    return AccountRecord{row.text(0), row.text(1), row.int64(2)};
+  });
 }
 
 Status PostgresIdentityStore::create_user(const UserRecord& u) {
@@ -129,22 +147,27 @@ Status PostgresIdentityStore::create_user(const UserRecord& u) {
     q.bind(1, std::string_view(u.account_id));
     BERTH_ASSIGN_OR_RETURN(bool exists, q.step());
     if (!exists) return error(Code::kNotFound, fmt::format("account {} not found", u.account_id));
-    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("INSERT INTO users (account_id, name, admin, created_at) "
-                                             "VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING"));
+    BERTH_ASSIGN_OR_RETURN(auto s,
+                           c.prepare("INSERT INTO users (account_id, name, admin, created_at) "
+                                     "VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING"));
     BERTH_RETURN_IF_ERROR(s.bind(1, std::string_view(u.account_id))
                               .bind(2, std::string_view(u.name))
                               .bind(3, int64_t{u.admin})
                               .bind(4, u.created_at)
                               .run());
-    if (s.affected() == 0) return error(Code::kAlreadyExists, fmt::format("user {} already exists", u.name));
+    if (s.affected() == 0)
+      return error(Code::kAlreadyExists, fmt::format("user {} already exists", u.name));
     return bump_generation(c);
   });
 }
 
-Result<UserRecord> PostgresIdentityStore::get_user(std::string_view account_id, std::string_view name) {
+Result<UserRecord> PostgresIdentityStore::get_user(std::string_view account_id,
+                                                   std::string_view name) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_.acquire());
   BERTH_ASSIGN_OR_RETURN(
-      auto s, lease->prepare("SELECT account_id, name, admin, created_at FROM users WHERE account_id=$1 AND name=$2"));
+      auto s,
+      lease->prepare(
+          "SELECT account_id, name, admin, created_at FROM users WHERE account_id=$1 AND name=$2"));
   s.bind(1, account_id).bind(2, name);
   BERTH_ASSIGN_OR_RETURN(bool row, s.step());
   if (!row) return error(Code::kNotFound, fmt::format("user {} not found", name));
@@ -153,22 +176,28 @@ Result<UserRecord> PostgresIdentityStore::get_user(std::string_view account_id, 
 
 Result<std::vector<UserRecord>> PostgresIdentityStore::list_users(std::string_view account_id) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_.acquire());
-  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT account_id, name, admin, created_at FROM users "
-                                                "WHERE $1::text='' OR account_id=$1::text "
-                                                "ORDER BY account_id COLLATE \"C\", name COLLATE \"C\""));
+  BERTH_ASSIGN_OR_RETURN(auto s,
+                         lease->prepare("SELECT account_id, name, admin, created_at FROM users "
+                                        "WHERE $1::text='' OR account_id=$1::text "
+                                        "ORDER BY account_id COLLATE \"C\", name COLLATE \"C\""));
   s.bind(1, account_id);
-  return s.collect<UserRecord>(
-      [](const Statement& row) { return UserRecord{row.text(0), row.text(1), row.int64(2) != 0, row.int64(3)}; });
+  return s.collect<UserRecord>([](const Statement& row) {
+    return UserRecord{row.text(0), row.text(1), row.int64(2) != 0, row.int64(3)};
+  });
 }
 
 Status PostgresIdentityStore::create_access_key(const AccessKeyRecord& k) {
   return pool_.write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT 1 FROM users WHERE account_id=$1 AND name=$2"));
+    BERTH_ASSIGN_OR_RETURN(auto q,
+                           c.prepare("SELECT 1 FROM users WHERE account_id=$1 AND name=$2"));
     q.bind(1, std::string_view(k.account_id)).bind(2, std::string_view(k.user_name));
     BERTH_ASSIGN_OR_RETURN(bool exists, q.step());
-    if (!exists) return error(Code::kNotFound, fmt::format("user {} not found in account {}", k.user_name, k.account_id));
-    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("INSERT INTO access_keys (id, account_id, user_name, sealed_secret, "
-                                             "active, created_at) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"));
+    if (!exists)
+      return error(Code::kNotFound,
+                   fmt::format("user {} not found in account {}", k.user_name, k.account_id));
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("INSERT INTO access_keys (id, account_id, user_name, sealed_secret, "
+                          "active, created_at) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"));
     BERTH_RETURN_IF_ERROR(s.bind(1, std::string_view(k.id))
                               .bind(2, std::string_view(k.account_id))
                               .bind(3, std::string_view(k.user_name))
@@ -191,7 +220,8 @@ Result<AccessKeyRecord> PostgresIdentityStore::get_access_key(std::string_view i
   return read_key(s);
 }
 
-Result<std::vector<AccessKeyRecord>> PostgresIdentityStore::list_access_keys(std::string_view account_id) {
+Result<std::vector<AccessKeyRecord>> PostgresIdentityStore::list_access_keys(
+    std::string_view account_id) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_.acquire());
   static const std::string sql = fmt::format(
       "SELECT {} FROM access_keys WHERE $1::text='' OR account_id=$1::text "
@@ -202,11 +232,13 @@ Result<std::vector<AccessKeyRecord>> PostgresIdentityStore::list_access_keys(std
   return s.collect<AccessKeyRecord>([](const Statement& row) { return read_key(row); });
 }
 
-Status PostgresIdentityStore::set_access_key_active(std::string_view id, bool active, int64_t tokens_not_before) {
+Status PostgresIdentityStore::set_access_key_active(std::string_view id, bool active,
+                                                    int64_t tokens_not_before) {
   return pool_.write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("UPDATE access_keys SET active=$2::bigint, tokens_not_before="
-                                             "CASE WHEN $2::bigint=0 THEN GREATEST(tokens_not_before, $3::bigint) "
-                                             "ELSE tokens_not_before END WHERE id=$1"));
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("UPDATE access_keys SET active=$2::bigint, tokens_not_before="
+                          "CASE WHEN $2::bigint=0 THEN GREATEST(tokens_not_before, $3::bigint) "
+                          "ELSE tokens_not_before END WHERE id=$1"));
     BERTH_RETURN_IF_ERROR(s.bind(1, id).bind(2, int64_t{active}).bind(3, tokens_not_before).run());
     if (s.affected() == 0) return error(Code::kNotFound, "access key not found");
     return bump_generation(c);
@@ -224,7 +256,8 @@ Status PostgresIdentityStore::delete_access_key(std::string_view id) {
 
 Result<int64_t> PostgresIdentityStore::identity_generation() {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_.acquire());
-  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT value::bigint FROM settings WHERE key='identity_generation'"));
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare("SELECT value::bigint FROM settings WHERE key='identity_generation'"));
   BERTH_ASSIGN_OR_RETURN(bool row, s.step());
   return row ? s.int64(0) : int64_t{0};
 }
@@ -238,12 +271,15 @@ Result<std::optional<std::string>> PostgresIdentityStore::get_setting(std::strin
   return std::optional<std::string>(s.text(0));
 }
 
-Result<std::string> PostgresIdentityStore::put_setting_if_absent(std::string_view key, std::string_view value) {
+Result<std::string> PostgresIdentityStore::put_setting_if_absent(std::string_view key,
+                                                                 std::string_view value) {
   std::string stored;
   Status st = pool_.write([&](Connection& c) -> Status {
     stored.clear();
     BERTH_ASSIGN_OR_RETURN(
-        auto ins, c.prepare("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING"));
+        auto ins,
+        c.prepare(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING"));
     BERTH_RETURN_IF_ERROR(ins.bind(1, key).bind(2, value).run());
     BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT value FROM settings WHERE key=$1"));
     q.bind(1, key);

@@ -42,7 +42,8 @@ RepositoryRecord read_repo(const pg::Statement& s);
 std::optional<int64_t> page_limit(size_t limit);
 
 // The row id of manifest `digest` in `repo`, nullopt when absent.
-Result<std::optional<int64_t>> manifest_id(pg::Connection& c, RepositoryId repo, std::string_view digest);
+Result<std::optional<int64_t>> manifest_id(pg::Connection& c, RepositoryId repo,
+                                           std::string_view digest);
 
 // Queues `digest` as a garbage-collection candidate at `now`; an already
 // queued one keeps its time.
@@ -56,7 +57,8 @@ Status enqueue_manifest_blobs(pg::Connection& c, int64_t manifest_id);
 Result<bool> pending_deletion(pg::Connection& c, std::string_view digest);
 
 // link_blob inside the caller's transaction.
-Status link_blob_in(pg::Connection& c, RepositoryId repo, const Digest& digest, int64_t size, int64_t now);
+Status link_blob_in(pg::Connection& c, RepositoryId repo, const Digest& digest, int64_t size,
+                    int64_t now);
 // Appends `events` to the outbox in the caller's transaction (kAlreadyExists
 // when an id is taken). Transactions that append events take one advisory
 // lock first, so sequence numbers follow commit order, as the deliverer's

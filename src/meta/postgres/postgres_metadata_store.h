@@ -27,8 +27,8 @@ class PostgresMetadataStore final : public MetadataStore {
   // latest version (meta/postgres/migrations.h), reporting the versions
   // before and after in `*report` when given. kFailedPrecondition, naming
   // both versions, when the database is newer than this binary.
-  static Result<std::unique_ptr<PostgresMetadataStore>> open(pg::Pool::Options opts,
-                                                             pg_meta::MigrationReport* report = nullptr);
+  static Result<std::unique_ptr<PostgresMetadataStore>> open(
+      pg::Pool::Options opts, pg_meta::MigrationReport* report = nullptr);
 
   // RepositoryStore (postgres_repositories.cc)
   Result<RepositoryRecord> create_repository(const RepositoryRecord& repo) override;
@@ -46,20 +46,21 @@ class PostgresMetadataStore final : public MetadataStore {
   Result<BlobLink> get_blob_link(RepositoryId repo, const Digest& digest) override;
   Status unlink_blob(RepositoryId repo, const Digest& digest) override;
   Result<std::vector<RepositoryId>> repositories_with_blob(std::string_view account_id,
-                                                          const Digest& digest) override;
+                                                           const Digest& digest) override;
   Result<std::vector<BlobLink>> linked_blobs() override;
 
   // UploadStore (postgres_uploads.cc)
   Status create_upload(const UploadRecord& upload) override;
   Result<UploadRecord> get_upload(std::string_view id) override;
   Status delete_upload(std::string_view id) override;
-  Status acquire_upload_lease(std::string_view id, std::string_view holder, int64_t now, int64_t until) override;
+  Status acquire_upload_lease(std::string_view id, std::string_view holder, int64_t now,
+                              int64_t until) override;
   Status release_upload_lease(std::string_view id, std::string_view holder) override;
   Result<std::vector<UploadRecord>> uploads_started_before(int64_t when) override;
   Status begin_blob_write(const Digest& digest, int64_t now) override;
   Status end_blob_write(const Digest& digest) override;
-  Status complete_upload(RepositoryId repo, const Digest& digest, int64_t size, std::string_view upload_id,
-                         int64_t now) override;
+  Status complete_upload(RepositoryId repo, const Digest& digest, int64_t size,
+                         std::string_view upload_id, int64_t now) override;
 
   // ManifestStore (postgres_manifests.cc)
   Status put_manifest(const PutManifestRequest& req) override;
@@ -76,7 +77,8 @@ class PostgresMetadataStore final : public MetadataStore {
       RepositoryId repo, const Digest& subject,
       std::optional<std::string_view> artifact_type) override;
   Result<std::vector<ImageRecord>> list_images(RepositoryId repo, const PageRequest& page) override;
-  Result<std::vector<std::string>> tags_for_manifest(RepositoryId repo, const Digest& digest) override;
+  Result<std::vector<std::string>> tags_for_manifest(RepositoryId repo,
+                                                     const Digest& digest) override;
   Status record_pull(RepositoryId repo, const Digest& digest, int64_t when_ms) override;
 
   // LifecycleStore (postgres_lifecycle.cc)
@@ -88,13 +90,14 @@ class PostgresMetadataStore final : public MetadataStore {
   Status expire_manifest(RepositoryId repo, const Digest& digest,
                          const std::vector<std::string>& expected_tags) override;
   Status record_expirations(const std::vector<ExpirationRecord>& expirations) override;
-  Result<std::vector<ExpirationRecord>> list_expirations(std::string_view account_id, size_t limit) override;
+  Result<std::vector<ExpirationRecord>> list_expirations(std::string_view account_id,
+                                                         size_t limit) override;
 
   // GcStore (postgres_gc.cc)
   Result<std::vector<GcCandidate>> gc_candidates(int64_t queued_before, size_t limit) override;
   Status gc_enqueue(const std::vector<Digest>& digests, int64_t now) override;
-  Result<std::optional<int64_t>> gc_claim(const Digest& digest, int64_t linked_before, int64_t writes_after,
-                                          bool dry_run, int64_t now) override;
+  Result<std::optional<int64_t>> gc_claim(const Digest& digest, int64_t linked_before,
+                                          int64_t writes_after, bool dry_run, int64_t now) override;
   Result<std::vector<Digest>> gc_drop_referenced(const std::vector<Digest>& digests) override;
   Status gc_release(const Digest& digest) override;
   Result<std::vector<PendingDeletion>> gc_pending() override;
@@ -104,34 +107,39 @@ class PostgresMetadataStore final : public MetadataStore {
   Result<int64_t> account_usage(std::string_view account_id) override;
 
   // ResourceTagStore (postgres_resource_tags.cc)
-  Result<std::vector<std::pair<std::string, std::string>>> get_resource_tags(RepositoryId repo) override;
-  Result<std::vector<RepositoryRecord>> repositories_with_resource_tag(std::string_view key,
-                                                                      std::string_view value) override;
+  Result<std::vector<std::pair<std::string, std::string>>> get_resource_tags(
+      RepositoryId repo) override;
+  Result<std::vector<RepositoryRecord>> repositories_with_resource_tag(
+      std::string_view key, std::string_view value) override;
   Status set_resource_tags(RepositoryId repo,
                            const std::vector<std::pair<std::string, std::string>>& tags) override;
 
   // EventOutboxStore (postgres_events.cc)
   Status append_events(const std::vector<OutboxEvent>& events) override;
-  Result<std::vector<OutboxEvent>> undelivered_events(std::string_view webhook, int64_t after_sequence,
+  Result<std::vector<OutboxEvent>> undelivered_events(std::string_view webhook,
+                                                      int64_t after_sequence,
                                                       size_t limit) override;
   Status mark_event_delivered(std::string_view webhook, int64_t sequence, int64_t when_ms) override;
 
   // PolicyStore (postgres_policies.cc)
   Result<std::optional<std::string>> get_repository_policy(RepositoryId repo) override;
-  Result<std::optional<std::string>> set_repository_policy(RepositoryId repo,
-                                                           const std::optional<std::string>& text) override;
+  Result<std::optional<std::string>> set_repository_policy(
+      RepositoryId repo, const std::optional<std::string>& text) override;
   Result<std::optional<std::string>> get_registry_policy(std::string_view account_id) override;
-  Result<std::optional<std::string>> set_registry_policy(std::string_view account_id,
-                                                         const std::optional<std::string>& text) override;
-  Result<std::vector<std::pair<std::string, std::string>>> list_user_policies(std::string_view account_id,
-                                                                              std::string_view user) override;
+  Result<std::optional<std::string>> set_registry_policy(
+      std::string_view account_id, const std::optional<std::string>& text) override;
+  Result<std::vector<std::pair<std::string, std::string>>> list_user_policies(
+      std::string_view account_id, std::string_view user) override;
   Status put_user_policy(std::string_view account_id, std::string_view user, std::string_view name,
                          std::string_view text) override;
-  Status delete_user_policy(std::string_view account_id, std::string_view user, std::string_view name) override;
+  Status delete_user_policy(std::string_view account_id, std::string_view user,
+                            std::string_view name) override;
   Result<std::vector<std::string>> list_attached_user_policies(std::string_view account_id,
                                                                std::string_view user) override;
-  Status attach_user_policy(std::string_view account_id, std::string_view user, std::string_view arn) override;
-  Status detach_user_policy(std::string_view account_id, std::string_view user, std::string_view arn) override;
+  Status attach_user_policy(std::string_view account_id, std::string_view user,
+                            std::string_view arn) override;
+  Status detach_user_policy(std::string_view account_id, std::string_view user,
+                            std::string_view arn) override;
 
   // The connection pool, which the identity store shares.
   pg::Pool& pool() { return *pool_; }

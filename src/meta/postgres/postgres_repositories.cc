@@ -41,7 +41,7 @@ Result<RepositoryRecord> PostgresMetadataStore::create_repository(const Reposito
 }
 
 Result<RepositoryRecord> PostgresMetadataStore::get_repository(std::string_view account_id,
-                                                             std::string_view name) {
+                                                               std::string_view name) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   static const std::string sql =
       fmt::format("SELECT {} FROM repositories WHERE account_id=$1 AND name=$2", kRepoColumns);
@@ -53,7 +53,8 @@ Result<RepositoryRecord> PostgresMetadataStore::get_repository(std::string_view 
 }
 
 Result<RepositoryRecord> PostgresMetadataStore::ensure_repository(std::string_view account_id,
-                                                                std::string_view name, int64_t now) {
+                                                                  std::string_view name,
+                                                                  int64_t now) {
   auto existing = get_repository(account_id, name);
   if (existing.is_ok() || existing.status().code() != Code::kNameUnknown) return existing;
   RepositoryRecord r;
@@ -71,7 +72,8 @@ Result<std::vector<RepositoryRecord>> PostgresMetadataStore::list_repositories(
     std::string_view account_id, const PageRequest& page) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   static const std::string sql = fmt::format(
-      "SELECT {} FROM repositories WHERE account_id=$1 AND name>$2 COLLATE \"C\" ORDER BY name COLLATE \"C\" LIMIT $3",
+      "SELECT {} FROM repositories WHERE account_id=$1 AND name>$2 COLLATE \"C\" ORDER BY name "
+      "COLLATE \"C\" LIMIT $3",
       kRepoColumns);
   BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
   s.bind(1, account_id)
@@ -84,8 +86,9 @@ Status PostgresMetadataStore::update_repository(const RepositoryRecord& repo) {
   const std::string exclusions = strings_to_json(repo.tag_mutability_exclusions);
   return pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(
-        auto s, c.prepare("UPDATE repositories SET tag_mutability=$2, tag_mutability_exclusions=$3, "
-                          "scan_on_push=$4 WHERE id=$1"));
+        auto s,
+        c.prepare("UPDATE repositories SET tag_mutability=$2, tag_mutability_exclusions=$3, "
+                  "scan_on_push=$4 WHERE id=$1"));
     s.bind(1, repo.id)
         .bind(2, std::string_view(repo.tag_mutability))
         .bind(3, std::string_view(exclusions))
@@ -108,15 +111,16 @@ Status PostgresMetadataStore::delete_repository(RepositoryId id, bool force) {
       }
     }
     BERTH_ASSIGN_OR_RETURN(
-        auto q, c.prepare("INSERT INTO gc_candidates (digest, since) SELECT digest, 0 FROM blob_links "
-                          "WHERE repo_id=$1 ON CONFLICT (digest) DO NOTHING"));
+        auto q,
+        c.prepare("INSERT INTO gc_candidates (digest, since) SELECT digest, 0 FROM blob_links "
+                  "WHERE repo_id=$1 ON CONFLICT (digest) DO NOTHING"));
     BERTH_RETURN_IF_ERROR(q.bind(1, id).run());
     // Children first: tags and refs cascade from manifests.
     int64_t deleted = 0;
-    for (const char* sql : {"DELETE FROM tags WHERE repo_id=$1", "DELETE FROM manifests WHERE repo_id=$1",
-                            "DELETE FROM resource_tags WHERE repo_id=$1",
-                            "DELETE FROM blob_links WHERE repo_id=$1", "DELETE FROM uploads WHERE repo_id=$1",
-                            "DELETE FROM repositories WHERE id=$1"}) {
+    for (const char* sql :
+         {"DELETE FROM tags WHERE repo_id=$1", "DELETE FROM manifests WHERE repo_id=$1",
+          "DELETE FROM resource_tags WHERE repo_id=$1", "DELETE FROM blob_links WHERE repo_id=$1",
+          "DELETE FROM uploads WHERE repo_id=$1", "DELETE FROM repositories WHERE id=$1"}) {
       BERTH_ASSIGN_OR_RETURN(auto s, c.prepare(sql));
       BERTH_RETURN_IF_ERROR(s.bind(1, id).run());
       deleted = s.affected();

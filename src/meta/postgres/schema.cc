@@ -6,11 +6,11 @@
 
 namespace berth {
 
-Result<std::unique_ptr<PostgresMetadataStore>> PostgresMetadataStore::open(pg::Pool::Options opts,
-                                                                           pg_meta::MigrationReport* report) {
+Result<std::unique_ptr<PostgresMetadataStore>> PostgresMetadataStore::open(
+    pg::Pool::Options opts, pg_meta::MigrationReport* report) {
   BERTH_ASSIGN_OR_RETURN(auto pool, pg::Pool::open(std::move(opts)));
-  BERTH_ASSIGN_OR_RETURN(auto migrated,
-                         pg_meta::migrate(*pool, pool->redacted_dsn(), pg_meta::latest_schema_version()));
+  BERTH_ASSIGN_OR_RETURN(auto migrated, pg_meta::migrate(*pool, pool->redacted_dsn(),
+                                                         pg_meta::latest_schema_version()));
   if (report != nullptr) *report = migrated;
   return std::unique_ptr<PostgresMetadataStore>(new PostgresMetadataStore(std::move(pool)));
 }

@@ -118,10 +118,13 @@ CREATE TABLE IF NOT EXISTS resource_tags (
 // Version 1 -> 2: manifests' push and pull times in milliseconds (version 1
 // kept whole seconds).
 Status push_and_pull_times_in_milliseconds(Connection& c) {
-  return c.exec("UPDATE manifests SET pushed_at=pushed_at*1000, last_pulled_at=last_pulled_at*1000");
+  return c.exec(
+      "UPDATE manifests SET pushed_at=pushed_at*1000, last_pulled_at=last_pulled_at*1000");
 }
 
-Status create_tables(Connection& c) { return c.exec(kVersion1Tables); }
+Status create_tables(Connection& c) {
+  return c.exec(kVersion1Tables);
+}
 
 // Version 2 -> 3: the event outbox (meta/event_outbox_store.h). Events are
 // numbered in commit order by `sequence`; a webhook's acknowledgements are
@@ -193,14 +196,16 @@ constexpr Migration kMigrations[] = {
 
 Result<bool> has_legacy_table(Connection& c) {
   BERTH_ASSIGN_OR_RETURN(
-      auto q, c.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"));
+      auto q,
+      c.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"));
   return q.step();
 }
 
 Status set_version(Connection& c, int64_t version) {
   // PRAGMA takes no parameters; the value is a number this code chose.
   BERTH_RETURN_IF_ERROR(c.exec(fmt::format("PRAGMA user_version={}", version)));
-  BERTH_RETURN_IF_ERROR(c.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
+  BERTH_RETURN_IF_ERROR(
+      c.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
   BERTH_RETURN_IF_ERROR(c.exec("DELETE FROM schema_version"));
   BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("INSERT INTO schema_version (version) VALUES (?1)"));
   return s.bind(1, version).run();
@@ -208,7 +213,9 @@ Status set_version(Connection& c, int64_t version) {
 
 }  // namespace
 
-int64_t latest_schema_version() { return static_cast<int64_t>(std::size(kMigrations)); }
+int64_t latest_schema_version() {
+  return static_cast<int64_t>(std::size(kMigrations));
+}
 
 namespace {
 
@@ -249,10 +256,12 @@ Result<MigrationReport> migrate(sqlite::Pool& pool, const std::string& path, int
       }
       report.to = version;
       if (version > target) {
-        return error(Code::kFailedPrecondition,
-                     fmt::format("the database {} has schema version {}, newer than the {} this berth knows; "
-                                 "run the berth that wrote it, or a newer one",
-                                 path, version, target));
+        return error(
+            Code::kFailedPrecondition,
+            fmt::format(
+                "the database {} has schema version {}, newer than the {} this berth knows; "
+                "run the berth that wrote it, or a newer one",
+                path, version, target));
       }
       if (version == target) {
         done = true;

@@ -6,11 +6,11 @@
 
 namespace berth {
 
-Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::open(const std::string& path,
-                                                                       bool synchronous_full,
-                                                                       sqlite_meta::MigrationReport* report) {
+Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::open(
+    const std::string& path, bool synchronous_full, sqlite_meta::MigrationReport* report) {
   BERTH_ASSIGN_OR_RETURN(auto pool, sqlite::Pool::open({path, synchronous_full}));
-  BERTH_ASSIGN_OR_RETURN(auto migrated, sqlite_meta::migrate(*pool, path, sqlite_meta::latest_schema_version()));
+  BERTH_ASSIGN_OR_RETURN(auto migrated,
+                         sqlite_meta::migrate(*pool, path, sqlite_meta::latest_schema_version()));
   if (report != nullptr) *report = migrated;
   return std::unique_ptr<SqliteMetadataStore>(new SqliteMetadataStore(std::move(pool)));
 }

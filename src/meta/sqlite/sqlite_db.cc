@@ -156,16 +156,16 @@ Result<std::unique_ptr<Connection>> Pool::connect() {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
   if (sqlite3_open_v2(opts_.path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
-    Status s = error(Code::kInternal,
-                     fmt::format("open {}: {}", opts_.path, db ? sqlite3_errmsg(db) : "out of memory"));
+    Status s = error(Code::kInternal, fmt::format("open {}: {}", opts_.path,
+                                                  db ? sqlite3_errmsg(db) : "out of memory"));
     sqlite3_close_v2(db);
     return s;
   }
   auto conn = std::make_unique<Connection>(db);
   sqlite3_busy_timeout(db, 10000);
   BERTH_RETURN_IF_ERROR(conn->exec("PRAGMA journal_mode=WAL"));
-  BERTH_RETURN_IF_ERROR(conn->exec(opts_.synchronous_full ? "PRAGMA synchronous=FULL"
-                                                          : "PRAGMA synchronous=NORMAL"));
+  BERTH_RETURN_IF_ERROR(
+      conn->exec(opts_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   BERTH_RETURN_IF_ERROR(conn->exec("PRAGMA foreign_keys=ON"));
   BERTH_RETURN_IF_ERROR(conn->exec("PRAGMA cache_size=-16000"));
   return conn;

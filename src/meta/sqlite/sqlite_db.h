@@ -115,12 +115,12 @@ class Pool {
 
   // How long a commit waits for the disk.
   enum class Commit {
-    kDurable,   // the configured mode (FULL by default): survives power loss once COMMIT returns
-    kVisible,   // synchronous=NORMAL for this one transaction: at once visible to every
-                // connection and process and crash-safe, but power loss may roll it back
-                // (never corrupts: WAL checkpoints still sync). For state that only
-                // coordinates live processes or describes work not yet acknowledged as
-                // stored; the next durable commit makes it durable too.
+    kDurable,  // the configured mode (FULL by default): survives power loss once COMMIT returns
+    kVisible,  // synchronous=NORMAL for this one transaction: at once visible to every
+               // connection and process and crash-safe, but power loss may roll it back
+               // (never corrupts: WAL checkpoints still sync). For state that only
+               // coordinates live processes or describes work not yet acknowledged as
+               // stored; the next durable commit makes it durable too.
   };
   // Runs `fn` inside a transaction (BEGIN IMMEDIATE ... COMMIT) on a leased
   // connection; when `fn` returns an error its changes are rolled back and

@@ -51,7 +51,8 @@ constexpr const char* kMigrations[] = {
 };
 static_assert(static_cast<int64_t>(std::size(kMigrations)) == kIdentitySchemaVersion - 1);
 
-constexpr const char* kKeyColumns = "id, account_id, user_name, sealed_secret, active, created_at, tokens_not_before";
+constexpr const char* kKeyColumns =
+    "id, account_id, user_name, sealed_secret, active, created_at, tokens_not_before";
 
 Status bump_generation(Connection& c) {
   BERTH_ASSIGN_OR_RETURN(
@@ -61,7 +62,8 @@ Status bump_generation(Connection& c) {
 }
 
 AccessKeyRecord read_key(const Statement& s) {
-  return AccessKeyRecord{s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4) != 0, s.int64(5), s.int64(6)};
+  return AccessKeyRecord{s.text(0),       s.text(1),  s.text(2), s.text(3),
+                         s.int64(4) != 0, s.int64(5), s.int64(6)};
 }
 
 }  // namespace
@@ -80,7 +82,9 @@ Status SqliteIdentityStore::migrate() {
     {
       // Read, then let the statement reset before the schema changes.
       BERTH_ASSIGN_OR_RETURN(
-          auto q, c.prepare("SELECT CAST(value AS INTEGER) FROM settings WHERE key='identity_schema_version'"));
+          auto q,
+          c.prepare(
+              "SELECT CAST(value AS INTEGER) FROM settings WHERE key='identity_schema_version'"));
       BERTH_ASSIGN_OR_RETURN(row, q.step());
       if (row) version = q.int64(0);
     }
@@ -92,23 +96,33 @@ Status SqliteIdentityStore::migrate() {
       BERTH_RETURN_IF_ERROR(c.exec(kMigrations[v - 1]));
     }
     if (row && version == kIdentitySchemaVersion) return Status::ok();
-    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("INSERT OR REPLACE INTO settings (key, value) VALUES ('identity_schema_version', ?1)"));
+    BERTH_ASSIGN_OR_RETURN(
+        auto s,
+        c.prepare(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES ('identity_schema_version', ?1)"));
     return s.bind(1, std::string_view(std::to_string(kIdentitySchemaVersion))).run();
   });
 }
 
 Status SqliteIdentityStore::create_account(const AccountRecord& a) {
   return pool_.write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("INSERT OR IGNORE INTO accounts (id, name, created_at) VALUES (?1,?2,?3)"));
-    BERTH_RETURN_IF_ERROR(s.bind(1, std::string_view(a.id)).bind(2, std::string_view(a.name)).bind(3, a.created_at).run());
-    if (c.changes() == 0) return error(Code::kAlreadyExists, fmt::format("account {} already exists", a.id));
+    BERTH_ASSIGN_OR_RETURN(
+        auto s,
+        c.prepare("INSERT OR IGNORE INTO accounts (id, name, created_at) VALUES (?1,?2,?3)"));
+    BERTH_RETURN_IF_ERROR(s.bind(1, std::string_view(a.id))
+                              .bind(2, std::string_view(a.name))
+                              .bind(3, a.created_at)
+                              .run());
+    if (c.changes() == 0)
+      return error(Code::kAlreadyExists, fmt::format("account {} already exists", a.id));
     return Status::ok();
   });
 }
 
 Result<AccountRecord> SqliteIdentityStore::get_account(std::string_view id) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_.acquire());
-  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT id, name, created_at FROM accounts WHERE id=?1"));
+  BERTH_ASSIGN_OR_RETURN(auto s,
+                         lease->prepare("SELECT id, name, created_at FROM accounts WHERE id=?1"));
   s.bind(1, id);
   BERTH_ASSIGN_OR_RETURN(bool row, s.step());
   if (!row) return error(Code::kNotFound, fmt::format("account {} not found", id));
@@ -117,9 +131,11 @@ Result<AccountRecord> SqliteIdentityStore::get_account(std::string_view id) {
 
 Result<std::vector<AccountRecord>> SqliteIdentityStore::list_accounts() {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_.acquire());
-  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT id, name, created_at FROM accounts ORDER BY id"));
-  return s.collect<AccountRecord>(
-      [](const Statement& row) { return AccountRecord{row.text(0), row.text(1), row.int64(2)}; });
+  BERTH_ASSIGN_OR_RETURN(auto s,
+                         lease->prepare("SELECT id, name, created_at FROM accounts ORDER BY id"));
+  return s.collect<AccountRecord>([](const Statement& row) {
+    return AccountRecord{row.text(0), row.text(1), row.int64(2)};
+  });
 }
 
 Status SqliteIdentityStore::create_user(const UserRecord& u) {
@@ -128,22 +144,26 @@ Status SqliteIdentityStore::create_user(const UserRecord& u) {
     q.bind(1, std::string_view(u.account_id));
     BERTH_ASSIGN_OR_RETURN(bool exists, q.step());
     if (!exists) return error(Code::kNotFound, fmt::format("account {} not found", u.account_id));
-    BERTH_ASSIGN_OR_RETURN(
-        auto s, c.prepare("INSERT OR IGNORE INTO users (account_id, name, admin, created_at) VALUES (?1,?2,?3,?4)"));
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("INSERT OR IGNORE INTO users (account_id, name, "
+                                             "admin, created_at) VALUES (?1,?2,?3,?4)"));
     BERTH_RETURN_IF_ERROR(s.bind(1, std::string_view(u.account_id))
                               .bind(2, std::string_view(u.name))
                               .bind(3, int64_t{u.admin})
                               .bind(4, u.created_at)
                               .run());
-    if (c.changes() == 0) return error(Code::kAlreadyExists, fmt::format("user {} already exists", u.name));
+    if (c.changes() == 0)
+      return error(Code::kAlreadyExists, fmt::format("user {} already exists", u.name));
     return bump_generation(c);
   });
 }
 
-Result<UserRecord> SqliteIdentityStore::get_user(std::string_view account_id, std::string_view name) {
+Result<UserRecord> SqliteIdentityStore::get_user(std::string_view account_id,
+                                                 std::string_view name) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_.acquire());
   BERTH_ASSIGN_OR_RETURN(
-      auto s, lease->prepare("SELECT account_id, name, admin, created_at FROM users WHERE account_id=?1 AND name=?2"));
+      auto s,
+      lease->prepare(
+          "SELECT account_id, name, admin, created_at FROM users WHERE account_id=?1 AND name=?2"));
   s.bind(1, account_id).bind(2, name);
   BERTH_ASSIGN_OR_RETURN(bool row, s.step());
   if (!row) return error(Code::kNotFound, fmt::format("user {} not found", name));
@@ -152,21 +172,27 @@ Result<UserRecord> SqliteIdentityStore::get_user(std::string_view account_id, st
 
 Result<std::vector<UserRecord>> SqliteIdentityStore::list_users(std::string_view account_id) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_.acquire());
-  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT account_id, name, admin, created_at FROM users "
-                                                "WHERE ?1='' OR account_id=?1 ORDER BY account_id, name"));
+  BERTH_ASSIGN_OR_RETURN(auto s,
+                         lease->prepare("SELECT account_id, name, admin, created_at FROM users "
+                                        "WHERE ?1='' OR account_id=?1 ORDER BY account_id, name"));
   s.bind(1, account_id);
-  return s.collect<UserRecord>(
-      [](const Statement& row) { return UserRecord{row.text(0), row.text(1), row.int64(2) != 0, row.int64(3)}; });
+  return s.collect<UserRecord>([](const Statement& row) {
+    return UserRecord{row.text(0), row.text(1), row.int64(2) != 0, row.int64(3)};
+  });
 }
 
 Status SqliteIdentityStore::create_access_key(const AccessKeyRecord& k) {
   return pool_.write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT 1 FROM users WHERE account_id=?1 AND name=?2"));
+    BERTH_ASSIGN_OR_RETURN(auto q,
+                           c.prepare("SELECT 1 FROM users WHERE account_id=?1 AND name=?2"));
     q.bind(1, std::string_view(k.account_id)).bind(2, std::string_view(k.user_name));
     BERTH_ASSIGN_OR_RETURN(bool exists, q.step());
-    if (!exists) return error(Code::kNotFound, fmt::format("user {} not found in account {}", k.user_name, k.account_id));
-    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("INSERT OR IGNORE INTO access_keys (id, account_id, user_name, "
-                                             "sealed_secret, active, created_at) VALUES (?1,?2,?3,?4,?5,?6)"));
+    if (!exists)
+      return error(Code::kNotFound,
+                   fmt::format("user {} not found in account {}", k.user_name, k.account_id));
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("INSERT OR IGNORE INTO access_keys (id, account_id, user_name, "
+                          "sealed_secret, active, created_at) VALUES (?1,?2,?3,?4,?5,?6)"));
     BERTH_RETURN_IF_ERROR(s.bind(1, std::string_view(k.id))
                               .bind(2, std::string_view(k.account_id))
                               .bind(3, std::string_view(k.user_name))
@@ -189,20 +215,25 @@ Result<AccessKeyRecord> SqliteIdentityStore::get_access_key(std::string_view id)
   return read_key(s);
 }
 
-Result<std::vector<AccessKeyRecord>> SqliteIdentityStore::list_access_keys(std::string_view account_id) {
+Result<std::vector<AccessKeyRecord>> SqliteIdentityStore::list_access_keys(
+    std::string_view account_id) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_.acquire());
   static const std::string sql =
-      fmt::format("SELECT {} FROM access_keys WHERE ?1='' OR account_id=?1 ORDER BY account_id, id", kKeyColumns);
+      fmt::format("SELECT {} FROM access_keys WHERE ?1='' OR account_id=?1 ORDER BY account_id, id",
+                  kKeyColumns);
   BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
   s.bind(1, account_id);
   return s.collect<AccessKeyRecord>([](const Statement& row) { return read_key(row); });
 }
 
-Status SqliteIdentityStore::set_access_key_active(std::string_view id, bool active, int64_t tokens_not_before) {
+Status SqliteIdentityStore::set_access_key_active(std::string_view id, bool active,
+                                                  int64_t tokens_not_before) {
   return pool_.write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("UPDATE access_keys SET active=?2, tokens_not_before="
-                                             "CASE WHEN ?2=0 THEN max(tokens_not_before, ?3) ELSE tokens_not_before END "
-                                             "WHERE id=?1"));
+    BERTH_ASSIGN_OR_RETURN(
+        auto s,
+        c.prepare("UPDATE access_keys SET active=?2, tokens_not_before="
+                  "CASE WHEN ?2=0 THEN max(tokens_not_before, ?3) ELSE tokens_not_before END "
+                  "WHERE id=?1"));
     BERTH_RETURN_IF_ERROR(s.bind(1, id).bind(2, int64_t{active}).bind(3, tokens_not_before).run());
     if (c.changes() == 0) return error(Code::kNotFound, "access key not found");
     return bump_generation(c);
@@ -220,7 +251,9 @@ Status SqliteIdentityStore::delete_access_key(std::string_view id) {
 
 Result<int64_t> SqliteIdentityStore::identity_generation() {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_.acquire());
-  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT CAST(value AS INTEGER) FROM settings WHERE key='identity_generation'"));
+  BERTH_ASSIGN_OR_RETURN(
+      auto s, lease->prepare(
+                  "SELECT CAST(value AS INTEGER) FROM settings WHERE key='identity_generation'"));
   BERTH_ASSIGN_OR_RETURN(bool row, s.step());
   return row ? s.int64(0) : int64_t{0};
 }
@@ -234,10 +267,12 @@ Result<std::optional<std::string>> SqliteIdentityStore::get_setting(std::string_
   return std::optional<std::string>(s.text(0));
 }
 
-Result<std::string> SqliteIdentityStore::put_setting_if_absent(std::string_view key, std::string_view value) {
+Result<std::string> SqliteIdentityStore::put_setting_if_absent(std::string_view key,
+                                                               std::string_view value) {
   std::string stored;
   Status st = pool_.write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(auto ins, c.prepare("INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)"));
+    BERTH_ASSIGN_OR_RETURN(
+        auto ins, c.prepare("INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)"));
     BERTH_RETURN_IF_ERROR(ins.bind(1, key).bind(2, value).run());
     BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT value FROM settings WHERE key=?1"));
     q.bind(1, key);

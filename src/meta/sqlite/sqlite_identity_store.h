@@ -23,7 +23,8 @@ class SqliteIdentityStore final : public IdentityStore {
   Status create_access_key(const AccessKeyRecord& key) override;
   Result<AccessKeyRecord> get_access_key(std::string_view id) override;
   Result<std::vector<AccessKeyRecord>> list_access_keys(std::string_view account_id) override;
-  Status set_access_key_active(std::string_view id, bool active, int64_t tokens_not_before) override;
+  Status set_access_key_active(std::string_view id, bool active,
+                               int64_t tokens_not_before) override;
   Status delete_access_key(std::string_view id) override;
   Result<int64_t> identity_generation() override;
   Result<std::optional<std::string>> get_setting(std::string_view key) override;

@@ -22,9 +22,9 @@ namespace {
 
 // Columns: digest, media_type, artifact_type, subject, annotations, bytes,
 // image_size, pushed_at, last_pulled_at, id (the push sequence)
-#define BERTH_MANIFEST_COLUMNS(p)                                                          \
-  p "digest, " p "media_type, " p "artifact_type, " p "subject, " p "annotations, " p     \
-    "bytes, " p "image_size, " p "pushed_at, " p "last_pulled_at, " p "id"
+#define BERTH_MANIFEST_COLUMNS(p)                                                                 \
+  p "digest, " p "media_type, " p "artifact_type, " p "subject, " p "annotations, " p "bytes, " p \
+    "image_size, " p "pushed_at, " p "last_pulled_at, " p "id"
 
 ManifestRecord read_manifest(const Statement& s, bool with_bytes = true) {
   ManifestRecord m;
@@ -53,14 +53,19 @@ Status SqliteMetadataStore::put_manifest(const PutManifestRequest& req) {
       BERTH_ASSIGN_OR_RETURN(auto present, manifest_id(c, req.repository, m.digest.str()));
       bool same = present.has_value();
       if (same && req.tag) {
-        BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT 1 FROM tags WHERE repo_id=?1 AND name=?2 AND manifest_id=?3"));
+        BERTH_ASSIGN_OR_RETURN(
+            auto q,
+            c.prepare("SELECT 1 FROM tags WHERE repo_id=?1 AND name=?2 AND manifest_id=?3"));
         q.bind(1, req.repository).bind(2, std::string_view(*req.tag)).bind(3, *present);
         BERTH_ASSIGN_OR_RETURN(same, q.step());
       }
-      if (same) return error(Code::kAlreadyExists, fmt::format("manifest {} already exists", m.digest.str()));
+      if (same)
+        return error(Code::kAlreadyExists,
+                     fmt::format("manifest {} already exists", m.digest.str()));
     }
     for (const Digest& b : req.references.blobs) {
-      BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT 1 FROM blob_links WHERE repo_id=?1 AND digest=?2"));
+      BERTH_ASSIGN_OR_RETURN(auto q,
+                             c.prepare("SELECT 1 FROM blob_links WHERE repo_id=?1 AND digest=?2"));
       q.bind(1, req.repository).bind(2, std::string_view(b.str()));
       BERTH_ASSIGN_OR_RETURN(bool row, q.step());
       if (!row) {
@@ -82,8 +87,9 @@ Status SqliteMetadataStore::put_manifest(const PutManifestRequest& req) {
     } else {
       BERTH_ASSIGN_OR_RETURN(
           auto ins,
-          c.prepare("INSERT INTO manifests (repo_id, digest, media_type, artifact_type, subject, "
-                    "annotations, bytes, image_size, pushed_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"));
+          c.prepare(
+              "INSERT INTO manifests (repo_id, digest, media_type, artifact_type, subject, "
+              "annotations, bytes, image_size, pushed_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"));
       ins.bind(1, req.repository)
           .bind(2, std::string_view(m.digest.str()))
           .bind(3, std::string_view(m.media_type))
@@ -97,58 +103,74 @@ Status SqliteMetadataStore::put_manifest(const PutManifestRequest& req) {
       id = c.last_insert_rowid();
       auto add_ref = [&](int kind, const Digest& d) -> Status {
         BERTH_ASSIGN_OR_RETURN(
-            auto r, c.prepare("INSERT OR IGNORE INTO manifest_refs (manifest_id, repo_id, kind, digest) "
-                              "VALUES (?1, ?2, ?3, ?4)"));
-        return r.bind(1, id).bind(2, req.repository).bind(3, int64_t{kind}).bind(4, std::string_view(d.str())).run();
+            auto r,
+            c.prepare("INSERT OR IGNORE INTO manifest_refs (manifest_id, repo_id, kind, digest) "
+                      "VALUES (?1, ?2, ?3, ?4)"));
+        return r.bind(1, id)
+            .bind(2, req.repository)
+            .bind(3, int64_t{kind})
+            .bind(4, std::string_view(d.str()))
+            .run();
       };
       for (const Digest& b : req.references.blobs) BERTH_RETURN_IF_ERROR(add_ref(kRefBlob, b));
-      for (const Digest& d : req.references.manifests) BERTH_RETURN_IF_ERROR(add_ref(kRefManifest, d));
+      for (const Digest& d : req.references.manifests)
+        BERTH_RETURN_IF_ERROR(add_ref(kRefManifest, d));
     }
     if (!req.tag) return sqlite_meta::insert_events(c, req.events);
     if (req.tag_immutable) {
-      BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT manifest_id FROM tags WHERE repo_id=?1 AND name=?2"));
+      BERTH_ASSIGN_OR_RETURN(
+          auto q, c.prepare("SELECT manifest_id FROM tags WHERE repo_id=?1 AND name=?2"));
       q.bind(1, req.repository).bind(2, std::string_view(*req.tag));
       BERTH_ASSIGN_OR_RETURN(bool row, q.step());
       if (row && q.int64(0) != id) {
-        return error(Code::kTagImmutable,
-                     fmt::format("the tag '{}' already exists and cannot be overwritten because the "
-                                 "repository is immutable",
-                                 *req.tag));
+        return error(
+            Code::kTagImmutable,
+            fmt::format("the tag '{}' already exists and cannot be overwritten because the "
+                        "repository is immutable",
+                        *req.tag));
       }
     }
     BERTH_ASSIGN_OR_RETURN(
-        auto t, c.prepare("INSERT INTO tags (repo_id, name, manifest_id, updated_at) VALUES (?1,?2,?3,?4) "
-                          "ON CONFLICT (repo_id, name) DO UPDATE SET manifest_id=excluded.manifest_id, "
-                          "updated_at=excluded.updated_at WHERE manifest_id<>excluded.manifest_id"));
-    BERTH_RETURN_IF_ERROR(
-        t.bind(1, req.repository).bind(2, std::string_view(*req.tag)).bind(3, id).bind(4, m.pushed_at_ms / 1000).run());
+        auto t,
+        c.prepare("INSERT INTO tags (repo_id, name, manifest_id, updated_at) VALUES (?1,?2,?3,?4) "
+                  "ON CONFLICT (repo_id, name) DO UPDATE SET manifest_id=excluded.manifest_id, "
+                  "updated_at=excluded.updated_at WHERE manifest_id<>excluded.manifest_id"));
+    BERTH_RETURN_IF_ERROR(t.bind(1, req.repository)
+                              .bind(2, std::string_view(*req.tag))
+                              .bind(3, id)
+                              .bind(4, m.pushed_at_ms / 1000)
+                              .run());
     return sqlite_meta::insert_events(c, req.events);
   });
 }
 
 Result<ManifestRecord> SqliteMetadataStore::get_manifest(RepositoryId repo, const Digest& digest) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
-  BERTH_ASSIGN_OR_RETURN(
-      auto s, lease->prepare("SELECT " BERTH_MANIFEST_COLUMNS("") " FROM manifests WHERE repo_id=?1 AND digest=?2"));
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT " BERTH_MANIFEST_COLUMNS(
+                                     "") " FROM manifests WHERE repo_id=?1 AND digest=?2"));
   s.bind(1, repo).bind(2, std::string_view(digest.str()));
   BERTH_ASSIGN_OR_RETURN(bool row, s.step());
   if (!row) return error(Code::kManifestUnknown, "manifest unknown to registry");
   return read_manifest(s);
 }
 
-Result<ManifestRecord> SqliteMetadataStore::get_manifest_by_tag(RepositoryId repo, std::string_view tag) {
+Result<ManifestRecord> SqliteMetadataStore::get_manifest_by_tag(RepositoryId repo,
+                                                                std::string_view tag) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
-  BERTH_ASSIGN_OR_RETURN(
-      auto s, lease->prepare("SELECT " BERTH_MANIFEST_COLUMNS("m.") " FROM tags t JOIN manifests m "
-                             "ON m.id=t.manifest_id WHERE t.repo_id=?1 AND t.name=?2"));
+  BERTH_ASSIGN_OR_RETURN(auto s,
+                         lease->prepare("SELECT " BERTH_MANIFEST_COLUMNS(
+                             "m.") " FROM tags t JOIN manifests m "
+                                   "ON m.id=t.manifest_id WHERE t.repo_id=?1 AND t.name=?2"));
   s.bind(1, repo).bind(2, tag);
   BERTH_ASSIGN_OR_RETURN(bool row, s.step());
-  if (!row) return error(Code::kManifestUnknown, fmt::format("manifest tagged '{}' not found", tag));
+  if (!row)
+    return error(Code::kManifestUnknown, fmt::format("manifest tagged '{}' not found", tag));
   return read_manifest(s);
 }
 
 Result<ResolvedManifest> SqliteMetadataStore::resolve_manifest(std::string_view account_id,
-                                                               std::string_view repo_name, const Digest* digest,
+                                                               std::string_view repo_name,
+                                                               const Digest* digest,
                                                                std::string_view tag) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   // The repository row always comes back when it exists; the manifest
@@ -182,13 +204,15 @@ Status SqliteMetadataStore::delete_manifest(RepositoryId repo, const Digest& dig
     BERTH_ASSIGN_OR_RETURN(auto id, manifest_id(c, repo, digest.str()));
     if (!id) return error(Code::kManifestUnknown, "manifest unknown to registry");
     BERTH_ASSIGN_OR_RETURN(
-        auto q, c.prepare("SELECT m.digest FROM manifest_refs r JOIN manifests m ON m.id=r.manifest_id "
-                          "WHERE r.repo_id=?1 AND r.kind=1 AND r.digest=?2 LIMIT 1"));
+        auto q,
+        c.prepare("SELECT m.digest FROM manifest_refs r JOIN manifests m ON m.id=r.manifest_id "
+                  "WHERE r.repo_id=?1 AND r.kind=1 AND r.digest=?2 LIMIT 1"));
     q.bind(1, repo).bind(2, std::string_view(digest.str()));
     BERTH_ASSIGN_OR_RETURN(bool referenced, q.step());
     if (referenced) {
-      return error(Code::kManifestReferenced,
-                   fmt::format("manifest is referenced by index {}; delete the index first", q.text(0)));
+      return error(
+          Code::kManifestReferenced,
+          fmt::format("manifest is referenced by index {}; delete the index first", q.text(0)));
     }
     BERTH_RETURN_IF_ERROR(enqueue_manifest_blobs(c, *id));
     BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM manifests WHERE id=?1"));
@@ -200,36 +224,43 @@ Status SqliteMetadataStore::delete_tag(RepositoryId repo, std::string_view tag) 
   return pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM tags WHERE repo_id=?1 AND name=?2"));
     BERTH_RETURN_IF_ERROR(s.bind(1, repo).bind(2, tag).run());
-    if (c.changes() == 0) return error(Code::kManifestUnknown, fmt::format("tag '{}' not found", tag));
+    if (c.changes() == 0)
+      return error(Code::kManifestUnknown, fmt::format("tag '{}' not found", tag));
     return Status::ok();
   });
 }
 
 Result<ImageDeletion> SqliteMetadataStore::delete_image(RepositoryId repo, const Digest& digest,
-                                                       std::optional<std::string_view> tag) {
+                                                        std::optional<std::string_view> tag) {
   ImageDeletion out;
   Status st = pool_->write([&](Connection& c) -> Status {
     out = ImageDeletion{};
     BERTH_ASSIGN_OR_RETURN(auto id, manifest_id(c, repo, digest.str()));
     if (!id) return error(Code::kManifestUnknown, "manifest unknown to registry");
-    BERTH_ASSIGN_OR_RETURN(auto t, c.prepare("SELECT name FROM tags WHERE manifest_id=?1 ORDER BY name"));
+    BERTH_ASSIGN_OR_RETURN(auto t,
+                           c.prepare("SELECT name FROM tags WHERE manifest_id=?1 ORDER BY name"));
     t.bind(1, *id);
-    BERTH_ASSIGN_OR_RETURN(out.tags, t.collect<std::string>([](const Statement& row) { return row.text(0); }));
+    BERTH_ASSIGN_OR_RETURN(
+        out.tags, t.collect<std::string>([](const Statement& row) { return row.text(0); }));
     if (tag) {
-      BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM tags WHERE repo_id=?1 AND name=?2 AND manifest_id=?3"));
+      BERTH_ASSIGN_OR_RETURN(
+          auto d, c.prepare("DELETE FROM tags WHERE repo_id=?1 AND name=?2 AND manifest_id=?3"));
       BERTH_RETURN_IF_ERROR(d.bind(1, repo).bind(2, *tag).bind(3, *id).run());
-      if (c.changes() == 0) return error(Code::kManifestUnknown, fmt::format("tag '{}' not found", *tag));
+      if (c.changes() == 0)
+        return error(Code::kManifestUnknown, fmt::format("tag '{}' not found", *tag));
       if (out.tags.size() > 1) return Status::ok();
     }
     BERTH_ASSIGN_OR_RETURN(
-        auto q, c.prepare("SELECT m.digest FROM manifest_refs r JOIN manifests m ON m.id=r.manifest_id "
-                          "WHERE r.repo_id=?1 AND r.kind=1 AND r.digest=?2 LIMIT 1"));
+        auto q,
+        c.prepare("SELECT m.digest FROM manifest_refs r JOIN manifests m ON m.id=r.manifest_id "
+                  "WHERE r.repo_id=?1 AND r.kind=1 AND r.digest=?2 LIMIT 1"));
     q.bind(1, repo).bind(2, std::string_view(digest.str()));
     BERTH_ASSIGN_OR_RETURN(bool referenced, q.step());
     if (referenced) {
       if (!tag) {
-        return error(Code::kManifestReferenced,
-                     fmt::format("manifest is referenced by index {}; delete the index first", q.text(0)));
+        return error(
+            Code::kManifestReferenced,
+            fmt::format("manifest is referenced by index {}; delete the index first", q.text(0)));
       }
       auto index = Digest::parse(q.text(0));
       if (index) out.kept_for_index = std::move(index).value();
@@ -245,10 +276,12 @@ Result<ImageDeletion> SqliteMetadataStore::delete_image(RepositoryId repo, const
   return out;
 }
 
-Result<std::vector<std::string>> SqliteMetadataStore::list_tags(RepositoryId repo, const PageRequest& page) {
+Result<std::vector<std::string>> SqliteMetadataStore::list_tags(RepositoryId repo,
+                                                                const PageRequest& page) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
-  BERTH_ASSIGN_OR_RETURN(
-      auto s, lease->prepare("SELECT name FROM tags WHERE repo_id=?1 AND name>?2 COLLATE BINARY ORDER BY name COLLATE BINARY LIMIT ?3"));
+  BERTH_ASSIGN_OR_RETURN(auto s,
+                         lease->prepare("SELECT name FROM tags WHERE repo_id=?1 AND name>?2 "
+                                        "COLLATE BINARY ORDER BY name COLLATE BINARY LIMIT ?3"));
   s.bind(1, repo)
       .bind(2, std::string_view(page.after))
       .bind(3, page.limit == 0 ? int64_t{-1} : static_cast<int64_t>(page.limit));
@@ -259,27 +292,29 @@ Result<std::vector<ReferrerRecord>> SqliteMetadataStore::list_referrers(
     RepositoryId repo, const Digest& subject, std::optional<std::string_view> artifact_type) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   BERTH_ASSIGN_OR_RETURN(
-      auto s, lease->prepare("SELECT digest, media_type, artifact_type, length(bytes), annotations "
-                             "FROM manifests WHERE repo_id=?1 AND subject=?2 "
-                             "AND (?3 IS NULL OR artifact_type=?3) ORDER BY digest COLLATE BINARY"));
+      auto s,
+      lease->prepare("SELECT digest, media_type, artifact_type, length(bytes), annotations "
+                     "FROM manifests WHERE repo_id=?1 AND subject=?2 "
+                     "AND (?3 IS NULL OR artifact_type=?3) ORDER BY digest COLLATE BINARY"));
   s.bind(1, repo).bind(2, std::string_view(subject.str()));
   if (artifact_type) {
     s.bind(3, *artifact_type);
   } else {
     s.bind_null(3);
   }
-  return s.collect<ReferrerRecord>(
-      [](const Statement& row) {
-        return ReferrerRecord{Digest::parse(row.text(0)).value(), row.text(1), row.text(2), row.int64(3),
-                              annotations_from_json(row.text(4))};
-      });
+  return s.collect<ReferrerRecord>([](const Statement& row) {
+    return ReferrerRecord{Digest::parse(row.text(0)).value(), row.text(1), row.text(2),
+                          row.int64(3), annotations_from_json(row.text(4))};
+  });
 }
 
-Result<std::vector<ImageRecord>> SqliteMetadataStore::list_images(RepositoryId repo, const PageRequest& page) {
+Result<std::vector<ImageRecord>> SqliteMetadataStore::list_images(RepositoryId repo,
+                                                                  const PageRequest& page) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   BERTH_ASSIGN_OR_RETURN(
-      auto s, lease->prepare("SELECT " BERTH_MANIFEST_COLUMNS("") " FROM manifests WHERE repo_id=?1 "
-                             "AND digest>?2 COLLATE BINARY ORDER BY digest COLLATE BINARY LIMIT ?3"));
+      auto s, lease->prepare("SELECT " BERTH_MANIFEST_COLUMNS(
+                  "") " FROM manifests WHERE repo_id=?1 "
+                      "AND digest>?2 COLLATE BINARY ORDER BY digest COLLATE BINARY LIMIT ?3"));
   s.bind(1, repo)
       .bind(2, std::string_view(page.after))
       .bind(3, page.limit == 0 ? int64_t{-1} : static_cast<int64_t>(page.limit));
@@ -307,18 +342,21 @@ Result<std::vector<ImageRecord>> SqliteMetadataStore::list_images(RepositoryId r
   };
   BERTH_RETURN_IF_ERROR(attach_rows(
       "SELECT t.manifest_id, t.name FROM tags t JOIN manifests m ON m.id=t.manifest_id "
-      "WHERE t.repo_id=?1 AND m.digest>?2 COLLATE BINARY AND m.digest<=?3 COLLATE BINARY ORDER BY t.name COLLATE BINARY",
+      "WHERE t.repo_id=?1 AND m.digest>?2 COLLATE BINARY AND m.digest<=?3 COLLATE BINARY ORDER BY "
+      "t.name COLLATE BINARY",
       [](ImageRecord& image, const Statement& row) { image.tags.push_back(row.text(1)); }));
   BERTH_RETURN_IF_ERROR(attach_rows(
       "SELECT r.manifest_id, r.digest FROM manifest_refs r JOIN manifests m ON m.id=r.manifest_id "
-      "WHERE m.repo_id=?1 AND r.kind=1 AND m.digest>?2 COLLATE BINARY AND m.digest<=?3 COLLATE BINARY",
+      "WHERE m.repo_id=?1 AND r.kind=1 AND m.digest>?2 COLLATE BINARY AND m.digest<=?3 COLLATE "
+      "BINARY",
       [](ImageRecord& image, const Statement& row) {
         if (auto d = Digest::parse(row.text(1))) image.children.push_back(std::move(d).value());
       }));
   return out;
 }
 
-Result<std::vector<std::string>> SqliteMetadataStore::tags_for_manifest(RepositoryId repo, const Digest& digest) {
+Result<std::vector<std::string>> SqliteMetadataStore::tags_for_manifest(RepositoryId repo,
+                                                                        const Digest& digest) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   BERTH_ASSIGN_OR_RETURN(
       auto s, lease->prepare("SELECT t.name FROM tags t JOIN manifests m ON m.id=t.manifest_id "
@@ -328,12 +366,15 @@ Result<std::vector<std::string>> SqliteMetadataStore::tags_for_manifest(Reposito
 }
 
 Status SqliteMetadataStore::record_pull(RepositoryId repo, const Digest& digest, int64_t when_ms) {
-  return pool_->write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(
-        auto s, c.prepare("UPDATE manifests SET last_pulled_at=?3 WHERE repo_id=?1 AND digest=?2 "
-                          "AND (last_pulled_at IS NULL OR last_pulled_at<?3)"));
-    return s.bind(1, repo).bind(2, std::string_view(digest.str())).bind(3, when_ms).run();
-  }, Pool::Commit::kVisible);
+  return pool_->write(
+      [&](Connection& c) -> Status {
+        BERTH_ASSIGN_OR_RETURN(
+            auto s,
+            c.prepare("UPDATE manifests SET last_pulled_at=?3 WHERE repo_id=?1 AND digest=?2 "
+                      "AND (last_pulled_at IS NULL OR last_pulled_at<?3)"));
+        return s.bind(1, repo).bind(2, std::string_view(digest.str())).bind(3, when_ms).run();
+      },
+      Pool::Commit::kVisible);
 }
 
 }  // namespace berth

@@ -20,8 +20,10 @@ RepositoryRecord read_repo(const Statement& s) {
   return r;
 }
 
-Result<std::optional<int64_t>> manifest_id(Connection& c, RepositoryId repo, std::string_view digest) {
-  BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("SELECT id FROM manifests WHERE repo_id=?1 AND digest=?2"));
+Result<std::optional<int64_t>> manifest_id(Connection& c, RepositoryId repo,
+                                           std::string_view digest) {
+  BERTH_ASSIGN_OR_RETURN(auto s,
+                         c.prepare("SELECT id FROM manifests WHERE repo_id=?1 AND digest=?2"));
   s.bind(1, repo).bind(2, digest);
   BERTH_ASSIGN_OR_RETURN(bool row, s.step());
   if (!row) return std::optional<int64_t>();
@@ -29,15 +31,18 @@ Result<std::optional<int64_t>> manifest_id(Connection& c, RepositoryId repo, std
 }
 
 Status enqueue_candidate(Connection& c, std::string_view digest, int64_t now) {
-  BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("INSERT INTO gc_candidates (digest, since) VALUES (?1, ?2) "
-                                           "ON CONFLICT (digest) DO NOTHING"));
+  BERTH_ASSIGN_OR_RETURN(auto s,
+                         c.prepare("INSERT INTO gc_candidates (digest, since) VALUES (?1, ?2) "
+                                   "ON CONFLICT (digest) DO NOTHING"));
   return s.bind(1, digest).bind(2, now).run();
 }
 
 Status enqueue_manifest_blobs(Connection& c, int64_t manifest_id) {
   BERTH_ASSIGN_OR_RETURN(
-      auto s, c.prepare("INSERT INTO gc_candidates (digest, since) SELECT digest, 0 "
-                        "FROM manifest_refs WHERE manifest_id=?1 AND kind=0 ON CONFLICT (digest) DO NOTHING"));
+      auto s,
+      c.prepare(
+          "INSERT INTO gc_candidates (digest, since) SELECT digest, 0 "
+          "FROM manifest_refs WHERE manifest_id=?1 AND kind=0 ON CONFLICT (digest) DO NOTHING"));
   return s.bind(1, manifest_id).run();
 }
 
@@ -47,14 +52,17 @@ Result<bool> pending_deletion(Connection& c, std::string_view digest) {
   return s.step();
 }
 
-Status link_blob_in(Connection& c, RepositoryId repo, const Digest& digest, int64_t size, int64_t now) {
+Status link_blob_in(Connection& c, RepositoryId repo, const Digest& digest, int64_t size,
+                    int64_t now) {
   BERTH_ASSIGN_OR_RETURN(bool pending, pending_deletion(c, digest.str()));
-  if (pending) return error(Code::kUnavailable, "the blob is being garbage collected; upload it again");
+  if (pending)
+    return error(Code::kUnavailable, "the blob is being garbage collected; upload it again");
   BERTH_ASSIGN_OR_RETURN(
       auto s, c.prepare("INSERT INTO blob_links (repo_id, digest, size, linked_at) "
                         "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (repo_id, digest) DO UPDATE "
                         "SET linked_at=excluded.linked_at"));
-  BERTH_RETURN_IF_ERROR(s.bind(1, repo).bind(2, std::string_view(digest.str())).bind(3, size).bind(4, now).run());
+  BERTH_RETURN_IF_ERROR(
+      s.bind(1, repo).bind(2, std::string_view(digest.str())).bind(3, size).bind(4, now).run());
   return enqueue_candidate(c, digest.str(), now);
 }
 

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "core/digest.h"
-#include "core/status.h"
 #include "core/records.h"
+#include "core/status.h"
 #include "meta/sqlite/sqlite_db.h"
 #include "meta/stored_formats.h"
 
@@ -42,7 +42,8 @@ using stored_formats::strings_from_json;
 using stored_formats::strings_to_json;
 
 // The row id of manifest `digest` in `repo`, nullopt when absent.
-Result<std::optional<int64_t>> manifest_id(sqlite::Connection& c, RepositoryId repo, std::string_view digest);
+Result<std::optional<int64_t>> manifest_id(sqlite::Connection& c, RepositoryId repo,
+                                           std::string_view digest);
 
 // Queues `digest` as a garbage-collection candidate at `now`; an already
 // queued one keeps its time.
@@ -57,7 +58,8 @@ Status enqueue_manifest_blobs(sqlite::Connection& c, int64_t manifest_id);
 Result<bool> pending_deletion(sqlite::Connection& c, std::string_view digest);
 
 // link_blob inside the caller's transaction.
-Status link_blob_in(sqlite::Connection& c, RepositoryId repo, const Digest& digest, int64_t size, int64_t now);
+Status link_blob_in(sqlite::Connection& c, RepositoryId repo, const Digest& digest, int64_t size,
+                    int64_t now);
 
 // Appends `events` to the outbox within the caller's transaction
 // (sqlite_events.cc); kAlreadyExists when an id is taken.

@@ -23,12 +23,13 @@ Result<std::optional<std::string>> SqliteMetadataStore::get_repository_policy(Re
                   [&](Statement& q) { q.bind(1, repo); });
 }
 
-Result<std::optional<std::string>> SqliteMetadataStore::set_repository_policy(RepositoryId repo,
-                                                                              const std::optional<std::string>& text) {
+Result<std::optional<std::string>> SqliteMetadataStore::set_repository_policy(
+    RepositoryId repo, const std::optional<std::string>& text) {
   std::optional<std::string> before;
   Status st = pool_->write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(before, one_text(c, "SELECT policy_text FROM repository_policies WHERE repo_id=?1",
-                                            [&](Statement& q) { q.bind(1, repo); }));
+    BERTH_ASSIGN_OR_RETURN(
+        before, one_text(c, "SELECT policy_text FROM repository_policies WHERE repo_id=?1",
+                         [&](Statement& q) { q.bind(1, repo); }));
     if (!text) {
       BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM repository_policies WHERE repo_id=?1"));
       return d.bind(1, repo).run();
@@ -36,32 +37,38 @@ Result<std::optional<std::string>> SqliteMetadataStore::set_repository_policy(Re
     BERTH_ASSIGN_OR_RETURN(auto e, c.prepare("SELECT 1 FROM repositories WHERE id=?1"));
     BERTH_ASSIGN_OR_RETURN(bool exists, e.bind(1, repo).step());
     if (!exists) return error(Code::kNameUnknown, "repository unknown");
-    BERTH_ASSIGN_OR_RETURN(auto i, c.prepare("INSERT INTO repository_policies (repo_id, policy_text) VALUES (?1, ?2) "
-                                             "ON CONFLICT (repo_id) DO UPDATE SET policy_text=excluded.policy_text"));
+    BERTH_ASSIGN_OR_RETURN(
+        auto i, c.prepare("INSERT INTO repository_policies (repo_id, policy_text) VALUES (?1, ?2) "
+                          "ON CONFLICT (repo_id) DO UPDATE SET policy_text=excluded.policy_text"));
     return i.bind(1, repo).bind(2, std::string_view(*text)).run();
   });
   if (!st.is_ok()) return st;
   return before;
 }
 
-Result<std::optional<std::string>> SqliteMetadataStore::get_registry_policy(std::string_view account_id) {
+Result<std::optional<std::string>> SqliteMetadataStore::get_registry_policy(
+    std::string_view account_id) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   return one_text(*lease, "SELECT policy_text FROM registry_policies WHERE account_id=?1",
                   [&](Statement& q) { q.bind(1, account_id); });
 }
 
-Result<std::optional<std::string>> SqliteMetadataStore::set_registry_policy(std::string_view account_id,
-                                                                            const std::optional<std::string>& text) {
+Result<std::optional<std::string>> SqliteMetadataStore::set_registry_policy(
+    std::string_view account_id, const std::optional<std::string>& text) {
   std::optional<std::string> before;
   Status st = pool_->write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(before, one_text(c, "SELECT policy_text FROM registry_policies WHERE account_id=?1",
-                                            [&](Statement& q) { q.bind(1, account_id); }));
+    BERTH_ASSIGN_OR_RETURN(
+        before, one_text(c, "SELECT policy_text FROM registry_policies WHERE account_id=?1",
+                         [&](Statement& q) { q.bind(1, account_id); }));
     if (!text) {
-      BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM registry_policies WHERE account_id=?1"));
+      BERTH_ASSIGN_OR_RETURN(auto d,
+                             c.prepare("DELETE FROM registry_policies WHERE account_id=?1"));
       return d.bind(1, account_id).run();
     }
-    BERTH_ASSIGN_OR_RETURN(auto i, c.prepare("INSERT INTO registry_policies (account_id, policy_text) VALUES (?1, ?2) "
-                                             "ON CONFLICT (account_id) DO UPDATE SET policy_text=excluded.policy_text"));
+    BERTH_ASSIGN_OR_RETURN(
+        auto i,
+        c.prepare("INSERT INTO registry_policies (account_id, policy_text) VALUES (?1, ?2) "
+                  "ON CONFLICT (account_id) DO UPDATE SET policy_text=excluded.policy_text"));
     return i.bind(1, account_id).bind(2, std::string_view(*text)).run();
   });
   if (!st.is_ok()) return st;
@@ -71,19 +78,23 @@ Result<std::optional<std::string>> SqliteMetadataStore::set_registry_policy(std:
 Result<std::vector<std::pair<std::string, std::string>>> SqliteMetadataStore::list_user_policies(
     std::string_view account_id, std::string_view user) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
-  BERTH_ASSIGN_OR_RETURN(auto q, lease->prepare("SELECT policy_name, policy_text FROM user_policies "
-                                                "WHERE account_id=?1 AND user_name=?2 ORDER BY policy_name COLLATE BINARY"));
+  BERTH_ASSIGN_OR_RETURN(
+      auto q,
+      lease->prepare("SELECT policy_name, policy_text FROM user_policies "
+                     "WHERE account_id=?1 AND user_name=?2 ORDER BY policy_name COLLATE BINARY"));
   q.bind(1, account_id).bind(2, user);
   return q.collect<std::pair<std::string, std::string>>(
       [](const Statement& row) { return std::make_pair(row.text(0), row.text(1)); });
 }
 
-Status SqliteMetadataStore::put_user_policy(std::string_view account_id, std::string_view user, std::string_view name,
-                                            std::string_view text) {
+Status SqliteMetadataStore::put_user_policy(std::string_view account_id, std::string_view user,
+                                            std::string_view name, std::string_view text) {
   return pool_->write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(auto i, c.prepare("INSERT INTO user_policies (account_id, user_name, policy_name, policy_text) "
-                                             "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (account_id, user_name, policy_name) "
-                                             "DO UPDATE SET policy_text=excluded.policy_text"));
+    BERTH_ASSIGN_OR_RETURN(
+        auto i,
+        c.prepare("INSERT INTO user_policies (account_id, user_name, policy_name, policy_text) "
+                  "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (account_id, user_name, policy_name) "
+                  "DO UPDATE SET policy_text=excluded.policy_text"));
     return i.bind(1, account_id).bind(2, user).bind(3, name).bind(4, text).run();
   });
 }
@@ -91,19 +102,22 @@ Status SqliteMetadataStore::put_user_policy(std::string_view account_id, std::st
 Status SqliteMetadataStore::delete_user_policy(std::string_view account_id, std::string_view user,
                                                std::string_view name) {
   return pool_->write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM user_policies WHERE account_id=?1 AND user_name=?2 "
-                                             "AND policy_name=?3"));
+    BERTH_ASSIGN_OR_RETURN(
+        auto d, c.prepare("DELETE FROM user_policies WHERE account_id=?1 AND user_name=?2 "
+                          "AND policy_name=?3"));
     BERTH_RETURN_IF_ERROR(d.bind(1, account_id).bind(2, user).bind(3, name).run());
     if (c.changes() == 0) return error(Code::kNotFound, "no such user policy");
     return Status::ok();
   });
 }
 
-Result<std::vector<std::string>> SqliteMetadataStore::list_attached_user_policies(std::string_view account_id,
-                                                                                  std::string_view user) {
+Result<std::vector<std::string>> SqliteMetadataStore::list_attached_user_policies(
+    std::string_view account_id, std::string_view user) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
-  BERTH_ASSIGN_OR_RETURN(auto q, lease->prepare("SELECT policy_arn FROM user_attached_policies "
-                                                "WHERE account_id=?1 AND user_name=?2 ORDER BY policy_arn COLLATE BINARY"));
+  BERTH_ASSIGN_OR_RETURN(
+      auto q,
+      lease->prepare("SELECT policy_arn FROM user_attached_policies "
+                     "WHERE account_id=?1 AND user_name=?2 ORDER BY policy_arn COLLATE BINARY"));
   q.bind(1, account_id).bind(2, user);
   return q.collect<std::string>([](const Statement& row) { return row.text(0); });
 }
@@ -111,8 +125,9 @@ Result<std::vector<std::string>> SqliteMetadataStore::list_attached_user_policie
 Status SqliteMetadataStore::attach_user_policy(std::string_view account_id, std::string_view user,
                                                std::string_view arn) {
   return pool_->write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(auto i, c.prepare("INSERT INTO user_attached_policies (account_id, user_name, policy_arn) "
-                                             "VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"));
+    BERTH_ASSIGN_OR_RETURN(
+        auto i, c.prepare("INSERT INTO user_attached_policies (account_id, user_name, policy_arn) "
+                          "VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"));
     return i.bind(1, account_id).bind(2, user).bind(3, arn).run();
   });
 }
@@ -120,8 +135,9 @@ Status SqliteMetadataStore::attach_user_policy(std::string_view account_id, std:
 Status SqliteMetadataStore::detach_user_policy(std::string_view account_id, std::string_view user,
                                                std::string_view arn) {
   return pool_->write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM user_attached_policies WHERE account_id=?1 AND user_name=?2 "
-                                             "AND policy_arn=?3"));
+    BERTH_ASSIGN_OR_RETURN(
+        auto d, c.prepare("DELETE FROM user_attached_policies WHERE account_id=?1 AND user_name=?2 "
+                          "AND policy_arn=?3"));
     BERTH_RETURN_IF_ERROR(d.bind(1, account_id).bind(2, user).bind(3, arn).run());
     if (c.changes() == 0) return error(Code::kNotFound, "policy not attached");
     return Status::ok();

@@ -11,9 +11,13 @@ using sqlite::Statement;
 using sqlite_meta::kRepoColumns;
 using sqlite_meta::read_repo;
 
-Result<std::vector<std::pair<std::string, std::string>>> SqliteMetadataStore::get_resource_tags(RepositoryId repo) {
+Result<std::vector<std::pair<std::string, std::string>>> SqliteMetadataStore::get_resource_tags(
+    RepositoryId repo) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
-  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT key, value FROM resource_tags WHERE repo_id=?1 ORDER BY key COLLATE BINARY"));
+  BERTH_ASSIGN_OR_RETURN(
+      auto s,
+      lease->prepare(
+          "SELECT key, value FROM resource_tags WHERE repo_id=?1 ORDER BY key COLLATE BINARY"));
   s.bind(1, repo);
   std::vector<std::pair<std::string, std::string>> out;
   while (true) {
@@ -24,11 +28,12 @@ Result<std::vector<std::pair<std::string, std::string>>> SqliteMetadataStore::ge
   return out;
 }
 
-Result<std::vector<RepositoryRecord>> SqliteMetadataStore::repositories_with_resource_tag(std::string_view key,
-                                                                                         std::string_view value) {
+Result<std::vector<RepositoryRecord>> SqliteMetadataStore::repositories_with_resource_tag(
+    std::string_view key, std::string_view value) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   static const std::string sql = fmt::format(
-      "SELECT {} FROM repositories WHERE id IN (SELECT repo_id FROM resource_tags WHERE key=?1 AND value=?2) "
+      "SELECT {} FROM repositories WHERE id IN (SELECT repo_id FROM resource_tags WHERE key=?1 AND "
+      "value=?2) "
       "ORDER BY account_id COLLATE BINARY, name COLLATE BINARY",
       kRepoColumns);
   BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
@@ -36,14 +41,18 @@ Result<std::vector<RepositoryRecord>> SqliteMetadataStore::repositories_with_res
   return s.collect<RepositoryRecord>([](const Statement& row) { return read_repo(row); });
 }
 
-Status SqliteMetadataStore::set_resource_tags(RepositoryId repo,
-                                              const std::vector<std::pair<std::string, std::string>>& tags) {
+Status SqliteMetadataStore::set_resource_tags(
+    RepositoryId repo, const std::vector<std::pair<std::string, std::string>>& tags) {
   return pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM resource_tags WHERE repo_id=?1"));
     BERTH_RETURN_IF_ERROR(d.bind(1, repo).run());
     for (const auto& [k, v] : tags) {
-      BERTH_ASSIGN_OR_RETURN(auto i, c.prepare("INSERT OR REPLACE INTO resource_tags (repo_id, key, value) VALUES (?1,?2,?3)"));
-      BERTH_RETURN_IF_ERROR(i.bind(1, repo).bind(2, std::string_view(k)).bind(3, std::string_view(v)).run());
+      BERTH_ASSIGN_OR_RETURN(
+          auto i,
+          c.prepare(
+              "INSERT OR REPLACE INTO resource_tags (repo_id, key, value) VALUES (?1,?2,?3)"));
+      BERTH_RETURN_IF_ERROR(
+          i.bind(1, repo).bind(2, std::string_view(k)).bind(3, std::string_view(v)).run());
     }
     return Status::ok();
   });

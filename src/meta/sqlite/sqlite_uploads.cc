@@ -13,25 +13,33 @@ using sqlite_meta::pending_deletion;
 namespace {
 
 Status end_blob_write_in(Connection& c, const Digest& digest) {
-  BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("UPDATE blob_writes SET writers=writers-1 WHERE digest=?1"));
+  BERTH_ASSIGN_OR_RETURN(auto s,
+                         c.prepare("UPDATE blob_writes SET writers=writers-1 WHERE digest=?1"));
   BERTH_RETURN_IF_ERROR(s.bind(1, std::string_view(digest.str())).run());
-  BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM blob_writes WHERE digest=?1 AND writers<=0"));
+  BERTH_ASSIGN_OR_RETURN(auto d,
+                         c.prepare("DELETE FROM blob_writes WHERE digest=?1 AND writers<=0"));
   return d.bind(1, std::string_view(digest.str())).run();
 }
 
 }  // namespace
 
 Status SqliteMetadataStore::create_upload(const UploadRecord& upload) {
-  return pool_->write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(
-        auto s, c.prepare("INSERT INTO uploads (id, repo_id, started_at) VALUES (?1, ?2, ?3)"));
-    return s.bind(1, std::string_view(upload.id)).bind(2, upload.repository).bind(3, upload.started_at).run();
-  }, Pool::Commit::kVisible);
+  return pool_->write(
+      [&](Connection& c) -> Status {
+        BERTH_ASSIGN_OR_RETURN(
+            auto s, c.prepare("INSERT INTO uploads (id, repo_id, started_at) VALUES (?1, ?2, ?3)"));
+        return s.bind(1, std::string_view(upload.id))
+            .bind(2, upload.repository)
+            .bind(3, upload.started_at)
+            .run();
+      },
+      Pool::Commit::kVisible);
 }
 
 Result<UploadRecord> SqliteMetadataStore::get_upload(std::string_view id) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
-  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT repo_id, started_at FROM uploads WHERE id=?1"));
+  BERTH_ASSIGN_OR_RETURN(auto s,
+                         lease->prepare("SELECT repo_id, started_at FROM uploads WHERE id=?1"));
   s.bind(1, id);
   BERTH_ASSIGN_OR_RETURN(bool row, s.step());
   if (!row) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
@@ -39,34 +47,40 @@ Result<UploadRecord> SqliteMetadataStore::get_upload(std::string_view id) {
 }
 
 Status SqliteMetadataStore::delete_upload(std::string_view id) {
-  return pool_->write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM uploads WHERE id=?1"));
-    return s.bind(1, id).run();
-  }, Pool::Commit::kVisible);
+  return pool_->write(
+      [&](Connection& c) -> Status {
+        BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM uploads WHERE id=?1"));
+        return s.bind(1, id).run();
+      },
+      Pool::Commit::kVisible);
 }
 
-Status SqliteMetadataStore::acquire_upload_lease(std::string_view id, std::string_view holder, int64_t now,
-                                                 int64_t until) {
-  return pool_->write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(
-        auto s, c.prepare("UPDATE uploads SET lease_holder=?2, lease_until=?4 WHERE id=?1 AND "
-                          "(lease_holder IS NULL OR lease_holder=?2 OR lease_until<?3)"));
-    BERTH_RETURN_IF_ERROR(s.bind(1, id).bind(2, holder).bind(3, now).bind(4, until).run());
-    if (c.changes() == 1) return Status::ok();
-    BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT 1 FROM uploads WHERE id=?1"));
-    q.bind(1, id);
-    BERTH_ASSIGN_OR_RETURN(bool exists, q.step());
-    if (!exists) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
-    return error(Code::kBlobUploadInvalid, "another request is writing to this upload");
-  }, Pool::Commit::kVisible);
+Status SqliteMetadataStore::acquire_upload_lease(std::string_view id, std::string_view holder,
+                                                 int64_t now, int64_t until) {
+  return pool_->write(
+      [&](Connection& c) -> Status {
+        BERTH_ASSIGN_OR_RETURN(
+            auto s, c.prepare("UPDATE uploads SET lease_holder=?2, lease_until=?4 WHERE id=?1 AND "
+                              "(lease_holder IS NULL OR lease_holder=?2 OR lease_until<?3)"));
+        BERTH_RETURN_IF_ERROR(s.bind(1, id).bind(2, holder).bind(3, now).bind(4, until).run());
+        if (c.changes() == 1) return Status::ok();
+        BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT 1 FROM uploads WHERE id=?1"));
+        q.bind(1, id);
+        BERTH_ASSIGN_OR_RETURN(bool exists, q.step());
+        if (!exists) return error(Code::kBlobUploadUnknown, "blob upload unknown to registry");
+        return error(Code::kBlobUploadInvalid, "another request is writing to this upload");
+      },
+      Pool::Commit::kVisible);
 }
 
 Status SqliteMetadataStore::release_upload_lease(std::string_view id, std::string_view holder) {
-  return pool_->write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(
-        auto s, c.prepare("UPDATE uploads SET lease_holder=NULL, lease_until=0 WHERE id=?1 AND lease_holder=?2"));
-    return s.bind(1, id).bind(2, holder).run();
-  }, Pool::Commit::kVisible);
+  return pool_->write(
+      [&](Connection& c) -> Status {
+        BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("UPDATE uploads SET lease_holder=NULL, "
+                                                 "lease_until=0 WHERE id=?1 AND lease_holder=?2"));
+        return s.bind(1, id).bind(2, holder).run();
+      },
+      Pool::Commit::kVisible);
 }
 
 Result<std::vector<UploadRecord>> SqliteMetadataStore::uploads_started_before(int64_t when) {
@@ -74,23 +88,30 @@ Result<std::vector<UploadRecord>> SqliteMetadataStore::uploads_started_before(in
   BERTH_ASSIGN_OR_RETURN(
       auto s, lease->prepare("SELECT id, repo_id, started_at FROM uploads WHERE started_at<?1"));
   s.bind(1, when);
-  return s.collect<UploadRecord>(
-      [](const Statement& row) { return UploadRecord{row.text(0), row.int64(1), row.int64(2)}; });
+  return s.collect<UploadRecord>([](const Statement& row) {
+    return UploadRecord{row.text(0), row.int64(1), row.int64(2)};
+  });
 }
 
 Status SqliteMetadataStore::begin_blob_write(const Digest& digest, int64_t now) {
-  return pool_->write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(bool pending, pending_deletion(c, digest.str()));
-    if (pending) return error(Code::kUnavailable, "the blob is being garbage collected; retry the upload");
-    BERTH_ASSIGN_OR_RETURN(
-        auto s, c.prepare("INSERT INTO blob_writes (digest, writers, started_at) VALUES (?1, 1, ?2) "
-                          "ON CONFLICT (digest) DO UPDATE SET writers=writers+1, started_at=excluded.started_at"));
-    return s.bind(1, std::string_view(digest.str())).bind(2, now).run();
-  }, Pool::Commit::kVisible);
+  return pool_->write(
+      [&](Connection& c) -> Status {
+        BERTH_ASSIGN_OR_RETURN(bool pending, pending_deletion(c, digest.str()));
+        if (pending)
+          return error(Code::kUnavailable, "the blob is being garbage collected; retry the upload");
+        BERTH_ASSIGN_OR_RETURN(
+            auto s,
+            c.prepare("INSERT INTO blob_writes (digest, writers, started_at) VALUES (?1, 1, ?2) "
+                      "ON CONFLICT (digest) DO UPDATE SET writers=writers+1, "
+                      "started_at=excluded.started_at"));
+        return s.bind(1, std::string_view(digest.str())).bind(2, now).run();
+      },
+      Pool::Commit::kVisible);
 }
 
 Status SqliteMetadataStore::end_blob_write(const Digest& digest) {
-  return pool_->write([&](Connection& c) { return end_blob_write_in(c, digest); }, Pool::Commit::kVisible);
+  return pool_->write([&](Connection& c) { return end_blob_write_in(c, digest); },
+                      Pool::Commit::kVisible);
 }
 
 Status SqliteMetadataStore::complete_upload(RepositoryId repo, const Digest& digest, int64_t size,

@@ -4,23 +4,29 @@
 namespace berth {
 using sqlite::Statement;
 
-Result<std::vector<RepositoryUsage>> SqliteMetadataStore::repository_usage(std::string_view account_id) {
+Result<std::vector<RepositoryUsage>> SqliteMetadataStore::repository_usage(
+    std::string_view account_id) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   BERTH_ASSIGN_OR_RETURN(
-      auto s, lease->prepare("SELECT r.name, COALESCE((SELECT SUM(size) FROM blob_links b WHERE b.repo_id=r.id), 0) + "
-                             "COALESCE((SELECT SUM(length(bytes)) FROM manifests m WHERE m.repo_id=r.id), 0) "
-                             "FROM repositories r WHERE r.account_id=?1 ORDER BY r.name COLLATE BINARY"));
+      auto s,
+      lease->prepare(
+          "SELECT r.name, COALESCE((SELECT SUM(size) FROM blob_links b WHERE b.repo_id=r.id), 0) + "
+          "COALESCE((SELECT SUM(length(bytes)) FROM manifests m WHERE m.repo_id=r.id), 0) "
+          "FROM repositories r WHERE r.account_id=?1 ORDER BY r.name COLLATE BINARY"));
   s.bind(1, account_id);
-  return s.collect<RepositoryUsage>(
-      [](const Statement& row) { return RepositoryUsage{row.text(0), row.int64(1)}; });
+  return s.collect<RepositoryUsage>([](const Statement& row) {
+    return RepositoryUsage{row.text(0), row.int64(1)};
+  });
 }
 
 Result<int64_t> SqliteMetadataStore::account_usage(std::string_view account_id) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   BERTH_ASSIGN_OR_RETURN(
-      auto s, lease->prepare("SELECT COALESCE((SELECT SUM(size) FROM (SELECT DISTINCT b.digest, b.size FROM blob_links b "
+      auto s, lease->prepare("SELECT COALESCE((SELECT SUM(size) FROM (SELECT DISTINCT b.digest, "
+                             "b.size FROM blob_links b "
                              "JOIN repositories r ON r.id=b.repo_id WHERE r.account_id=?1)), 0) + "
-                             "COALESCE((SELECT SUM(n) FROM (SELECT DISTINCT m.digest, length(m.bytes) AS n FROM manifests m "
+                             "COALESCE((SELECT SUM(n) FROM (SELECT DISTINCT m.digest, "
+                             "length(m.bytes) AS n FROM manifests m "
                              "JOIN repositories r ON r.id=m.repo_id WHERE r.account_id=?1)), 0)"));
   s.bind(1, account_id);
   BERTH_ASSIGN_OR_RETURN(bool row, s.step());

@@ -22,18 +22,21 @@ SigV4Request signed_ecr_request() {
   SigV4Request request;
   request.method = "POST";
   request.raw_path = "/";
-  const std::string body = R"({"repositoryName": "team/api", "maxResults": 100, "filter": {"tagStatus": "TAGGED"}})";
+  const std::string body =
+      R"({"repositoryName": "team/api", "maxResults": 100, "filter": {"tagStatus": "TAGGED"}})";
   request.headers = {
       {"Host", "127.0.0.1:5000"},
       {"Accept-Encoding", "identity"},
       {"X-Amz-Target", "AmazonEC2ContainerRegistry_V20150921.DescribeImages"},
       {"Content-Type", "application/x-amz-json-1.1"},
-      {"User-Agent", "aws-cli/2.13.0 Python/3.11.4 Linux/6.1.0 exe/x86_64.debian.12 prompt/off "
-                     "command/ecr.describe-images"},
+      {"User-Agent",
+       "aws-cli/2.13.0 Python/3.11.4 Linux/6.1.0 exe/x86_64.debian.12 prompt/off "
+       "command/ecr.describe-images"},
       {"Content-Length", std::to_string(body.size())},
   };
   request.payload_sha256 = berth::auth::sha256_hex(body);
-  auto authz = berth::auth::sign_request(request, {kAccessKeyId, kSecret}, "us-east-1", "ecr", kNow);
+  auto authz =
+      berth::auth::sign_request(request, {kAccessKeyId, kSecret}, "us-east-1", "ecr", kNow);
   if (!authz.is_ok()) request.headers.clear();  // verify then fails and the bench reports it
   return request;
 }
@@ -87,8 +90,8 @@ void BM_ParseBasicAuthorization(benchmark::State& state) {
   berth::auth::TokenKey key{};
   berth::auth::TokenClaims claims{"000000000000", kAccessKeyId, "admin", kNow,
                                   kNow + berth::auth::kRegistryTokenLifetimeSeconds};
-  const std::string header =
-      "Basic " + berth::auth::ecr_authorization_token(berth::auth::issue_registry_token(claims, key));
+  const std::string header = "Basic " + berth::auth::ecr_authorization_token(
+                                            berth::auth::issue_registry_token(claims, key));
   for (auto _ : state) {
     auto creds = berth::auth::parse_basic_authorization(header);
     benchmark::DoNotOptimize(creds);

@@ -11,7 +11,9 @@
 
 namespace {
 
-std::string digest_of(std::string_view seed) { return berth::Digest::of(seed).str(); }
+std::string digest_of(std::string_view seed) {
+  return berth::Digest::of(seed).str();
+}
 
 // An image manifest shaped like a typical buildkit push: config, 8 gzip
 // layers, top-level annotations.
@@ -35,8 +37,8 @@ std::string image_manifest() {
 // An index over 6 platforms plus 2 attestation manifests, as docker buildx
 // pushes by default.
 std::string image_index() {
-  static constexpr const char* kPlatforms[][2] = {{"amd64", ""}, {"arm64", "v8"}, {"arm", "v7"},
-                                                  {"ppc64le", ""}, {"s390x", ""}, {"386", ""}};
+  static constexpr const char* kPlatforms[][2] = {{"amd64", ""},   {"arm64", "v8"}, {"arm", "v7"},
+                                                  {"ppc64le", ""}, {"s390x", ""},   {"386", ""}};
   std::string entries;
   for (const auto& p : kPlatforms) {
     std::string variant = *p[1] ? fmt::format(R"(,"variant":"{}")", p[1]) : "";

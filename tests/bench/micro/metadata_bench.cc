@@ -88,7 +88,8 @@ void BM_GetManifestByTag(benchmark::State& state) {
   }
   std::vector<std::string> tags;
   tags.reserve(kTags);
-  for (int i = 0; i < kTags; ++i) tags.push_back(TagFixture::tag(static_cast<int>((i * 7919L) % kTags)));
+  for (int i = 0; i < kTags; ++i)
+    tags.push_back(TagFixture::tag(static_cast<int>((i * 7919L) % kTags)));
   size_t next = 0;
   for (auto _ : state) {
     auto got = f.store()->get_manifest_by_tag(f.repo(), tags[next]);

@@ -18,7 +18,8 @@ const char* kPush = R"({"Version":"2012-10-17","Statement":[
   {"Effect":"Allow","Action":["ecr:BatchCheckLayerAvailability","ecr:InitiateLayerUpload","ecr:UploadLayerPart",
      "ecr:CompleteLayerUpload","ecr:PutImage","ecr:BatchGetImage"],
    "Resource":"arn:aws:ecr:*:111111111111:repository/app/*"}]})";
-const char* kDeny = R"({"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"ecr:BatchDeleteImage",
+const char* kDeny =
+    R"({"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"ecr:BatchDeleteImage",
   "Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":["10.0.0.0/8","192.168.0.0/16"]}}}})";
 const char* kRepo = R"({"Version":"2012-10-17","Statement":[{"Sid":"Pull","Effect":"Allow",
   "Principal":{"AWS":["arn:aws:iam::222222222222:root","arn:aws:iam::111111111111:user/deploy"]},
@@ -43,7 +44,8 @@ void BM_PolicyEvaluateTypicalUser(benchmark::State& state) {
   const Document deny = parse(kDeny, Kind::kIdentity).value();
   const Document repo = parse(kRepo, Kind::kResource).value();
   PolicySet set;
-  set.identity = {&push, &deny, managed_policy("arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly")};
+  set.identity = {&push, &deny,
+                  managed_policy("arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly")};
   set.resource = &repo;
   const RequestContext r = typical_request();
   for (auto _ : state) benchmark::DoNotOptimize(evaluate(set, r));
