@@ -10,6 +10,8 @@ PYTHON=/usr/bin/python3   # Debian's own, with python3-pytest and python3-boto3
 
 echo "== layering (scripts/check-layers.sh)"
 scripts/check-layers.sh
+echo "== formatting (scripts/check-format.sh, clang-format-14)"
+scripts/check-format.sh
 
 echo "== build"
 # The micro-benchmarks are built (and run briefly in the benchmark smoke run) so they keep compiling.
