@@ -10,6 +10,8 @@ PYTHON=/usr/bin/python3   # Debian's own, with python3-pytest and python3-boto3
 
 echo "== layering (scripts/check-layers.sh)"
 scripts/check-layers.sh
+echo "== formatting (scripts/check-format.sh, clang-format-14)"
+scripts/check-format.sh
 
 echo "== build"
 # The micro-benchmarks are built (and run briefly in the benchmark smoke run) so they keep compiling.
@@ -53,8 +55,23 @@ if [ "${BERTH_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== unit tests under ASan/UBSan"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBERTH_SANITIZE=ON -DBERTH_WERROR=ON >/dev/null
   ninja -C build-asan -j"$JOBS" berth_unit_tests
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    build-asan/berth_unit_tests --gtest_brief=1
+  # Sharded over the cores (GoogleTest's GTEST_TOTAL_SHARDS/GTEST_SHARD_INDEX: every test runs
+  # in exactly one shard); every shard must pass, and each shard's output is printed.
+  shards=$JOBS
+  pids=()
+  for ((i = 0; i < shards; i++)); do
+    GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$i \
+      ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      build-asan/berth_unit_tests --gtest_brief=1 > "build-asan/unit-shard-$i.log" 2>&1 &
+    pids+=($!)
+  done
+  asan_failed=0
+  for ((i = 0; i < shards; i++)); do
+    wait "${pids[$i]}" || asan_failed=1
+    echo "-- shard $((i + 1)) of $shards"
+    cat "build-asan/unit-shard-$i.log"
+  done
+  [ "$asan_failed" = 0 ] || { echo "unit tests under ASan/UBSan failed" >&2; exit 1; }
 fi
 
 if [ "${BERTH_SKIP_FUZZ:-0}" != 1 ]; then
