@@ -224,6 +224,21 @@ Status authorize_metrics(const server::Exchange& ex, bool auth_enabled,
   return Status::ok();
 }
 
+// The registry-token check of the main listener, shared by /v2 and /metrics:
+// a token that identity accepts becomes the exchange's principal; a refused
+// one becomes its auth failure (logged by its cause, never the token); no
+// Authorization header at all leaves the exchange anonymous. Thread-safe as
+// identity is.
+void authenticate_with_registry_token(server::Exchange& ex, identity::IdentityService& identity) {
+  auto principal = identity.authenticate_registry(ex.header(http::field::authorization));
+  if (principal) {
+    ex.set_principal(*principal);
+  } else if (principal.status().code() != Code::kMissingAuthentication) {
+    ex.add_log_field("auth_error", principal.status().message());
+    ex.set_auth_failure(principal.take_status());
+  }
+}
+
 server::Response plain_response(const server::Exchange& ex, http::status status, std::string body) {
   server::Response res{status, ex.request().version()};
   res.set(http::field::content_type, "text/plain");
@@ -378,14 +393,7 @@ awaitable<void> App::Impl::handle(server::Exchange& ex) {
         ex.set_auth_failure(principal.take_status());
       }
     } else if (config.auth) {
-      auto principal =
-          stores.identity->authenticate_registry(ex.header(http::field::authorization));
-      if (principal) {
-        ex.set_principal(*principal);
-      } else if (principal.status().code() != Code::kMissingAuthentication) {
-        ex.add_log_field("auth_error", principal.status().message());
-        ex.set_auth_failure(principal.take_status());
-      }
+      authenticate_with_registry_token(ex, *stores.identity);
     }
     const bool upload = (ex.method() == http::verb::patch || ex.method() == http::verb::put ||
                          ex.method() == http::verb::post) &&
@@ -411,16 +419,7 @@ awaitable<void> App::Impl::handle(server::Exchange& ex) {
     co_return;
   }
   if (path == "/metrics" && is_read(ex)) {
-    if (config.auth) {
-      auto principal =
-          stores.identity->authenticate_registry(ex.header(http::field::authorization));
-      if (principal) {
-        ex.set_principal(*principal);
-      } else if (principal.status().code() != Code::kMissingAuthentication) {
-        ex.add_log_field("auth_error", principal.status().message());
-        ex.set_auth_failure(principal.take_status());
-      }
-    }
+    if (config.auth) authenticate_with_registry_token(ex, *stores.identity);
     Status allowed = authorize_metrics(ex, config.auth, config.account_id);
     if (allowed.code() == Code::kUnauthenticated) {
       server::Response res = plain_response(ex, http::status::unauthorized, "unauthorized\n");

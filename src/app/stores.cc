@@ -136,9 +136,7 @@ Result<MetadataStores> open_postgres(const Config& config, OpenMode mode) {
   // Readiness: the database answers and its schema is this berth's version.
   out.check = [pool = &meta->pool()]() -> Status {
     BERTH_ASSIGN_OR_RETURN(auto lease, pool->acquire());
-    BERTH_ASSIGN_OR_RETURN(auto q, lease->prepare("SELECT max(version) FROM schema_version"));
-    BERTH_ASSIGN_OR_RETURN(bool row, q.step());
-    const int64_t version = row && !q.is_null(0) ? q.int64(0) : 0;
+    BERTH_ASSIGN_OR_RETURN(const int64_t version, pg_meta::schema_version(*lease));
     if (version != pg_meta::latest_schema_version()) {
       return error(Code::kFailedPrecondition,
                    fmt::format("schema version {}, this berth needs {}", version,

@@ -80,7 +80,8 @@ class Sizes:
     blob_reps: int           # (a)(b)(c) repetitions, distinct blobs; the median is reported
     wrk_seconds: int         # (d) per method
     wrk_connections: int     # (d)
-    images: int              # (e)
+    images: int              # (e) Python row
+    push_images: int         # (e) berth_loadgen row
     image_clients: int       # (e)
     tags: int                # (f)
     repos: int               # (f)
@@ -97,11 +98,11 @@ class Sizes:
 
 
 FULL = Sizes("full", blob_mib=256, blob_chunks=16, blob_reps=3, wrk_seconds=10, wrk_connections=64,
-             images=200, image_clients=8, tags=10_000, repos=2_000, populate_clients=16, page_size=100, list_reps=5,
+             images=200, push_images=2000, image_clients=8, tags=10_000, repos=2_000, populate_clients=16, page_size=100, list_reps=5,
              pull_clients=50, pull_layer_mib=4, openssl_seconds=3, loopback_seconds=2.0, dd_mib=256,
              micro_min_time=0.5, run_seconds=3600)
 SMOKE = Sizes("smoke", blob_mib=4, blob_chunks=16, blob_reps=2, wrk_seconds=2, wrk_connections=64,
-              images=20, image_clients=8, tags=100, repos=20, populate_clients=8, page_size=10, list_reps=2,
+              images=20, push_images=40, image_clients=8, tags=100, repos=20, populate_clients=8, page_size=10, list_reps=2,
               pull_clients=5, pull_layer_mib=1, openssl_seconds=1, loopback_seconds=1.0, dd_mib=32,
               micro_min_time=0.01, run_seconds=600)
 
@@ -883,7 +884,44 @@ def client_cpu():
 
 
 def image_push(t: Target, p: Payloads, sizes: Sizes) -> dict:
-    """(e) `images` images (a unique 1 KiB layer, a config, a manifest) by `image_clients` parallel
+    """(e) `push_images` images (a unique 1 KiB layer, a config, a manifest) by berth_loadgen on
+    `image_clients` keep-alive connections, each blob as POST + PUT ?digest= with the body on both
+    servers, as the Python row and docker and containerd do (berth_loadgen --single-post 1 would
+    send one POST ?digest= instead; the row keeps today's protocol). The images are made before the clock starts; the figure is the
+    server's, with the client's CPU beside it. An untimed check reads back the tag count and the
+    first image's manifest."""
+    if LOADGEN is None:
+        raise WorkloadFailure("no berth_loadgen binary (--loadgen)")
+    repo = "bench/pushes"
+    env = dict(os.environ, BENCH_AUTHORIZATION=t.authorization())
+    cmd = [str(LOADGEN), "--mode", "push", "--port", str(t.server.port), "--repo", repo,
+           "--images", str(sizes.push_images), "--tag-prefix", "img-",
+           "--single-post", "0",
+           "--connections", str(sizes.image_clients), "--threads", "2", "--seconds", "300"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
+    m = re.search(r"^BENCH_RESULT (\{.*\})$", proc.stdout, re.M)
+    if proc.returncode != 0 or not m:
+        raise WorkloadFailure(f"berth_loadgen push exited with {proc.returncode}: {proc.stdout[-500:]} "
+                              f"{proc.stderr[-500:]}")
+    w = json.loads(m.group(1))
+    errors = {k: v for k, v in w.items() if k.startswith("errors_") and v}
+    if errors or w["unfinished"] or w["images"] != sizes.push_images:
+        raise WorkloadFailure(f"berth_loadgen push to {repo}: {w['images']} of {sizes.push_images} images pushed, "
+                              f"errors {errors}; {proc.stderr.strip()[-300:]}")
+    c = t.client()
+    tags = c.call("GET", f"/v2/{repo}/tags/list", (200,)).json().get("tags") or []
+    expect_equal(f"GET /v2/{repo}/tags/list: tag count", sizes.push_images, len(set(tags)))
+    r = c.call("GET", f"/v2/{repo}/manifests/{w['first_tag']}", (200,), headers={"Accept": MANIFEST_ACCEPT})
+    expect_equal(f"GET /v2/{repo}/manifests/{w['first_tag']}: body digest", w["first_manifest_digest"],
+                 sha256_digest(r.content))
+    c.close()
+    return {"images_s": w["images_s"], "seconds": w["duration_us"] / 1e6, "client_cpu_pct": w["client_cpu_pct"],
+            "p50_ms": w["latency_p50_us"] / 1e3, "p99_ms": w["latency_p99_us"] / 1e3,
+            "raw": w}
+
+
+def image_push_python(t: Target, p: Payloads, sizes: Sizes) -> dict:
+    """(e, secondary) `images` images (a unique 1 KiB layer, a config, a manifest) by `image_clients` parallel
     keep-alive clients, each blob as POST + PUT ?digest= (what docker and containerd send)."""
     images = p.small_images()
     with client_cpu() as cpu:
@@ -1029,7 +1067,8 @@ WORKLOADS: list[tuple[str, Callable[[Target, Payloads, Sizes], dict]]] = [
     ("manifest_get", manifest_requests("GET", "wrk")),              # (d)
     ("manifest_head", manifest_requests("HEAD", "loadgen")),        # (d)
     ("manifest_get_loadgen", manifest_requests("GET", "loadgen")),  # (d) the two tools, compared
-    ("image_push", image_push),                                     # (e)
+    ("image_push", image_push),                                     # (e) berth_loadgen
+    ("image_push_python", image_push_python),                       # (e) the Python client, as before
     ("tag_listing", tag_listing),                                   # (f)
     ("catalog_listing", catalog_listing),                           # (f)
     ("concurrent_pull", concurrent_pull),                           # (g)
@@ -1088,8 +1127,11 @@ TABLE: list[tuple[str, str, str, str, str]] = [
     ("manifest_head", "cpu_us_per_request", "(h) server CPU per manifest HEAD", "us", "lower"),
     ("manifest_get_loadgen", "requests_s", "(d) manifest GET by tag (loadgen)", "req/s", "higher"),
     ("manifest_get_loadgen", "p99_ms", "(d) manifest GET p99 (loadgen)", "ms", "lower"),
-    ("image_push", "images_s", "(e) small image push, parallel", "images/s", "higher"),
-    ("image_push", "client_cpu_pct", "(e)   harness CPU during it", "% core", "info"),
+    ("image_push", "images_s", "(e) small image push, parallel (loadgen)", "images/s", "higher"),
+    ("image_push", "p50_ms", "(e)   per-image p50 (loadgen)", "ms", "lower"),
+    ("image_push", "client_cpu_pct", "(e)   loadgen CPU during it", "% core", "info"),
+    ("image_push_python", "images_s", "(e) small image push, parallel (Python client)", "images/s", "higher"),
+    ("image_push_python", "client_cpu_pct", "(e)   harness CPU during it", "% core", "info"),
     ("tag_listing", "tag_puts_s", "(f) tag PUT (populate)", "tags/s", "higher"),
     ("tag_listing", "full_list_ms", "(f) tag list, full", "ms", "lower"),
     ("tag_listing", "paged_walk_ms", "(f) tag list, n={n} pages", "ms", "lower"),
@@ -1177,7 +1219,10 @@ def notes(results: dict, targets: list[Target], sizes: Sizes) -> list[str]:
     out.append("berth fsyncs every blob and commits metadata with SQLite synchronous=FULL; Distribution's "
                "filesystem driver never fsyncs: push figures include that durability cost")
     out.append("berth checks a registry token on every /v2 request; Distribution runs without auth")
-    for workload in ("image_push", "tag_listing", "catalog_listing", "concurrent_pull"):
+    if results.get("image_push"):
+        out.append("(e) loadgen: a C++ client (berth_loadgen --mode push), each blob as POST + PUT ?digest= on "
+                   "both servers; the Python row below it is the same workload through requests")
+    for workload in ("image_push_python", "tag_listing", "catalog_listing", "concurrent_pull"):
         for name, f in results.get(workload, {}).items():
             pct = f.get("client_cpu_pct", f.get("populate_client_cpu_pct"))
             if pct is not None and pct >= 85:

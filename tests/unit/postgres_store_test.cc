@@ -104,7 +104,20 @@ TEST_F(PostgresDatabaseTest, ANewDatabaseGetsTheLatestVersionAndANewerOneIsRefus
     EXPECT_EQ(report.from, pg_meta::latest_schema_version());
     EXPECT_EQ(report.to, pg_meta::latest_schema_version());
   }
-  ASSERT_TRUE(db_->exec("UPDATE schema_version SET version=99").is_ok());
+  {
+    // The shared query (migrate and the readiness probe) reads what migrate wrote.
+    auto pool = pg::Pool::open(db_->options());
+    ASSERT_TRUE(pool.is_ok());
+    auto lease = (*pool)->acquire();
+    ASSERT_TRUE(lease.is_ok());
+    auto version = pg_meta::schema_version(**lease);
+    ASSERT_TRUE(version.is_ok()) << version.status().to_string();
+    EXPECT_EQ(*version, pg_meta::latest_schema_version());
+    ASSERT_TRUE(db_->exec("UPDATE schema_version SET version=99").is_ok());
+    version = pg_meta::schema_version(**lease);
+    ASSERT_TRUE(version.is_ok()) << version.status().to_string();
+    EXPECT_EQ(*version, 99);
+  }
   auto newer = PostgresMetadataStore::open(db_->options());
   ASSERT_FALSE(newer.is_ok());
   EXPECT_EQ(newer.status().code(), Code::kFailedPrecondition);

@@ -183,9 +183,7 @@ Result<int64_t> read_version(Connection& c) {
   BERTH_RETURN_IF_ERROR(c.exec(kLock));
   BERTH_RETURN_IF_ERROR(
       c.exec("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)"));
-  BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT max(version) FROM schema_version"));
-  BERTH_ASSIGN_OR_RETURN(bool row, q.step());
-  return row && !q.is_null(0) ? q.int64(0) : int64_t{0};
+  return schema_version(c);
 }
 
 Status set_version(Connection& c, int64_t version) {
@@ -195,6 +193,12 @@ Status set_version(Connection& c, int64_t version) {
 }
 
 }  // namespace
+
+Result<int64_t> schema_version(Connection& c) {
+  BERTH_ASSIGN_OR_RETURN(auto q, c.prepare("SELECT max(version) FROM schema_version"));
+  BERTH_ASSIGN_OR_RETURN(bool row, q.step());
+  return row && !q.is_null(0) ? q.int64(0) : int64_t{0};
+}
 
 int64_t latest_schema_version() {
   return static_cast<int64_t>(std::size(kMigrations));

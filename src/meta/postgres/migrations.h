@@ -21,6 +21,12 @@ namespace berth::pg_meta {
 // The version this binary writes: the number of migrations.
 int64_t latest_schema_version();
 
+// The database's schema version as `schema_version` records it: 0 when the
+// table is empty. The one query for it, shared by migrate() and the
+// readiness probe; an error when the table is missing or the query fails.
+// Thread-safe as `c` is (one connection, one caller at a time).
+Result<int64_t> schema_version(pg::Connection& c);
+
 struct MigrationReport {
   int64_t from = 0;  // the version found (0: a new, empty database)
   int64_t to = 0;    // the version left
