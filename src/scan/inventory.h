@@ -12,6 +12,7 @@
 
 namespace berth::scan {
 
+// Not thread-safe: one reader per scan, used by one thread at a time.
 class InventoryReader {
  public:
   InventoryReader();
@@ -21,11 +22,13 @@ class InventoryReader {
 
   // Reads the next layer (base first). kUnsupported when the blob is not a
   // tar archive (the scan then ends UNSUPPORTED_IMAGE with that reason);
-  // kInternal when the store fails to read it.
+  // kInternal when the store fails to read it; kUnsupported too when a kept
+  // file is over 64 MiB. A layer that fails leaves the reader as it was.
   Status add_layer(BlobReader& layer);
 
   // The packages and OS the layers add up to. An image without a package
-  // database has no packages; without os-release, no os.
+  // database has no packages; without os-release, no os. kUnsupported when a
+  // package database is not one (the reason names its path).
   Result<Inventory> finish();
 
  private:
