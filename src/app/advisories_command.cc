@@ -365,13 +365,13 @@ std::function<int()> add_advisories_command(CLI::App& cli) {
   auto args = std::make_shared<Args>();
   auto* cmd = cli.add_subcommand("advisories", "Vulnerability advisories for image scanning");
   cmd->require_subcommand(1);
-  auto* import = cmd->add_subcommand(
+  auto* import_cmd = cmd->add_subcommand(
       "import",
       "Import advisory files, directories or zip archives as one atomic import (safe while "
       "berth serves)");
-  import->add_option("-c,--config", args->config_file, "YAML configuration file");
-  import->add_option("--data-dir", args->data_dir, "Data directory");
-  import->add_option("paths", args->paths, "Files, directories or zip archives")->required();
+  import_cmd->add_option("-c,--config", args->config_file, "YAML configuration file");
+  import_cmd->add_option("--data-dir", args->data_dir, "Data directory");
+  import_cmd->add_option("paths", args->paths, "Files, directories or zip archives")->required();
   auto* status = cmd->add_subcommand("status", "Show the latest advisory import");
   status->add_option("-c,--config", args->config_file, "YAML configuration file");
   status->add_option("--data-dir", args->data_dir, "Data directory");
@@ -379,13 +379,13 @@ std::function<int()> add_advisories_command(CLI::App& cli) {
   return [=]() -> int {
     if (!cmd->parsed()) return -1;
     log::set_level("warn");
-    const char* name = import->parsed() ? "import" : "status";
+    const char* name = import_cmd->parsed() ? "import" : "status";
     auto loaded = operator_config(args->config_file, args->data_dir);
     if (!loaded) {
       std::cerr << "berth advisories " << name << ": " << loaded.status().message() << "\n";
       return 2;
     }
-    if (import->parsed()) return run_import(*loaded, args->paths);
+    if (import_cmd->parsed()) return run_import(*loaded, args->paths);
     return run_status(*loaded, args->json);
   };
 }
