@@ -55,8 +55,10 @@ def alpine_counts(path: Path) -> tuple[int, int]:
 def osv_counts(path: Path) -> tuple[int, int]:
     """(advisories, affected) of one OSV record: one advisory; an entry per ECOSYSTEM range
     interval (each "introduced" opens one) of each affected package, or one for a package given
-    by its list of versions alone."""
+    by its list of versions alone; nothing for a withdrawn record."""
     doc = json.loads(path.read_text())
+    if doc.get("withdrawn"):
+        return 0, 0   # a withdrawn record names nothing
     affected = 0
     for entry in doc.get("affected", []):
         ranges = [r for r in entry.get("ranges", []) if r.get("type") == "ECOSYSTEM" and "events" in r]
