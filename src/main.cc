@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "app/admin.h"
+#include "app/advisories_command.h"
 #include "app/app.h"
 #include "app/config.h"
 #include "app/gc_command.h"
@@ -234,11 +235,13 @@ int main(int argc, char** argv) {
   auto run_gc = berth::app::add_gc_command(cli);
   auto run_scrub = berth::app::add_scrub_command(cli);
   auto run_migrate = berth::app::add_migrate_command(cli);
+  auto run_advisories = berth::app::add_advisories_command(cli);
 
   CLI11_PARSE(cli, argc, argv);
   if (serve_cmd->parsed()) return serve(config_file, flags, durations, *serve_cmd);
   if (int rc = run_gc(); rc >= 0) return rc;
   if (int rc = run_scrub(); rc >= 0) return rc;
   if (int rc = run_migrate(); rc >= 0) return rc;
+  if (int rc = run_advisories(); rc >= 0) return rc;
   return run_admin();
 }

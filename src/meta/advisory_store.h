@@ -32,6 +32,11 @@ class AdvisoryStore {
   // Stores `advisories` as one import, in one transaction: either all of it
   // is visible afterwards or (on any failure) none of it. An advisory with
   // the same (id, ecosystem, package) as a stored one replaces it; others stay.
+  // The advisory's own fields (aliases, description, uri, severity, CVSS) are
+  // shared by its packages: the import's values replace the stored ones where
+  // they are given (not empty, not kUndefined), so a source that lacks them
+  // does not erase what another gave. An id, ecosystem or package that is
+  // empty fails the import (nothing stored).
   // Returns the new import's record (its version = the previous + 1).
   virtual Result<AdvisoryImportRecord> import_advisories(
       const std::vector<scan::Advisory>& advisories, int64_t produced_at_ms,

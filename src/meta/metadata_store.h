@@ -15,6 +15,7 @@
 //   ResourceTagStore  (meta/resource_tag_store.h)  ECR resource tags
 //   PolicyStore       (meta/policy_store.h)        repository, registry and user policies
 //   EventOutboxStore  (meta/event_outbox_store.h)  events waiting for webhooks
+//   AdvisoryStore     (meta/advisory_store.h)      imported vulnerability advisories
 // Identities are apart (meta/identity_store.h).
 //
 // Every method is thread-safe and atomic: it either happens whole or not at all.
@@ -32,6 +33,7 @@
 #include "core/digest.h"
 #include "core/records.h"
 #include "core/status.h"
+#include "meta/advisory_store.h"
 #include "meta/blob_link_store.h"
 #include "meta/event_outbox_store.h"
 #include "meta/gc_store.h"
@@ -54,7 +56,8 @@ class MetadataStore : public RepositoryStore,
                       public UsageStore,
                       public ResourceTagStore,
                       public PolicyStore,
-                      public EventOutboxStore {
+                      public EventOutboxStore,
+                      public AdvisoryStore {
  public:
   ~MetadataStore() override = default;
 };

@@ -2,6 +2,7 @@
 // one per role interface, for every MetadataStore implementation: one
 // INSTANTIATE line per suite and implementation.
 #include "metadata_store_conformance.h"
+#include "metadata_store_conformance_advisories.h"
 #include "metadata_store_conformance_blob_links.h"
 #include "metadata_store_conformance_events.h"
 #include "metadata_store_conformance_gc.h"
@@ -70,6 +71,9 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, EventOutboxStoreConformance,
 INSTANTIATE_TEST_SUITE_P(Sqlite, PolicyStoreConformance,
                          ::testing::ValuesIn(sqlite_factories<PolicyStore>()),
                          RoleFactory<PolicyStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, AdvisoryStoreConformance,
+                         ::testing::ValuesIn(sqlite_factories<AdvisoryStore>()),
+                         RoleFactory<AdvisoryStore>::Name);
 
 // PostgresMetadataStore plays every role in one class, each test on a fresh
 // database of the server BERTH_TEST_POSTGRES_DSN names (skipped without it).
@@ -127,6 +131,9 @@ INSTANTIATE_TEST_SUITE_P(Postgres, PolicyStoreConformance,
 INSTANTIATE_TEST_SUITE_P(Postgres, EventOutboxStoreConformance,
                          ::testing::ValuesIn(postgres_factories<EventOutboxStore>()),
                          RoleFactory<EventOutboxStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Postgres, AdvisoryStoreConformance,
+                         ::testing::ValuesIn(postgres_factories<AdvisoryStore>()),
+                         RoleFactory<AdvisoryStore>::Name);
 
 // SqliteMetadataStore specifics the interface leaves open.
 
@@ -453,6 +460,25 @@ TEST_F(SqliteMigrationTest, EveryEarlierVersionMigratesToTheLatestWithItsRows) {
     store->reset();
     EXPECT_EQ(schema_of(path), want_schema);
   }
+}
+
+TEST_F(SqliteMigrationTest, Version4GainsTheAdvisoryTablesAndKeepsItsRows) {
+  const std::string path = database_at(4, "v4.db");
+  insert_rows_of_version(path, 4, exec);
+  sqlite_meta::MigrationReport report;
+  auto store = SqliteMetadataStore::open(path, true, &report);
+  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+  EXPECT_EQ(report.from, 4);
+  EXPECT_EQ(report.to, sqlite_meta::latest_schema_version());
+  auto none = (*store)->latest_advisory_import();
+  ASSERT_TRUE(none.is_ok()) << none.status().to_string();
+  EXPECT_FALSE(none->has_value());
+  auto imported = (*store)->import_advisories(
+      {advisory("CVE-1", {affected_entry("Debian:12", "openssl", "3.0.1-1")})}, 1, "test", 2);
+  ASSERT_TRUE(imported.is_ok()) << imported.status().to_string();
+  EXPECT_EQ(imported->version, 1);
+  EXPECT_EQ((*store)->advisories_for("Debian:12", {"openssl"})->size(), 1u);
+  EXPECT_TRUE((*store)->get_repository("111111111111", "old").is_ok());
 }
 
 TEST_F(SqliteMigrationTest, MigratingAgainChangesNothing) {

@@ -56,15 +56,16 @@ struct MetadataRoles {
   ResourceTagStore* resource_tags = nullptr;
   PolicyStore* policies = nullptr;
   EventOutboxStore* events = nullptr;
+  AdvisoryStore* advisories = nullptr;
 
   static MetadataRoles of(std::shared_ptr<MetadataStore> store) {
     MetadataStore* s = store.get();
-    return MetadataRoles{std::move(store), s, s, s, s, s, s, s, s, s, s};
+    return MetadataRoles{std::move(store), s, s, s, s, s, s, s, s, s, s, s};
   }
 
   bool complete() const {
     return owner && repositories && blob_links && uploads && manifests && lifecycle && gc &&
-           usage && resource_tags && policies && events;
+           usage && resource_tags && policies && events && advisories;
   }
 
   template <class Role>
@@ -87,6 +88,8 @@ struct MetadataRoles {
       return *resource_tags;
     else if constexpr (std::is_same_v<Role, PolicyStore>)
       return *policies;
+    else if constexpr (std::is_same_v<Role, AdvisoryStore>)
+      return *advisories;
     else
       return *events;
   }
@@ -241,6 +244,7 @@ using UsageStoreConformance = RoleConformance<UsageStore>;
 using ManifestStoreConformance = RoleConformance<ManifestStore>;
 using GcStoreConformance = RoleConformance<GcStore>;
 using EventOutboxStoreConformance = RoleConformance<EventOutboxStore>;
+using AdvisoryStoreConformance = RoleConformance<AdvisoryStore>;
 
 namespace gc_helpers {
 

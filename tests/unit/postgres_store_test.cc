@@ -127,6 +127,35 @@ TEST_F(PostgresDatabaseTest, ANewDatabaseGetsTheLatestVersionAndANewerOneIsRefus
       << newer.status().message();
 }
 
+TEST_F(PostgresDatabaseTest, Version4GainsTheAdvisoryTablesAndKeepsItsRows) {
+  {
+    auto pool = pg::Pool::open(db_->options());
+    ASSERT_TRUE(pool.is_ok());
+    auto v4 = pg_meta::migrate(**pool, "test", 4);
+    ASSERT_TRUE(v4.is_ok()) << v4.status().to_string();
+    ASSERT_EQ(v4->to, 4);
+  }
+  ASSERT_TRUE(db_->exec("INSERT INTO repositories (account_id, name, created_at) VALUES "
+                        "('111111111111', 'old', 1)")
+                  .is_ok());
+  pg_meta::MigrationReport report;
+  auto store = PostgresMetadataStore::open(db_->options(), &report);
+  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+  EXPECT_EQ(report.from, 4);
+  EXPECT_EQ(report.to, pg_meta::latest_schema_version());
+  auto none = (*store)->latest_advisory_import();
+  ASSERT_TRUE(none.is_ok()) << none.status().to_string();
+  EXPECT_FALSE(none->has_value());
+  scan::Advisory a;
+  a.id = "CVE-1";
+  a.affected.push_back(scan::AffectedPackage{"Debian:12", "openssl", "", "3.0.1-1", {}, false});
+  auto imported = (*store)->import_advisories({a}, 1, "test", 2);
+  ASSERT_TRUE(imported.is_ok()) << imported.status().to_string();
+  EXPECT_EQ(imported->version, 1);
+  EXPECT_EQ((*store)->advisories_for("Debian:12", {"openssl"})->size(), 1u);
+  EXPECT_TRUE((*store)->get_repository("111111111111", "old").is_ok());
+}
+
 TEST_F(PostgresDatabaseTest, Version1TimesBecomeMilliseconds) {
   {
     auto pool = pg::Pool::open(db_->options());

@@ -173,6 +173,42 @@ CREATE TABLE user_attached_policies (
   PRIMARY KEY (account_id, user_name, policy_arn)
 );
 )sql"},
+    // Imported vulnerability advisories (meta/advisory_store.h), as SQLite's version 5: one row
+    // per advisory id, its affected entries keyed by (id, ecosystem, package, seq) and found by
+    // (ecosystem, package), one row per import. Ids and names compare in byte order.
+    {"imported vulnerability advisories", R"sql(
+CREATE TABLE advisories (
+  id TEXT COLLATE "C" PRIMARY KEY CHECK (id <> ''),
+  aliases TEXT NOT NULL,
+  description TEXT NOT NULL,
+  uri TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  cvss_score DOUBLE PRECISION,
+  cvss_vector TEXT NOT NULL,
+  import_version BIGINT NOT NULL
+);
+CREATE TABLE advisory_affected (
+  advisory_id TEXT COLLATE "C" NOT NULL REFERENCES advisories(id) ON DELETE CASCADE,
+  ecosystem TEXT COLLATE "C" NOT NULL CHECK (ecosystem <> ''),
+  package TEXT COLLATE "C" NOT NULL CHECK (package <> ''),
+  seq BIGINT NOT NULL,
+  introduced TEXT NOT NULL,
+  fixed TEXT NOT NULL,
+  versions TEXT NOT NULL,
+  not_affected BIGINT NOT NULL,
+  import_version BIGINT NOT NULL,
+  PRIMARY KEY (advisory_id, ecosystem, package, seq)
+);
+CREATE INDEX advisory_affected_by_package ON advisory_affected (ecosystem, package);
+CREATE TABLE advisory_imports (
+  version BIGINT PRIMARY KEY,
+  produced_at_ms BIGINT NOT NULL,
+  imported_at_ms BIGINT NOT NULL,
+  sources TEXT NOT NULL,
+  advisories BIGINT NOT NULL,
+  affected BIGINT NOT NULL
+);
+)sql"},
 };
 
 // Serialises migrations of one database across processes (an arbitrary

@@ -121,6 +121,14 @@ class PostgresMetadataStore final : public MetadataStore {
                                                       size_t limit) override;
   Status mark_event_delivered(std::string_view webhook, int64_t sequence, int64_t when_ms) override;
 
+  // AdvisoryStore (postgres_advisories.cc)
+  Result<AdvisoryImportRecord> import_advisories(const std::vector<scan::Advisory>& advisories,
+                                                 int64_t produced_at_ms, std::string_view sources,
+                                                 int64_t now_ms) override;
+  Result<std::optional<AdvisoryImportRecord>> latest_advisory_import() override;
+  Result<std::vector<scan::Advisory>> advisories_for(
+      std::string_view ecosystem, const std::vector<std::string>& packages) override;
+
   // PolicyStore (postgres_policies.cc)
   Result<std::optional<std::string>> get_repository_policy(RepositoryId repo) override;
   Result<std::optional<std::string>> set_repository_policy(

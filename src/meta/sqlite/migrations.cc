@@ -181,6 +181,47 @@ CREATE TABLE IF NOT EXISTS user_attached_policies (
 )sql");
 }
 
+// Version 4 -> 5: imported vulnerability advisories (meta/advisory_store.h).
+// One row per advisory id; its affected entries keyed by (id, ecosystem,
+// package, seq) and found by (ecosystem, package); one row per import. The
+// CHECKs keep rows without a name out (an import naming none fails whole).
+// Plain SQL that PostgreSQL also speaks (BIGINT, DOUBLE PRECISION, COLLATE "C").
+Status advisory_tables(Connection& c) {
+  return c.exec(R"sql(
+CREATE TABLE IF NOT EXISTS advisories (
+  id TEXT PRIMARY KEY CHECK (id <> ''),
+  aliases TEXT NOT NULL,      -- JSON array of strings
+  description TEXT NOT NULL,
+  uri TEXT NOT NULL,
+  severity TEXT NOT NULL,     -- ECR's name: LOW, MEDIUM, ... UNDEFINED
+  cvss_score REAL,
+  cvss_vector TEXT NOT NULL,
+  import_version INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS advisory_affected (
+  advisory_id TEXT NOT NULL REFERENCES advisories(id) ON DELETE CASCADE,
+  ecosystem TEXT NOT NULL CHECK (ecosystem <> ''),
+  package TEXT NOT NULL CHECK (package <> ''),
+  seq INTEGER NOT NULL,
+  introduced TEXT NOT NULL,
+  fixed TEXT NOT NULL,
+  versions TEXT NOT NULL,     -- JSON array of strings
+  not_affected INTEGER NOT NULL,
+  import_version INTEGER NOT NULL,
+  PRIMARY KEY (advisory_id, ecosystem, package, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS advisory_affected_by_package ON advisory_affected (ecosystem, package);
+CREATE TABLE IF NOT EXISTS advisory_imports (
+  version INTEGER PRIMARY KEY,
+  produced_at_ms INTEGER NOT NULL,
+  imported_at_ms INTEGER NOT NULL,
+  sources TEXT NOT NULL,
+  advisories INTEGER NOT NULL,
+  affected INTEGER NOT NULL
+);
+)sql");
+}
+
 struct Migration {
   const char* what;
   Status (*apply)(Connection&);
@@ -192,6 +233,7 @@ constexpr Migration kMigrations[] = {
     {"push and pull times in milliseconds", push_and_pull_times_in_milliseconds},
     {"the event outbox", create_event_outbox},
     {"repository, registry and user policies", policy_tables},
+    {"imported vulnerability advisories", advisory_tables},
 };
 
 Result<bool> has_legacy_table(Connection& c) {

@@ -136,6 +136,14 @@ class SqliteMetadataStore final : public MetadataStore {
                                                       size_t limit) override;
   Status mark_event_delivered(std::string_view webhook, int64_t sequence, int64_t when_ms) override;
 
+  // AdvisoryStore (sqlite_advisories.cc)
+  Result<AdvisoryImportRecord> import_advisories(const std::vector<scan::Advisory>& advisories,
+                                                 int64_t produced_at_ms, std::string_view sources,
+                                                 int64_t now_ms) override;
+  Result<std::optional<AdvisoryImportRecord>> latest_advisory_import() override;
+  Result<std::vector<scan::Advisory>> advisories_for(
+      std::string_view ecosystem, const std::vector<std::string>& packages) override;
+
   sqlite::Pool& pool() { return *pool_; }
 
  private:
