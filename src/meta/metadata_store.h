@@ -15,6 +15,7 @@
 //   ResourceTagStore  (meta/resource_tag_store.h)  ECR resource tags
 //   PolicyStore       (meta/policy_store.h)        repository, registry and user policies
 //   EventOutboxStore  (meta/event_outbox_store.h)  events waiting for webhooks
+//   ScanStore         (meta/scan_store.h)          image scans, findings, inventories
 // Identities are apart (meta/identity_store.h).
 //
 // Every method is thread-safe and atomic: it either happens whole or not at all.
@@ -40,6 +41,7 @@
 #include "meta/policy_store.h"
 #include "meta/repository_store.h"
 #include "meta/resource_tag_store.h"
+#include "meta/scan_store.h"
 #include "meta/upload_store.h"
 #include "meta/usage_store.h"
 
@@ -54,7 +56,8 @@ class MetadataStore : public RepositoryStore,
                       public UsageStore,
                       public ResourceTagStore,
                       public PolicyStore,
-                      public EventOutboxStore {
+                      public EventOutboxStore,
+                      public ScanStore {
  public:
   ~MetadataStore() override = default;
 };

@@ -11,6 +11,7 @@
 #include "metadata_store_conformance_policies.h"
 #include "metadata_store_conformance_repositories.h"
 #include "metadata_store_conformance_resource_tags.h"
+#include "metadata_store_conformance_scans.h"
 #include "metadata_store_conformance_uploads.h"
 #include "metadata_store_conformance_usage.h"
 
@@ -70,6 +71,9 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, EventOutboxStoreConformance,
 INSTANTIATE_TEST_SUITE_P(Sqlite, PolicyStoreConformance,
                          ::testing::ValuesIn(sqlite_factories<PolicyStore>()),
                          RoleFactory<PolicyStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, ScanStoreConformance,
+                         ::testing::ValuesIn(sqlite_factories<ScanStore>()),
+                         RoleFactory<ScanStore>::Name);
 
 // PostgresMetadataStore plays every role in one class, each test on a fresh
 // database of the server BERTH_TEST_POSTGRES_DSN names (skipped without it).
@@ -127,6 +131,9 @@ INSTANTIATE_TEST_SUITE_P(Postgres, PolicyStoreConformance,
 INSTANTIATE_TEST_SUITE_P(Postgres, EventOutboxStoreConformance,
                          ::testing::ValuesIn(postgres_factories<EventOutboxStore>()),
                          RoleFactory<EventOutboxStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Postgres, ScanStoreConformance,
+                         ::testing::ValuesIn(postgres_factories<ScanStore>()),
+                         RoleFactory<ScanStore>::Name);
 
 // SqliteMetadataStore specifics the interface leaves open.
 

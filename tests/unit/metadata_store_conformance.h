@@ -27,6 +27,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -56,15 +57,16 @@ struct MetadataRoles {
   ResourceTagStore* resource_tags = nullptr;
   PolicyStore* policies = nullptr;
   EventOutboxStore* events = nullptr;
+  ScanStore* scans = nullptr;
 
   static MetadataRoles of(std::shared_ptr<MetadataStore> store) {
     MetadataStore* s = store.get();
-    return MetadataRoles{std::move(store), s, s, s, s, s, s, s, s, s, s};
+    return MetadataRoles{std::move(store), s, s, s, s, s, s, s, s, s, s, s};
   }
 
   bool complete() const {
     return owner && repositories && blob_links && uploads && manifests && lifecycle && gc &&
-           usage && resource_tags && policies && events;
+           usage && resource_tags && policies && events && scans;
   }
 
   template <class Role>
@@ -87,6 +89,8 @@ struct MetadataRoles {
       return *resource_tags;
     else if constexpr (std::is_same_v<Role, PolicyStore>)
       return *policies;
+    else if constexpr (std::is_same_v<Role, ScanStore>)
+      return *scans;
     else
       return *events;
   }
@@ -241,6 +245,7 @@ using UsageStoreConformance = RoleConformance<UsageStore>;
 using ManifestStoreConformance = RoleConformance<ManifestStore>;
 using GcStoreConformance = RoleConformance<GcStore>;
 using EventOutboxStoreConformance = RoleConformance<EventOutboxStore>;
+using ScanStoreConformance = RoleConformance<ScanStore>;
 
 namespace gc_helpers {
 
