@@ -35,6 +35,7 @@
 #include "oci/oci_api.h"
 #include "oci/routes.h"
 #include "registry/registry.h"
+#include "registry/scanning.h"
 #include "server/http_server.h"
 #include "server/offload.h"
 
@@ -156,6 +157,24 @@ Status apply_test_store_delay(RegistryOptions& ro) {
   return Status::ok();
 }
 
+// The test-only scan delay (README, "Testing hooks"): BERTH_TEST_SCAN_DELAY_MS
+// makes every scan wait that long after it is claimed, so that a test can
+// kill the server while a scan is leased. Announced with a warning.
+Status apply_test_scan_delay(ScanningOptions& so) {
+  const char* ms = std::getenv("BERTH_TEST_SCAN_DELAY_MS");
+  if (ms == nullptr || *ms == '\0') return Status::ok();
+  char* end = nullptr;
+  long value = std::strtol(ms, &end, 10);
+  if (*end != '\0' || value <= 0 || value > 60000) {
+    return error(Code::kInvalidArgument,
+                 "BERTH_TEST_SCAN_DELAY_MS must be a number of milliseconds in 1..60000");
+  }
+  so.test_delay = std::chrono::milliseconds(value);
+  log::warn("TEST HOOK: every image scan is delayed; never set this in production",
+            {{"delay_ms", static_cast<int64_t>(value)}});
+  return Status::ok();
+}
+
 }  // namespace
 
 struct App::Impl {
@@ -163,6 +182,8 @@ struct App::Impl {
   Stores stores;
   std::unique_ptr<AuditLog>
       audit;  // null when off; outlives the server, whose requests append to it
+  // Before the registry and the APIs, which call it: destroyed after them.
+  std::unique_ptr<ScanningService> scanning;
   std::unique_ptr<Registry> registry;
   std::unique_ptr<identity::StorePolicySource> policies;
   std::unique_ptr<auth::AccessControl> access;
@@ -560,6 +581,14 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   BERTH_RETURN_IF_ERROR(apply_test_store_delay(ro));
   BERTH_ASSIGN_OR_RETURN(auto webhooks, webhook_targets(config));
   ro.record_events = !webhooks.empty();
+  ScanningOptions scan_options;
+  BERTH_RETURN_IF_ERROR(apply_test_scan_delay(scan_options));
+  d.scanning = std::make_unique<ScanningService>(*d.stores.meta, nullptr, *d.stores.blobs,
+                                                 Clock::system(), scan_options);
+  ro.after_manifest_put = [scanning = d.scanning.get()](const RepositoryRecord& repo,
+                                                        const ManifestRecord& m) {
+    scanning->manifest_pushed(repo, m);
+  };
   d.registry = std::make_unique<Registry>(*d.stores.meta, *d.stores.blobs, Clock::system(), ro);
   if (config.offload_deadline_seconds <= 0)
     return error(Code::kInvalidArgument, "offload-deadline must be positive");
@@ -598,6 +627,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   eo.region = config.region;
   eo.public_url = public_url;
   eo.registry_host = host_of(public_url);
+  eo.scanning = d.scanning.get();
   d.ecr = std::make_unique<ecr::EcrApi>(*d.registry, *d.stores.identity, *d.access, *d.offload, eo);
 
   server::ServerOptions so;

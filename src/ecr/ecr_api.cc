@@ -162,6 +162,12 @@ EcrApi::EcrApi(Registry& registry, identity::IdentityService& identity,
       {"PutRegistryPolicy", &EcrApi::put_registry_policy},
       {"GetRegistryPolicy", &EcrApi::get_registry_policy},
       {"DeleteRegistryPolicy", &EcrApi::delete_registry_policy},
+      {"StartImageScan", &EcrApi::start_image_scan},
+      {"DescribeImageScanFindings", &EcrApi::describe_image_scan_findings},
+      {"PutRegistryScanningConfiguration", &EcrApi::put_registry_scanning_configuration},
+      {"GetRegistryScanningConfiguration", &EcrApi::get_registry_scanning_configuration},
+      {"BatchGetRepositoryScanningConfiguration",
+       &EcrApi::batch_get_repository_scanning_configuration},
   };
 }
 

@@ -19,6 +19,10 @@
 #include "server/exchange.h"
 #include "server/offload.h"
 
+namespace berth {
+class ImageScanning;
+}  // namespace berth
+
 namespace berth::ecr {
 
 struct EcrOptions {
@@ -32,6 +36,9 @@ struct EcrOptions {
   size_t max_body_bytes = 1024 * 1024;
   size_t max_put_image_body_bytes = 9 * 1024 * 1024;
   size_t max_layer_part_body_bytes = 28 * 1024 * 1024;
+  // Image scanning (registry/scanning.h: ScanningService), not owned; outlives the API. Null:
+  // the scanning operations answer that scanning is not available.
+  ImageScanning* scanning = nullptr;
 };
 
 // How long a GetDownloadUrlForLayer URL works.
@@ -109,6 +116,15 @@ class EcrApi {
   // registry_ops.cc
   EcrResult get_authorization_token(Call& c);
   EcrResult describe_registry(Call& c);
+  // scan_ops.cc
+  EcrResult start_image_scan(Call& c);
+  EcrResult describe_image_scan_findings(Call& c);
+  EcrResult put_registry_scanning_configuration(Call& c);
+  EcrResult get_registry_scanning_configuration(Call& c);
+  EcrResult batch_get_repository_scanning_configuration(Call& c);
+  // The image's scan status and findings summary for DescribeImages; empty
+  // when it was never scanned (or scanning is off).
+  boost::json::object scan_summary_json(const RepositoryRecord& repo, const Digest& digest);
 
   // Shared helpers (ecr_api.cc).
   Result<RepositoryRecord> repository(const Call& c, std::string_view name);

@@ -141,6 +141,7 @@ EcrResult EcrApi::describe_images(Call& c) {
     if (m.last_pulled_at_ms) d["lastRecordedPullTime"] = timestamp_ms(*m.last_pulled_at_ms);
     if (m.subject) d["subjectManifestDigest"] = m.subject->str();
     d["imageStatus"] = "ACTIVE";
+    for (auto& [k, v] : scan_summary_json(*repo, m.digest)) d[k] = std::move(v);
     return d;
   };
 

@@ -16,6 +16,7 @@
 //   PolicyStore       (meta/policy_store.h)        repository, registry and user policies
 //   EventOutboxStore  (meta/event_outbox_store.h)  events waiting for webhooks
 //   AdvisoryStore     (meta/advisory_store.h)      imported vulnerability advisories
+//   ScanStore         (meta/scan_store.h)          image scans, findings, inventories
 // Identities are apart (meta/identity_store.h).
 //
 // Every method is thread-safe and atomic: it either happens whole or not at all.
@@ -42,6 +43,7 @@
 #include "meta/policy_store.h"
 #include "meta/repository_store.h"
 #include "meta/resource_tag_store.h"
+#include "meta/scan_store.h"
 #include "meta/upload_store.h"
 #include "meta/usage_store.h"
 
@@ -57,7 +59,8 @@ class MetadataStore : public RepositoryStore,
                       public ResourceTagStore,
                       public PolicyStore,
                       public EventOutboxStore,
-                      public AdvisoryStore {
+                      public AdvisoryStore,
+                      public ScanStore {
  public:
   ~MetadataStore() override = default;
 };

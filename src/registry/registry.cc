@@ -232,6 +232,7 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo,
     }
     return s;
   }
+  if (options_.after_manifest_put) options_.after_manifest_put(repo, m);
   return PutManifestResult{digest, m.subject};
 }
 

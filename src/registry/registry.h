@@ -76,6 +76,10 @@ struct RegistryOptions {
   // Write "ECR Image Action" events to the outbox (meta/event_outbox_store.h)
   // for pushes and deletes: on when webhooks are configured.
   bool record_events = false;
+  // Called after put_manifest or put_image has stored a manifest (scan-on-push:
+  // ScanningService::manifest_pushed). Must be quick: it runs on the push's
+  // worker thread before the push answers. Empty: nothing is called.
+  std::function<void(const RepositoryRecord&, const ManifestRecord&)> after_manifest_put;
 };
 
 // Who is streaming an upload, for the per-account and per-key caps. Empty

@@ -427,6 +427,11 @@ def _ecr_requests(s: Seeded) -> dict[str, dict]:
         "PutRegistryPolicy": {"policyText": EVIL_ACCESS_POLICY},
         "GetRegistryPolicy": {},
         "DeleteRegistryPolicy": {},
+        "StartImageScan": {"repositoryName": REPO, "imageId": {"imageTag": TAG}},
+        "DescribeImageScanFindings": {"repositoryName": REPO, "imageId": {"imageTag": TAG}},
+        "PutRegistryScanningConfiguration": {"scanType": "BASIC", "rules": []},
+        "GetRegistryScanningConfiguration": {},
+        "BatchGetRepositoryScanningConfiguration": {"repositoryNames": [REPO]},
     }
 
 
@@ -460,7 +465,13 @@ ECR_CREDENTIALS = {
 }
 
 REGISTRY_SCOPED = {"TagResource", "UntagResource", "ListTagsForResource", "DescribeRegistry", "GetAuthorizationToken",
-                   "PutRegistryPolicy", "GetRegistryPolicy", "DeleteRegistryPolicy"}
+                   "PutRegistryPolicy", "GetRegistryPolicy", "DeleteRegistryPolicy",
+                   "PutRegistryScanningConfiguration", "GetRegistryScanningConfiguration",
+                   "BatchGetRepositoryScanningConfiguration"}
+# Another account's admin may read and set its own registry's scanning configuration, and asking
+# for a repository of this account answers a failure entry naming only the repository.
+OWN_SCANNING = {"PutRegistryScanningConfiguration", "GetRegistryScanningConfiguration",
+                "BatchGetRepositoryScanningConfiguration"}
 # The caller's own registry policy: another account's admin may manage its own.
 OWN_REGISTRY_POLICY = {"PutRegistryPolicy", "GetRegistryPolicy", "DeleteRegistryPolicy"}
 FOREIGN_OK = {"RepositoryNotFoundException", "AccessDeniedException", "InvalidParameterException"}
@@ -516,7 +527,7 @@ def test_ecr_operation_refuses_bad_credentials(seeded, operation, kind):
             assert fragment in r.message, r.message
     else:
         foreign_registry = kind == "other_account_registry_id"
-        legit_own = {"DescribeRegistry"} | OWN_REGISTRY_POLICY | (
+        legit_own = {"DescribeRegistry"} | OWN_REGISTRY_POLICY | OWN_SCANNING | (
             {"CreateRepository", "GetAuthorizationToken"} if not foreign_registry else set())
         if operation in OWN_REGISTRY_POLICY and r.error_type == "RegistryPolicyNotFoundException":
             pass  # its own registry has none

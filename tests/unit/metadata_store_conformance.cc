@@ -12,6 +12,7 @@
 #include "metadata_store_conformance_policies.h"
 #include "metadata_store_conformance_repositories.h"
 #include "metadata_store_conformance_resource_tags.h"
+#include "metadata_store_conformance_scans.h"
 #include "metadata_store_conformance_uploads.h"
 #include "metadata_store_conformance_usage.h"
 
@@ -74,6 +75,9 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, PolicyStoreConformance,
 INSTANTIATE_TEST_SUITE_P(Sqlite, AdvisoryStoreConformance,
                          ::testing::ValuesIn(sqlite_factories<AdvisoryStore>()),
                          RoleFactory<AdvisoryStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, ScanStoreConformance,
+                         ::testing::ValuesIn(sqlite_factories<ScanStore>()),
+                         RoleFactory<ScanStore>::Name);
 
 // PostgresMetadataStore plays every role in one class, each test on a fresh
 // database of the server BERTH_TEST_POSTGRES_DSN names (skipped without it).
@@ -134,6 +138,9 @@ INSTANTIATE_TEST_SUITE_P(Postgres, EventOutboxStoreConformance,
 INSTANTIATE_TEST_SUITE_P(Postgres, AdvisoryStoreConformance,
                          ::testing::ValuesIn(postgres_factories<AdvisoryStore>()),
                          RoleFactory<AdvisoryStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Postgres, ScanStoreConformance,
+                         ::testing::ValuesIn(postgres_factories<ScanStore>()),
+                         RoleFactory<ScanStore>::Name);
 
 // SqliteMetadataStore specifics the interface leaves open.
 

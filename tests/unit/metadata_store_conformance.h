@@ -27,6 +27,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -57,6 +58,7 @@ struct MetadataRoles {
   PolicyStore* policies = nullptr;
   EventOutboxStore* events = nullptr;
   AdvisoryStore* advisories = nullptr;
+  ScanStore* scans = nullptr;
 
   static MetadataRoles of(std::shared_ptr<MetadataStore> store) {
     MetadataStore* s = store.get();
@@ -65,7 +67,7 @@ struct MetadataRoles {
 
   bool complete() const {
     return owner && repositories && blob_links && uploads && manifests && lifecycle && gc &&
-           usage && resource_tags && policies && events && advisories;
+           usage && resource_tags && policies && events && advisories && scans;
   }
 
   template <class Role>
@@ -90,6 +92,8 @@ struct MetadataRoles {
       return *policies;
     else if constexpr (std::is_same_v<Role, AdvisoryStore>)
       return *advisories;
+    else if constexpr (std::is_same_v<Role, ScanStore>)
+      return *scans;
     else
       return *events;
   }
@@ -245,6 +249,7 @@ using ManifestStoreConformance = RoleConformance<ManifestStore>;
 using GcStoreConformance = RoleConformance<GcStore>;
 using EventOutboxStoreConformance = RoleConformance<EventOutboxStore>;
 using AdvisoryStoreConformance = RoleConformance<AdvisoryStore>;
+using ScanStoreConformance = RoleConformance<ScanStore>;
 
 namespace gc_helpers {
 

@@ -209,6 +209,65 @@ CREATE TABLE advisory_imports (
   affected BIGINT NOT NULL
 );
 )sql"},
+    // Image scans (meta/scan_store.h): a scan, its findings and the inventory it found belong to
+    // one manifest and go with it. Times in milliseconds since the epoch.
+    {"image scans, findings, inventories and scanning configurations", R"sql(
+CREATE TABLE scans (
+  manifest_id BIGINT PRIMARY KEY REFERENCES manifests(id) ON DELETE CASCADE,
+  repo_id BIGINT NOT NULL,
+  digest TEXT COLLATE "C" NOT NULL,
+  status TEXT NOT NULL,
+  description TEXT NOT NULL,
+  lease_holder TEXT,
+  lease_until BIGINT NOT NULL DEFAULT 0,
+  attempts BIGINT NOT NULL DEFAULT 0,
+  requested_at BIGINT NOT NULL,
+  started_at BIGINT,
+  completed_at BIGINT,
+  vulnerability_source_updated_at BIGINT,
+  advisory_version BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX scans_by_image ON scans (repo_id, digest);
+CREATE INDEX scans_waiting ON scans (requested_at) WHERE status IN ('PENDING', 'IN_PROGRESS');
+CREATE TABLE scan_findings (
+  manifest_id BIGINT NOT NULL REFERENCES scans(manifest_id) ON DELETE CASCADE,
+  ordinal BIGINT NOT NULL,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  uri TEXT NOT NULL,
+  severity BIGINT NOT NULL,
+  package_name TEXT NOT NULL,
+  package_version TEXT NOT NULL,
+  fixed_version TEXT NOT NULL,
+  cvss_score TEXT,
+  cvss_vector TEXT NOT NULL,
+  PRIMARY KEY (manifest_id, ordinal)
+);
+CREATE TABLE image_inventories (
+  manifest_id BIGINT PRIMARY KEY REFERENCES manifests(id) ON DELETE CASCADE,
+  os_id TEXT,
+  os_version_id TEXT NOT NULL,
+  os_codename TEXT NOT NULL,
+  os_pretty_name TEXT NOT NULL
+);
+CREATE TABLE image_inventory_packages (
+  manifest_id BIGINT NOT NULL REFERENCES image_inventories(manifest_id) ON DELETE CASCADE,
+  ordinal BIGINT NOT NULL,
+  kind BIGINT NOT NULL,
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  source_name TEXT NOT NULL,
+  source_version TEXT NOT NULL,
+  architecture TEXT NOT NULL,
+  license TEXT NOT NULL,
+  PRIMARY KEY (manifest_id, ordinal)
+);
+CREATE TABLE registry_scanning_configurations (
+  account_id TEXT COLLATE "C" PRIMARY KEY,
+  scan_type TEXT NOT NULL,
+  rules TEXT NOT NULL
+);
+)sql"},
 };
 
 // Serialises migrations of one database across processes (an arbitrary

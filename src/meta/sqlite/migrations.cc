@@ -222,6 +222,71 @@ CREATE TABLE IF NOT EXISTS advisory_imports (
 )sql");
 }
 
+// Version 5 -> 6: image scans (meta/scan_store.h). A scan, its findings and
+// the inventory the scan found belong to one manifest and go with it; a
+// scan's lease is an upload-style lease (holder, until). Registry scanning
+// configurations are per account; their rules are one line each.
+Status scan_tables(Connection& c) {
+  return c.exec(R"sql(
+CREATE TABLE IF NOT EXISTS scans (
+  manifest_id INTEGER PRIMARY KEY REFERENCES manifests(id) ON DELETE CASCADE,
+  repo_id INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  status TEXT NOT NULL,
+  description TEXT NOT NULL,
+  lease_holder TEXT,
+  lease_until INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  requested_at INTEGER NOT NULL,  -- milliseconds since the epoch, as every time here
+  started_at INTEGER,
+  completed_at INTEGER,
+  vulnerability_source_updated_at INTEGER,
+  advisory_version INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS scans_by_image ON scans (repo_id, digest);
+CREATE INDEX IF NOT EXISTS scans_waiting ON scans (requested_at)
+  WHERE status IN ('PENDING', 'IN_PROGRESS');
+CREATE TABLE IF NOT EXISTS scan_findings (
+  manifest_id INTEGER NOT NULL REFERENCES scans(manifest_id) ON DELETE CASCADE,
+  ordinal INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  uri TEXT NOT NULL,
+  severity INTEGER NOT NULL,
+  package_name TEXT NOT NULL,
+  package_version TEXT NOT NULL,
+  fixed_version TEXT NOT NULL,
+  cvss_score TEXT,
+  cvss_vector TEXT NOT NULL,
+  PRIMARY KEY (manifest_id, ordinal)
+);
+CREATE TABLE IF NOT EXISTS image_inventories (
+  manifest_id INTEGER PRIMARY KEY REFERENCES manifests(id) ON DELETE CASCADE,
+  os_id TEXT,  -- NULL: no os-release
+  os_version_id TEXT NOT NULL,
+  os_codename TEXT NOT NULL,
+  os_pretty_name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS image_inventory_packages (
+  manifest_id INTEGER NOT NULL REFERENCES image_inventories(manifest_id) ON DELETE CASCADE,
+  ordinal INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  source_name TEXT NOT NULL,
+  source_version TEXT NOT NULL,
+  architecture TEXT NOT NULL,
+  license TEXT NOT NULL,
+  PRIMARY KEY (manifest_id, ordinal)
+);
+CREATE TABLE IF NOT EXISTS registry_scanning_configurations (
+  account_id TEXT PRIMARY KEY,
+  scan_type TEXT NOT NULL,
+  rules TEXT NOT NULL
+);
+)sql");
+}
+
 struct Migration {
   const char* what;
   Status (*apply)(Connection&);
@@ -234,6 +299,7 @@ constexpr Migration kMigrations[] = {
     {"the event outbox", create_event_outbox},
     {"repository, registry and user policies", policy_tables},
     {"imported vulnerability advisories", advisory_tables},
+    {"image scans, findings, inventories and scanning configurations", scan_tables},
 };
 
 Result<bool> has_legacy_table(Connection& c) {

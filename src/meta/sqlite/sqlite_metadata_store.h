@@ -129,6 +129,28 @@ class SqliteMetadataStore final : public MetadataStore {
                             std::string_view arn) override;
   Status detach_user_policy(std::string_view account_id, std::string_view user,
                             std::string_view arn) override;
+  // ScanStore (sqlite_scans.cc)
+  Status request_scan(RepositoryId repo, const Digest& digest, int64_t now_ms,
+                      int64_t not_since_ms) override;
+  Result<ScanRecord> get_scan(RepositoryId repo, const Digest& digest) override;
+  Result<std::optional<ScanRecord>> claim_scan(std::string_view holder, int64_t now_ms,
+                                               int64_t until_ms) override;
+  Status renew_scan_lease(RepositoryId repo, const Digest& digest, std::string_view holder,
+                          int64_t until_ms) override;
+  Status finish_scan(RepositoryId repo, const Digest& digest, std::string_view holder,
+                     const ScanOutcome& outcome) override;
+  Result<std::vector<scan::Finding>> scan_findings(RepositoryId repo,
+                                                   const Digest& digest) override;
+  Result<std::optional<scan::Inventory>> image_inventory(RepositoryId repo,
+                                                         const Digest& digest) override;
+  Result<std::vector<ScanRecord>> scans_to_rematch(int64_t advisory_version, size_t limit) override;
+  Status rematch_scan(RepositoryId repo, const Digest& digest, int64_t previous_version,
+                      const ScanOutcome& outcome) override;
+  Result<RegistryScanningConfiguration> get_registry_scanning_configuration(
+      std::string_view account_id) override;
+  Status put_registry_scanning_configuration(std::string_view account_id,
+                                             const RegistryScanningConfiguration& config) override;
+
   // EventOutboxStore (sqlite_events.cc)
   Status append_events(const std::vector<OutboxEvent>& events) override;
   Result<std::vector<OutboxEvent>> undelivered_events(std::string_view webhook,

@@ -1,0 +1,214 @@
+// ScanningService's workers (registry/scanning.h): claiming scans, reading
+// layers into an inventory, matching it against the imported advisories, and
+// re-matching completed scans after a newer import.
+#include <algorithm>
+#include <set>
+#include <thread>
+#include <tuple>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "blob/blob_store.h"
+#include "core/manifest.h"
+#include "log/log.h"
+#include "meta/advisory_store.h"
+#include "meta/metadata_store.h"
+#include "registry/scanning.h"
+#include "scan/inventory.h"
+#include "scan/match.h"
+
+namespace berth {
+
+namespace {
+
+constexpr const char* kCompleteDescription = "The scan was completed successfully.";
+constexpr size_t kRematchBatch = 16;
+
+// The inventory of several platform images as one: every package once per
+// (kind, name, version, architecture); the OS of the first image that has one.
+void add_inventory(scan::Inventory& into, scan::Inventory part) {
+  if (!into.os && part.os) into.os = std::move(part.os);
+  for (auto& p : part.packages) into.packages.push_back(std::move(p));
+  auto key = [](const scan::InstalledPackage& p) {
+    return std::tie(p.kind, p.name, p.version, p.architecture);
+  };
+  std::sort(into.packages.begin(), into.packages.end(),
+            [&](const auto& a, const auto& b) { return key(a) < key(b); });
+  into.packages.erase(std::unique(into.packages.begin(), into.packages.end(),
+                                  [&](const auto& a, const auto& b) { return key(a) == key(b); }),
+                      into.packages.end());
+}
+
+// An outcome that ends a scan without findings.
+ScanOutcome ended(std::string_view status, std::string description, int64_t now_ms) {
+  ScanOutcome o;
+  o.status = std::string(status);
+  o.description = std::move(description);
+  o.completed_at_ms = now_ms;
+  return o;
+}
+
+}  // namespace
+
+void ScanningService::start() {
+  std::lock_guard lock(mu_);
+  if (!threads_.empty() || stopping_) return;
+  for (size_t i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { worker_loop(); });
+}
+
+void ScanningService::worker_loop() {
+  while (true) {
+    uint64_t seen;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      seen = queued_;
+    }
+    auto did = run_once();
+    if (!did.is_ok()) log::error("scan worker pass failed", {{"error", did.status().to_string()}});
+    if (did.is_ok() && *did) continue;
+    std::unique_lock lock(mu_);
+    wake_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms),
+                   [&] { return stopping_ || queued_ != seen; });
+  }
+}
+
+Result<bool> ScanningService::run_once() {
+  const int64_t now = clock_.now_millis();
+  BERTH_ASSIGN_OR_RETURN(auto claimed, meta_.claim_scan(holder_, now, now + options_.lease_ms));
+  if (claimed) {
+    if (options_.test_delay.count() > 0) std::this_thread::sleep_for(options_.test_delay);
+    Status s = run_scan(*claimed);
+    if (!s.is_ok()) {
+      // The store failed us (not the image): record a FAILED scan so the
+      // caller sees it; a lost lease means another worker has it now.
+      if (s.code() == Code::kFailedPrecondition) return true;
+      log::error("scan failed",
+                 {{"digest", claimed->manifest_digest.str()}, {"error", s.to_string()}});
+      Status recorded = meta_.finish_scan(
+          claimed->repository, claimed->manifest_digest, holder_,
+          ended(kScanFailed, "The scan failed: " + s.message(), clock_.now_millis()));
+      if (!recorded.is_ok() && recorded.code() != Code::kFailedPrecondition) return recorded;
+    }
+    return true;
+  }
+  BERTH_ASSIGN_OR_RETURN(size_t rematched, rematch_some());
+  return rematched > 0;
+}
+
+Result<std::vector<scan::Finding>> ScanningService::match(const scan::Inventory& inventory,
+                                                          const std::string& ecosystem) {
+  std::set<std::string> names;
+  for (const auto& p : inventory.packages)
+    names.insert(p.source_name.empty() ? p.name : p.source_name);
+  if (advisories_ == nullptr) return std::vector<scan::Finding>{};
+  BERTH_ASSIGN_OR_RETURN(
+      auto candidates,
+      advisories_->advisories_for(ecosystem, std::vector<std::string>(names.begin(), names.end())));
+  return scan::match(inventory, ecosystem, candidates);
+}
+
+Status ScanningService::run_scan(const ScanRecord& scan) {
+  const RepositoryId repo = scan.repository;
+  const Digest& digest = scan.manifest_digest;
+  auto finish = [&](const ScanOutcome& o) { return meta_.finish_scan(repo, digest, holder_, o); };
+  BERTH_ASSIGN_OR_RETURN(ManifestRecord manifest, meta_.get_manifest(repo, digest));
+  BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed,
+                         parse_manifest(manifest.bytes, manifest.media_type));
+  if (auto why = scan_unsupported_reason(parsed))
+    return finish(ended(kScanUnsupportedImage, *why, clock_.now_millis()));
+
+  // The platform images: the manifest itself, or the images an index lists.
+  std::vector<ParsedManifest> images;
+  if (parsed.kind == ManifestKind::kIndex) {
+    for (const Descriptor& d : parsed.manifests) {
+      BERTH_ASSIGN_OR_RETURN(ManifestRecord child, meta_.get_manifest(repo, d.digest));
+      BERTH_ASSIGN_OR_RETURN(ParsedManifest p, parse_manifest(child.bytes, child.media_type));
+      if (!scan_unsupported_reason(p) && p.kind == ManifestKind::kImage)
+        images.push_back(std::move(p));
+    }
+    if (images.empty()) {
+      return finish(
+          ended(kScanUnsupportedImage, "the index lists no container image", clock_.now_millis()));
+    }
+  } else {
+    images.push_back(std::move(parsed));
+  }
+
+  scan::Inventory inventory;
+  for (const ParsedManifest& image : images) {
+    scan::InventoryReader reader;
+    for (const Descriptor& layer : image.layers) {
+      BERTH_RETURN_IF_ERROR(
+          meta_.renew_scan_lease(repo, digest, holder_, clock_.now_millis() + options_.lease_ms));
+      BERTH_ASSIGN_OR_RETURN(auto bytes, blobs_.open(layer.digest));
+      Status added = reader.add_layer(*bytes);
+      if (added.code() == Code::kUnsupported) {
+        return finish(ended(kScanUnsupportedImage,
+                            fmt::format("UnsupportedImageError: layer {} cannot be read: {}",
+                                        layer.digest.str(), added.message()),
+                            clock_.now_millis()));
+      }
+      BERTH_RETURN_IF_ERROR(added);
+    }
+    BERTH_ASSIGN_OR_RETURN(scan::Inventory part, reader.finish());
+    add_inventory(inventory, std::move(part));
+  }
+
+  if (!inventory.os) {
+    return finish(ended(kScanUnsupportedImage,
+                        "UnsupportedImageError: the image's operating system is unknown (it has "
+                        "no os-release)",
+                        clock_.now_millis()));
+  }
+  const std::optional<std::string> ecosystem = scan::ecosystem_of(*inventory.os);
+  if (!ecosystem) {
+    return finish(ended(kScanUnsupportedImage,
+                        fmt::format("UnsupportedImageError: the operating system {} {} is not "
+                                    "supported",
+                                    inventory.os->id, inventory.os->version_id),
+                        clock_.now_millis()));
+  }
+  std::optional<AdvisoryImportRecord> import;
+  if (advisories_ != nullptr) {
+    BERTH_ASSIGN_OR_RETURN(import, advisories_->latest_advisory_import());
+  }
+  ScanOutcome o;
+  o.status = std::string(kScanComplete);
+  o.description = kCompleteDescription;
+  BERTH_ASSIGN_OR_RETURN(o.findings, match(inventory, *ecosystem));
+  o.inventory = std::move(inventory);
+  o.advisory_version = import ? import->version : 0;
+  o.vulnerability_source_updated_at_ms = import ? import->produced_at_ms : 0;
+  o.completed_at_ms = clock_.now_millis();
+  return finish(o);
+}
+
+Result<size_t> ScanningService::rematch_some() {
+  if (advisories_ == nullptr) return size_t{0};
+  BERTH_ASSIGN_OR_RETURN(auto import, advisories_->latest_advisory_import());
+  if (!import) return size_t{0};
+  BERTH_ASSIGN_OR_RETURN(auto due, meta_.scans_to_rematch(import->version, kRematchBatch));
+  size_t done = 0;
+  for (const ScanRecord& s : due) {
+    BERTH_ASSIGN_OR_RETURN(auto inventory, meta_.image_inventory(s.repository, s.manifest_digest));
+    if (!inventory || !inventory->os) continue;
+    auto ecosystem = scan::ecosystem_of(*inventory->os);
+    if (!ecosystem) continue;
+    ScanOutcome o;
+    o.description = kCompleteDescription;
+    BERTH_ASSIGN_OR_RETURN(o.findings, match(*inventory, *ecosystem));
+    o.advisory_version = import->version;
+    o.vulnerability_source_updated_at_ms = import->produced_at_ms;
+    o.completed_at_ms = s.completed_at_ms;
+    Status st = meta_.rematch_scan(s.repository, s.manifest_digest, s.advisory_version, o);
+    if (st.code() == Code::kFailedPrecondition) continue;  // rescanned or re-matched meanwhile
+    BERTH_RETURN_IF_ERROR(st);
+    ++done;
+  }
+  if (done > 0) log::info("re-matched scans after an advisory import", {{"scans", done}});
+  return done;
+}
+
+}  // namespace berth

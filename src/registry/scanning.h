@@ -1,0 +1,174 @@
+// Image scanning (ECR basic scanning), the application service behind
+// StartImageScan, DescribeImageScanFindings, the scanning configurations and
+// scan-on-push.
+//
+// A scan is a durable, leased job in the ScanStore (meta/scan_store.h):
+// requesting one only writes a PENDING row, so neither a push nor an API
+// call ever waits for a scan. A bounded pool of worker threads (start())
+// claims PENDING scans, and scans whose worker died (their lease expired),
+// reads the image's layers through the BlobStore (scan::InventoryReader),
+// matches the inventory against the advisories imported for the image's OS
+// (AdvisoryStore::advisories_for, scan::match) and stores findings and
+// inventory. After a new advisory import, the workers re-match completed
+// scans from their stored inventories, without reading layers again.
+//
+// An image index is scanned as one image: every platform image it lists is
+// read, their inventories added up (one entry per package and version), and
+// the index's findings are those of that inventory.
+//
+// Thread-safe. Several processes and nodes may run workers on one store:
+// the lease decides who scans what, so one image is scanned by one worker at
+// a time.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/digest.h"
+#include "core/manifest.h"
+#include "core/records.h"
+#include "core/status.h"
+#include "meta/scan_store.h"
+
+namespace berth {
+
+class MetadataStore;
+class AdvisoryStore;
+class BlobStore;
+
+struct ScanningOptions {
+  // Worker threads scanning at once in this process (0: none here; scans
+  // then wait for another process's workers).
+  size_t workers = 1;
+  // How long a claimed scan stays leased without renewal; the worker renews
+  // it between layers, so this only bounds how long a dead worker blocks it.
+  int64_t lease_ms = 60'000;
+  // How often an idle worker looks for work queued by other processes and
+  // for a newer advisory import.
+  int64_t poll_ms = 1'000;
+  // ECR's quota: one basic scan per image per this long (push-triggered ones count).
+  int64_t min_rescan_interval_ms = 24LL * 3600 * 1000;
+  // Test-only fault injection (app.cc sets it only from BERTH_TEST_SCAN_DELAY_MS):
+  // a worker sleeps this long after claiming a scan, before reading layers.
+  std::chrono::milliseconds test_delay{0};
+};
+
+// Why `parsed` cannot be scanned (it is neither a container image nor an
+// index), or nullopt when it can.
+std::optional<std::string> scan_unsupported_reason(const ParsedManifest& parsed);
+
+// ECR's name of a severity ("HIGH", ..., "UNDEFINED").
+std::string_view severity_label(scan::Severity s);
+
+// What DescribeImageScanFindings and DescribeImages report of an image.
+struct ImageScanReport {
+  ScanRecord scan;
+  std::vector<scan::Finding> findings;             // empty unless COMPLETE
+  std::map<std::string, int64_t> severity_counts;  // by ECR severity name, non-zero only
+};
+
+// What the APIs ask of image scanning (ScanningService below implements it);
+// an interface so that the API edges need nothing of the scanning machinery.
+class ImageScanning {
+ public:
+  virtual ~ImageScanning() = default;
+
+  // StartImageScan: queues a scan of `manifest` in `repo`. kLimitExceeded
+  // with ECR's message when the image was scanned (or queued) within the
+  // quota interval or is being scanned; kUnsupported when the manifest is not
+  // a container image or an index of them.
+  virtual Result<ScanRecord> start_scan(const RepositoryRecord& repo,
+                                        const ManifestRecord& manifest) = 0;
+
+  // Scan-on-push (RegistryOptions::after_manifest_put): queues a scan when the
+  // repository has scanOnPush or a SCAN_ON_PUSH rule of its account's registry
+  // configuration matches its name. One store read (cached per account for a
+  // second) and at most one write; failures are logged, never returned.
+  virtual void manifest_pushed(const RepositoryRecord& repo, const ManifestRecord& manifest) = 0;
+
+  // The image's latest scan with its findings; kNotFound when never scanned.
+  virtual Result<ImageScanReport> report(const RepositoryRecord& repo, const Digest& digest) = 0;
+
+  // The account's registry scanning configuration (BASIC without rules by
+  // default). put_ refuses ENHANCED with kUnsupported (berth scans BASIC
+  // only) and any other bad value with kInvalidArgument.
+  virtual Result<RegistryScanningConfiguration> registry_configuration(
+      std::string_view account) = 0;
+  virtual Status put_registry_configuration(std::string_view account,
+                                            const RegistryScanningConfiguration& config) = 0;
+  // The frequency a repository is scanned with under the account's rules
+  // ("SCAN_ON_PUSH", "CONTINUOUS_SCAN", "MANUAL"), with the filter that
+  // matched; nullopt when no rule matches.
+  virtual Result<std::optional<std::pair<std::string, std::string>>> rule_for(
+      std::string_view account, std::string_view repository) = 0;
+};
+
+class ScanningService final : public ImageScanning {
+ public:
+  // `meta`, `advisories`, `blobs` and `clock` must outlive the service.
+  // `advisories` may be null: then nothing was imported and scans find nothing.
+  ScanningService(MetadataStore& meta, AdvisoryStore* advisories, BlobStore& blobs,
+                  const Clock& clock, ScanningOptions options);
+  ~ScanningService() override;  // stop()s
+  ScanningService(const ScanningService&) = delete;
+  ScanningService& operator=(const ScanningService&) = delete;
+
+  // Starts the worker threads (scan_worker.cc); stop() ends them after their
+  // current scan (whose lease then expires, and another run resumes it).
+  // Both idempotent; the service does not scan until start().
+  void start();
+  void stop();
+
+  Result<ScanRecord> start_scan(const RepositoryRecord& repo,
+                                const ManifestRecord& manifest) override;
+  void manifest_pushed(const RepositoryRecord& repo, const ManifestRecord& manifest) override;
+  Result<ImageScanReport> report(const RepositoryRecord& repo, const Digest& digest) override;
+  Result<RegistryScanningConfiguration> registry_configuration(std::string_view account) override;
+  Status put_registry_configuration(std::string_view account,
+                                    const RegistryScanningConfiguration& config) override;
+  Result<std::optional<std::pair<std::string, std::string>>> rule_for(
+      std::string_view account, std::string_view repository) override;
+
+  // One unit of work on the calling thread: claims and runs one scan, else
+  // re-matches scans behind the newest advisory import. Returns whether it
+  // did anything. The workers call it in a loop.
+  Result<bool> run_once();
+
+ private:
+  void worker_loop();
+  Status run_scan(const ScanRecord& scan);
+  Result<size_t> rematch_some();
+  Result<std::vector<scan::Finding>> match(const scan::Inventory& inventory,
+                                           const std::string& ecosystem);
+
+  MetadataStore& meta_;
+  AdvisoryStore* advisories_;
+  BlobStore& blobs_;
+  const Clock& clock_;
+  ScanningOptions options_;
+  const std::string holder_;  // this process's name in leases
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;             // guarded by mu_
+  uint64_t queued_ = 0;               // guarded by mu_: bumps wake idle workers
+  std::vector<std::thread> threads_;  // guarded by mu_
+  struct CachedConfig {
+    RegistryScanningConfiguration config;
+    int64_t read_at_ms = 0;
+  };
+  std::map<std::string, CachedConfig, std::less<>> config_cache_;  // guarded by mu_
+};
+
+}  // namespace berth

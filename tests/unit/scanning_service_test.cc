@@ -1,0 +1,195 @@
+// ScanningService's request side (registry/scanning.h) over the real stores:
+// the ECR quota on a FakeClock, scan-on-push through the Registry's
+// after_manifest_put hook (repository setting and registry rules), and the
+// registry scanning configuration's validation. No worker runs here.
+#include <gtest/gtest.h>
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <boost/json.hpp>
+
+#include "blob/fs/fs_blob_store.h"
+#include "meta/sqlite/sqlite_metadata_store.h"
+#include "registry/registry.h"
+#include "registry/scanning.h"
+
+namespace berth {
+namespace {
+namespace json = boost::json;
+
+constexpr const char* kAccount = "123456789012";
+constexpr const char* kOciManifest = "application/vnd.oci.image.manifest.v1+json";
+constexpr int64_t kDaySeconds = 24 * 3600;
+
+class ScanningServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-scanning-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    auto blobs = FsBlobStore::open_at(dir_ / "blobs");
+    ASSERT_TRUE(blobs.is_ok()) << blobs.status().to_string();
+    blobs_ = std::move(blobs).value();
+    auto meta = SqliteMetadataStore::open((dir_ / "meta.db").string());
+    ASSERT_TRUE(meta.is_ok()) << meta.status().to_string();
+    meta_ = std::move(meta).value();
+    scanning_ =
+        std::make_unique<ScanningService>(*meta_, nullptr, *blobs_, clock_, ScanningOptions{});
+    RegistryOptions ro;
+    ro.after_manifest_put = [this](const RepositoryRecord& r, const ManifestRecord& m) {
+      scanning_->manifest_pushed(r, m);
+    };
+    registry_ = std::make_unique<Registry>(*meta_, *blobs_, clock_, ro);
+    repo_ = make_repo("team/app", false);
+  }
+
+  void TearDown() override {
+    registry_.reset();
+    scanning_.reset();
+    meta_.reset();
+    blobs_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  RepositoryRecord make_repo(const std::string& name, bool scan_on_push) {
+    NewRepository r;
+    r.account = kAccount;
+    r.name = name;
+    auto created = registry_->create_repository(r);
+    EXPECT_TRUE(created.is_ok()) << created.status().to_string();
+    if (!created.is_ok()) return {};
+    if (!scan_on_push) return *created;
+    auto set = registry_->set_scan_on_push(*created, true);
+    EXPECT_TRUE(set.is_ok());
+    return set.is_ok() ? *set : RepositoryRecord{};
+  }
+
+  void push_blob(const RepositoryRecord& repo, const std::string& data) {
+    auto up = registry_->start_upload(repo);
+    ASSERT_TRUE(up.is_ok());
+    auto a = registry_->begin_append(repo, up->id, std::nullopt);
+    ASSERT_TRUE(a.is_ok()) << a.status().to_string();
+    ASSERT_TRUE((*a)->write(data.data(), data.size()).is_ok());
+    a->reset();
+    ASSERT_TRUE(registry_->finish_upload(repo, up->id, Digest::of(data)).is_ok());
+  }
+
+  // Pushes a manifest whose config has `config_type`; returns the stored record.
+  ManifestRecord push(const RepositoryRecord& repo, const std::string& seed,
+                      const std::string& config_type = "application/vnd.oci.image.config.v1+json") {
+    const std::string config = R"({"architecture":"amd64","os":"linux","seed":")" + seed + "\"}";
+    const std::string layer = "layer bytes of " + seed;
+    push_blob(repo, config);
+    push_blob(repo, layer);
+    json::object m{{"schemaVersion", 2},
+                   {"mediaType", kOciManifest},
+                   {"config", json::object{{"mediaType", config_type},
+                                           {"digest", Digest::of(config).str()},
+                                           {"size", config.size()}}},
+                   {"layers", json::array{json::object{
+                                  {"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                                  {"digest", Digest::of(layer).str()},
+                                  {"size", layer.size()}}}}};
+    const std::string bytes = json::serialize(m);
+    auto put = registry_->put_manifest(repo, seed, bytes, kOciManifest);
+    EXPECT_TRUE(put.is_ok()) << put.status().to_string();
+    auto got = meta_->get_manifest(repo.id, Digest::of(bytes));
+    EXPECT_TRUE(got.is_ok());
+    return got.is_ok() ? *got : ManifestRecord{};
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<FsBlobStore> blobs_;
+  std::unique_ptr<SqliteMetadataStore> meta_;
+  FakeClock clock_;
+  std::unique_ptr<ScanningService> scanning_;
+  std::unique_ptr<Registry> registry_;
+  RepositoryRecord repo_;
+};
+
+TEST_F(ScanningServiceTest, StartScanAllowsOneScanPerImagePerDay) {
+  ManifestRecord m = push(repo_, "quota");
+  EXPECT_EQ(scanning_->report(repo_, m.digest).status().code(), Code::kNotFound);
+  auto first = scanning_->start_scan(repo_, m);
+  ASSERT_TRUE(first.is_ok()) << first.status().to_string();
+  EXPECT_EQ(first->status, kScanPending);
+
+  auto again = scanning_->start_scan(repo_, m);
+  EXPECT_EQ(again.status().code(), Code::kLimitExceeded);
+  EXPECT_EQ(again.status().message(),
+            "The scan quota per image has been exceeded. Wait and try again.");
+
+  // Once it has run (here: claimed and finished by hand, as a worker would),
+  // the quota still holds until a day has passed since it was requested.
+  auto claimed = meta_->claim_scan("w", clock_.now_millis(), clock_.now_millis() + 1000);
+  ASSERT_TRUE(claimed.is_ok() && claimed->has_value());
+  ScanOutcome done;
+  done.status = kScanComplete;
+  done.completed_at_ms = clock_.now_millis();
+  ASSERT_TRUE(meta_->finish_scan(repo_.id, m.digest, "w", done).is_ok());
+  clock_.advance_seconds(kDaySeconds - 1);
+  EXPECT_EQ(scanning_->start_scan(repo_, m).status().code(), Code::kLimitExceeded);
+  clock_.advance_seconds(1);
+  auto next_day = scanning_->start_scan(repo_, m);
+  ASSERT_TRUE(next_day.is_ok()) << next_day.status().to_string();
+  EXPECT_EQ(next_day->status, kScanPending);
+}
+
+TEST_F(ScanningServiceTest, StartScanRefusesAnArtifact) {
+  ManifestRecord m = push(repo_, "artifact", "application/vnd.example.sbom+json");
+  EXPECT_EQ(scanning_->start_scan(repo_, m).status().code(), Code::kUnsupported);
+}
+
+TEST_F(ScanningServiceTest, ScanOnPushFollowsTheRepositorySettingAndRegistryRules) {
+  RepositoryRecord on_push = make_repo("team/on-push", true);
+  ManifestRecord queued = push(on_push, "pushed");
+  ManifestRecord plain = push(repo_, "plain");
+  auto s = scanning_->report(on_push, queued.digest);
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  EXPECT_EQ(s->scan.status, kScanPending);
+  EXPECT_EQ(scanning_->report(repo_, plain.digest).status().code(), Code::kNotFound);
+  // Artifacts are not scanned, even with scan-on-push.
+  ManifestRecord sbom = push(on_push, "sbom", "application/vnd.example.sbom+json");
+  EXPECT_EQ(scanning_->report(on_push, sbom.digest).status().code(), Code::kNotFound);
+
+  RegistryScanningConfiguration cfg;
+  cfg.rules = {ScanningRule{"SCAN_ON_PUSH", {"team/rule*"}}};
+  ASSERT_TRUE(scanning_->put_registry_configuration(kAccount, cfg).is_ok());
+  RepositoryRecord ruled = make_repo("team/ruled", false);
+  ManifestRecord by_rule = push(ruled, "ruled");
+  EXPECT_EQ(scanning_->report(ruled, by_rule.digest)->scan.status, kScanPending);
+  ManifestRecord still_plain = push(repo_, "still-plain");
+  EXPECT_EQ(scanning_->report(repo_, still_plain.digest).status().code(), Code::kNotFound);
+  auto rule = scanning_->rule_for(kAccount, "team/ruled");
+  ASSERT_TRUE(rule.is_ok() && rule->has_value());
+  EXPECT_EQ((*rule)->first, "SCAN_ON_PUSH");
+  EXPECT_EQ((*rule)->second, "team/rule*");
+}
+
+TEST_F(ScanningServiceTest, RegistryConfigurationIsBasicOnly) {
+  RegistryScanningConfiguration enhanced;
+  enhanced.scan_type = "ENHANCED";
+  EXPECT_EQ(scanning_->put_registry_configuration(kAccount, enhanced).code(), Code::kUnsupported);
+  RegistryScanningConfiguration bad;
+  bad.scan_type = "DEEP";
+  EXPECT_EQ(scanning_->put_registry_configuration(kAccount, bad).code(), Code::kInvalidArgument);
+  RegistryScanningConfiguration continuous;
+  continuous.rules = {ScanningRule{"CONTINUOUS_SCAN", {"*"}}};
+  EXPECT_EQ(scanning_->put_registry_configuration(kAccount, continuous).code(),
+            Code::kInvalidArgument);
+  RegistryScanningConfiguration no_filter;
+  no_filter.rules = {ScanningRule{"MANUAL", {}}};
+  EXPECT_EQ(scanning_->put_registry_configuration(kAccount, no_filter).code(),
+            Code::kInvalidArgument);
+  auto stored = scanning_->registry_configuration(kAccount);
+  ASSERT_TRUE(stored.is_ok());
+  EXPECT_TRUE(stored->rules.empty()) << "refused configurations change nothing";
+}
+
+}  // namespace
+}  // namespace berth
