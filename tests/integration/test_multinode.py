@@ -312,7 +312,7 @@ def test_multinode_gc_killed_mid_pass_is_finished_by_another_node(cluster):
     regs = [Registry(n) for n in cluster.nodes]
     repo = unique("multinode/gckill")
     regs[0].create_repository(repo)
-    digests = _push_blobs(regs, repo, 240)
+    digests = _push_blobs(regs, repo, 120)
     keys = {"blobs/sha256/" + d.split(":")[1] for d in digests}
     assert keys <= _blob_keys(cluster.bucket)
     a, b = cluster.nodes[0], cluster.nodes[1]
@@ -347,7 +347,7 @@ def test_multinode_gc_on_two_nodes_at_once_deletes_each_blob_once(cluster):
     regs = [Registry(n) for n in cluster.nodes]
     repo = unique("multinode/gc")
     regs[0].create_repository(repo)
-    digests = _push_blobs(regs, repo, 60)
+    digests = _push_blobs(regs, repo, 40)
     keys = {"blobs/sha256/" + d.split(":")[1] for d in digests}
     b, c = cluster.nodes[1], cluster.nodes[2]
     expected = _reclaimed(cluster.berth(b, "gc", "--dry-run", "--grace", "0s").stdout)
