@@ -109,19 +109,14 @@ echo "== integration and ECR API tests again: metadata on PostgreSQL, blobs in S
 # authorization matrix proves "no side effect" by snapshotting the data directory's uploads/ and
 # blobs/, which are then in S3; the integrity tests corrupt, truncate and chmod blob files and fill
 # the disk; the GC tests look for blob files on disk. These three run again with their blobs on
-# disk and their metadata on PostgreSQL. Not yet passing on S3 and left out until fixed: four
-# denial-of-service tests (slowloris deadlines, upload slot caps) of test_dos.py.
+# disk and their metadata on PostgreSQL.
 # Each suite is its own pytest run: each directory has its own pytest.ini (so node ids, as
 # --deselect takes them, are relative to it).
 started=$SECONDS
 export BERTH_TEST_METADATA=postgres
 BERTH_TEST_STORAGE=s3 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/integration \
   --ignore tests/integration/test_power_loss.py \
-  --ignore tests/integration/test_integrity.py --ignore tests/integration/test_gc.py \
-  --deselect test_dos.py::test_slowloris_head_has_a_total_deadline \
-  --deselect test_dos.py::test_slowloris_per_address_cap_keeps_serving_others \
-  --deselect test_dos.py::test_upload_slots_are_capped_per_account \
-  --deselect test_dos.py::test_trickling_upload_is_cut_and_frees_its_slot
+  --ignore tests/integration/test_integrity.py --ignore tests/integration/test_gc.py
 BERTH_TEST_STORAGE=s3 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/api --ignore tests/api/test_auth_matrix.py
 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/integration/test_integrity.py tests/integration/test_gc.py
 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/api/test_auth_matrix.py

@@ -20,7 +20,7 @@ namespace berth::app {
 
 std::function<int()> add_gc_command(CLI::App& cli) {
   struct Args {
-    std::string config_file, data_dir, grace;
+    std::string config_file, data_dir, grace, abandoned_after;
     bool dry_run = false;
     bool full = false;
   };
@@ -33,6 +33,9 @@ std::function<int()> add_gc_command(CLI::App& cli) {
   cmd->add_option("--grace", args->grace,
                   "Protect blobs linked less than this long ago (default: gc-grace, 1h)");
   cmd->add_flag("--full", args->full, "Also scan the whole blob store for blobs nothing links");
+  cmd->add_option("--abandoned-after", args->abandoned_after,
+                  "Treat blob writes and other passes' unfinished deletions older than this as "
+                  "abandoned by a crashed process, and finish them (default 1h)");
   return [=]() -> int {
     if (!cmd->parsed()) return -1;
     log::set_level("warn");
@@ -51,6 +54,14 @@ std::function<int()> add_gc_command(CLI::App& cli) {
         return 2;
       }
       options.grace_seconds = *g;
+    }
+    if (!args->abandoned_after.empty()) {
+      auto a = parse_duration(args->abandoned_after);
+      if (!a) {
+        std::cerr << "berth gc: " << a.status().message() << "\n";
+        return 2;
+      }
+      options.stale_write_seconds = *a;
     }
     options.dry_run = args->dry_run;
     // On a full disk even opening the database may need a page: the reserve

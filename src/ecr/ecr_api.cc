@@ -50,6 +50,8 @@ server::Response error_response(Exchange& ex, const EcrError& e, const std::stri
   auto res = json_response(ex, static_cast<http::status>(e.http_status), json::serialize(body),
                            request_id);
   res.set("x-amzn-ErrorType", e.type);
+  // 503: a store is away for now (berth reconnects on the next call); say when to retry.
+  if (e.http_status == 503) res.set(http::field::retry_after, "1");
   return res;
 }
 

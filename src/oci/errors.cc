@@ -4,6 +4,10 @@
 
 namespace berth::oci {
 
+namespace {
+constexpr const char* kRetryAfterSeconds = "1";
+}  // namespace
+
 WireError wire_error(const Status& s) {
   switch (s.code()) {
     case Code::kBlobUnknown:
@@ -80,6 +84,9 @@ server::Response error_response(const Status& status, unsigned version) {
 server::Response error_response(WireError w, std::string_view message, unsigned version) {
   server::Response res{static_cast<server::http::status>(w.http_status), version};
   res.set(server::http::field::content_type, "application/json");
+  // A store that is away (a database or S3 outage, a full worker queue) comes back
+  // without a restart: tell clients when to try again rather than to give up.
+  if (w.http_status == 503) res.set(server::http::field::retry_after, kRetryAfterSeconds);
   boost::json::object err{{"code", w.code}, {"message", message}, {"detail", nullptr}};
   boost::json::object body{{"errors", boost::json::array{err}}};
   res.body() = boost::json::serialize(body);

@@ -15,7 +15,8 @@ struct WireError {
 // The spec code and HTTP status for a Status.
 WireError wire_error(const Status& status);
 
-// A complete error response. Internal errors keep their detail out of the body.
+// A complete error response. Internal errors keep their detail out of the body;
+// a 503 (a store away for now) carries Retry-After.
 server::Response error_response(const Status& status, unsigned version);
 // The same for an explicit wire error (where the context, not the Status, decides it).
 server::Response error_response(WireError wire, std::string_view message, unsigned version);

@@ -117,6 +117,10 @@ awaitable<void> OciApi::handle(Exchange& ex) {
     // A presigned download URL that is altered, expired or for another blob.
     if (ex.auth_failure().code() == Code::kPermissionDenied)
       co_return co_await fail(ex, ex.auth_failure());
+    // The identity store is away (an outage): the credentials may be fine, so
+    // a 503 with Retry-After, not a 401 that sends clients to log in again.
+    if (ex.auth_failure().code() == Code::kUnavailable)
+      co_return co_await fail(ex, ex.auth_failure());
     co_return co_await fail(ex, error(Code::kUnauthenticated, "authentication required"));
   }
   const auto m = ex.method();

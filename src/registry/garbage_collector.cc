@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "registry/registry.h"
 
@@ -29,14 +31,7 @@ Result<GcReport> GarbageCollector::run_once(const GcOptions& options,
                                             const std::function<void(size_t, size_t)>& progress) {
   auto started = std::chrono::steady_clock::now();
   GcReport report;
-  if (!options.dry_run) {
-    // Finish deletions a crash interrupted: their links are already gone.
-    BERTH_ASSIGN_OR_RETURN(auto pending, meta_.gc_pending());
-    for (const auto& p : pending) {
-      BERTH_RETURN_IF_ERROR(blobs_.remove(p.digest));
-      BERTH_RETURN_IF_ERROR(meta_.gc_release(p.digest));
-    }
-  }
+  if (!options.dry_run) BERTH_RETURN_IF_ERROR(finish_abandoned_deletions(options));
   BERTH_ASSIGN_OR_RETURN(report.untagged_manifests, collect_untagged(options));
   const int64_t now = clock_.now_seconds();
   BERTH_ASSIGN_OR_RETURN(auto candidates, meta_.gc_candidates(now + 1, 1'000'000));
@@ -80,6 +75,41 @@ Result<GcReport> GarbageCollector::run_once(const GcOptions& options,
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
+}
+
+// Deletions a crashed pass claimed: their links are already gone. A claim
+// younger than stale_write_seconds may belong to a pass still running (on
+// another node): finishing it too could remove bytes uploaded again after that
+// pass released the digest, so it is left alone. An older one is taken over by
+// claiming it afresh, in the order queue, re-read, claim: of several passes
+// taking the same one over, the claim of at most one finds it queued with its
+// old claim time (a pass re-reading after another's claim sees the new time;
+// one re-reading before it finds the queue entry gone when it claims).
+Status GarbageCollector::finish_abandoned_deletions(const GcOptions& options) {
+  const int64_t now = clock_.now_seconds();
+  const int64_t stale_before = now - options.stale_write_seconds;
+  BERTH_ASSIGN_OR_RETURN(auto pending, meta_.gc_pending());
+  std::map<std::string, int64_t> abandoned;  // digest -> the claim time seen
+  std::vector<Digest> digests;
+  for (const auto& p : pending) {
+    if (p.claimed_at >= stale_before) continue;
+    abandoned.emplace(p.digest.str(), p.claimed_at);
+    digests.push_back(p.digest);
+  }
+  if (digests.empty()) return Status::ok();
+  BERTH_RETURN_IF_ERROR(meta_.gc_enqueue(digests, now));
+  BERTH_ASSIGN_OR_RETURN(auto reread, meta_.gc_pending());
+  for (const auto& p : reread) {
+    auto it = abandoned.find(p.digest.str());
+    if (it == abandoned.end() || it->second != p.claimed_at) continue;  // another pass has it
+    BERTH_ASSIGN_OR_RETURN(auto retaken,
+                           meta_.gc_claim(p.digest, now - options.grace_seconds, stale_before,
+                                          /*dry_run=*/false, now));
+    if (!retaken) continue;
+    BERTH_RETURN_IF_ERROR(blobs_.remove(p.digest));
+    BERTH_RETURN_IF_ERROR(meta_.gc_release(p.digest));
+  }
+  return Status::ok();
 }
 
 Result<size_t> GarbageCollector::collect_untagged(const GcOptions& options) {

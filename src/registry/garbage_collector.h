@@ -29,7 +29,11 @@ namespace berth {
 struct GcOptions {
   int64_t grace_seconds = 3600;
   bool dry_run = false;
-  // Blob writes older than this are considered abandoned (a crashed process).
+  // Blob writes older than this are considered abandoned (a crashed process),
+  // and so are deletions a pass claimed longer ago than this and never
+  // finished: a pass takes those over (one pass wins each) and finishes them.
+  // Younger claims are left to the pass that made them, which may still be
+  // running on another node.
   int64_t stale_write_seconds = 3600;
   // Released when the pass meets a full disk, then the pass runs once more
   // (see SpaceReserve); may be null. Restoring it is the caller's business.
@@ -63,6 +67,7 @@ class GarbageCollector {
   Result<GcReport> run_once(const GcOptions& options,
                             const std::function<void(size_t, size_t)>& progress);
   Result<size_t> collect_untagged(const GcOptions& options);
+  Status finish_abandoned_deletions(const GcOptions& options);
 
   MetadataStore& meta_;
   BlobStore& blobs_;

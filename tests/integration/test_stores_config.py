@@ -11,6 +11,7 @@ The database's version is SQLite's ``PRAGMA user_version``; the tests read and s
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -127,3 +128,34 @@ def test_stores_migrate_reports_the_versions(server_factory, tmp_path):
     missing = run_berth("migrate", "--data-dir", str(tmp_path / "nowhere"), check=False)
     assert missing.returncode == 1 and "no berth database" in missing.stderr, missing.stderr
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_stores_s3_run_keeps_a_test_config_file(server_factory, tmp_path, monkeypatch):
+    """Under the S3 rerun (BERTH_TEST_STORAGE=s3) a test that passes its own ``--config FILE``
+    still gets one config file holding both its settings and the S3 storage: berth takes a single
+    --config (a second one made it exit with CLI11's status 114 at start-up). The server starts
+    with the file's setting and its blobs land in S3, not in the data directory."""
+    import os
+
+    import boto3
+    from ecr_helpers import start_server
+
+    for var in ("BERTH_TEST_S3_ENDPOINT", "BERTH_TEST_S3_ACCESS_KEY", "BERTH_TEST_S3_SECRET_KEY"):
+        assert os.environ.get(var), f"{var} unset: run under scripts/test.sh or source ceph-up.sh's env"
+    monkeypatch.setenv("BERTH_TEST_STORAGE", "s3")
+    cfg = tmp_path / "own.yaml"
+    cfg.write_text("max-connections: 64\n")
+    server = start_server(server_factory, "--config", str(cfg), "--header-timeout", "2s")
+    assert "storage:" in cfg.read_text() and "max-connections: 64" in cfg.read_text()
+    assert server.command().count("--config") == 1, server.command()
+    reg = Registry(server)
+    data = b"kept in s3 " + unique().encode()
+    digest = push_blob(reg, unique("it/s3cfg"), data)
+    s3 = boto3.client("s3", endpoint_url=os.environ["BERTH_TEST_S3_ENDPOINT"],
+                      aws_access_key_id=os.environ["BERTH_TEST_S3_ACCESS_KEY"],
+                      aws_secret_access_key=os.environ["BERTH_TEST_S3_SECRET_KEY"],
+                      region_name=os.environ.get("BERTH_TEST_S3_REGION", "us-east-1"))
+    bucket = re.search(r'bucket: "([^"]+)"', cfg.read_text()).group(1)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert any(digest.split(":")[1] in k for k in keys), keys
+    assert not list(server.data_dir.rglob(digest.split(":")[1] + "*")), "blob bytes in the data directory"

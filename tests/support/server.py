@@ -67,13 +67,20 @@ def postgres_metadata_config(data_dir: Path, config: Optional[dict]) -> Optional
     return {**(config or {}), "metadata": "{postgres: {dsn: '%s'}}" % _PG_DATABASES[key]}
 
 
-def add_postgres_metadata(path: Path, data_dir: Path, config: dict, original: Optional[dict]) -> Optional[dict]:
-    """Appends ``config``'s metadata line to the test's own config file ``path`` (unless it names
-    a metadata store) and returns ``original``: the config berth gets besides that file."""
+def add_store_settings(path: Path, data_dir: Path, config: dict, original: Optional[dict]) -> Optional[dict]:
+    """Appends the store settings the launcher added to ``config`` (``metadata``, ``storage``:
+    those not in ``original``) to the test's own config file ``path``, each unless the file
+    names it already, and returns ``original``: the config berth gets besides that file. berth
+    takes one --config, so the stores must go into the test's file, not into a second one."""
     text = path.read_text() if path.exists() else ""
-    if not re.search(r"^metadata:", text, re.M):
-        path.write_text(text + ("" if text.endswith("\n") or not text else "\n") + f"metadata: {config['metadata']}\n")
-        _PG_CONFIGS[str(Path(data_dir).resolve())] = path
+    for key in ("metadata", "storage"):
+        if key not in config or (original is not None and key in original):
+            continue
+        if not re.search(rf"^{key}:", text, re.M):
+            text += ("" if text.endswith("\n") or not text else "\n") + f"{key}: {config[key]}\n"
+            if key == "metadata":
+                _PG_CONFIGS[str(Path(data_dir).resolve())] = path
+    path.write_text(text)
     return original
 
 
@@ -185,12 +192,11 @@ class ServerProcess:
         if self.tls:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         config = s3_storage_config(self.config, self.data_dir)
-        base = config
         config = postgres_metadata_config(self.data_dir, config)
-        if config is not base and "--config" in self.extra_args:
-            # The test passes its own config file: the metadata store goes into that one.
-            config = add_postgres_metadata(Path(self.extra_args[self.extra_args.index("--config") + 1]),
-                                           self.data_dir, config, base)
+        if config is not self.config and "--config" in self.extra_args:
+            # The test passes its own config file: the stores go into that one.
+            config = add_store_settings(Path(self.extra_args[self.extra_args.index("--config") + 1]),
+                                        self.data_dir, config, self.config)
         if config is not None:
             path = self.workdir / "berth.yaml"
             path.write_text("".join(f"{k}: {v}\n" for k, v in config.items()))

@@ -154,11 +154,38 @@ TEST_F(GarbageCollectorTest, FinishesADeletionACrashInterrupted) {
   ASSERT_TRUE(claimed.is_ok());
   ASSERT_TRUE(claimed->has_value());
   ASSERT_TRUE(blob_stored(orphan));
+  // Once the claim is older than stale_write_seconds (default 1h), it is
+  // taken to be a dead pass's, and the next pass finishes it.
+  clock_.advance_seconds(GcOptions{}.stale_write_seconds + 1);
   run();
   EXPECT_FALSE(blob_stored(orphan));
   EXPECT_TRUE(meta_->gc_pending()->empty());
   EXPECT_TRUE(meta_->link_blob(r.id, orphan, 1, clock_.now_seconds()).is_ok())
       << "no longer pending deletion";
+}
+
+// Two passes at once (two nodes, or `berth gc` beside the server's job): a
+// deletion the other pass claimed moments ago is its business. Finishing it
+// too would let that pass, still running, remove bytes uploaded again after
+// this one had released the digest.
+TEST_F(GarbageCollectorTest, LeavesADeletionAnotherPassJustClaimedToThatPass) {
+  RepositoryRecord r = create_repository("gc/concurrent");
+  const Digest orphan = push_blob(r, "claimed by a pass that is still deleting it");
+  clock_.advance_seconds(kGrace + 1);
+  auto claimed = meta_->gc_claim(orphan, clock_.now_seconds() - kGrace,
+                                 clock_.now_seconds() - kGrace, false, clock_.now_seconds());
+  ASSERT_TRUE(claimed.is_ok());
+  ASSERT_TRUE(claimed->has_value());
+  clock_.advance_seconds(5);
+  EXPECT_EQ(run().reclaimed_blobs, 0u);
+  EXPECT_TRUE(blob_stored(orphan)) << "this pass deleted the other pass's claimed blob";
+  auto pending = meta_->gc_pending();
+  ASSERT_TRUE(pending.is_ok());
+  ASSERT_EQ(pending->size(), 1u) << "the claim is still the other pass's to finish";
+  // The other pass finishes: bytes, then the claim.
+  ASSERT_TRUE(blobs_->remove(orphan).is_ok());
+  ASSERT_TRUE(meta_->gc_release(orphan).is_ok());
+  EXPECT_TRUE(meta_->gc_pending()->empty());
 }
 
 TEST_F(GarbageCollectorTest, EnqueueUnlinkedFindsBlobsNoRepositoryLinks) {
