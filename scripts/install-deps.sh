@@ -20,11 +20,13 @@ BUILD="make build-essential cmake ninja-build pkg-config
 # Ceph's mon, OSD and RADOS Gateway (and uuidgen): the real S3 the S3 blob store is tested on
 # (tests/infra/ceph-up.sh).
 # prometheus (with promtool): scrapes berth's /metrics and checks the alert rules in a test.
+# debootstrap and systemd (systemd-analyze): the package and image tests install berth's .deb into
+# a clean Debian 12 root and check its unit (tests/integration/test_packaging.py).
 TEST="ceph-mon ceph-osd radosgw uuid-runtime
   python3 python3-pytest python3-boto3 python3-requests awscli
   skopeo podman buildah umoci busybox-static uidmap openssl curl ca-certificates procps
   docker.io docker-registry wrk clang libclang-rt-14-dev clang-format-14 fuse3 libfuse3-dev
-  postgresql prometheus"
+  postgresql prometheus debootstrap systemd"
 
 BENCH="hyperfine"
 
