@@ -21,11 +21,15 @@ BUILD="make build-essential cmake ninja-build pkg-config
 # (tests/infra/ceph-up.sh).
 # prometheus (with promtool): scrapes berth's /metrics and checks the alert rules in a test.
 # haproxy: balances three berth nodes in the multi-node test (tests/integration/test_multinode.py).
+# debootstrap and systemd (systemd-analyze): the package and image tests install berth's .deb into
+# a clean Debian 12 root and check its unit (tests/integration/test_packaging.py).
+# lld: the test command's builds link with it (CMake uses it where it is installed); GNU ld
+# takes several times longer on the large debug and sanitizer binaries.
 TEST="ceph-mon ceph-osd radosgw uuid-runtime
   python3 python3-pytest python3-boto3 python3-requests awscli
   skopeo podman buildah umoci busybox-static uidmap openssl curl ca-certificates procps
   docker.io docker-registry wrk clang libclang-rt-14-dev clang-format-14 fuse3 libfuse3-dev
-  postgresql prometheus haproxy"
+  postgresql prometheus haproxy debootstrap systemd lld"
 
 BENCH="hyperfine"
 
