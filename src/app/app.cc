@@ -516,6 +516,7 @@ App::~App() {
   if (impl_) {
     impl_->stopping = true;
     impl_->scheduler.stop();
+    if (impl_->scanning) impl_->scanning->stop();
     if (impl_->metrics_thread.joinable()) {
       impl_->metrics_server->stop();
       impl_->metrics_thread.join();
@@ -583,8 +584,8 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   ro.record_events = !webhooks.empty();
   ScanningOptions scan_options;
   BERTH_RETURN_IF_ERROR(apply_test_scan_delay(scan_options));
-  d.scanning = std::make_unique<ScanningService>(*d.stores.meta, nullptr, *d.stores.blobs,
-                                                 Clock::system(), scan_options);
+  d.scanning = std::make_unique<ScanningService>(*d.stores.meta, d.stores.meta.get(),
+                                                 *d.stores.blobs, Clock::system(), scan_options);
   ro.after_manifest_put = [scanning = d.scanning.get()](const RepositoryRecord& repo,
                                                         const ManifestRecord& m) {
     scanning->manifest_pushed(repo, m);
@@ -721,6 +722,7 @@ Status App::start() {
                                                         SIGTERM, SIGHUP);
   d.wait_for_signal();
   d.scheduler.start();
+  d.scanning->start();
   log::info("berth listening",
             {{"address", fmt::format("{}://{}", d.config.tls_cert.empty() ? "http" : "https",
                                      d.config.listen)},
@@ -756,6 +758,7 @@ void App::set_config_reloader(std::function<Result<Config>()> reload) {
 void App::stop() {
   impl_->stopping = true;
   impl_->scheduler.stop();
+  if (impl_->scanning) impl_->scanning->stop();
   impl_->http_server->stop();
   if (impl_->metrics_server) impl_->metrics_server->stop();
 }
