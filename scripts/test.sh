@@ -13,6 +13,13 @@ scripts/check-layers.sh
 echo "== formatting (scripts/check-format.sh, clang-format-14)"
 scripts/check-format.sh
 
+# The package and image tests (tests/integration/test_packaging.py) install berth into a clean
+# Debian 12 root that debootstrap makes from the Debian mirror. That takes minutes, mostly
+# waiting on the network, so it runs in the background from here on, while berth builds; the
+# tests wait for it (tests/support/debian_root.py keeps it under build/test-cache/).
+mkdir -p build
+"$PYTHON" tests/support/debian_root.py > build/debootstrap.log 2>&1 &
+
 echo "== build"
 # The micro-benchmarks are built (and run briefly in the benchmark smoke run) so they keep compiling.
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBERTH_WERROR=ON -DBERTH_BUILD_BENCH=ON >/dev/null
@@ -109,13 +116,16 @@ echo "== integration and ECR API tests again: metadata on PostgreSQL, blobs in S
 # authorization matrix proves "no side effect" by snapshotting the data directory's uploads/ and
 # blobs/, which are then in S3; the integrity tests corrupt, truncate and chmod blob files and fill
 # the disk; the GC tests look for blob files on disk. These three run again with their blobs on
-# disk and their metadata on PostgreSQL.
+# disk and their metadata on PostgreSQL. Not rerun, as they already ran on these stores or do not
+# use them: the multi-node test (its three nodes always run on PostgreSQL and the gateway) and the
+# package and image tests (which install berth into a Debian root and start it there).
 # Each suite is its own pytest run: each directory has its own pytest.ini (so node ids, as
 # --deselect takes them, are relative to it).
 started=$SECONDS
 export BERTH_TEST_METADATA=postgres
 BERTH_TEST_STORAGE=s3 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/integration \
   --ignore tests/integration/test_power_loss.py \
+  --ignore tests/integration/test_packaging.py --ignore tests/integration/test_multinode.py \
   --ignore tests/integration/test_integrity.py --ignore tests/integration/test_gc.py
 BERTH_TEST_STORAGE=s3 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/api --ignore tests/api/test_auth_matrix.py
 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/integration/test_integrity.py tests/integration/test_gc.py
