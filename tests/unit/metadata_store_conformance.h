@@ -62,7 +62,7 @@ struct MetadataRoles {
 
   static MetadataRoles of(std::shared_ptr<MetadataStore> store) {
     MetadataStore* s = store.get();
-    return MetadataRoles{std::move(store), s, s, s, s, s, s, s, s, s, s, s};
+    return MetadataRoles{std::move(store), s, s, s, s, s, s, s, s, s, s, s, s};
   }
 
   bool complete() const {
