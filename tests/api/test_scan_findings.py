@@ -219,6 +219,16 @@ def _scan(ecr, repo: str, digest: str) -> dict:
     return _findings(ecr, repo, digest)
 
 
+def _scan_until_settled(ecr, repo: str, digest: str) -> dict:
+    """StartImageScan, then DescribeImageScanFindings until the scan left IN_PROGRESS (the
+    image-scan-complete waiter knows only COMPLETE and FAILED, not UNSUPPORTED_IMAGE)."""
+    ecr.start_image_scan(repositoryName=repo, imageId={"imageDigest": digest})
+    status = {}
+    assert wait_until(lambda: status.update(_findings(ecr, repo, digest)["imageScanStatus"]) or
+                      status.get("status") != "IN_PROGRESS", timeout=60), status
+    return _findings(ecr, repo, digest)
+
+
 def _findings(ecr, repo: str, digest: str) -> dict:
     pages = ecr.get_paginator("describe_image_scan_findings").paginate(
         repositoryName=repo, imageId={"imageDigest": digest}, PaginationConfig={"PageSize": 7})
@@ -286,13 +296,13 @@ def test_debian_image_findings_are_what_the_tracker_says(ecr_s):
 def test_an_image_without_an_os_or_with_a_layer_that_is_not_tar_is_unsupported(ecr_s):
     repo = _repo(ecr_s, "scan/unsupported")
     no_os = push_image(ecr_s, repo, "no-os", image=make_image())
-    result = _scan(ecr_s, repo, no_os.digest)
-    assert result["imageScanStatus"]["status"] == "UNSUPPORTED_IMAGE"
+    result = _scan_until_settled(ecr_s, repo, no_os.digest)
+    assert result["imageScanStatus"]["status"] == "UNSUPPORTED_IMAGE", result["imageScanStatus"]
     assert result["imageScanStatus"]["description"]
     not_tar = push_image(ecr_s, repo, "not-tar", image=make_image(
         layer_blobs=[gzip.compress(b"this is not a tar archive\n" * 40)]))
-    result = _scan(ecr_s, repo, not_tar.digest)
-    assert result["imageScanStatus"]["status"] == "UNSUPPORTED_IMAGE"
+    result = _scan_until_settled(ecr_s, repo, not_tar.digest)
+    assert result["imageScanStatus"]["status"] == "UNSUPPORTED_IMAGE", result["imageScanStatus"]
 
 
 # ---------------------------------------------------------------------------------------------
