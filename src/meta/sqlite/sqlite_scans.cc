@@ -207,6 +207,18 @@ Result<std::optional<ScanRecord>> SqliteMetadataStore::claim_scan(std::string_vi
                                                                   int64_t now_ms,
                                                                   int64_t until_ms) {
   std::optional<ScanRecord> claimed;
+  {
+    // Idle workers ask every second: when nothing is claimable, answer from a
+    // read, so that an idle poll commits nothing (a commit moves the write
+    // generation that the manifest cache and other writers go by).
+    BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+    BERTH_ASSIGN_OR_RETURN(auto probe,
+                           lease->prepare("SELECT 1 FROM scans WHERE status='PENDING' OR "
+                                          "(status='IN_PROGRESS' AND lease_until<?1) LIMIT 1"));
+    probe.bind(1, now_ms);
+    BERTH_ASSIGN_OR_RETURN(bool any, probe.step());
+    if (!any) return claimed;
+  }
   Status st = pool_->write(
       [&](Connection& c) -> Status {
         claimed.reset();
