@@ -476,8 +476,9 @@ def test_gc_upload_of_a_blob_being_deleted_is_refused_with_a_retryable_error(ser
     # Once the deletion finishes, the same upload succeeds: the refusal was worth retrying. The
     # first pass has exited, so its claim is abandoned: --abandoned-after 0s finishes it now (by
     # default a pass leaves a claim younger than 1 h alone, as it may be a live pass's on another
-    # node).
+    # node). Claims count in whole seconds: it is older than 0 s from the next second on.
     shutil.rmtree(path)
+    next_second()
     run_berth("gc", "--data-dir", str(server.data_dir), "--grace", "1h", "--abandoned-after", "0s")
     assert not path.exists()
     push_blob(reg, repo, orphan.data)
