@@ -201,7 +201,7 @@ std::string read_file(const fs::path& path) {
   return ss.str();
 }
 
-// /work/shared/testdata/pkgdb/alpine-3.18-base/lib/apk/db/installed, its
+// tests/testdata/pkgdb/alpine-3.18-base/lib/apk/db/installed, its
 // P/V/o fields copied by hand (15 packages).
 Inventory alpine_318_base() {
   Inventory inv;
