@@ -59,24 +59,6 @@ ImportRows lay_out(const std::vector<scan::Advisory>& advisories) {
   return rows;
 }
 
-std::string severity_text(scan::Severity s) {
-  switch (s) {
-    case scan::Severity::kInformational:
-      return "INFORMATIONAL";
-    case scan::Severity::kLow:
-      return "LOW";
-    case scan::Severity::kMedium:
-      return "MEDIUM";
-    case scan::Severity::kHigh:
-      return "HIGH";
-    case scan::Severity::kCritical:
-      return "CRITICAL";
-    case scan::Severity::kUndefined:
-      break;
-  }
-  return "UNDEFINED";
-}
-
 scan::Severity severity_from_text(std::string_view text) {
   if (text == "INFORMATIONAL") return scan::Severity::kInformational;
   if (text == "LOW") return scan::Severity::kLow;

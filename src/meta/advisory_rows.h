@@ -40,8 +40,8 @@ struct ImportRows {
 // `advisories` (which must outlive the result) as rows.
 ImportRows lay_out(const std::vector<scan::Advisory>& advisories);
 
-// The stored forms: severity by its ECR name, CVSS score as decimal text.
-std::string severity_text(scan::Severity s);
+// The stored forms: severity by its ECR name (written with scan::severity_name), CVSS score
+// as decimal text.
 scan::Severity severity_from_text(std::string_view text);
 std::optional<std::string> cvss_text(const std::optional<double>& score);
 std::optional<double> cvss_from_text(std::string_view text);

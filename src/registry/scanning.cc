@@ -43,21 +43,7 @@ std::optional<std::string> scan_unsupported_reason(const ParsedManifest& parsed)
 }
 
 std::string_view severity_label(scan::Severity s) {
-  switch (s) {
-    case scan::Severity::kInformational:
-      return "INFORMATIONAL";
-    case scan::Severity::kLow:
-      return "LOW";
-    case scan::Severity::kMedium:
-      return "MEDIUM";
-    case scan::Severity::kHigh:
-      return "HIGH";
-    case scan::Severity::kCritical:
-      return "CRITICAL";
-    case scan::Severity::kUndefined:
-      break;
-  }
-  return "UNDEFINED";
+  return scan::severity_name(s);
 }
 
 ScanningService::ScanningService(MetadataStore& meta, AdvisoryStore* advisories, BlobStore& blobs,

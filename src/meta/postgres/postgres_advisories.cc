@@ -77,7 +77,7 @@ Status upsert_advisories(Connection& c, const std::vector<scan::Advisory>& advis
       aliases.add(strings_to_json(a.aliases));
       description.add(std::string_view(a.description));
       uri.add(std::string_view(a.uri));
-      severity.add(advisory_rows::severity_text(a.severity));
+      severity.add(std::string_view(scan::severity_name(a.severity)));
       score.add(advisory_rows::cvss_text(a.cvss_score));
       vector.add(std::string_view(a.cvss_vector));
     }

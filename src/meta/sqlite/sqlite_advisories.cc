@@ -73,7 +73,7 @@ Result<AdvisoryImportRecord> SqliteMetadataStore::import_advisories(
           .bind(2, std::string_view(strings_to_json(a.aliases)))
           .bind(3, std::string_view(a.description))
           .bind(4, std::string_view(a.uri))
-          .bind(5, std::string_view(advisory_rows::severity_text(a.severity)))
+          .bind(5, std::string_view(scan::severity_name(a.severity)))
           .bind(6, advisory_rows::cvss_text(a.cvss_score))
           .bind(7, std::string_view(a.cvss_vector))
           .bind(8, record.version);
