@@ -3,6 +3,7 @@
 // and atomic, failures are values as described there.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +27,14 @@ class ResourceTagStore {
   // Replaces the whole tag set.
   virtual Status set_resource_tags(
       RepositoryId repo, const std::vector<std::pair<std::string, std::string>>& tags) = 0;
+  // In one transaction: removes the keys of `remove`, then adds or replaces each pair of `set`
+  // (ECR's TagResource and UntagResource). When the repository would then carry more than
+  // `max_tags` tags, changes nothing and fails with kLimitExceeded. Concurrent updates of one
+  // repository apply one after the other: none loses the keys another one set.
+  virtual Status update_resource_tags(RepositoryId repo,
+                                      const std::vector<std::pair<std::string, std::string>>& set,
+                                      const std::vector<std::string>& remove,
+                                      std::size_t max_tags) = 0;
 };
 
 }  // namespace berth

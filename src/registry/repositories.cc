@@ -64,30 +64,13 @@ Result<ResourceTags> Registry::resource_tags(const RepositoryRecord& repo) {
 }
 
 Status Registry::tag_resource(const RepositoryRecord& repo, const ResourceTags& tags) {
-  BERTH_ASSIGN_OR_RETURN(ResourceTags merged, meta_.get_resource_tags(repo.id));
-  for (const auto& [k, v] : tags) {
-    bool found = false;
-    for (auto& [mk, mv] : merged) {
-      if (mk == k) {
-        mv = v;
-        found = true;
-      }
-    }
-    if (!found) merged.emplace_back(k, v);
-  }
-  BERTH_RETURN_IF_ERROR(check_tag_count(merged.size()));
-  return meta_.set_resource_tags(repo.id, merged);
+  BERTH_RETURN_IF_ERROR(check_tag_count(tags.size()));
+  return meta_.update_resource_tags(repo.id, tags, {}, kMaxResourceTags);
 }
 
 Status Registry::untag_resource(const RepositoryRecord& repo,
                                 const std::vector<std::string>& keys) {
-  BERTH_ASSIGN_OR_RETURN(ResourceTags current, meta_.get_resource_tags(repo.id));
-  ResourceTags kept;
-  for (auto& [k, v] : current) {
-    if (std::find(keys.begin(), keys.end(), k) == keys.end())
-      kept.emplace_back(std::move(k), std::move(v));
-  }
-  return meta_.set_resource_tags(repo.id, kept);
+  return meta_.update_resource_tags(repo.id, {}, keys, kMaxResourceTags);
 }
 
 }  // namespace berth

@@ -64,4 +64,49 @@ TEST_P(ResourceTagStoreConformance, RepositoriesWithResourceTagSpanAccounts) {
   EXPECT_EQ(ids("berth:gc-untagged", "true"), std::set<RepositoryId>{b.id});
 }
 
+TEST_P(ResourceTagStoreConformance, UpdateMergesRemovesAndRefusesOverTheLimit) {
+  RepositoryRecord r = repo("resource-tags-update");
+  using Tags = std::vector<std::pair<std::string, std::string>>;
+  ASSERT_TRUE(store().set_resource_tags(r.id, Tags{{"a", "1"}, {"b", "2"}}).is_ok());
+  // Added and replaced, the others kept.
+  ASSERT_TRUE(store().update_resource_tags(r.id, Tags{{"b", "20"}, {"c", "3"}}, {}, 3).is_ok());
+  EXPECT_EQ(*store().get_resource_tags(r.id), (Tags{{"a", "1"}, {"b", "20"}, {"c", "3"}}));
+  // Removed (a missing key is no error).
+  ASSERT_TRUE(store().update_resource_tags(r.id, {}, {"a", "zz"}, 3).is_ok());
+  EXPECT_EQ(*store().get_resource_tags(r.id), (Tags{{"b", "20"}, {"c", "3"}}));
+  // Over the limit: refused, nothing changed (not even the replaced value).
+  auto over = store().update_resource_tags(r.id, Tags{{"b", "x"}, {"d", "4"}, {"e", "5"}}, {}, 3);
+  EXPECT_EQ(over.code(), Code::kLimitExceeded) << over.to_string();
+  EXPECT_EQ(*store().get_resource_tags(r.id), (Tags{{"b", "20"}, {"c", "3"}}));
+  // Removals count before the limit is checked.
+  ASSERT_TRUE(store().update_resource_tags(r.id, Tags{{"d", "4"}, {"e", "5"}}, {"c"}, 3).is_ok());
+  EXPECT_EQ(*store().get_resource_tags(r.id), (Tags{{"b", "20"}, {"d", "4"}, {"e", "5"}}));
+}
+
+TEST_P(ResourceTagStoreConformance, ConcurrentUpdatesLoseNoKey) {
+  // Each thread adds its own keys one call at a time, as concurrent TagResource calls do; a
+  // read-then-replace in two transactions would drop some of the other threads' keys.
+  RepositoryRecord r = repo("resource-tags-concurrent");
+  constexpr int kThreads = 4;
+  constexpr int kKeysEach = 10;
+  std::latch start(kThreads);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (int k = 0; k < kKeysEach; ++k) {
+        std::vector<std::pair<std::string, std::string>> one{
+            {"t" + std::to_string(t) + "-" + std::to_string(k), "v"}};
+        if (!store().update_resource_tags(r.id, one, {}, 1000).is_ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto got = store().get_resource_tags(r.id);
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  EXPECT_EQ(got->size(), static_cast<std::size_t>(kThreads * kKeysEach));
+}
+
 }  // namespace berth::conformance

@@ -113,6 +113,10 @@ class PostgresMetadataStore final : public MetadataStore {
       std::string_view key, std::string_view value) override;
   Status set_resource_tags(RepositoryId repo,
                            const std::vector<std::pair<std::string, std::string>>& tags) override;
+  Status update_resource_tags(RepositoryId repo,
+                              const std::vector<std::pair<std::string, std::string>>& set,
+                              const std::vector<std::string>& remove,
+                              std::size_t max_tags) override;
 
   // ScanStore (postgres_scans.cc)
   Status request_scan(RepositoryId repo, const Digest& digest, int64_t now_ms,

@@ -57,4 +57,34 @@ Status PostgresMetadataStore::set_resource_tags(
   });
 }
 
+Status PostgresMetadataStore::update_resource_tags(
+    RepositoryId repo, const std::vector<std::pair<std::string, std::string>>& set,
+    const std::vector<std::string>& remove, std::size_t max_tags) {
+  // SERIALIZABLE (pool_->write): two updates of one repository's tags read and write the same
+  // rows, so one of them retries after the other commits.
+  return pool_->write([&](Connection& c) -> Status {
+    for (const auto& k : remove) {
+      BERTH_ASSIGN_OR_RETURN(auto d,
+                             c.prepare("DELETE FROM resource_tags WHERE repo_id=$1 AND key=$2"));
+      BERTH_RETURN_IF_ERROR(d.bind(1, repo).bind(2, std::string_view(k)).run());
+    }
+    for (const auto& [k, v] : set) {
+      BERTH_ASSIGN_OR_RETURN(
+          auto i, c.prepare("INSERT INTO resource_tags (repo_id, key, value) VALUES ($1,$2,$3) "
+                            "ON CONFLICT (repo_id, key) DO UPDATE SET value=excluded.value"));
+      BERTH_RETURN_IF_ERROR(
+          i.bind(1, repo).bind(2, std::string_view(k)).bind(3, std::string_view(v)).run());
+    }
+    BERTH_ASSIGN_OR_RETURN(auto n,
+                           c.prepare("SELECT COUNT(*) FROM resource_tags WHERE repo_id=$1"));
+    n.bind(1, repo);
+    BERTH_ASSIGN_OR_RETURN(bool row, n.step());
+    if (row && static_cast<std::size_t>(n.int64(0)) > max_tags) {
+      return error(Code::kLimitExceeded,
+                   fmt::format("A resource may have at most {} tags", max_tags));
+    }
+    return Status::ok();
+  });
+}
+
 }  // namespace berth

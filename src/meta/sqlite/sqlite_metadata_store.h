@@ -109,6 +109,10 @@ class SqliteMetadataStore final : public MetadataStore {
       std::string_view key, std::string_view value) override;
   Status set_resource_tags(RepositoryId repo,
                            const std::vector<std::pair<std::string, std::string>>& tags) override;
+  Status update_resource_tags(RepositoryId repo,
+                              const std::vector<std::pair<std::string, std::string>>& set,
+                              const std::vector<std::string>& remove,
+                              std::size_t max_tags) override;
 
   // PolicyStore (sqlite_policies.cc)
   Result<std::optional<std::string>> get_repository_policy(RepositoryId repo) override;

@@ -58,4 +58,33 @@ Status SqliteMetadataStore::set_resource_tags(
   });
 }
 
+Status SqliteMetadataStore::update_resource_tags(
+    RepositoryId repo, const std::vector<std::pair<std::string, std::string>>& set,
+    const std::vector<std::string>& remove, std::size_t max_tags) {
+  return pool_->write([&](Connection& c) -> Status {
+    for (const auto& k : remove) {
+      BERTH_ASSIGN_OR_RETURN(auto d,
+                             c.prepare("DELETE FROM resource_tags WHERE repo_id=?1 AND key=?2"));
+      BERTH_RETURN_IF_ERROR(d.bind(1, repo).bind(2, std::string_view(k)).run());
+    }
+    for (const auto& [k, v] : set) {
+      BERTH_ASSIGN_OR_RETURN(
+          auto i,
+          c.prepare(
+              "INSERT OR REPLACE INTO resource_tags (repo_id, key, value) VALUES (?1,?2,?3)"));
+      BERTH_RETURN_IF_ERROR(
+          i.bind(1, repo).bind(2, std::string_view(k)).bind(3, std::string_view(v)).run());
+    }
+    BERTH_ASSIGN_OR_RETURN(auto n,
+                           c.prepare("SELECT COUNT(*) FROM resource_tags WHERE repo_id=?1"));
+    n.bind(1, repo);
+    BERTH_ASSIGN_OR_RETURN(bool row, n.step());
+    if (row && static_cast<std::size_t>(n.int64(0)) > max_tags) {
+      return error(Code::kLimitExceeded,
+                   fmt::format("A resource may have at most {} tags", max_tags));
+    }
+    return Status::ok();
+  });
+}
+
 }  // namespace berth
