@@ -150,7 +150,11 @@ def test_background_scrub_quarantines_a_corrupt_blob(server_factory):
     quarantined = server.data_dir / "quarantine" / algorithm / hexpart
     wait_until(quarantined.exists, timeout=30, what="the background scrub to quarantine the blob")
     assert reg.head(f"/v2/{repo}/blobs/{digest}").status_code == 404
-    assert any(r.get("digest") == digest and "quarantined" in r.get("msg", "") for r in log_records(server))
+    # The scrub moves the file first and reports it after, so on a busy machine the log line can
+    # come a moment after the file is in quarantine.
+    wait_until(lambda: any(r.get("digest") == digest and "quarantined" in r.get("msg", "")
+                           for r in log_records(server)),
+               timeout=10, what="the scrub's log line naming the quarantined blob")
     push_blob(reg, repo, data)
     assert reg.get(f"/v2/{repo}/blobs/{digest}").content == data
 
