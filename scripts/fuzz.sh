@@ -13,6 +13,8 @@
 # FUZZ_WORK_DIR  where new corpus entries go (default: a fresh temporary
 #                directory; the seed corpus in the repository is never written)
 # JOBS           build parallelism (default: nproc)
+# FUZZ_BUILD_UNIT_TESTS  ON to keep the unit tests in build-fuzz/ as well (the test command
+#                builds them there under the same sanitizers; default OFF)
 #
 # Crash, leak, timeout and out-of-memory reproducers go to build-fuzz/crashes/.
 # Exits non-zero when any target found one.
@@ -35,7 +37,7 @@ elif [ ${#targets[@]} -eq 0 ]; then
 fi
 
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DBERTH_FUZZ=ON -DBERTH_BUILD_TESTS=OFF -DBERTH_WERROR=ON >/dev/null
+  -DBERTH_FUZZ=ON -DBERTH_BUILD_TESTS="${FUZZ_BUILD_UNIT_TESTS:-OFF}" -DBERTH_WERROR=ON >/dev/null
 ninja -C "$BUILD" -j"$JOBS" "${targets[@]/%/_fuzz}"
 
 work=${FUZZ_WORK_DIR:-$(mktemp -d -t berth-fuzz.XXXXXX)}
