@@ -14,6 +14,7 @@
 #include "app/config.h"
 #include "app/gc_command.h"
 #include "app/migrate_command.h"
+#include "app/migrate_store_command.h"
 #include "app/scrub_command.h"
 #include "app/version.h"
 #include "log/log.h"
@@ -236,6 +237,7 @@ int main(int argc, char** argv) {
   auto run_scrub = berth::app::add_scrub_command(cli);
   auto run_migrate = berth::app::add_migrate_command(cli);
   auto run_advisories = berth::app::add_advisories_command(cli);
+  auto run_migrate_store = berth::app::add_migrate_store_command(cli);
 
   CLI11_PARSE(cli, argc, argv);
   if (serve_cmd->parsed()) return serve(config_file, flags, durations, *serve_cmd);
@@ -243,5 +245,6 @@ int main(int argc, char** argv) {
   if (int rc = run_scrub(); rc >= 0) return rc;
   if (int rc = run_migrate(); rc >= 0) return rc;
   if (int rc = run_advisories(); rc >= 0) return rc;
+  if (int rc = run_migrate_store(); rc >= 0) return rc;
   return run_admin();
 }
