@@ -26,6 +26,7 @@ struct DurationFlags {
       offload_deadline;
   std::string scrub_rate, space_reserve;  // sizes
   std::string drain_timeout, ready_min_free;
+  std::string scan_lease;
 };
 
 // The configuration: defaults, then the file, then the flags given. At start
@@ -74,7 +75,8 @@ berth::Result<berth::app::Config> layered_config(const std::string& config_file,
         std::tuple{"--scrub-interval", &config.scrub_interval_seconds, durations.scrub},
         std::tuple{"--offload-deadline", &config.offload_deadline_seconds,
                    durations.offload_deadline},
-        std::tuple{"--drain-timeout", &config.drain_timeout_seconds, durations.drain_timeout}}) {
+        std::tuple{"--drain-timeout", &config.drain_timeout_seconds, durations.drain_timeout},
+        std::tuple{"--scan-lease", &config.scan_lease_seconds, durations.scan_lease}}) {
     if (!given(flag)) continue;
     auto parsed = app::parse_duration(value);
     if (!parsed)
@@ -224,6 +226,9 @@ int main(int argc, char** argv) {
       "/readyz reports not ready with less free disk space in the data directory (default 64m)");
   serve_cmd->add_option("--drain-timeout", durations.drain_timeout,
                         "On SIGTERM, how long in-flight requests may take to finish (default 30s)");
+  serve_cmd->add_option("--scan-lease", durations.scan_lease,
+                        "How long a crashed worker's image scan waits before another worker, or "
+                        "this node restarted, takes it over (default 60s)");
   bool no_auth = false;
   serve_cmd->add_flag("--no-auth", no_auth,
                       "Serve without authentication (anyone may read and write)");

@@ -322,6 +322,8 @@ Status validate_config(const Config& c) {
     return error(Code::kInvalidArgument,
                  fmt::format("manifest-urls-allow: {}", policy.status().message()));
   }
+  if (c.scan_lease_seconds < 1 || c.scan_lease_seconds > 24 * 3600)
+    return error(Code::kInvalidArgument, "scan-lease must be between 1s and 1d");
   std::string host;
   uint16_t port = 0;
   return parse_listen(c.listen, host, port);
@@ -433,6 +435,7 @@ Status load_config_file(const std::string& path, Config& c) {
       {"ready-min-free", size(c.ready_min_free_bytes)},
       {"drain-timeout", duration(c.drain_timeout_seconds)},
       {"events", [&c](const YAML::Node& n) { return read_events_section(n, c); }},
+      {"scan-lease", duration(c.scan_lease_seconds)},
       {"manifest-urls-allow",
        [&c](const YAML::Node& n) {
          c.manifest_urls_allow = n.IsSequence() ? n.as<std::vector<std::string>>()

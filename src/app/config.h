@@ -111,6 +111,11 @@ struct Config {
 
   // Webhooks that receive ECR-shaped events (`events: {webhooks: [...]}`).
   std::vector<WebhookConfig> webhooks;
+
+  // Image scanning (`scan-lease`): how long a claimed scan stays leased
+  // without renewal, i.e. how long a crashed node's scan waits before another
+  // worker (or the restarted node) takes it over.
+  int64_t scan_lease_seconds = 60;
 };
 
 // Reads a YAML file over `config`. Unknown keys are errors, so a typo in a

@@ -25,21 +25,6 @@ namespace {
 constexpr const char* kCompleteDescription = "The scan was completed successfully.";
 constexpr size_t kRematchBatch = 16;
 
-// The inventory of several platform images as one: every package once per
-// (kind, name, version, architecture); the OS of the first image that has one.
-void add_inventory(scan::Inventory& into, scan::Inventory part) {
-  if (!into.os && part.os) into.os = std::move(part.os);
-  for (auto& p : part.packages) into.packages.push_back(std::move(p));
-  auto key = [](const scan::InstalledPackage& p) {
-    return std::tie(p.kind, p.name, p.version, p.architecture);
-  };
-  std::sort(into.packages.begin(), into.packages.end(),
-            [&](const auto& a, const auto& b) { return key(a) < key(b); });
-  into.packages.erase(std::unique(into.packages.begin(), into.packages.end(),
-                                  [&](const auto& a, const auto& b) { return key(a) == key(b); }),
-                      into.packages.end());
-}
-
 // An outcome that ends a scan without findings.
 ScanOutcome ended(std::string_view status, std::string description, int64_t now_ms) {
   ScanOutcome o;
@@ -78,6 +63,8 @@ Result<bool> ScanningService::run_once() {
   const int64_t now = clock_.now_millis();
   BERTH_ASSIGN_OR_RETURN(auto claimed, meta_.claim_scan(holder_, now, now + options_.lease_ms));
   if (claimed) {
+    log::debug("scan claimed",
+               {{"digest", claimed->manifest_digest.str()}, {"attempt", claimed->attempts}});
     if (options_.test_delay.count() > 0) std::this_thread::sleep_for(options_.test_delay);
     Status s = run_scan(*claimed);
     if (!s.is_ok()) {
@@ -119,42 +106,34 @@ Status ScanningService::run_scan(const ScanRecord& scan) {
   if (auto why = scan_unsupported_reason(parsed))
     return finish(ended(kScanUnsupportedImage, *why, clock_.now_millis()));
 
-  // The platform images: the manifest itself, or the images an index lists.
-  std::vector<ParsedManifest> images;
   if (parsed.kind == ManifestKind::kIndex) {
-    for (const Descriptor& d : parsed.manifests) {
-      BERTH_ASSIGN_OR_RETURN(ManifestRecord child, meta_.get_manifest(repo, d.digest));
-      BERTH_ASSIGN_OR_RETURN(ParsedManifest p, parse_manifest(child.bytes, child.media_type));
-      if (!scan_unsupported_reason(p) && p.kind == ManifestKind::kImage)
-        images.push_back(std::move(p));
-    }
-    if (images.empty()) {
-      return finish(
-          ended(kScanUnsupportedImage, "the index lists no container image", clock_.now_millis()));
-    }
-  } else {
-    images.push_back(std::move(parsed));
+    // Queued before indexes were scanned per platform image: queue those
+    // (any still within their quota keep their scan) and end this one.
+    auto queued = start_index_scans(repo, digest, parsed);
+    if (!queued.is_ok() && queued.status().code() != Code::kLimitExceeded &&
+        queued.status().code() != Code::kUnsupported)
+      return queued.status();
+    return finish(ended(kScanUnsupportedImage,
+                        "An image index is not scanned itself: each platform image it lists has "
+                        "its own scan",
+                        clock_.now_millis()));
   }
 
-  scan::Inventory inventory;
-  for (const ParsedManifest& image : images) {
-    scan::InventoryReader reader;
-    for (const Descriptor& layer : image.layers) {
-      BERTH_RETURN_IF_ERROR(
-          meta_.renew_scan_lease(repo, digest, holder_, clock_.now_millis() + options_.lease_ms));
-      BERTH_ASSIGN_OR_RETURN(auto bytes, blobs_.open(layer.digest));
-      Status added = reader.add_layer(*bytes);
-      if (added.code() == Code::kUnsupported) {
-        return finish(ended(kScanUnsupportedImage,
-                            fmt::format("UnsupportedImageError: layer {} cannot be read: {}",
-                                        layer.digest.str(), added.message()),
-                            clock_.now_millis()));
-      }
-      BERTH_RETURN_IF_ERROR(added);
+  scan::InventoryReader reader;
+  for (const Descriptor& layer : parsed.layers) {
+    BERTH_RETURN_IF_ERROR(
+        meta_.renew_scan_lease(repo, digest, holder_, clock_.now_millis() + options_.lease_ms));
+    BERTH_ASSIGN_OR_RETURN(auto bytes, blobs_.open(layer.digest));
+    Status added = reader.add_layer(*bytes);
+    if (added.code() == Code::kUnsupported) {
+      return finish(ended(kScanUnsupportedImage,
+                          fmt::format("UnsupportedImageError: layer {} cannot be read: {}",
+                                      layer.digest.str(), added.message()),
+                          clock_.now_millis()));
     }
-    BERTH_ASSIGN_OR_RETURN(scan::Inventory part, reader.finish());
-    add_inventory(inventory, std::move(part));
+    BERTH_RETURN_IF_ERROR(added);
   }
+  BERTH_ASSIGN_OR_RETURN(scan::Inventory inventory, reader.finish());
 
   if (!inventory.os) {
     return finish(ended(kScanUnsupportedImage,

@@ -75,6 +75,8 @@ Result<ScanRecord> ScanningService::start_scan(const RepositoryRecord& repo,
   BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed,
                          parse_manifest(manifest.bytes, manifest.media_type));
   if (auto why = scan_unsupported_reason(parsed)) return error(Code::kUnsupported, *why);
+  if (parsed.kind == ManifestKind::kIndex)
+    return start_index_scans(repo.id, manifest.digest, parsed);
   const int64_t now = clock_.now_millis();
   // Refused when the last request is less than the interval ago (exactly the
   // interval ago is allowed).
@@ -88,6 +90,56 @@ Result<ScanRecord> ScanningService::start_scan(const RepositoryRecord& repo,
   }
   wake_.notify_one();
   return meta_.get_scan(repo.id, manifest.digest);
+}
+
+Result<std::vector<Digest>> ScanningService::platform_images(RepositoryId repo,
+                                                             const ParsedManifest& index) {
+  std::vector<Digest> out;
+  for (const Descriptor& d : index.manifests) {
+    // Build attestations (BuildKit's provenance and SBOM manifests) are no platform image.
+    auto type = d.annotations.find("vnd.docker.reference.type");
+    if (type != d.annotations.end() && type->second == "attestation-manifest") continue;
+    auto child = meta_.get_manifest(repo, d.digest);
+    if (!child.is_ok()) {
+      if (child.status().code() == Code::kManifestUnknown ||
+          child.status().code() == Code::kNotFound)
+        continue;
+      return child.status();
+    }
+    auto p = parse_manifest(child->bytes, child->media_type);
+    if (!p.is_ok() || p->kind != ManifestKind::kImage || scan_unsupported_reason(*p)) continue;
+    if (std::find(out.begin(), out.end(), d.digest) == out.end()) out.push_back(d.digest);
+  }
+  return out;
+}
+
+Result<ScanRecord> ScanningService::start_index_scans(RepositoryId repo, const Digest& index,
+                                                      const ParsedManifest& parsed) {
+  BERTH_ASSIGN_OR_RETURN(std::vector<Digest> children, platform_images(repo, parsed));
+  if (children.empty()) return error(Code::kUnsupported, "the index lists no container image");
+  const int64_t now = clock_.now_millis();
+  size_t queued = 0;
+  for (const Digest& child : children) {
+    Status s = meta_.request_scan(repo, child, now, now - options_.min_rescan_interval_ms + 1);
+    if (s.code() == Code::kLimitExceeded) continue;    // this platform image's quota is used up
+    if (s.code() == Code::kManifestUnknown) continue;  // deleted meanwhile
+    BERTH_RETURN_IF_ERROR(s);
+    ++queued;
+  }
+  if (queued == 0) return error(Code::kLimitExceeded, kQuotaMessage);
+  {
+    std::lock_guard lock(mu_);
+    queued_ += queued;
+  }
+  wake_.notify_all();
+  // The index itself has no scan: what the caller gets is the state of its
+  // platform images' scans, just queued.
+  ScanRecord r;
+  r.repository = repo;
+  r.manifest_digest = index;
+  r.status = std::string(kScanPending);
+  r.requested_at_ms = now;
+  return r;
 }
 
 void ScanningService::manifest_pushed(const RepositoryRecord& repo,

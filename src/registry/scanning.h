@@ -12,9 +12,10 @@
 // inventory. After a new advisory import, the workers re-match completed
 // scans from their stored inventories, without reading layers again.
 //
-// An image index is scanned as one image: every platform image it lists is
-// read, their inventories added up (one entry per package and version), and
-// the index's findings are those of that inventory.
+// An image index is not scanned itself, as in ECR: a scan requested for an
+// index (StartImageScan or scan-on-push) queues a scan of each platform image
+// it lists, each with its own status, findings and quota, and the index
+// stays without a scan of its own (ECR's ScanNotFoundException).
 //
 // Thread-safe. Several processes and nodes may run workers on one store:
 // the lease decides who scans what, so one image is scanned by one worker at
@@ -87,7 +88,10 @@ class ImageScanning {
   // StartImageScan: queues a scan of `manifest` in `repo`. kLimitExceeded
   // with ECR's message when the image was scanned (or queued) within the
   // quota interval or is being scanned; kUnsupported when the manifest is not
-  // a container image or an index of them.
+  // a container image or an index of them. For an index, queues a scan of
+  // each platform image it lists (those within their quota are left as they
+  // are; kLimitExceeded when that is all of them) and returns a PENDING
+  // record of the index that is not stored: the index has no scan itself.
   virtual Result<ScanRecord> start_scan(const RepositoryRecord& repo,
                                         const ManifestRecord& manifest) = 0;
 
@@ -147,6 +151,12 @@ class ScanningService final : public ImageScanning {
 
  private:
   void worker_loop();
+  // The platform images of `index` present in `repo` that can be scanned
+  // (container images; build attestations are left out), in index order.
+  Result<std::vector<Digest>> platform_images(RepositoryId repo, const ParsedManifest& index);
+  // Queues the scans of the platform images of the index `index` (start_scan).
+  Result<ScanRecord> start_index_scans(RepositoryId repo, const Digest& index,
+                                       const ParsedManifest& parsed);
   Status run_scan(const ScanRecord& scan);
   Result<size_t> rematch_some();
   Result<std::vector<scan::Finding>> match(const scan::Inventory& inventory,

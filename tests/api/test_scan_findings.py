@@ -2,7 +2,7 @@
 (Alpine 3.18's apk database and Debian bookworm's dpkg status, tests/testdata/pkgdb), the real
 advisories of tests/testdata/osv imported with `berth advisories import`, scans run by the
 server's workers, and the findings compared with what this test derives from the advisory files
-on its own (its own apk and dpkg version comparison, below). Also: an image berth cannot scan
+on its own (tests/support/scan_data.py, with its own apk and dpkg version comparison). Also: an image berth cannot scan
 ends UNSUPPORTED_IMAGE; a second import re-matches scanned images without a new scan; the real
 AWS CLI (v2, and v1 where installed) drives scan-on-push, `aws ecr wait image-scan-complete` and
 describe-image-scan-findings."""
@@ -10,7 +10,6 @@ describe-image-scan-findings."""
 from __future__ import annotations
 
 import gzip
-import json
 import re
 import shutil
 import subprocess
@@ -21,74 +20,13 @@ import pytest
 from ecr_content import make_image, make_layer, push_image
 from ecr_support import berth_binary, ecr_client, expect_error, wait_until
 from support import server as support_server
+from support.scan_data import (ALPINE_OS_RELEASE, APK_DB, DEBIAN_OS_RELEASE, DPKG_STATUS, OSV, VULN_LIST_318,
+                               apk_less, dpkg_compare, expected_alpine, expected_debian, findings_set)
 from test_walkthrough import AWS_V2, Aws, cli_env, find_aws_cli_v1
-
-TESTDATA = Path(__file__).resolve().parents[1] / "testdata"
-OSV = TESTDATA / "osv"
-APK_DB = (TESTDATA / "pkgdb" / "alpine-3.18-base" / "lib" / "apk" / "db" / "installed").read_bytes()
-DPKG_STATUS = (TESTDATA / "pkgdb" / "debian-bookworm-minbase" / "var" / "lib" / "dpkg" / "status").read_bytes()
-DEBIAN_OS_RELEASE = (TESTDATA / "pkgdb" / "debian-bookworm-minbase" / "os-release").read_bytes()
-ALPINE_OS_RELEASE = b'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.18.4\nPRETTY_NAME="Alpine Linux v3.18"\n'
-VULN_LIST_318 = OSV / "alpine-secdb-vuln-list" / "3.18" / "main"
-TRACKER_JSON = OSV / "debian-tracker-vuln-list-debian"
 
 
 # ---------------------------------------------------------------------------------------------
-# Version ordering, written here independently of berth's (apk-tools' and dpkg's rules)
-
-_APK = re.compile(r"^(?P<nums>\d+(?:\.\d+)*)(?P<letter>[a-z]?)(?P<suffixes>(?:_[a-z]+\d*)*)(?:-r(?P<rel>\d+))?$")
-_APK_SUFFIX = {"alpha": -4, "beta": -3, "pre": -2, "rc": -1, "cvs": 1, "svn": 2, "git": 3, "hg": 4, "p": 5}
-
-
-def apk_key(version: str):
-    m = _APK.match(version)
-    assert m, f"this test's apk comparison does not know the form of {version!r}"
-    suffixes = [(_APK_SUFFIX[s.rstrip("0123456789")], int(s.lstrip("abcdefghijklmnopqrstuvwxyz") or 0))
-                for s in m["suffixes"].split("_")[1:]]
-    return ([int(n) for n in m["nums"].split(".")], m["letter"], suffixes + [(0, 0)], int(m["rel"] or 0))
-
-
-def apk_less(a: str, b: str) -> bool:
-    return apk_key(a) < apk_key(b)
-
-
-def _dpkg_order(c: str) -> int:
-    if c == "~":
-        return -1
-    if c.isalpha():
-        return ord(c)
-    return ord(c) + 256 if c else 0
-
-
-def _dpkg_part(a: str, b: str) -> int:
-    while a or b:
-        na = re.match(r"^[^0-9]*", a).group(0)
-        nb = re.match(r"^[^0-9]*", b).group(0)
-        for i in range(max(len(na), len(nb))):
-            ca = _dpkg_order(na[i]) if i < len(na) else 0
-            cb = _dpkg_order(nb[i]) if i < len(nb) else 0
-            if ca != cb:
-                return -1 if ca < cb else 1
-        a, b = a[len(na):], b[len(nb):]
-        da = re.match(r"^[0-9]*", a).group(0)
-        db = re.match(r"^[0-9]*", b).group(0)
-        if int(da or 0) != int(db or 0):
-            return -1 if int(da or 0) < int(db or 0) else 1
-        a, b = a[len(da):], b[len(db):]
-    return 0
-
-
-def dpkg_compare(a: str, b: str) -> int:
-    def split(v):
-        epoch, _, rest = v.rpartition(":") if ":" in v else ("0", "", v)
-        upstream, _, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
-        return int(epoch or 0), upstream, revision
-    ea, ua, ra = split(a)
-    eb, ub, rb = split(b)
-    if ea != eb:
-        return -1 if ea < eb else 1
-    return _dpkg_part(ua, ub) or _dpkg_part(ra, rb)
-
+# The expectations (support/scan_data.py) checked against known cases
 
 def test_this_tests_version_orderings_agree_with_known_cases():
     assert apk_less("3.1.0-r4", "3.1.1-r0") and apk_less("1.36.1-r2", "1.36.1-r10")
@@ -96,71 +34,6 @@ def test_this_tests_version_orderings_agree_with_known_cases():
     assert dpkg_compare("1:1.2.13.dfsg-1", "1:1.2.11.dfsg-4.1") > 0
     assert dpkg_compare("3.0.11-1~deb12u2", "3.0.11-1") < 0 and dpkg_compare("6.4-4", "6.4-3") > 0
     assert dpkg_compare("2.36-9+deb12u4", "2.36-9+deb12u10") < 0
-
-
-# ---------------------------------------------------------------------------------------------
-# What the advisory files say, read here
-
-def installed_apk() -> list[dict]:
-    packages, current = [], {}
-    for line in APK_DB.decode().splitlines() + [""]:
-        if not line:
-            if current:
-                packages.append(current)
-            current = {}
-        elif line[1:2] == ":":
-            current[line[0]] = line[2:]
-    return packages
-
-
-def expected_alpine() -> set[tuple[str, str, str]]:
-    """(CVE, package, installed version) for every installed apk whose origin the 3.18 secdb
-    lists as fixed in a later version."""
-    expected = set()
-    for pkg in installed_apk():
-        path = VULN_LIST_318 / f"{pkg.get('o', pkg['P'])}.json"
-        if not path.exists():
-            continue
-        for fixed, ids in json.loads(path.read_text()).get("secfixes", {}).items():
-            if fixed == "0" or not apk_less(pkg["V"], fixed):
-                continue
-            for entry in ids:
-                expected.add((entry.split()[0], pkg["P"], pkg["V"]))
-    return expected
-
-
-def installed_dpkg() -> list[dict]:
-    packages = []
-    for stanza in DPKG_STATUS.decode().split("\n\n"):
-        fields = dict(re.findall(r"^([A-Za-z-]+): (.*)$", stanza, re.M))
-        if fields.get("Status") != "install ok installed":
-            continue
-        source = fields.get("Source", fields["Package"])
-        m = re.match(r"^(\S+)(?: \((.+)\))?$", source)
-        packages.append({"name": fields["Package"], "version": fields["Version"], "source": m[1],
-                         "source_version": m[2] or fields["Version"]})
-    return packages
-
-
-def expected_debian() -> set[tuple[str, str, str]]:
-    """(CVE, package, installed version) from the tracker's per-CVE files for bookworm: a
-    bookworm line of its own, else the release-less (unstable) line; fixed below the installed
-    source version means not affected."""
-    expected = set()
-    for path in sorted(TRACKER_JSON.rglob("CVE-*.json")):
-        doc = json.loads(path.read_text())
-        lines = [a for a in doc.get("Annotations", []) if a.get("Type") == "package"]
-        for pkg in installed_dpkg():
-            mine = [a for a in lines if a.get("Package") == pkg["source"]]
-            line = next((a for a in mine if a.get("Release") == "bookworm"), None) or \
-                next((a for a in mine if not a.get("Release")), None)
-            if line is None or line["Kind"] == "not-affected":
-                continue
-            fixed = line.get("Version", "") if line["Kind"] == "fixed" else ""
-            if fixed and dpkg_compare(pkg["source_version"], fixed) >= 0:
-                continue
-            expected.add((doc["Header"]["ID"], pkg["name"], pkg["version"]))
-    return expected
 
 
 def test_the_expected_findings_are_not_trivial():
@@ -241,12 +114,7 @@ def _findings(ecr, repo: str, digest: str) -> dict:
     return result
 
 
-def _as_set(result: dict) -> set[tuple[str, str, str]]:
-    out = set()
-    for f in result["imageScanFindings"]["findings"]:
-        attrs = {a["key"]: a["value"] for a in f.get("attributes", [])}
-        out.add((f["name"], attrs["package_name"], attrs["package_version"]))
-    return out
+_as_set = findings_set
 
 
 def _repo(ecr, name: str) -> str:

@@ -516,5 +516,21 @@ TEST_F(ConfigFileTest, AnUnknownDriverIsAnErrorNamingTheKey) {
   }
 }
 
+TEST_F(ConfigFileTest, ScanLeaseIsADurationOfOneSecondToADay) {
+  EXPECT_EQ(Config{}.scan_lease_seconds, 60);
+  Config c;
+  Status s = load("scan-lease: 5s\n", c);
+  ASSERT_TRUE(s.is_ok()) << s.to_string();
+  EXPECT_EQ(c.scan_lease_seconds, 5);
+  EXPECT_TRUE(validate_config(c).is_ok());
+  for (const char* yaml : {"scan-lease: 0s\n", "scan-lease: 2d\n"}) {
+    Config d;
+    ASSERT_TRUE(load(yaml, d).is_ok()) << yaml;
+    EXPECT_EQ(validate_config(d).code(), Code::kInvalidArgument) << "accepted: " << yaml;
+  }
+  Config e;
+  EXPECT_EQ(load("scan-lease: soon\n", e).code(), Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace berth::app

@@ -140,6 +140,52 @@ TEST_F(ScanningServiceTest, StartScanAllowsOneScanPerImagePerDay) {
   EXPECT_EQ(next_day->status, kScanPending);
 }
 
+// An index is scanned per platform image: each gets its own PENDING scan and
+// quota, the index none; a build attestation it lists is no platform image.
+TEST_F(ScanningServiceTest, StartScanOfAnIndexQueuesEachPlatformImage) {
+  ManifestRecord amd64 = push(repo_, "amd64");
+  ManifestRecord arm64 = push(repo_, "arm64");
+  ManifestRecord attestation = push(repo_, "attestation");
+  auto entry = [](const ManifestRecord& m) {
+    return json::object{
+        {"mediaType", kOciManifest}, {"digest", m.digest.str()}, {"size", m.bytes.size()}};
+  };
+  json::object att = entry(attestation);
+  att["annotations"] = json::object{{"vnd.docker.reference.type", "attestation-manifest"},
+                                    {"vnd.docker.reference.digest", amd64.digest.str()}};
+  const std::string bytes =
+      json::serialize(json::object{{"schemaVersion", 2},
+                                   {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                                   {"manifests", json::array{entry(amd64), entry(arm64), att}}});
+  auto put =
+      registry_->put_manifest(repo_, "multi", bytes, "application/vnd.oci.image.index.v1+json");
+  ASSERT_TRUE(put.is_ok()) << put.status().to_string();
+  auto index = meta_->get_manifest(repo_.id, Digest::of(bytes));
+  ASSERT_TRUE(index.is_ok());
+
+  // One platform image was scanned already today: it keeps its scan.
+  ASSERT_TRUE(scanning_->start_scan(repo_, arm64).is_ok());
+  const int64_t arm64_requested = meta_->get_scan(repo_.id, arm64.digest)->requested_at_ms;
+  clock_.advance_seconds(10);
+
+  auto started = scanning_->start_scan(repo_, *index);
+  ASSERT_TRUE(started.is_ok()) << started.status().to_string();
+  EXPECT_EQ(started->status, kScanPending);
+  EXPECT_EQ(started->manifest_digest, index->digest);
+  auto amd64_scan = meta_->get_scan(repo_.id, amd64.digest);
+  ASSERT_TRUE(amd64_scan.is_ok()) << amd64_scan.status().to_string();
+  EXPECT_EQ(amd64_scan->status, kScanPending);
+  EXPECT_EQ(meta_->get_scan(repo_.id, arm64.digest)->requested_at_ms, arm64_requested);
+  EXPECT_EQ(meta_->get_scan(repo_.id, attestation.digest).status().code(), Code::kNotFound);
+  EXPECT_EQ(scanning_->report(repo_, index->digest).status().code(), Code::kNotFound);
+
+  // Every platform image within its quota: the index's request is refused.
+  auto again = scanning_->start_scan(repo_, *index);
+  EXPECT_EQ(again.status().code(), Code::kLimitExceeded);
+  EXPECT_EQ(again.status().message(),
+            "The scan quota per image has been exceeded. Wait and try again.");
+}
+
 TEST_F(ScanningServiceTest, StartScanRefusesAnArtifact) {
   ManifestRecord m = push(repo_, "artifact", "application/vnd.example.sbom+json");
   EXPECT_EQ(scanning_->start_scan(repo_, m).status().code(), Code::kUnsupported);
