@@ -5,6 +5,9 @@
 #   scripts/bench.sh           the full benchmark (256 MiB blobs, 10,000 tags, ...; several minutes)
 #   scripts/bench.sh --smoke   every workload at tiny sizes, for CI: fails on any wrong answer from
 #                              either server, never on a time (also BENCH_SMOKE=1)
+#   scripts/bench.sh --no-scaleout   without the scale-out rows (berth on PostgreSQL, blobs in S3,
+#                              two nodes behind haproxy) and the PostgreSQL and Ceph RGW they start
+#   scripts/bench.sh --only=manifest_get,pg_manifest_get   just those workloads (names: bench.py --help)
 #
 # Prints the machine's limits, the micro-benchmarks and one table (berth, Distribution, ratio) and
 # writes everything to bench-results/<timestamp>.json. The harness is tests/bench/bench.py.
@@ -16,15 +19,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 smoke="${BENCH_SMOKE:-0}"
+scaleout=1
+extra=()
 for arg in "$@"; do
   case "$arg" in
     --smoke) smoke=1 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "usage: $0 [--smoke]" >&2; exit 2 ;;
+    --no-scaleout) scaleout=0; extra+=(--no-scaleout) ;;
+    --only=*) extra+=(--only "${arg#--only=}") ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "usage: $0 [--smoke] [--no-scaleout] [--only=WORKLOAD,...]" >&2; exit 2 ;;
   esac
 done
 
-for tool in cmake ninja wrk openssl dd "${DISTRIBUTION_BIN:-/usr/bin/docker-registry}"; do
+tools=(cmake ninja wrk openssl dd "${DISTRIBUTION_BIN:-/usr/bin/docker-registry}")
+# The scale-out rows: tests/infra/pg-up.sh and ceph-up.sh, and haproxy in front of two nodes.
+if [ "$scaleout" = 1 ]; then tools+=(haproxy psql /usr/lib/postgresql/15/bin/initdb ceph-mon ceph-osd radosgw uuidgen); fi
+for tool in "${tools[@]}"; do
   if ! command -v "$tool" >/dev/null; then
     echo "bench: $tool is missing; run scripts/install-deps.sh --bench" >&2
     exit 1
@@ -48,6 +58,7 @@ fi
 args=(--berth "$PWD/$build_dir/berth" --micro "$PWD/$build_dir/berth_micro_bench" --loadgen "$PWD/$loadgen"
   --results-dir bench-results)
 if [ "$smoke" = 1 ]; then args+=(--smoke); fi
+args+=("${extra[@]}")
 if [ -n "${BENCH_TMPDIR:-}" ]; then args+=(--tmpdir "$BENCH_TMPDIR"); fi
 # bench.py stops both servers and removes its temp dir on exit, Ctrl-C and SIGTERM included; the
 # servers also get SIGKILL if bench.py itself is killed (setpriv --pdeathsig).

@@ -2,7 +2,9 @@
 # Installs everything berth needs to build, test and benchmark, from Debian 12 packages only.
 #   scripts/install-deps.sh          what building and running berth needs
 #   scripts/install-deps.sh --test   also the real clients and services the tests drive
-#   scripts/install-deps.sh --bench  also CNCF Distribution and the load tools
+#   scripts/install-deps.sh --bench  also CNCF Distribution and the load tools (everything --test
+#                                    installs, PostgreSQL, Ceph's mon, OSD and RGW and haproxy
+#                                    included: the benchmark's scale-out rows use them)
 # Needs root, or sudo for a user that may use it. Installs only packages that are missing;
 # apt's own output goes to build/install-deps.log, and only a failure prints it.
 set -eu

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import hashlib
 import http.client
 import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -171,20 +173,57 @@ def proc_status_kib(pid: int, key: str) -> Optional[int]:
     return None
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    """utime + stime of all the process's threads, from /proc/<pid>/stat."""
+def proc_cpu_seconds(pid: int, reaped_children: bool = False) -> float:
+    """utime + stime of all the process's threads, from /proc/<pid>/stat; with reaped_children,
+    plus cutime + cstime (the children it has waited for)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # fields 14 and 15 of proc(5)
+    ticks = int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])  # fields 16 and 17
+    return ticks / CLOCK_TICKS
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU of a process that forks workers (PostgreSQL's postmaster): its own, its reaped
+    children's, and that of its live children. 0 when it is gone."""
+    try:
+        total = proc_cpu_seconds(root, reaped_children=True)
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == root:  # field 4, ppid
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
+
+
+def pids_cpu_seconds(pids: list[int]) -> float:
+    """utime + stime summed over processes; one that is gone counts 0."""
+    total = 0.0
+    for pid in pids:
+        try:
+            total += proc_cpu_seconds(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
 
 
 class ProcessMonitor:
-    """Samples a process's VmRSS every 100 ms on a thread, into every open window."""
+    """Samples a process's VmRSS every 100 ms on a thread, into every open window. Given several
+    pids (the nodes behind a load balancer), every figure is their sum."""
 
     INTERVAL = 0.1
 
-    def __init__(self, pid: int):
-        self.pid = pid
+    def __init__(self, pid: int | list[int]):
+        self.pids = [pid] if isinstance(pid, int) else list(pid)
+        self.pid = self.pids[0]
         self._lock = threading.Lock()
         self._windows: list[list[int]] = []
         self._stop = threading.Event()
@@ -193,9 +232,10 @@ class ProcessMonitor:
 
     def _run(self) -> None:
         while not self._stop.wait(self.INTERVAL):
-            rss = proc_status_kib(self.pid, "VmRSS")
-            if rss is None:
+            values = [proc_status_kib(pid, "VmRSS") for pid in self.pids]
+            if None in values:
                 return
+            rss = sum(values)
             with self._lock:
                 for window in self._windows:
                     window.append(rss)
@@ -212,13 +252,13 @@ class ProcessMonitor:
                 self._windows.remove(samples)
 
     def rss_mib(self) -> float:
-        return (proc_status_kib(self.pid, "VmRSS") or 0) / 1024
+        return sum(proc_status_kib(pid, "VmRSS") or 0 for pid in self.pids) / 1024
 
     def hwm_mib(self) -> float:
-        return (proc_status_kib(self.pid, "VmHWM") or 0) / 1024
+        return sum(proc_status_kib(pid, "VmHWM") or 0 for pid in self.pids) / 1024
 
     def cpu_seconds(self) -> float:
-        return proc_cpu_seconds(self.pid)
+        return sum(proc_cpu_seconds(pid) for pid in self.pids)
 
     def close(self) -> None:
         self._stop.set()
@@ -316,15 +356,24 @@ class ServerProcess:
 class BerthServer(ServerProcess):
     name = "berth"
 
-    def __init__(self, workdir: Path, binary: Path):
+    def __init__(self, workdir: Path, binary: Path, name: str = "berth", config: Optional[dict[str, str]] = None):
+        """`config`: top-level keys of a berth config file (`metadata`, `storage`) with their
+        YAML values; None: no config file (SQLite and blobs in the data directory)."""
         super().__init__(workdir)
         self.binary = binary
+        self.name = name
+        self.config = config
 
     def command(self) -> list[str]:
         # --create-on-push: the workloads push to repositories nobody created, which Distribution
         # allows; without it berth answers NAME_UNKNOWN, as ECR does.
-        return [str(self.binary), "serve", "--listen", f"127.0.0.1:{self.port}",
-                "--data-dir", str(self.data_dir), "--log-level", "warn", "--create-on-push"]
+        cmd = [str(self.binary), "serve", "--listen", f"127.0.0.1:{self.port}",
+               "--data-dir", str(self.data_dir), "--log-level", "warn", "--create-on-push"]
+        if self.config:
+            path = self.workdir / "berth.yaml"
+            path.write_text("".join(f"{k}: {v}\n" for k, v in self.config.items()))
+            cmd += ["--config", str(path)]
+        return cmd
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -355,13 +404,25 @@ class BerthServer(ServerProcess):
 class DistributionServer(ServerProcess):
     name = "distribution"
 
+    def __init__(self, workdir: Path, name: str = "distribution", storage: Optional[str] = None):
+        """`storage`: the driver's lines of config.yml's `storage:` block (indented two spaces);
+        None: the filesystem driver on the data directory."""
+        super().__init__(workdir)
+        self.name = name
+        self.storage = storage
+
+    def environment(self) -> dict[str, str]:
+        # The AWS SDK in 2.8 panics at start when AWS_CA_BUNDLE is set and its transport is the
+        # registry's own ("unable to load custom CA bundle"); the gateway is plain http anyway.
+        return {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
+
     def command(self) -> list[str]:
         config = self.workdir / "config.yml"
         config.write_text(
             "version: 0.1\n"
             "log:\n  level: error\n  accesslog:\n    disabled: true\n"
             "storage:\n"
-            f"  filesystem:\n    rootdirectory: {self.data_dir}\n"
+            + (self.storage or f"  filesystem:\n    rootdirectory: {self.data_dir}\n") +
             "  delete:\n    enabled: true\n"
             "  cache:\n    blobdescriptor: inmemory\n"  # as Debian's and upstream's shipped config.yml
             "http:\n"
@@ -606,11 +667,15 @@ def parallel(target: "Target", workers: int, items: list, job: Callable[[Client,
 class Target:
     name: str
     server: ServerProcess
-    monitor: ProcessMonitor
+    monitor: ProcessMonitor  # the server's processes: berth, or every berth node behind a proxy
     single_post_upload: bool = False  # whether POST ?digest= with a body completes an upload
     rss_idle_mib: float = 0.0
     pushed_big_blobs: set[str] = field(default_factory=set)  # by (a), for (c) to pull
     load_samples_kib: list[int] = field(default_factory=list)
+    namespace: str = "bench"  # repositories the workloads push to go under it (image_push)
+    # Other processes whose CPU each workload reports (figure cpu_s_<name>): the proxy, each
+    # node, PostgreSQL, the gateway. Each callable returns cumulative CPU seconds.
+    components: dict[str, Callable[[], float]] = field(default_factory=dict)
 
     def client(self) -> Client:
         return Client(self.server)
@@ -835,12 +900,18 @@ def run_load(tool: str, t: Target, method: str, path: str, sizes: Sizes) -> dict
             raise WorkloadFailure("no berth_loadgen binary (--loadgen)")
         cmd = [str(LOADGEN), "--port", str(t.server.port), "--path", path, "--method", method,
                "--connections", str(sizes.wrk_connections), "--threads", "2", "--seconds", str(sizes.wrk_seconds)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=sizes.wrk_seconds + 120, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     m = re.search(r"^BENCH_RESULT (\{.*\})$", proc.stdout, re.M)
     if proc.returncode != 0 or not m:
         raise WorkloadFailure(f"{tool} {method} {path} exited with {proc.returncode}: "
                               f"{proc.stdout[-500:]} {proc.stderr[-500:]}")
-    return json.loads(m.group(1))
+    result = json.loads(m.group(1))
+    # The load generator's own CPU (it is a child this process waited for), as a share of one core.
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result["client_cpu_pct"] = 100 * cpu / max(result.get("duration_us", 0) / 1e6, 1e-9)
+    return result
 
 
 def manifest_requests(method: str, tool: str) -> Callable[[Target, Payloads, Sizes], dict]:
@@ -868,7 +939,8 @@ def manifest_requests(method: str, tool: str) -> Callable[[Target, Payloads, Siz
                                   f"and errors {errors}")
         return {"requests_s": w["requests"] / (w["duration_us"] / 1e6), "p50_ms": w["latency_p50_us"] / 1e3,
                 "p99_ms": w["latency_p99_us"] / 1e3, "cpu_us_per_request": cpu / w["requests"] * 1e6,
-                "requests": w["requests"], "tool": tool, "raw": w}
+                "requests": w["requests"], "load_s": w["duration_us"] / 1e6, "client_cpu_pct": w["client_cpu_pct"],
+                "tool": tool, "raw": w}
     workload.__name__ = f"manifest_{method.lower()}_{tool}"
     return workload
 
@@ -892,7 +964,7 @@ def image_push(t: Target, p: Payloads, sizes: Sizes) -> dict:
     first image's manifest."""
     if LOADGEN is None:
         raise WorkloadFailure("no berth_loadgen binary (--loadgen)")
-    repo = "bench/pushes"
+    repo = f"{t.namespace}/pushes"
     env = dict(os.environ, BENCH_AUTHORIZATION=t.authorization())
     cmd = [str(LOADGEN), "--mode", "push", "--port", str(t.server.port), "--repo", repo,
            "--images", str(sizes.push_images), "--tag-prefix", "img-",
@@ -917,7 +989,7 @@ def image_push(t: Target, p: Payloads, sizes: Sizes) -> dict:
     c.close()
     return {"images_s": w["images_s"], "seconds": w["duration_us"] / 1e6, "client_cpu_pct": w["client_cpu_pct"],
             "p50_ms": w["latency_p50_us"] / 1e3, "p99_ms": w["latency_p99_us"] / 1e3,
-            "raw": w}
+            "images": w["images"], "raw": w}
 
 
 def image_push_python(t: Target, p: Payloads, sizes: Sizes) -> dict:
@@ -1081,12 +1153,14 @@ def run_workload(name: str, fn, targets: list[Target], payloads: Payloads, sizes
     for t in targets:
         label = f"{name} against {t.name}"
         print(f"  {label} ...", end="", flush=True)
+        results[name][t.name] = None  # attempted: None until it succeeds (the report says FAILED)
         if not t.server.alive():
             failures.append(f"{label}: the server is not running (exit code {t.server.proc.returncode})")
             print(" skipped, server not running", flush=True)
             continue
         os.sync()  # the other server's dirty pages are not this one's cost
         cpu_before = t.monitor.cpu_seconds()
+        components_before = {k: f() for k, f in t.components.items()}
         start = time.monotonic()
         with t.monitor.window() as samples:
             try:
@@ -1106,8 +1180,275 @@ def run_workload(name: str, fn, targets: list[Target], payloads: Payloads, sizes
         figures["server_cpu_s"] = t.monitor.cpu_seconds() - cpu_before if t.server.alive() else float("nan")
         figures["server_rss_max_mib"] = max(samples, default=0) / 1024
         figures["wall_s"] = elapsed
+        # Each component's CPU as a share of one core over the loaded part of the workload (its
+        # few untimed set-up requests are counted in the CPU, not in the time: a slight overstatement).
+        busy = figures.get("load_s", figures.get("seconds", elapsed))
+        figures["cpu_pct_server"] = 100 * figures["server_cpu_s"] / busy
+        for k, f in t.components.items():
+            figures[f"cpu_s_{k}"] = f() - components_before[k]
+            figures[f"cpu_pct_{k}"] = 100 * figures[f"cpu_s_{k}"] / busy
+            if isinstance(figures.get("requests"), int) and figures["requests"]:
+                figures[f"cpu_us_per_request_{k}"] = figures[f"cpu_s_{k}"] / figures["requests"] * 1e6
         results[name][t.name] = figures
         print(f" {elapsed:.1f}s", flush=True)
+
+
+# --- scale-out rows: PostgreSQL metadata, blobs in S3 (Ceph RGW), two nodes behind haproxy ----
+
+REPO_ROOT = HERE.parents[1]
+INFRA = REPO_ROOT / "tests" / "infra"
+
+
+class Services:
+    """A throwaway PostgreSQL (tests/infra/pg-up.sh) and a single-node Ceph RADOS Gateway
+    (tests/infra/ceph-up.sh), started side by side; stop() stops whatever of them started."""
+
+    def __init__(self):
+        self.dsn = ""
+        self.ceph_dir: Optional[Path] = None
+        self.s3: dict[str, str] = {}
+
+    def start(self, tmp: Path, sizes: Sizes) -> None:
+        # Short: the gateway's admin sockets must fit in 107 bytes.
+        self.ceph_dir = Path(tempfile.mkdtemp(prefix="ceph.", dir="/tmp"))
+        env = dict(os.environ)
+        # The OSD keeps objects in RAM (memstore): room for every big blob both servers push.
+        env.setdefault("MEMSTORE_BYTES", str(max(4 << 30, 10 * sizes.blob_reps * sizes.blob_mib * MiB)))
+        with open(tmp / "services.log", "ab") as log:
+            pg = subprocess.Popen([str(INFRA / "pg-up.sh")], stdout=subprocess.PIPE, stderr=log,
+                                  stdin=subprocess.DEVNULL)
+            ceph = subprocess.Popen([str(INFRA / "ceph-up.sh"), str(self.ceph_dir)], stdout=log, stderr=log,
+                                    stdin=subprocess.DEVNULL, env=env)
+            try:
+                out, _ = pg.communicate(timeout=120)
+                ceph.wait(timeout=180)
+            except subprocess.TimeoutExpired:
+                pg.kill()
+                ceph.kill()
+                raise RuntimeError(f"PostgreSQL or the gateway did not start within minutes; see {tmp}/services.log")
+        self.dsn = out.decode().strip() if pg.returncode == 0 else ""
+        if pg.returncode != 0 or not self.dsn:
+            raise RuntimeError(f"tests/infra/pg-up.sh exited with {pg.returncode}: "
+                               f"{(tmp / 'services.log').read_text(errors='replace')[-1500:]}")
+        if ceph.returncode != 0:
+            raise RuntimeError(f"tests/infra/ceph-up.sh exited with {ceph.returncode}: "
+                               f"{(tmp / 'services.log').read_text(errors='replace')[-1500:]}")
+        for line in (self.ceph_dir / "env").read_text().splitlines():
+            m = re.match(r"export BERTH_TEST_S3_(\w+)=(.*)$", line)
+            if m:
+                self.s3[m.group(1).lower()] = m.group(2)
+
+    def fresh_database(self, name: str) -> str:
+        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", self.dsn, "-c", f"CREATE DATABASE {name}"],
+                       check=True, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        return f"{self.dsn} dbname={name}"
+
+    def berth_s3(self, bucket: str) -> str:
+        """A berth `storage:` value naming `bucket` on the gateway (berth creates the bucket)."""
+        s3 = {"endpoint": self.s3["endpoint"], "region": self.s3.get("region", REGION), "bucket": bucket,
+              "access-key-id": self.s3["access_key"], "secret-access-key": self.s3["secret_key"], "path-style": "true"}
+        return "{s3: {" + ", ".join(f'{k}: "{v}"' for k, v in s3.items()) + "}}"
+
+    def distribution_s3(self, bucket: str) -> str:
+        """Distribution 2.8's s3-aws driver on `bucket`, which it needs to exist: made here. 2.8
+        addresses buckets path-style whenever regionendpoint is set (forcepathstyle came later)."""
+        import boto3
+
+        boto3.client("s3", endpoint_url=self.s3["endpoint"], region_name=self.s3.get("region", REGION),
+                     aws_access_key_id=self.s3["access_key"],
+                     aws_secret_access_key=self.s3["secret_key"]).create_bucket(Bucket=bucket)
+        return ("  s3:\n"
+                f"    regionendpoint: {self.s3['endpoint']}\n"
+                f"    region: {self.s3.get('region', REGION)}\n"
+                f"    bucket: {bucket}\n"
+                f"    accesskey: {self.s3['access_key']}\n"
+                f"    secretkey: {self.s3['secret_key']}\n"
+                "    secure: false\n"
+                "    v4auth: true\n"
+                # Blob GETs through the registry, as berth serves them (redirect: false is its
+                # default); Distribution's default would answer 307 to a presigned gateway URL.
+                "  redirect:\n    disable: true\n")
+
+    def postgres_cpu(self) -> Callable[[], float]:
+        port = re.search(r"port=(\d+)", self.dsn).group(1)
+        postmaster = int(Path(f"/tmp/berth-pg-{port}/data/postmaster.pid").read_text().split()[0])
+        return lambda: tree_cpu_seconds(postmaster)
+
+    def gateway_cpu(self) -> Callable[[], float]:
+        """radosgw and the (memstore) OSD behind it."""
+        pids = [int((self.ceph_dir / "run" / f).read_text().strip()) for f in ("client.rgw.a.pid", "osd.0.pid")]
+        return lambda: pids_cpu_seconds(pids)
+
+    def stop(self) -> None:
+        if self.dsn:
+            subprocess.run([str(INFRA / "pg-down.sh"), self.dsn], capture_output=True, timeout=60)
+        if self.ceph_dir is not None:
+            subprocess.run([str(INFRA / "ceph-down.sh"), str(self.ceph_dir)], capture_output=True, timeout=60)
+
+
+class ProxyServer(ServerProcess):
+    """Debian's haproxy, round robin over berth nodes, no stickiness, as
+    tests/integration/test_multinode.py runs it; looks like one registry to the workloads."""
+
+    def __init__(self, workdir: Path, name: str, nodes: list[BerthServer]):
+        super().__init__(workdir)
+        self.name = name
+        self.nodes = nodes
+
+    def command(self) -> list[str]:
+        cfg = self.workdir / "haproxy.cfg"
+        servers = "".join(f"  server n{i} 127.0.0.1:{n.port} check inter 2s\n" for i, n in enumerate(self.nodes))
+        cfg.write_text(
+            "global\n  maxconn 4000\n"
+            "defaults\n  mode http\n  timeout connect 2s\n  timeout client 60s\n  timeout server 300s\n"
+            "  option http-keep-alive\n"
+            f"frontend registry\n  bind 127.0.0.1:{self.port}\n  default_backend nodes\n"
+            "backend nodes\n  balance roundrobin\n  option httpchk GET /v2/\n"
+            "  http-check expect rstatus (200|401)\n" + servers)
+        return ["haproxy", "-db", "-f", str(cfg)]
+
+    def login(self) -> None:
+        self.auth_headers = dict(self.nodes[0].auth_headers)  # a token from one node is good on all
+
+    def alive(self) -> bool:
+        return super().alive() and all(n.alive() for n in self.nodes)
+
+    def version(self) -> str:
+        out = subprocess.run(["haproxy", "-v"], capture_output=True, text=True, timeout=10)
+        return out.stdout.splitlines()[0] if out.stdout else ""
+
+
+# (workload name, group, the workload function). A group's servers start before its first
+# selected workload and stop after its last, so that no group's servers run during another's.
+SCALEOUT_WORKLOADS: list[tuple[str, str, Callable[[Target, Payloads, Sizes], dict]]] = [
+    ("pg_manifest_get", "postgres", manifest_requests("GET", "wrk")),
+    ("pg_manifest_head", "postgres", manifest_requests("HEAD", "loadgen")),
+    ("s3_blob_push_monolithic", "s3", blob_push_monolithic),
+    ("s3_blob_push_chunked", "s3", blob_push_chunked),
+    ("s3_blob_pull", "s3", blob_pull),
+    ("nodes_manifest_get", "nodes", manifest_requests("GET", "wrk")),
+    ("nodes_image_push", "nodes", image_push),
+]
+
+GROUP_TARGETS = {"postgres": ["berth-postgres"], "s3": ["berth-s3", "distribution-s3"], "nodes": ["1-node", "2-nodes"]}
+
+
+def start_group(group: str, args: argparse.Namespace, tmp: Path, services: Services, servers: list[ServerProcess],
+                record: "RunRecord") -> list[Target]:
+    """Starts one group's servers (appending each to `servers` before it starts, so that it is
+    stopped however this ends) and returns its targets, in running order."""
+    base = tmp / group
+    tag = f"{os.getpid()}_{int(time.time())}"
+
+    def start(server: ServerProcess) -> ServerProcess:
+        servers.append(server)
+        server.start()
+        record.versions.setdefault(server.name, server.version())
+        return server
+
+    if group == "postgres":
+        # Metadata in PostgreSQL, blobs on disk: the manifest rows read only metadata.
+        b = start(BerthServer(base / "berth", args.berth, name="berth-postgres",
+                              config={"metadata": "{postgres: {dsn: '%s'}}" % services.fresh_database(f"bench_pg_{tag}")}))
+        return [Target(b.name, b, ProcessMonitor(b.pid), components={"postgres": services.postgres_cpu()})]
+    if group == "s3":
+        # Metadata in SQLite (each berth's default), blobs in the gateway.
+        gateway = services.gateway_cpu()
+        b = start(BerthServer(base / "berth", args.berth, name="berth-s3",
+                              config={"storage": services.berth_s3(f"bench-berth-{tag}".replace("_", "-"))}))
+        d = start(DistributionServer(base / "distribution", name="distribution-s3",
+                                     storage=services.distribution_s3(f"bench-dist-{tag}".replace("_", "-"))))
+        targets = [Target(s.name, s, ProcessMonitor(s.pid), components={"gateway": gateway}) for s in (b, d)]
+        for t in targets:
+            t.single_post_upload = probe_single_post(t)
+        return targets
+    # Two nodes on one database and one bucket sharing secret.key; one haproxy in front of node
+    # A alone, another in front of both. Node B idles while the one-node rows run.
+    config = {"metadata": "{postgres: {dsn: '%s'}}" % services.fresh_database(f"bench_nodes_{tag}"),
+              "storage": services.berth_s3(f"bench-nodes-{tag}".replace("_", "-"))}
+    a = start(BerthServer(base / "node-a", args.berth, name="berth-node-a", config=config))
+    node_b = BerthServer(base / "node-b", args.berth, name="berth-node-b", config=config)
+    shutil.copy2(a.data_dir / "secret.key", node_b.data_dir / "secret.key")
+    b = start(node_b)
+    one = start(ProxyServer(base / "haproxy-1", "haproxy", [a]))
+    two = start(ProxyServer(base / "haproxy-2", "haproxy", [a, b]))
+    pg, gateway = services.postgres_cpu(), services.gateway_cpu()
+    node_a_cpu, node_b_cpu = (lambda: pids_cpu_seconds([a.pid])), (lambda: pids_cpu_seconds([b.pid]))
+    return [
+        Target("1-node", one, ProcessMonitor(a.pid), namespace="one",
+               components={"node_a": node_a_cpu, "haproxy": lambda: pids_cpu_seconds([one.pid]),
+                           "postgres": pg, "gateway": gateway}),
+        Target("2-nodes", two, ProcessMonitor([a.pid, b.pid]), namespace="two",
+               components={"node_a": node_a_cpu, "node_b": node_b_cpu,
+                           "haproxy": lambda: pids_cpu_seconds([two.pid]), "postgres": pg, "gateway": gateway}),
+    ]
+
+
+def scaleout_sizes(sizes: Sizes) -> Sizes:
+    """The scale-out rows' sizes. A full run keeps the first rows' blob size, chunking and load
+    duration but pushes each big blob once (not blob_reps times) and 200 small images (not
+    push_images): through the single-OSD gateway on this machine, those take minutes each.
+    Smoke mode keeps them short (the test command runs it) but still makes the S3 store's
+    chunked commit copy two segments (each chunk over its 5 MiB segment minimum), as the full
+    run's 16 chunks do."""
+    if sizes.mode != "smoke":
+        return dataclasses.replace(sizes, blob_reps=1, push_images=min(sizes.push_images, 200))
+    return dataclasses.replace(sizes, blob_mib=12, blob_chunks=2, blob_reps=1, wrk_seconds=1, push_images=16)
+
+
+def run_scaleout(args: argparse.Namespace, sizes: Sizes, tmp: Path, record: "RunRecord", selected: list[str]) -> None:
+    """The scale-out rows in `selected`, group by group, with their own PostgreSQL and gateway, on
+    their own payloads (the same seeds: the same big blobs as the first rows, when sizes match)."""
+    sizes = scaleout_sizes(sizes)
+    payloads = Payloads(sizes)
+    print("starting PostgreSQL and the Ceph RADOS Gateway for the scale-out rows ...", flush=True)
+    services = Services()
+    groups = list(dict.fromkeys(g for n, g, _ in SCALEOUT_WORKLOADS if n in selected))
+
+    def group_failed(group: str, why: str) -> None:
+        record.failures.append(f"scale-out rows ({group}): {why}")
+        for name, g, _ in SCALEOUT_WORKLOADS:
+            if g == group and name in selected:
+                record.results[name] = {t: None for t in GROUP_TARGETS[group]}
+
+    try:
+        start = time.monotonic()
+        try:
+            services.start(tmp, sizes)
+        except Exception as e:
+            for group in groups:
+                group_failed(group, f"PostgreSQL and the gateway: {type(e).__name__}: {e}")
+            return
+        print(f"  up in {time.monotonic() - start:.1f}s", flush=True)
+        for group in groups:
+            servers: list[ServerProcess] = []
+            targets: list[Target] = []
+            try:
+                print(f"starting the {group} servers ...", flush=True)
+                try:
+                    targets = start_group(group, args, tmp, services, servers, record)
+                except Exception as e:  # this group's rows fail; the next group still runs
+                    group_failed(group, f"start-up: {type(e).__name__}: {e}")
+                    continue
+                for name, g, fn in SCALEOUT_WORKLOADS:
+                    if g != group or name not in selected:
+                        continue
+                    DEADLINE.check()
+                    run_workload(name, fn, targets, payloads, sizes, record.results, record.failures)
+                    if name == "s3_blob_pull":
+                        payloads.release_big_blob_bytes()
+            finally:
+                for t in targets:
+                    t.monitor.close()
+                for server in reversed(servers):
+                    if server.proc is not None and server.proc.poll() is not None:
+                        record.failures.append(f"{server.name} exited with {server.proc.returncode} during the "
+                                               f"run; log tail:\n{server.log_tail()}")
+                    ending = server.stop()
+                    if ending:
+                        record.notes.append(f"{server.name} {ending}")
+    finally:
+        services.stop()
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -1172,16 +1513,124 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
         print(line(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
 
 
+NOT_RUN = object()
+
+
+def figure(results: dict, workload: str, target: str, key: str):
+    """A number; None when that workload failed against that target; NOT_RUN when it was not
+    selected (--only, --servers, --no-scaleout); nan when it ran but has no such figure."""
+    entry = results.get(workload, {}).get(target, NOT_RUN)
+    if entry is NOT_RUN or entry is None:
+        return entry
+    return entry.get(key, float("nan"))
+
+
+def cell(v) -> str:
+    return "not run" if v is NOT_RUN else fmt(v)
+
+
+def ratio(a, b, better: str) -> str:
+    numbers = isinstance(a, (int, float)) and isinstance(b, (int, float)) and b and a == a and b == b
+    return fmt(a / b) if numbers and better != "info" else "-"
+
+
 def report(results: dict, sizes: Sizes) -> None:
     rows = []
     for workload, key, label, unit, better in TABLE:
-        b = results.get(workload, {}).get("berth", {}).get(key)
-        d = results.get(workload, {}).get("distribution", {}).get(key)
-        numbers = isinstance(b, (int, float)) and isinstance(d, (int, float)) and d
-        ratio = fmt(b / d) if numbers and better != "info" else "-"
-        rows.append([label.format(n=sizes.page_size), unit, fmt(b), fmt(d), ratio, better])
+        b = figure(results, workload, "berth", key)
+        d = figure(results, workload, "distribution", key)
+        rows.append([label.format(n=sizes.page_size), unit, cell(b), cell(d), ratio(b, d, better), better])
     print_table(f"berth vs CNCF Distribution ({sizes.mode} mode; ratio = berth / distribution)",
                 ["figure", "unit", "berth", "distribution", "ratio", "better"], rows)
+
+
+# (SQLite workload, PostgreSQL workload, figure key, label, unit, which is better)
+POSTGRES_TABLE = [
+    ("manifest_get", "pg_manifest_get", "requests_s", "manifest GET by tag (wrk)", "req/s", "higher"),
+    ("manifest_get", "pg_manifest_get", "p50_ms", "manifest GET p50", "ms", "lower"),
+    ("manifest_get", "pg_manifest_get", "p99_ms", "manifest GET p99", "ms", "lower"),
+    ("manifest_get", "pg_manifest_get", "cpu_us_per_request", "berth CPU per GET", "us", "lower"),
+    ("manifest_get", "pg_manifest_get", "cpu_us_per_request_postgres", "PostgreSQL CPU per GET", "us", "lower"),
+    ("manifest_head", "pg_manifest_head", "requests_s", "manifest HEAD by tag (loadgen)", "req/s", "higher"),
+    ("manifest_head", "pg_manifest_head", "p99_ms", "manifest HEAD p99", "ms", "lower"),
+    ("manifest_head", "pg_manifest_head", "cpu_us_per_request", "berth CPU per HEAD", "us", "lower"),
+    ("manifest_head", "pg_manifest_head", "cpu_us_per_request_postgres", "PostgreSQL CPU per HEAD", "us", "lower"),
+]
+
+# (disk workload, gateway workload, figure key, label, unit, which is better)
+S3_TABLE = [
+    ("blob_push_monolithic", "s3_blob_push_monolithic", "push_mib_s", "(a) blob push, monolithic", "MiB/s", "higher"),
+    ("blob_push_chunked", "s3_blob_push_chunked", "push_mib_s", "(b) blob push, chunked (PATCH)", "MiB/s", "higher"),
+    ("blob_pull", "s3_blob_pull", "pull_mib_s", "(c) blob pull", "MiB/s", "higher"),
+    ("blob_push_monolithic", "s3_blob_push_monolithic", "cpu_pct_server", "(a)   server CPU", "% core", "info"),
+    ("blob_push_monolithic", "s3_blob_push_monolithic", "cpu_pct_gateway", "(a)   gateway + OSD CPU", "% core", "info"),
+    ("blob_pull", "s3_blob_pull", "cpu_pct_server", "(c)   server CPU", "% core", "info"),
+    ("blob_pull", "s3_blob_pull", "cpu_pct_gateway", "(c)   gateway + OSD CPU", "% core", "info"),
+]
+
+# (workload, figure key, label, unit, which is better)
+NODES_TABLE = [
+    ("nodes_manifest_get", "requests_s", "manifest GET by tag (wrk)", "req/s", "higher"),
+    ("nodes_manifest_get", "p50_ms", "manifest GET p50", "ms", "lower"),
+    ("nodes_manifest_get", "p99_ms", "manifest GET p99", "ms", "lower"),
+    ("nodes_manifest_get", "cpu_pct_node_a", "  CPU: node A", "% core", "info"),
+    ("nodes_manifest_get", "cpu_pct_node_b", "  CPU: node B", "% core", "info"),
+    ("nodes_manifest_get", "cpu_pct_haproxy", "  CPU: haproxy", "% core", "info"),
+    ("nodes_manifest_get", "client_cpu_pct", "  CPU: wrk", "% core", "info"),
+    ("nodes_manifest_get", "cpu_pct_postgres", "  CPU: PostgreSQL", "% core", "info"),
+    ("nodes_manifest_get", "cpu_pct_gateway", "  CPU: gateway + OSD", "% core", "info"),
+    ("nodes_image_push", "images_s", "small image push, parallel (loadgen)", "images/s", "higher"),
+    ("nodes_image_push", "p50_ms", "  per-image p50", "ms", "lower"),
+    ("nodes_image_push", "cpu_pct_node_a", "  CPU: node A", "% core", "info"),
+    ("nodes_image_push", "cpu_pct_node_b", "  CPU: node B", "% core", "info"),
+    ("nodes_image_push", "cpu_pct_haproxy", "  CPU: haproxy", "% core", "info"),
+    ("nodes_image_push", "client_cpu_pct", "  CPU: berth_loadgen", "% core", "info"),
+    ("nodes_image_push", "cpu_pct_postgres", "  CPU: PostgreSQL", "% core", "info"),
+    ("nodes_image_push", "cpu_pct_gateway", "  CPU: gateway + OSD", "% core", "info"),
+]
+NODES_CPU_KEYS = ["cpu_pct_node_a", "cpu_pct_node_b", "cpu_pct_haproxy", "client_cpu_pct", "cpu_pct_postgres",
+                  "cpu_pct_gateway"]
+
+
+def report_scaleout(results: dict, sizes: Sizes) -> None:
+    """The scale-out tables; each only when one of its rows was selected."""
+    if any(w in results for _, w, *_ in POSTGRES_TABLE):
+        rows = []
+        for sqlite_w, pg_w, key, label, unit, better in POSTGRES_TABLE:
+            a, b = figure(results, sqlite_w, "berth", key), figure(results, pg_w, "berth-postgres", key)
+            if key.endswith("_postgres"):
+                a = "-"  # SQLite runs inside berth: its CPU is in berth's row
+            rows.append([label, unit, a if a == "-" else cell(a), cell(b), ratio(b, a, better), better])
+        print_table(f"berth: metadata in SQLite vs PostgreSQL, blobs on disk ({sizes.mode} mode; "
+                    "ratio = PostgreSQL / SQLite)", ["figure", "unit", "SQLite", "PostgreSQL", "ratio", "better"], rows)
+    if any(w in results for _, w, *_ in S3_TABLE):
+        rows = []
+        for disk_w, s3_w, key, label, unit, better in S3_TABLE:
+            bd, bs = figure(results, disk_w, "berth", key), figure(results, s3_w, "berth-s3", key)
+            dd, ds = figure(results, disk_w, "distribution", key), figure(results, s3_w, "distribution-s3", key)
+            if key == "cpu_pct_gateway":
+                bd = dd = "-"
+            rows.append([label.format(n=sizes.page_size), unit] + [v if v == "-" else cell(v) for v in (bd, bs, dd, ds)]
+                        + [ratio(bs, bd, better), ratio(bs, ds, better), better])
+        print_table(f"blobs on disk vs in S3 (Ceph RGW, one memstore OSD) ({sizes.mode} mode; berth's metadata in "
+                    "SQLite)", ["figure", "unit", "berth disk", "berth RGW", "distr. disk", "distr. RGW",
+                                "berth RGW/disk", "berth/distr. RGW", "better"], rows)
+    if any(w in results for w, *_ in NODES_TABLE):
+        rows = []
+        for workload, key, label, unit, better in NODES_TABLE:
+            one, two = figure(results, workload, "1-node", key), figure(results, workload, "2-nodes", key)
+            if key == "cpu_pct_node_b":
+                one = "-"  # idle: not behind the one-node proxy
+            rows.append([label, unit, one if one == "-" else cell(one), cell(two), ratio(two, one, better), better])
+            if key == NODES_CPU_KEYS[-1]:
+                total = []
+                for target in ("1-node", "2-nodes"):
+                    values = [figure(results, workload, target, k) for k in NODES_CPU_KEYS]
+                    numbers = [v for v in values if isinstance(v, (int, float)) and v == v]
+                    total.append(fmt(sum(numbers) / (os.cpu_count() or 1)) if numbers else "-")
+                rows.append([f"  all of the above, share of the {os.cpu_count()} cores", "%", *total, "-", "info"])
+        print_table(f"berth nodes behind haproxy, PostgreSQL + RGW ({sizes.mode} mode; ratio = 2 nodes / 1 node)",
+                    ["figure", "unit", "1 node", "2 nodes", "ratio", "better"], rows)
 
 
 def print_micro(micro: list[dict]) -> None:
@@ -1214,7 +1663,7 @@ def notes(results: dict, targets: list[Target], sizes: Sizes) -> list[str]:
             out.append(f"{t.name} does not complete an upload on POST ?digest= with a body (202: session opened); "
                        "its monolithic push is POST + PUT ?digest= with the body")
     for name, f in results.get("tag_listing", {}).items():
-        if f.get("pages") == 1 and sizes.tags > sizes.page_size:
+        if f and f.get("pages") == 1 and sizes.tags > sizes.page_size:
             out.append(f"{name} ignores n on tags/list: its paged walk is one full list")
     out.append("berth fsyncs every blob and commits metadata with SQLite synchronous=FULL; Distribution's "
                "filesystem driver never fsyncs: push figures include that durability cost")
@@ -1224,10 +1673,27 @@ def notes(results: dict, targets: list[Target], sizes: Sizes) -> list[str]:
                    "both servers; the Python row below it is the same workload through requests")
     for workload in ("image_push_python", "tag_listing", "catalog_listing", "concurrent_pull"):
         for name, f in results.get(workload, {}).items():
+            if not f:
+                continue
             pct = f.get("client_cpu_pct", f.get("populate_client_cpu_pct"))
             if pct is not None and pct >= 85:
                 out.append(f"{workload} against {name}: the Python client used {pct:.0f}% of a core, so the "
                            "client may be what limits that figure")
+    return out
+
+
+def scaleout_notes(results: dict) -> list[str]:
+    out = []
+    if any(w in results for w, _, _ in SCALEOUT_WORKLOADS):
+        out.append("scale-out rows: their own throwaway PostgreSQL 15 (fsync=off, synchronous_commit=off: "
+                   "tests/infra/pg-up.sh) and a single-node Ceph RGW whose one OSD keeps objects in RAM "
+                   "(memstore: tests/infra/ceph-up.sh), on this same machine: they share its cores with the servers")
+    if any(w in results for w in ("s3_blob_push_monolithic", "s3_blob_push_chunked", "s3_blob_pull")):
+        out.append("S3 rows: berth keeps its metadata in SQLite (synchronous=FULL); Distribution's s3-aws driver "
+                   "has redirect disabled so that blob GETs go through it, as berth's do by default")
+    if any(w in results for w in ("nodes_manifest_get", "nodes_image_push")):
+        out.append("node rows: berth nodes on one PostgreSQL database and one bucket, behind haproxy (round "
+                   "robin); the 1-node proxy sends everything to node A while node B idles")
     return out
 
 
@@ -1259,6 +1725,19 @@ def run_everything(args: argparse.Namespace, sizes: Sizes, tmp: Path, record: Ru
         except WorkloadFailure as e:
             record.failures.append(f"micro-benchmarks: {e}")
 
+    main_selected = [n for n, _ in WORKLOADS if not args.only or n in args.only]
+    scaleout_selected = [n for n, _, _ in SCALEOUT_WORKLOADS
+                         if not args.no_scaleout and (not args.only or n in args.only)]
+    if main_selected:
+        run_main(args, sizes, tmp, record, Payloads(sizes), main_selected)
+    if scaleout_selected:
+        run_scaleout(args, sizes, tmp, record, scaleout_selected)
+        record.notes += scaleout_notes(record.results)
+
+
+def run_main(args: argparse.Namespace, sizes: Sizes, tmp: Path, record: RunRecord, payloads: Payloads,
+             selected: list[str]) -> None:
+    """berth and Distribution on the filesystem, side by side: the workloads in `selected`."""
     servers: list[ServerProcess] = []
     targets: list[Target] = []
     try:
@@ -1275,9 +1754,8 @@ def run_everything(args: argparse.Namespace, sizes: Sizes, tmp: Path, record: Ru
             t.rss_idle_mib = t.monitor.rss_mib()
             t.single_post_upload = probe_single_post(t)
 
-        payloads = Payloads(sizes)
         for name, fn in WORKLOADS:
-            if args.only and name not in args.only:
+            if name not in selected:
                 continue
             DEADLINE.check()
             run_workload(name, fn, targets, payloads, sizes, record.results, record.failures)
@@ -1292,7 +1770,7 @@ def run_everything(args: argparse.Namespace, sizes: Sizes, tmp: Path, record: Ru
             "load_samples": len(t.load_samples_kib),
         } for t in targets if t.server.alive()}
     finally:
-        record.notes = notes(record.results, targets, sizes)
+        record.notes += notes(record.results, targets, sizes)
         for t in targets:
             t.monitor.close()
         for server in servers:
@@ -1314,15 +1792,20 @@ def main() -> int:
     parser.add_argument("--results-dir", type=Path, default=Path("bench-results"))
     parser.add_argument("--tmpdir", type=Path, default=None, help="where the servers' data directories go")
     parser.add_argument("--only", type=lambda v: v.split(","), default=None,
-                        help="comma-separated workload names (e.g. image_push,manifest_get): run just those, "
-                             "without the machine limits and micro-benchmarks")
+                        help="comma-separated workload names: run just those, without the machine limits and "
+                             "micro-benchmarks; names: " + ", ".join([n for n, _ in WORKLOADS] +
+                                                                    [n for n, _, _ in SCALEOUT_WORKLOADS]))
     parser.add_argument("--servers", type=lambda v: v.split(","), default=None,
-                        help="comma-separated server names (berth, distribution); default both")
+                        help="comma-separated server names (berth, distribution) of the first rows; default both")
+    parser.add_argument("--no-scaleout", action="store_true",
+                        help="leave out the scale-out rows (PostgreSQL, S3, two nodes) and the PostgreSQL and "
+                             "Ceph RADOS Gateway they start")
     args = parser.parse_args()
     if args.only:
-        unknown = set(args.only) - {name for name, _ in WORKLOADS}
+        known = [name for name, _ in WORKLOADS] + [name for name, _, _ in SCALEOUT_WORKLOADS]
+        unknown = set(args.only) - set(known)
         if unknown:
-            parser.error(f"unknown workload(s) {sorted(unknown)}; known: {[name for name, _ in WORKLOADS]}")
+            parser.error(f"unknown workload(s) {sorted(unknown)}; known: {known}")
     sizes = SMOKE if args.smoke else FULL
     DEADLINE = Deadline(sizes.run_seconds)
     LOADGEN = args.loadgen
@@ -1345,6 +1828,7 @@ def main() -> int:
         if record.micro:
             print_micro(record.micro)
         report(record.results, sizes)
+        report_scaleout(record.results, sizes)
         for n in record.notes:
             print(f"note: {n}")
         args.results_dir.mkdir(parents=True, exist_ok=True)
