@@ -78,6 +78,10 @@ def _scanned_with_sbom(ecr, v2: V2, repo: str, tag: str = "3.18", on_push: bool 
 
 
 def _gc(server) -> tuple[int, int]:
+    """`berth gc --grace 0s`, from the next whole second on (the collector counts blob ages in
+    whole seconds, as tests/integration/test_gc.py's next_second() says)."""
+    now = time.time()
+    time.sleep(int(now) + 1 - now + 0.05)
     cmd = [str(berth_binary()), "gc", *support_server.store_args(server.data_dir), "--data-dir",
            str(server.data_dir), "--grace", "0s"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
@@ -170,7 +174,8 @@ def test_lifecycle_does_not_count_the_sbom_as_an_untagged_image(server, ecr_s, v
     repo = "sbom/lifecycle"
     ecr_s.create_repository(repositoryName=repo)
     image, listed = _scanned_with_sbom(ecr_s, v2_s, repo, "live")
-    untagged = push_image(ecr_s, repo)
+    older, newer = push_image(ecr_s, repo), push_image(ecr_s, repo)
+    push_image(ecr_s, repo, "live-b")
 
     def preview(rule: dict) -> set[str]:
         ecr_s.start_lifecycle_policy_preview(repositoryName=repo,
@@ -181,11 +186,13 @@ def test_lifecycle_does_not_count_the_sbom_as_an_untagged_image(server, ecr_s, v
 
     expire = {"type": "expire"}
     untagged_rule = {"rulePriority": 1, "action": expire,
-                     "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 0}}
-    assert preview(untagged_rule) == {untagged.digest}
+                     "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 1}}
+    # Counted as an untagged image, the SBOM (the oldest) would expire too.
+    assert preview(untagged_rule) == {older.digest}
+    assert newer.digest
     tagged_rule = {"rulePriority": 1, "action": expire,
                    "selection": {"tagStatus": "tagged", "tagPrefixList": ["live"],
-                                 "countType": "imageCountMoreThan", "countNumber": 0}}
+                                 "countType": "imageCountMoreThan", "countNumber": 1}}
     assert preview(tagged_rule) == {image.digest, listed["digest"]}, "the SBOM expires with its image"
 
 
