@@ -35,6 +35,7 @@
 #include "oci/oci_api.h"
 #include "oci/routes.h"
 #include "registry/registry.h"
+#include "registry/sbom_referrer.h"
 #include "registry/scanning.h"
 #include "server/http_server.h"
 #include "server/offload.h"
@@ -184,6 +185,7 @@ struct App::Impl {
       audit;  // null when off; outlives the server, whose requests append to it
   // Before the registry and the APIs, which call it: destroyed after them.
   std::unique_ptr<ScanningService> scanning;
+  std::unique_ptr<SbomPublisher> sbom;  // when config.sbom_generate; used by scanning's workers
   std::unique_ptr<Registry> registry;
   std::unique_ptr<identity::StorePolicySource> policies;
   std::unique_ptr<auth::AccessControl> access;
@@ -592,6 +594,14 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
     scanning->manifest_pushed(repo, m);
   };
   d.registry = std::make_unique<Registry>(*d.stores.meta, *d.stores.blobs, Clock::system(), ro);
+  if (config.sbom_generate) {
+    d.sbom = std::make_unique<SbomPublisher>(*d.registry);
+    d.scanning->set_completion_hook([sbom = d.sbom.get()](RepositoryId repo,
+                                                          const ManifestRecord& image,
+                                                          const scan::Inventory& inventory) {
+      return sbom->publish(repo, image, inventory).status();
+    });
+  }
   if (config.offload_deadline_seconds <= 0)
     return error(Code::kInvalidArgument, "offload-deadline must be positive");
   ServerMetricsOptions metrics_options;

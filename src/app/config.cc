@@ -183,6 +183,19 @@ Status read_audit_section(const YAML::Node& n, Config& c) {
   return Status::ok();
 }
 
+// Reads `sbom: {generate: BOOL}`.
+Status read_sbom_section(const YAML::Node& n, Config& c) {
+  if (!n.IsMap())
+    return error(Code::kInvalidArgument, "expected a mapping, e.g. sbom: {generate: false}");
+  for (const auto& kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    if (key != "generate")
+      return error(Code::kInvalidArgument, fmt::format("sbom.{}: unknown parameter", key));
+    c.sbom_generate = kv.second.as<bool>();
+  }
+  return Status::ok();
+}
+
 // Reads `events: {webhooks: [{name, url, secret | secret-file, accounts,
 // repository-prefixes, event-types}, ...]}`.
 Status read_events_section(const YAML::Node& n, Config& c) {
@@ -436,6 +449,7 @@ Status load_config_file(const std::string& path, Config& c) {
       {"drain-timeout", duration(c.drain_timeout_seconds)},
       {"events", [&c](const YAML::Node& n) { return read_events_section(n, c); }},
       {"scan-lease", duration(c.scan_lease_seconds)},
+      {"sbom", [&c](const YAML::Node& n) { return read_sbom_section(n, c); }},
       {"manifest-urls-allow",
        [&c](const YAML::Node& n) {
          c.manifest_urls_allow = n.IsSequence() ? n.as<std::vector<std::string>>()

@@ -109,6 +109,10 @@ struct Config {
   uint64_t ready_min_free_bytes = 64ull << 20;  // /readyz fails with less free space in data-dir
   int64_t drain_timeout_seconds = 30;  // SIGTERM: how long in-flight requests may take to finish
 
+  // Push a CycloneDX SBOM referrer for every completed image scan
+  // (`sbom: {generate: BOOL}`; README, "Image scanning").
+  bool sbom_generate = true;
+
   // Webhooks that receive ECR-shaped events (`events: {webhooks: [...]}`).
   std::vector<WebhookConfig> webhooks;
 

@@ -24,6 +24,9 @@ class RepositoryStore {
   // kNameUnknown when absent.
   virtual Result<RepositoryRecord> get_repository(std::string_view account_id,
                                                   std::string_view name) = 0;
+  // The repository with this id, for background work that holds only the id
+  // (a scan). kNameUnknown when absent.
+  virtual Result<RepositoryRecord> get_repository_by_id(RepositoryId id) = 0;
   // The account's repositories in byte order of name (PageRequest), paged by name.
   virtual Result<std::vector<RepositoryRecord>> list_repositories(std::string_view account_id,
                                                                   const PageRequest& page) = 0;

@@ -223,6 +223,7 @@ Result<ImageDeleteOutcome> Registry::batch_delete_images(const RepositoryRecord&
       }
       return st;
     }
+    if (done->manifest_deleted) delete_referrers_of(repo, digest);
     if (tag) {
       BERTH_RETURN_IF_ERROR(record_delete_event(repo, digest.str(), *tag));
       out.deleted.push_back(ImageListEntry{digest, std::string(*tag)});

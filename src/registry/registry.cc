@@ -152,6 +152,13 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo,
                                                  std::string_view reference, std::string_view bytes,
                                                  std::string_view content_type,
                                                  bool media_type_given, bool refuse_existing) {
+  return store_manifest(repo, reference, bytes, content_type, media_type_given, refuse_existing,
+                        /*system_write=*/false);
+}
+
+Result<PutManifestResult> Registry::store_manifest(
+    const RepositoryRecord& repo, std::string_view reference, std::string_view bytes,
+    std::string_view content_type, bool media_type_given, bool refuse_existing, bool system_write) {
   std::optional<std::string> tag;
   Digest digest;
   if (reference_is_digest(reference)) {
@@ -215,7 +222,8 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo,
   }
   req.references.blobs = parsed.required_blobs();
   req.references.manifests = parsed.child_manifests();
-  if (options_.record_events) {
+  const bool record_events = options_.record_events && !system_write;
+  if (record_events) {
     req.events.push_back(image_action_event(new_event_id(), repo.account_id, repo.name, "PUSH",
                                             "SUCCESS", digest.str(), tag.value_or(""),
                                             m.pushed_at_ms));
@@ -223,7 +231,7 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo,
   if (Status s = meta_.put_manifest(req); !s.is_ok()) {
     // A refused push is reported too, in a transaction of its own: nothing
     // changed that it could share one with.
-    if (options_.record_events && s.code() != Code::kAlreadyExists) {
+    if (record_events && s.code() != Code::kAlreadyExists) {
       Status recorded = meta_.append_events(
           {image_action_event(new_event_id(), repo.account_id, repo.name, "PUSH", "FAILURE",
                               digest.str(), tag.value_or(""), m.pushed_at_ms)});
@@ -232,7 +240,7 @@ Result<PutManifestResult> Registry::put_manifest(const RepositoryRecord& repo,
     }
     return s;
   }
-  if (options_.after_manifest_put) options_.after_manifest_put(repo, m);
+  if (options_.after_manifest_put && !system_write) options_.after_manifest_put(repo, m);
   return PutManifestResult{digest, m.subject};
 }
 
@@ -263,7 +271,9 @@ Status Registry::delete_manifest(const RepositoryRecord& repo, std::string_view 
     BERTH_ASSIGN_OR_RETURN(Digest d, Digest::parse(reference));
     BERTH_RETURN_IF_ERROR(run_releasing_reserve(options_.space_reserve, "delete manifest",
                                                 [&] { return meta_.delete_manifest(repo.id, d); }));
-    return record_delete_event(repo, d.str(), "");
+    BERTH_RETURN_IF_ERROR(record_delete_event(repo, d.str(), ""));
+    delete_referrers_of(repo, d);
+    return Status::ok();
   }
   BERTH_RETURN_IF_ERROR(validate_tag(reference));
   auto tagged = meta_.get_manifest_by_tag(repo.id, reference);

@@ -254,7 +254,8 @@ class Registry {
   // As repository() then get_manifest(), in one metadata read: the pull path.
   Result<ResolvedManifest> get_manifest(std::string_view account, std::string_view name,
                                         std::string_view reference);
-  // By digest: deletes the manifest and its tags. By tag: removes the tag only.
+  // By digest: deletes the manifest and its tags, then its referrers (see
+  // delete_referrers_of). By tag: removes the tag only.
   // kManifestUnknown when absent, kManifestReferenced when an index lists it.
   // On a full disk the space reserve is released to let it proceed.
   Status delete_manifest(const RepositoryRecord& repo, std::string_view reference);
@@ -327,7 +328,8 @@ class Registry {
                                            const std::vector<std::string>& accepted);
   // BatchDeleteImage: a tag alone untags (the image goes with its last tag,
   // unless an index lists it); a digest deletes the image with all its tags.
-  // Each image is deleted in one store transaction.
+  // Each image is deleted in one store transaction; a deleted image's
+  // referrers follow it (delete_referrers_of).
   Result<ImageDeleteOutcome> batch_delete_images(const RepositoryRecord& repo,
                                                  const std::vector<ImageId>& ids);
   // PutImage: as put_manifest by tag (or by digest without one), but
@@ -335,6 +337,23 @@ class Registry {
   // a tag, at all), decided in the store's transaction. kInvalidArgument for
   // a malformed `digest`, kDigestInvalid when it does not match.
   Result<PutManifestResult> put_image(const RepositoryRecord& repo, const PutImageRequest& request);
+
+  // --- the registry's own artifacts (system_writes.cc) ---------------------------------
+  // The repository with this id (background work holds only ids).
+  Result<RepositoryRecord> repository_by_id(RepositoryId id);
+  // Stores `blobs` (each one blob's bytes), then `manifest` by digest, untagged,
+  // in `repo`: the blob put and manifest put a client push makes, with the
+  // same validation, but as a write of the registry itself rather than of a
+  // user: it takes no upload slot, records no PUSH event, does not call
+  // after_manifest_put (so no scan-on-push), and no tag rule applies (there is
+  // no tag). Storing an existing manifest again changes nothing. Returns the
+  // manifest's digest.
+  Result<Digest> put_system_artifact(const RepositoryRecord& repo,
+                                     const std::vector<std::string>& blobs,
+                                     std::string_view manifest, std::string_view media_type);
+  // Deletes a manifest the registry stored itself, and its referrers, recording
+  // no DELETE event for it. kManifestUnknown when absent.
+  Status delete_system_manifest(const RepositoryRecord& repo, const Digest& digest);
 
   // --- pulls ------------------------------------------------------------------------
   // As get_manifest(account, name, reference); with `record`, notes the pull
@@ -381,6 +400,20 @@ class Registry {
   // and links the blob. On a mismatch the upload is discarded.
   Result<BlobLink> finish_held_upload(const RepositoryRecord& repo, const std::string& id,
                                       const Digest& digest);
+  // put_manifest's body; a `system_write` (put_system_artifact) records no
+  // event and skips after_manifest_put.
+  Result<PutManifestResult> store_manifest(const RepositoryRecord& repo, std::string_view reference,
+                                           std::string_view bytes, std::string_view content_type,
+                                           bool media_type_given, bool refuse_existing,
+                                           bool system_write);
+  // After `subject` was deleted from `repo`: deletes the manifests in `repo`
+  // whose subject it was (signatures, SBOMs), and theirs in turn, so that
+  // referrers live and die with their subject as lifecycle expiry already
+  // has them. A DELETE event is recorded for each, except for the SBOMs
+  // berth generated (whose push recorded none either). Best effort: the
+  // subject is gone whatever happens here; a referrer that an index lists or
+  // that cannot be deleted stays and is logged.
+  void delete_referrers_of(const RepositoryRecord& repo, const Digest& subject);
   // Takes an upload slot for `uploader` (kResourceExhausted when a cap is
   // reached); release_slot gives it back. Both need mu_ held.
   Status take_slot(const Uploader& uploader);

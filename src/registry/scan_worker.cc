@@ -161,7 +161,15 @@ Status ScanningService::run_scan(const ScanRecord& scan) {
   o.advisory_version = import ? import->version : 0;
   o.vulnerability_source_updated_at_ms = import ? import->produced_at_ms : 0;
   o.completed_at_ms = clock_.now_millis();
-  return finish(o);
+  BERTH_RETURN_IF_ERROR(finish(o));
+  if (completed_) {
+    Status s = completed_(repo, manifest, *o.inventory);
+    if (!s.is_ok()) {
+      log::warn("a completed scan's follow-up failed",
+                {{"digest", digest.str()}, {"error", s.to_string()}});
+    }
+  }
+  return Status::ok();
 }
 
 Result<size_t> ScanningService::rematch_some() {

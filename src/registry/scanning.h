@@ -26,6 +26,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -144,6 +145,17 @@ class ScanningService final : public ImageScanning {
   Result<std::optional<std::pair<std::string, std::string>>> rule_for(
       std::string_view account, std::string_view repository) override;
 
+  // Called on a worker's thread after a scan ended COMPLETE (never after
+  // UNSUPPORTED_IMAGE or FAILED), with the repository's id, the scanned
+  // manifest (with its bytes) and the inventory the scan stored; berth's SBOM
+  // referrer (SbomPublisher) is made here. Re-matching after an advisory
+  // import does not call it: the inventory is unchanged. An error is logged
+  // and the scan stays COMPLETE. Set it before start(); empty: nothing is
+  // called.
+  using CompletionHook =
+      std::function<Status(RepositoryId, const ManifestRecord&, const scan::Inventory&)>;
+  void set_completion_hook(CompletionHook hook) { completed_ = std::move(hook); }
+
   // One unit of work on the calling thread: claims and runs one scan, else
   // re-matches scans behind the newest advisory import. Returns whether it
   // did anything. The workers call it in a loop.
@@ -168,6 +180,7 @@ class ScanningService final : public ImageScanning {
   const Clock& clock_;
   ScanningOptions options_;
   const std::string holder_;  // this process's name in leases
+  CompletionHook completed_;  // set before the workers start, read-only after
 
   std::mutex mu_;
   std::condition_variable wake_;

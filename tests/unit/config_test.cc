@@ -438,6 +438,20 @@ TEST_F(ConfigFileTest, SyntaxErrorIsInvalidArgument) {
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
 }
 
+TEST_F(ConfigFileTest, SbomGenerationIsOnUnlessTurnedOff) {
+  Config c;
+  EXPECT_TRUE(c.sbom_generate);
+  Status s = load("sbom: {generate: false}\n", c);
+  ASSERT_TRUE(s.is_ok()) << s.to_string();
+  EXPECT_FALSE(c.sbom_generate);
+  s = load("sbom: {generate: true}\n", c);
+  ASSERT_TRUE(s.is_ok()) << s.to_string();
+  EXPECT_TRUE(c.sbom_generate);
+  s = load("sbom: {format: spdx}\n", c);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("sbom.format"), std::string::npos) << s.message();
+}
+
 TEST_F(ConfigFileTest, MissingFileIsAnError) {
   Config c;
   Status s = load_config_file((dir_ / "does-not-exist.yaml").string(), c);

@@ -67,6 +67,16 @@ TEST_P(RepositoryStoreConformance, GetUnknownRepositoryIsNameUnknown) {
   EXPECT_EQ(r.status().code(), Code::kNameUnknown);
 }
 
+TEST_P(RepositoryStoreConformance, GetRepositoryById) {
+  auto created = store().ensure_repository(kAccount, "team/by-id", 100);
+  ASSERT_TRUE(created.is_ok()) << created.status().to_string();
+  auto got = store().get_repository_by_id(created->id);
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  EXPECT_EQ(got->name, "team/by-id");
+  EXPECT_EQ(got->account_id, kAccount);
+  EXPECT_EQ(store().get_repository_by_id(created->id + 1000).status().code(), Code::kNameUnknown);
+}
+
 TEST_P(RepositoryStoreConformance, EnsureRepositoryCreatesOnceWithDefaults) {
   auto first = store().ensure_repository(kAccount, "ensured", kNow);
   ASSERT_TRUE(first.is_ok()) << first.status().to_string();

@@ -32,6 +32,7 @@ class SqliteMetadataStore final : public MetadataStore {
                                              int64_t now) override;
   Result<RepositoryRecord> get_repository(std::string_view account_id,
                                           std::string_view name) override;
+  Result<RepositoryRecord> get_repository_by_id(RepositoryId id) override;
   Result<std::vector<RepositoryRecord>> list_repositories(std::string_view account_id,
                                                           const PageRequest& page) override;
   Status update_repository(const RepositoryRecord& repo) override;

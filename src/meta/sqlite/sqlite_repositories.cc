@@ -52,6 +52,17 @@ Result<RepositoryRecord> SqliteMetadataStore::get_repository(std::string_view ac
   return read_repo(s);
 }
 
+Result<RepositoryRecord> SqliteMetadataStore::get_repository_by_id(RepositoryId id) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  static const std::string sql =
+      fmt::format("SELECT {} FROM repositories WHERE id=?1", kRepoColumns);
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(sql.c_str()));
+  s.bind(1, id);
+  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return error(Code::kNameUnknown, fmt::format("repository {} not found", id));
+  return read_repo(s);
+}
+
 Result<RepositoryRecord> SqliteMetadataStore::ensure_repository(std::string_view account_id,
                                                                 std::string_view name,
                                                                 int64_t now) {

@@ -1,0 +1,239 @@
+// berth's SBOM referrer (registry/sbom_referrer.h) over the real stores: the
+// manifest it builds, publishing as a system write (no event, no
+// scan-on-push hook), determinism and replacement, and referrers following
+// their subject when it is deleted.
+#include "registry/sbom_referrer.h"
+
+#include <gtest/gtest.h>
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "blob/fs/fs_blob_store.h"
+#include "core/manifest.h"
+#include "meta/sqlite/sqlite_metadata_store.h"
+#include "registry/registry.h"
+#include "scan/sbom.h"
+
+namespace berth {
+namespace {
+namespace json = boost::json;
+
+constexpr const char* kAccount = "123456789012";
+
+scan::Inventory alpine(std::string musl_version) {
+  scan::Inventory inv;
+  inv.os = scan::OsRelease{"alpine", "3.18.4", "", "Alpine Linux v3.18"};
+  const std::vector<std::pair<std::string, std::string>> packages = {
+      {"busybox", "1.36.1-r2"}, {"musl", std::move(musl_version)}};
+  for (const auto& [name, version] : packages) {
+    scan::InstalledPackage p;
+    p.kind = scan::PackageKind::kApk;
+    p.name = name;
+    p.version = version;
+    p.source_name = name;
+    p.source_version = version;
+    p.architecture = "x86_64";
+    inv.packages.push_back(p);
+  }
+  return inv;
+}
+
+class SbomReferrerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-sbom-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    auto blobs = FsBlobStore::open_at(dir_ / "blobs");
+    ASSERT_TRUE(blobs.is_ok()) << blobs.status().to_string();
+    blobs_ = std::move(blobs).value();
+    auto meta = SqliteMetadataStore::open((dir_ / "meta.db").string());
+    ASSERT_TRUE(meta.is_ok()) << meta.status().to_string();
+    meta_ = std::move(meta).value();
+    RegistryOptions ro;
+    ro.record_events = true;
+    ro.after_manifest_put = [this](const RepositoryRecord&, const ManifestRecord&) { ++hooked_; };
+    registry_ = std::make_unique<Registry>(*meta_, *blobs_, clock_, ro);
+    NewRepository r;
+    r.account = kAccount;
+    r.name = "team/app";
+    r.tag_mutability = "IMMUTABLE";
+    auto created = registry_->create_repository(r);
+    ASSERT_TRUE(created.is_ok()) << created.status().to_string();
+    repo_ = *created;
+    publisher_ = std::make_unique<SbomPublisher>(*registry_);
+  }
+
+  void TearDown() override {
+    publisher_.reset();
+    registry_.reset();
+    meta_.reset();
+    blobs_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  void push_blob(const std::string& data) {
+    auto put = registry_->begin_blob_put(repo_);
+    ASSERT_TRUE(put.is_ok()) << put.status().to_string();
+    ASSERT_TRUE((*put)->write(data.data(), data.size()).is_ok());
+    ASSERT_TRUE(registry_->finish_blob_put(repo_, std::move(*put), Digest::of(data)).is_ok());
+  }
+
+  ManifestRecord push_image(const std::string& tag) {
+    const std::string config = R"({"architecture":"amd64","os":"linux","tag":")" + tag + "\"}";
+    const std::string layer = "layer bytes of " + tag;
+    push_blob(config);
+    push_blob(layer);
+    json::object m{
+        {"schemaVersion", 2},
+        {"mediaType", media_type::kOciManifest},
+        {"config", json::object{{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                                {"digest", Digest::of(config).str()},
+                                {"size", config.size()}}},
+        {"layers",
+         json::array{json::object{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                                  {"digest", Digest::of(layer).str()},
+                                  {"size", layer.size()}}}}};
+    const std::string bytes = json::serialize(m);
+    auto put = registry_->put_manifest(repo_, tag, bytes, media_type::kOciManifest);
+    EXPECT_TRUE(put.is_ok()) << put.status().to_string();
+    auto got = meta_->get_manifest(repo_.id, Digest::of(bytes));
+    EXPECT_TRUE(got.is_ok());
+    return got.is_ok() ? *got : ManifestRecord{};
+  }
+
+  std::vector<ReferrerRecord> sboms(const Digest& subject) {
+    auto r = registry_->list_referrers(repo_, subject, scan::kSbomArtifactType);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    return r.is_ok() ? *r : std::vector<ReferrerRecord>{};
+  }
+
+  size_t events() {
+    auto e = meta_->undelivered_events("test", 0, 1000);
+    EXPECT_TRUE(e.is_ok());
+    return e.is_ok() ? e->size() : 0;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<FsBlobStore> blobs_;
+  std::unique_ptr<SqliteMetadataStore> meta_;
+  FakeClock clock_;
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<SbomPublisher> publisher_;
+  RepositoryRecord repo_;
+  int hooked_ = 0;
+};
+
+TEST(SbomReferrerManifest, IsAnOciArtifactWithTheEmptyConfigAndTheImageAsSubject) {
+  ManifestRecord image;
+  image.media_type = std::string(media_type::kOciManifest);
+  image.bytes = R"({"schemaVersion":2})";
+  image.digest = Digest::of(image.bytes);
+  const Digest sbom = Digest::of("sbom");
+  const std::string bytes = sbom_referrer_manifest(image, sbom, 4, 1'700'000'000'123);
+  EXPECT_EQ(bytes, sbom_referrer_manifest(image, sbom, 4, 1'700'000'000'123));
+
+  auto parsed = parse_manifest(bytes, media_type::kOciManifest);
+  ASSERT_TRUE(parsed.is_ok()) << parsed.status().to_string();
+  EXPECT_EQ(parsed->artifact_type, scan::kSbomArtifactType);
+  ASSERT_TRUE(parsed->config.has_value());
+  EXPECT_EQ(parsed->config->media_type, media_type::kOciEmpty);
+  EXPECT_EQ(parsed->config->digest, Digest::of("{}"));
+  EXPECT_EQ(parsed->config->size, 2);
+  ASSERT_EQ(parsed->layers.size(), 1u);
+  EXPECT_EQ(parsed->layers[0].media_type, scan::kSbomArtifactType);
+  EXPECT_EQ(parsed->layers[0].digest, sbom);
+  EXPECT_EQ(parsed->layers[0].size, 4);
+  ASSERT_TRUE(parsed->subject.has_value());
+  EXPECT_EQ(parsed->subject->digest, image.digest);
+  EXPECT_EQ(parsed->subject->media_type, media_type::kOciManifest);
+  EXPECT_EQ(parsed->subject->size, static_cast<int64_t>(image.bytes.size()));
+  EXPECT_EQ(parsed->annotations.at("org.opencontainers.image.created"), "2023-11-14T22:13:20Z");
+  EXPECT_EQ(parsed->annotations.at(std::string(kSbomGeneratorAnnotation)), kSbomGenerator);
+}
+
+TEST_F(SbomReferrerTest, PublishIsASystemWriteThatIgnoresTagImmutability) {
+  ManifestRecord image = push_image("v1");
+  const int hooked_before = hooked_;
+  const size_t events_before = events();
+  auto published = publisher_->publish(repo_.id, image, alpine("1.2.4-r1"));
+  ASSERT_TRUE(published.is_ok()) << published.status().to_string();
+  EXPECT_EQ(hooked_, hooked_before) << "no scan-on-push for berth's own SBOM";
+  EXPECT_EQ(events(), events_before) << "no PUSH event for berth's own SBOM";
+
+  auto listed = sboms(image.digest);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].digest, *published);
+  EXPECT_TRUE(is_generated_sbom(listed[0]));
+  auto stored = registry_->get_manifest(repo_, published->str());
+  ASSERT_TRUE(stored.is_ok()) << stored.status().to_string();
+  auto parsed = parse_manifest(stored->bytes, stored->media_type);
+  ASSERT_TRUE(parsed.is_ok());
+  auto sbom = registry_->open_blob(repo_, parsed->layers[0].digest);
+  ASSERT_TRUE(sbom.is_ok()) << sbom.status().to_string();
+  EXPECT_TRUE(registry_->stat_blob(repo_, Digest::of("{}")).is_ok());
+  auto tags = registry_->list_tags(repo_, PageRequest{});
+  ASSERT_TRUE(tags.is_ok());
+  EXPECT_EQ(tags->items, std::vector<std::string>{"v1"});
+}
+
+TEST_F(SbomReferrerTest, TheSameInventoryGivesTheSameSbomAndAnotherReplacesIt) {
+  ManifestRecord image = push_image("v1");
+  auto first = publisher_->publish(repo_.id, image, alpine("1.2.4-r1"));
+  ASSERT_TRUE(first.is_ok()) << first.status().to_string();
+  clock_.advance_seconds(3600);  // a rescan later on: the SBOM's times are the image's
+  auto again = publisher_->publish(repo_.id, image, alpine("1.2.4-r1"));
+  ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+  EXPECT_EQ(*again, *first);
+  ASSERT_EQ(sboms(image.digest).size(), 1u);
+
+  auto changed = publisher_->publish(repo_.id, image, alpine("1.2.4-r2"));
+  ASSERT_TRUE(changed.is_ok()) << changed.status().to_string();
+  EXPECT_NE(*changed, *first);
+  auto listed = sboms(image.digest);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].digest, *changed);
+  EXPECT_EQ(registry_->get_manifest(repo_, first->str()).status().code(), Code::kManifestUnknown);
+}
+
+TEST_F(SbomReferrerTest, DeletingTheImageDeletesItsReferrers) {
+  ManifestRecord image = push_image("v1");
+  auto sbom = publisher_->publish(repo_.id, image, alpine("1.2.4-r1"));
+  ASSERT_TRUE(sbom.is_ok()) << sbom.status().to_string();
+  ManifestRecord other = push_image("v2");
+  auto kept = publisher_->publish(repo_.id, other, alpine("1.2.4-r1"));
+  ASSERT_TRUE(kept.is_ok());
+
+  ASSERT_TRUE(registry_->delete_manifest(repo_, image.digest.str()).is_ok());
+  EXPECT_TRUE(sboms(image.digest).empty());
+  EXPECT_EQ(registry_->get_manifest(repo_, sbom->str()).status().code(), Code::kManifestUnknown);
+  EXPECT_TRUE(registry_->get_manifest(repo_, kept->str()).is_ok()) << "another image's SBOM stays";
+
+  // BatchDeleteImage by tag: the image goes with its last tag, and its SBOM with it.
+  ImageId by_tag;
+  by_tag.tag = "v2";
+  auto deleted = registry_->batch_delete_images(repo_, {by_tag});
+  ASSERT_TRUE(deleted.is_ok()) << deleted.status().to_string();
+  EXPECT_TRUE(deleted->failures.empty());
+  EXPECT_EQ(registry_->get_manifest(repo_, kept->str()).status().code(), Code::kManifestUnknown);
+}
+
+TEST_F(SbomReferrerTest, AnImageDeletedBeforeItsSbomIsStoredGetsNone) {
+  ManifestRecord image = push_image("v1");
+  ASSERT_TRUE(registry_->delete_manifest(repo_, image.digest.str()).is_ok());
+  auto published = publisher_->publish(repo_.id, image, alpine("1.2.4-r1"));
+  EXPECT_EQ(published.status().code(), Code::kManifestUnknown);
+  EXPECT_TRUE(sboms(image.digest).empty()) << "no dangling SBOM is left behind";
+}
+
+}  // namespace
+}  // namespace berth
