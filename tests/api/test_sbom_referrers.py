@@ -20,8 +20,8 @@ from ecr_content import push_image, sha256
 from ecr_support import V2, berth_binary, ecr_client, registry_password, wait_until
 from support import server as support_server
 from support.tools import run_tool
-from test_scan_findings import (ALPINE_OS_RELEASE, APK_DB, VULN_LIST_318, Advisories, _image, _scan,
-                                installed_apk)
+from support.scan_data import ALPINE_OS_RELEASE, APK_DB, VULN_LIST_318, installed_apk
+from test_scan_findings import Advisories, _image, _scan
 
 CYCLONEDX = "application/vnd.cyclonedx+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
