@@ -152,19 +152,26 @@ def test_a_debootstrap_root_is_scanned_as_its_dpkg_status_says(scanner, root, tm
 
 
 def fixed_in_root(installed: list[dict]):
-    """(CVE, package, fixed version) of an advisory with a bookworm fix at or below the installed
-    source version of some installed package; None when there is none."""
+    """(CVE, package, fixed version) of an advisory fixed at or below the installed source version
+    of some installed package, by the rule berth applies to the tracker's files (the bookworm line
+    of the package, else its release-less line); None when there is none. Which packages a
+    minbase root has depends on the mirror's bookworm at debootstrap time (libssl3 came and went),
+    so the release-less lines count too: zlib's CVE-2022-37434, fixed in 1:1.2.11.dfsg-4.1, is one
+    on every bookworm."""
     by_source = {}
     for p in installed:
         by_source.setdefault(p["source"], p)
     for path in sorted(TRACKER_JSON.rglob("CVE-*.json")):
         doc = json.loads(path.read_text())
-        for a in doc.get("Annotations", []):
-            if a.get("Type") != "package" or a.get("Release") != "bookworm" or a.get("Kind") != "fixed":
+        lines = [a for a in doc.get("Annotations", []) if a.get("Type") == "package"]
+        for source, pkg in sorted(by_source.items()):
+            mine = [a for a in lines if a.get("Package") == source]
+            line = next((a for a in mine if a.get("Release") == "bookworm"), None) or \
+                next((a for a in mine if not a.get("Release")), None)
+            if line is None or line.get("Kind") != "fixed" or not line.get("Version"):
                 continue
-            pkg = by_source.get(a.get("Package"))
-            if pkg and a.get("Version") and dpkg_compare(pkg["source_version"], a["Version"]) >= 0:
-                return doc["Header"]["ID"], pkg["name"], a["Version"]
+            if dpkg_compare(pkg["source_version"], line["Version"]) >= 0:
+                return doc["Header"]["ID"], pkg["name"], line["Version"]
     return None
 
 
