@@ -335,7 +335,9 @@ def test_multinode_gc_killed_mid_pass_is_finished_by_another_node(cluster):
     assert gc.returncode == -9 and 0 < left < len(keys), (
         f"the gc was not caught mid-pass (exit {gc.returncode}, {left} of {len(keys)} left): {gc.stdout.read()}")
     # Another node's pass takes the dead pass's claims over: with --abandoned-after 0s at once
-    # (by default only claims older than an hour, as a younger one may be a live pass's).
+    # (by default only claims older than an hour, as a younger one may be a live pass's). Claims
+    # are dated in whole seconds and taken over once strictly older, so from the next second on.
+    time.sleep(1.1)
     out = cluster.berth(b, "gc", "--grace", "0s", "--abandoned-after", "0s").stdout
     assert not keys & _blob_keys(cluster.bucket), "blobs the killed gc left behind are still stored"
     for d in digests[:10]:
