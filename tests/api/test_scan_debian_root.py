@@ -20,7 +20,7 @@ import pytest
 from ecr_content import Image, descriptor, make_config, put_image, upload_blob
 from ecr_support import ecr_client, registry_password, wait_until, V2
 from support.debian_root import minbase_root
-from support.scan_data import OSV, TRACKER_JSON, dpkg_compare, expected_debian, findings_set, \
+from support.scan_data import OSV, TRACKER_JSON, all_findings, dpkg_compare, expected_debian, findings_set, \
     import_advisories, installed_dpkg, stored_inventory
 
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -92,15 +92,7 @@ def scan_settled(ecr, repo: str, digest: str) -> dict:
                       ["imageScanStatus"])
         return status["status"] != "IN_PROGRESS"
     assert wait_until(settled, timeout=120, interval=0.5), status
-    pages = ecr.get_paginator("describe_image_scan_findings").paginate(
-        repositoryName=repo, imageId={"imageDigest": digest}, PaginationConfig={"PageSize": 1000})
-    result = None
-    for page in pages:
-        if result is None:
-            result = page
-        else:
-            result["imageScanFindings"]["findings"] += page["imageScanFindings"]["findings"]
-    return result
+    return all_findings(ecr, repo, digest, page_size=1000)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ from ecr_content import make_image, make_layer, push_image
 from ecr_support import berth_binary, ecr_client, expect_error, wait_until
 from support import server as support_server
 from support.scan_data import (ALPINE_OS_RELEASE, APK_DB, DEBIAN_OS_RELEASE, DPKG_STATUS, OSV, VULN_LIST_318,
-                               apk_less, dpkg_compare, expected_alpine, expected_debian, findings_set)
+                               all_findings, apk_less, dpkg_compare, expected_alpine, expected_debian,
+                               findings_set)
 from test_walkthrough import AWS_V2, Aws, cli_env, find_aws_cli_v1
 
 
@@ -104,15 +105,7 @@ def _scan_until_settled(ecr, repo: str, digest: str) -> dict:
 
 
 def _findings(ecr, repo: str, digest: str) -> dict:
-    pages = ecr.get_paginator("describe_image_scan_findings").paginate(
-        repositoryName=repo, imageId={"imageDigest": digest}, PaginationConfig={"PageSize": 7})
-    result = None
-    for page in pages:
-        if result is None:
-            result = page
-        else:
-            result["imageScanFindings"]["findings"] += page["imageScanFindings"]["findings"]
-    return result
+    return all_findings(ecr, repo, digest, page_size=7)  # small pages: the paging is exercised
 
 
 _as_set = findings_set

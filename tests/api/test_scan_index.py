@@ -12,7 +12,7 @@ import pytest
 from ecr_content import make_image, make_index, make_layer, push_image, put_image
 from ecr_support import ecr_client, expect_error, wait_until
 from support.scan_data import (ALPINE_OS_RELEASE, APK_DB, DEBIAN_OS_RELEASE, DPKG_STATUS, OSV, expected_alpine,
-                               expected_debian, findings_set, import_advisories)
+                               all_findings, expected_debian, findings_set, import_advisories)
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +32,7 @@ def platform_index():
 
 
 def findings(ecr, repo: str, digest: str) -> dict:
-    pages = ecr.get_paginator("describe_image_scan_findings").paginate(
-        repositoryName=repo, imageId={"imageDigest": digest}, PaginationConfig={"PageSize": 50})
-    result = None
-    for page in pages:
-        if result is None:
-            result = page
-        else:
-            result["imageScanFindings"]["findings"] += page["imageScanFindings"]["findings"]
-    return result
+    return all_findings(ecr, repo, digest, page_size=50)
 
 
 def wait_complete(ecr, repo: str, digest: str) -> dict:

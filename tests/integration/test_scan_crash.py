@@ -20,7 +20,7 @@ from content import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, Blob, Manifest, ca
     make_layer, push_image, sha256, unique
 from ecr_helpers import ecr_client, require_berth
 from harness import Registry
-from support.scan_data import (DEBIAN_OS_RELEASE, DPKG_STATUS, OSV, expected_debian, findings_set,
+from support.scan_data import (DEBIAN_OS_RELEASE, DPKG_STATUS, OSV, all_findings, expected_debian, findings_set,
                                import_advisories, stored_scans)
 
 pytestmark = pytest.mark.slow
@@ -43,18 +43,6 @@ def debian_image() -> Manifest:
 def scan_status(ecr, repo: str, digest: str) -> dict:
     return ecr.describe_image_scan_findings(repositoryName=repo,
                                             imageId={"imageDigest": digest})["imageScanStatus"]
-
-
-def all_findings(ecr, repo: str, digest: str) -> dict:
-    pages = ecr.get_paginator("describe_image_scan_findings").paginate(
-        repositoryName=repo, imageId={"imageDigest": digest}, PaginationConfig={"PageSize": 100})
-    result = None
-    for page in pages:
-        if result is None:
-            result = page
-        else:
-            result["imageScanFindings"]["findings"] += page["imageScanFindings"]["findings"]
-    return result
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -130,7 +118,7 @@ def test_a_scan_killed_with_its_server_completes_after_the_restart(server_factor
     assert scan_status(ecr, repo, image.digest)["status"] in ("IN_PROGRESS", "COMPLETE")
     wait_for(lambda: scan_status(ecr, repo, image.digest)["status"] != "IN_PROGRESS", 60,
              "the restarted server to finish the scan")
-    result = all_findings(ecr, repo, image.digest)
+    result = all_findings(ecr, repo, image.digest, page_size=100)
     assert result["imageScanStatus"] == {"status": "COMPLETE",
                                          "description": "The scan was completed successfully."}
     assert findings_set(result) == expected_debian()
@@ -141,7 +129,7 @@ def test_a_scan_killed_with_its_server_completes_after_the_restart(server_factor
     ecr.start_image_scan(repositoryName=repo, imageId={"imageDigest": control.digest})
     wait_for(lambda: scan_status(ecr, repo, control.digest)["status"] != "IN_PROGRESS", 60,
              "the uninterrupted scan")
-    assert findings_set(all_findings(ecr, repo, control.digest)) == findings_set(result)
+    assert findings_set(all_findings(ecr, repo, control.digest, page_size=100)) == findings_set(result)
 
     # One scan record, claimed twice (the killed worker, then the restarted one), and the quota
     # still counts it.

@@ -150,6 +150,20 @@ def expected_debian(status: bytes = DPKG_STATUS) -> set[tuple[str, str, str]]:
     return expected
 
 
+def all_findings(ecr, repo: str, digest: str, page_size: int) -> dict:
+    """DescribeImageScanFindings through boto3's paginator, ``page_size`` findings a page: the
+    first page's answer with every page's findings joined into it."""
+    pages = ecr.get_paginator("describe_image_scan_findings").paginate(
+        repositoryName=repo, imageId={"imageDigest": digest}, PaginationConfig={"PageSize": page_size})
+    result = None
+    for page in pages:
+        if result is None:
+            result = page
+        else:
+            result["imageScanFindings"]["findings"] += page["imageScanFindings"]["findings"]
+    return result
+
+
 def findings_set(result: dict) -> set[tuple[str, str, str]]:
     """(name, package_name, package_version) of every finding of a DescribeImageScanFindings
     answer (all pages already joined)."""
