@@ -25,7 +25,7 @@ JOBS=${JOBS:-$(nproc)}
 BUILD=build-fuzz
 FUZZ_RUNS=${FUZZ_RUNS:--1}
 SMOKE=(base64 byte_range routes manifest lifecycle tag_mutability sigv4 registry_token config pkgdb)
-SMOKE+=(advisory)
+SMOKE+=(advisory policy)
 # ecr_request and http_request link the whole of berth built under ASan, UBSan
 # and coverage, the largest part of this script's build.
 ALL=("${SMOKE[@]}" ecr_request http_request)
