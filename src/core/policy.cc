@@ -463,6 +463,173 @@ Result<Statement> parse_statement(const json::value& v, Kind kind, bool& uses_ta
 
 // --- evaluation ------------------------------------------------------------
 
+// glob_match, where `literal` (when given, one flag per pattern character)
+// marks the characters that match only themselves, even '*' and '?'.
+bool glob_match_masked(std::string_view pattern, const std::vector<bool>* literal,
+                       std::string_view text, bool ignore_case) {
+  auto eq = [ignore_case](char a, char b) {
+    if (!ignore_case) return a == b;
+    return std::tolower(static_cast<unsigned char>(a)) ==
+           std::tolower(static_cast<unsigned char>(b));
+  };
+  auto wild = [&](size_t i, char c) {
+    return pattern[i] == c && (literal == nullptr || !(*literal)[i]);
+  };
+  // Iterative with one backtrack point: the last '*' seen.
+  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (wild(p, '?') || (!wild(p, '*') && eq(pattern[p], text[t])))) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && wild(p, '*')) {
+      star = p++;
+      mark = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && wild(p, '*')) ++p;
+  return p == pattern.size();
+}
+
+// --- policy variables -------------------------------------------------------
+
+bool is_string_op(Condition::Op op) {
+  return op >= Condition::Op::kStringEquals && op <= Condition::Op::kArnNotLike;
+}
+
+// A value with its policy variables replaced for one request; `literal` has a
+// flag per character of `text`, set where a variable put it.
+struct Expanded {
+  std::string text;
+  std::vector<bool> literal;
+};
+
+// The body of one ${...}: a key with an optional default, or one of * ? $.
+struct Variable {
+  std::string_view key;
+  std::optional<std::string> fallback;
+};
+
+// Parses the variable starting at value[at] == '$' (value[at+1] == '{').
+// Sets `end` past its closing brace. None when malformed.
+std::optional<Variable> parse_variable(std::string_view value, size_t at, size_t& end) {
+  size_t i = at + 2;
+  auto skip_spaces = [&] {
+    while (i < value.size() && value[i] == ' ') ++i;
+  };
+  skip_spaces();
+  const size_t key_start = i;
+  while (i < value.size() && value[i] != '}' && value[i] != ',' && value[i] != ' ') ++i;
+  Variable v;
+  v.key = value.substr(key_start, i - key_start);
+  if (v.key.empty()) return std::nullopt;
+  skip_spaces();
+  if (i < value.size() && value[i] == ',') {
+    ++i;
+    skip_spaces();
+    if (i >= value.size() || value[i] != '\'') return std::nullopt;
+    ++i;
+    std::string fallback;
+    while (true) {
+      if (i >= value.size()) return std::nullopt;
+      if (value[i] == '\'') {
+        if (i + 1 < value.size() && value[i + 1] == '\'') {
+          fallback += '\'';
+          i += 2;
+          continue;
+        }
+        ++i;
+        break;
+      }
+      fallback += value[i++];
+    }
+    v.fallback = std::move(fallback);
+    skip_spaces();
+  }
+  if (i >= value.size() || value[i] != '}') return std::nullopt;
+  end = i + 1;
+  return v;
+}
+
+std::optional<std::vector<std::string>> context_values(const RequestContext& r,
+                                                       std::string_view key);
+
+// `value` with its variables replaced from `r`; none when one cannot be.
+std::optional<Expanded> expand(std::string_view value, const RequestContext& r) {
+  Expanded out;
+  auto add = [&](std::string_view s, bool literal) {
+    out.text.append(s);
+    out.literal.insert(out.literal.end(), s.size(), literal);
+  };
+  size_t i = 0;
+  while (i < value.size()) {
+    const size_t at = value.find("${", i);
+    if (at == std::string_view::npos) {
+      add(value.substr(i), false);
+      break;
+    }
+    add(value.substr(i, at - i), false);
+    size_t end = 0;
+    auto var = parse_variable(value, at, end);
+    if (!var) return std::nullopt;
+    if (!var->fallback && (var->key == "*" || var->key == "?" || var->key == "$")) {
+      add(var->key, true);
+    } else if (auto got = context_values(r, var->key); got && got->size() == 1) {
+      add(got->front(), true);
+    } else if (var->fallback) {
+      add(*var->fallback, true);
+    } else {
+      return std::nullopt;
+    }
+    i = end;
+  }
+  return out;
+}
+
+// Whether `value` names a resource tag in one of its variables.
+bool variables_read_tags(std::string_view value) {
+  for (size_t at = value.find("${"); at != std::string_view::npos; at = value.find("${", at + 2)) {
+    size_t end = 0;
+    auto var = parse_variable(value, at, end);
+    if (var && (istarts_with(var->key, kAwsTagPrefix) || istarts_with(var->key, kEcrTagPrefix)))
+      return true;
+  }
+  return false;
+}
+
+// A statement's values with its variables replaced for one request: the
+// resources, and per condition the values of string and ARN operators (empty
+// for other operators, whose values are used as written).
+struct Resolved {
+  std::vector<Expanded> resources;
+  std::vector<std::vector<Expanded>> conditions;
+};
+
+std::optional<Resolved> resolve(const Statement& st, const RequestContext& r) {
+  Resolved out;
+  for (const auto& p : st.resources) {
+    auto e = expand(p, r);
+    if (!e) return std::nullopt;
+    out.resources.push_back(std::move(*e));
+  }
+  for (const auto& c : st.conditions) {
+    std::vector<Expanded> values;
+    if (is_string_op(c.op)) {
+      for (const auto& v : c.values) {
+        auto e = expand(v, r);
+        if (!e) return std::nullopt;
+        values.push_back(std::move(*e));
+      }
+    }
+    out.conditions.push_back(std::move(values));
+  }
+  return out;
+}
+
 // The values of `key` in the request, or none when the request lacks it.
 std::optional<std::vector<std::string>> context_values(const RequestContext& r,
                                                        std::string_view key) {
@@ -553,7 +720,21 @@ bool value_matches(Condition::Op op, std::string_view policy_value,
   }
 }
 
-bool condition_holds(const Condition& c, const RequestContext& r) {
+// value_matches for a replaced value: a Like operator honours its mask.
+bool expanded_matches(Condition::Op op, const Expanded& policy_value,
+                      std::string_view context_value) {
+  using O = Condition::Op;
+  if (op == O::kStringLike || op == O::kStringNotLike || op == O::kArnLike ||
+      op == O::kArnNotLike) {
+    return glob_match_masked(policy_value.text, &policy_value.literal, context_value, false);
+  }
+  return value_matches(op, policy_value.text, context_value);
+}
+
+// `replaced`: the condition's values with variables replaced, or null to use
+// them as written.
+bool condition_holds(const Condition& c, const RequestContext& r,
+                     const std::vector<Expanded>* replaced) {
   auto ctx = context_values(r, c.key);
   if (c.op == Condition::Op::kNull) {
     // "true": the key must be absent; "false": present.
@@ -567,6 +748,10 @@ bool condition_holds(const Condition& c, const RequestContext& r) {
     return is_negated(c.op);
   }
   auto any_policy_value = [&](const std::string& cv) {
+    if (replaced != nullptr && !replaced->empty()) {
+      return std::any_of(replaced->begin(), replaced->end(),
+                         [&](const Expanded& pv) { return expanded_matches(c.op, pv, cv); });
+    }
     return std::any_of(c.values.begin(), c.values.end(),
                        [&](const std::string& pv) { return value_matches(c.op, pv, cv); });
   };
@@ -586,10 +771,15 @@ bool action_matches(const Statement& st, std::string_view action) {
   return st.not_action ? !m : m;
 }
 
-bool resource_matches(const Statement& st, std::string_view resource) {
+bool resource_matches(const Statement& st, std::string_view resource, const Resolved* resolved) {
   if (!st.has_resource) return true;
-  bool m = std::any_of(st.resources.begin(), st.resources.end(),
-                       [&](const std::string& p) { return glob_match(p, resource, false); });
+  bool m = resolved != nullptr
+               ? std::any_of(resolved->resources.begin(), resolved->resources.end(),
+                             [&](const Expanded& p) {
+                               return glob_match_masked(p.text, &p.literal, resource, false);
+                             })
+               : std::any_of(st.resources.begin(), st.resources.end(),
+                             [&](const std::string& p) { return glob_match(p, resource, false); });
   return st.not_resource ? !m : m;
 }
 
@@ -614,38 +804,31 @@ PrincipalMatch principal_matches(const Statement& st, const RequestContext& r) {
   return m;
 }
 
-bool conditions_hold(const Statement& st, const RequestContext& r) {
-  return std::all_of(st.conditions.begin(), st.conditions.end(),
-                     [&](const Condition& c) { return condition_holds(c, r); });
+bool conditions_hold(const Statement& st, const RequestContext& r, const Resolved* resolved) {
+  for (size_t i = 0; i < st.conditions.size(); ++i) {
+    const std::vector<Expanded>* replaced = resolved ? &resolved->conditions[i] : nullptr;
+    if (!condition_holds(st.conditions[i], r, replaced)) return false;
+  }
+  return true;
+}
+
+// Whether `st` applies to `r` by action, resource and conditions (not by
+// principal), with its policy variables replaced first.
+bool statement_applies(const Statement& st, const RequestContext& r) {
+  if (!action_matches(st, r.action)) return false;
+  std::optional<Resolved> resolved;
+  if (st.variables) {
+    resolved = resolve(st, r);
+    if (!resolved) return false;  // a variable the request cannot fill
+  }
+  const Resolved* res = resolved ? &*resolved : nullptr;
+  return resource_matches(st, r.resource, res) && conditions_hold(st, r, res);
 }
 
 }  // namespace
 
 bool glob_match(std::string_view pattern, std::string_view text, bool ignore_case) {
-  auto eq = [ignore_case](char a, char b) {
-    if (!ignore_case) return a == b;
-    return std::tolower(static_cast<unsigned char>(a)) ==
-           std::tolower(static_cast<unsigned char>(b));
-  };
-  // Iterative with one backtrack point: the last '*' seen.
-  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() &&
-        (pattern[p] == '?' || (pattern[p] != '*' && eq(pattern[p], text[t])))) {
-      ++p;
-      ++t;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
+  return glob_match_masked(pattern, nullptr, text, ignore_case);
 }
 
 std::string user_arn(std::string_view account, std::string_view user) {
@@ -691,6 +874,26 @@ Result<Document> parse(std::string_view text, Kind kind) {
   }
   if (!has_statement)
     return malformed("Syntax errors in policy. Missing required field Statement.");
+  if (doc.version == "2012-10-17") {
+    // Variables exist only in this version (the Version may follow the
+    // statements in the text, so this is decided once all is read).
+    auto has_variable = [](const std::string& v) { return v.find("${") != std::string::npos; };
+    for (auto& st : doc.statements) {
+      for (const auto& p : st.resources) {
+        if (!has_variable(p)) continue;
+        st.variables = true;
+        if (variables_read_tags(p)) doc.uses_resource_tags = true;
+      }
+      for (const auto& c : st.conditions) {
+        if (!is_string_op(c.op)) continue;
+        for (const auto& v : c.values) {
+          if (!has_variable(v)) continue;
+          st.variables = true;
+          if (variables_read_tags(v)) doc.uses_resource_tags = true;
+        }
+      }
+    }
+  }
   return doc;
 }
 
@@ -698,9 +901,7 @@ Decision evaluate(const PolicySet& policies, const RequestContext& r) {
   bool identity_allow = false, resource_allow = false, resource_allow_account = false;
   for (const Document* doc : policies.identity) {
     for (const auto& st : doc->statements) {
-      if (!action_matches(st, r.action) || !resource_matches(st, r.resource) ||
-          !conditions_hold(st, r))
-        continue;
+      if (!statement_applies(st, r)) continue;
       if (st.effect == Effect::kDeny) return Decision::kExplicitDeny;
       identity_allow = true;
     }
@@ -709,9 +910,7 @@ Decision evaluate(const PolicySet& policies, const RequestContext& r) {
     for (const auto& st : doc->statements) {
       PrincipalMatch pm = principal_matches(st, r);
       if (pm == PrincipalMatch::kNone) continue;
-      if (!action_matches(st, r.action) || !resource_matches(st, r.resource) ||
-          !conditions_hold(st, r))
-        continue;
+      if (!statement_applies(st, r)) continue;
       if (st.effect == Effect::kDeny) return Decision::kExplicitDeny;
       if (pm == PrincipalMatch::kSpecific) {
         resource_allow = true;

@@ -88,6 +88,10 @@ struct Statement {
   bool any_principal = false;           // "*" or {"AWS": "*"}
   std::vector<std::string> principals;  // ARNs; a bare account id becomes its root ARN
   std::vector<Condition> conditions;
+  // True when the document is version 2012-10-17 and a Resource, NotResource
+  // or string/ARN condition value holds "${": its policy variables are
+  // replaced per request (see evaluate()).
+  bool variables = false;
 };
 
 struct Document {
@@ -130,6 +134,16 @@ struct PolicySet {
   const Document* resource = nullptr;     // the resource's policy, if any
 };
 
+// Policy variables (version 2012-10-17 only; in 2008-10-17 documents "${"
+// is plain text): in Resource, NotResource and the values of String* and Arn*
+// conditions, ${key} is replaced by the request's value of a condition key
+// above (names compare case-insensitively), ${key, 'default'} falls back to
+// the default ('' is a quote inside it), and ${*}, ${?}, ${$} stand for those
+// characters. A replaced value matches literally: a '*' or '?' it brings is
+// not a wildcard. A statement with a variable that cannot be replaced (the
+// key is absent and there is no default, or the variable is malformed) does
+// not apply to the request, whatever its effect.
+//
 // AWS's evaluation: an explicit Deny in any policy wins; within one account an
 // Allow from an identity policy or from the resource policy (naming the caller
 // or everyone; a grant to the account's root leaves the decision to identity

@@ -91,6 +91,31 @@ def test_policy_ci_pushes_only_where_its_inline_policy_allows(server, tmp_path):
     assert layers["failures"] or all(l["layerAvailability"] != "AVAILABLE" for l in layers["layers"])
 
 
+def test_policy_variable_gives_each_user_their_own_namespace(server, tmp_path):
+    """One policy text for many users: ${aws:username} in the Resource is each caller's own name,
+    so every user pushes under <name>/ and nowhere else."""
+    admin = ecr_client(server.url)
+    alice, bob = f"alice-{unique()}", f"bob-{unique()}"
+    own = doc({"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+              {"Effect": "Allow", "Action": PUSH_ACTIONS,
+               "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/${{aws:username}}/*"})
+    clients = {}
+    for name in (alice, bob):
+        admin.create_repository(repositoryName=f"{name}/app")
+        key = user_key(server, ACCOUNT_ID, name)
+        put_inline(server, tmp_path, ACCOUNT_ID, name, "own-namespace", own)
+        clients[name] = ecr_client(server.url, key)
+
+    v2 = V2(server.url, registry_password(clients[alice]))
+    r = v2_push(v2, f"{alice}/app", "v1")
+    assert r.status_code == 201, r.text
+    r = v2_push(v2, f"{bob}/app", "v1")
+    assert r.status_code == 403, r.text
+    assert images(admin, f"{bob}/app") == []
+    expect_error("AccessDeniedException", clients[bob].initiate_layer_upload, repositoryName=f"{alice}/app")
+    assert clients[bob].initiate_layer_upload(repositoryName=f"{bob}/app")["uploadId"]
+
+
 def test_policy_deploy_with_managed_read_only_pulls_and_cannot_push(server):
     admin = ecr_client(server.url)
     repo = f"svc/{unique()}"

@@ -489,5 +489,115 @@ TEST(PolicyEvaluateTest, ResourceTagUseIsNoted) {
   EXPECT_FALSE(must_parse(kAllowAll, Kind::kIdentity).uses_resource_tags);
 }
 
+// --- policy variables -----------------------------------------------------------
+
+Decision identity_decision(const std::string& text, const RequestContext& r) {
+  Document d = must_parse(text, Kind::kIdentity);
+  PolicySet set;
+  set.identity.push_back(&d);
+  return evaluate(set, r);
+}
+
+// AWS example: "allow each user to manage their own ..." with the user name
+// as part of the resource.
+const char* kOwnNamespace = R"({"Version":"2012-10-17","Statement":{"Effect":"Allow",
+  "Action":["ecr:PutImage","ecr:BatchGetImage"],
+  "Resource":"arn:aws:ecr:*:111111111111:repository/${aws:username}/*"}})";
+
+TEST(PolicyVariablesTest, UserNameInResource) {
+  EXPECT_EQ(identity_decision(kOwnNamespace, request("ecr:PutImage", "ci/app", "ci")),
+            Decision::kAllow);
+  EXPECT_EQ(identity_decision(kOwnNamespace, request("ecr:PutImage", "dev/app", "ci")),
+            Decision::kImplicitDeny);
+  EXPECT_EQ(identity_decision(kOwnNamespace, request("ecr:PutImage", "dev/app", "dev")),
+            Decision::kAllow);
+  // The text "${aws:username}" itself is not a repository the user owns.
+  EXPECT_EQ(identity_decision(kOwnNamespace, request("ecr:PutImage", "${aws:username}/app", "ci")),
+            Decision::kImplicitDeny);
+}
+
+TEST(PolicyVariablesTest, OnlyInVersion20121017) {
+  const std::string legacy = R"({"Version":"2008-10-17","Statement":{"Effect":"Allow",
+    "Action":"ecr:PutImage","Resource":"arn:aws:ecr:*:111111111111:repository/${aws:username}/*"}})";
+  EXPECT_FALSE(must_parse(legacy, Kind::kIdentity).statements[0].variables);
+  EXPECT_EQ(identity_decision(legacy, request("ecr:PutImage", "ci/app", "ci")),
+            Decision::kImplicitDeny);
+  EXPECT_EQ(identity_decision(legacy, request("ecr:PutImage", "${aws:username}/app", "ci")),
+            Decision::kAllow);
+  // The version may come after the statements in the text.
+  const std::string late = R"({"Statement":{"Effect":"Allow","Action":"ecr:PutImage",
+    "Resource":"arn:aws:ecr:*:111111111111:repository/${aws:username}/*"},"Version":"2012-10-17"})";
+  EXPECT_EQ(identity_decision(late, request("ecr:PutImage", "ci/app", "ci")), Decision::kAllow);
+}
+
+TEST(PolicyVariablesTest, ReplacedValuesMatchLiterally) {
+  // A tag value with wildcards in it matches only itself.
+  const std::string by_tag =
+      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ecr:*",
+    "Resource":"arn:aws:ecr:*:111111111111:repository/${aws:ResourceTag/owner}"}})";
+  EXPECT_TRUE(must_parse(by_tag, Kind::kIdentity).uses_resource_tags);
+  EXPECT_EQ(identity_decision(by_tag, with_tags(request("ecr:PutImage", "a*"), {{"owner", "a*"}})),
+            Decision::kAllow);
+  EXPECT_EQ(identity_decision(by_tag, with_tags(request("ecr:PutImage", "abc"), {{"owner", "a*"}})),
+            Decision::kImplicitDeny);
+  EXPECT_EQ(identity_decision(by_tag, with_tags(request("ecr:PutImage", "ab"), {{"owner", "a?"}})),
+            Decision::kImplicitDeny);
+  // ${*} and ${?} are literal characters; a plain '*' beside them is a wildcard.
+  const std::string star =
+      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ecr:*",
+    "Resource":"*","Condition":{"StringLike":{"aws:username":"a${*}${?}*"}}}})";
+  EXPECT_EQ(identity_decision(star, request("ecr:PutImage", "r", "a*?xyz")), Decision::kAllow);
+  EXPECT_EQ(identity_decision(star, request("ecr:PutImage", "r", "abcxyz")),
+            Decision::kImplicitDeny);
+  const std::string dollar =
+      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ecr:*",
+    "Resource":"*","Condition":{"StringEquals":{"aws:username":"${$}{x}"}}}})";
+  EXPECT_EQ(identity_decision(dollar, request("ecr:PutImage", "r", "${x}")), Decision::kAllow);
+}
+
+TEST(PolicyVariablesTest, DefaultsAndMissingKeys) {
+  const std::string with_default = R"({"Version":"2012-10-17","Statement":{"Effect":"Allow",
+    "Action":"ecr:*","Resource":"arn:aws:ecr:*:111111111111:repository/${ecr:ResourceTag/team, 'shared'}/*"}})";
+  EXPECT_EQ(identity_decision(with_default, request("ecr:PutImage", "shared/app")),
+            Decision::kAllow);
+  EXPECT_EQ(identity_decision(with_default,
+                              with_tags(request("ecr:PutImage", "blue/app"), {{"team", "blue"}})),
+            Decision::kAllow);
+  EXPECT_EQ(identity_decision(with_default,
+                              with_tags(request("ecr:PutImage", "shared/app"), {{"team", "blue"}})),
+            Decision::kImplicitDeny);
+  // '' is a quote inside a default; spaces around the parts are allowed.
+  const std::string quoted =
+      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ecr:*",
+    "Resource":"*","Condition":{"StringEquals":{"aws:username":"${ aws:SourceIp , 'o''brien' }"}}}})";
+  EXPECT_EQ(identity_decision(quoted, with_ip(request("ecr:PutImage", "r", "o'brien"), "")),
+            Decision::kAllow);
+  // Without a default, a key the request lacks makes the whole statement not
+  // apply, whatever its effect: neither this Deny nor the NotResource Allow.
+  const std::string deny_missing = R"({"Version":"2012-10-17","Statement":[
+    {"Effect":"Allow","Action":"ecr:*","Resource":"*"},
+    {"Effect":"Deny","Action":"ecr:*","Resource":"*","Condition":{"StringNotEquals":{"aws:username":"${aws:SourceIp}"}}}]})";
+  EXPECT_EQ(identity_decision(deny_missing, request("ecr:PutImage", "r")), Decision::kExplicitDeny);
+  EXPECT_EQ(identity_decision(deny_missing, with_ip(request("ecr:PutImage", "r"), "")),
+            Decision::kAllow);
+  const std::string not_resource = R"({"Version":"2012-10-17","Statement":{"Effect":"Allow",
+    "Action":"ecr:*","NotResource":"arn:aws:ecr:*:111111111111:repository/${aws:ResourceTag/team}/*"}})";
+  EXPECT_EQ(identity_decision(not_resource, request("ecr:PutImage", "x/app")),
+            Decision::kImplicitDeny);
+  EXPECT_EQ(identity_decision(not_resource,
+                              with_tags(request("ecr:PutImage", "x/app"), {{"team", "blue"}})),
+            Decision::kAllow);
+  // A malformed variable never matches.
+  for (const char* bad : {"${aws:username", "${}", "${aws:username, shared}", "${aws:username, 'x}",
+                          "${aws:user name}"}) {
+    const std::string doc = std::string(R"({"Version":"2012-10-17","Statement":{"Effect":"Allow",
+      "Action":"ecr:*","Resource":"arn:aws:ecr:*:111111111111:repository/)") +
+                            bad + R"("}})";
+    EXPECT_EQ(identity_decision(doc, request("ecr:PutImage", std::string(bad), "ci")),
+              Decision::kImplicitDeny)
+        << bad;
+  }
+}
+
 }  // namespace
 }  // namespace berth::policy
