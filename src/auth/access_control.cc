@@ -76,6 +76,8 @@ Status AccessControl::decide(const Principal& principal, const AccessRequest& re
   ctx.secure_transport = options_.secure_transport;
   ctx.now_epoch_seconds = clock_->now_seconds();
   ctx.resource_tags = std::move(found.resource_tags);
+  if (request.request_tags != nullptr) ctx.request_tags = *request.request_tags;
+  if (request.tag_keys != nullptr) ctx.tag_keys = *request.tag_keys;
 
   switch (policy::evaluate(set, ctx)) {
     case policy::Decision::kAllow:

@@ -28,6 +28,10 @@ struct AccessRequest {
   std::string_view account_id;  // the account owning the resource
   std::string_view repository;  // empty for registry-wide actions
   std::string_view source_ip;   // the client's address, empty when unknown
+  // What the request sets and names (aws:RequestTag/<k>, aws:TagKeys); null
+  // when it carries no tags.
+  const std::vector<std::pair<std::string, std::string>>* request_tags = nullptr;
+  const std::vector<std::string>* tag_keys = nullptr;
 };
 
 // The policies bearing on one request, parsed.

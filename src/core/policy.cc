@@ -93,9 +93,9 @@ bool is_ip(Condition::Op op) {
   return op == Condition::Op::kIpAddress || op == Condition::Op::kNotIpAddress;
 }
 
-constexpr std::array<std::string_view, 8> kPlainKeys = {
-    "aws:SourceIp",    "aws:PrincipalAccount", "aws:PrincipalArn",    "aws:username",
-    "aws:CurrentTime", "aws:EpochTime",        "aws:SecureTransport", "aws:PrincipalType",
+constexpr std::array<std::string_view, 9> kPlainKeys = {
+    "aws:SourceIp",  "aws:PrincipalAccount", "aws:PrincipalArn",  "aws:username", "aws:CurrentTime",
+    "aws:EpochTime", "aws:SecureTransport",  "aws:PrincipalType", "aws:TagKeys",
 };
 constexpr std::string_view kAwsTagPrefix = "aws:ResourceTag/";
 constexpr std::string_view kEcrTagPrefix = "ecr:ResourceTag/";
@@ -105,8 +105,11 @@ bool is_tag_key(std::string_view key) {
          (istarts_with(key, kEcrTagPrefix) && key.size() > kEcrTagPrefix.size());
 }
 
+constexpr std::string_view kRequestTagPrefix = "aws:RequestTag/";
+
 bool is_known_key(std::string_view key) {
   if (is_tag_key(key)) return true;
+  if (istarts_with(key, kRequestTagPrefix) && key.size() > kRequestTagPrefix.size()) return true;
   return std::any_of(kPlainKeys.begin(), kPlainKeys.end(),
                      [&](std::string_view k) { return iequals(k, key); });
 }
@@ -644,6 +647,17 @@ std::optional<std::vector<std::string>> context_values(const RequestContext& r,
   if (iequals(key, "aws:SecureTransport")) return one(r.secure_transport ? "true" : "false");
   if (iequals(key, "aws:EpochTime") || iequals(key, "aws:CurrentTime"))
     return one(std::to_string(r.now_epoch_seconds));
+  if (iequals(key, "aws:TagKeys")) {
+    if (r.tag_keys.empty()) return std::nullopt;
+    return r.tag_keys;
+  }
+  if (istarts_with(key, kRequestTagPrefix)) {
+    const std::string_view wanted = key.substr(kRequestTagPrefix.size());
+    for (const auto& [k, v] : r.request_tags) {
+      if (k == wanted) return one(v);
+    }
+    return std::nullopt;
+  }
   std::string_view tag;
   if (istarts_with(key, kAwsTagPrefix)) tag = key.substr(kAwsTagPrefix.size());
   if (istarts_with(key, kEcrTagPrefix)) tag = key.substr(kEcrTagPrefix.size());

@@ -10,7 +10,8 @@
 // IpAddress/NotIpAddress and Null operators, the ...IfExists suffix and the
 // ForAnyValue:/ForAllValues: qualifiers, over the keys aws:SourceIp,
 // aws:PrincipalAccount, aws:PrincipalArn, aws:username, aws:CurrentTime,
-// aws:EpochTime, aws:SecureTransport, aws:ResourceTag/<k>, ecr:ResourceTag/<k>.
+// aws:EpochTime, aws:SecureTransport, aws:ResourceTag/<k>, ecr:ResourceTag/<k>,
+// aws:RequestTag/<k> and aws:TagKeys (multivalued: use ForAnyValue:/ForAllValues:).
 // Wildcards: '*' any run, '?' one character; actions match case-insensitively,
 // resources and ARNs case-sensitively. Anything else is refused by parse()
 // with an IAM-style message, so what is stored is what is evaluated.
@@ -120,6 +121,11 @@ struct RequestContext {
   bool secure_transport = false;
   int64_t now_epoch_seconds = 0;
   std::vector<std::pair<std::string, std::string>> resource_tags;  // the repository's tags
+  // The tags the request sets (CreateRepository, TagResource): aws:RequestTag/<k>.
+  std::vector<std::pair<std::string, std::string>> request_tags;
+  // The tag keys the request names (those of request_tags, UntagResource's
+  // tagKeys): aws:TagKeys, a multivalued key; absent when the request names none.
+  std::vector<std::string> tag_keys;
 };
 
 enum class Decision {

@@ -77,10 +77,52 @@ EcrError too_large(size_t limit) {
 }
 
 // The repository a call is about, for the authorization check.
+// The repository a call is about: its repositoryName, or the repository its
+// resourceArn names (TagResource, UntagResource, ListTagsForResource), so
+// that policies see that repository rather than "*". The handler validates
+// the ARN (region, account) before using it.
 std::string_view repository_member(const json::object& in) {
   auto it = in.find("repositoryName");
   if (it != in.end() && it->value().is_string()) return it->value().as_string();
+  it = in.find("resourceArn");
+  if (it != in.end() && it->value().is_string()) {
+    std::string_view arn = it->value().as_string();
+    constexpr std::string_view kMarker = ":repository/";
+    if (arn.starts_with("arn:aws:ecr:")) {
+      if (auto at = arn.find(kMarker); at != std::string_view::npos)
+        return arn.substr(at + kMarker.size());
+    }
+  }
   return {};
+}
+
+// The tags a call sets ("tags": [{"Key", "Value"}]) and the tag keys it names
+// (those, and "tagKeys"), for the aws:RequestTag/<k> and aws:TagKeys
+// condition keys. Malformed entries are skipped: the handler refuses them.
+struct RequestTags {
+  std::vector<std::pair<std::string, std::string>> tags;
+  std::vector<std::string> keys;
+};
+
+RequestTags request_tags_of(const json::object& in) {
+  RequestTags out;
+  if (const json::value* tags = in.if_contains("tags"); tags != nullptr && tags->is_array()) {
+    for (const auto& t : tags->as_array()) {
+      if (!t.is_object()) continue;
+      const json::value* k = t.as_object().if_contains("Key");
+      const json::value* v = t.as_object().if_contains("Value");
+      if (k == nullptr || !k->is_string()) continue;
+      out.keys.emplace_back(k->as_string());
+      out.tags.emplace_back(std::string(k->as_string()),
+                            v != nullptr && v->is_string() ? std::string(v->as_string()) : "");
+    }
+  }
+  if (const json::value* keys = in.if_contains("tagKeys"); keys != nullptr && keys->is_array()) {
+    for (const auto& k : keys->as_array()) {
+      if (k.is_string()) out.keys.emplace_back(k.as_string());
+    }
+  }
+  return out;
 }
 
 // Names the repository, image digests and tags a call is about in its
@@ -294,9 +336,11 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body,
   std::string_view repo_name = repository_member(in);
   if (!repo_name.empty()) ex.add_log_field("repository", std::string(repo_name.substr(0, 256)));
   const std::string source_ip = auth::source_ip_of(ex.remote_address());
-  if (Status s = access_.check(*principal,
-                               auth::AccessRequest{action, call.account, repo_name, source_ip});
-      !s.is_ok()) {
+  const RequestTags tags = request_tags_of(in);
+  auth::AccessRequest access{action, call.account, repo_name, source_ip};
+  if (!tags.tags.empty()) access.request_tags = &tags.tags;
+  if (!tags.keys.empty()) access.tag_keys = &tags.keys;
+  if (Status s = access_.check(*principal, access); !s.is_ok()) {
     note_images(ex, in, nullptr);
     if (s.code() != Code::kPermissionDenied) return error_response(ex, from_status(s), request_id);
     return error_response(ex, ecr_error("AccessDeniedException", s.message()), request_id);

@@ -116,6 +116,72 @@ def test_policy_variable_gives_each_user_their_own_namespace(server, tmp_path):
     assert clients[bob].initiate_layer_upload(repositoryName=f"{bob}/app")["uploadId"]
 
 
+def test_policy_request_tags_on_create_and_tag_keys_on_untag(server, tmp_path):
+    """aws:RequestTag/<k> and aws:TagKeys: a user may create repositories only with a team tag of a
+    known value and no other tag keys, and may untag anything but the "protected" key."""
+    name = f"maker-{unique()}"
+    key = user_key(server, ACCOUNT_ID, name)
+    arn_all = f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/*"
+    put_inline(server, tmp_path, ACCOUNT_ID, name, "tagged-create", doc(
+        {"Effect": "Allow", "Action": "ecr:CreateRepository", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestTag/team": ["platform", "data"]},
+                       "ForAllValues:StringEquals": {"aws:TagKeys": ["team", "env"]}}},
+        {"Effect": "Allow", "Action": ["ecr:UntagResource", "ecr:ListTagsForResource"], "Resource": arn_all},
+        {"Effect": "Deny", "Action": "ecr:UntagResource", "Resource": arn_all,
+         "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": "protected"}}}))
+    maker = ecr_client(server.url, key)
+    admin = ecr_client(server.url)
+
+    untagged = f"made/{unique()}"
+    expect_error("AccessDeniedException", maker.create_repository, repositoryName=untagged)
+    expect_error("AccessDeniedException", maker.create_repository, repositoryName=untagged,
+                 tags=[{"Key": "team", "Value": "sales"}])
+    expect_error("AccessDeniedException", maker.create_repository, repositoryName=untagged,
+                 tags=[{"Key": "team", "Value": "data"}, {"Key": "owner", "Value": "me"}])
+    assert untagged not in [r["repositoryName"] for r in admin.describe_repositories()["repositories"]]
+    made = maker.create_repository(repositoryName=untagged, tags=[
+        {"Key": "team", "Value": "data"}, {"Key": "env", "Value": "prod"}])["repository"]
+    arn = made["repositoryArn"]
+    admin.tag_resource(resourceArn=arn, tags=[{"Key": "protected", "Value": "yes"}])
+
+    expect_error("AccessDeniedException", maker.untag_resource, resourceArn=arn, tagKeys=["env", "protected"])
+    assert len(maker.list_tags_for_resource(resourceArn=arn)["tags"]) == 3
+    maker.untag_resource(resourceArn=arn, tagKeys=["env"])
+    assert sorted(t["Key"] for t in maker.list_tags_for_resource(resourceArn=arn)["tags"]) == ["protected", "team"]
+
+
+def test_policy_tag_operations_are_judged_on_the_arns_repository(server, tmp_path):
+    """TagResource, UntagResource and ListTagsForResource name their repository by ARN; a policy
+    scoped to repositories applies to that repository (not to "*"), both ways."""
+    admin = ecr_client(server.url)
+    app, prod = f"app/{unique()}", f"prod/{unique()}"
+    arns = {n: admin.create_repository(repositoryName=n)["repository"]["repositoryArn"] for n in (app, prod)}
+    name = f"tagger-{unique()}"
+    key = user_key(server, ACCOUNT_ID, name)
+    put_inline(server, tmp_path, ACCOUNT_ID, name, "tag-app", doc(
+        {"Effect": "Allow", "Action": ["ecr:TagResource", "ecr:ListTagsForResource"],
+         "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/app/*"}))
+    tagger = ecr_client(server.url, key)
+    tagger.tag_resource(resourceArn=arns[app], tags=[{"Key": "k", "Value": "v"}])
+    assert tagger.list_tags_for_resource(resourceArn=arns[app])["tags"] == [{"Key": "k", "Value": "v"}]
+    e = expect_error("AccessDeniedException", tagger.tag_resource, resourceArn=arns[prod],
+                     tags=[{"Key": "k", "Value": "v"}])
+    assert f"repository/{prod}" in e.response["Error"]["Message"]
+    assert admin.list_tags_for_resource(resourceArn=arns[prod])["tags"] == []
+
+    wide = f"wide-{unique()}"
+    key = user_key(server, ACCOUNT_ID, wide)
+    put_inline(server, tmp_path, ACCOUNT_ID, wide, "tag-all-but-prod", doc(
+        {"Effect": "Allow", "Action": "ecr:TagResource", "Resource": "*"},
+        {"Effect": "Deny", "Action": "ecr:TagResource",
+         "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/prod/*"}))
+    wide_client = ecr_client(server.url, key)
+    expect_error("AccessDeniedException", wide_client.tag_resource, resourceArn=arns[prod],
+                 tags=[{"Key": "k", "Value": "v"}])
+    assert admin.list_tags_for_resource(resourceArn=arns[prod])["tags"] == []
+    wide_client.tag_resource(resourceArn=arns[app], tags=[{"Key": "k2", "Value": "v"}])
+
+
 def test_policy_deploy_with_managed_read_only_pulls_and_cannot_push(server):
     admin = ecr_client(server.url)
     repo = f"svc/{unique()}"

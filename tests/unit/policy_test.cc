@@ -599,5 +599,50 @@ TEST(PolicyVariablesTest, DefaultsAndMissingKeys) {
   }
 }
 
+// --- request tags ---------------------------------------------------------------
+
+TEST(PolicyRequestTagsTest, RequestTagAndTagKeys) {
+  // AWS example: create only with a team tag of a known value, and no other keys.
+  const std::string create_tagged = R"({"Version":"2012-10-17","Statement":{"Effect":"Allow",
+    "Action":"ecr:CreateRepository","Resource":"*","Condition":{
+      "StringEquals":{"aws:RequestTag/team":["platform","data"]},
+      "ForAllValues:StringEquals":{"aws:TagKeys":["team","env"]}}}})";
+  auto create = [](std::vector<std::pair<std::string, std::string>> tags) {
+    RequestContext r = request("ecr:CreateRepository", "new/repo");
+    for (const auto& [k, v] : tags) r.tag_keys.push_back(k);
+    r.request_tags = std::move(tags);
+    return r;
+  };
+  EXPECT_EQ(identity_decision(create_tagged, create({{"team", "platform"}})), Decision::kAllow);
+  EXPECT_EQ(identity_decision(create_tagged, create({{"team", "data"}, {"env", "prod"}})),
+            Decision::kAllow);
+  EXPECT_EQ(identity_decision(create_tagged, create({})), Decision::kImplicitDeny);
+  EXPECT_EQ(identity_decision(create_tagged, create({{"team", "sales"}})), Decision::kImplicitDeny);
+  EXPECT_EQ(identity_decision(create_tagged, create({{"team", "data"}, {"owner", "x"}})),
+            Decision::kImplicitDeny);
+  // A resource tag is not a request tag.
+  EXPECT_EQ(identity_decision(create_tagged,
+                              with_tags(request("ecr:CreateRepository", "r"), {{"team", "data"}})),
+            Decision::kImplicitDeny);
+
+  const std::string keep_protected = R"({"Version":"2012-10-17","Statement":[
+    {"Effect":"Allow","Action":"ecr:UntagResource","Resource":"*"},
+    {"Effect":"Deny","Action":"ecr:UntagResource","Resource":"*",
+     "Condition":{"ForAnyValue:StringEquals":{"aws:TagKeys":"protected"}}}]})";
+  RequestContext untag = request("ecr:UntagResource", "app/x");
+  untag.tag_keys = {"env", "protected"};
+  EXPECT_EQ(identity_decision(keep_protected, untag), Decision::kExplicitDeny);
+  untag.tag_keys = {"env"};
+  EXPECT_EQ(identity_decision(keep_protected, untag), Decision::kAllow);
+  EXPECT_TRUE(parse(R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ecr:*",
+    "Resource":"*","Condition":{"Null":{"aws:RequestTag/x":"false"}}}})",
+                    Kind::kIdentity)
+                  .is_ok());
+  EXPECT_FALSE(parse(R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ecr:*",
+    "Resource":"*","Condition":{"Null":{"aws:RequestTag/":"false"}}}})",
+                     Kind::kIdentity)
+                   .is_ok());
+}
+
 }  // namespace
 }  // namespace berth::policy
