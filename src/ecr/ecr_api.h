@@ -7,10 +7,12 @@
 
 #include <boost/json/object.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "auth/access_control.h"
 #include "ecr/ecr_error.h"
@@ -122,9 +124,12 @@ class EcrApi {
   EcrResult put_registry_scanning_configuration(Call& c);
   EcrResult get_registry_scanning_configuration(Call& c);
   EcrResult batch_get_repository_scanning_configuration(Call& c);
-  // The image's scan status and findings summary for DescribeImages; empty
-  // when it was never scanned (or scanning is off).
-  boost::json::object scan_summary_json(const RepositoryRecord& repo, const Digest& digest);
+  // DescribeImages' scan status and findings summary of each of `digests` (a
+  // page) in `repo`, by digest, from one store query; an image never scanned
+  // has none, nor has any when scanning is off (or the store failed: the
+  // listing still answers).
+  std::map<Digest, boost::json::object> scan_summaries_json(const RepositoryRecord& repo,
+                                                            const std::vector<Digest>& digests);
 
   // Shared helpers (ecr_api.cc).
   Result<RepositoryRecord> repository(const Call& c, std::string_view name);

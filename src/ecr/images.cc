@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
+#include <map>
+#include <vector>
+
 #include "core/manifest.h"
 #include "core/names.h"
 #include "ecr/ecr_api.h"
@@ -124,6 +127,14 @@ EcrResult EcrApi::describe_images(Call& c) {
   auto repo = repository(c, name);
   if (!repo) return repository_not_found(c, name);
 
+  // The page's scan summaries come from one query (scan_summaries_json).
+  std::map<Digest, json::object> summaries;
+  auto summarize = [&](const std::vector<ImageDetail>& page) {
+    std::vector<Digest> digests;
+    digests.reserve(page.size());
+    for (const ImageDetail& img : page) digests.push_back(img.manifest.digest);
+    summaries = scan_summaries_json(*repo, digests);
+  };
   auto detail = [&](const ImageDetail& img) {
     const ManifestRecord& m = img.manifest;
     json::object d{{"registryId", c.account},
@@ -141,7 +152,10 @@ EcrResult EcrApi::describe_images(Call& c) {
     if (m.last_pulled_at_ms) d["lastRecordedPullTime"] = timestamp_ms(*m.last_pulled_at_ms);
     if (m.subject) d["subjectManifestDigest"] = m.subject->str();
     d["imageStatus"] = "ACTIVE";
-    for (auto& [k, v] : scan_summary_json(*repo, m.digest)) d[k] = std::move(v);
+    auto summary = summaries.find(m.digest);
+    if (summary != summaries.end()) {
+      for (const auto& [k, v] : summary->second) d[k] = v;
+    }
     return d;
   };
 
@@ -165,6 +179,7 @@ EcrResult EcrApi::describe_images(Call& c) {
       }
       return invalid_parameter(f->reason);
     }
+    summarize(described->details);
     for (const auto& img : described->details) details.push_back(detail(img));
     return json::object{{"imageDetails", std::move(details)}};
   }
@@ -178,6 +193,7 @@ EcrResult EcrApi::describe_images(Call& c) {
   }
   auto images = registry_.describe_images(*repo, status, after, page.max_results);
   if (!images) return from_status(images.status());
+  summarize(images->items);
   for (const auto& img : images->items) details.push_back(detail(img));
   json::object result;
   if (images->next_after)

@@ -87,17 +87,21 @@ json::object config_json(const RegistryScanningConfiguration& cfg) {
 
 }  // namespace
 
-json::object EcrApi::scan_summary_json(const RepositoryRecord& repo, const Digest& digest) {
-  json::object out;
-  if (options_.scanning == nullptr) return out;
-  auto r = options_.scanning->report(repo, digest);
-  if (!r) return out;  // never scanned (or the store failed: the listing still answers)
-  out["imageScanStatus"] = status_json(r->scan);
-  if (r->scan.status == kScanComplete) {
-    out["imageScanFindingsSummary"] = json::object{
-        {"imageScanCompletedAt", timestamp_ms(r->scan.completed_at_ms)},
-        {"vulnerabilitySourceUpdatedAt", timestamp_ms(r->scan.vulnerability_source_updated_at_ms)},
-        {"findingSeverityCounts", counts_json(r->severity_counts)}};
+std::map<Digest, json::object> EcrApi::scan_summaries_json(const RepositoryRecord& repo,
+                                                           const std::vector<Digest>& digests) {
+  std::map<Digest, json::object> out;
+  if (options_.scanning == nullptr || digests.empty()) return out;
+  auto reports = options_.scanning->summaries(repo, digests);
+  if (!reports) return out;  // the store failed: the listing still answers
+  for (const auto& [digest, r] : *reports) {
+    json::object o{{"imageScanStatus", status_json(r.scan)}};
+    if (r.scan.status == kScanComplete) {
+      o["imageScanFindingsSummary"] = json::object{
+          {"imageScanCompletedAt", timestamp_ms(r.scan.completed_at_ms)},
+          {"vulnerabilitySourceUpdatedAt", timestamp_ms(r.scan.vulnerability_source_updated_at_ms)},
+          {"findingSeverityCounts", counts_json(r.severity_counts)}};
+    }
+    out.emplace(digest, std::move(o));
   }
   return out;
 }

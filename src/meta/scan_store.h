@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +45,12 @@ struct ScanRecord {
   int64_t completed_at_ms = 0;                     // 0 until finished
   int64_t vulnerability_source_updated_at_ms = 0;  // the advisories' production time
   int64_t advisory_version = 0;  // the advisory import the findings were matched against
+};
+
+// A scan and how many findings of each severity it has stored (scan_summaries).
+struct ScanSummary {
+  ScanRecord scan;
+  std::map<scan::Severity, int64_t> severity_counts;  // non-zero counts only
 };
 
 // How a scan ended (finish_scan) or was re-matched (rematch_scan).
@@ -108,6 +115,16 @@ class ScanStore {
   // The findings of the scan, in the order they were stored; empty when none.
   virtual Result<std::vector<scan::Finding>> scan_findings(RepositoryId repo,
                                                            const Digest& digest) = 0;
+
+  // The scans of those of `digests` that have one in `repo` (a page of
+  // images), each with the count of its stored findings per severity: what
+  // counting scan_findings by severity gives, whatever the scan's status (a
+  // queued re-scan still has the earlier findings). In no particular order,
+  // one entry per scanned digest however often it is given; a digest without
+  // a scan in `repo` (never scanned, or in another repository only) is left
+  // out. One query for all of them, without reading the findings themselves.
+  virtual Result<std::vector<ScanSummary>> scan_summaries(RepositoryId repo,
+                                                          const std::vector<Digest>& digests) = 0;
 
   // The inventory stored for the manifest, nullopt when none is.
   virtual Result<std::optional<scan::Inventory>> image_inventory(RepositoryId repo,

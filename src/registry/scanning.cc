@@ -176,6 +176,24 @@ Result<ImageScanReport> ScanningService::report(const RepositoryRecord& repo,
   return out;
 }
 
+Result<std::map<Digest, ImageScanReport>> ScanningService::summaries(
+    const RepositoryRecord& repo, const std::vector<Digest>& digests) {
+  BERTH_ASSIGN_OR_RETURN(std::vector<ScanSummary> rows, meta_.scan_summaries(repo.id, digests));
+  std::map<Digest, ImageScanReport> out;
+  for (ScanSummary& row : rows) {
+    ImageScanReport r;
+    // As report(): only a COMPLETE scan has a findings summary.
+    if (row.scan.status == kScanComplete) {
+      for (const auto& [severity, n] : row.severity_counts)
+        r.severity_counts[std::string(severity_label(severity))] += n;
+    }
+    const Digest digest = row.scan.manifest_digest;
+    r.scan = std::move(row.scan);
+    out.insert_or_assign(digest, std::move(r));
+  }
+  return out;
+}
+
 Result<RegistryScanningConfiguration> ScanningService::registry_configuration(
     std::string_view account) {
   return meta_.get_registry_scanning_configuration(account);

@@ -105,6 +105,13 @@ class ImageScanning {
   // The image's latest scan with its findings; kNotFound when never scanned.
   virtual Result<ImageScanReport> report(const RepositoryRecord& repo, const Digest& digest) = 0;
 
+  // DescribeImages' scan status and findings summary of each of `digests` (a
+  // page of images) in `repo`, by digest: what report() gives but the
+  // findings themselves (severity_counts only), from one store query for the
+  // whole page. Images never scanned are absent.
+  virtual Result<std::map<Digest, ImageScanReport>> summaries(
+      const RepositoryRecord& repo, const std::vector<Digest>& digests) = 0;
+
   // The account's registry scanning configuration (BASIC without rules by
   // default). put_ refuses ENHANCED with kUnsupported (berth scans BASIC
   // only) and any other bad value with kInvalidArgument.
@@ -139,6 +146,8 @@ class ScanningService final : public ImageScanning {
                                 const ManifestRecord& manifest) override;
   void manifest_pushed(const RepositoryRecord& repo, const ManifestRecord& manifest) override;
   Result<ImageScanReport> report(const RepositoryRecord& repo, const Digest& digest) override;
+  Result<std::map<Digest, ImageScanReport>> summaries(const RepositoryRecord& repo,
+                                                      const std::vector<Digest>& digests) override;
   Result<RegistryScanningConfiguration> registry_configuration(std::string_view account) override;
   Status put_registry_configuration(std::string_view account,
                                     const RegistryScanningConfiguration& config) override;

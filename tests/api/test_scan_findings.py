@@ -167,6 +167,47 @@ def test_debian_image_findings_are_what_the_tracker_says(ecr_s):
     assert _as_set(result) == expected_debian()
 
 
+
+def test_describe_images_gives_each_image_of_a_page_its_own_findings_summary(ecr_s):
+    """DescribeImages reads a whole page's findings summaries at once: on a listing page and by
+    imageIds alike, each image's summary is its own (an Alpine and a Debian image with different
+    findings, an image scanned clean), equal to what DescribeImageScanFindings counts for it; an
+    image never scanned has neither status nor summary."""
+    repo = _repo(ecr_s, "scan/page")
+    alpine = push_image(ecr_s, repo, "alpine", image=_image({"lib/apk/db/installed": APK_DB,
+                                                             "etc/os-release": ALPINE_OS_RELEASE}))
+    debian = push_image(ecr_s, repo, "debian", image=_image({"var/lib/dpkg/status": DPKG_STATUS,
+                                                             "etc/os-release": DEBIAN_OS_RELEASE}))
+    clean_db = b"P:berth-page-test\nV:1.0-r0\nA:x86_64\no:berth-page-test\n\n"
+    clean = push_image(ecr_s, repo, "clean", image=_image({"lib/apk/db/installed": clean_db,
+                                                           "etc/os-release": ALPINE_OS_RELEASE}))
+    never = push_image(ecr_s, repo, "never", image=_image({"lib/apk/db/installed": APK_DB,
+                                                           "etc/os-release": ALPINE_OS_RELEASE}))
+    counts = {}
+    for image in (alpine, debian, clean):
+        result = _scan(ecr_s, repo, image.digest)
+        assert result["imageScanStatus"]["status"] == "COMPLETE"
+        counts[image.digest] = result["imageScanFindings"].get("findingSeverityCounts", {})
+    assert sum(counts[alpine.digest].values()) > 0 and sum(counts[debian.digest].values()) > 0
+    assert counts[alpine.digest] != counts[debian.digest]
+    assert counts[clean.digest] == {}
+
+    listed = ecr_s.describe_images(repositoryName=repo, maxResults=100,
+                                   filter={"tagStatus": "TAGGED"})["imageDetails"]
+    by_ids = ecr_s.describe_images(repositoryName=repo, imageIds=[
+        {"imageTag": t} for t in ("never", "clean", "debian", "alpine")])["imageDetails"]
+    for details in (listed, by_ids):
+        assert sorted(d["imageDigest"] for d in details) == sorted(
+            i.digest for i in (alpine, debian, clean, never))
+        for d in details:
+            if d["imageDigest"] == never.digest:
+                assert "imageScanStatus" not in d and "imageScanFindingsSummary" not in d, d
+                continue
+            assert d["imageScanStatus"]["status"] == "COMPLETE", d
+            summary = d["imageScanFindingsSummary"]
+            assert summary.get("findingSeverityCounts", {}) == counts[d["imageDigest"]], d["imageTags"]
+            assert summary["imageScanCompletedAt"] and summary["vulnerabilitySourceUpdatedAt"]
+
 def test_an_image_without_an_os_or_with_a_layer_that_is_not_tar_is_unsupported(ecr_s):
     repo = _repo(ecr_s, "scan/unsupported")
     no_os = push_image(ecr_s, repo, "no-os", image=make_image())

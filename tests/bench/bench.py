@@ -23,8 +23,10 @@ from __future__ import annotations
 import argparse
 import base64
 import dataclasses
+import gzip
 import hashlib
 import http.client
+import io
 import json
 import os
 import platform
@@ -36,6 +38,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -50,6 +53,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the shared support package
 from support.ports import free_port  # noqa: E402
+from support.scan_data import ALPINE_OS_RELEASE, APK_DB, OSV, all_findings, expected_alpine, findings_set  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 WRK_SCRIPT = HERE / "manifest.lua"
@@ -92,6 +96,8 @@ class Sizes:
     list_reps: int           # (f) repetitions of each listing; the median is reported
     pull_clients: int        # (g)
     pull_layer_mib: int      # (g) each of 3 layers
+    scan_images: int         # (i) tagged images in each of the two repositories
+    describe_calls: int      # (i) timed DescribeImages calls per repository
     openssl_seconds: int     # machine limit: openssl speed
     loopback_seconds: float  # machine limit: socket pump
     dd_mib: int              # machine limit: dd with fsync
@@ -101,11 +107,11 @@ class Sizes:
 
 FULL = Sizes("full", blob_mib=256, blob_chunks=16, blob_reps=3, wrk_seconds=10, wrk_connections=64,
              images=200, push_images=2000, image_clients=8, tags=10_000, repos=2_000, populate_clients=16, page_size=100, list_reps=5,
-             pull_clients=50, pull_layer_mib=4, openssl_seconds=3, loopback_seconds=2.0, dd_mib=256,
+             pull_clients=50, pull_layer_mib=4, scan_images=50, describe_calls=30, openssl_seconds=3, loopback_seconds=2.0, dd_mib=256,
              micro_min_time=0.5, run_seconds=3600)
 SMOKE = Sizes("smoke", blob_mib=4, blob_chunks=16, blob_reps=2, wrk_seconds=2, wrk_connections=64,
               images=20, push_images=40, image_clients=8, tags=100, repos=20, populate_clients=8, page_size=10, list_reps=2,
-              pull_clients=5, pull_layer_mib=1, openssl_seconds=1, loopback_seconds=1.0, dd_mib=32,
+              pull_clients=5, pull_layer_mib=1, scan_images=4, describe_calls=3, openssl_seconds=1, loopback_seconds=1.0, dd_mib=32,
               micro_min_time=0.01, run_seconds=600)
 
 
@@ -1131,6 +1137,181 @@ def concurrent_pull(t: Target, p: Payloads, sizes: Sizes) -> dict:
     return {"seconds": seconds, "mib_s": mib_s(total, seconds), "client_p50_s": median(latencies), **cpu}
 
 
+
+# --- (i) DescribeImages with scan findings summaries (berth only) -----------------------------
+
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank `q` percentile (0 < q <= 1)."""
+    ordered = sorted(values)
+    return ordered[max(0, -(-int(q * 100) * len(ordered) // 100) - 1)]
+
+
+def alpine_layer() -> Blob:
+    """A gzip'd tar layer holding Alpine 3.18's installed apk database and an os-release
+    (tests/testdata/pkgdb, as tests/api/test_scan_findings.py scans it)."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for d in ("etc", "lib", "lib/apk", "lib/apk/db"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 0
+            tar.addfile(info)
+        for path, data in (("etc/os-release", ALPINE_OS_RELEASE), ("lib/apk/db/installed", APK_DB)):
+            info = tarfile.TarInfo(path)
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            tar.addfile(info, io.BytesIO(data))
+    data = gzip.compress(raw.getvalue(), mtime=0)
+    return Blob(sha256_digest(data), len(data), data)
+
+
+def alpine_image(seed: str, layer: Blob) -> Image:
+    """An image of `layer` whose config (a label) makes its digest its own."""
+    config_bytes = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Labels": {"bench": seed}},
+                               "rootfs": {"type": "layers", "diff_ids": [layer.digest]}},
+                              separators=(",", ":")).encode()
+    config = Blob(sha256_digest(config_bytes), len(config_bytes), config_bytes)
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config.digest, "size": config.size},
+        "layers": [{"mediaType": OCI_LAYER + "+gzip", "digest": layer.digest, "size": layer.size}],
+    }, separators=(",", ":")).encode()
+    return Image(config, [layer], manifest, sha256_digest(manifest))
+
+
+def wait_for(what: str, seconds: float, poll: Callable[[], bool]) -> None:
+    end = min(time.monotonic() + seconds, DEADLINE.end)
+    while not poll():
+        if time.monotonic() > end:
+            raise WorkloadFailure(f"{what}: not within {seconds:.0f}s")
+        time.sleep(0.2)
+
+
+def describe_images(t: Target, p: Payloads, sizes: Sizes) -> dict:
+    """(i) berth only: Distribution has no ECR API (its cells read n/a). Two repositories of
+    `scan_images` tagged images each, the same images in both: one with scan-on-push, whose images
+    carry Alpine 3.18's installed database and are scanned against the Alpine secdb advisories
+    (tests/testdata/osv, imported with `berth advisories import`), one never scanned. Then
+    `describe_calls` timed DescribeImages (maxResults 100, tagStatus TAGGED: the scanned images'
+    SBOM referrers are untagged and left out, so both pages hold the same images) per repository:
+    the request boto3 sends, SigV4-signed by botocore before the clock starts and parsed after it
+    stops, so the figure is the server's answer on one keep-alive connection, not boto3's CPU.
+    Every answer is checked: all images, and on the scanned repository each image's findings
+    summary equal to what DescribeImageScanFindings counts for it, which must be the findings the
+    secdb gives (support/scan_data.py); no scan status on the other."""
+    if not isinstance(t.server, BerthServer):
+        return {}
+    import boto3
+    from botocore.config import Config
+
+    ecr = boto3.client("ecr", endpoint_url=t.server.url, region_name=REGION,
+                       aws_access_key_id=ADMIN_ACCESS_KEY_ID, aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY,
+                       config=Config(retries={"max_attempts": 1}))
+    source = OSV / "alpine-secdb-vuln-list"
+    proc = subprocess.run([str(t.server.binary), "advisories", "import", "--data-dir", str(t.server.data_dir),
+                           str(source)], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise WorkloadFailure(f"berth advisories import {source}: exit {proc.returncode}: {proc.stderr[-500:]}")
+    scanned, plain = f"{t.namespace}/describe-scanned", f"{t.namespace}/describe-plain"
+    ecr.create_repository(repositoryName=scanned, imageScanningConfiguration={"scanOnPush": True})
+    ecr.create_repository(repositoryName=plain)
+    layer = alpine_layer()
+    images = [alpine_image(f"describe/{i}", layer) for i in range(sizes.scan_images)]
+    c = t.client()
+    for repo in (scanned, plain):
+        for i, image in enumerate(images):
+            push_image(c, repo, f"v{i:03d}", image)
+    c.close()
+
+    def page(repo: str) -> dict:
+        return ecr.describe_images(repositoryName=repo, maxResults=100, filter={"tagStatus": "TAGGED"})
+
+    def statuses() -> list[str]:
+        return [d.get("imageScanStatus", {}).get("status", "none") for d in page(scanned)["imageDetails"]]
+
+    wait_for(f"scans of the {len(images)} images of {scanned} (scan-on-push)", 300,
+             lambda: all(s not in ("PENDING", "IN_PROGRESS", "none") for s in statuses()))
+    expect_equal(f"DescribeImages {scanned}: scan statuses", ["COMPLETE"] * len(images), statuses())
+    # Each completed scan pushes an SBOM referrer: wait for them, so that no push runs while timing.
+    def untagged() -> int:
+        return len(ecr.list_images(repositoryName=scanned, filter={"tagStatus": "UNTAGGED"})["imageIds"])
+
+    try:
+        wait_for("SBOM referrers", 60, lambda: untagged() >= len(images))
+    except WorkloadFailure:
+        pass  # not what this row measures; the run goes on with whatever is there
+
+    # What each image's summary must say: DescribeImageScanFindings' own counts of its findings,
+    # and the findings the secdb gives for the installed packages.
+    expected_counts: dict[str, dict] = {}
+    for image in images:
+        found = all_findings(ecr, scanned, image.digest, 100)
+        if image is images[0]:
+            expect_equal(f"DescribeImageScanFindings {scanned}@{image.digest}: findings",
+                         sorted(expected_alpine()), sorted(findings_set(found)))
+        expected_counts[image.digest] = found["imageScanFindings"].get("findingSeverityCounts", {})
+    total = sum(expected_counts[images[0].digest].values())
+    if total == 0:
+        raise WorkloadFailure(f"{scanned}: the scanned images have no findings")
+
+    def check(repo: str, answer: dict) -> None:
+        details = answer["imageDetails"]
+        expect_equal(f"DescribeImages {repo}: images", sorted(i.digest for i in images),
+                     sorted(d["imageDigest"] for d in details))
+        if "nextToken" in answer:
+            raise WorkloadFailure(f"DescribeImages {repo}: a nextToken on a page of {len(details)} of 100")
+        for d in details:
+            if repo == plain:
+                if "imageScanStatus" in d or "imageScanFindingsSummary" in d:
+                    raise WorkloadFailure(f"DescribeImages {repo}: a scan summary of a never scanned image")
+                continue
+            summary = d.get("imageScanFindingsSummary")
+            if summary is None or d.get("imageScanStatus", {}).get("status") != "COMPLETE":
+                raise WorkloadFailure(f"DescribeImages {repo}: {d['imageDigest']} has no completed scan summary")
+            expect_equal(f"DescribeImages {repo}: findingSeverityCounts of {d['imageDigest']}",
+                         expected_counts[d["imageDigest"]], summary.get("findingSeverityCounts", {}))
+
+    # The timed calls: the same request as boto3's, SigV4-signed by botocore before the clock
+    # starts, sent on one keep-alive connection; the answer is parsed after it stops.
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    credentials = Credentials(ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY)
+
+    def signed(repo: str) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps({"repositoryName": repo, "maxResults": 100, "filter": {"tagStatus": "TAGGED"}}).encode()
+        request = AWSRequest(method="POST", url=t.server.url + "/", data=body, headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.DescribeImages"})
+        SigV4Auth(credentials, "ecr", REGION).add_auth(request)
+        return body, dict(request.headers.items())
+
+    figures: dict = {"images": len(images), "findings_per_image": total, "sbom_referrers": untagged()}
+    conn = http.client.HTTPConnection("127.0.0.1", t.server.port, timeout=REQUEST_TIMEOUT)
+    try:
+        for label, repo in (("scanned", scanned), ("unscanned", plain)):
+            check(repo, page(repo))  # boto3's answer too; also warms both up
+            latencies, sizes_b = [], []
+            for _ in range(sizes.describe_calls):
+                DEADLINE.check()
+                body, headers = signed(repo)
+                start = time.perf_counter()
+                conn.request("POST", "/", body=body, headers=headers)
+                r = conn.getresponse()
+                data = r.read()
+                latencies.append((time.perf_counter() - start) * 1e3)
+                if r.status != 200:
+                    raise WorkloadFailure(f"DescribeImages {repo}: status {r.status}: {data[:300]!r}")
+                check(repo, json.loads(data))
+                sizes_b.append(len(data))
+            figures[f"{label}_p50_ms"] = median(latencies)
+            figures[f"{label}_p90_ms"] = percentile(latencies, 0.9)
+            figures[f"{label}_answer_bytes"] = median(sizes_b)
+    finally:
+        conn.close()
+    figures["scanned_over_unscanned"] = figures["scanned_p50_ms"] / figures["unscanned_p50_ms"]
+    return figures
+
+
 # In running order; (h), memory and CPU, is observed around all of them.
 WORKLOADS: list[tuple[str, Callable[[Target, Payloads, Sizes], dict]]] = [
     ("blob_push_monolithic", blob_push_monolithic),                 # (a)
@@ -1144,6 +1325,7 @@ WORKLOADS: list[tuple[str, Callable[[Target, Payloads, Sizes], dict]]] = [
     ("tag_listing", tag_listing),                                   # (f)
     ("catalog_listing", catalog_listing),                           # (f)
     ("concurrent_pull", concurrent_pull),                           # (g)
+    ("describe_images", describe_images),                           # (i) berth only
 ]
 
 
@@ -1482,6 +1664,12 @@ TABLE: list[tuple[str, str, str, str, str]] = [
     ("catalog_listing", "pages", "(f)   pages walked", "pages", "info"),
     ("concurrent_pull", "seconds", "(g) concurrent pull, total", "s", "lower"),
     ("concurrent_pull", "mib_s", "(g) concurrent pull", "MiB/s", "higher"),
+    ("describe_images", "scanned_p50_ms", "(i) ECR DescribeImages, scanned repo, median", "ms", "lower"),
+    ("describe_images", "scanned_p90_ms", "(i) ECR DescribeImages, scanned repo, p90", "ms", "lower"),
+    ("describe_images", "unscanned_p50_ms", "(i) ECR DescribeImages, unscanned repo, median", "ms", "lower"),
+    ("describe_images", "unscanned_p90_ms", "(i) ECR DescribeImages, unscanned repo, p90", "ms", "lower"),
+    ("describe_images", "scanned_over_unscanned", "(i)   scanned / unscanned median", "x", "info"),
+    ("describe_images", "findings_per_image", "(i)   findings per scanned image", "findings", "info"),
     ("memory", "rss_idle_mib", "(h) RSS idle", "MiB", "lower"),
     ("memory", "rss_load_mean_mib", "(h) RSS under load, mean", "MiB", "lower"),
     ("memory", "rss_load_max_mib", "(h) RSS under load, max sample", "MiB", "lower"),
@@ -1671,6 +1859,10 @@ def notes(results: dict, targets: list[Target], sizes: Sizes) -> list[str]:
     if results.get("image_push"):
         out.append("(e) loadgen: a C++ client (berth_loadgen --mode push), each blob as POST + PUT ?digest= on "
                    "both servers; the Python row below it is the same workload through requests")
+    if results.get("describe_images", {}).get("berth"):
+        f = results["describe_images"]["berth"]
+        out.append(f"(i) berth only (Distribution has no ECR API): {f['images']} tagged images a page; "
+                   "each call SigV4-signed (botocore) before the clock starts and parsed after it stops")
     for workload in ("image_push_python", "tag_listing", "catalog_listing", "concurrent_pull"):
         for name, f in results.get(workload, {}).items():
             if not f:

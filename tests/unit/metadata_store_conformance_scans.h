@@ -265,6 +265,109 @@ TEST_P(ScanStoreConformance, ScanGoesWithItsManifest) {
   EXPECT_EQ(store().get_scan(r.id, m.digest).status().code(), Code::kNotFound);
 }
 
+TEST_P(ScanStoreConformance, SummariesCountEachScannedImageOfAPageBySeverity) {
+  using namespace scan_conformance;
+  RepositoryRecord r = repo("scans/summaries");
+  RepositoryRecord other = repo("scans/summaries-other");
+  ManifestRecord counted = put_image(r, "{\"summary\":\"counted\"}");
+  ManifestRecord clean = put_image(r, "{\"summary\":\"clean\"}");
+  ManifestRecord queued = put_image(r, "{\"summary\":\"queued\"}");
+  ManifestRecord unscanned = put_image(r, "{\"summary\":\"unscanned\"}");
+  put_image(other, "{\"summary\":\"counted\"}");  // the same digest in another repository
+
+  int64_t at = kMs;
+  auto scan_with = [&](const RepositoryRecord& in, const Digest& d,
+                       std::vector<scan::Finding> findings) {
+    ASSERT_TRUE(store().request_scan(in.id, d, ++at, 0).is_ok());
+    at += 2;
+    auto c = store().claim_scan("w", at, at + 1000);
+    ASSERT_TRUE(c.is_ok() && c->has_value());
+    ASSERT_EQ((*c)->manifest_digest, d);
+    ScanOutcome o;
+    o.status = kScanComplete;
+    o.description = "The scan was completed successfully.";
+    o.findings = std::move(findings);
+    o.advisory_version = 3;
+    o.vulnerability_source_updated_at_ms = kMs - 7000;
+    o.completed_at_ms = ++at;
+    ASSERT_TRUE(store().finish_scan(in.id, d, "w", o).is_ok());
+  };
+  scan_with(r, counted.digest,
+            {finding("CVE-2024-0001", scan::Severity::kHigh, "libssl3"),
+             finding("CVE-2024-0002", scan::Severity::kLow, "zlib1g"),
+             finding("CVE-2024-0003", scan::Severity::kHigh, "zlib1g"),
+             finding("CVE-2024-0004", scan::Severity::kUndefined, "zlib1g")});
+  scan_with(r, clean.digest, {});
+  scan_with(other, counted.digest,
+            {finding("CVE-2024-0005", scan::Severity::kCritical, "libssl3"),
+             finding("CVE-2024-0006", scan::Severity::kCritical, "libssl3")});
+  ASSERT_TRUE(store().request_scan(r.id, queued.digest, ++at, 0).is_ok());
+
+  // What counting the stored findings by severity gives.
+  auto counted_by_hand = [&](RepositoryId repo_id, const Digest& d) {
+    std::map<scan::Severity, int64_t> counts;
+    auto f = store().scan_findings(repo_id, d);
+    EXPECT_TRUE(f.is_ok()) << f.status().to_string();
+    if (f.is_ok()) {
+      for (const scan::Finding& x : *f) ++counts[x.severity];
+    }
+    return counts;
+  };
+  auto summaries = [&](RepositoryId repo_id, const std::vector<Digest>& digests) {
+    std::map<Digest, ScanSummary> by_digest;
+    auto got = store().scan_summaries(repo_id, digests);
+    EXPECT_TRUE(got.is_ok()) << got.status().to_string();
+    if (got.is_ok()) {
+      for (const ScanSummary& s : *got) {
+        EXPECT_TRUE(by_digest.emplace(s.scan.manifest_digest, s).second)
+            << "one entry per scan: " << s.scan.manifest_digest.str();
+      }
+    }
+    return by_digest;
+  };
+
+  auto page = summaries(r.id, {counted.digest, clean.digest, queued.digest, unscanned.digest,
+                               counted.digest, Digest::of("not in the repository")});
+  ASSERT_EQ(page.size(), 3u) << "the unscanned and absent images are left out";
+  EXPECT_EQ(page.count(unscanned.digest), 0u);
+
+  const ScanSummary& c = page.at(counted.digest);
+  EXPECT_EQ(c.severity_counts, (std::map<scan::Severity, int64_t>{{scan::Severity::kUndefined, 1},
+                                                                  {scan::Severity::kLow, 1},
+                                                                  {scan::Severity::kHigh, 2}}))
+      << "the other repository's findings of the same digest are not counted";
+  EXPECT_EQ(c.severity_counts, counted_by_hand(r.id, counted.digest));
+  auto stored = store().get_scan(r.id, counted.digest);
+  ASSERT_TRUE(stored.is_ok());
+  EXPECT_EQ(c.scan.repository, r.id);
+  EXPECT_EQ(c.scan.status, kScanComplete);
+  EXPECT_EQ(c.scan.description, stored->description);
+  EXPECT_EQ(c.scan.completed_at_ms, stored->completed_at_ms);
+  EXPECT_EQ(c.scan.vulnerability_source_updated_at_ms, kMs - 7000);
+  EXPECT_EQ(c.scan.advisory_version, 3);
+
+  EXPECT_EQ(page.at(clean.digest).scan.status, kScanComplete);
+  EXPECT_TRUE(page.at(clean.digest).severity_counts.empty()) << "no findings, no counts";
+  EXPECT_EQ(page.at(queued.digest).scan.status, kScanPending);
+  EXPECT_TRUE(page.at(queued.digest).severity_counts.empty());
+
+  auto there = summaries(other.id, {counted.digest, clean.digest});
+  ASSERT_EQ(there.size(), 1u) << "clean was scanned in r only";
+  EXPECT_EQ(there.at(counted.digest).severity_counts,
+            (std::map<scan::Severity, int64_t>{{scan::Severity::kCritical, 2}}));
+  EXPECT_EQ(there.at(counted.digest).severity_counts, counted_by_hand(other.id, counted.digest));
+
+  // A re-scan queued later: the earlier findings are still counted until it finishes.
+  ASSERT_TRUE(store().request_scan(r.id, counted.digest, at + kDay, at + 1).is_ok());
+  auto requeued = summaries(r.id, {counted.digest});
+  ASSERT_EQ(requeued.size(), 1u);
+  EXPECT_EQ(requeued.at(counted.digest).scan.status, kScanPending);
+  EXPECT_EQ(requeued.at(counted.digest).severity_counts, counted_by_hand(r.id, counted.digest));
+  EXPECT_EQ(requeued.at(counted.digest).severity_counts.size(), 3u);
+
+  EXPECT_TRUE(summaries(r.id, {}).empty());
+}
+
 TEST_P(ScanStoreConformance, RegistryScanningConfigurationIsPerAccount) {
   auto none = store().get_registry_scanning_configuration(kAccount);
   ASSERT_TRUE(none.is_ok()) << none.status().to_string();

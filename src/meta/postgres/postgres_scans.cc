@@ -1,9 +1,12 @@
 // PostgresMetadataStore: the ScanStore role (meta/scan_store.h).
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "meta/postgres/postgres_metadata_store.h"
+#include "meta/stored_formats.h"
 
 namespace berth {
 using pg::Connection;
@@ -303,6 +306,40 @@ Result<std::vector<scan::Finding>> PostgresMetadataStore::scan_findings(Reposito
     f.cvss_vector = r.text(8);
     return f;
   });
+}
+
+Result<std::vector<ScanSummary>> PostgresMetadataStore::scan_summaries(
+    RepositoryId repo, const std::vector<Digest>& digests) {
+  std::vector<ScanSummary> out;
+  if (digests.empty()) return out;
+  std::vector<std::string> texts;
+  texts.reserve(digests.size());
+  for (const Digest& d : digests) texts.push_back(d.str());
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  // The digests go as one JSON array, each found by the scans_by_image index.
+  // One row per scan and severity (GROUP BY; the scan's other columns depend
+  // on its key manifest_id); a scan without findings gives one row whose
+  // severity is NULL and count 0.
+  BERTH_ASSIGN_OR_RETURN(
+      auto q,
+      lease->prepare("SELECT " BERTH_SCAN_COLUMNS
+                     ", f.severity, COUNT(f.manifest_id) FROM scans s LEFT JOIN "
+                     "scan_findings f ON f.manifest_id=s.manifest_id WHERE s.repo_id=$1 "
+                     "AND s.digest IN (SELECT value COLLATE \"C\" FROM "
+                     "json_array_elements_text($2::json)) GROUP BY s.manifest_id, f.severity "
+                     "ORDER BY s.manifest_id"));
+  q.bind(1, repo).bind(2, std::string_view(stored_formats::strings_to_json(texts)));
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, q.step());
+    if (!row) break;
+    ScanRecord record = read_scan(q);
+    if (out.empty() || !(out.back().scan.manifest_digest == record.manifest_digest))
+      out.push_back(ScanSummary{std::move(record), {}});
+    if (q.is_null(12)) continue;
+    const int64_t n = q.int64(13);
+    if (n > 0) out.back().severity_counts[static_cast<scan::Severity>(q.int64(12))] += n;
+  }
+  return out;
 }
 
 Result<std::optional<scan::Inventory>> PostgresMetadataStore::image_inventory(
