@@ -17,6 +17,8 @@
 #include "auth/access_control.h"
 #include "auth/sigv4.h"
 #include "core/clock.h"
+#include "core/status.h"
+#include "ecr/ecr_error.h"
 #include "registry/registry.h"
 #include "server/offload.h"
 
@@ -137,6 +139,37 @@ TEST_F(EcrApiTest, UploadLayerPartSpanningAllOfInt64IsRefusedWithoutOverflow) {
                R"(","partFirstByte":0,"partLastByte":9223372036854775807,"layerPartBlob":"YQ=="})");
   EXPECT_EQ(status, 400u) << body;
   EXPECT_NE(body.find("InvalidLayerPartException"), std::string::npos) << body;
+}
+
+// An upload id the registry does not know answers UploadNotFoundException
+// (400) in UploadLayerPart and CompleteLayerUpload, and so does the domain's
+// one "no such upload" code (kBlobUploadUnknown) wherever an operation maps it
+// generically (an upload that vanishes between the check and the write).
+TEST_F(EcrApiTest, UnknownUploadIdIsUploadNotFound) {
+  const std::string prefix = "AmazonEC2ContainerRegistry_V20150921.";
+  auto [cs, cb] = call(prefix + "CreateRepository", R"({"repositoryName":"no/upload"})");
+  ASSERT_EQ(cs, 200u) << cb;
+  const std::string unknown = "12345678-1234-1234-1234-123456789abc";
+  auto type_of = [](const std::string& body) {
+    boost::system::error_code ec;
+    auto parsed = boost::json::parse(body, ec);
+    if (ec || !parsed.is_object() || !parsed.as_object().contains("__type")) return std::string();
+    return std::string(parsed.as_object().at("__type").as_string());
+  };
+  auto [ps, pb] = call(prefix + "UploadLayerPart",
+                       R"({"repositoryName":"no/upload","uploadId":")" + unknown +
+                           R"(","partFirstByte":0,"partLastByte":0,"layerPartBlob":"YQ=="})");
+  EXPECT_EQ(ps, 400u) << pb;
+  EXPECT_EQ(type_of(pb), "UploadNotFoundException") << pb;
+  auto [fs, fb] = call(prefix + "CompleteLayerUpload",
+                       R"({"repositoryName":"no/upload","uploadId":")" + unknown +
+                           R"(","layerDigests":["sha256:)" + std::string(64, '0') + R"("]})");
+  EXPECT_EQ(fs, 400u) << fb;
+  EXPECT_EQ(type_of(fb), "UploadNotFoundException") << fb;
+
+  const EcrError mapped = from_status(Status(Code::kBlobUploadUnknown, "upload gone"));
+  EXPECT_EQ(mapped.type, "UploadNotFoundException");
+  EXPECT_EQ(mapped.http_status, 400u);
 }
 
 }  // namespace

@@ -35,9 +35,9 @@ TEST_F(GarbageCollectorTest, DeletesUnreferencedBlobsOnlyOnceOlderThanTheGrace) 
   RepositoryRecord r = create_repository("gc/basic");
   const Digest image = push_image(r, "kept", "latest");
   const std::string orphan_bytes = "an orphan layer nobody refers to";
-  const Digest orphan = push_blob(r, orphan_bytes);
+  const Digest orphan = push_blob(r, orphan_bytes).digest;
   clock_.advance_seconds(3000);
-  const Digest young = push_blob(r, "a layer pushed later");
+  const Digest young = push_blob(r, "a layer pushed later").digest;
 
   // Within the grace period of everything: nothing goes.
   clock_.set_seconds(kStart + kGrace - 1);
@@ -97,7 +97,7 @@ TEST_F(GarbageCollectorTest, ABlobAnotherRepositoryStillUsesStays) {
 TEST_F(GarbageCollectorTest, DryRunReportsWhatWouldGoAndDeletesNothing) {
   RepositoryRecord r = create_repository("gc/dry");
   const std::string bytes = "dry-run orphan";
-  const Digest orphan = push_blob(r, bytes);
+  const Digest orphan = push_blob(r, bytes).digest;
   clock_.advance_seconds(kGrace + 1);
   GcReport dry = run(/*dry_run=*/true);
   EXPECT_EQ(dry.reclaimed_blobs, 1u);
@@ -146,7 +146,7 @@ TEST_F(GarbageCollectorTest, UntaggedManifestsGoOnlyInRepositoriesThatAskForIt) 
 
 TEST_F(GarbageCollectorTest, FinishesADeletionACrashInterrupted) {
   RepositoryRecord r = create_repository("gc/crash");
-  const Digest orphan = push_blob(r, "claimed, then the collector crashed");
+  const Digest orphan = push_blob(r, "claimed, then the collector crashed").digest;
   clock_.advance_seconds(kGrace + 1);
   // A previous pass claimed it and died before deleting the bytes.
   auto claimed = meta_->gc_claim(orphan, clock_.now_seconds() - kGrace,
@@ -170,7 +170,7 @@ TEST_F(GarbageCollectorTest, FinishesADeletionACrashInterrupted) {
 // this one had released the digest.
 TEST_F(GarbageCollectorTest, LeavesADeletionAnotherPassJustClaimedToThatPass) {
   RepositoryRecord r = create_repository("gc/concurrent");
-  const Digest orphan = push_blob(r, "claimed by a pass that is still deleting it");
+  const Digest orphan = push_blob(r, "claimed by a pass that is still deleting it").digest;
   clock_.advance_seconds(kGrace + 1);
   auto claimed = meta_->gc_claim(orphan, clock_.now_seconds() - kGrace,
                                  clock_.now_seconds() - kGrace, false, clock_.now_seconds());

@@ -3,14 +3,10 @@
 #include "identity/identity_service.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
-
-#include <filesystem>
 
 #include "core/base64.h"
 #include "core/clock.h"
-#include "meta/sqlite/sqlite_identity_store.h"
-#include "meta/sqlite/sqlite_metadata_store.h"
+#include "support/registry_fixture.h"
 
 namespace berth::identity {
 namespace {
@@ -18,21 +14,14 @@ namespace {
 class IdentityServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-identity-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto meta = SqliteMetadataStore::open((dir_ / "berth.db").string(), false);
-    ASSERT_TRUE(meta.is_ok()) << meta.status().to_string();
-    meta_ = std::move(meta).value();
-    auto store = SqliteIdentityStore::open(meta_->pool());
-    ASSERT_TRUE(store.is_ok()) << store.status().to_string();
-    store_ = std::move(store).value();
+    ASSERT_NO_FATAL_FAILURE(
+        stores_.open("berth-identity", {.synchronous_full = false, .identity = true}));
     auth::SecretBoxKey master{};
     master.fill(7);
     IdentityOptions options;
     options.token_ttl_seconds = 3600;
     options.recheck_interval_ms = 0;  // every call sees the store's generation
-    auto service = IdentityService::open(*store_, master, clock_, options);
+    auto service = IdentityService::open(*stores_.identity, master, clock_, options);
     ASSERT_TRUE(service.is_ok()) << service.status().to_string();
     service_ = std::move(service).value();
     auto boot = service_->bootstrap(std::nullopt);
@@ -41,10 +30,7 @@ class IdentityServiceTest : public ::testing::Test {
   }
   void TearDown() override {
     service_.reset();
-    store_.reset();
-    meta_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    stores_.close();
   }
 
   std::string header_for(const std::string& access_key_id) {
@@ -58,10 +44,8 @@ class IdentityServiceTest : public ::testing::Test {
     return "Basic " + base64_encode("AWS:" + token->password);
   }
 
-  std::filesystem::path dir_;
+  unit::ScratchStores stores_;
   FakeClock clock_;
-  std::unique_ptr<SqliteMetadataStore> meta_;
-  std::unique_ptr<SqliteIdentityStore> store_;
   std::unique_ptr<IdentityService> service_;
   NewAccessKey admin_key_;
 };
@@ -121,7 +105,7 @@ TEST_F(IdentityServiceTest, TokensIssuedBeforeADisableStayDeadAfterReEnable) {
   IdentityOptions options;
   options.token_ttl_seconds = 3600;
   options.recheck_interval_ms = 0;
-  auto other = IdentityService::open(*store_, master, clock_, options);
+  auto other = IdentityService::open(*stores_.identity, master, clock_, options);
   ASSERT_TRUE(other.is_ok());
   EXPECT_EQ((*other)->authenticate_registry(later_header).status().code(), Code::kTokenExpired);
 

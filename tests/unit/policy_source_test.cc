@@ -3,16 +3,13 @@
 // agree with checks that read the store.
 #include "identity/policy_source.h"
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <memory>
 
 #include <gtest/gtest.h>
 
 #include "auth/access_control.h"
 #include "core/clock.h"
-#include "meta/sqlite/sqlite_metadata_store.h"
+#include "support/registry_fixture.h"
 
 namespace berth {
 namespace {
@@ -25,16 +22,10 @@ constexpr const char* kPullApp = R"({"Version":"2012-10-17","Statement":[{"Effec
 class PolicySourceCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "berth-policy-source-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto meta = SqliteMetadataStore::open((dir_ / "meta.db").string());
-    ASSERT_TRUE(meta.is_ok()) << meta.status().to_string();
-    meta_ = std::move(meta).value();
-    sqlite::Pool* pool = &meta_->pool();
+    ASSERT_NO_FATAL_FAILURE(stores_.open("berth-policy-source"));
+    sqlite::Pool* pool = &stores_.meta->pool();
     source_ = std::make_unique<identity::StorePolicySource>(
-        *meta_, [pool]() -> std::optional<uint64_t> { return pool->commits(); });
+        *stores_.meta, [pool]() -> std::optional<uint64_t> { return pool->commits(); });
     auth::AccessControlOptions options;
     access_ = std::make_unique<auth::AccessControl>(options, source_.get(), Clock::system());
     principal_.authenticated = true;
@@ -44,16 +35,14 @@ class PolicySourceCacheTest : public ::testing::Test {
   void TearDown() override {
     access_.reset();
     source_.reset();
-    meta_.reset();
-    std::filesystem::remove_all(dir_);
+    stores_.close();
   }
 
   auth::AccessRequest pull(std::string_view repository) const {
     return auth::AccessRequest{"ecr:BatchGetImage", kAccount, repository, "127.0.0.1"};
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<SqliteMetadataStore> meta_;
+  unit::ScratchStores stores_;
   std::unique_ptr<identity::StorePolicySource> source_;
   std::unique_ptr<auth::AccessControl> access_;
   auth::Principal principal_;
@@ -64,7 +53,7 @@ TEST_F(PolicySourceCacheTest, NothingIsDecidedWithoutBlockingBeforeTheStoreWasRe
 }
 
 TEST_F(PolicySourceCacheTest, ACachedDecisionAgreesWithTheStoreUntilAWriteMovesTheGeneration) {
-  ASSERT_TRUE(meta_->put_user_policy(kAccount, "deploy", "pull-app", kPullApp).is_ok());
+  ASSERT_TRUE(stores_.meta->put_user_policy(kAccount, "deploy", "pull-app", kPullApp).is_ok());
   EXPECT_TRUE(access_->check(principal_, pull("app/web")).is_ok());
   std::optional<Status> cached = access_->check_without_blocking(principal_, pull("app/web"));
   ASSERT_TRUE(cached.has_value());
@@ -73,7 +62,7 @@ TEST_F(PolicySourceCacheTest, ACachedDecisionAgreesWithTheStoreUntilAWriteMovesT
   EXPECT_FALSE(access_->check_without_blocking(principal_, pull("other/db")).has_value());
 
   // Removing the policy is a commit: the cached policies are no longer current.
-  ASSERT_TRUE(meta_->delete_user_policy(kAccount, "deploy", "pull-app").is_ok());
+  ASSERT_TRUE(stores_.meta->delete_user_policy(kAccount, "deploy", "pull-app").is_ok());
   EXPECT_FALSE(access_->check_without_blocking(principal_, pull("app/web")).has_value());
   Status read = access_->check(principal_, pull("app/web"));
   EXPECT_EQ(read.code(), Code::kPermissionDenied);
@@ -83,9 +72,9 @@ TEST_F(PolicySourceCacheTest, ACachedDecisionAgreesWithTheStoreUntilAWriteMovesT
 }
 
 TEST_F(PolicySourceCacheTest, WithoutAGenerationNothingIsCached) {
-  identity::StorePolicySource uncached(*meta_);
+  identity::StorePolicySource uncached(*stores_.meta);
   auth::AccessControl access(auth::AccessControlOptions{}, &uncached, Clock::system());
-  ASSERT_TRUE(meta_->put_user_policy(kAccount, "deploy", "pull-app", kPullApp).is_ok());
+  ASSERT_TRUE(stores_.meta->put_user_policy(kAccount, "deploy", "pull-app", kPullApp).is_ok());
   EXPECT_TRUE(access.check(principal_, pull("app/web")).is_ok());
   EXPECT_FALSE(access.check_without_blocking(principal_, pull("app/web")).has_value());
 }

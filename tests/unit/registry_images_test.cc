@@ -1,44 +1,23 @@
 // The Registry's image, listing, repository and lifecycle functions (the
-// application layer both APIs call) over the real stores: FsBlobStore and
-// SqliteMetadataStore on a temporary directory, with a FakeClock.
+// application layer both APIs call) over the real stores, with a FakeClock
+// (unit::RegistryFixture).
 #include <gtest/gtest.h>
 
-#include <stdlib.h>
-
-#include <atomic>
-#include <filesystem>
 #include <latch>
-#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <boost/json.hpp>
-
-#include "blob/fs/fs_blob_store.h"
-#include "meta/sqlite/sqlite_metadata_store.h"
 #include "registry/registry.h"
+#include "support/registry_fixture.h"
 
 namespace berth {
 namespace {
-namespace json = boost::json;
 
-constexpr const char* kAccount = "123456789012";
-constexpr const char* kOciManifest = "application/vnd.oci.image.manifest.v1+json";
-
-class RegistryImagesTest : public ::testing::Test {
+class RegistryImagesTest : public unit::RegistryFixture {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-images-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto blobs = FsBlobStore::open_at(dir_ / "blobs");
-    ASSERT_TRUE(blobs.is_ok()) << blobs.status().to_string();
-    blobs_ = std::move(blobs).value();
-    auto meta = SqliteMetadataStore::open((dir_ / "meta.db").string());
-    ASSERT_TRUE(meta.is_ok()) << meta.status().to_string();
-    meta_ = std::move(meta).value();
-    registry_ = std::make_unique<Registry>(*meta_, *blobs_, clock_, RegistryOptions{});
+    ASSERT_NO_FATAL_FAILURE(RegistryFixture::SetUp());
     NewRepository r;
     r.account = kAccount;
     r.name = "team/images";
@@ -47,59 +26,14 @@ class RegistryImagesTest : public ::testing::Test {
     repo_ = *created;
   }
 
-  void TearDown() override {
-    registry_.reset();
-    meta_.reset();
-    blobs_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  void push_blob(const std::string& data) {
-    auto up = registry_->start_upload(repo_);
-    ASSERT_TRUE(up.is_ok());
-    auto a = registry_->begin_append(repo_, up->id, std::nullopt);
-    ASSERT_TRUE(a.is_ok()) << a.status().to_string();
-    ASSERT_TRUE((*a)->write(data.data(), data.size()).is_ok());
-    a->reset();
-    ASSERT_TRUE(registry_->finish_upload(repo_, up->id, Digest::of(data)).is_ok());
-  }
-
-  // Pushes an image manifest (and its blobs) under `tag`; returns its digest.
-  Digest push_image(const std::string& seed, const std::string& tag) {
-    const std::string config = R"({"architecture":"amd64","os":"linux","seed":")" + seed + "\"}";
-    const std::string layer = "layer bytes of " + seed;
-    push_blob(config);
-    push_blob(layer);
-    json::object m{
-        {"schemaVersion", 2},
-        {"mediaType", kOciManifest},
-        {"config", json::object{{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                                {"digest", Digest::of(config).str()},
-                                {"size", config.size()}}},
-        {"layers",
-         json::array{json::object{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-                                  {"digest", Digest::of(layer).str()},
-                                  {"size", layer.size()}}}}};
-    const std::string bytes = json::serialize(m);
-    auto put = registry_->put_manifest(repo_, tag, bytes, kOciManifest);
-    EXPECT_TRUE(put.is_ok()) << put.status().to_string();
-    return Digest::of(bytes);
-  }
-
   static ImageId by_tag(const std::string& t) { return ImageId{std::nullopt, t}; }
   static ImageId by_digest(const Digest& d) { return ImageId{d.str(), std::nullopt}; }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<FsBlobStore> blobs_;
-  std::unique_ptr<SqliteMetadataStore> meta_;
-  FakeClock clock_;
-  std::unique_ptr<Registry> registry_;
   RepositoryRecord repo_;
 };
 
 TEST_F(RegistryImagesTest, ResolveImageReportsEachFailureKind) {
-  const Digest d = push_image("resolve", "v1");
+  const Digest d = push_image(repo_, "resolve", "v1");
   auto ok = registry_->resolve_image(repo_, ImageId{d.str(), "v1"});
   ASSERT_TRUE(ok.is_ok());
   EXPECT_EQ(ok->failure, ImageFailure::kNone);
@@ -124,12 +58,12 @@ TEST_F(RegistryImagesTest, TagStatusIsParsedOnceForEveryFilter) {
 }
 
 TEST_F(RegistryImagesTest, DescribeImagesPagesByDigestAndFilters) {
-  push_image("a", "a");
-  push_image("b", "b");
-  push_image("c", "c");
+  push_image(repo_, "a", "a");
+  push_image(repo_, "b", "b");
+  push_image(repo_, "c", "c");
   ASSERT_TRUE(
       registry_->batch_delete_images(repo_, {by_tag("c")}).is_ok());  // the image goes with its tag
-  push_image("d", "d");
+  push_image(repo_, "d", "d");
   auto first = registry_->describe_images(repo_, TagStatus::kTagged, "", 2);
   ASSERT_TRUE(first.is_ok()) << first.status().to_string();
   ASSERT_EQ(first->items.size(), 2u);
@@ -145,7 +79,7 @@ TEST_F(RegistryImagesTest, DescribeImagesPagesByDigestAndFilters) {
 }
 
 TEST_F(RegistryImagesTest, BatchDeleteByTagUntagsAndTheImageGoesWithItsLastTag) {
-  const Digest d = push_image("tags", "one");
+  const Digest d = push_image(repo_, "tags", "one");
   auto bytes = registry_->get_manifest(repo_, "one");
   ASSERT_TRUE(bytes.is_ok());
   ASSERT_TRUE(registry_->put_manifest(repo_, "two", bytes->bytes, kOciManifest).is_ok());
@@ -170,7 +104,7 @@ TEST_F(RegistryImagesTest, BatchDeleteByTagUntagsAndTheImageGoesWithItsLastTag) 
 TEST_F(RegistryImagesTest, ConcurrentUntagsNeverLeaveAnUntaggedImage) {
   for (int round = 0; round < 10; ++round) {
     const std::string seed = "race " + std::to_string(round);
-    const Digest d = push_image(seed, "x" + std::to_string(round));
+    const Digest d = push_image(repo_, seed, "x" + std::to_string(round));
     auto bytes = registry_->get_manifest(repo_, d.str());
     ASSERT_TRUE(bytes.is_ok());
     ASSERT_TRUE(
@@ -192,7 +126,7 @@ TEST_F(RegistryImagesTest, ConcurrentUntagsNeverLeaveAnUntaggedImage) {
 }
 
 TEST_F(RegistryImagesTest, PutImageRefusesAnExistingImageAndTagOnly) {
-  const Digest d = push_image("put", "v1");
+  const Digest d = push_image(repo_, "put", "v1");
   auto bytes = registry_->get_manifest(repo_, "v1");
   ASSERT_TRUE(bytes.is_ok());
   PutImageRequest req{bytes->bytes, kOciManifest, true, "v1", std::nullopt};
@@ -210,7 +144,7 @@ TEST_F(RegistryImagesTest, PutImageRefusesAnExistingImageAndTagOnly) {
 }
 
 TEST_F(RegistryImagesTest, PullsAreRecordedAtMostOncePerInterval) {
-  const Digest d = push_image("pulled", "p");
+  const Digest d = push_image(repo_, "pulled", "p");
   auto pull = [&] { return registry_->pull_manifest(kAccount, repo_.name, "p", true); };
   ASSERT_TRUE(pull().is_ok());
   const int64_t first = *registry_->get_manifest(repo_, "p")->last_pulled_at_ms;
@@ -248,7 +182,7 @@ TEST_F(RegistryImagesTest, ResourceTagsMergeAndStayWithinTheLimit) {
 }
 
 TEST_F(RegistryImagesTest, ListingsPageWithANextKey) {
-  for (const char* t : {"t1", "t2", "t3"}) push_image(t, t);
+  for (const char* t : {"t1", "t2", "t3"}) push_image(repo_, t, t);
   auto page = registry_->list_tags(repo_, PageRequest{"", 2});
   ASSERT_TRUE(page.is_ok());
   EXPECT_EQ(page->items, (std::vector<std::string>{"t1", "t2"}));
@@ -264,11 +198,11 @@ TEST_F(RegistryImagesTest, ListingsPageWithANextKey) {
 }
 
 TEST_F(RegistryImagesTest, LifecyclePreviewIsStoredAndReadBackTyped) {
-  push_image("old", "old");
+  push_image(repo_, "old", "old");
   const std::string policy =
       R"({"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]})";
   clock_.advance_seconds(5);
-  push_image("new", "new");
+  push_image(repo_, "new", "new");
   EXPECT_EQ(registry_->set_lifecycle_policy(repo_, "{not json").code(), Code::kInvalidArgument);
   auto started = registry_->start_lifecycle_preview(repo_, policy);
   ASSERT_TRUE(started.is_ok()) << started.status().to_string();

@@ -1,10 +1,9 @@
 // The Registry application layer over the real stores (FsBlobStore and
-// SqliteMetadataStore on a temporary directory) with a FakeClock.
+// SqliteMetadataStore on a temporary directory) with a FakeClock
+// (unit::RegistryFixture).
 #include "registry/registry.h"
 
 #include <gtest/gtest.h>
-
-#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -18,17 +17,14 @@
 
 #include <boost/json.hpp>
 
-#include "blob/fs/fs_blob_store.h"
 #include "blob/space_reserve.h"
 #include "core/lifecycle.h"
-#include "meta/sqlite/sqlite_metadata_store.h"
 #include "registry/lifecycle_runner.h"
+#include "support/registry_fixture.h"
 
 namespace berth {
 namespace {
 namespace json = boost::json;
-
-constexpr const char* kAccount = "123456789012";
 
 int64_t real_now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -36,43 +32,20 @@ int64_t real_now_seconds() {
       .count();
 }
 
-class RegistryTest : public ::testing::Test {
+class RegistryTest : public unit::RegistryFixture {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-registry-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto blobs = FsBlobStore::open_at(dir_ / "blobs");
-    ASSERT_TRUE(blobs.is_ok()) << blobs.status().to_string();
-    blobs_ = std::move(blobs).value();
-    auto meta = SqliteMetadataStore::open((dir_ / "meta.db").string());
-    ASSERT_TRUE(meta.is_ok()) << meta.status().to_string();
-    meta_ = std::move(meta).value();
     // The filesystem stamps uploads with real time; keep the fake clock near it
     // so that ages computed from both agree.
     clock_.set_seconds(real_now_seconds());
     options_.create_repository_on_push = true;  // the tests push to repositories they never created
-    registry_ = std::make_unique<Registry>(*meta_, *blobs_, clock_, options_);
+    ASSERT_NO_FATAL_FAILURE(RegistryFixture::SetUp());
     auto repo = registry_->repository_for_push(kAccount, "team/app");
     ASSERT_TRUE(repo.is_ok()) << repo.status().to_string();
     repo_ = *repo;
   }
 
-  void TearDown() override {
-    registry_.reset();
-    meta_.reset();
-    blobs_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
   Registry& registry() { return *registry_; }
-
-  // A second application node over the same shared stores, with its own
-  // (empty) in-process state.
-  std::unique_ptr<Registry> another_node() {
-    return std::make_unique<Registry>(*meta_, *blobs_, clock_, options_);
-  }
 
   std::string start(Registry& reg) {
     auto up = reg.start_upload(repo_);
@@ -120,51 +93,8 @@ class RegistryTest : public ::testing::Test {
     return out;
   }
 
-  // Uploads `data` whole and returns its link.
-  BlobLink push_blob(const RepositoryRecord& repo, const std::string& data) {
-    auto up = registry().start_upload(repo);
-    EXPECT_TRUE(up.is_ok());
-    auto a = registry().begin_append(repo, up->id, std::nullopt);
-    EXPECT_TRUE(a.is_ok()) << a.status().to_string();
-    EXPECT_TRUE((*a)->write(data.data(), data.size()).is_ok());
-    a->reset();
-    auto link = registry().finish_upload(repo, up->id, Digest::of(data));
-    EXPECT_TRUE(link.is_ok()) << link.status().to_string();
-    return link.is_ok() ? *link : BlobLink{};
-  }
-
-  // An OCI image manifest over a config and one layer, both pushed to `repo`.
-  std::string image_manifest(const RepositoryRecord& repo, const std::string& seed,
-                             bool push = true) {
-    const std::string config = R"({"architecture":"amd64","os":"linux","seed":")" + seed + "\"}";
-    const std::string layer = "layer bytes of " + seed;
-    if (push) {
-      push_blob(repo, config);
-      push_blob(repo, layer);
-    }
-    json::object m{
-        {"schemaVersion", 2},
-        {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-        {"config", json::object{{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                                {"digest", Digest::of(config).str()},
-                                {"size", config.size()}}},
-        {"layers",
-         json::array{json::object{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-                                  {"digest", Digest::of(layer).str()},
-                                  {"size", layer.size()}}}}};
-    return json::serialize(m);
-  }
-
-  std::filesystem::path dir_;
-  std::unique_ptr<FsBlobStore> blobs_;
-  std::unique_ptr<SqliteMetadataStore> meta_;
-  FakeClock clock_;
-  RegistryOptions options_;
-  std::unique_ptr<Registry> registry_;
   RepositoryRecord repo_;
 };
-
-constexpr const char* kOciManifest = "application/vnd.oci.image.manifest.v1+json";
 
 // --- repositories -----------------------------------------------------------------
 
@@ -280,7 +210,7 @@ TEST_F(RegistryTest, AnotherNodeContinuesTheUpload) {
 
   // The in-process hash state of the first node is not available to the
   // second: it must rebuild it from the stored bytes.
-  auto node2 = another_node();
+  auto node2 = node();
   auto st = node2->upload_status(repo_, id);
   ASSERT_TRUE(st.is_ok()) << st.status().to_string();
   EXPECT_EQ(st->size, 11u);
@@ -295,7 +225,7 @@ TEST_F(RegistryTest, NodesTakingTurnsKeepTheHashRight) {
   // node1 appends, node2 appends, node1 appends again with its now stale
   // hash state, then node2 finishes.
   const std::string id = start();
-  auto node2 = another_node();
+  auto node2 = node();
   ASSERT_TRUE(append(id, "aaa", 0).is_ok());
   ASSERT_TRUE(append(*node2, id, "bbbb", 3).is_ok());
   ASSERT_TRUE(append(id, "cc", 7).is_ok());
@@ -309,7 +239,7 @@ TEST_F(RegistryTest, RestartedNodeFinishesAnUploadItNeverSaw) {
   const std::string id = start();
   ASSERT_TRUE(append(id, "persisted bytes", 0).is_ok());
   registry_.reset();  // the process goes away
-  registry_ = std::make_unique<Registry>(*meta_, *blobs_, clock_, options_);
+  registry_ = node();
   auto link = registry().finish_upload(repo_, id, Digest::of("persisted bytes"));
   ASSERT_TRUE(link.is_ok()) << link.status().to_string();
 }
@@ -341,7 +271,7 @@ TEST_F(RegistryTest, FinishingWhileHoldingTheLastChunk) {
   ASSERT_TRUE(held.is_ok());
   ASSERT_TRUE((*held)->write("last", 4).is_ok());
   // Nobody else may touch the upload between the last bytes and the commit.
-  EXPECT_EQ(another_node()->begin_append(repo_, id, std::nullopt).status().code(),
+  EXPECT_EQ(node()->begin_append(repo_, id, std::nullopt).status().code(),
             Code::kBlobUploadInvalid);
   auto link = registry().finish_upload(repo_, std::move(*held), Digest::of("first|last"));
   ASSERT_TRUE(link.is_ok()) << link.status().to_string();
@@ -523,7 +453,7 @@ TEST_F(RegistryTest, TwoConcurrentAppendsToOneUpload) {
 // it right now" and says upload state a second node needs lives in the stores.
 TEST_F(RegistryTest, AppendsFromTwoNodesAtOnceAreExclusive) {
   const std::string id = start();
-  auto node2 = another_node();
+  auto node2 = node();
   auto first = registry().begin_append(repo_, id, ByteRange{0, 2});
   ASSERT_TRUE(first.is_ok()) << first.status().to_string();
   auto second = node2->begin_append(repo_, id, ByteRange{0, 2});
@@ -888,7 +818,7 @@ TEST_F(RegistryTest, ForeignLayerUrlsAreRefusedByDefault) {
 
 TEST_F(RegistryTest, AllowedForeignLayerUrlsLetTheBlobBeMissing) {
   options_.manifest_urls = ManifestUrlPolicy::compile({R"(^https://mcr\.microsoft\.com/)"}).value();
-  registry_ = std::make_unique<Registry>(*meta_, *blobs_, clock_, options_);
+  registry_ = node();
   const std::string config = R"({"os":"windows"})", layer = "windows app layer";
   push_blob(repo_, config);
   push_blob(repo_, layer);

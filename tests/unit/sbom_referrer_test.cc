@@ -6,27 +6,18 @@
 
 #include <gtest/gtest.h>
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <boost/json.hpp>
-
-#include "blob/fs/fs_blob_store.h"
 #include "core/manifest.h"
-#include "meta/sqlite/sqlite_metadata_store.h"
 #include "registry/registry.h"
 #include "scan/sbom.h"
+#include "support/registry_fixture.h"
 
 namespace berth {
 namespace {
-namespace json = boost::json;
-
-constexpr const char* kAccount = "123456789012";
 
 scan::Inventory alpine(std::string musl_version) {
   scan::Inventory inv;
@@ -46,22 +37,14 @@ scan::Inventory alpine(std::string musl_version) {
   return inv;
 }
 
-class SbomReferrerTest : public ::testing::Test {
+class SbomReferrerTest : public unit::RegistryFixture {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-sbom-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto blobs = FsBlobStore::open_at(dir_ / "blobs");
-    ASSERT_TRUE(blobs.is_ok()) << blobs.status().to_string();
-    blobs_ = std::move(blobs).value();
-    auto meta = SqliteMetadataStore::open((dir_ / "meta.db").string());
-    ASSERT_TRUE(meta.is_ok()) << meta.status().to_string();
-    meta_ = std::move(meta).value();
-    RegistryOptions ro;
-    ro.record_events = true;
-    ro.after_manifest_put = [this](const RepositoryRecord&, const ManifestRecord&) { ++hooked_; };
-    registry_ = std::make_unique<Registry>(*meta_, *blobs_, clock_, ro);
+    options_.record_events = true;
+    options_.after_manifest_put = [this](const RepositoryRecord&, const ManifestRecord&) {
+      ++hooked_;
+    };
+    ASSERT_NO_FATAL_FAILURE(RegistryFixture::SetUp());
     NewRepository r;
     r.account = kAccount;
     r.name = "team/app";
@@ -74,41 +57,12 @@ class SbomReferrerTest : public ::testing::Test {
 
   void TearDown() override {
     publisher_.reset();
-    registry_.reset();
-    meta_.reset();
-    blobs_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    RegistryFixture::TearDown();
   }
 
-  void push_blob(const std::string& data) {
-    auto put = registry_->begin_blob_put(repo_);
-    ASSERT_TRUE(put.is_ok()) << put.status().to_string();
-    ASSERT_TRUE((*put)->write(data.data(), data.size()).is_ok());
-    ASSERT_TRUE(registry_->finish_blob_put(repo_, std::move(*put), Digest::of(data)).is_ok());
-  }
-
+  // Pushes an image tagged `tag` (its seed too) to repo_; returns its record.
   ManifestRecord push_image(const std::string& tag) {
-    const std::string config = R"({"architecture":"amd64","os":"linux","tag":")" + tag + "\"}";
-    const std::string layer = "layer bytes of " + tag;
-    push_blob(config);
-    push_blob(layer);
-    json::object m{
-        {"schemaVersion", 2},
-        {"mediaType", media_type::kOciManifest},
-        {"config", json::object{{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                                {"digest", Digest::of(config).str()},
-                                {"size", config.size()}}},
-        {"layers",
-         json::array{json::object{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-                                  {"digest", Digest::of(layer).str()},
-                                  {"size", layer.size()}}}}};
-    const std::string bytes = json::serialize(m);
-    auto put = registry_->put_manifest(repo_, tag, bytes, media_type::kOciManifest);
-    EXPECT_TRUE(put.is_ok()) << put.status().to_string();
-    auto got = meta_->get_manifest(repo_.id, Digest::of(bytes));
-    EXPECT_TRUE(got.is_ok());
-    return got.is_ok() ? *got : ManifestRecord{};
+    return stored_manifest(repo_, RegistryFixture::push_image(repo_, tag, tag));
   }
 
   std::vector<ReferrerRecord> sboms(const Digest& subject) {
@@ -123,11 +77,6 @@ class SbomReferrerTest : public ::testing::Test {
     return e.is_ok() ? e->size() : 0;
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<FsBlobStore> blobs_;
-  std::unique_ptr<SqliteMetadataStore> meta_;
-  FakeClock clock_;
-  std::unique_ptr<Registry> registry_;
   std::unique_ptr<SbomPublisher> publisher_;
   RepositoryRecord repo_;
   int hooked_ = 0;

@@ -4,56 +4,38 @@
 // registry scanning configuration's validation. No worker runs here.
 #include <gtest/gtest.h>
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <memory>
 #include <string>
 
 #include <boost/json.hpp>
 
-#include "blob/fs/fs_blob_store.h"
-#include "meta/sqlite/sqlite_metadata_store.h"
 #include "registry/registry.h"
 #include "registry/scanning.h"
+#include "support/registry_fixture.h"
 
 namespace berth {
 namespace {
 namespace json = boost::json;
 
-constexpr const char* kAccount = "123456789012";
-constexpr const char* kOciManifest = "application/vnd.oci.image.manifest.v1+json";
 constexpr int64_t kDaySeconds = 24 * 3600;
 
-class ScanningServiceTest : public ::testing::Test {
+class ScanningServiceTest : public unit::RegistryFixture {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-scanning-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto blobs = FsBlobStore::open_at(dir_ / "blobs");
-    ASSERT_TRUE(blobs.is_ok()) << blobs.status().to_string();
-    blobs_ = std::move(blobs).value();
-    auto meta = SqliteMetadataStore::open((dir_ / "meta.db").string());
-    ASSERT_TRUE(meta.is_ok()) << meta.status().to_string();
-    meta_ = std::move(meta).value();
+    ASSERT_NO_FATAL_FAILURE(open_stores());
     scanning_ =
         std::make_unique<ScanningService>(*meta_, nullptr, *blobs_, clock_, ScanningOptions{});
-    RegistryOptions ro;
-    ro.after_manifest_put = [this](const RepositoryRecord& r, const ManifestRecord& m) {
+    options_.after_manifest_put = [this](const RepositoryRecord& r, const ManifestRecord& m) {
       scanning_->manifest_pushed(r, m);
     };
-    registry_ = std::make_unique<Registry>(*meta_, *blobs_, clock_, ro);
+    registry_ = node();
     repo_ = make_repo("team/app", false);
   }
 
   void TearDown() override {
     registry_.reset();
     scanning_.reset();
-    meta_.reset();
-    blobs_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    RegistryFixture::TearDown();
   }
 
   RepositoryRecord make_repo(const std::string& name, bool scan_on_push) {
@@ -69,46 +51,14 @@ class ScanningServiceTest : public ::testing::Test {
     return set.is_ok() ? *set : RepositoryRecord{};
   }
 
-  void push_blob(const RepositoryRecord& repo, const std::string& data) {
-    auto up = registry_->start_upload(repo);
-    ASSERT_TRUE(up.is_ok());
-    auto a = registry_->begin_append(repo, up->id, std::nullopt);
-    ASSERT_TRUE(a.is_ok()) << a.status().to_string();
-    ASSERT_TRUE((*a)->write(data.data(), data.size()).is_ok());
-    a->reset();
-    ASSERT_TRUE(registry_->finish_upload(repo, up->id, Digest::of(data)).is_ok());
-  }
-
-  // Pushes a manifest whose config has `config_type`; returns the stored record.
+  // Pushes a manifest (tagged `seed`) whose config has `config_type`; returns the stored record.
   ManifestRecord push(const RepositoryRecord& repo, const std::string& seed,
-                      const std::string& config_type = "application/vnd.oci.image.config.v1+json") {
-    const std::string config = R"({"architecture":"amd64","os":"linux","seed":")" + seed + "\"}";
-    const std::string layer = "layer bytes of " + seed;
-    push_blob(repo, config);
-    push_blob(repo, layer);
-    json::object m{{"schemaVersion", 2},
-                   {"mediaType", kOciManifest},
-                   {"config", json::object{{"mediaType", config_type},
-                                           {"digest", Digest::of(config).str()},
-                                           {"size", config.size()}}},
-                   {"layers", json::array{json::object{
-                                  {"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-                                  {"digest", Digest::of(layer).str()},
-                                  {"size", layer.size()}}}}};
-    const std::string bytes = json::serialize(m);
-    auto put = registry_->put_manifest(repo, seed, bytes, kOciManifest);
-    EXPECT_TRUE(put.is_ok()) << put.status().to_string();
-    auto got = meta_->get_manifest(repo.id, Digest::of(bytes));
-    EXPECT_TRUE(got.is_ok());
-    return got.is_ok() ? *got : ManifestRecord{};
+                      const std::string& config_type = kOciConfig) {
+    const std::string bytes = image_manifest(repo, seed, /*push=*/true, config_type);
+    return stored_manifest(repo, put_manifest(repo, bytes, kOciManifest, seed));
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<FsBlobStore> blobs_;
-  std::unique_ptr<SqliteMetadataStore> meta_;
-  FakeClock clock_;
   std::unique_ptr<ScanningService> scanning_;
-  std::unique_ptr<Registry> registry_;
   RepositoryRecord repo_;
 };
 

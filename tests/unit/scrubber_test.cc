@@ -9,53 +9,29 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "blob/fs/fs_blob_store.h"
 #include "blob/fs/fs_space_reserve.h"
 #include "core/clock.h"
-#include "meta/sqlite/sqlite_metadata_store.h"
 #include "registry/registry.h"
+#include "support/registry_fixture.h"
 
 namespace berth {
 namespace {
 
-class ScrubberTest : public ::testing::Test {
+class ScrubberTest : public unit::RegistryFixture {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-scrub-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto blobs = FsBlobStore::open_at(dir_);
-    ASSERT_TRUE(blobs.is_ok());
-    blobs_ = std::move(blobs).value();
-    auto meta = SqliteMetadataStore::open((dir_ / "berth.db").string());
-    ASSERT_TRUE(meta.is_ok());
-    meta_ = std::move(meta).value();
-    RegistryOptions options;
-    options.create_repository_on_push = true;  // the tests push to a repository they never created
-    registry_ = std::make_unique<Registry>(*meta_, *blobs_, Clock::system(), options);
-    auto repo = registry_->repository_for_push("123456789012", "team/app");
+    registry_clock_ = &Clock::system();
+    options_.create_repository_on_push = true;  // the tests push to a repository they never created
+    ASSERT_NO_FATAL_FAILURE(RegistryFixture::SetUp());
+    auto repo = registry_->repository_for_push(kAccount, "team/app");
     ASSERT_TRUE(repo.is_ok());
     repo_ = *repo;
   }
-  void TearDown() override {
-    registry_.reset();
-    meta_.reset();
-    blobs_.reset();
-    std::filesystem::remove_all(dir_);
-  }
 
-  Digest push(const std::string& data) {
-    auto put = registry_->begin_blob_put(repo_);
-    EXPECT_TRUE(put.is_ok());
-    EXPECT_TRUE((*put)->write(data.data(), data.size()).is_ok());
-    auto link = registry_->finish_blob_put(repo_, std::move(put).value(), Digest::of(data));
-    EXPECT_TRUE(link.is_ok()) << link.status().to_string();
-    return Digest::of(data);
-  }
+  Digest push(const std::string& data) { return put_blob(repo_, data).digest; }
 
   void flip_a_bit(const Digest& d, size_t offset) {
     std::fstream f(blobs_->blob_path(d), std::ios::in | std::ios::out | std::ios::binary);
@@ -80,10 +56,6 @@ class ScrubberTest : public ::testing::Test {
     return out;
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<FsBlobStore> blobs_;
-  std::unique_ptr<SqliteMetadataStore> meta_;
-  std::unique_ptr<Registry> registry_;
   RepositoryRecord repo_;
 };
 

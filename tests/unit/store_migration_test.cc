@@ -6,100 +6,58 @@
 
 #include <gtest/gtest.h>
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <fstream>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "blob/fs/fs_blob_store.h"
 #include "core/clock.h"
-#include "meta/sqlite/sqlite_identity_store.h"
-#include "meta/sqlite/sqlite_metadata_store.h"
 #include "registry/registry.h"
+#include "support/registry_fixture.h"
 
 namespace berth {
 namespace {
 
-constexpr char kAccount[] = "123456789012";
 constexpr char kManifestType[] = "application/vnd.oci.image.manifest.v1+json";
 constexpr char kIndexType[] = "application/vnd.oci.image.index.v1+json";
-
-struct Side {
-  std::filesystem::path dir;
-  std::unique_ptr<FsBlobStore> blobs;
-  std::unique_ptr<SqliteMetadataStore> meta;
-  std::unique_ptr<SqliteIdentityStore> identity;
-
-  void open(const std::string& name) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / (name + "-XXXXXX")).string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir = tmpl;
-    auto b = FsBlobStore::open_at(dir);
-    ASSERT_TRUE(b.is_ok());
-    blobs = std::move(b).value();
-    auto m = SqliteMetadataStore::open((dir / "berth.db").string(), false);
-    ASSERT_TRUE(m.is_ok());
-    meta = std::move(m).value();
-    auto i = SqliteIdentityStore::open(meta->pool());
-    ASSERT_TRUE(i.is_ok());
-    identity = std::move(i).value();
-  }
-  void close() {
-    identity.reset();
-    meta.reset();
-    blobs.reset();
-    std::filesystem::remove_all(dir);
-  }
-  MigrationStores stores() { return {*meta, *identity, *blobs}; }
-};
 
 std::string descriptor(const char* media_type, const std::string& data) {
   return fmt::format(R"({{"mediaType":"{}","digest":"{}","size":{}}})", media_type,
                      Digest::of(data).str(), data.size());
 }
 
-class StoreMigrationTest : public ::testing::Test {
+class StoreMigrationTest : public unit::RegistryFixture {
  protected:
+  // The source is the fixture's stores (and the registry over them); the
+  // target is `to_`.
   void SetUp() override {
-    from_.open("berth-migrate-from");
-    to_.open("berth-migrate-to");
+    ASSERT_NO_FATAL_FAILURE(open_stores({.synchronous_full = false, .identity = true}));
+    ASSERT_NO_FATAL_FAILURE(
+        to_.open("berth-migrate-to", {.synchronous_full = false, .identity = true}));
     // Repositories are found account by account, as berth always has them.
-    ASSERT_TRUE(from_.identity->create_account({kAccount, "main", 10}).is_ok());
-    RegistryOptions options;
-    options.create_repository_on_push = true;
-    registry_ = std::make_unique<Registry>(*from_.meta, *from_.blobs, Clock::system(), options);
+    ASSERT_TRUE(identity_->create_account({kAccount, "main", 10}).is_ok());
+    registry_clock_ = &Clock::system();
+    options_.create_repository_on_push = true;
+    registry_ = node();
     auto repo = registry_->repository_for_push(kAccount, "team/app");
     ASSERT_TRUE(repo.is_ok());
     repo_ = *repo;
   }
   void TearDown() override {
-    registry_.reset();
-    from_.close();
+    RegistryFixture::TearDown();
     to_.close();
   }
 
-  Digest push_blob(const std::string& data) {
-    auto put = registry_->begin_blob_put(repo_);
-    EXPECT_TRUE(put.is_ok());
-    EXPECT_TRUE((*put)->write(data.data(), data.size()).is_ok());
-    auto link = registry_->finish_blob_put(repo_, std::move(put).value(), Digest::of(data));
-    EXPECT_TRUE(link.is_ok()) << link.status().to_string();
-    return Digest::of(data);
-  }
-
   // An image of one layer, pushed by tag (by its digest when `reference` is
-  // empty); returns its manifest bytes.
+  // empty); returns its manifest bytes. This suite's own images (and index
+  // below), in place of the fixture's.
   std::string push_image(const std::string& reference, const std::string& layer,
                          const std::string& subject = "") {
     const std::string config = fmt::format(R"({{"architecture":"amd64","os":"linux","x":"{}"}})",
                                            Digest::of(layer).hex().substr(0, 8));
-    push_blob(config);
-    push_blob(layer);
+    put_blob(repo_, config);
+    put_blob(repo_, layer);
     std::string bytes =
         fmt::format(R"({{"schemaVersion":2,"mediaType":"{}","config":{},"layers":[{}]{}}})",
                     kManifestType, descriptor("application/vnd.oci.image.config.v1+json", config),
@@ -123,12 +81,12 @@ class StoreMigrationTest : public ::testing::Test {
   }
 
   Result<MigrationReport> migrate(MigrationOptions options = {}) {
-    StoreMigration migration(from_.stores(), to_.stores(), std::move(options));
+    StoreMigration migration({*meta_, *identity_, *blobs_}, {*to_.meta, *to_.identity, *to_.blobs},
+                             std::move(options));
     return migration.run();
   }
 
-  Side from_, to_;
-  std::unique_ptr<Registry> registry_;
+  unit::ScratchStores to_;
   RepositoryRecord repo_;
 };
 
@@ -142,13 +100,12 @@ TEST_F(StoreMigrationTest, CopiesRepositoriesManifestsTagsLinksAndSettings) {
   settings.tag_mutability = "IMMUTABLE";
   settings.tag_mutability_exclusions = {"dev-*"};
   settings.scan_on_push = true;
-  ASSERT_TRUE(from_.meta->update_repository(settings).is_ok());
-  ASSERT_TRUE(from_.meta->set_lifecycle_policy(repo_.id, std::string(R"({"rules":[]})")).is_ok());
-  ASSERT_TRUE(from_.meta->mark_lifecycle_evaluated(repo_.id, 1234).is_ok());
-  ASSERT_TRUE(
-      from_.meta->set_repository_policy(repo_.id, std::string("{\"Statement\":[]}")).is_ok());
-  ASSERT_TRUE(from_.meta->set_resource_tags(repo_.id, {{"env", "prod"}, {"team", "core"}}).is_ok());
-  ASSERT_TRUE(from_.meta->set_registry_policy(kAccount, std::string("{\"r\":1}")).is_ok());
+  ASSERT_TRUE(meta_->update_repository(settings).is_ok());
+  ASSERT_TRUE(meta_->set_lifecycle_policy(repo_.id, std::string(R"({"rules":[]})")).is_ok());
+  ASSERT_TRUE(meta_->mark_lifecycle_evaluated(repo_.id, 1234).is_ok());
+  ASSERT_TRUE(meta_->set_repository_policy(repo_.id, std::string("{\"Statement\":[]}")).is_ok());
+  ASSERT_TRUE(meta_->set_resource_tags(repo_.id, {{"env", "prod"}, {"team", "core"}}).is_ok());
+  ASSERT_TRUE(meta_->set_registry_policy(kAccount, std::string("{\"r\":1}")).is_ok());
 
   auto report = migrate();
   ASSERT_TRUE(report.is_ok()) << report.status().to_string();
@@ -172,7 +129,7 @@ TEST_F(StoreMigrationTest, CopiesRepositoriesManifestsTagsLinksAndSettings) {
 
   // Every source manifest, with its bytes, push time and tags; the index lists its children.
   PageRequest all;
-  auto source_images = from_.meta->list_images(repo_.id, all);
+  auto source_images = meta_->list_images(repo_.id, all);
   auto dest_images = to_.meta->list_images(repo->id, all);
   ASSERT_TRUE(source_images.is_ok() && dest_images.is_ok());
   ASSERT_EQ(dest_images->size(), source_images->size());
@@ -187,20 +144,20 @@ TEST_F(StoreMigrationTest, CopiesRepositoriesManifestsTagsLinksAndSettings) {
     EXPECT_EQ(d.manifest.image_size, s.manifest.image_size);
     auto bytes = to_.meta->get_manifest(repo->id, d.manifest.digest);
     ASSERT_TRUE(bytes.is_ok());
-    EXPECT_EQ(bytes->bytes, from_.meta->get_manifest(repo_.id, s.manifest.digest)->bytes);
+    EXPECT_EQ(bytes->bytes, meta_->get_manifest(repo_.id, s.manifest.digest)->bytes);
   }
   auto referrers = to_.meta->list_referrers(repo->id, Digest::of(one), std::nullopt);
   ASSERT_TRUE(referrers.is_ok());
   ASSERT_EQ(referrers->size(), 1u);
 
   // Every blob, linked to the repository, bytes intact.
-  auto source_blobs = from_.blobs->list();
+  auto source_blobs = blobs_->list();
   ASSERT_TRUE(source_blobs.is_ok());
   EXPECT_EQ(report->blobs_copied, source_blobs->size());
   for (const Digest& d : *source_blobs) {
     auto size = to_.blobs->stat(d);
     ASSERT_TRUE(size.is_ok()) << d.str();
-    EXPECT_EQ(*size, *from_.blobs->stat(d));
+    EXPECT_EQ(*size, *blobs_->stat(d));
     EXPECT_TRUE(to_.meta->get_blob_link(repo->id, d).is_ok()) << d.str();
   }
   // The index's children were recorded as its references, so the
@@ -246,7 +203,7 @@ TEST_F(StoreMigrationTest, ACorruptSourceBlobIsReportedAndNotCopied) {
   push_image("bad", bad_layer);
   const Digest bad = Digest::of(bad_layer);
   {
-    std::fstream f(from_.blobs->blob_path(bad), std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream f(blobs_->blob_path(bad), std::ios::in | std::ios::out | std::ios::binary);
     ASSERT_TRUE(f.good());
     f.seekp(3);
     f.write("X", 1);
@@ -272,9 +229,9 @@ TEST_F(StoreMigrationTest, ACorruptSourceBlobIsReportedAndNotCopied) {
 }
 
 TEST_F(StoreMigrationTest, IdentitiesWithResealedSecretsAndRevocations) {
-  ASSERT_TRUE(from_.identity->create_user({kAccount, "dev", true, 11}).is_ok());
-  ASSERT_TRUE(from_.meta->put_user_policy(kAccount, "dev", "inline", "{\"p\":1}").is_ok());
-  ASSERT_TRUE(from_.meta
+  ASSERT_TRUE(identity_->create_user({kAccount, "dev", true, 11}).is_ok());
+  ASSERT_TRUE(meta_->put_user_policy(kAccount, "dev", "inline", "{\"p\":1}").is_ok());
+  ASSERT_TRUE(meta_
                   ->attach_user_policy(kAccount, "dev",
                                        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly")
                   .is_ok());
@@ -282,11 +239,11 @@ TEST_F(StoreMigrationTest, IdentitiesWithResealedSecretsAndRevocations) {
   AccessKeyRecord revoked{"AKIAREVOKED", kAccount, "dev", "sealed-revoked", true, 13, 0};
   AccessKeyRecord disabled{"AKIADISABLED", kAccount, "dev", "sealed-disabled", true, 14, 0};
   for (const auto& k : {live, revoked, disabled})
-    ASSERT_TRUE(from_.identity->create_access_key(k).is_ok());
+    ASSERT_TRUE(identity_->create_access_key(k).is_ok());
   // Disabled at 500 and enabled again: tokens before 500 stay void.
-  ASSERT_TRUE(from_.identity->set_access_key_active("AKIAREVOKED", false, 500).is_ok());
-  ASSERT_TRUE(from_.identity->set_access_key_active("AKIAREVOKED", true, 500).is_ok());
-  ASSERT_TRUE(from_.identity->set_access_key_active("AKIADISABLED", false, 600).is_ok());
+  ASSERT_TRUE(identity_->set_access_key_active("AKIAREVOKED", false, 500).is_ok());
+  ASSERT_TRUE(identity_->set_access_key_active("AKIAREVOKED", true, 500).is_ok());
+  ASSERT_TRUE(identity_->set_access_key_active("AKIADISABLED", false, 600).is_ok());
 
   MigrationOptions options;
   options.reseal_secret = [](const AccessKeyRecord& k) -> Result<std::string> {

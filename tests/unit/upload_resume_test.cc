@@ -3,17 +3,14 @@
 // saved with the upload instead of re-reading the bytes.
 #include <gtest/gtest.h>
 
-#include <stdlib.h>
-
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
 
-#include "blob/fs/fs_blob_store.h"
-#include "meta/sqlite/sqlite_metadata_store.h"
 #include "registry/registry.h"
+#include "support/registry_fixture.h"
 
 namespace berth {
 namespace {
@@ -87,37 +84,27 @@ class CountingBlobStore final : public BlobStore {
   BlobStore& inner_;
 };
 
-class UploadResumeTest : public ::testing::Test {
+class UploadResumeTest : public unit::RegistryFixture {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-resume-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    auto blobs = FsBlobStore::open_at(dir_ / "blobs");
-    ASSERT_TRUE(blobs.is_ok()) << blobs.status().to_string();
-    fs_ = std::move(blobs).value();
-    counting_ = std::make_unique<CountingBlobStore>(*fs_);
-    auto meta = SqliteMetadataStore::open((dir_ / "meta.db").string());
-    ASSERT_TRUE(meta.is_ok()) << meta.status().to_string();
-    meta_ = std::move(meta).value();
+    ASSERT_NO_FATAL_FAILURE(open_stores());
+    counting_ = std::make_unique<CountingBlobStore>(*blobs_);
     clock_.set_seconds(std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count());
     options_.create_repository_on_push = true;
-    auto repo = node()->repository_for_push("123456789012", "team/app");
+    auto repo = node()->repository_for_push(kAccount, "team/app");
     ASSERT_TRUE(repo.is_ok()) << repo.status().to_string();
     repo_ = *repo;
   }
 
   void TearDown() override {
     counting_.reset();
-    meta_.reset();
-    fs_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    RegistryFixture::TearDown();
   }
 
-  // A node over the shared stores with its own, empty in-process state.
+  // A node over the shared stores (blobs through the counter) with its own,
+  // empty in-process state.
   std::unique_ptr<Registry> node() {
     return std::make_unique<Registry>(*meta_, *counting_, clock_, options_);
   }
@@ -135,12 +122,7 @@ class UploadResumeTest : public ::testing::Test {
     return s;
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<FsBlobStore> fs_;
   std::unique_ptr<CountingBlobStore> counting_;
-  std::unique_ptr<SqliteMetadataStore> meta_;
-  FakeClock clock_;
-  RegistryOptions options_;
   RepositoryRecord repo_;
 };
 
@@ -172,7 +154,7 @@ TEST_F(UploadResumeTest, AnotherNodeContinuesAndFinishesWithoutReadingTheUpload)
   EXPECT_EQ(counting_->upload_bytes_read.load(), 0u);
   EXPECT_EQ(counting_->upload_opens.load(), 0);
   // The state went with the upload.
-  EXPECT_EQ(fs_->load_hash_state(id).status().code(), Code::kNotFound);
+  EXPECT_EQ(blobs_->load_hash_state(id).status().code(), Code::kNotFound);
 }
 
 TEST_F(UploadResumeTest, AStaleSavedStateIsIgnoredAndTheBytesReRead) {
@@ -189,7 +171,7 @@ TEST_F(UploadResumeTest, AStaleSavedStateIsIgnoredAndTheBytesReRead) {
   // A writer that died between its bytes and its save: the saved state
   // covers fewer bytes than the upload holds.
   {
-    auto raw = fs_->append_upload(id);
+    auto raw = blobs_->append_upload(id);
     ASSERT_TRUE(raw.is_ok());
     ASSERT_TRUE((*raw)->append(b.data(), b.size()).is_ok());
   }
@@ -209,7 +191,7 @@ TEST_F(UploadResumeTest, AGarbledSavedStateIsIgnoredAndTheBytesReRead) {
     id = up->id;
     patch(*first, id, a, 0);
   }
-  ASSERT_TRUE(fs_->save_hash_state(id, SavedHashState{a.size(), "not a hash state"}).is_ok());
+  ASSERT_TRUE(blobs_->save_hash_state(id, SavedHashState{a.size(), "not a hash state"}).is_ok());
   auto second = node();
   const std::string b = bytes(10, 'h');
   patch(*second, id, b, a.size());
