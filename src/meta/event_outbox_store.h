@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -36,6 +37,17 @@ class EventOutboxStore {
   // kNotFound when there is no such event.
   virtual Status mark_event_delivered(std::string_view webhook, int64_t sequence,
                                       int64_t when_ms) = 0;
+  // Deletes, in one transaction, exactly the events (with their delivery
+  // rows) that are not the one with the highest sequence and either
+  //  - were created before `created_before_ms` (time_ms), delivered or not, or
+  //  - `webhooks` is not empty and every webhook it names has a delivery row
+  //    for them (mark_event_delivered: acknowledged, or settled by a filter).
+  // Deliveries by webhooks not in `webhooks` do not count. The newest event is
+  // always kept so that no sequence number is ever handed out twice (SQLite
+  // would reuse the highest one), which the deliverer's floor relies on.
+  // Returns how many events were deleted.
+  virtual Result<size_t> prune_events(const std::vector<std::string>& webhooks,
+                                      int64_t created_before_ms) = 0;
 };
 
 }  // namespace berth

@@ -301,6 +301,18 @@ max-uploads-per-key: 6
   }
 }
 
+TEST_F(ConfigFileTest, EventsRetention) {
+  Config c;
+  EXPECT_EQ(c.event_retention_seconds, 7 * 86400) << "the default";
+  ASSERT_TRUE(load("events: {retention: 36h}\n", c).is_ok());
+  EXPECT_EQ(c.event_retention_seconds, 36 * 3600);
+  for (const char* bad : {"events: {retention: 0}\n", "events: {retention: soon}\n"}) {
+    Status s = load(bad, c);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("events.retention"), std::string::npos) << s.message();
+  }
+}
+
 TEST(ValidateConfigTest, ExhaustionLimitsDefaultsAndBounds) {
   const Config defaults;
   EXPECT_EQ(defaults.header_timeout_seconds, 10);
