@@ -196,8 +196,9 @@ Status read_sbom_section(const YAML::Node& n, Config& c) {
   return Status::ok();
 }
 
-// Reads `events: {retention: DURATION, webhooks: [{name, url, secret |
-// secret-file, accounts, repository-prefixes, event-types}, ...]}`.
+// Reads `events: {retention: DURATION, first-retry: DURATION, retry-cap:
+// DURATION, webhooks: [{name, url, secret | secret-file, accounts,
+// repository-prefixes, event-types}, ...]}`.
 Status read_events_section(const YAML::Node& n, Config& c) {
   if (!n.IsMap())
     return error(Code::kInvalidArgument, "expected a mapping, e.g. events: {webhooks: [...]}");
@@ -215,6 +216,16 @@ Status read_events_section(const YAML::Node& n, Config& c) {
                                  seconds ? "" : fmt::format(" ({})", seconds.status().message())));
       }
       c.event_retention_seconds = *seconds;
+      continue;
+    }
+    if (key == "first-retry" || key == "retry-cap") {
+      auto seconds = parse_duration(kv.second.as<std::string>());
+      if (!seconds || *seconds <= 0) {
+        return error(Code::kInvalidArgument,
+                     fmt::format("events.{}: expected a positive duration, e.g. 30s", key));
+      }
+      (key == "first-retry" ? c.webhook_first_retry_seconds : c.webhook_retry_cap_seconds) =
+          *seconds;
       continue;
     }
     if (key != "webhooks")

@@ -150,6 +150,9 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
   if (!webhooks.empty()) {
     DeliveryOptions delivery;
     delivery.region = config.region;
+    delivery.first_retry = std::chrono::seconds(config.webhook_first_retry_seconds);
+    delivery.retry_cap = std::chrono::seconds(
+        std::max(config.webhook_retry_cap_seconds, config.webhook_first_retry_seconds));
     out.webhooks =
         std::make_unique<WebhookDelivery>(meta, std::move(webhooks), delivery, Clock::system());
     WebhookDelivery* deliverer = out.webhooks.get();

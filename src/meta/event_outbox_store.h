@@ -20,6 +20,15 @@
 
 namespace berth {
 
+// A webhook's retry schedule for one repository (the unit deliveries are
+// ordered and held back in): no attempt before `next_attempt_ms`; the next
+// failure doubles `delay_ms` (up to the deliverer's cap).
+struct WebhookBackoff {
+  std::string repository_key;  // "<account>/<repository>"
+  int64_t next_attempt_ms = 0;
+  int64_t delay_ms = 0;
+};
+
 class EventOutboxStore {
  public:
   virtual ~EventOutboxStore() = default;
@@ -48,6 +57,16 @@ class EventOutboxStore {
   // Returns how many events were deleted.
   virtual Result<size_t> prune_events(const std::vector<std::string>& webhooks,
                                       int64_t created_before_ms) = 0;
+
+  // Retry schedules, kept in the store so that a restarted node (or another
+  // node on the same database) continues them rather than starting over.
+  // The schedules of `webhook`, by repository key (ascending).
+  virtual Result<std::vector<WebhookBackoff>> webhook_backoffs(std::string_view webhook) = 0;
+  // Inserts or replaces `webhook`'s schedule for backoff.repository_key.
+  virtual Status set_webhook_backoff(std::string_view webhook, const WebhookBackoff& backoff) = 0;
+  // Removes `webhook`'s schedule for `repository_key`; ok when there is none.
+  virtual Status clear_webhook_backoff(std::string_view webhook,
+                                       std::string_view repository_key) = 0;
 };
 
 }  // namespace berth

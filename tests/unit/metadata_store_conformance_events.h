@@ -153,4 +153,36 @@ TEST_P(EventOutboxStoreConformance, PruneKeepsUndeliveredEventsUntilTheRetention
   EXPECT_EQ(ids_of(*store().undelivered_events("one", 0, 10)), (std::vector<std::string>{"e3"}));
 }
 
+TEST_P(EventOutboxStoreConformance, WebhookBackoffsAreKeptPerWebhookAndRepository) {
+  auto none = store().webhook_backoffs("one");
+  ASSERT_TRUE(none.is_ok()) << none.status().to_string();
+  EXPECT_TRUE(none->empty());
+  ASSERT_TRUE(store().set_webhook_backoff("one", {"111111111111/b", 5000, 2000}).is_ok());
+  ASSERT_TRUE(store().set_webhook_backoff("one", {"111111111111/a", 3000, 1000}).is_ok());
+  ASSERT_TRUE(store().set_webhook_backoff("two", {"111111111111/a", 9000, 8000}).is_ok());
+  // Replacing one schedule leaves the others as they were.
+  ASSERT_TRUE(store().set_webhook_backoff("one", {"111111111111/b", 7000, 4000}).is_ok());
+
+  auto one = store().webhook_backoffs("one");
+  ASSERT_TRUE(one.is_ok()) << one.status().to_string();
+  ASSERT_EQ(one->size(), 2u);
+  EXPECT_EQ((*one)[0].repository_key, "111111111111/a");
+  EXPECT_EQ((*one)[0].next_attempt_ms, 3000);
+  EXPECT_EQ((*one)[0].delay_ms, 1000);
+  EXPECT_EQ((*one)[1].repository_key, "111111111111/b");
+  EXPECT_EQ((*one)[1].next_attempt_ms, 7000);
+  EXPECT_EQ((*one)[1].delay_ms, 4000);
+
+  ASSERT_TRUE(store().clear_webhook_backoff("one", "111111111111/a").is_ok());
+  ASSERT_TRUE(store().clear_webhook_backoff("one", "111111111111/a").is_ok()) << "idempotent";
+  one = store().webhook_backoffs("one");
+  ASSERT_TRUE(one.is_ok());
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].repository_key, "111111111111/b");
+  auto two = store().webhook_backoffs("two");
+  ASSERT_TRUE(two.is_ok());
+  ASSERT_EQ(two->size(), 1u) << "another webhook's schedule for the same repository stays";
+  EXPECT_EQ((*two)[0].next_attempt_ms, 9000);
+}
+
 }  // namespace berth::conformance

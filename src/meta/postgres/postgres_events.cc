@@ -102,4 +102,45 @@ Result<size_t> PostgresMetadataStore::prune_events(const std::vector<std::string
   return deleted;
 }
 
+Result<std::vector<WebhookBackoff>> PostgresMetadataStore::webhook_backoffs(
+    std::string_view webhook) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT repository_key, next_attempt_at, delay_ms "
+                                                "FROM webhook_backoffs WHERE webhook=$1 "
+                                                "ORDER BY repository_key"));
+  s.bind(1, webhook);
+  return s.collect<WebhookBackoff>([](const Statement& row) {
+    WebhookBackoff b;
+    b.repository_key = row.text(0);
+    b.next_attempt_ms = row.int64(1);
+    b.delay_ms = row.int64(2);
+    return b;
+  });
+}
+
+Status PostgresMetadataStore::set_webhook_backoff(std::string_view webhook,
+                                                  const WebhookBackoff& backoff) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("INSERT INTO webhook_backoffs (webhook, repository_key, next_attempt_at, "
+                          "delay_ms) VALUES ($1,$2,$3,$4) ON CONFLICT (webhook, repository_key) "
+                          "DO UPDATE SET next_attempt_at=excluded.next_attempt_at, "
+                          "delay_ms=excluded.delay_ms"));
+    return s.bind(1, webhook)
+        .bind(2, std::string_view(backoff.repository_key))
+        .bind(3, backoff.next_attempt_ms)
+        .bind(4, backoff.delay_ms)
+        .run();
+  });
+}
+
+Status PostgresMetadataStore::clear_webhook_backoff(std::string_view webhook,
+                                                    std::string_view repository_key) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("DELETE FROM webhook_backoffs WHERE webhook=$1 AND repository_key=$2"));
+    return s.bind(1, webhook).bind(2, repository_key).run();
+  });
+}
+
 }  // namespace berth
