@@ -505,6 +505,17 @@ void App::Impl::reload() {
       }
     }
   }
+  // logrotate's `postrotate kill -HUP`: later audit records go to a new file
+  // at the same path (the access log goes to stderr, which has no path).
+  if (audit) {
+    const std::string target = audit_log_target(config);
+    if (Status s = audit->reopen(); !s.is_ok()) {
+      log::error("reload: cannot reopen the audit log; records still go to the old file",
+                 {{"audit_log", target}, {"error", s.message()}});
+    } else if (target != "stderr") {
+      log::info("reload: reopened the audit log", {{"audit_log", target}});
+    }
+  }
   if (Status s = http_server->reload_tls(); !s.is_ok()) {
     log::error("reload: cannot load the TLS certificate and key; new connections keep the old ones",
                {{"error", s.message()}});

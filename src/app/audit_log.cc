@@ -19,8 +19,10 @@ namespace berth::app {
 struct AuditLog::Impl {
   std::string target;
   AuditLogOptions options;
-  int fd = -1;
   bool is_file = false;
+
+  std::mutex fd_mu;  // held by the writer for a batch's write and sync, by reopen() for the swap
+  int fd = -1;       // guarded by fd_mu
 
   std::mutex mu;
   std::condition_variable wake_writer;   // something queued, or stopping
@@ -54,6 +56,7 @@ void AuditLog::Impl::write_batch(const std::deque<std::string>& batch) {
     out += line;
     out += '\n';
   }
+  std::lock_guard fd_lock(fd_mu);
   size_t done = 0;
   while (done < out.size()) {
     ssize_t n = ::write(fd, out.data() + done, out.size() - done);
@@ -139,6 +142,20 @@ void AuditLog::flush() {
   std::unique_lock lock(d.mu);
   const uint64_t target = d.appended;
   d.room_or_done.wait(lock, [&] { return d.written >= target; });
+}
+
+Status AuditLog::reopen() {
+  Impl& d = *impl_;
+  if (!d.is_file) return Status::ok();
+  BERTH_ASSIGN_OR_RETURN(int fresh, open_target(d.target));
+  int old = -1;
+  {
+    std::lock_guard fd_lock(d.fd_mu);
+    old = d.fd;
+    d.fd = fresh;
+  }
+  ::close(old);
+  return Status::ok();
 }
 
 uint64_t AuditLog::dropped() const {

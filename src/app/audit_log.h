@@ -15,6 +15,12 @@
 // ending; a crash may lose the records of the last batch in flight, never an
 // older one. Records are not synced before the client hears its answer.
 //
+// Rotation: reopen() closes the file and opens its path again (logrotate's
+// `postrotate kill -HUP`). Each batch goes whole to one file: the writer holds
+// `fd_mu` for a batch's write and sync, reopen() swaps the descriptor under the
+// same mutex, so a record lands in exactly one of the two files, never in both
+// and never in neither.
+//
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
@@ -47,6 +53,11 @@ class AuditLog {
   void append(std::string line);
   // Waits until everything appended so far is written (and synced, for a file).
   void flush();
+  // Opens the file's path again (creating it 0600) and sends every later
+  // batch there; the batch being written when it is called finishes in the old
+  // file. kInternal naming the path when the path cannot be opened: the old
+  // file stays in use. A no-op for "stderr".
+  Status reopen();
   // Records dropped because the queue stayed full.
   uint64_t dropped() const;
 

@@ -196,7 +196,8 @@ Status read_sbom_section(const YAML::Node& n, Config& c) {
   return Status::ok();
 }
 
-// Reads `events: {webhooks: [{name, url, secret | secret-file, accounts,
+// Reads `events: {retention: DURATION, first-retry: DURATION, retry-cap:
+// DURATION, webhooks: [{name, url, secret | secret-file, accounts,
 // repository-prefixes, event-types}, ...]}`.
 Status read_events_section(const YAML::Node& n, Config& c) {
   if (!n.IsMap())
@@ -207,6 +208,26 @@ Status read_events_section(const YAML::Node& n, Config& c) {
   };
   for (const auto& kv : n) {
     const std::string key = kv.first.as<std::string>();
+    if (key == "retention") {
+      auto seconds = parse_duration(kv.second.as<std::string>());
+      if (!seconds || *seconds <= 0) {
+        return error(Code::kInvalidArgument,
+                     fmt::format("events.retention: expected a positive duration, e.g. 7d{}",
+                                 seconds ? "" : fmt::format(" ({})", seconds.status().message())));
+      }
+      c.event_retention_seconds = *seconds;
+      continue;
+    }
+    if (key == "first-retry" || key == "retry-cap") {
+      auto seconds = parse_duration(kv.second.as<std::string>());
+      if (!seconds || *seconds <= 0) {
+        return error(Code::kInvalidArgument,
+                     fmt::format("events.{}: expected a positive duration, e.g. 30s", key));
+      }
+      (key == "first-retry" ? c.webhook_first_retry_seconds : c.webhook_retry_cap_seconds) =
+          *seconds;
+      continue;
+    }
     if (key != "webhooks")
       return error(Code::kInvalidArgument, fmt::format("events.{}: unknown parameter", key));
     if (!kv.second.IsSequence())

@@ -115,6 +115,13 @@ struct Config {
 
   // Webhooks that receive ECR-shaped events (`events: {webhooks: [...]}`).
   std::vector<WebhookConfig> webhooks;
+  // How long an event stays in the outbox (`events: {retention: 7d}`) when it
+  // is not delivered to every webhook; delivered to all, it goes sooner.
+  int64_t event_retention_seconds = 7 * 86400;
+  // A failing webhook is retried after `events.first-retry`, then twice as
+  // long each time, at most `events.retry-cap`.
+  int64_t webhook_first_retry_seconds = 1;
+  int64_t webhook_retry_cap_seconds = 300;
 
   // Image scanning (`scan-lease`): how long a claimed scan stays leased
   // without renewal, i.e. how long a crashed node's scan waits before another

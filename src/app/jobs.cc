@@ -126,9 +126,33 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
         return JobOutcome{true, static_cast<uint64_t>(result->checked)};
       }));
 
+  // Outbox pruning: events delivered to every webhook, and any event older
+  // than events.retention, go (EventOutboxStore::prune_events). Without
+  // webhooks only the retention applies. berth_job_items_total counts them.
+  {
+    std::vector<std::string> names;
+    for (const WebhookTarget& w : webhooks) names.push_back(w.name);
+    EventOutboxStore* outbox = &meta;
+    const int64_t retention_ms = config.event_retention_seconds * 1000;
+    scheduler.every(
+        "event-prune", std::chrono::seconds(std::min<int64_t>(600, config.event_retention_seconds)),
+        job("event-prune", [outbox, names, retention_ms] {
+          auto n = outbox->prune_events(names, Clock::system().now_millis() - retention_ms);
+          if (!n) {
+            log::error("event outbox pruning failed", {{"error", n.status().to_string()}});
+            return JobOutcome{false, 0};
+          }
+          if (*n > 0) log::info("pruned the event outbox", {{"events", *n}});
+          return JobOutcome{true, static_cast<uint64_t>(*n)};
+        }));
+  }
+
   if (!webhooks.empty()) {
     DeliveryOptions delivery;
     delivery.region = config.region;
+    delivery.first_retry = std::chrono::seconds(config.webhook_first_retry_seconds);
+    delivery.retry_cap = std::chrono::seconds(
+        std::max(config.webhook_retry_cap_seconds, config.webhook_first_retry_seconds));
     out.webhooks =
         std::make_unique<WebhookDelivery>(meta, std::move(webhooks), delivery, Clock::system());
     WebhookDelivery* deliverer = out.webhooks.get();

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -18,6 +19,15 @@
 #include "core/status.h"
 
 namespace berth {
+
+// A webhook's retry schedule for one repository (the unit deliveries are
+// ordered and held back in): no attempt before `next_attempt_ms`; the next
+// failure doubles `delay_ms` (up to the deliverer's cap).
+struct WebhookBackoff {
+  std::string repository_key;  // "<account>/<repository>"
+  int64_t next_attempt_ms = 0;
+  int64_t delay_ms = 0;
+};
 
 class EventOutboxStore {
  public:
@@ -36,6 +46,27 @@ class EventOutboxStore {
   // kNotFound when there is no such event.
   virtual Status mark_event_delivered(std::string_view webhook, int64_t sequence,
                                       int64_t when_ms) = 0;
+  // Deletes, in one transaction, exactly the events (with their delivery
+  // rows) that are not the one with the highest sequence and either
+  //  - were created before `created_before_ms` (time_ms), delivered or not, or
+  //  - `webhooks` is not empty and every webhook it names has a delivery row
+  //    for them (mark_event_delivered: acknowledged, or settled by a filter).
+  // Deliveries by webhooks not in `webhooks` do not count. The newest event is
+  // always kept so that no sequence number is ever handed out twice (SQLite
+  // would reuse the highest one), which the deliverer's floor relies on.
+  // Returns how many events were deleted.
+  virtual Result<size_t> prune_events(const std::vector<std::string>& webhooks,
+                                      int64_t created_before_ms) = 0;
+
+  // Retry schedules, kept in the store so that a restarted node (or another
+  // node on the same database) continues them rather than starting over.
+  // The schedules of `webhook`, by repository key (ascending).
+  virtual Result<std::vector<WebhookBackoff>> webhook_backoffs(std::string_view webhook) = 0;
+  // Inserts or replaces `webhook`'s schedule for backoff.repository_key.
+  virtual Status set_webhook_backoff(std::string_view webhook, const WebhookBackoff& backoff) = 0;
+  // Removes `webhook`'s schedule for `repository_key`; ok when there is none.
+  virtual Status clear_webhook_backoff(std::string_view webhook,
+                                       std::string_view repository_key) = 0;
 };
 
 }  // namespace berth

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <set>
 
 #include "core/digest.h"
@@ -132,6 +133,15 @@ Result<size_t> WebhookDelivery::run_once() {
     int64_t& floor = settled_below_[target.name];
     BERTH_ASSIGN_OR_RETURN(auto events,
                            outbox_.undelivered_events(target.name, floor, options_.batch));
+    // The retry schedules by repository key, as stored (by this node or another).
+    std::map<std::string, WebhookBackoff> backoff;
+    {
+      BERTH_ASSIGN_OR_RETURN(auto saved, outbox_.webhook_backoffs(target.name));
+      for (WebhookBackoff& b : saved) {
+        std::string key = b.repository_key;
+        backoff.emplace(std::move(key), std::move(b));
+      }
+    }
     std::set<std::string> held;  // repositories whose earlier event is not acknowledged
     bool all_settled = true;     // every event so far in this pass is settled: the floor may rise
     for (const OutboxEvent& e : events) {
@@ -146,30 +156,34 @@ Result<size_t> WebhookDelivery::run_once() {
         all_settled = false;
         continue;
       }
-      Backoff& b = backoff_[{target.name, repo_key}];
-      if (b.next_attempt_ms > now) {
+      auto scheduled = backoff.find(repo_key);
+      if (scheduled != backoff.end() && scheduled->second.next_attempt_ms > now) {
         held.insert(repo_key);
         all_settled = false;
         continue;
       }
       const std::string body = render_event(e, options_.region);
       if (Status s = post(target, e, body); !s.is_ok()) {
-        b.delay =
-            b.delay.count() == 0 ? options_.first_retry : std::min(b.delay * 2, options_.retry_cap);
-        b.next_attempt_ms = clock_.now_millis() + b.delay.count();
+        WebhookBackoff& b = backoff[repo_key];
+        b.repository_key = repo_key;
+        b.delay_ms = b.delay_ms <= 0
+                         ? options_.first_retry.count()
+                         : std::min<int64_t>(b.delay_ms * 2, options_.retry_cap.count());
+        b.next_attempt_ms = clock_.now_millis() + b.delay_ms;
         held.insert(repo_key);
         all_settled = false;
-        log::warn("webhook delivery failed; will retry",
-                  {{"webhook", target.name},
-                   {"event_id", e.id},
-                   {"repository", e.repository},
-                   {"retry_in_ms", static_cast<int64_t>(b.delay.count())},
-                   {"error", s.message()}});
+        log::warn("webhook delivery failed; will retry", {{"webhook", target.name},
+                                                          {"event_id", e.id},
+                                                          {"repository", e.repository},
+                                                          {"retry_in_ms", b.delay_ms},
+                                                          {"error", s.message()}});
+        BERTH_RETURN_IF_ERROR(outbox_.set_webhook_backoff(target.name, b));
         continue;
       }
-      backoff_.erase(std::make_pair(target.name, repo_key));
       BERTH_RETURN_IF_ERROR(
           outbox_.mark_event_delivered(target.name, e.sequence, clock_.now_millis()));
+      if (backoff.erase(repo_key) > 0)
+        BERTH_RETURN_IF_ERROR(outbox_.clear_webhook_backoff(target.name, repo_key));
       if (all_settled) floor = e.sequence;
       ++delivered;
     }

@@ -14,9 +14,13 @@
 // before n was acknowledged: a failed event holds back its repository's later
 // events, never other repositories'). A failed delivery is retried after an
 // exponential backoff per webhook and repository: first_retry, doubling, at
-// most retry_cap; the backoff lives in memory, so a restarted berth tries at
-// once. An event a webhook's filters exclude is marked settled for it
-// without a request.
+// most retry_cap. The schedule (next attempt time and current delay) is kept
+// in the store (EventOutboxStore::set_webhook_backoff), read at the start of
+// each webhook's pass, so a restarted berth, or another node on the same
+// database, waits for the stored time and goes on doubling from the stored
+// delay. A store error while recording a failure ends the pass before the
+// schedule is saved; the next pass tries again. An event a webhook's filters exclude is marked
+// settled for it without a request.
 //
 // Thread-safety: run_once() from one thread at a time (the scheduler's).
 #pragma once
@@ -72,10 +76,6 @@ class WebhookDelivery {
   Result<size_t> run_once();
 
  private:
-  struct Backoff {
-    int64_t next_attempt_ms = 0;
-    std::chrono::milliseconds delay{0};
-  };
   // POSTs `body`; ok on a 2xx answer, the reason otherwise.
   Status post(const WebhookTarget& target, const OutboxEvent& event, const std::string& body);
 
@@ -83,7 +83,6 @@ class WebhookDelivery {
   std::vector<WebhookTarget> targets_;
   DeliveryOptions options_;
   const Clock& clock_;
-  std::map<std::pair<std::string, std::string>, Backoff> backoff_;  // (webhook, account/repository)
   // Per webhook: every event up to this sequence is settled, so a pass reads
   // only above it. Starts at 0 (a restart reads the outbox once from the start).
   // Relies on sequences following commit order (no event becomes visible

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 
 import pytest
 
@@ -175,3 +176,37 @@ def test_audit_log_off_and_elsewhere(server_factory, tmp_path):
     off.stop()
     assert not (off.data_dir / "audit.log").exists()
     assert off.admin("audit", check=False).returncode == 1
+
+
+def test_audit_log_reopened_on_sighup_after_rotation(audited):
+    """logrotate's ``mv audit.log audit.log.1; kill -HUP``: records before the signal stay in the
+    moved file, later ones go to a new audit.log; each is in exactly one of the two."""
+    server = audited
+    ecr = ecr_client(server.url)
+    repo = f"audit/rotate-{unique()}"
+    ecr.create_repository(repositoryName=repo)
+    before, after = make_image(), make_image()
+    push_blobs(ecr, repo, before)
+    put_image(ecr, repo, before, tag="before")
+    wait_for(server, operation="PutImage", repository=repo)
+
+    live, rotated = server.data_dir / "audit.log", server.data_dir / "audit.log.1"
+    live.rename(rotated)
+    server.proc.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: "reopened the audit log" in server.log_text(), timeout=10), server.log_tail()
+    assert live.exists() and (live.stat().st_mode & 0o777) == 0o600
+
+    push_blobs(ecr, repo, after)
+    put_image(ecr, repo, after, tag="after")
+    pushed_after = wait_for(server, operation="PutImage", repository=repo)  # reads the new audit.log
+    assert pushed_after["image_digests"] == [after.digest], pushed_after
+
+    old_records = [json.loads(line) for line in rotated.read_text().splitlines()]  # each line parses
+    new_records = [json.loads(line) for line in live.read_text().splitlines()]
+    puts_old = find(old_records, operation="PutImage", repository=repo)
+    assert [r["image_digests"] for r in puts_old] == [[before.digest]], puts_old
+    assert find(new_records, operation="PutImage", repository=repo) == [pushed_after]
+    assert find(old_records, operation="CreateRepository", repository=repo)
+    assert not find(new_records, operation="CreateRepository", repository=repo)
+    ids_old, ids_new = {r["request_id"] for r in old_records}, {r["request_id"] for r in new_records}
+    assert not ids_old & ids_new, "a record was written to both files"

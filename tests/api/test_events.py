@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -26,6 +27,7 @@ class Receiver:
     def __init__(self, fail_first: int = 0):
         self.fail_first = fail_first
         self.requests: list[tuple[str, dict, bytes, int]] = []
+        self.times: list[float] = []  # when each request arrived (time.time()), as requests
         self.lock = threading.Lock()
         receiver = self
 
@@ -35,6 +37,7 @@ class Receiver:
                 with receiver.lock:
                     status = 500 if len(receiver.requests) < receiver.fail_first else 200
                     receiver.requests.append((self.path, dict(self.headers), body, status))
+                    receiver.times.append(time.time())
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -190,3 +193,53 @@ def test_events_config_refuses_a_webhook_without_a_secret(server_factory, tmp_pa
             server_factory.start(config=bad)
     finally:
         r.close()
+
+
+def test_webhook_backoff_survives_kill_9(server_factory):
+    """The retry schedule is in the store: after two refusals (delay 4 s, then 8 s) and kill -9,
+    the restarted berth waits for the stored next attempt instead of retrying at once, and the
+    event then arrives once, with its original id."""
+    first_retry = 4.0
+    down = Receiver(fail_first=10**9)
+    try:
+        hooks = [{"name": "slow", "url": down.url("/slow"), "secret": SECRET}]
+        config = {"events": json.dumps({"first-retry": f"{int(first_retry)}s", "webhooks": hooks})}
+        server = server_factory.start(config=config)
+        ecr = ecr_client(server.url)
+        repo = f"ev/backoff-{unique()}"
+        ecr.create_repository(repositoryName=repo)
+        image = make_image()
+        push_blobs(ecr, repo, image)
+        put_image(ecr, repo, image, tag="v1")
+
+        assert wait_until(lambda: len(down.all("/slow")) >= 2, timeout=30), down.all("/slow")
+        server.kill()
+        with down.lock:
+            assert len(down.requests) == 2, [status for *_, status in down.requests]
+            refused_ids = [json.loads(body)["id"] for _, _, body, _ in down.requests]
+            first_at, second_at = down.times
+            down.fail_first = 0  # accepts from now on
+        assert refused_ids[0] == refused_ids[1], refused_ids
+        # The delay grew: the second attempt came about first_retry after the first.
+        assert second_at - first_at >= first_retry - 1.0, (first_at, second_at)
+
+        restarted_at = time.time()
+        server.start()
+        assert wait_until(lambda: len(down.accepted("/slow")) >= 1, timeout=40), down.all("/slow")
+        with down.lock:
+            third_at = down.times[2]
+        due = second_at + 2 * first_retry  # the stored next attempt: the delay doubled
+        # Retried at once (the schedule forgotten), it would come within a pass or two of the
+        # restart, well before `due`; the bound allows for a second of scheduling slack.
+        assert third_at >= due - 1.0, (f"retried {third_at - second_at:.1f}s after the second refusal "
+                                       f"({third_at - restarted_at:.1f}s after the restart); due at "
+                                       f"{due - second_at:.1f}s")
+        assert third_at <= due + 20.0, third_at - due
+
+        time.sleep(2.5)  # two more delivery passes: nothing is sent again
+        accepted = down.accepted("/slow")
+        assert [e["id"] for e in accepted] == [refused_ids[0]], accepted
+        assert accepted[0]["detail"]["image-digest"] == image.digest
+        assert len(down.all("/slow")) == 3, [s for *_, s in down.all("/slow")]
+    finally:
+        down.close()

@@ -301,6 +301,30 @@ max-uploads-per-key: 6
   }
 }
 
+TEST_F(ConfigFileTest, EventsRetention) {
+  Config c;
+  EXPECT_EQ(c.event_retention_seconds, 7 * 86400) << "the default";
+  ASSERT_TRUE(load("events: {retention: 36h}\n", c).is_ok());
+  EXPECT_EQ(c.event_retention_seconds, 36 * 3600);
+  for (const char* bad : {"events: {retention: 0}\n", "events: {retention: soon}\n"}) {
+    Status s = load(bad, c);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("events.retention"), std::string::npos) << s.message();
+  }
+}
+
+TEST_F(ConfigFileTest, EventsRetrySchedule) {
+  Config c;
+  EXPECT_EQ(c.webhook_first_retry_seconds, 1);
+  EXPECT_EQ(c.webhook_retry_cap_seconds, 300);
+  ASSERT_TRUE(load("events: {first-retry: 30s, retry-cap: 1h}\n", c).is_ok());
+  EXPECT_EQ(c.webhook_first_retry_seconds, 30);
+  EXPECT_EQ(c.webhook_retry_cap_seconds, 3600);
+  Status s = load("events: {first-retry: 0s}\n", c);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("events.first-retry"), std::string::npos) << s.message();
+}
+
 TEST(ValidateConfigTest, ExhaustionLimitsDefaultsAndBounds) {
   const Config defaults;
   EXPECT_EQ(defaults.header_timeout_seconds, 10);

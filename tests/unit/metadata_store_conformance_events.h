@@ -87,4 +87,102 @@ TEST_P(EventOutboxStoreConformance, PutManifestWritesItsEventsInItsOwnTransactio
             (std::vector<std::string>{"push-ok"}));
 }
 
+TEST_P(EventOutboxStoreConformance, PruneDeletesEventsDeliveredToEveryWebhook) {
+  ASSERT_TRUE(store()
+                  .append_events({outbox_event("e1", "a"), outbox_event("e2", "a"),
+                                  outbox_event("e3", "a"), outbox_event("e4", "a")})
+                  .is_ok());
+  auto all = store().undelivered_events("one", 0, 10);
+  ASSERT_TRUE(all.is_ok());
+  ASSERT_EQ(all->size(), 4u);
+  const int64_t s1 = (*all)[0].sequence, s2 = (*all)[1].sequence, s4 = (*all)[3].sequence;
+  for (const char* hook : {"one", "two"}) {
+    ASSERT_TRUE(store().mark_event_delivered(hook, s1, 10).is_ok());
+    ASSERT_TRUE(store().mark_event_delivered(hook, s4, 10).is_ok());
+  }
+  // e2: by "one" and by a webhook no longer configured; that one does not count.
+  ASSERT_TRUE(store().mark_event_delivered("one", s2, 10).is_ok());
+  ASSERT_TRUE(store().mark_event_delivered("gone", s2, 10).is_ok());
+
+  auto pruned = store().prune_events({"one", "two"}, 0);
+  ASSERT_TRUE(pruned.is_ok()) << pruned.status().to_string();
+  EXPECT_EQ(*pruned, 1u) << "e1 only: e4, delivered to both too, is the newest and stays";
+  EXPECT_EQ(ids_of(*store().undelivered_events("three", 0, 10)),
+            (std::vector<std::string>{"e2", "e3", "e4"}));
+  EXPECT_EQ(ids_of(*store().undelivered_events("two", 0, 10)),
+            (std::vector<std::string>{"e2", "e3"}));
+  EXPECT_EQ(store().mark_event_delivered("one", s1, 11).code(), Code::kNotFound);
+  EXPECT_EQ(*store().prune_events({"one", "two"}, 0), 0u) << "nothing more is delivered to all";
+
+  // A sequence is never handed out again: a new event comes after the newest.
+  ASSERT_TRUE(store().append_events({outbox_event("e5", "a")}).is_ok());
+  auto after = store().undelivered_events("three", s4, 10);
+  ASSERT_TRUE(after.is_ok());
+  ASSERT_EQ(ids_of(*after), (std::vector<std::string>{"e5"}));
+  EXPECT_GT((*after)[0].sequence, s4);
+}
+
+TEST_P(EventOutboxStoreConformance, PruneKeepsEventsDeliveredToSomeUntilTheRetention) {
+  ASSERT_TRUE(store()
+                  .append_events({outbox_event("e1", "a", 1000), outbox_event("e2", "a", 5000)})
+                  .is_ok());
+  auto all = store().undelivered_events("one", 0, 10);
+  ASSERT_TRUE(all.is_ok());
+  ASSERT_EQ(all->size(), 2u);
+  ASSERT_TRUE(store().mark_event_delivered("one", (*all)[0].sequence, 10).is_ok());
+
+  EXPECT_EQ(*store().prune_events({"one", "two"}, 1000), 0u) << "created at 1000: not before it";
+  EXPECT_EQ(ids_of(*store().undelivered_events("two", 0, 10)),
+            (std::vector<std::string>{"e1", "e2"}));
+  EXPECT_EQ(*store().prune_events({"one", "two"}, 1001), 1u);
+  EXPECT_EQ(ids_of(*store().undelivered_events("two", 0, 10)), (std::vector<std::string>{"e2"}));
+}
+
+TEST_P(EventOutboxStoreConformance, PruneKeepsUndeliveredEventsUntilTheRetention) {
+  ASSERT_TRUE(store()
+                  .append_events({outbox_event("e1", "a", 1000), outbox_event("e2", "b", 2000),
+                                  outbox_event("e3", "a", 3000)})
+                  .is_ok());
+  // Webhooks configured, nothing delivered; then none configured.
+  EXPECT_EQ(*store().prune_events({"one"}, 1000), 0u);
+  EXPECT_EQ(*store().prune_events({"one"}, 1500), 1u);
+  EXPECT_EQ(ids_of(*store().undelivered_events("one", 0, 10)),
+            (std::vector<std::string>{"e2", "e3"}));
+  EXPECT_EQ(*store().prune_events({}, 2500), 1u);
+  EXPECT_EQ(*store().prune_events({}, 1000000), 0u) << "the newest event always stays";
+  EXPECT_EQ(ids_of(*store().undelivered_events("one", 0, 10)), (std::vector<std::string>{"e3"}));
+}
+
+TEST_P(EventOutboxStoreConformance, WebhookBackoffsAreKeptPerWebhookAndRepository) {
+  auto none = store().webhook_backoffs("one");
+  ASSERT_TRUE(none.is_ok()) << none.status().to_string();
+  EXPECT_TRUE(none->empty());
+  ASSERT_TRUE(store().set_webhook_backoff("one", {"111111111111/b", 5000, 2000}).is_ok());
+  ASSERT_TRUE(store().set_webhook_backoff("one", {"111111111111/a", 3000, 1000}).is_ok());
+  ASSERT_TRUE(store().set_webhook_backoff("two", {"111111111111/a", 9000, 8000}).is_ok());
+  // Replacing one schedule leaves the others as they were.
+  ASSERT_TRUE(store().set_webhook_backoff("one", {"111111111111/b", 7000, 4000}).is_ok());
+
+  auto one = store().webhook_backoffs("one");
+  ASSERT_TRUE(one.is_ok()) << one.status().to_string();
+  ASSERT_EQ(one->size(), 2u);
+  EXPECT_EQ((*one)[0].repository_key, "111111111111/a");
+  EXPECT_EQ((*one)[0].next_attempt_ms, 3000);
+  EXPECT_EQ((*one)[0].delay_ms, 1000);
+  EXPECT_EQ((*one)[1].repository_key, "111111111111/b");
+  EXPECT_EQ((*one)[1].next_attempt_ms, 7000);
+  EXPECT_EQ((*one)[1].delay_ms, 4000);
+
+  ASSERT_TRUE(store().clear_webhook_backoff("one", "111111111111/a").is_ok());
+  ASSERT_TRUE(store().clear_webhook_backoff("one", "111111111111/a").is_ok()) << "idempotent";
+  one = store().webhook_backoffs("one");
+  ASSERT_TRUE(one.is_ok());
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].repository_key, "111111111111/b");
+  auto two = store().webhook_backoffs("two");
+  ASSERT_TRUE(two.is_ok());
+  ASSERT_EQ(two->size(), 1u) << "another webhook's schedule for the same repository stays";
+  EXPECT_EQ((*two)[0].next_attempt_ms, 9000);
+}
+
 }  // namespace berth::conformance

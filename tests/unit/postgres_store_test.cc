@@ -156,6 +156,34 @@ TEST_F(PostgresDatabaseTest, Version4GainsTheAdvisoryTablesAndKeepsItsRows) {
   EXPECT_TRUE((*store)->get_repository("111111111111", "old").is_ok());
 }
 
+TEST_F(PostgresDatabaseTest, Version6GainsTheWebhookRetrySchedulesAndKeepsItsEvents) {
+  {
+    auto pool = pg::Pool::open(db_->options());
+    ASSERT_TRUE(pool.is_ok());
+    auto v6 = pg_meta::migrate(**pool, "test", 6);
+    ASSERT_TRUE(v6.is_ok()) << v6.status().to_string();
+    ASSERT_EQ(v6->to, 6);
+  }
+  ASSERT_TRUE(db_->exec("INSERT INTO event_outbox (id, detail_type, account_id, repository, "
+                        "detail, created_at) VALUES ('e1', 'ECR Image Action', '111111111111', "
+                        "'old', '{}', 1)")
+                  .is_ok());
+  pg_meta::MigrationReport report;
+  auto store = PostgresMetadataStore::open(db_->options(), &report);
+  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+  EXPECT_EQ(report.from, 6);
+  EXPECT_EQ(report.to, pg_meta::latest_schema_version());
+  auto events = (*store)->undelivered_events("hook", 0, 10);
+  ASSERT_TRUE(events.is_ok()) << events.status().to_string();
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].id, "e1");
+  ASSERT_TRUE((*store)->set_webhook_backoff("hook", {"111111111111/old", 5, 1}).is_ok());
+  auto saved = (*store)->webhook_backoffs("hook");
+  ASSERT_TRUE(saved.is_ok()) << saved.status().to_string();
+  ASSERT_EQ(saved->size(), 1u);
+  EXPECT_EQ((*saved)[0].delay_ms, 1);
+}
+
 TEST_F(PostgresDatabaseTest, Version1TimesBecomeMilliseconds) {
   {
     auto pool = pg::Pool::open(db_->options());

@@ -267,6 +267,17 @@ CREATE TABLE registry_scanning_configurations (
   scan_type TEXT NOT NULL,
   rules TEXT NOT NULL
 );
+)sql"},  // The webhooks' retry schedules (meta/event_outbox_store.h), one row per webhook and
+    // repository key, so that a restarted node (or another one) continues a failing receiver's
+    // backoff. Times in milliseconds since the epoch.
+    {"webhook retry schedules", R"sql(
+CREATE TABLE webhook_backoffs (
+  webhook TEXT COLLATE "C" NOT NULL,
+  repository_key TEXT COLLATE "C" NOT NULL,
+  next_attempt_at BIGINT NOT NULL,
+  delay_ms BIGINT NOT NULL,
+  PRIMARY KEY (webhook, repository_key)
+);
 )sql"},
 };
 

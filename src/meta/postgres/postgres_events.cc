@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "meta/postgres/postgres_metadata_rows.h"
+#include "meta/stored_formats.h"
 
 namespace berth {
 using pg::Connection;
@@ -76,6 +77,69 @@ Status PostgresMetadataStore::mark_event_delivered(std::string_view webhook, int
         auto s, c.prepare("INSERT INTO event_deliveries (webhook, sequence, delivered_at) "
                           "VALUES ($1,$2,$3) ON CONFLICT DO NOTHING"));
     return s.bind(1, webhook).bind(2, sequence).bind(3, when_ms).run();
+  });
+}
+
+Result<size_t> PostgresMetadataStore::prune_events(const std::vector<std::string>& webhooks,
+                                                   int64_t created_before_ms) {
+  // One statement; the delivery rows go with their events (ON DELETE CASCADE).
+  // $2 is how many webhooks there are, $3 their names as a JSON array.
+  size_t deleted = 0;
+  BERTH_RETURN_IF_ERROR(pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto s,
+        c.prepare("DELETE FROM event_outbox WHERE sequence < (SELECT MAX(sequence) FROM "
+                  "event_outbox) AND (created_at < $1 OR ($2::bigint > 0 AND (SELECT COUNT(*) FROM "
+                  "event_deliveries d WHERE d.sequence=event_outbox.sequence AND d.webhook IN "
+                  "(SELECT jsonb_array_elements_text($3::jsonb))) = $2::bigint))"));
+    s.bind(1, created_before_ms)
+        .bind(2, static_cast<int64_t>(webhooks.size()))
+        .bind(3, std::string_view(stored_formats::strings_to_json(webhooks)));
+    BERTH_RETURN_IF_ERROR(s.run());
+    deleted = static_cast<size_t>(s.affected());
+    return Status::ok();
+  }));
+  return deleted;
+}
+
+Result<std::vector<WebhookBackoff>> PostgresMetadataStore::webhook_backoffs(
+    std::string_view webhook) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare("SELECT repository_key, next_attempt_at, delay_ms "
+                                                "FROM webhook_backoffs WHERE webhook=$1 "
+                                                "ORDER BY repository_key"));
+  s.bind(1, webhook);
+  return s.collect<WebhookBackoff>([](const Statement& row) {
+    WebhookBackoff b;
+    b.repository_key = row.text(0);
+    b.next_attempt_ms = row.int64(1);
+    b.delay_ms = row.int64(2);
+    return b;
+  });
+}
+
+Status PostgresMetadataStore::set_webhook_backoff(std::string_view webhook,
+                                                  const WebhookBackoff& backoff) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("INSERT INTO webhook_backoffs (webhook, repository_key, next_attempt_at, "
+                          "delay_ms) VALUES ($1,$2,$3,$4) ON CONFLICT (webhook, repository_key) "
+                          "DO UPDATE SET next_attempt_at=excluded.next_attempt_at, "
+                          "delay_ms=excluded.delay_ms"));
+    return s.bind(1, webhook)
+        .bind(2, std::string_view(backoff.repository_key))
+        .bind(3, backoff.next_attempt_ms)
+        .bind(4, backoff.delay_ms)
+        .run();
+  });
+}
+
+Status PostgresMetadataStore::clear_webhook_backoff(std::string_view webhook,
+                                                    std::string_view repository_key) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto s, c.prepare("DELETE FROM webhook_backoffs WHERE webhook=$1 AND repository_key=$2"));
+    return s.bind(1, webhook).bind(2, repository_key).run();
   });
 }
 

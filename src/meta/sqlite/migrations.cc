@@ -287,6 +287,21 @@ CREATE TABLE IF NOT EXISTS registry_scanning_configurations (
 )sql");
 }
 
+// Version 6 -> 7: the webhooks' retry schedules (meta/event_outbox_store.h),
+// one row per webhook and repository key, so that a restarted node continues
+// a failing receiver's backoff instead of starting it over.
+Status webhook_backoff_table(Connection& c) {
+  return c.exec(R"sql(
+CREATE TABLE IF NOT EXISTS webhook_backoffs (
+  webhook TEXT NOT NULL,
+  repository_key TEXT NOT NULL,    -- <account>/<repository>
+  next_attempt_at INTEGER NOT NULL,  -- milliseconds since the epoch
+  delay_ms INTEGER NOT NULL,
+  PRIMARY KEY (webhook, repository_key)
+);
+)sql");
+}
+
 struct Migration {
   const char* what;
   Status (*apply)(Connection&);
@@ -300,6 +315,7 @@ constexpr Migration kMigrations[] = {
     {"repository, registry and user policies", policy_tables},
     {"imported vulnerability advisories", advisory_tables},
     {"image scans, findings, inventories and scanning configurations", scan_tables},
+    {"webhook retry schedules", webhook_backoff_table},
 };
 
 Result<bool> has_legacy_table(Connection& c) {

@@ -164,6 +164,11 @@ class SqliteMetadataStore final : public MetadataStore {
                                                       int64_t after_sequence,
                                                       size_t limit) override;
   Status mark_event_delivered(std::string_view webhook, int64_t sequence, int64_t when_ms) override;
+  Result<size_t> prune_events(const std::vector<std::string>& webhooks,
+                              int64_t created_before_ms) override;
+  Result<std::vector<WebhookBackoff>> webhook_backoffs(std::string_view webhook) override;
+  Status set_webhook_backoff(std::string_view webhook, const WebhookBackoff& backoff) override;
+  Status clear_webhook_backoff(std::string_view webhook, std::string_view repository_key) override;
 
   // AdvisoryStore (sqlite_advisories.cc)
   Result<AdvisoryImportRecord> import_advisories(const std::vector<scan::Advisory>& advisories,
