@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
+#include <future>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -39,8 +42,40 @@ std::string segment_name(uint64_t offset) {
   return fmt::format("{:020}", offset);
 }
 
+// One ranged GET of `want` bytes of `key` from byte `from`: exactly `want`
+// bytes, or an error (a short answer is one).
+Result<std::string> get_range(S3Client& client, const std::string& key, uint64_t from,
+                              uint64_t want, Code missing) {
+  S3Request req;
+  req.key = key;
+  req.headers.push_back({"Range", fmt::format("bytes={}-{}", from, from + want - 1)});
+  BERTH_ASSIGN_OR_RETURN(S3Response res, client.send(req));
+  if (res.status != 200 && res.status != 206) return s3_status("GET " + key, res, missing);
+  if (res.body.size() < want) {
+    return error(Code::kInternal, fmt::format("GET {}: {} bytes where {} were expected", key,
+                                              res.body.size(), want));
+  }
+  res.body.resize(static_cast<size_t>(want));
+  return std::move(res.body);
+}
+
 // Reads a blob or an upload snapshot: a sequence of objects ("pieces") that
-// together hold bytes [0, size), through one read-ahead window.
+// together hold bytes [0, size), in windows of kReadWindow bytes (each within
+// one piece). While a caller reads on sequentially (from 0, or from where the
+// current window ends), the next kReadAhead windows are already being fetched,
+// each by its own thread on its own pooled connection, so S3's latency
+// overlaps with the caller's sending. Memory: at most the current window plus
+// kReadAhead windows in flight, (1 + kReadAhead) x kReadWindow bytes (the
+// first window may be as long as the caller's read instead).
+//
+// A read-ahead that failed (after the client's retries) is reported by the
+// read that needs its bytes, never earlier; one never needed is dropped.
+// Reads elsewhere (a Range request, a seek) drop the read-ahead and fetch
+// synchronously. Destroying the reader waits for the fetches in flight (at
+// most one GET each, bounded by the client's timeouts), which reference the
+// client: the store must outlive its readers, as for any reader.
+//
+// Not thread-safe (one caller at a time, like every BlobReader).
 class S3Reader final : public BlobReader {
  public:
   S3Reader(S3Client& client, std::vector<S3BlobStore::Segment> pieces, uint64_t size,
@@ -58,7 +93,7 @@ class S3Reader final : public BlobReader {
     if (offset >= size_ || len == 0) return size_t{0};
     len = static_cast<size_t>(std::min<uint64_t>(len, size_ - offset));
     if (!(offset >= window_start_ && offset < window_start_ + window_.size())) {
-      BERTH_RETURN_IF_ERROR(fill(offset, len));
+      BERTH_RETURN_IF_ERROR(load(offset, len));
     }
     const uint64_t in = offset - window_start_;
     const size_t n = static_cast<size_t>(std::min<uint64_t>(len, window_.size() - in));
@@ -69,9 +104,22 @@ class S3Reader final : public BlobReader {
   const std::string& commit() const { return commit_; }
 
  private:
-  // Loads the window at `offset` from the piece holding it (at most one
-  // piece per window, at least `len` bytes when the piece has them).
-  Status fill(uint64_t offset, size_t len) {
+  // Where bytes [start, start + want) are: in `key` from byte `from`.
+  struct Span {
+    std::string key;
+    uint64_t start = 0;
+    uint64_t from = 0;
+    uint64_t want = 0;
+  };
+  struct Fetch {
+    uint64_t start = 0;
+    uint64_t end = 0;
+    std::future<Result<std::string>> body;  // its destructor waits for the GET
+  };
+
+  // The window at `offset`: at least `len` bytes (at least kReadWindow) when
+  // the piece holding `offset` has them, never past that piece's end.
+  Result<Span> plan(uint64_t offset, uint64_t len) const {
     auto it = std::upper_bound(
         pieces_.begin(), pieces_.end(), offset,
         [](uint64_t off, const S3BlobStore::Segment& s) { return off < s.offset; });
@@ -82,20 +130,61 @@ class S3Reader final : public BlobReader {
       return error(Code::kInternal, "a segment of the upload is shorter than listed");
     const uint64_t want =
         std::min<uint64_t>(std::max<uint64_t>(len, kReadWindow), piece_end - offset);
-    const uint64_t from = offset - piece.offset;
-    S3Request req;
-    req.key = piece.key;
-    req.headers.push_back({"Range", fmt::format("bytes={}-{}", from, from + want - 1)});
-    BERTH_ASSIGN_OR_RETURN(S3Response res, client_.send(req));
-    if (res.status != 200 && res.status != 206) return s3_status("GET " + piece.key, res, missing_);
-    if (res.body.size() < want) {
-      return error(Code::kInternal, fmt::format("GET {}: {} bytes where {} were expected",
-                                                piece.key, res.body.size(), want));
+    return Span{piece.key, offset, offset - piece.offset, want};
+  }
+
+  // Makes the window at `offset` current: from the read-ahead when it holds
+  // `offset`, else by a GET now; then tops the read-ahead up when reading on
+  // sequentially.
+  Status load(uint64_t offset, size_t len) {
+    const bool sequential = offset == window_start_ + window_.size();
+    while (!ahead_.empty() && !(offset >= ahead_.front().start && offset < ahead_.front().end)) {
+      ahead_.pop_front();  // not needed (waits for it)
     }
-    res.body.resize(static_cast<size_t>(want));
-    window_ = std::move(res.body);
-    window_start_ = offset;
+    std::string body;
+    uint64_t start = offset;
+    if (!ahead_.empty()) {
+      Fetch f = std::move(ahead_.front());
+      ahead_.pop_front();
+      auto got = f.body.get();
+      if (!got) {
+        ahead_.clear();
+        return got.status();
+      }
+      body = std::move(got).value();
+      start = f.start;
+    } else {
+      BERTH_ASSIGN_OR_RETURN(Span s, plan(offset, len));
+      BERTH_ASSIGN_OR_RETURN(body, get_range(client_, s.key, s.from, s.want, missing_));
+    }
+    window_ = std::move(body);
+    window_start_ = start;
+    if (sequential || offset == 0) read_ahead();
     return Status::ok();
+  }
+
+  // Starts fetching the windows after the last one held or in flight, up to
+  // kReadAhead of them. A window that cannot be planned or started is left
+  // to the read that needs it (which then fetches it, or reports why not).
+  void read_ahead() {
+    uint64_t next = ahead_.empty() ? window_start_ + window_.size() : ahead_.back().end;
+    while (ahead_.size() < kReadAhead && next < size_) {
+      auto span = plan(next, kReadWindow);
+      if (!span) return;
+      Fetch f;
+      f.start = span->start;
+      f.end = span->start + span->want;
+      try {
+        f.body = std::async(std::launch::async,
+                            [&client = client_, s = std::move(span).value(), missing = missing_] {
+                              return get_range(client, s.key, s.from, s.want, missing);
+                            });
+      } catch (const std::system_error&) {
+        return;  // no thread to spare: the read that needs the window fetches it
+      }
+      next = f.end;
+      ahead_.push_back(std::move(f));
+    }
   }
 
   S3Client& client_;
@@ -105,6 +194,7 @@ class S3Reader final : public BlobReader {
   Code missing_;
   std::string window_;
   uint64_t window_start_ = 0;
+  std::deque<Fetch> ahead_;  // by offset, contiguous from the current window's end
 };
 
 class S3Appender final : public UploadAppender {

@@ -23,8 +23,10 @@
 // half done). Every commit writes the blob (a fresh x-amz-meta-berth-commit
 // token), which is how quarantine tells bytes replaced since a check.
 //
-// Reads are ranged GETs through a read-ahead window of kReadWindow bytes per
-// reader: memory per reader is bounded whatever the blob's size.
+// Reads are ranged GETs of kReadWindow bytes; a reader read sequentially has
+// the next kReadAhead windows in flight while its caller sends the current
+// one: memory per reader is bounded by (1 + kReadAhead) x kReadWindow
+// (12 MiB) whatever the blob's size.
 //
 // Thread-safe (the client is; readers and appenders are per-caller). Errors:
 // kUnavailable after retries ran out (nothing changed by a failed
@@ -50,6 +52,8 @@ struct S3StoreOptions {
 };
 
 inline constexpr size_t kReadWindow = 4 << 20;
+// Windows a sequential reader fetches ahead, each on its own connection.
+inline constexpr size_t kReadAhead = 2;
 
 class S3BlobStore final : public BlobStore {
  public:
