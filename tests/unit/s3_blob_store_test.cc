@@ -225,7 +225,7 @@ std::string read_from(BlobReader& r, uint64_t from, size_t step) {
 constexpr size_t kMiB = 1024 * 1024;
 
 // Odd-sized reads cross the 4 MiB windows, the read-ahead and the pieces
-// (segments of 6, 6 and 1 MiB + 3) of an upload
+// (segments of 6, 6 and 1 MiB + 3, written by background PUTs) of an upload
 // and of the blob committed from it; a jump back drops the read-ahead and
 // reading goes on right from there.
 TEST_F(S3BlobStoreTest, ReadsAcrossWindowsAndPiecesWithReadAhead) {
@@ -305,6 +305,44 @@ TEST_F(S3BlobStoreTest, ReaderDestroyedWhileReadingAhead) {
   auto r = store_->open(d);
   ASSERT_TRUE(r.is_ok());
   EXPECT_TRUE(read_all(**r) == data);
+}
+
+// An append whose segment write (in the background) fails is reported by
+// the next call, flush included: here another writer grew the short last
+// segment after this appender listed it.
+TEST_F(S3BlobStoreTest, FailedBackgroundWriteIsReportedByFlush) {
+  const std::string id = "6a0e2f4c-0000-4000-8000-000000000008";
+  ASSERT_TRUE(store_->create_upload(id).is_ok());
+  append_all(*store_, id, pattern(kMiB, 14), kMiB);  // a short last segment
+  auto late = store_->append_upload(id);
+  ASSERT_TRUE(late.is_ok());
+  append_all(*store_, id, pattern(kMiB, 15), kMiB);  // grows it to 2 MiB
+  const std::string more = pattern(6 * kMiB, 16);
+  Status appended = (*late)->append(more.data(), more.size());
+  Status flushed = appended.is_ok() ? (*late)->flush() : appended;
+  ASSERT_FALSE(flushed.is_ok());
+  EXPECT_EQ(flushed.code(), Code::kInternal) << flushed.to_string();
+  auto info = store_->upload_info(id);
+  ASSERT_TRUE(info.is_ok());
+  EXPECT_EQ(info->size, 2 * kMiB);
+}
+
+// An appender dropped with its background PUT in flight waits for it.
+TEST_F(S3BlobStoreTest, AppenderDestroyedWhileWriting) {
+  const std::string id = "6a0e2f4c-0000-4000-8000-000000000009";
+  ASSERT_TRUE(store_->create_upload(id).is_ok());
+  const std::string data = pattern(6 * kMiB, 17);
+  {
+    auto a = store_->append_upload(id);
+    ASSERT_TRUE(a.is_ok());
+    ASSERT_TRUE((*a)->append(data.data(), data.size()).is_ok());
+  }
+  auto info = store_->upload_info(id);
+  ASSERT_TRUE(info.is_ok());
+  EXPECT_EQ(info->size, data.size());
+  auto up = store_->read_upload(id);
+  ASSERT_TRUE(up.is_ok());
+  EXPECT_TRUE(read_all(**up) == data);
 }
 
 // An endpoint that never answers fails within the open deadline with

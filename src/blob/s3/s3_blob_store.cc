@@ -3,10 +3,12 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <deque>
 #include <future>
 #include <system_error>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -197,6 +199,15 @@ class S3Reader final : public BlobReader {
   std::deque<Fetch> ahead_;  // by offset, contiguous from the current window's end
 };
 
+// Appends in segments of at least kMinPartSize bytes. A full buffer is
+// written by a PUT on a thread of its own while the caller goes on appending
+// into a fresh buffer: receiving the next part overlaps with storing this
+// one. One PUT at most is in flight, and the next starts only after it
+// succeeded, so segments are written in order and never leave a gap.
+// Memory: two buffers of about kMinPartSize plus one append's length. A
+// failed background PUT is reported by the next append or flush, its bytes
+// kept (ahead of the ones appended since), so a retried flush writes them
+// all. The destructor waits for the PUT in flight. Not thread-safe.
 class S3Appender final : public UploadAppender {
  public:
   S3Appender(S3BlobStore& store, std::string prefix, S3BlobStore::UploadListing listing)
@@ -207,60 +218,123 @@ class S3Appender final : public UploadAppender {
   Status append(const void* data, size_t len) override {
     if (len == 0) return Status::ok();
     buffer_.append(static_cast<const char*>(data), len);
-    if (buffer_.size() >= kMinPartSize) return write_out();
+    if (buffer_.size() < kMinPartSize) return Status::ok();
+    BERTH_RETURN_IF_ERROR(finish_in_flight());
+    in_flight_ = std::move(buffer_);
+    buffer_.clear();
+    try {
+      put_ = std::async(std::launch::async, [this, last = last_, end = end_] {
+        return write_out(store_, prefix_, last, end, in_flight_);
+      });
+    } catch (const std::system_error&) {
+      buffer_ = std::move(in_flight_);  // no thread to spare: write it here
+      in_flight_.clear();
+      BERTH_ASSIGN_OR_RETURN(S3BlobStore::Segment s,
+                             write_out(store_, prefix_, last_, end_, buffer_));
+      last_ = std::move(s);
+      end_ += buffer_.size();
+      buffer_.clear();
+    }
     return Status::ok();
   }
 
-  Status flush() override { return buffer_.empty() ? Status::ok() : write_out(); }
-
- private:
-  // Writes the buffered bytes as a new segment, or into the last segment
-  // while that one is shorter than kMinPartSize. On failure the buffer is
-  // kept, so a retried flush writes the same bytes again.
-  Status write_out() {
-    S3Client& client = store_.client();
-    if (last_ && last_->size < kMinPartSize) {
-      std::string merged;
-      if (last_->size > 0) {
-        S3Request get;
-        get.key = last_->key;
-        BERTH_ASSIGN_OR_RETURN(S3Response res, client.send(get));
-        if (res.status != 200) return s3_status("GET " + last_->key, res, Code::kBlobUploadUnknown);
-        if (res.body.size() != last_->size) {
-          return error(Code::kInternal,
-                       fmt::format("{} changed under an append (another writer?)", last_->key));
-        }
-        merged = std::move(res.body);
-      }
-      merged += buffer_;
-      BERTH_RETURN_IF_ERROR(put(last_->key, merged));
-      last_->size = merged.size();
-    } else {
-      S3BlobStore::Segment s{prefix_ + "data/" + segment_name(end_), end_, buffer_.size()};
-      BERTH_RETURN_IF_ERROR(put(s.key, buffer_));
-      last_ = s;
-    }
+  Status flush() override {
+    BERTH_RETURN_IF_ERROR(finish_in_flight());
+    if (buffer_.empty()) return Status::ok();
+    BERTH_ASSIGN_OR_RETURN(S3BlobStore::Segment s,
+                           write_out(store_, prefix_, last_, end_, buffer_));
+    last_ = std::move(s);
     end_ += buffer_.size();
     buffer_.clear();
     return Status::ok();
   }
 
-  Status put(const std::string& key, std::string_view body) {
+ private:
+  // Waits for the PUT in flight, if any, and takes its outcome in.
+  Status finish_in_flight() {
+    if (!put_.valid()) return Status::ok();
+    auto written = put_.get();
+    if (!written) {
+      buffer_.insert(0, in_flight_);
+      in_flight_.clear();
+      return written.status();
+    }
+    last_ = std::move(written).value();
+    end_ += in_flight_.size();
+    in_flight_.clear();
+    return Status::ok();
+  }
+
+  // Writes `bytes` (appended after byte `end`) as a new segment, or into the
+  // last segment while that one is shorter than kMinPartSize; returns the
+  // segment that now ends the upload. Changes nothing in the appender, so it
+  // may run on another thread.
+  static Result<S3BlobStore::Segment> write_out(S3BlobStore& store, const std::string& prefix,
+                                                const std::optional<S3BlobStore::Segment>& last,
+                                                uint64_t end, const std::string& bytes) {
+    S3Client& client = store.client();
+    if (last && last->size < kMinPartSize) {
+      std::string merged;
+      if (last->size > 0) {
+        S3Request get;
+        get.key = last->key;
+        BERTH_ASSIGN_OR_RETURN(S3Response res, client.send(get));
+        if (res.status != 200) return s3_status("GET " + last->key, res, Code::kBlobUploadUnknown);
+        if (res.body.size() != last->size) {
+          return error(Code::kInternal,
+                       fmt::format("{} changed under an append (another writer?)", last->key));
+        }
+        merged = std::move(res.body);
+      }
+      merged += bytes;
+      BERTH_RETURN_IF_ERROR(put(client, last->key, merged));
+      S3BlobStore::Segment s = *last;
+      s.size = merged.size();
+      return s;
+    }
+    S3BlobStore::Segment s{prefix + "data/" + segment_name(end), end, bytes.size()};
+    BERTH_RETURN_IF_ERROR(put(client, s.key, bytes));
+    return s;
+  }
+
+  static Status put(S3Client& client, const std::string& key, std::string_view body) {
     S3Request req;
     req.method = "PUT";
     req.key = key;
     req.body = body;
-    BERTH_ASSIGN_OR_RETURN(S3Response res, store_.client().send(req));
+    BERTH_ASSIGN_OR_RETURN(S3Response res, client.send(req));
     if (res.status != 200) return s3_status("PUT " + key, res);
     return Status::ok();
   }
 
   S3BlobStore& store_;
   std::string prefix_;
-  uint64_t end_;
-  std::optional<S3BlobStore::Segment> last_;
-  std::string buffer_;
+  uint64_t end_;                                   // the upload's size once in_flight_ is written
+  std::optional<S3BlobStore::Segment> last_;       // likewise, its last segment
+  std::string buffer_;                             // appended, not yet being written
+  std::string in_flight_;                          // being written by put_
+  std::future<Result<S3BlobStore::Segment>> put_;  // its destructor waits for the PUT
 };
+
+// Runs f(0), ..., f(n - 1) on up to `width` threads (the caller's among
+// them) and returns when every call returned.
+template <typename F>
+void for_each_parallel(size_t n, size_t width, const F& f) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) f(i);
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < std::min(width, n); ++t) {
+    try {
+      threads.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // fewer threads: the ones running take the rest
+    }
+  }
+  work();
+  for (auto& t : threads) t.join();
+}
 
 }  // namespace
 
@@ -337,6 +411,17 @@ Status S3BlobStore::put_object(const std::string& key, std::string_view body,
   req.headers = std::move(headers);
   BERTH_ASSIGN_OR_RETURN(S3Response res, client_->send(req));
   if (res.status != 200) return s3_status("PUT " + key, res);
+  return Status::ok();
+}
+
+Status S3BlobStore::delete_keys(const std::vector<std::string>& keys, const std::string& except) {
+  std::vector<Status> failures(keys.size());
+  for_each_parallel(keys.size(), kCommitCopies, [&](size_t i) {
+    if (keys[i] != except) failures[i] = delete_key(keys[i]);
+  });
+  for (Status& failed : failures) {
+    if (!failed.is_ok()) return std::move(failed);
+  }
   return Status::ok();
 }
 
@@ -649,8 +734,11 @@ Status S3BlobStore::commit_upload(std::string_view id, const Digest& digest) {
       abort.query = mpu_query;
       (void)client_->send(abort);
     };
-    std::string complete = "<CompleteMultipartUpload>";
-    for (size_t i = 0; i < l.segments.size(); ++i) {
+    // The parts are copied kCommitCopies at a time: each is a copy inside
+    // S3, so the gateway's latency, not berth, bounds a serial commit.
+    std::vector<std::string> etags(l.segments.size());
+    std::vector<Status> failures(l.segments.size());
+    for_each_parallel(l.segments.size(), kCommitCopies, [&](size_t i) {
       S3Request part;
       part.method = "PUT";
       part.key = dst;
@@ -658,12 +746,21 @@ Status S3BlobStore::commit_upload(std::string_view id, const Digest& digest) {
       part.headers = {{"x-amz-copy-source", client_->copy_source(l.segments[i].key)}};
       auto res = client_->send(part);
       if (!res || res->status != 200 || res->body.find("<Error>") != std::string::npos) {
-        abort_mpu();
-        return res ? s3_status("UploadPartCopy " + dst, *res) : res.status();
+        failures[i] = res ? s3_status("UploadPartCopy " + dst, *res) : res.status();
+        return;
       }
-      const std::string etag = xml_first(res->body, "ETag");
+      etags[i] = xml_first(res->body, "ETag");
+    });
+    for (const Status& failed : failures) {
+      if (!failed.is_ok()) {
+        abort_mpu();
+        return failed;
+      }
+    }
+    std::string complete = "<CompleteMultipartUpload>";
+    for (size_t i = 0; i < etags.size(); ++i) {
       complete +=
-          fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, etag);
+          fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, etags[i]);
     }
     complete += "</CompleteMultipartUpload>";
     S3Request done;
@@ -692,9 +789,7 @@ Status S3BlobStore::commit_upload(std::string_view id, const Digest& digest) {
   }
   // The blob is durable in S3; now the upload goes, its marker last so that
   // a crash in between leaves an upload that expiry removes.
-  for (const std::string& key : l.keys) {
-    if (key != prefix + "info") BERTH_RETURN_IF_ERROR(delete_key(key));
-  }
+  BERTH_RETURN_IF_ERROR(delete_keys(l.keys, prefix + "info"));
   (void)delete_key(prefix + "commit");
   return delete_key(prefix + "info");
 }
@@ -720,9 +815,7 @@ Status S3BlobStore::abort_upload(std::string_view id) {
       }
     }
   }
-  for (const std::string& key : l.keys) {
-    if (key != prefix + "info") BERTH_RETURN_IF_ERROR(delete_key(key));
-  }
+  BERTH_RETURN_IF_ERROR(delete_keys(l.keys, prefix + "info"));
   return l.exists ? delete_key(prefix + "info") : Status::ok();
 }
 
