@@ -197,6 +197,154 @@ TEST_F(S3BlobStoreTest, RetriesWhileTheGatewayRestarts) {
   EXPECT_EQ(read_all(**r), data);
 }
 
+// Appends `data` to upload `id` in appends of `chunk` bytes, then flushes.
+void append_all(BlobStore& store, const std::string& id, const std::string& data, size_t chunk) {
+  auto a = store.append_upload(id);
+  ASSERT_TRUE(a.is_ok()) << a.status().to_string();
+  for (size_t off = 0; off < data.size(); off += chunk) {
+    Status st = (*a)->append(data.data() + off, std::min(chunk, data.size() - off));
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+  }
+  Status st = (*a)->flush();
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+}
+
+// Reads [from, size) in reads of `step` bytes.
+std::string read_from(BlobReader& r, uint64_t from, size_t step) {
+  std::string out;
+  std::vector<char> buf(step);
+  while (from + out.size() < r.size()) {
+    auto n = r.read_at(from + out.size(), buf.data(), buf.size());
+    EXPECT_TRUE(n.is_ok()) << n.status().to_string();
+    if (!n.is_ok() || *n == 0) break;
+    out.append(buf.data(), *n);
+  }
+  return out;
+}
+
+constexpr size_t kMiB = 1024 * 1024;
+
+// Odd-sized reads cross the 4 MiB windows, the read-ahead and the pieces
+// (segments of 6, 6 and 1 MiB + 3, written by background PUTs) of an upload
+// and of the blob committed from it; a jump back drops the read-ahead and
+// reading goes on right from there.
+TEST_F(S3BlobStoreTest, ReadsAcrossWindowsAndPiecesWithReadAhead) {
+  const std::string data = pattern(13 * kMiB + 3, 11);
+  const std::string id = "6a0e2f4c-0000-4000-8000-000000000005";
+  ASSERT_TRUE(store_->create_upload(id).is_ok());
+  append_all(*store_, id, data, 3 * kMiB);
+  auto info = store_->upload_info(id);
+  ASSERT_TRUE(info.is_ok());
+  EXPECT_EQ(info->size, data.size());
+  auto up = store_->read_upload(id);
+  ASSERT_TRUE(up.is_ok());
+  EXPECT_TRUE(read_from(**up, 0, 999983) == data);
+  const uint64_t back = 9 * kMiB + 17;
+  EXPECT_TRUE(read_from(**up, back, kMiB) == data.substr(back));
+  const Digest d = Digest::of(data);
+  Status st = store_->commit_upload(id, d);
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  auto r = store_->open(d);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_TRUE(read_from(**r, 0, kMiB) == data);
+  EXPECT_TRUE(read_from(**r, 5, 4 * kMiB - 1) == data.substr(5));
+  EXPECT_TRUE(read_from(**r, back, 65536) == data.substr(back));
+}
+
+// A window fetched ahead whose GET failed (its piece was deleted before the
+// first read) fails the read that needs it, and only that one: the bytes
+// before it read fine, and the failure is not passed off as the end.
+TEST_F(S3BlobStoreTest, FailedReadAheadIsReportedByTheReadThatNeedsIt) {
+  const std::string data = pattern(12 * kMiB, 12);
+  const std::string id = "6a0e2f4c-0000-4000-8000-000000000006";
+  ASSERT_TRUE(store_->create_upload(id).is_ok());
+  append_all(*store_, id, data, 6 * kMiB);  // two segments of 6 MiB
+  auto up = store_->read_upload(id);
+  ASSERT_TRUE(up.is_ok());
+  S3Request del;
+  del.method = "DELETE";
+  del.key = fmt::format("{}/uploads/{}/data/{:020}", options_->prefix, id, 6 * kMiB);
+  auto deleted = store_->client().send(del);
+  ASSERT_TRUE(deleted.is_ok());
+  ASSERT_EQ(deleted->status, 204);
+  // The read at 0 fetches [0, 4) MiB and starts [4, 6) and [6, 10) ahead.
+  std::vector<char> buf(kMiB);
+  uint64_t off = 0;
+  for (; off < 6 * kMiB; off += kMiB) {
+    auto n = (*up)->read_at(off, buf.data(), buf.size());
+    ASSERT_TRUE(n.is_ok()) << "at " << off << ": " << n.status().to_string();
+    ASSERT_EQ(*n, kMiB);
+    ASSERT_TRUE(std::string_view(buf.data(), kMiB) == std::string_view(data).substr(off, kMiB));
+  }
+  auto n = (*up)->read_at(off, buf.data(), buf.size());
+  ASSERT_FALSE(n.is_ok());
+  EXPECT_EQ(n.status().code(), Code::kBlobUploadUnknown) << n.status().to_string();
+  // Asked again, it is fetched again, and fails again.
+  n = (*up)->read_at(off + 1, buf.data(), buf.size());
+  ASSERT_FALSE(n.is_ok());
+  EXPECT_EQ(n.status().code(), Code::kBlobUploadUnknown) << n.status().to_string();
+}
+
+// A reader dropped right after its first read (its read-ahead still in
+// flight) waits for those GETs; the store's client goes on serving.
+TEST_F(S3BlobStoreTest, ReaderDestroyedWhileReadingAhead) {
+  const std::string data = pattern(14 * kMiB, 13);
+  const std::string id = "6a0e2f4c-0000-4000-8000-000000000007";
+  ASSERT_TRUE(store_->create_upload(id).is_ok());
+  append_all(*store_, id, data, kMiB);
+  const Digest d = Digest::of(data);
+  ASSERT_TRUE(store_->commit_upload(id, d).is_ok());
+  for (int i = 0; i < 5; ++i) {
+    auto r = store_->open(d);
+    ASSERT_TRUE(r.is_ok());
+    char c = 0;
+    auto n = (*r)->read_at(static_cast<uint64_t>(i), &c, 1);
+    ASSERT_TRUE(n.is_ok());
+    EXPECT_EQ(c, data[static_cast<size_t>(i)]);
+  }
+  auto r = store_->open(d);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_TRUE(read_all(**r) == data);
+}
+
+// An append whose segment write (in the background) fails is reported by
+// the next call, flush included: here another writer grew the short last
+// segment after this appender listed it.
+TEST_F(S3BlobStoreTest, FailedBackgroundWriteIsReportedByFlush) {
+  const std::string id = "6a0e2f4c-0000-4000-8000-000000000008";
+  ASSERT_TRUE(store_->create_upload(id).is_ok());
+  append_all(*store_, id, pattern(kMiB, 14), kMiB);  // a short last segment
+  auto late = store_->append_upload(id);
+  ASSERT_TRUE(late.is_ok());
+  append_all(*store_, id, pattern(kMiB, 15), kMiB);  // grows it to 2 MiB
+  const std::string more = pattern(6 * kMiB, 16);
+  Status appended = (*late)->append(more.data(), more.size());
+  Status flushed = appended.is_ok() ? (*late)->flush() : appended;
+  ASSERT_FALSE(flushed.is_ok());
+  EXPECT_EQ(flushed.code(), Code::kInternal) << flushed.to_string();
+  auto info = store_->upload_info(id);
+  ASSERT_TRUE(info.is_ok());
+  EXPECT_EQ(info->size, 2 * kMiB);
+}
+
+// An appender dropped with its background PUT in flight waits for it.
+TEST_F(S3BlobStoreTest, AppenderDestroyedWhileWriting) {
+  const std::string id = "6a0e2f4c-0000-4000-8000-000000000009";
+  ASSERT_TRUE(store_->create_upload(id).is_ok());
+  const std::string data = pattern(6 * kMiB, 17);
+  {
+    auto a = store_->append_upload(id);
+    ASSERT_TRUE(a.is_ok());
+    ASSERT_TRUE((*a)->append(data.data(), data.size()).is_ok());
+  }
+  auto info = store_->upload_info(id);
+  ASSERT_TRUE(info.is_ok());
+  EXPECT_EQ(info->size, data.size());
+  auto up = store_->read_upload(id);
+  ASSERT_TRUE(up.is_ok());
+  EXPECT_TRUE(read_all(**up) == data);
+}
+
 // An endpoint that never answers fails within the open deadline with
 // kUnavailable naming the endpoint (what `berth serve` reports).
 TEST(S3BlobStoreOpenTest, UnreachableEndpointFailsFastAndSaysWhere) {

@@ -3,7 +3,12 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <deque>
+#include <future>
+#include <system_error>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -39,8 +44,40 @@ std::string segment_name(uint64_t offset) {
   return fmt::format("{:020}", offset);
 }
 
+// One ranged GET of `want` bytes of `key` from byte `from`: exactly `want`
+// bytes, or an error (a short answer is one).
+Result<std::string> get_range(S3Client& client, const std::string& key, uint64_t from,
+                              uint64_t want, Code missing) {
+  S3Request req;
+  req.key = key;
+  req.headers.push_back({"Range", fmt::format("bytes={}-{}", from, from + want - 1)});
+  BERTH_ASSIGN_OR_RETURN(S3Response res, client.send(req));
+  if (res.status != 200 && res.status != 206) return s3_status("GET " + key, res, missing);
+  if (res.body.size() < want) {
+    return error(Code::kInternal, fmt::format("GET {}: {} bytes where {} were expected", key,
+                                              res.body.size(), want));
+  }
+  res.body.resize(static_cast<size_t>(want));
+  return std::move(res.body);
+}
+
 // Reads a blob or an upload snapshot: a sequence of objects ("pieces") that
-// together hold bytes [0, size), through one read-ahead window.
+// together hold bytes [0, size), in windows of kReadWindow bytes (each within
+// one piece). While a caller reads on sequentially (from 0, or from where the
+// current window ends), the next kReadAhead windows are already being fetched,
+// each by its own thread on its own pooled connection, so S3's latency
+// overlaps with the caller's sending. Memory: at most the current window plus
+// kReadAhead windows in flight, (1 + kReadAhead) x kReadWindow bytes (the
+// first window may be as long as the caller's read instead).
+//
+// A read-ahead that failed (after the client's retries) is reported by the
+// read that needs its bytes, never earlier; one never needed is dropped.
+// Reads elsewhere (a Range request, a seek) drop the read-ahead and fetch
+// synchronously. Destroying the reader waits for the fetches in flight (at
+// most one GET each, bounded by the client's timeouts), which reference the
+// client: the store must outlive its readers, as for any reader.
+//
+// Not thread-safe (one caller at a time, like every BlobReader).
 class S3Reader final : public BlobReader {
  public:
   S3Reader(S3Client& client, std::vector<S3BlobStore::Segment> pieces, uint64_t size,
@@ -58,7 +95,7 @@ class S3Reader final : public BlobReader {
     if (offset >= size_ || len == 0) return size_t{0};
     len = static_cast<size_t>(std::min<uint64_t>(len, size_ - offset));
     if (!(offset >= window_start_ && offset < window_start_ + window_.size())) {
-      BERTH_RETURN_IF_ERROR(fill(offset, len));
+      BERTH_RETURN_IF_ERROR(load(offset, len));
     }
     const uint64_t in = offset - window_start_;
     const size_t n = static_cast<size_t>(std::min<uint64_t>(len, window_.size() - in));
@@ -69,9 +106,22 @@ class S3Reader final : public BlobReader {
   const std::string& commit() const { return commit_; }
 
  private:
-  // Loads the window at `offset` from the piece holding it (at most one
-  // piece per window, at least `len` bytes when the piece has them).
-  Status fill(uint64_t offset, size_t len) {
+  // Where bytes [start, start + want) are: in `key` from byte `from`.
+  struct Span {
+    std::string key;
+    uint64_t start = 0;
+    uint64_t from = 0;
+    uint64_t want = 0;
+  };
+  struct Fetch {
+    uint64_t start = 0;
+    uint64_t end = 0;
+    std::future<Result<std::string>> body;  // its destructor waits for the GET
+  };
+
+  // The window at `offset`: at least `len` bytes (at least kReadWindow) when
+  // the piece holding `offset` has them, never past that piece's end.
+  Result<Span> plan(uint64_t offset, uint64_t len) const {
     auto it = std::upper_bound(
         pieces_.begin(), pieces_.end(), offset,
         [](uint64_t off, const S3BlobStore::Segment& s) { return off < s.offset; });
@@ -82,20 +132,61 @@ class S3Reader final : public BlobReader {
       return error(Code::kInternal, "a segment of the upload is shorter than listed");
     const uint64_t want =
         std::min<uint64_t>(std::max<uint64_t>(len, kReadWindow), piece_end - offset);
-    const uint64_t from = offset - piece.offset;
-    S3Request req;
-    req.key = piece.key;
-    req.headers.push_back({"Range", fmt::format("bytes={}-{}", from, from + want - 1)});
-    BERTH_ASSIGN_OR_RETURN(S3Response res, client_.send(req));
-    if (res.status != 200 && res.status != 206) return s3_status("GET " + piece.key, res, missing_);
-    if (res.body.size() < want) {
-      return error(Code::kInternal, fmt::format("GET {}: {} bytes where {} were expected",
-                                                piece.key, res.body.size(), want));
+    return Span{piece.key, offset, offset - piece.offset, want};
+  }
+
+  // Makes the window at `offset` current: from the read-ahead when it holds
+  // `offset`, else by a GET now; then tops the read-ahead up when reading on
+  // sequentially.
+  Status load(uint64_t offset, size_t len) {
+    const bool sequential = offset == window_start_ + window_.size();
+    while (!ahead_.empty() && !(offset >= ahead_.front().start && offset < ahead_.front().end)) {
+      ahead_.pop_front();  // not needed (waits for it)
     }
-    res.body.resize(static_cast<size_t>(want));
-    window_ = std::move(res.body);
-    window_start_ = offset;
+    std::string body;
+    uint64_t start = offset;
+    if (!ahead_.empty()) {
+      Fetch f = std::move(ahead_.front());
+      ahead_.pop_front();
+      auto got = f.body.get();
+      if (!got) {
+        ahead_.clear();
+        return got.status();
+      }
+      body = std::move(got).value();
+      start = f.start;
+    } else {
+      BERTH_ASSIGN_OR_RETURN(Span s, plan(offset, len));
+      BERTH_ASSIGN_OR_RETURN(body, get_range(client_, s.key, s.from, s.want, missing_));
+    }
+    window_ = std::move(body);
+    window_start_ = start;
+    if (sequential || offset == 0) read_ahead();
     return Status::ok();
+  }
+
+  // Starts fetching the windows after the last one held or in flight, up to
+  // kReadAhead of them. A window that cannot be planned or started is left
+  // to the read that needs it (which then fetches it, or reports why not).
+  void read_ahead() {
+    uint64_t next = ahead_.empty() ? window_start_ + window_.size() : ahead_.back().end;
+    while (ahead_.size() < kReadAhead && next < size_) {
+      auto span = plan(next, kReadWindow);
+      if (!span) return;
+      Fetch f;
+      f.start = span->start;
+      f.end = span->start + span->want;
+      try {
+        f.body = std::async(std::launch::async,
+                            [&client = client_, s = std::move(span).value(), missing = missing_] {
+                              return get_range(client, s.key, s.from, s.want, missing);
+                            });
+      } catch (const std::system_error&) {
+        return;  // no thread to spare: the read that needs the window fetches it
+      }
+      next = f.end;
+      ahead_.push_back(std::move(f));
+    }
   }
 
   S3Client& client_;
@@ -105,8 +196,18 @@ class S3Reader final : public BlobReader {
   Code missing_;
   std::string window_;
   uint64_t window_start_ = 0;
+  std::deque<Fetch> ahead_;  // by offset, contiguous from the current window's end
 };
 
+// Appends in segments of at least kMinPartSize bytes. A full buffer is
+// written by a PUT on a thread of its own while the caller goes on appending
+// into a fresh buffer: receiving the next part overlaps with storing this
+// one. One PUT at most is in flight, and the next starts only after it
+// succeeded, so segments are written in order and never leave a gap.
+// Memory: two buffers of about kMinPartSize plus one append's length. A
+// failed background PUT is reported by the next append or flush, its bytes
+// kept (ahead of the ones appended since), so a retried flush writes them
+// all. The destructor waits for the PUT in flight. Not thread-safe.
 class S3Appender final : public UploadAppender {
  public:
   S3Appender(S3BlobStore& store, std::string prefix, S3BlobStore::UploadListing listing)
@@ -117,60 +218,123 @@ class S3Appender final : public UploadAppender {
   Status append(const void* data, size_t len) override {
     if (len == 0) return Status::ok();
     buffer_.append(static_cast<const char*>(data), len);
-    if (buffer_.size() >= kMinPartSize) return write_out();
+    if (buffer_.size() < kMinPartSize) return Status::ok();
+    BERTH_RETURN_IF_ERROR(finish_in_flight());
+    in_flight_ = std::move(buffer_);
+    buffer_.clear();
+    try {
+      put_ = std::async(std::launch::async, [this, last = last_, end = end_] {
+        return write_out(store_, prefix_, last, end, in_flight_);
+      });
+    } catch (const std::system_error&) {
+      buffer_ = std::move(in_flight_);  // no thread to spare: write it here
+      in_flight_.clear();
+      BERTH_ASSIGN_OR_RETURN(S3BlobStore::Segment s,
+                             write_out(store_, prefix_, last_, end_, buffer_));
+      last_ = std::move(s);
+      end_ += buffer_.size();
+      buffer_.clear();
+    }
     return Status::ok();
   }
 
-  Status flush() override { return buffer_.empty() ? Status::ok() : write_out(); }
-
- private:
-  // Writes the buffered bytes as a new segment, or into the last segment
-  // while that one is shorter than kMinPartSize. On failure the buffer is
-  // kept, so a retried flush writes the same bytes again.
-  Status write_out() {
-    S3Client& client = store_.client();
-    if (last_ && last_->size < kMinPartSize) {
-      std::string merged;
-      if (last_->size > 0) {
-        S3Request get;
-        get.key = last_->key;
-        BERTH_ASSIGN_OR_RETURN(S3Response res, client.send(get));
-        if (res.status != 200) return s3_status("GET " + last_->key, res, Code::kBlobUploadUnknown);
-        if (res.body.size() != last_->size) {
-          return error(Code::kInternal,
-                       fmt::format("{} changed under an append (another writer?)", last_->key));
-        }
-        merged = std::move(res.body);
-      }
-      merged += buffer_;
-      BERTH_RETURN_IF_ERROR(put(last_->key, merged));
-      last_->size = merged.size();
-    } else {
-      S3BlobStore::Segment s{prefix_ + "data/" + segment_name(end_), end_, buffer_.size()};
-      BERTH_RETURN_IF_ERROR(put(s.key, buffer_));
-      last_ = s;
-    }
+  Status flush() override {
+    BERTH_RETURN_IF_ERROR(finish_in_flight());
+    if (buffer_.empty()) return Status::ok();
+    BERTH_ASSIGN_OR_RETURN(S3BlobStore::Segment s,
+                           write_out(store_, prefix_, last_, end_, buffer_));
+    last_ = std::move(s);
     end_ += buffer_.size();
     buffer_.clear();
     return Status::ok();
   }
 
-  Status put(const std::string& key, std::string_view body) {
+ private:
+  // Waits for the PUT in flight, if any, and takes its outcome in.
+  Status finish_in_flight() {
+    if (!put_.valid()) return Status::ok();
+    auto written = put_.get();
+    if (!written) {
+      buffer_.insert(0, in_flight_);
+      in_flight_.clear();
+      return written.status();
+    }
+    last_ = std::move(written).value();
+    end_ += in_flight_.size();
+    in_flight_.clear();
+    return Status::ok();
+  }
+
+  // Writes `bytes` (appended after byte `end`) as a new segment, or into the
+  // last segment while that one is shorter than kMinPartSize; returns the
+  // segment that now ends the upload. Changes nothing in the appender, so it
+  // may run on another thread.
+  static Result<S3BlobStore::Segment> write_out(S3BlobStore& store, const std::string& prefix,
+                                                const std::optional<S3BlobStore::Segment>& last,
+                                                uint64_t end, const std::string& bytes) {
+    S3Client& client = store.client();
+    if (last && last->size < kMinPartSize) {
+      std::string merged;
+      if (last->size > 0) {
+        S3Request get;
+        get.key = last->key;
+        BERTH_ASSIGN_OR_RETURN(S3Response res, client.send(get));
+        if (res.status != 200) return s3_status("GET " + last->key, res, Code::kBlobUploadUnknown);
+        if (res.body.size() != last->size) {
+          return error(Code::kInternal,
+                       fmt::format("{} changed under an append (another writer?)", last->key));
+        }
+        merged = std::move(res.body);
+      }
+      merged += bytes;
+      BERTH_RETURN_IF_ERROR(put(client, last->key, merged));
+      S3BlobStore::Segment s = *last;
+      s.size = merged.size();
+      return s;
+    }
+    S3BlobStore::Segment s{prefix + "data/" + segment_name(end), end, bytes.size()};
+    BERTH_RETURN_IF_ERROR(put(client, s.key, bytes));
+    return s;
+  }
+
+  static Status put(S3Client& client, const std::string& key, std::string_view body) {
     S3Request req;
     req.method = "PUT";
     req.key = key;
     req.body = body;
-    BERTH_ASSIGN_OR_RETURN(S3Response res, store_.client().send(req));
+    BERTH_ASSIGN_OR_RETURN(S3Response res, client.send(req));
     if (res.status != 200) return s3_status("PUT " + key, res);
     return Status::ok();
   }
 
   S3BlobStore& store_;
   std::string prefix_;
-  uint64_t end_;
-  std::optional<S3BlobStore::Segment> last_;
-  std::string buffer_;
+  uint64_t end_;                                   // the upload's size once in_flight_ is written
+  std::optional<S3BlobStore::Segment> last_;       // likewise, its last segment
+  std::string buffer_;                             // appended, not yet being written
+  std::string in_flight_;                          // being written by put_
+  std::future<Result<S3BlobStore::Segment>> put_;  // its destructor waits for the PUT
 };
+
+// Runs f(0), ..., f(n - 1) on up to `width` threads (the caller's among
+// them) and returns when every call returned.
+template <typename F>
+void for_each_parallel(size_t n, size_t width, const F& f) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) f(i);
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < std::min(width, n); ++t) {
+    try {
+      threads.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // fewer threads: the ones running take the rest
+    }
+  }
+  work();
+  for (auto& t : threads) t.join();
+}
 
 }  // namespace
 
@@ -247,6 +411,17 @@ Status S3BlobStore::put_object(const std::string& key, std::string_view body,
   req.headers = std::move(headers);
   BERTH_ASSIGN_OR_RETURN(S3Response res, client_->send(req));
   if (res.status != 200) return s3_status("PUT " + key, res);
+  return Status::ok();
+}
+
+Status S3BlobStore::delete_keys(const std::vector<std::string>& keys, const std::string& except) {
+  std::vector<Status> failures(keys.size());
+  for_each_parallel(keys.size(), kCommitCopies, [&](size_t i) {
+    if (keys[i] != except) failures[i] = delete_key(keys[i]);
+  });
+  for (Status& failed : failures) {
+    if (!failed.is_ok()) return std::move(failed);
+  }
   return Status::ok();
 }
 
@@ -559,8 +734,11 @@ Status S3BlobStore::commit_upload(std::string_view id, const Digest& digest) {
       abort.query = mpu_query;
       (void)client_->send(abort);
     };
-    std::string complete = "<CompleteMultipartUpload>";
-    for (size_t i = 0; i < l.segments.size(); ++i) {
+    // The parts are copied kCommitCopies at a time: each is a copy inside
+    // S3, so the gateway's latency, not berth, bounds a serial commit.
+    std::vector<std::string> etags(l.segments.size());
+    std::vector<Status> failures(l.segments.size());
+    for_each_parallel(l.segments.size(), kCommitCopies, [&](size_t i) {
       S3Request part;
       part.method = "PUT";
       part.key = dst;
@@ -568,12 +746,21 @@ Status S3BlobStore::commit_upload(std::string_view id, const Digest& digest) {
       part.headers = {{"x-amz-copy-source", client_->copy_source(l.segments[i].key)}};
       auto res = client_->send(part);
       if (!res || res->status != 200 || res->body.find("<Error>") != std::string::npos) {
-        abort_mpu();
-        return res ? s3_status("UploadPartCopy " + dst, *res) : res.status();
+        failures[i] = res ? s3_status("UploadPartCopy " + dst, *res) : res.status();
+        return;
       }
-      const std::string etag = xml_first(res->body, "ETag");
+      etags[i] = xml_first(res->body, "ETag");
+    });
+    for (const Status& failed : failures) {
+      if (!failed.is_ok()) {
+        abort_mpu();
+        return failed;
+      }
+    }
+    std::string complete = "<CompleteMultipartUpload>";
+    for (size_t i = 0; i < etags.size(); ++i) {
       complete +=
-          fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, etag);
+          fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, etags[i]);
     }
     complete += "</CompleteMultipartUpload>";
     S3Request done;
@@ -602,9 +789,7 @@ Status S3BlobStore::commit_upload(std::string_view id, const Digest& digest) {
   }
   // The blob is durable in S3; now the upload goes, its marker last so that
   // a crash in between leaves an upload that expiry removes.
-  for (const std::string& key : l.keys) {
-    if (key != prefix + "info") BERTH_RETURN_IF_ERROR(delete_key(key));
-  }
+  BERTH_RETURN_IF_ERROR(delete_keys(l.keys, prefix + "info"));
   (void)delete_key(prefix + "commit");
   return delete_key(prefix + "info");
 }
@@ -630,9 +815,7 @@ Status S3BlobStore::abort_upload(std::string_view id) {
       }
     }
   }
-  for (const std::string& key : l.keys) {
-    if (key != prefix + "info") BERTH_RETURN_IF_ERROR(delete_key(key));
-  }
+  BERTH_RETURN_IF_ERROR(delete_keys(l.keys, prefix + "info"));
   return l.exists ? delete_key(prefix + "info") : Status::ok();
 }
 

@@ -13,18 +13,23 @@
 // on. Every segment but the last is at least kMinPartSize long; an append
 // that follows a shorter last segment rewrites it with the new bytes added
 // (the same prefix, so a reader's snapshot stays right). Appended bytes are
-// buffered in memory (up to about kMinPartSize per appender) and written by
-// flush(); bytes not flushed are lost with the appender.
+// buffered in memory; each full kMinPartSize buffer is written by a PUT in
+// the background while the next fills (one PUT in flight per appender, so
+// about 2 x kMinPartSize of memory), and flush() writes the rest and waits;
+// bytes not flushed are lost with the appender.
 //
 // commit_upload copies the segments server-side into the blob's key: one
 // segment by CopyObject, several by a multipart upload of UploadPartCopy
-// parts (whose S3 upload id is recorded in .../commit first, so that
-// abort_upload, and so upload expiry, also aborts a commit a crash left
-// half done). Every commit writes the blob (a fresh x-amz-meta-berth-commit
-// token), which is how quarantine tells bytes replaced since a check.
+// parts, kCommitCopies at a time (whose S3 upload id is recorded in
+// .../commit first, so that abort_upload, and so upload expiry, also aborts
+// a commit a crash left half done). It returns once S3 completed the blob. Every commit writes the
+// blob (a fresh x-amz-meta-berth-commit token), which is how quarantine tells bytes replaced since
+// a check.
 //
-// Reads are ranged GETs through a read-ahead window of kReadWindow bytes per
-// reader: memory per reader is bounded whatever the blob's size.
+// Reads are ranged GETs of kReadWindow bytes; a reader read sequentially has
+// the next kReadAhead windows in flight while its caller sends the current
+// one: memory per reader is bounded by (1 + kReadAhead) x kReadWindow
+// (12 MiB) whatever the blob's size.
 //
 // Thread-safe (the client is; readers and appenders are per-caller). Errors:
 // kUnavailable after retries ran out (nothing changed by a failed
@@ -50,6 +55,11 @@ struct S3StoreOptions {
 };
 
 inline constexpr size_t kReadWindow = 4 << 20;
+// Windows a sequential reader fetches ahead, each on its own connection.
+inline constexpr size_t kReadAhead = 2;
+// S3 requests a commit runs at once (UploadPartCopy parts, then the deletes
+// of the upload's objects).
+inline constexpr size_t kCommitCopies = 4;
 
 class S3BlobStore final : public BlobStore {
  public:
@@ -104,6 +114,8 @@ class S3BlobStore final : public BlobStore {
   Result<UploadListing> list_upload(std::string_view id);
   Result<std::vector<std::string>> list_keys(const std::string& prefix);
   Status delete_key(const std::string& key);
+  // Deletes every key but `except`, several at a time; the first failure.
+  Status delete_keys(const std::vector<std::string>& keys, const std::string& except);
   Status put_object(const std::string& key, std::string_view body,
                     std::vector<sigv4::HttpHeader> headers = {});
   std::string upload_prefix(std::string_view id) const;
