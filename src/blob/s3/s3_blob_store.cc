@@ -229,11 +229,7 @@ class S3Appender final : public UploadAppender {
     } catch (const std::system_error&) {
       buffer_ = std::move(in_flight_);  // no thread to spare: write it here
       in_flight_.clear();
-      BERTH_ASSIGN_OR_RETURN(S3BlobStore::Segment s,
-                             write_out(store_, prefix_, last_, end_, buffer_));
-      last_ = std::move(s);
-      end_ += buffer_.size();
-      buffer_.clear();
+      return write_buffer();
     }
     return Status::ok();
   }
@@ -241,6 +237,13 @@ class S3Appender final : public UploadAppender {
   Status flush() override {
     BERTH_RETURN_IF_ERROR(finish_in_flight());
     if (buffer_.empty()) return Status::ok();
+    return write_buffer();
+  }
+
+ private:
+  // Writes the buffer on this thread as the next segment; on failure the
+  // buffer is kept for a retry.
+  Status write_buffer() {
     BERTH_ASSIGN_OR_RETURN(S3BlobStore::Segment s,
                            write_out(store_, prefix_, last_, end_, buffer_));
     last_ = std::move(s);
@@ -249,7 +252,6 @@ class S3Appender final : public UploadAppender {
     return Status::ok();
   }
 
- private:
   // Waits for the PUT in flight, if any, and takes its outcome in.
   Status finish_in_flight() {
     if (!put_.valid()) return Status::ok();
