@@ -378,6 +378,11 @@ EcrError EcrApi::repository_not_found(const Call& c, std::string_view name) cons
                   c.account));
 }
 
+EcrError EcrApi::repository_error(const Call& c, std::string_view name, const Status& why) const {
+  if (why.code() == Code::kNameUnknown) return repository_not_found(c, name);
+  return from_status(why);
+}
+
 std::string EcrApi::repository_arn(const std::string& account, std::string_view name) const {
   return fmt::format("arn:aws:ecr:{}:{}:repository/{}", options_.region, account, name);
 }

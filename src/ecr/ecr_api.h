@@ -134,6 +134,10 @@ class EcrApi {
   // Shared helpers (ecr_api.cc).
   Result<RepositoryRecord> repository(const Call& c, std::string_view name);
   EcrError repository_not_found(const Call& c, std::string_view name) const;
+  // Why a repository lookup failed, as ECR says it: RepositoryNotFoundException
+  // when it does not exist (kNameUnknown), the status's own error otherwise
+  // (a store outage is a 503, not a missing repository).
+  EcrError repository_error(const Call& c, std::string_view name, const Status& why) const;
   boost::json::object repository_json(const RepositoryRecord& repo) const;
   std::string repository_arn(const std::string& account, std::string_view name) const;
   // Opaque, MAC'd pagination tokens bound to one operation and scope.

@@ -100,7 +100,7 @@ EcrResult EcrApi::list_images(Call& c) {
   ECR_ASSIGN(auto page, paging(c.input, 1000, 100));
   ECR_ASSIGN(auto status, tag_status_filter(c.input));
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   std::string after;
   std::string scope = fmt::format("{}/{}/{}", c.account, name, format_tag_status(status));
   if (page.next_token) {
@@ -125,7 +125,7 @@ EcrResult EcrApi::describe_images(Call& c) {
   ECR_ASSIGN(auto page, paging(c.input, 1000, 100));
   ECR_ASSIGN(auto status, tag_status_filter(c.input));
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
 
   // The page's scan summaries come from one query (scan_summaries_json).
   std::map<Digest, json::object> summaries;
@@ -214,7 +214,7 @@ EcrResult EcrApi::batch_get_image(Call& c) {
     }
   }
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   auto got = registry_.batch_get_images(*repo, ids, accepted);
   if (!got) return from_status(got.status());
   json::array images;
@@ -234,7 +234,7 @@ EcrResult EcrApi::batch_delete_image(Call& c) {
   ECR_ASSIGN(auto name, repository_name(c.input));
   ECR_ASSIGN(auto ids, read_image_ids(c.input, true));
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   auto done = registry_.batch_delete_images(*repo, ids);
   if (!done) return from_status(done.status());
   json::array deleted;
@@ -251,7 +251,7 @@ EcrResult EcrApi::put_image(Call& c) {
   ECR_ASSIGN(auto tag, opt_string(c.input, "imageTag", 1, 300));
   ECR_ASSIGN(auto digest_text, opt_string(c.input, "imageDigest"));
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   if (tag && !validate_tag(*tag).is_ok()) {
     return constraint_error("imageTag",
                             "must satisfy regular expression '[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}'");

@@ -12,6 +12,15 @@ namespace json = boost::json;
 namespace {
 constexpr int64_t kPartSize = 10 * 1024 * 1024;
 constexpr size_t kMaxPartBytes = 20 * 1024 * 1024;
+
+// An upload the registry does not know (kBlobUploadUnknown) is ECR's
+// UploadNotFoundException with its message; any other failure of the check
+// (e.g. the store unavailable) is reported as itself.
+EcrError upload_error(const Status& why) {
+  if (why.code() == Code::kBlobUploadUnknown)
+    return ecr_error("UploadNotFoundException", "The upload does not exist or has completed");
+  return from_status(why);
+}
 }  // namespace
 
 EcrResult EcrApi::batch_check_layer_availability(Call& c) {
@@ -19,7 +28,7 @@ EcrResult EcrApi::batch_check_layer_availability(Call& c) {
   ECR_ASSIGN(auto digests, opt_array(c.input, "layerDigests", 1, 100));
   if (!digests) return constraint_error("layerDigests", "must not be null");
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   json::array layers;
   json::array failures;
   for (const auto& v : **digests) {
@@ -56,7 +65,7 @@ EcrResult EcrApi::batch_check_layer_availability(Call& c) {
 EcrResult EcrApi::initiate_layer_upload(Call& c) {
   ECR_ASSIGN(auto name, repository_name(c.input));
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   auto upload = registry_.start_upload(*repo);
   if (!upload) return from_status(upload.status());
   return json::object{{"uploadId", upload->id}, {"partSize", kPartSize}};
@@ -71,7 +80,7 @@ EcrResult EcrApi::upload_layer_part(Call& c) {
   if (!first) return constraint_error("partFirstByte", "must not be null");
   if (!last) return constraint_error("partLastByte", "must not be null");
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   auto data = base64_decode(blob_b64);
   if (!data) return serialization_error("layerPartBlob", "base64-encoded bytes");
   if (data->size() > kMaxPartBytes) {
@@ -86,8 +95,7 @@ EcrResult EcrApi::upload_layer_part(Call& c) {
     return e;
   };
   auto status = registry_.upload_status(*repo, upload_id);
-  if (!status)
-    return ecr_error("UploadNotFoundException", "The upload does not exist or has completed");
+  if (!status) return upload_error(status.status());
   if (*last < *first || static_cast<uint64_t>(*last - *first) + 1 != data->size()) {
     return invalid_part(status->size,
                         "partLastByte - partFirstByte + 1 must equal the part's length");
@@ -118,14 +126,13 @@ EcrResult EcrApi::complete_layer_upload(Call& c) {
   ECR_ASSIGN(auto digests, opt_array(c.input, "layerDigests", 1, 100));
   if (!digests) return constraint_error("layerDigests", "must not be null");
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   const auto& first = (**digests)[0];
   if (!first.is_string()) return serialization_error("layerDigests", "a list of strings");
   auto digest = Digest::parse(std::string_view(first.as_string()));
   if (!digest) return ecr_error("InvalidLayerException", "The layer digest is not valid");
   auto status = registry_.upload_status(*repo, upload_id);
-  if (!status)
-    return ecr_error("UploadNotFoundException", "The upload does not exist or has completed");
+  if (!status) return upload_error(status.status());
   if (registry_.stat_blob(*repo, *digest).is_ok()) {
     (void)registry_.cancel_upload(*repo, upload_id);
     return ecr_error("LayerAlreadyExistsException",
@@ -149,7 +156,7 @@ EcrResult EcrApi::get_download_url_for_layer(Call& c) {
   ECR_ASSIGN(auto name, repository_name(c.input));
   ECR_ASSIGN(auto digest_text, req_string(c.input, "layerDigest"));
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   auto digest = Digest::parse(digest_text);
   if (!digest)
     return constraint_error("layerDigest",

@@ -35,7 +35,7 @@ EcrResult EcrApi::put_lifecycle_policy(Call& c) {
   ECR_ASSIGN(auto name, repository_name(c.input));
   ECR_ASSIGN(auto text, req_string(c.input, "lifecyclePolicyText", 1));
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   if (Status s = registry_.set_lifecycle_policy(*repo, text); !s.is_ok()) return from_status(s);
   return json::object{
       {"registryId", c.account}, {"repositoryName", name}, {"lifecyclePolicyText", text}};
@@ -44,7 +44,7 @@ EcrResult EcrApi::put_lifecycle_policy(Call& c) {
 EcrResult EcrApi::get_lifecycle_policy(Call& c) {
   ECR_ASSIGN(auto name, repository_name(c.input));
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   if (!repo->lifecycle_policy) return policy_not_found(name, c.account);
   json::object out{{"registryId", c.account},
                    {"repositoryName", name},
@@ -56,7 +56,7 @@ EcrResult EcrApi::get_lifecycle_policy(Call& c) {
 EcrResult EcrApi::delete_lifecycle_policy(Call& c) {
   ECR_ASSIGN(auto name, repository_name(c.input));
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   if (!repo->lifecycle_policy) return policy_not_found(name, c.account);
   if (Status s = registry_.delete_lifecycle_policy(*repo); !s.is_ok()) return from_status(s);
   json::object out{{"registryId", c.account},
@@ -70,7 +70,7 @@ EcrResult EcrApi::start_lifecycle_policy_preview(Call& c) {
   ECR_ASSIGN(auto name, repository_name(c.input));
   ECR_ASSIGN(auto given, opt_string(c.input, "lifecyclePolicyText"));
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   std::string text;
   if (given) {
     text = *given;
@@ -106,7 +106,7 @@ EcrResult EcrApi::get_lifecycle_policy_preview(Call& c) {
         "Invalid parameter: nextToken and maxResults cannot be used with imageIds");
   }
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   auto preview = registry_.lifecycle_preview(*repo);
   if (!preview) {
     if (preview.status().code() != Code::kLifecyclePolicyPreviewNotFound)

@@ -62,7 +62,7 @@ EcrResult EcrApi::set_repository_policy(Call& c) {
   ECR_ASSIGN(auto text, req_string(c.input, "policyText", 0, kMaxPolicyText));
   ECR_ASSIGN(auto force, opt_bool(c.input, "force"));
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   if (auto doc = policy::parse(text, policy::Kind::kResource); !doc) {
     return invalid_policy("PolicyText", "repository", doc.status());
   }
@@ -83,7 +83,7 @@ EcrResult EcrApi::set_repository_policy(Call& c) {
 EcrResult EcrApi::get_repository_policy(Call& c) {
   ECR_ASSIGN(auto name, repository_name(c.input));
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   auto text = registry_.repository_policy(*repo);
   if (!text) return from_status(text.status());
   if (!text->has_value()) return repository_policy_not_found(name, c.account);
@@ -93,7 +93,7 @@ EcrResult EcrApi::get_repository_policy(Call& c) {
 EcrResult EcrApi::delete_repository_policy(Call& c) {
   ECR_ASSIGN(auto name, repository_name(c.input));
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   auto removed = registry_.delete_repository_policy(*repo);
   if (!removed) return from_status(removed.status());
   if (!removed->has_value()) return repository_policy_not_found(name, c.account);

@@ -132,7 +132,7 @@ EcrResult EcrApi::describe_repositories(Call& c) {
       json::object one{{"repositoryName", n}};
       ECR_ASSIGN(auto name, repository_name(one));
       auto repo = repository(c, name);
-      if (!repo) return repository_not_found(c, name);
+      if (!repo) return repository_error(c, name, repo.status());
       out.push_back(repository_json(*repo));
     }
     return json::object{{"repositories", std::move(out)}};
@@ -164,7 +164,7 @@ EcrResult EcrApi::delete_repository(Call& c) {
   ECR_ASSIGN(auto name, repository_name(c.input));
   ECR_ASSIGN(auto force, opt_bool(c.input, "force"));
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   Status s = registry_.delete_repository(*repo, force.value_or(false));
   if (s.code() == Code::kRepositoryNotEmpty) {
     return ecr_error(
@@ -183,7 +183,7 @@ EcrResult EcrApi::put_image_tag_mutability(Call& c) {
   ECR_ASSIGN(auto name, repository_name(c.input));
   ECR_ASSIGN(auto mutability, read_mutability(c.input, true));
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   auto updated = registry_.set_tag_mutability(*repo, mutability);
   if (!updated) return from_status(updated.status());
   json::object out{{"registryId", c.account},
@@ -202,7 +202,7 @@ EcrResult EcrApi::put_image_scanning_configuration(Call& c) {
   if (!scanning) return constraint_error("imageScanningConfiguration", "must not be null");
   ECR_ASSIGN(auto scan, opt_bool(**scanning, "scanOnPush"));
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   auto updated = registry_.set_scan_on_push(*repo, scan.value_or(false));
   if (!updated) return from_status(updated.status());
   return json::object{
@@ -256,7 +256,7 @@ bool valid_arn_parts(const ParsedArn& arn) {
                      "not authorized to access resources of another account");             \
   }                                                                                        \
   auto repo_var = registry_.repository(_arn->account, _arn->name);                         \
-  if (!repo_var) return repository_not_found(c, _arn->name)
+  if (!repo_var) return repository_error(c, _arn->name, repo_var.status())
 
 EcrResult EcrApi::tag_resource(Call& c) {
   ECR_RESOURCE_REPOSITORY(repo, c);

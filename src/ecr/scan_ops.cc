@@ -111,7 +111,7 @@ EcrResult EcrApi::start_image_scan(Call& c) {
   ECR_ASSIGN(auto id, read_image_id(c.input));
   if (options_.scanning == nullptr) return scanning_off();
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   auto resolved = registry_.resolve_image(*repo, id);
   if (!resolved) return from_status(resolved.status());
   if (!resolved->manifest) {
@@ -146,7 +146,7 @@ EcrResult EcrApi::describe_image_scan_findings(Call& c) {
   ECR_ASSIGN(auto page, paging(c.input, 1000, 100));
   if (options_.scanning == nullptr) return scanning_off();
   auto repo = repository(c, name);
-  if (!repo) return repository_not_found(c, name);
+  if (!repo) return repository_error(c, name, repo.status());
   auto resolved = registry_.resolve_image(*repo, id);
   if (!resolved) return from_status(resolved.status());
   if (!resolved->manifest) {

@@ -84,6 +84,10 @@ def test_store_outage_answers_503_with_retry_after_and_recovers(tmp_path, privat
         image = make_image(layer_size=512)
         push_image(reg, repo, image, "v1")
 
+        r = ecr_request(server.url, "InitiateLayerUpload", {"repositoryName": repo})
+        assert r.status_code == 200, describe(r)
+        upload_id = r.json()["uploadId"]
+
         private_pg.stop()
         # /v2: a call that needs the metadata (starting an upload, listing tags).
         for method, path in (("POST", f"/v2/{repo}/blobs/uploads/"), ("GET", f"/v2/{repo}/tags/list")):
@@ -96,6 +100,18 @@ def test_store_outage_answers_503_with_retry_after_and_recovers(tmp_path, privat
         assert r.status_code == 503, describe(r)
         assert r.headers.get("Retry-After") == "1", describe(r)
         assert r.json()["__type"] == "ServiceUnavailableException", describe(r)
+        # A repository or an upload the store cannot be asked about is not a missing one: the
+        # outage is reported as such, never as RepositoryNotFound or UploadNotFound.
+        for operation, payload in (
+            ("DescribeImages", {"repositoryName": repo}),
+            ("UploadLayerPart", {"repositoryName": repo, "uploadId": upload_id, "partFirstByte": 0,
+                                 "partLastByte": 0, "layerPartBlob": "YQ=="}),
+            ("CompleteLayerUpload", {"repositoryName": repo, "uploadId": upload_id,
+                                     "layerDigests": ["sha256:" + "0" * 64]}),
+        ):
+            r = ecr_request(server.url, operation, payload)
+            assert r.status_code == 503, (operation, describe(r))
+            assert r.json()["__type"] == "ServiceUnavailableException", (operation, describe(r))
         assert server.alive(), "berth exited during the outage"
 
         private_pg.start()
