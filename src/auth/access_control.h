@@ -23,10 +23,16 @@ namespace berth::auth {
 // The address part of a "host:port" remote endpoint ("[::1]:5000" -> "::1").
 std::string source_ip_of(std::string_view remote);
 
+// The repository of a request about every repository of an account (a
+// listing): its resource is arn:aws:ecr:<region>:<account>:repository/*, as
+// AWS judges DescribeRepositories without names, so a Deny on repository/*
+// covers listings too while a Deny on repository/prod/* does not.
+inline constexpr std::string_view kAllRepositories = "*";
+
 struct AccessRequest {
   std::string_view action;      // "ecr:<Operation>"
   std::string_view account_id;  // the account owning the resource
-  std::string_view repository;  // empty for registry-wide actions
+  std::string_view repository;  // empty for registry-wide actions; or kAllRepositories
   std::string_view source_ip;   // the client's address, empty when unknown
   // What the request sets and names (aws:RequestTag/<k>, aws:TagKeys); null
   // when it carries no tags.

@@ -96,6 +96,25 @@ std::string_view repository_member(const json::object& in) {
   return {};
 }
 
+// The repositories a call is judged on. DescribeRepositories names them in a
+// list (each is checked, as AWS does), or none to list them all
+// (auth::kAllRepositories); every other call names at most one
+// (repository_member). A list longer than ECR's 100 names is refused by the
+// handler: it is judged as a listing.
+std::vector<std::string_view> repositories_of_call(std::string_view operation,
+                                                   const json::object& in) {
+  if (operation != "DescribeRepositories") return {repository_member(in)};
+  auto it = in.find("repositoryNames");
+  if (it == in.end() || !it->value().is_array() || it->value().as_array().empty() ||
+      it->value().as_array().size() > 100)
+    return {auth::kAllRepositories};
+  std::vector<std::string_view> names;
+  for (const auto& n : it->value().as_array())
+    if (n.is_string()) names.push_back(n.as_string());
+  if (names.empty()) names.push_back(auth::kAllRepositories);
+  return names;
+}
+
 // The tags a call sets ("tags": [{"Key", "Value"}]) and the tag keys it names
 // (those, and "tagKeys"), for the aws:RequestTag/<k> and aws:TagKeys
 // condition keys. Malformed entries are skipped: the handler refuses them.
@@ -337,13 +356,16 @@ server::Response EcrApi::dispatch(Exchange& ex, const Result<std::string>& body,
   if (!repo_name.empty()) ex.add_log_field("repository", std::string(repo_name.substr(0, 256)));
   const std::string source_ip = auth::source_ip_of(ex.remote_address());
   const RequestTags tags = request_tags_of(in);
-  auth::AccessRequest access{action, call.account, repo_name, source_ip};
-  if (!tags.tags.empty()) access.request_tags = &tags.tags;
-  if (!tags.keys.empty()) access.tag_keys = &tags.keys;
-  if (Status s = access_.check(*principal, access); !s.is_ok()) {
-    note_images(ex, in, nullptr);
-    if (s.code() != Code::kPermissionDenied) return error_response(ex, from_status(s), request_id);
-    return error_response(ex, ecr_error("AccessDeniedException", s.message()), request_id);
+  for (std::string_view judged : repositories_of_call(operation, in)) {
+    auth::AccessRequest access{action, call.account, judged, source_ip};
+    if (!tags.tags.empty()) access.request_tags = &tags.tags;
+    if (!tags.keys.empty()) access.tag_keys = &tags.keys;
+    if (Status s = access_.check(*principal, access); !s.is_ok()) {
+      note_images(ex, in, nullptr);
+      if (s.code() != Code::kPermissionDenied)
+        return error_response(ex, from_status(s), request_id);
+      return error_response(ex, ecr_error("AccessDeniedException", s.message()), request_id);
+    }
   }
 
   (void)take_internal_cause();

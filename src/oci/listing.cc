@@ -13,7 +13,8 @@ using server::Exchange;
 using server::net::awaitable;
 
 awaitable<void> OciApi::catalog(Exchange& ex) {
-  Status allowed = co_await authorize(ex, required_action(Route::kCatalog, "GET"), "");
+  Status allowed =
+      co_await authorize(ex, required_action(Route::kCatalog, "GET"), auth::kAllRepositories);
   if (!allowed.is_ok()) co_return co_await fail(ex, allowed);
   auto page = page_from_query(ex.url(), options_.catalog_default_page, options_.max_page);
   if (!page) co_return co_await fail(ex, page.status());

@@ -1,6 +1,7 @@
 """The authorization matrix: every /v2 route and every ECR operation, each with every kind of
-bad or foreign credential, must be refused with the right status and error, and must leave the
-first account's data exactly as it was (reference §1.8, §7, §8.5).
+bad or foreign credential, and with a valid key whose policies allow everything but also deny
+explicitly, must be refused with the right status and error, and must leave the first account's
+data exactly as it was (reference §1.8, §7, §8.5).
 
 The matrix runs against private servers (module scope) so that a crash fails one case, not the
 session: each case restarts its server if an earlier case killed it.
@@ -180,6 +181,14 @@ def seeded(module_server_factory) -> Seeded:
     srv.admin("user", "create", "--account", ACCOUNT_ID, "--name", "bob")   # no permissions
     s.keys["other"] = srv.create_key(OTHER_ACCOUNT_ID, "alice")
     s.keys["unprivileged"] = srv.create_key(ACCOUNT_ID, "bob")
+    for user, text in (("deny_repositories", DENY_REPOSITORIES), ("deny_everything", DENY_EVERYTHING)):
+        name = user.replace("_", "-")
+        srv.admin("user", "create", "--account", ACCOUNT_ID, "--name", name)
+        policy = srv.data_dir.parent / f"{name}.json"
+        policy.write_text(text)
+        srv.admin("user", "policy", "put", "--account", ACCOUNT_ID, name, "allow-then-deny", str(policy))
+        s.keys[user] = srv.create_key(ACCOUNT_ID, name)
+    s.keys["deny_repositories_token"] = registry_password(ecr_client(s.url, s.keys["deny_repositories"]))
     for kind in ("disabled", "deleted"):
         key = srv.create_key(ACCOUNT_ID, "admin")
         s.keys[kind] = key
@@ -292,7 +301,17 @@ ROUTES = [
 ]
 
 V2_CREDENTIALS = ["none", "bad_password", "garbage_basic", "basic_without_colon", "expired_token",
-                  "revoked_token", "disabled_key_token", "other_account"]
+                  "revoked_token", "disabled_key_token", "other_account", "explicit_deny"]
+
+# Identity policies of the explicit-deny users: each allows every ECR action on everything, and
+# denies again, so only AWS's "an explicit deny wins" stands between them and the data. The /v2
+# user's deny covers the repositories only, so it can still be issued a registry token; the ECR
+# user's covers everything.
+ALLOW_ALL = {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}
+DENY_REPOSITORIES = json.dumps({"Version": "2012-10-17", "Statement": [
+    ALLOW_ALL, {"Effect": "Deny", "Action": "ecr:*", "Resource": f"arn:aws:ecr:*:{ACCOUNT_ID}:repository/*"}]})
+DENY_EVERYTHING = json.dumps({"Version": "2012-10-17", "Statement": [
+    ALLOW_ALL, {"Effect": "Deny", "Action": "ecr:*", "Resource": "*"}]})
 
 
 def _v2_headers(kind: str, main: Seeded, short: Seeded) -> tuple[Seeded, dict]:
@@ -314,6 +333,8 @@ def _v2_headers(kind: str, main: Seeded, short: Seeded) -> tuple[Seeded, dict]:
     if kind == "other_account":
         key = _need_admin(main, "other")
         return main, {"Authorization": basic(registry_password(ecr_client(main.url, key)))}
+    if kind == "explicit_deny":
+        return main, {"Authorization": basic(_need_admin(main, "deny_repositories_token"))}
     raise AssertionError(kind)
 
 
@@ -323,6 +344,21 @@ def _assert_unauthorized(r: requests.Response, method: str) -> None:
     assert challenge.startswith("Basic realm="), f"WWW-Authenticate is {challenge!r}"
     if method != "HEAD":
         assert r.json()["errors"][0]["code"] == "UNAUTHORIZED", r.text
+
+
+def _assert_denied(s: Seeded, route: Route, r: requests.Response) -> None:
+    """A valid token whose every repository action is denied explicitly: /v2/ itself answers (it
+    checks the credentials only); all else, the catalog included (judged on repository/*), is 403
+    DENIED, and nothing of the repository is echoed."""
+    text = r.text + " " + " ".join(f"{k}: {v}" for k, v in r.headers.items())
+    for marker in s.markers():
+        assert marker not in text, f"{route.name} revealed {marker} despite the deny: {r.status_code} {text[:300]}"
+    if route.name == "base":
+        assert r.status_code == 200, r.text
+    else:
+        assert r.status_code == 403, f"{route.name} answered {r.status_code} despite the deny: {r.text[:300]}"
+        if route.method != "HEAD":
+            assert r.json()["errors"][0]["code"] == "DENIED", r.text
 
 
 def _assert_nothing_leaked(s: Seeded, route: Route, r: requests.Response) -> None:
@@ -364,6 +400,8 @@ def test_v2_route_refuses_bad_credentials(seeded, seeded_short_ttl, route, kind)
     after = _snapshot_or_died(target, f"after {route.method} {route.path(target)}")
     if kind == "other_account":
         _assert_nothing_leaked(target, route, r)
+    elif kind == "explicit_deny":
+        _assert_denied(target, route, r)
     else:
         _assert_unauthorized(r, route.method)
     _assert_unchanged(before, after, f"{route.method} {route.path(target)} with {kind}", kind == "other_account")
@@ -460,6 +498,7 @@ ECR_CREDENTIALS = {
     "disabled_key": ("UnrecognizedClientException", None),
     "deleted_key": ("UnrecognizedClientException", None),
     "unprivileged_user": ("AccessDeniedException", None),
+    "explicit_deny": ("AccessDeniedException", "explicit deny"),
     "other_account": (None, None),
     "other_account_registry_id": (None, None),
 }
@@ -493,6 +532,8 @@ def _send(s: Seeded, operation: str, body: dict, kind: str):
         return ecr_raw(s.url, operation, body, key=_need_admin(s, kind.split("_")[0]))
     if kind == "unprivileged_user":
         return ecr_raw(s.url, operation, body, key=_need_admin(s, "unprivileged"))
+    if kind == "explicit_deny":
+        return ecr_raw(s.url, operation, body, key=_need_admin(s, "deny_everything"))
     if kind == "other_account":
         return ecr_raw(s.url, operation, body, key=_need_admin(s, "other"))
     if kind == "other_account_registry_id":

@@ -245,6 +245,36 @@ def test_policy_explicit_deny_beats_allow(server, tmp_path):
     assert images(admin, repo) == []
 
 
+def test_policy_describe_repositories_is_judged_on_each_named_repository_or_on_all(server, tmp_path):
+    """DescribeRepositories with names is judged on each named repository, so a Deny on prod/*
+    refuses naming a prod repository; without names it is judged on repository/* as AWS does: a
+    Deny on prod/* leaves the listing allowed, a Deny on every repository refuses it and the
+    /v2 catalog alike."""
+    admin = ecr_client(server.url)
+    prod, dev_repo = f"prod/{unique()}", f"dev/{unique()}"
+    for name in (prod, dev_repo):
+        admin.create_repository(repositoryName=name)
+    name = f"lister-{unique()}"
+    key = user_key(server, ACCOUNT_ID, name)
+    put_inline(server, tmp_path, ACCOUNT_ID, name, "all", doc({"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}))
+    put_inline(server, tmp_path, ACCOUNT_ID, name, "no-prod", doc(
+        {"Effect": "Deny", "Action": "ecr:*", "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/prod/*"}))
+    lister = ecr_client(server.url, key)
+    e = expect_error("AccessDeniedException", lister.describe_repositories, repositoryNames=[dev_repo, prod])
+    assert f"repository/{prod}" in e.response["Error"]["Message"]
+    assert [r["repositoryName"] for r in lister.describe_repositories(repositoryNames=[dev_repo])["repositories"]] \
+        == [dev_repo]
+    listed = {r["repositoryName"] for r in lister.describe_repositories()["repositories"]}
+    assert {prod, dev_repo} <= listed, "a Deny on prod/* does not cover a listing (AWS: repository/*)"
+
+    put_inline(server, tmp_path, ACCOUNT_ID, name, "no-prod", doc(
+        {"Effect": "Deny", "Action": "ecr:*", "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/*"}))
+    e = expect_error("AccessDeniedException", lister.describe_repositories)
+    assert f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/*" in e.response["Error"]["Message"]
+    r = V2(server.url, registry_password(lister)).request("GET", "/v2/_catalog")
+    assert r.status_code == 403 and r.json()["errors"][0]["code"] == "DENIED", r.text
+
+
 def test_policy_repository_policy_grants_another_accounts_user(server, tmp_path):
     admin = ecr_client(server.url)
     repo = f"shared/{unique()}"
