@@ -134,6 +134,9 @@ def test_deb_installs_in_a_clean_debian_root_starts_from_its_unit_and_removes_cl
     _chroot(root, "apt-get", "update", timeout=600)
     _chroot(root, "apt-get", "install", "-y", "--no-install-recommends", f"/tmp/{deb.name}", timeout=600)
     assert "install ok installed" in _chroot(root, "dpkg-query", "-W", "-f=${Status}", "berth").stdout
+    # The licence, in Debian's machine-readable form, pointing at the system's copy of its text.
+    copyright_text = (root / "usr/share/doc/berth/copyright").read_text()
+    assert "License: Apache-2.0" in copyright_text and "/usr/share/common-licenses/Apache-2.0" in copyright_text
 
     # A system user of its own, a private data directory, a configuration only berth can read.
     passwd = _chroot(root, "getent", "passwd", "berth").stdout.strip().split(":")
