@@ -127,8 +127,9 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
       }));
 
   // Outbox pruning: events delivered to every webhook, and any event older
-  // than events.retention, go (EventOutboxStore::prune_events). Without
-  // webhooks only the retention applies. berth_job_items_total counts them.
+  // than events.retention, go (EventOutboxStore::prune_events), and so do the
+  // retry schedules of webhooks no longer configured. Without webhooks only
+  // the retention applies. berth_job_items_total counts the events.
   {
     std::vector<std::string> names;
     for (const WebhookTarget& w : webhooks) names.push_back(w.name);
@@ -143,6 +144,14 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
             return JobOutcome{false, 0};
           }
           if (*n > 0) log::info("pruned the event outbox", {{"events", *n}});
+          auto schedules = outbox->prune_webhook_backoffs(names);
+          if (!schedules) {
+            log::error("pruning retry schedules failed",
+                       {{"error", schedules.status().to_string()}});
+            return JobOutcome{false, static_cast<uint64_t>(*n)};
+          }
+          if (*schedules > 0)
+            log::info("dropped the retry schedules of removed webhooks", {{"schedules", *schedules}});
           return JobOutcome{true, static_cast<uint64_t>(*n)};
         }));
   }

@@ -67,6 +67,10 @@ class EventOutboxStore {
   // Removes `webhook`'s schedule for `repository_key`; ok when there is none.
   virtual Status clear_webhook_backoff(std::string_view webhook,
                                        std::string_view repository_key) = 0;
+  // Removes, in one transaction, the schedules of every webhook not named in
+  // `webhooks` (those no longer configured); all of them when it is empty.
+  // Returns how many were removed.
+  virtual Result<size_t> prune_webhook_backoffs(const std::vector<std::string>& webhooks) = 0;
 };
 
 }  // namespace berth

@@ -183,6 +183,21 @@ TEST_P(EventOutboxStoreConformance, WebhookBackoffsAreKeptPerWebhookAndRepositor
   ASSERT_TRUE(two.is_ok());
   ASSERT_EQ(two->size(), 1u) << "another webhook's schedule for the same repository stays";
   EXPECT_EQ((*two)[0].next_attempt_ms, 9000);
+
+  // A webhook removed from the configuration loses its schedules; the
+  // configured ones keep theirs.
+  ASSERT_TRUE(store().set_webhook_backoff("gone", {"111111111111/a", 1, 1}).is_ok());
+  ASSERT_TRUE(store().set_webhook_backoff("gone", {"111111111111/c", 1, 1}).is_ok());
+  auto pruned = store().prune_webhook_backoffs({"one", "two"});
+  ASSERT_TRUE(pruned.is_ok()) << pruned.status().to_string();
+  EXPECT_EQ(*pruned, 2u);
+  EXPECT_TRUE(store().webhook_backoffs("gone")->empty());
+  EXPECT_EQ(store().webhook_backoffs("one")->size(), 1u);
+  EXPECT_EQ(store().webhook_backoffs("two")->size(), 1u);
+  pruned = store().prune_webhook_backoffs({});
+  ASSERT_TRUE(pruned.is_ok());
+  EXPECT_EQ(*pruned, 2u) << "no webhook configured: every schedule goes";
+  EXPECT_TRUE(store().webhook_backoffs("one")->empty());
 }
 
 }  // namespace berth::conformance

@@ -143,4 +143,18 @@ Status PostgresMetadataStore::clear_webhook_backoff(std::string_view webhook,
   });
 }
 
+Result<size_t> PostgresMetadataStore::prune_webhook_backoffs(
+    const std::vector<std::string>& webhooks) {
+  size_t deleted = 0;
+  BERTH_RETURN_IF_ERROR(pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM webhook_backoffs WHERE webhook NOT IN "
+                                             "(SELECT jsonb_array_elements_text($1::jsonb))"));
+    s.bind(1, std::string_view(stored_formats::strings_to_json(webhooks)));
+    BERTH_RETURN_IF_ERROR(s.run());
+    deleted = static_cast<size_t>(s.affected());
+    return Status::ok();
+  }));
+  return deleted;
+}
+
 }  // namespace berth

@@ -154,6 +154,7 @@ class PostgresMetadataStore final : public MetadataStore {
   Result<std::vector<WebhookBackoff>> webhook_backoffs(std::string_view webhook) override;
   Status set_webhook_backoff(std::string_view webhook, const WebhookBackoff& backoff) override;
   Status clear_webhook_backoff(std::string_view webhook, std::string_view repository_key) override;
+  Result<size_t> prune_webhook_backoffs(const std::vector<std::string>& webhooks) override;
 
   // AdvisoryStore (postgres_advisories.cc)
   Result<AdvisoryImportRecord> import_advisories(const std::vector<scan::Advisory>& advisories,

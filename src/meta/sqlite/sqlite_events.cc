@@ -138,4 +138,17 @@ Status SqliteMetadataStore::clear_webhook_backoff(std::string_view webhook,
   });
 }
 
+Result<size_t> SqliteMetadataStore::prune_webhook_backoffs(const std::vector<std::string>& webhooks) {
+  size_t deleted = 0;
+  BERTH_RETURN_IF_ERROR(pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM webhook_backoffs WHERE webhook NOT IN "
+                                             "(SELECT value FROM json_each(?1))"));
+    s.bind(1, std::string_view(stored_formats::strings_to_json(webhooks)));
+    BERTH_RETURN_IF_ERROR(s.run());
+    deleted = static_cast<size_t>(c.changes());
+    return Status::ok();
+  }));
+  return deleted;
+}
+
 }  // namespace berth

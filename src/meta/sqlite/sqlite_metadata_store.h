@@ -169,6 +169,7 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<std::vector<WebhookBackoff>> webhook_backoffs(std::string_view webhook) override;
   Status set_webhook_backoff(std::string_view webhook, const WebhookBackoff& backoff) override;
   Status clear_webhook_backoff(std::string_view webhook, std::string_view repository_key) override;
+  Result<size_t> prune_webhook_backoffs(const std::vector<std::string>& webhooks) override;
 
   // AdvisoryStore (sqlite_advisories.cc)
   Result<AdvisoryImportRecord> import_advisories(const std::vector<scan::Advisory>& advisories,
