@@ -347,6 +347,21 @@ Result<std::vector<ScanSummary>> SqliteMetadataStore::scan_summaries(
   return out;
 }
 
+Result<ScanQueueDepth> SqliteMetadataStore::scan_queue_depth() {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  // The condition is the scans_waiting index's own, so only waiting scans are read.
+  BERTH_ASSIGN_OR_RETURN(auto q, lease->prepare("SELECT status, COUNT(*) FROM scans WHERE status "
+                                                "IN ('PENDING', 'IN_PROGRESS') GROUP BY status"));
+  ScanQueueDepth out;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, q.step());
+    if (!row) break;
+    if (q.text(0) == kScanPending) out.pending = q.int64(1);
+    if (q.text(0) == kScanInProgress) out.in_progress = q.int64(1);
+  }
+  return out;
+}
+
 Result<std::optional<scan::Inventory>> SqliteMetadataStore::image_inventory(RepositoryId repo,
                                                                             const Digest& digest) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
