@@ -621,6 +621,14 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   metrics_options.top_repositories = config.metrics_top_repositories;
   d.metrics = std::make_unique<ServerMetrics>(metrics_options);
   ServerMetrics* metrics = d.metrics.get();
+  ScanningService::Observer scan_observer;
+  scan_observer.started = [metrics] { metrics->record_scan_started(); };
+  scan_observer.ended = [metrics](std::string_view status,
+                                  std::chrono::steady_clock::duration took) {
+    metrics->record_scan_ended(status, took);
+  };
+  scan_observer.rematched = [metrics](size_t scans) { metrics->record_scans_rematched(scans); };
+  d.scanning->set_observer(std::move(scan_observer));
   server::OffloadOptions offload_options;
   offload_options.threads = static_cast<unsigned>(config.offload_threads);
   offload_options.start_deadline = std::chrono::seconds(config.offload_deadline_seconds);
@@ -717,6 +725,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
       [readiness, &ready_gauge] { ready_gauge.set(readiness->check().ready ? 1 : 0); });
   add_scrape_collectors(*d.metrics, *d.http_server, *d.stores.identity_store, *d.stores.meta,
                         std::chrono::seconds(30));
+  add_scan_queue_collector(*d.metrics, *d.stores.meta);
   if (!config.metrics_listen.empty()) {
     server::ServerOptions mo;
     std::string metrics_host;

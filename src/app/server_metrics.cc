@@ -67,7 +67,37 @@ ServerMetrics::ServerMetrics(ServerMetricsOptions options)
           "berth_job_items_total",
           "What background job runs did: uploads expired, images expired by lifecycle "
           "rules, blobs reclaimed by GC, blobs checked by the scrub.",
-          {"task"})) {
+          {"task"})),
+      scans_completed_(registry_.counter(
+          "berth_scans_completed_total",
+          "Image scans this process's workers ended with a result, by status (COMPLETE, "
+          "UNSUPPORTED_IMAGE).",
+          {"status"})) {
+  scans_started_ =
+      &registry_
+           .counter("berth_scans_started_total",
+                    "Image scans this process's workers claimed (a retried one each time).")
+           .with({});
+  scans_completed_.with({kScanComplete});
+  scans_completed_.with({kScanUnsupportedImage});
+  scans_failed_ = &registry_
+                       .counter("berth_scans_failed_total",
+                                "Image scans this process's workers ended FAILED (the stores "
+                                "failed, not the image).")
+                       .with({});
+  scan_seconds_ =
+      &registry_
+           .histogram("berth_scan_duration_seconds",
+                      "Time from a scan's claim to its end, reading layers, matching and the SBOM "
+                      "included.",
+                      {}, {0.1, 0.5, 1, 5, 10, 30, 60, 300})
+           .with({});
+  scans_rematched_ =
+      &registry_
+           .counter("berth_scans_rematched_total",
+                    "Completed scans re-matched from their stored inventories after an advisory "
+                    "import.")
+           .with({});
   uploads_in_flight_ =
       &registry_
            .gauge("berth_uploads_in_flight",
@@ -125,6 +155,24 @@ void ServerMetrics::record_job(std::string_view job, std::chrono::steady_clock::
   job_items_.with({job}).inc(outcome.items);
 }
 
+void ServerMetrics::record_scan_started() {
+  scans_started_->inc();
+}
+
+void ServerMetrics::record_scan_ended(std::string_view status,
+                                      std::chrono::steady_clock::duration took) {
+  if (status == kScanFailed) {
+    scans_failed_->inc();
+  } else {
+    scans_completed_.with({status}).inc();
+  }
+  scan_seconds_->observe(seconds(took));
+}
+
+void ServerMetrics::record_scans_rematched(uint64_t scans) {
+  scans_rematched_->inc(scans);
+}
+
 std::function<void()> ServerMetrics::timed_job(std::string job, std::function<JobOutcome()> body) {
   return [this, job = std::move(job), body = std::move(body)] {
     const auto start = std::chrono::steady_clock::now();
@@ -171,6 +219,25 @@ void add_scrape_collectors(ServerMetrics& metrics, const server::HttpServer& ser
       auto bytes = usage.account_usage(a.id);
       if (bytes) storage.with({a.id}).set(static_cast<double>(*bytes));
     }
+  });
+}
+
+void add_scan_queue_collector(ServerMetrics& metrics, ScanStore& scans) {
+  metrics::GaugeFamily& queued = metrics.registry().gauge(
+      "berth_scans_queued",
+      "Image scans waiting in the metadata store (all nodes'): PENDING ones not yet claimed, "
+      "IN_PROGRESS ones claimed and not ended.",
+      {"status"});
+  metrics::Gauge& pending = queued.with({kScanPending});
+  metrics::Gauge& in_progress = queued.with({kScanInProgress});
+  metrics.registry().on_collect([&scans, &pending, &in_progress] {
+    auto depth = scans.scan_queue_depth();
+    if (!depth) {
+      log::warn("metrics: cannot count the waiting scans", {{"error", depth.status().to_string()}});
+      return;
+    }
+    pending.set(static_cast<double>(depth->pending));
+    in_progress.set(static_cast<double>(depth->in_progress));
   });
 }
 

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "meta/identity_store.h"
+#include "meta/scan_store.h"
 #include "meta/usage_store.h"
 #include "metrics/metrics.h"
 #include "server/http_server.h"
@@ -72,6 +73,12 @@ class ServerMetrics {
   // One run of background job `job`.
   void record_job(std::string_view job, std::chrono::steady_clock::duration took,
                   const JobOutcome& outcome);
+  // This process's scan workers (ScanningService::Observer): a scan claimed;
+  // a scan ended with `status` (COMPLETE, UNSUPPORTED_IMAGE or FAILED)
+  // `took` after its claim; `scans` scans re-matched after an advisory import.
+  void record_scan_started();
+  void record_scan_ended(std::string_view status, std::chrono::steady_clock::duration took);
+  void record_scans_rematched(uint64_t scans);
   // Upload requests (chunks and whole uploads) being received now.
   metrics::Gauge& uploads_in_flight() { return *uploads_in_flight_; }
 
@@ -96,6 +103,11 @@ class ServerMetrics {
   metrics::CounterFamily& job_runs_;
   metrics::HistogramFamily& job_seconds_;
   metrics::CounterFamily& job_items_;
+  metrics::Counter* scans_started_;
+  metrics::CounterFamily& scans_completed_;
+  metrics::Counter* scans_failed_;
+  metrics::Histogram* scan_seconds_;
+  metrics::Counter* scans_rematched_;
 };
 
 // Registers the gauges read at scrape time: open and accepted connections of
@@ -105,6 +117,11 @@ class ServerMetrics {
 void add_scrape_collectors(ServerMetrics& metrics, const server::HttpServer& server,
                            IdentityStore& identity, UsageStore& usage,
                            std::chrono::seconds usage_refresh);
+
+// Registers the gauge of the scans waiting in `scans` (every node's, by
+// status PENDING and IN_PROGRESS), read with one store query per scrape.
+// `scans` must outlive `metrics`' last render.
+void add_scan_queue_collector(ServerMetrics& metrics, ScanStore& scans);
 
 // "2xx".."5xx" for an HTTP status; "1xx" below 200 (or 0: no answer sent).
 std::string_view status_class(unsigned status);

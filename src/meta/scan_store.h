@@ -65,6 +65,13 @@ struct ScanOutcome {
   int64_t completed_at_ms = 0;
 };
 
+// How many scans of the whole store wait for a worker or are being run
+// (scan_queue_depth).
+struct ScanQueueDepth {
+  int64_t pending = 0;      // queued, not yet claimed
+  int64_t in_progress = 0;  // claimed (a dead worker's too, until its lease is taken over)
+};
+
 // One rule of a registry scanning configuration: repositories whose name
 // matches one of `repository_filters` (ECR WILDCARD filters) are scanned
 // with `scan_frequency` ("SCAN_ON_PUSH", "CONTINUOUS_SCAN", "MANUAL").
@@ -125,6 +132,10 @@ class ScanStore {
   // out. One query for all of them, without reading the findings themselves.
   virtual Result<std::vector<ScanSummary>> scan_summaries(RepositoryId repo,
                                                           const std::vector<Digest>& digests) = 0;
+
+  // The PENDING and IN_PROGRESS scans of every repository, counted in one
+  // query over the waiting scans only (cheap enough for every metrics scrape).
+  virtual Result<ScanQueueDepth> scan_queue_depth() = 0;
 
   // The inventory stored for the manifest, nullopt when none is.
   virtual Result<std::optional<scan::Inventory>> image_inventory(RepositoryId repo,

@@ -1,6 +1,11 @@
 #include "meta/stored_formats.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <array>
 #include <boost/json.hpp>
+#include <charconv>
 
 namespace berth::stored_formats {
 
@@ -83,6 +88,38 @@ std::vector<LifecyclePreviewResult> preview_results_from_json(std::string_view t
       r.rule_priority = static_cast<int>(rule->as_int64());
     }
     out.push_back(std::move(r));
+  }
+  return out;
+}
+
+namespace {
+
+constexpr int kSeverities = static_cast<int>(scan::Severity::kCritical) + 1;
+
+}  // namespace
+
+std::string severity_counts_text(const std::vector<scan::Finding>& findings) {
+  std::array<int64_t, kSeverities> counts{};
+  for (const scan::Finding& f : findings) {
+    const int i = static_cast<int>(f.severity);
+    if (i >= 0 && i < kSeverities) ++counts[i];
+  }
+  return fmt::format("{}", fmt::join(counts, ","));
+}
+
+std::map<scan::Severity, int64_t> severity_counts_from_text(std::string_view text) {
+  std::map<scan::Severity, int64_t> out;
+  int severity = 0;
+  while (!text.empty() && severity < kSeverities) {
+    const size_t comma = text.find(',');
+    const std::string_view field = text.substr(0, comma);
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), n);
+    if (ec != std::errc() || end != field.data() + field.size()) return {};
+    if (n > 0) out[static_cast<scan::Severity>(severity)] = n;
+    ++severity;
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
   }
   return out;
 }

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "core/events.h"
 #include "log/log.h"
 #include "registry/registry.h"
+#include "registry/sbom_referrer.h"
 
 namespace berth {
 
@@ -37,6 +39,7 @@ Result<std::vector<PlannedExpiration>> LifecycleRunner::plan(
 
   std::vector<lifecycle::GraphImage> graph;
   std::map<std::string, int64_t> pushed;
+  std::set<std::string> generated_sboms;
   graph.reserve(images.size());
   for (size_t i = 0; i < images.size(); ++i) {
     const ImageRecord& img = images[i];
@@ -50,12 +53,14 @@ Result<std::vector<PlannedExpiration>> LifecycleRunner::plan(
     for (const auto& c : img.children) g.children.push_back(c.str());
     if (img.manifest.subject) g.subject = img.manifest.subject->str();
     pushed[g.facts.digest] = img.manifest.pushed_at_ms;
+    if (is_generated_sbom(img.manifest)) generated_sboms.insert(g.facts.digest);
     graph.push_back(std::move(g));
   }
   std::vector<PlannedExpiration> out;
   for (auto& e : lifecycle::plan_expirations(policy, graph, clock_.now_seconds())) {
-    int64_t at = pushed[e.digest];
-    out.push_back(PlannedExpiration{std::move(e), at});
+    const int64_t at = pushed[e.digest];
+    const bool sbom = generated_sboms.count(e.digest) > 0;
+    out.push_back(PlannedExpiration{std::move(e), at, sbom});
   }
   return out;
 }
@@ -83,7 +88,7 @@ Result<size_t> LifecycleRunner::enforce(const RepositoryRecord& repo) {
     }
     done.push_back(
         ExpirationRecord{repo.name, *digest, p.expiration.tags, p.expiration.rule_priority, now});
-    if (record_events_) {
+    if (record_events_ && !p.generated_sbom) {
       Status recorded = meta_.append_events(
           {lifecycle_expiry_event(new_event_id(), repo.account_id, repo.name, digest->str(),
                                   p.expiration.tags, clock_.now_millis())});

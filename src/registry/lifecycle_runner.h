@@ -15,6 +15,9 @@ namespace berth {
 struct PlannedExpiration {
   lifecycle::Expiration expiration;
   int64_t pushed_at_ms = 0;  // milliseconds since the epoch
+  // berth's own SBOM of an expiring image (registry/sbom_referrer.h): it is
+  // expired and recorded like any dependent, but reported by no event.
+  bool generated_sbom = false;
 };
 
 class LifecycleRunner {
@@ -22,7 +25,9 @@ class LifecycleRunner {
   LifecycleRunner(MetadataStore& meta, const Clock& clock) : meta_(meta), clock_(clock) {}
 
   // Also report each expiry as an "ECR Lifecycle Policy Action" event
-  // (core/events.h), appended right after the expiry commits. Call before use.
+  // (core/events.h), appended right after the expiry commits; berth's own
+  // SBOMs, which no PUSH or DELETE event reports either, are left out. Call
+  // before use.
   void record_events(bool on) { record_events_ = on; }
 
   // What `policy` would expire in `repo` now.

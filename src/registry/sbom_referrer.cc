@@ -1,6 +1,7 @@
 #include "registry/sbom_referrer.h"
 
 #include <boost/json.hpp>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -29,10 +30,24 @@ json::object descriptor(std::string_view media_type, const Digest& digest, int64
 
 }  // namespace
 
+namespace {
+
+bool generated_sbom(std::string_view artifact_type,
+                    const std::map<std::string, std::string>& annotations) {
+  if (artifact_type != scan::kSbomArtifactType) return false;
+  auto it = annotations.find(std::string(kSbomGeneratorAnnotation));
+  return it != annotations.end() && it->second == kSbomGenerator;
+}
+
+}  // namespace
+
 bool is_generated_sbom(const ReferrerRecord& referrer) {
-  if (referrer.artifact_type != scan::kSbomArtifactType) return false;
-  auto it = referrer.annotations.find(std::string(kSbomGeneratorAnnotation));
-  return it != referrer.annotations.end() && it->second == kSbomGenerator;
+  return generated_sbom(referrer.artifact_type, referrer.annotations);
+}
+
+bool is_generated_sbom(const ManifestRecord& manifest) {
+  return manifest.subject.has_value() &&
+         generated_sbom(manifest.artifact_type, manifest.annotations);
 }
 
 std::string sbom_referrer_manifest(const ManifestRecord& subject, const Digest& sbom_digest,

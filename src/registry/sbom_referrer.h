@@ -23,9 +23,13 @@ class Registry;
 inline constexpr std::string_view kSbomGeneratorAnnotation = "dev.berth.sbom.generator";
 inline constexpr std::string_view kSbomGenerator = "berth";
 
-// Whether `referrer` is an SBOM berth generated: its artifact type and the
-// generator annotation say so. SBOMs that users push are never replaced.
+// Whether `referrer` (or a stored manifest with a subject) is an SBOM berth
+// generated: its artifact type and the generator annotation say so. SBOMs
+// that users push are never replaced. berth's own SBOMs appear in no event:
+// no PUSH when stored, no DELETE or lifecycle EXPIRE when they go with their
+// image (README, "Image scanning").
 bool is_generated_sbom(const ReferrerRecord& referrer);
+bool is_generated_sbom(const ManifestRecord& manifest);
 
 // The referrer manifest of an SBOM blob (`sbom_digest`, `sbom_size` bytes)
 // describing `subject`, whose media type, digest and bytes' size make the

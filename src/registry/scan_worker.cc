@@ -65,22 +65,33 @@ Result<bool> ScanningService::run_once() {
   if (claimed) {
     log::debug("scan claimed",
                {{"digest", claimed->manifest_digest.str()}, {"attempt", claimed->attempts}});
+    const auto claimed_at = std::chrono::steady_clock::now();
+    if (observer_.started) observer_.started();
+    auto report_end = [&](std::string_view status) {
+      if (observer_.ended) observer_.ended(status, std::chrono::steady_clock::now() - claimed_at);
+    };
     if (options_.test_delay.count() > 0) std::this_thread::sleep_for(options_.test_delay);
-    Status s = run_scan(*claimed);
-    if (!s.is_ok()) {
-      // The store failed us (not the image): record a FAILED scan so the
-      // caller sees it; a lost lease means another worker has it now.
-      if (s.code() == Code::kFailedPrecondition) return true;
-      log::error("scan failed",
-                 {{"digest", claimed->manifest_digest.str()}, {"error", s.to_string()}});
-      Status recorded = meta_.finish_scan(
-          claimed->repository, claimed->manifest_digest, holder_,
-          ended(kScanFailed, "The scan failed: " + s.message(), clock_.now_millis()));
-      if (!recorded.is_ok() && recorded.code() != Code::kFailedPrecondition) return recorded;
+    auto done = run_scan(*claimed);
+    if (done.is_ok()) {
+      report_end(*done);
+      return true;
     }
+    // The store failed us (not the image): record a FAILED scan so the
+    // caller sees it; a lost lease means another worker has it now.
+    const Status& s = done.status();
+    if (s.code() == Code::kFailedPrecondition) return true;
+    log::error("scan failed",
+               {{"digest", claimed->manifest_digest.str()}, {"error", s.to_string()}});
+    Status recorded = meta_.finish_scan(
+        claimed->repository, claimed->manifest_digest, holder_,
+        ended(kScanFailed, "The scan failed: " + s.message(), clock_.now_millis()));
+    if (recorded.code() == Code::kFailedPrecondition) return true;
+    report_end(kScanFailed);
+    if (!recorded.is_ok()) return recorded;
     return true;
   }
   BERTH_ASSIGN_OR_RETURN(size_t rematched, rematch_some());
+  if (rematched > 0 && observer_.rematched) observer_.rematched(rematched);
   return rematched > 0;
 }
 
@@ -96,10 +107,13 @@ Result<std::vector<scan::Finding>> ScanningService::match(const scan::Inventory&
   return scan::match(inventory, ecosystem, candidates);
 }
 
-Status ScanningService::run_scan(const ScanRecord& scan) {
+Result<std::string_view> ScanningService::run_scan(const ScanRecord& scan) {
   const RepositoryId repo = scan.repository;
   const Digest& digest = scan.manifest_digest;
-  auto finish = [&](const ScanOutcome& o) { return meta_.finish_scan(repo, digest, holder_, o); };
+  auto finish = [&](const ScanOutcome& o) -> Result<std::string_view> {
+    BERTH_RETURN_IF_ERROR(meta_.finish_scan(repo, digest, holder_, o));
+    return o.status == kScanComplete ? kScanComplete : kScanUnsupportedImage;
+  };
   BERTH_ASSIGN_OR_RETURN(ManifestRecord manifest, meta_.get_manifest(repo, digest));
   BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed,
                          parse_manifest(manifest.bytes, manifest.media_type));
@@ -112,7 +126,7 @@ Status ScanningService::run_scan(const ScanRecord& scan) {
     auto queued = start_index_scans(repo, digest, parsed);
     if (!queued.is_ok() && queued.status().code() != Code::kLimitExceeded &&
         queued.status().code() != Code::kUnsupported)
-      return queued.status();
+      return queued.take_status();
     return finish(ended(kScanUnsupportedImage,
                         "An image index is not scanned itself: each platform image it lists has "
                         "its own scan",
@@ -131,7 +145,7 @@ Status ScanningService::run_scan(const ScanRecord& scan) {
                                       layer.digest.str(), added.message()),
                           clock_.now_millis()));
     }
-    BERTH_RETURN_IF_ERROR(added);
+    if (!added.is_ok()) return added;
   }
   BERTH_ASSIGN_OR_RETURN(scan::Inventory inventory, reader.finish());
 
@@ -161,7 +175,7 @@ Status ScanningService::run_scan(const ScanRecord& scan) {
   o.advisory_version = import ? import->version : 0;
   o.vulnerability_source_updated_at_ms = import ? import->produced_at_ms : 0;
   o.completed_at_ms = clock_.now_millis();
-  BERTH_RETURN_IF_ERROR(finish(o));
+  BERTH_ASSIGN_OR_RETURN(std::string_view status, finish(o));
   if (completed_) {
     Status s = completed_(repo, manifest, *o.inventory);
     if (!s.is_ok()) {
@@ -169,7 +183,7 @@ Status ScanningService::run_scan(const ScanRecord& scan) {
                 {{"digest", digest.str()}, {"error", s.to_string()}});
     }
   }
-  return Status::ok();
+  return status;
 }
 
 Result<size_t> ScanningService::rematch_some() {

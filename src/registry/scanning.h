@@ -165,6 +165,20 @@ class ScanningService final : public ImageScanning {
       std::function<Status(RepositoryId, const ManifestRecord&, const scan::Inventory&)>;
   void set_completion_hook(CompletionHook hook) { completed_ = std::move(hook); }
 
+  // What this process's workers do, for metrics. `started` when a worker
+  // claims a scan; `ended` when it ends one, with the status it stored
+  // (COMPLETE, UNSUPPORTED_IMAGE or FAILED; FAILED also when even storing
+  // that failed) and the time since the claim, the SBOM follow-up included;
+  // a scan whose lease was lost meanwhile is not ended here (its new holder
+  // ends it). `rematched` with how many scans a re-matching pass updated.
+  // Called on the worker's thread; each may be empty. Set before start().
+  struct Observer {
+    std::function<void()> started;
+    std::function<void(std::string_view status, std::chrono::steady_clock::duration took)> ended;
+    std::function<void(size_t scans)> rematched;
+  };
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
+
   // One unit of work on the calling thread: claims and runs one scan, else
   // re-matches scans behind the newest advisory import. Returns whether it
   // did anything. The workers call it in a loop.
@@ -178,7 +192,8 @@ class ScanningService final : public ImageScanning {
   // Queues the scans of the platform images of the index `index` (start_scan).
   Result<ScanRecord> start_index_scans(RepositoryId repo, const Digest& index,
                                        const ParsedManifest& parsed);
-  Status run_scan(const ScanRecord& scan);
+  // Runs the claimed `scan`; returns the status it ended with.
+  Result<std::string_view> run_scan(const ScanRecord& scan);
   Result<size_t> rematch_some();
   Result<std::vector<scan::Finding>> match(const scan::Inventory& inventory,
                                            const std::string& ecosystem);
@@ -190,6 +205,7 @@ class ScanningService final : public ImageScanning {
   ScanningOptions options_;
   const std::string holder_;  // this process's name in leases
   CompletionHook completed_;  // set before the workers start, read-only after
+  Observer observer_;         // as completed_
 
   std::mutex mu_;
   std::condition_variable wake_;

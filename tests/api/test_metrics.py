@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from ecr_content import make_image, make_layer, push_image
 from ecr_support import (ACCOUNT_ID, OTHER_ACCOUNT_ID, REPO_ROOT, V2, basic, ecr_client, free_port,
-                         registry_password, unique)
+                         registry_password, unique, wait_until)
+from support.scan_data import ALPINE_OS_RELEASE, APK_DB
 
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
@@ -189,3 +191,54 @@ def test_metrics_prometheus_scrapes_the_expected_series_after_known_traffic(moni
         assert prom.query(f'berth_storage_bytes{{account="{ACCOUNT_ID}"}}'), "no berth_storage_bytes series"
     finally:
         prom.close()
+
+
+def _samples(text: str) -> dict[str, float]:
+    """The exposition text's samples, by series (name and labels as written)."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            series, value = line.rsplit(" ", 1)
+            out[series] = float(value)
+    return out
+
+
+def test_metrics_scan_series_move_when_a_scan_completes(monitored):
+    _need_prometheus()
+
+    def scrape() -> str:
+        r = requests.get(monitored.metrics_url + "/metrics", timeout=30)
+        assert r.status_code == 200, r.text
+        return r.text
+
+    before = _samples(scrape())
+    for series in ("berth_scans_started_total", 'berth_scans_completed_total{status="COMPLETE"}',
+                   "berth_scans_failed_total", "berth_scan_duration_seconds_count",
+                   'berth_scans_queued{status="PENDING"}', 'berth_scans_queued{status="IN_PROGRESS"}'):
+        assert series in before, f"{series} is missing before any scan"
+
+    client = ecr_client(monitored.url)
+    repo = f"metrics/scan-{unique()}"
+    client.create_repository(repositoryName=repo)
+    layer, _ = make_layer({"lib/apk/db/installed": APK_DB, "etc/os-release": ALPINE_OS_RELEASE})
+    image = push_image(client, repo, "3.18", image=make_image(layer_blobs=[layer]))
+    client.start_image_scan(repositoryName=repo, imageId={"imageDigest": image.digest})
+
+    def status() -> str:
+        d = client.describe_images(repositoryName=repo, imageIds=[{"imageDigest": image.digest}])
+        return d["imageDetails"][0].get("imageScanStatus", {}).get("status", "")
+
+    assert wait_until(lambda: status() == "COMPLETE", timeout=60), status()
+    # The worker counts the scan after its SBOM follow-up, a moment after the status is stored.
+    completed = 'berth_scans_completed_total{status="COMPLETE"}'
+    assert wait_until(lambda: _samples(scrape())[completed] > before[completed], timeout=30)
+    after = _samples(scrape())
+    assert after["berth_scans_started_total"] == before["berth_scans_started_total"] + 1
+    assert after[completed] == before[completed] + 1
+    assert after["berth_scans_failed_total"] == before["berth_scans_failed_total"]
+    assert after["berth_scan_duration_seconds_count"] == before["berth_scan_duration_seconds_count"] + 1
+    assert after['berth_scans_queued{status="PENDING"}'] == 0
+    assert after['berth_scans_queued{status="IN_PROGRESS"}'] == 0
+    check = subprocess.run([PROMTOOL, "check", "metrics"], input=scrape(), capture_output=True, text=True,
+                           timeout=60)
+    assert check.returncode == 0, f"promtool check metrics:\n{check.stdout}\n{check.stderr}"

@@ -128,6 +128,38 @@ TEST_P(ScanStoreConformance, ClaimTakesOldestOnceAndExpiredLeasesAreReclaimed) {
   EXPECT_EQ(store().get_scan(r.id, second.digest)->status, kScanInProgress);
 }
 
+TEST_P(ScanStoreConformance, QueueDepthCountsPendingAndInProgressScansOfEveryRepository) {
+  using namespace scan_conformance;
+  using Depth = std::pair<int64_t, int64_t>;  // pending, in progress
+  auto depth = [&] {
+    auto d = store().scan_queue_depth();
+    EXPECT_TRUE(d.is_ok()) << d.status().to_string();
+    return d.is_ok() ? Depth{d->pending, d->in_progress} : Depth{-1, -1};
+  };
+  EXPECT_EQ(depth(), Depth(0, 0));
+  RepositoryRecord a = repo("scans/depth-a");
+  RepositoryRecord b = repo("scans/depth-b");
+  ManifestRecord a1 = put_image(a, "{\"image\":\"a1\"}");
+  ManifestRecord a2 = put_image(a, "{\"image\":\"a2\"}");
+  ManifestRecord b1 = put_image(b, "{\"image\":\"b1\"}");
+  ASSERT_TRUE(store().request_scan(a.id, a1.digest, kMs, 0).is_ok());
+  ASSERT_TRUE(store().request_scan(a.id, a2.digest, kMs + 1, 0).is_ok());
+  ASSERT_TRUE(store().request_scan(b.id, b1.digest, kMs + 2, 0).is_ok());
+  EXPECT_EQ(depth(), Depth(3, 0));
+
+  auto c = store().claim_scan("w1", kMs + 10, kMs + 100);
+  ASSERT_TRUE(c.is_ok() && c->has_value());
+  EXPECT_EQ(depth(), Depth(2, 1));
+  ScanOutcome done;
+  done.status = kScanComplete;
+  done.description = "The scan was completed successfully.";
+  done.completed_at_ms = kMs + 20;
+  ASSERT_TRUE(store().finish_scan((*c)->repository, (*c)->manifest_digest, "w1", done).is_ok());
+  EXPECT_EQ(depth(), Depth(2, 0)) << "a finished scan has left the queue";
+  ASSERT_TRUE(manifests().delete_manifest(b.id, b1.digest).is_ok());
+  EXPECT_EQ(depth(), Depth(1, 0)) << "a deleted image's scan goes with it";
+}
+
 TEST_P(ScanStoreConformance, ConcurrentClaimersGetEachScanOnce) {
   using namespace scan_conformance;
   RepositoryRecord r = repo("scans/race");

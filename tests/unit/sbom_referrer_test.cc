@@ -6,12 +6,16 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/events.h"
 #include "core/manifest.h"
+#include "registry/lifecycle_runner.h"
 #include "registry/registry.h"
 #include "scan/sbom.h"
 #include "support/registry_fixture.h"
@@ -75,6 +79,22 @@ class SbomReferrerTest : public unit::RegistryFixture {
     auto e = meta_->undelivered_events("test", 0, 1000);
     EXPECT_TRUE(e.is_ok());
     return e.is_ok() ? e->size() : 0;
+  }
+
+  // The image digests of the undelivered events of `detail_type` with
+  // `action` as their action-type.
+  std::multiset<std::string> event_digests(std::string_view detail_type, std::string_view action) {
+    std::multiset<std::string> out;
+    auto e = meta_->undelivered_events("test", 0, 1000);
+    EXPECT_TRUE(e.is_ok());
+    if (!e.is_ok()) return out;
+    for (const OutboxEvent& event : *e) {
+      if (event.detail_type != detail_type) continue;
+      auto detail = boost::json::parse(event.detail).as_object();
+      if (detail.at("action-type").as_string() != action) continue;
+      out.insert(std::string(detail.at("image-digest").as_string()));
+    }
+    return out;
   }
 
   std::unique_ptr<SbomPublisher> publisher_;
@@ -174,6 +194,50 @@ TEST_F(SbomReferrerTest, DeletingTheImageDeletesItsReferrers) {
   ASSERT_TRUE(deleted.is_ok()) << deleted.status().to_string();
   EXPECT_TRUE(deleted->failures.empty());
   EXPECT_EQ(registry_->get_manifest(repo_, kept->str()).status().code(), Code::kManifestUnknown);
+}
+
+// berth's SBOMs appear in no event: neither a user's delete of their image
+// nor a lifecycle expiry of it reports them, while a referrer a user pushed
+// (a signature) is reported both ways, as an image of its own.
+TEST_F(SbomReferrerTest, AnSbomGoingWithItsImageIsReportedByNoDeleteEvent) {
+  ManifestRecord image = push_image("v1");
+  auto sbom = publisher_->publish(repo_.id, image, alpine("1.2.4-r1"));
+  ASSERT_TRUE(sbom.is_ok()) << sbom.status().to_string();
+  const Digest signature = RegistryFixture::push_image(repo_, "sig", "", image.digest);
+
+  ImageId by_digest;
+  by_digest.digest = image.digest.str();
+  auto deleted = registry_->batch_delete_images(repo_, {by_digest});
+  ASSERT_TRUE(deleted.is_ok()) << deleted.status().to_string();
+  EXPECT_EQ(registry_->get_manifest(repo_, sbom->str()).status().code(), Code::kManifestUnknown);
+  EXPECT_EQ(event_digests(kImageActionEvent, "DELETE"),
+            (std::multiset<std::string>{image.digest.str(), signature.str()}));
+}
+
+TEST_F(SbomReferrerTest, AnSbomExpiringWithItsImageIsReportedByNoLifecycleEvent) {
+  ManifestRecord image = push_image("v1");
+  auto sbom = publisher_->publish(repo_.id, image, alpine("1.2.4-r1"));
+  ASSERT_TRUE(sbom.is_ok()) << sbom.status().to_string();
+  const Digest signature = RegistryFixture::push_image(repo_, "sig", "", image.digest);
+  ASSERT_TRUE(meta_
+                  ->set_lifecycle_policy(
+                      repo_.id,
+                      R"({"rules":[{"rulePriority":1,"selection":{"tagStatus":"any",)"
+                      R"("countType":"sinceImagePushed","countUnit":"days","countNumber":1},)"
+                      R"("action":{"type":"expire"}}]})")
+                  .is_ok());
+  clock_.advance_seconds(3 * 24 * 3600);
+
+  LifecycleRunner runner(*meta_, clock_);
+  runner.record_events(true);
+  auto repo = registry_->repository_by_id(repo_.id);
+  ASSERT_TRUE(repo.is_ok()) << repo.status().to_string();
+  auto expired = runner.enforce(*repo);
+  ASSERT_TRUE(expired.is_ok()) << expired.status().to_string();
+  EXPECT_EQ(*expired, 3u) << "the image, its SBOM and its signature";
+  EXPECT_EQ(registry_->get_manifest(repo_, sbom->str()).status().code(), Code::kManifestUnknown);
+  EXPECT_EQ(event_digests(kLifecyclePolicyActionEvent, "EXPIRE"),
+            (std::multiset<std::string>{image.digest.str(), signature.str()}));
 }
 
 TEST_F(SbomReferrerTest, AnImageDeletedBeforeItsSbomIsStoredGetsNone) {

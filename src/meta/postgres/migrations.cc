@@ -279,6 +279,20 @@ CREATE TABLE webhook_backoffs (
   PRIMARY KEY (webhook, repository_key)
 );
 )sql"},
+    // Each scan's findings counted per severity beside them
+    // (stored_formats::severity_counts_text), so that DescribeImages' summaries read one row
+    // per image and no finding; filled in here from the findings.
+    {"scan findings counted per severity", R"sql(
+ALTER TABLE scans ADD COLUMN IF NOT EXISTS severity_counts TEXT NOT NULL DEFAULT '0,0,0,0,0,0';
+UPDATE scans SET severity_counts = (
+  SELECT CAST(COUNT(CASE WHEN f.severity=0 THEN 1 END) AS TEXT) || ',' ||
+         CAST(COUNT(CASE WHEN f.severity=1 THEN 1 END) AS TEXT) || ',' ||
+         CAST(COUNT(CASE WHEN f.severity=2 THEN 1 END) AS TEXT) || ',' ||
+         CAST(COUNT(CASE WHEN f.severity=3 THEN 1 END) AS TEXT) || ',' ||
+         CAST(COUNT(CASE WHEN f.severity=4 THEN 1 END) AS TEXT) || ',' ||
+         CAST(COUNT(CASE WHEN f.severity=5 THEN 1 END) AS TEXT)
+  FROM scan_findings f WHERE f.manifest_id=scans.manifest_id);
+)sql"},
 };
 
 // Serialises migrations of one database across processes (an arbitrary

@@ -302,6 +302,30 @@ CREATE TABLE IF NOT EXISTS webhook_backoffs (
 )sql");
 }
 
+// Version 7 -> 8: each scan's findings counted per severity beside them
+// (stored_formats::severity_counts_text), so that DescribeImages' summaries
+// read one row per image and no finding; filled in here from the findings.
+// Safe to run again (a database set back to version 1 re-runs every step).
+Status scan_severity_counts(Connection& c) {
+  BERTH_ASSIGN_OR_RETURN(
+      auto q, c.prepare("SELECT 1 FROM pragma_table_info('scans') WHERE name='severity_counts'"));
+  BERTH_ASSIGN_OR_RETURN(bool present, q.step());
+  if (!present) {
+    BERTH_RETURN_IF_ERROR(
+        c.exec("ALTER TABLE scans ADD COLUMN severity_counts TEXT NOT NULL DEFAULT '0,0,0,0,0,0'"));
+  }
+  return c.exec(R"sql(
+UPDATE scans SET severity_counts = (
+  SELECT CAST(COUNT(CASE WHEN f.severity=0 THEN 1 END) AS TEXT) || ',' ||
+         CAST(COUNT(CASE WHEN f.severity=1 THEN 1 END) AS TEXT) || ',' ||
+         CAST(COUNT(CASE WHEN f.severity=2 THEN 1 END) AS TEXT) || ',' ||
+         CAST(COUNT(CASE WHEN f.severity=3 THEN 1 END) AS TEXT) || ',' ||
+         CAST(COUNT(CASE WHEN f.severity=4 THEN 1 END) AS TEXT) || ',' ||
+         CAST(COUNT(CASE WHEN f.severity=5 THEN 1 END) AS TEXT)
+  FROM scan_findings f WHERE f.manifest_id=scans.manifest_id);
+)sql");
+}
+
 struct Migration {
   const char* what;
   Status (*apply)(Connection&);
@@ -316,6 +340,7 @@ constexpr Migration kMigrations[] = {
     {"imported vulnerability advisories", advisory_tables},
     {"image scans, findings, inventories and scanning configurations", scan_tables},
     {"webhook retry schedules", webhook_backoff_table},
+    {"scan findings counted per severity", scan_severity_counts},
 };
 
 Result<bool> has_legacy_table(Connection& c) {

@@ -148,6 +148,7 @@ class SqliteMetadataStore final : public MetadataStore {
                                                    const Digest& digest) override;
   Result<std::vector<ScanSummary>> scan_summaries(RepositoryId repo,
                                                   const std::vector<Digest>& digests) override;
+  Result<ScanQueueDepth> scan_queue_depth() override;
   Result<std::optional<scan::Inventory>> image_inventory(RepositoryId repo,
                                                          const Digest& digest) override;
   Result<std::vector<ScanRecord>> scans_to_rematch(int64_t advisory_version, size_t limit) override;

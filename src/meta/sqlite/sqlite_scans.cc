@@ -78,7 +78,11 @@ Status store_findings(Connection& c, int64_t id, const std::vector<scan::Finding
                               .bind(11, std::string_view(f.cvss_vector))
                               .run());
   }
-  return Status::ok();
+  BERTH_ASSIGN_OR_RETURN(auto counts,
+                         c.prepare("UPDATE scans SET severity_counts=?2 WHERE manifest_id=?1"));
+  return counts.bind(1, id)
+      .bind(2, std::string_view(stored_formats::severity_counts_text(findings)))
+      .run();
 }
 
 Status store_inventory(Connection& c, int64_t id, const scan::Inventory& inv) {
@@ -328,26 +332,32 @@ Result<std::vector<ScanSummary>> SqliteMetadataStore::scan_summaries(
   texts.reserve(digests.size());
   for (const Digest& d : digests) texts.push_back(d.str());
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
-  // The digests go as one JSON array, each found by the scans_by_image index.
-  // One row per scan and severity (GROUP BY); a scan without findings gives
-  // one row whose severity is NULL and count 0.
+  // The digests go as one JSON array, each found by the scans_by_image index;
+  // the counts are the ones store_findings keeps beside the findings.
   BERTH_ASSIGN_OR_RETURN(
-      auto q,
-      lease->prepare(
-          "SELECT " BERTH_SCAN_COLUMNS ", f.severity, COUNT(f.manifest_id) FROM scans s LEFT JOIN "
-          "scan_findings f ON f.manifest_id=s.manifest_id WHERE s.repo_id=?1 "
-          "AND s.digest IN (SELECT value FROM json_each(?2)) GROUP BY s.manifest_id, f.severity "
-          "ORDER BY s.manifest_id"));
+      auto q, lease->prepare("SELECT " BERTH_SCAN_COLUMNS
+                             ", s.severity_counts FROM scans s WHERE s.repo_id=?1 AND s.digest IN "
+                             "(SELECT value FROM json_each(?2))"));
   q.bind(1, repo).bind(2, std::string_view(stored_formats::strings_to_json(texts)));
   while (true) {
     BERTH_ASSIGN_OR_RETURN(bool row, q.step());
     if (!row) break;
-    ScanRecord record = read_scan(q);
-    if (out.empty() || !(out.back().scan.manifest_digest == record.manifest_digest))
-      out.push_back(ScanSummary{std::move(record), {}});
-    if (q.is_null(12)) continue;
-    const int64_t n = q.int64(13);
-    if (n > 0) out.back().severity_counts[static_cast<scan::Severity>(q.int64(12))] += n;
+    out.push_back(ScanSummary{read_scan(q), stored_formats::severity_counts_from_text(q.text(12))});
+  }
+  return out;
+}
+
+Result<ScanQueueDepth> SqliteMetadataStore::scan_queue_depth() {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  // The condition is the scans_waiting index's own, so only waiting scans are read.
+  BERTH_ASSIGN_OR_RETURN(auto q, lease->prepare("SELECT status, COUNT(*) FROM scans WHERE status "
+                                                "IN ('PENDING', 'IN_PROGRESS') GROUP BY status"));
+  ScanQueueDepth out;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(bool row, q.step());
+    if (!row) break;
+    if (q.text(0) == kScanPending) out.pending = q.int64(1);
+    if (q.text(0) == kScanInProgress) out.in_progress = q.int64(1);
   }
   return out;
 }
