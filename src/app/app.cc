@@ -709,10 +709,9 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
                    std::move(f));
       });
 
-  d.background =
-      register_background_jobs(d.scheduler, config, *d.registry, *d.stores.meta, *d.stores.blobs,
-                               *d.space_reserve, d.stopping, *d.stores.identity_store,
-                               d.transfer, d.metrics.get(), std::move(webhooks));
+  d.background = register_background_jobs(
+      d.scheduler, config, *d.registry, *d.stores.meta, *d.stores.blobs, *d.space_reserve,
+      d.stopping, *d.stores.identity_store, d.transfer, d.metrics.get(), std::move(webhooks));
   ReadinessOptions ready_options;
   ready_options.check_metadata = d.stores.check_metadata;
   ready_options.check_blobs = d.stores.check_blobs;

@@ -243,9 +243,9 @@ Status read_usage_pricing(const YAML::Node& n, usage::Pricing& p) {
                                    usd_micros(f.second, "usage.pricing.transfer-out-tiers"));
             priced = true;
           } else {
-            return error(Code::kInvalidArgument,
-                         fmt::format("usage.pricing.transfer-out-tiers.{}: unknown parameter",
-                                     field));
+            return error(
+                Code::kInvalidArgument,
+                fmt::format("usage.pricing.transfer-out-tiers.{}: unknown parameter", field));
           }
         }
         if (!priced)
@@ -255,8 +255,7 @@ Status read_usage_pricing(const YAML::Node& n, usage::Pricing& p) {
       }
       p.transfer_tiers = std::move(tiers);
     } else {
-      return error(Code::kInvalidArgument,
-                   fmt::format("usage.pricing.{}: unknown parameter", key));
+      return error(Code::kInvalidArgument, fmt::format("usage.pricing.{}: unknown parameter", key));
     }
   }
   if (Status s = p.validate(); !s.is_ok())
@@ -275,8 +274,8 @@ Status read_usage_section(const YAML::Node& n, Config& c) {
       BERTH_RETURN_IF_ERROR(read_usage_pricing(kv.second, c.usage_pricing));
       continue;
     }
-    int64_t* target = key == "sample-interval" ? &c.usage_sample_interval_seconds
-                      : key == "retention"     ? &c.usage_retention_seconds
+    int64_t* target = key == "sample-interval"  ? &c.usage_sample_interval_seconds
+                      : key == "retention"      ? &c.usage_retention_seconds
                       : key == "flush-interval" ? &c.usage_flush_interval_seconds
                                                 : nullptr;
     if (target == nullptr)

@@ -157,22 +157,22 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
     IdentityStore* ids = &accounts;
     UsageStore* usage = &meta;
     const int64_t retention_ms = config.usage_retention_seconds * 1000;
-    scheduler.every("usage-sample", std::chrono::seconds(config.usage_sample_interval_seconds),
-                    job("usage-sample", [ids, usage, retention_ms] {
-                      const int64_t now = Clock::system().now_millis();
-                      auto n = sample_storage(*ids, *usage, now);
-                      if (!n) {
-                        log::error("usage sampling failed", {{"error", n.status().to_string()}});
-                        return JobOutcome{false, 0};
-                      }
-                      auto pruned = usage->prune_usage(now - retention_ms);
-                      if (!pruned) {
-                        log::error("usage pruning failed",
-                                   {{"error", pruned.status().to_string()}});
-                        return JobOutcome{false, static_cast<uint64_t>(*n)};
-                      }
-                      return JobOutcome{true, static_cast<uint64_t>(*n)};
-                    }));
+    scheduler.every(
+        "usage-sample", std::chrono::seconds(config.usage_sample_interval_seconds),
+        job("usage-sample", [ids, usage, retention_ms] {
+          const int64_t now = Clock::system().now_millis();
+          auto n = sample_storage(*ids, *usage, now);
+          if (!n) {
+            log::error("usage sampling failed", {{"error", n.status().to_string()}});
+            return JobOutcome{false, 0};
+          }
+          auto pruned = usage->prune_usage(now - retention_ms);
+          if (!pruned) {
+            log::error("usage pruning failed", {{"error", pruned.status().to_string()}});
+            return JobOutcome{false, static_cast<uint64_t>(*n)};
+          }
+          return JobOutcome{true, static_cast<uint64_t>(*n)};
+        }));
     TransferMeter* meter = &transfer;
     scheduler.every("usage-flush", std::chrono::seconds(config.usage_flush_interval_seconds),
                     job("usage-flush", [meter, usage] {

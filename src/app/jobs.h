@@ -40,10 +40,10 @@ Result<std::vector<WebhookTarget>> webhook_targets(const Config& config);
 // with webhook delivery every second when `webhooks` is not empty.
 // The jobs use `registry`, `meta`, `blobs`, `reserve`, `accounts` (whose
 // accounts the usage-sample job samples) and `transfer` (flushed by the
-// usage-flush job), which must outlive the scheduler's thread; `stopping` set to true ends a scrub slice early.
-// Failures of a run are logged, never returned: the next run tries again.
-// With `metrics`, each run is also recorded there (runs, duration, items,
-// failures); it must outlive the scheduler's thread.
+// usage-flush job), which must outlive the scheduler's thread; `stopping` set to true ends a scrub
+// slice early. Failures of a run are logged, never returned: the next run tries again. With
+// `metrics`, each run is also recorded there (runs, duration, items, failures); it must outlive the
+// scheduler's thread.
 BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config& config,
                                         Registry& registry, MetadataStore& meta, BlobStore& blobs,
                                         SpaceReserve& reserve, const std::atomic<bool>& stopping,

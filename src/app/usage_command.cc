@@ -23,8 +23,8 @@ Result<int64_t> parse_time(const std::string& text) {
   if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%7s%n", &tm.tm_year, &tm.tm_mon,
                   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, tail, &n) == 7 &&
       std::string(tail) == "Z") {
-  } else if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                         &n) == 3 &&
+  } else if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) ==
+                 3 &&
              static_cast<size_t>(n) == text.size()) {
     tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
   } else {
@@ -88,12 +88,14 @@ struct AccountReport {
   std::map<std::string, Line> repositories;
 };
 
-double gib(int64_t bytes) { return static_cast<double>(bytes) / usage::kBytesPerGiB; }
+double gib(int64_t bytes) {
+  return static_cast<double>(bytes) / usage::kBytesPerGiB;
+}
 
 Result<std::map<std::string, AccountReport>> build_report(UsageStore& store,
                                                           const usage::Pricing& pricing,
-                                                          const std::string& account,
-                                                          int64_t from, int64_t to) {
+                                                          const std::string& account, int64_t from,
+                                                          int64_t to) {
   std::map<std::string, AccountReport> out;
   auto line = [&](const std::string& a, const std::string& repo) -> Line& {
     AccountReport& r = out[a];
@@ -129,10 +131,9 @@ Result<std::map<std::string, AccountReport>> build_report(UsageStore& store,
   // account's transfer cost by bytes.
   const std::vector<usage::MonthSpan> months = usage::split_by_month(from, to);
   if (months.empty()) return out;
-  BERTH_ASSIGN_OR_RETURN(auto buckets,
-                         store.transfer(account, months.front().month_start_ms, to));
+  BERTH_ASSIGN_OR_RETURN(auto buckets, store.transfer(account, months.front().month_start_ms, to));
   for (const usage::MonthSpan& m : months) {
-    std::map<std::string, int64_t> before;                        // account -> bytes
+    std::map<std::string, int64_t> before;                         // account -> bytes
     std::map<std::string, std::map<std::string, int64_t>> within;  // account -> repo -> bytes
     for (const TransferRow& b : buckets) {
       if (b.hour_ms < m.month_start_ms || b.hour_ms >= m.to_ms) continue;
@@ -255,12 +256,11 @@ int print_usage_report(UsageStore& store, const usage::Pricing& pricing,
         {"from", format_time(from)},
         {"to", format_time(to)},
         {"gb", "GiB (2^30 bytes), as AWS bills GB"},
-        {"pricing",
-         json::object{{"storage_usd_per_gb_month",
-                       static_cast<double>(pricing.storage_micros_per_gib_month) /
-                           usage::kMicrosPerUsd},
-                      {"free_transfer_gb", gib(pricing.free_transfer_bytes)},
-                      {"transfer_out_tiers", std::move(tiers)}}},
+        {"pricing", json::object{{"storage_usd_per_gb_month",
+                                  static_cast<double>(pricing.storage_micros_per_gib_month) /
+                                      usage::kMicrosPerUsd},
+                                 {"free_transfer_gb", gib(pricing.free_transfer_bytes)},
+                                 {"transfer_out_tiers", std::move(tiers)}}},
         {"accounts", std::move(accounts)}};
     out << json::serialize(doc) << "\n";
     return 0;
@@ -292,8 +292,8 @@ int print_usage_report(UsageStore& store, const usage::Pricing& pricing,
     std::string text;
     for (size_t i = 0; i < row.size(); ++i) {
       // Names to the left, figures to the right.
-      text += i < 2 ? fmt::format("{:<{}}", row[i], width[i])
-                    : fmt::format("{:>{}}", row[i], width[i]);
+      text +=
+          i < 2 ? fmt::format("{:<{}}", row[i], width[i]) : fmt::format("{:>{}}", row[i], width[i]);
       if (i + 1 < row.size()) text += "  ";
     }
     while (!text.empty() && text.back() == ' ') text.pop_back();

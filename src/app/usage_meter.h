@@ -25,8 +25,7 @@ namespace berth::app {
 class TransferMeter {
  public:
   // Adds `bytes` sent at `at_ms` for `repository` of `account_id`.
-  void add(std::string_view account_id, std::string_view repository, int64_t at_ms,
-           uint64_t bytes);
+  void add(std::string_view account_id, std::string_view repository, int64_t at_ms, uint64_t bytes);
 
   // Adds what was recorded since the last successful flush to `store`
   // (UsageStore::add_transfer, one transaction). On failure the rows stay

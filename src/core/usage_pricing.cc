@@ -18,7 +18,9 @@ int64_t epoch_ms(sys_days d) {
   return std::chrono::duration_cast<milliseconds>(d.time_since_epoch()).count();
 }
 
-int64_t round_micros(long double v) { return static_cast<int64_t>(std::llround(v)); }
+int64_t round_micros(long double v) {
+  return static_cast<int64_t>(std::llround(v));
+}
 
 }  // namespace
 
@@ -41,7 +43,9 @@ long double held_byte_ms(const std::vector<StorageSample>& samples,
   return total;
 }
 
-std::string MonthSpan::label() const { return fmt::format("{:04}-{:02}", year, month); }
+std::string MonthSpan::label() const {
+  return fmt::format("{:04}-{:02}", year, month);
+}
 
 std::vector<MonthSpan> split_by_month(int64_t from_ms, int64_t to_ms) {
   std::vector<MonthSpan> out;
@@ -117,8 +121,7 @@ int64_t transfer_cost_micros(int64_t already, int64_t bytes, const Pricing& pric
   long double micros = 0;
   int64_t tier_start = 0;
   for (const TransferTier& t : pricing.transfer_tiers) {
-    const int64_t tier_end =
-        t.up_to_gib == kUnlimited ? INT64_MAX : t.up_to_gib * kBytesPerGiB;
+    const int64_t tier_end = t.up_to_gib == kUnlimited ? INT64_MAX : t.up_to_gib * kBytesPerGiB;
     const int64_t lo = std::max(from, tier_start);
     const int64_t hi = std::min(to, tier_end);
     if (hi > lo) {

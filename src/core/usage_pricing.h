@@ -40,12 +40,12 @@ long double held_byte_ms(const std::vector<StorageSample>& samples,
 // The part of [from_ms, to_ms) within one calendar month (UTC).
 struct MonthSpan {
   int year = 0;
-  unsigned month = 0;            // 1..12
-  int64_t from_ms = 0;           // inclusive
-  int64_t to_ms = 0;             // exclusive
-  int64_t month_start_ms = 0;    // the first millisecond of the month
-  int64_t month_length_ms = 0;   // hours of the month x 3,600,000
-  std::string label() const;     // "2026-11"
+  unsigned month = 0;           // 1..12
+  int64_t from_ms = 0;          // inclusive
+  int64_t to_ms = 0;            // exclusive
+  int64_t month_start_ms = 0;   // the first millisecond of the month
+  int64_t month_length_ms = 0;  // hours of the month x 3,600,000
+  std::string label() const;    // "2026-11"
 };
 
 // [from_ms, to_ms) cut at month boundaries, oldest first; empty when

@@ -50,8 +50,7 @@ class UsageStore {
   // before from_ms, which still holds at from_ms. Ordered by account,
   // repository (bytewise, the account's own series "" first), then time.
   virtual Result<std::vector<StorageSampleRow>> storage_samples(std::string_view account_id,
-                                                                int64_t from_ms,
-                                                                int64_t to_ms) = 0;
+                                                                int64_t from_ms, int64_t to_ms) = 0;
 
   // Adds each row's bytes to its (account, repository, hour) bucket, creating
   // it at 0 first; one transaction, so a failure adds none. Rows for the same

@@ -75,12 +75,11 @@ TEST_P(UsageStoreConformance, StorageSamplesInARangeCarryTheLastOneBefore) {
     EXPECT_EQ(r.account_id, kAccount);
     got.emplace_back(r.repository, r.sampled_at_ms, r.bytes);
   }
-  EXPECT_EQ(got, (std::vector<std::tuple<std::string, int64_t, int64_t>>{
-                     {"", t0, 510},
-                     {"app", t0, 300},
-                     {"app", t0 + h, 400},
-                     {"app", t0 + 2 * h, 450},
-                     {"db", t0 + 2 * h, 70}}));
+  EXPECT_EQ(got, (std::vector<std::tuple<std::string, int64_t, int64_t>>{{"", t0, 510},
+                                                                         {"app", t0, 300},
+                                                                         {"app", t0 + h, 400},
+                                                                         {"app", t0 + 2 * h, 450},
+                                                                         {"db", t0 + 2 * h, 70}}));
 
   // From the middle: per series the last sample before the range still holds.
   auto mid = store().storage_samples(kAccount, t0 + h + 1, t0 + 2 * h);
@@ -88,7 +87,7 @@ TEST_P(UsageStoreConformance, StorageSamplesInARangeCarryTheLastOneBefore) {
   got.clear();
   for (const auto& r : *mid) got.emplace_back(r.repository, r.sampled_at_ms, r.bytes);
   EXPECT_EQ(got, (std::vector<std::tuple<std::string, int64_t, int64_t>>{{"", t0, 510},
-                                                                          {"app", t0 + h, 400}}));
+                                                                         {"app", t0 + h, 400}}));
 
   // Every account.
   auto every = store().storage_samples("", 0, t0 + 10 * h);

@@ -78,7 +78,11 @@ TEST(UsageIntegralTest, TimeWeightedOverTheRange) {
        kNov,
        kDec + kDay,
        24 / nov_hours + 24 / dec_hours},
-      {"part of a month", {{kNov, 3 * kGiB}}, {}, kNov + 6 * kHour, kNov + 12 * kHour,
+      {"part of a month",
+       {{kNov, 3 * kGiB}},
+       {},
+       kNov + 6 * kHour,
+       kNov + 12 * kHour,
        3 * 6 / nov_hours},
       {"no samples", {}, {}, kNov, kDec, 0.0L},
   };

@@ -45,7 +45,10 @@ Status PostgresMetadataStore::put_storage_samples(const std::vector<StorageSampl
           auto s, c.prepare("INSERT INTO usage_samples (account_id, repository, sampled_at, bytes) "
                             "VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, repository, "
                             "sampled_at) DO UPDATE SET bytes=EXCLUDED.bytes"));
-      s.bind(1, std::string_view(r.account_id)).bind(2, std::string_view(r.repository)).bind(3, r.sampled_at_ms).bind(4, r.bytes);
+      s.bind(1, std::string_view(r.account_id))
+          .bind(2, std::string_view(r.repository))
+          .bind(3, r.sampled_at_ms)
+          .bind(4, r.bytes);
       BERTH_RETURN_IF_ERROR(s.run());
     }
     return Status::ok();
@@ -56,13 +59,12 @@ Result<std::vector<StorageSampleRow>> PostgresMetadataStore::storage_samples(
     std::string_view account_id, int64_t from_ms, int64_t to_ms) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   BERTH_ASSIGN_OR_RETURN(
-      auto s,
-      lease->prepare(
-          "SELECT account_id, repository, sampled_at, bytes FROM usage_samples u "
-          "WHERE ($1='' OR account_id=$1) AND sampled_at < $3 AND (sampled_at >= $2 OR "
-          "sampled_at=(SELECT MAX(p.sampled_at) FROM usage_samples p WHERE "
-          "p.account_id=u.account_id AND p.repository=u.repository AND p.sampled_at < $2)) "
-          "ORDER BY account_id, repository, sampled_at"));
+      auto s, lease->prepare(
+                  "SELECT account_id, repository, sampled_at, bytes FROM usage_samples u "
+                  "WHERE ($1='' OR account_id=$1) AND sampled_at < $3 AND (sampled_at >= $2 OR "
+                  "sampled_at=(SELECT MAX(p.sampled_at) FROM usage_samples p WHERE "
+                  "p.account_id=u.account_id AND p.repository=u.repository AND p.sampled_at < $2)) "
+                  "ORDER BY account_id, repository, sampled_at"));
   s.bind(1, account_id).bind(2, from_ms).bind(3, to_ms);
   return s.collect<StorageSampleRow>([](const Statement& row) {
     return StorageSampleRow{row.text(0), row.text(1), row.int64(2), row.int64(3)};
@@ -77,7 +79,10 @@ Status PostgresMetadataStore::add_transfer(const std::vector<TransferRow>& rows)
           auto s, c.prepare("INSERT INTO usage_transfer (account_id, repository, hour, bytes) "
                             "VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, repository, hour) "
                             "DO UPDATE SET bytes=usage_transfer.bytes+EXCLUDED.bytes"));
-      s.bind(1, std::string_view(r.account_id)).bind(2, std::string_view(r.repository)).bind(3, r.hour_ms).bind(4, r.bytes);
+      s.bind(1, std::string_view(r.account_id))
+          .bind(2, std::string_view(r.repository))
+          .bind(3, r.hour_ms)
+          .bind(4, r.bytes);
       BERTH_RETURN_IF_ERROR(s.run());
     }
     return Status::ok();

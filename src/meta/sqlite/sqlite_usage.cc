@@ -41,7 +41,10 @@ Status SqliteMetadataStore::put_storage_samples(const std::vector<StorageSampleR
       BERTH_ASSIGN_OR_RETURN(
           auto s, c.prepare("INSERT OR REPLACE INTO usage_samples "
                             "(account_id, repository, sampled_at, bytes) VALUES (?1, ?2, ?3, ?4)"));
-      s.bind(1, std::string_view(r.account_id)).bind(2, std::string_view(r.repository)).bind(3, r.sampled_at_ms).bind(4, r.bytes);
+      s.bind(1, std::string_view(r.account_id))
+          .bind(2, std::string_view(r.repository))
+          .bind(3, r.sampled_at_ms)
+          .bind(4, r.bytes);
       BERTH_RETURN_IF_ERROR(s.run());
     }
     return Status::ok();
@@ -72,7 +75,10 @@ Status SqliteMetadataStore::add_transfer(const std::vector<TransferRow>& rows) {
           auto s, c.prepare("INSERT INTO usage_transfer (account_id, repository, hour, bytes) "
                             "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (account_id, repository, hour) "
                             "DO UPDATE SET bytes=bytes+excluded.bytes"));
-      s.bind(1, std::string_view(r.account_id)).bind(2, std::string_view(r.repository)).bind(3, r.hour_ms).bind(4, r.bytes);
+      s.bind(1, std::string_view(r.account_id))
+          .bind(2, std::string_view(r.repository))
+          .bind(3, r.hour_ms)
+          .bind(4, r.bytes);
       BERTH_RETURN_IF_ERROR(s.run());
     }
     return Status::ok();
