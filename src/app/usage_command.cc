@@ -20,16 +20,16 @@ Result<int64_t> parse_time(const std::string& text) {
   std::tm tm{};
   char tail[8] = {};
   int n = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%7s%n", &tm.tm_year, &tm.tm_mon,
-                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, tail, &n) == 7 &&
-      std::string(tail) == "Z") {
-  } else if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) ==
-                 3 &&
-             static_cast<size_t>(n) == text.size()) {
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-  } else {
-    return error(Code::kInvalidArgument,
-                 "'" + text + "': expected a UTC time, 2026-11-03 or 2026-11-03T04:00:00Z");
+  const bool full = std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%7s", &tm.tm_year, &tm.tm_mon,
+                                &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, tail) == 7 &&
+                    std::string(tail) == "Z";
+  if (!full) {
+    tm = std::tm{};
+    if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) != 3 ||
+        static_cast<size_t>(n) != text.size()) {
+      return error(Code::kInvalidArgument,
+                   "'" + text + "': expected a UTC time, 2026-11-03 or 2026-11-03T04:00:00Z");
+    }
   }
   if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
       tm.tm_min > 59 || tm.tm_sec > 60) {
