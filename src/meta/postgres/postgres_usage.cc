@@ -61,7 +61,8 @@ Result<std::vector<StorageSampleRow>> PostgresMetadataStore::storage_samples(
   BERTH_ASSIGN_OR_RETURN(
       auto s, lease->prepare(
                   "SELECT account_id, repository, sampled_at, bytes FROM usage_samples u "
-                  "WHERE ($1='' OR account_id=$1) AND sampled_at < $3 AND (sampled_at >= $2 OR "
+                  "WHERE ($1::text='' OR account_id=$1) AND sampled_at < $3 AND "
+                  "(sampled_at >= $2 OR "
                   "sampled_at=(SELECT MAX(p.sampled_at) FROM usage_samples p WHERE "
                   "p.account_id=u.account_id AND p.repository=u.repository AND p.sampled_at < $2)) "
                   "ORDER BY account_id, repository, sampled_at"));
@@ -94,7 +95,7 @@ Result<std::vector<TransferRow>> PostgresMetadataStore::transfer(std::string_vie
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
   BERTH_ASSIGN_OR_RETURN(
       auto s, lease->prepare("SELECT account_id, repository, hour, bytes FROM usage_transfer "
-                             "WHERE ($1='' OR account_id=$1) AND hour >= $2 AND hour < $3 "
+                             "WHERE ($1::text='' OR account_id=$1) AND hour >= $2 AND hour < $3 "
                              "ORDER BY account_id, repository, hour"));
   s.bind(1, account_id).bind(2, from_ms).bind(3, to_ms);
   return s.collect<TransferRow>([](const Statement& row) {
