@@ -10,6 +10,8 @@
 #include "app/audit_command.h"
 #include "app/config.h"
 #include "app/stores.h"
+#include "app/usage_command.h"
+#include "core/clock.h"
 #include "core/policy.h"
 #include "log/log.h"
 
@@ -28,6 +30,7 @@ struct AdminArgs {
   std::string policy_arn;
   bool admin = false;
   AuditQuery audit;
+  UsageReportQuery report;
 };
 
 int fail(const Status& s) {
@@ -98,6 +101,14 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
 
   auto* usage = admin->add_subcommand("usage", "Storage used per repository and per account");
   usage->add_option("--account", args->account, "Account id (default: the configured account)");
+  auto* report = usage->add_subcommand(
+      "report", "GB-months stored, GB out and their cost per account and repository");
+  report->add_option("--month", args->report.month, "A calendar month (UTC), e.g. 2026-11");
+  report->add_option("--from", args->report.from, "Range start, e.g. 2026-11-03 or ...T04:00:00Z");
+  report->add_option("--to", args->report.to, "Range end, exclusive (default: now)");
+  report->add_option("--account", args->report.account, "Only this account (default: all)");
+  report->add_option("--format", args->report.format, "table, csv or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}));
   auto* expirations =
       admin->add_subcommand("expirations", "What lifecycle policies expired, newest first");
   expirations->add_option("--account", args->account, "Only this account");
@@ -156,14 +167,15 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
       bool active = key_enable->parsed();
       if (Status s = id.set_access_key_active(args->key_id, active); !s.is_ok()) return fail(s);
       std::cout << "access key " << args->key_id << (active ? " enabled" : " disabled") << "\n";
+    } else if (report->parsed()) {
+      UsageReportQuery query = args->report;
+      if (query.format.empty()) query.format = ::isatty(STDOUT_FILENO) == 1 ? "table" : "json";
+      return print_usage_report(*stores->meta, config.usage_pricing, query,
+                                Clock::system().now_millis(), std::cout, std::cerr);
     } else if (usage->parsed()) {
-      std::string account = args->account.empty() ? config.account_id : args->account;
-      auto repos = stores->meta->repository_usage(account);
-      if (!repos) return fail(repos.status());
-      auto total = stores->meta->account_usage(account);
-      if (!total) return fail(total.status());
-      for (const auto& r : *repos) std::cout << r.name << "\t" << r.bytes << "\n";
-      std::cout << "total (account " << account << ", each blob once)\t" << *total << "\n";
+      return print_current_usage(*stores->meta,
+                                 args->account.empty() ? config.account_id : args->account,
+                                 std::cout, std::cerr);
     } else if (expirations->parsed()) {
       auto list = stores->meta->list_expirations(args->account, 1000);
       if (!list) return fail(list.status());

@@ -198,6 +198,9 @@ struct App::Impl {
   jobs::Scheduler scheduler;          // destroyed before `background`: its thread ends first
   std::unique_ptr<server::net::signal_set> signals;
   std::unique_ptr<ServerMetrics> metrics;
+  // Bytes out of blob and manifest GETs for the usage report, flushed by the
+  // usage-flush job and once more when run() returns.
+  TransferMeter transfer;
   std::unique_ptr<Readiness> readiness;
   std::atomic<bool> draining{false};  // SIGTERM: /readyz answers 503 while requests finish
   // --metrics-listen: /metrics, /healthz and /readyz without authentication,
@@ -324,6 +327,14 @@ void App::Impl::record_request(const server::RequestLogEntry& e) {
   if (!metrics) return;
   if (e.path == "/v2" || e.path.rfind("/v2/", 0) == 0) {
     oci::Target t = oci::parse_v2_path(e.path);
+    // Bytes out for the usage report: the body bytes that blob and manifest
+    // GETs sent (200, or 206 for a range). HEAD, 304 and redirects to the
+    // blob store send no body of berth's.
+    if (e.method == "GET" && (e.status == 200 || e.status == 206) && e.body_bytes_out > 0 &&
+        (t.route == oci::Route::kBlob || t.route == oci::Route::kManifest)) {
+      transfer.add(e.account.empty() ? config.account_id : e.account, t.name,
+                   Clock::system().now_millis(), e.body_bytes_out);
+    }
     const bool named = t.route != oci::Route::kBase && t.route != oci::Route::kCatalog &&
                        t.route != oci::Route::kUnknown;
     metrics->record_request(e, "oci", route_label(t.route),
@@ -706,9 +717,9 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
                    std::move(f));
       });
 
-  d.background =
-      register_background_jobs(d.scheduler, config, *d.registry, *d.stores.meta, *d.stores.blobs,
-                               *d.space_reserve, d.stopping, d.metrics.get(), std::move(webhooks));
+  d.background = register_background_jobs(
+      d.scheduler, config, *d.registry, *d.stores.meta, *d.stores.blobs, *d.space_reserve,
+      d.stopping, *d.stores.identity_store, d.transfer, d.metrics.get(), std::move(webhooks));
   ReadinessOptions ready_options;
   ready_options.check_metadata = d.stores.check_metadata;
   ready_options.check_blobs = d.stores.check_blobs;
@@ -775,6 +786,11 @@ uint16_t App::port() const {
 
 void App::run() {
   impl_->http_server->run();
+  // Requests are over: what they sent reaches the store now rather than at
+  // the next flush that will not come.
+  if (Status s = impl_->transfer.flush(*impl_->stores.meta); !s.is_ok()) {
+    log::error("cannot flush bytes out at shutdown; they are lost", {{"error", s.to_string()}});
+  }
   // The monitoring listener answered /readyz (503) during a drain; it goes last.
   if (impl_->metrics_thread.joinable()) {
     impl_->metrics_server->stop();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -192,6 +193,99 @@ Status read_sbom_section(const YAML::Node& n, Config& c) {
     if (key != "generate")
       return error(Code::kInvalidArgument, fmt::format("sbom.{}: unknown parameter", key));
     c.sbom_generate = kv.second.as<bool>();
+  }
+  return Status::ok();
+}
+
+// A non-negative amount of USD as micro-dollars.
+Result<int64_t> usd_micros(const YAML::Node& n, const std::string& key) {
+  const double usd = n.as<double>();
+  if (!(usd >= 0) || usd > 1e6)
+    return error(Code::kInvalidArgument, fmt::format("{}: expected USD, e.g. 0.10", key));
+  return static_cast<int64_t>(std::llround(usd * usage::kMicrosPerUsd));
+}
+
+// Reads `usage.pricing: {storage-gb-month: USD, free-transfer-gb: GB,
+// transfer-out-tiers: [{up-to-gb: GB, usd-per-gb: USD}, ..., {usd-per-gb: USD}]}`.
+Status read_usage_pricing(const YAML::Node& n, usage::Pricing& p) {
+  if (!n.IsMap())
+    return error(Code::kInvalidArgument,
+                 "usage.pricing: expected a mapping, e.g. {storage-gb-month: 0.10}");
+  for (const auto& kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    if (key == "storage-gb-month") {
+      BERTH_ASSIGN_OR_RETURN(p.storage_micros_per_gib_month,
+                             usd_micros(kv.second, "usage.pricing.storage-gb-month"));
+    } else if (key == "free-transfer-gb") {
+      const double gb = kv.second.as<double>();
+      if (!(gb >= 0) || gb > 1e9)
+        return error(Code::kInvalidArgument, "usage.pricing.free-transfer-gb: expected GB, e.g. 1");
+      p.free_transfer_bytes = static_cast<int64_t>(std::llround(gb * usage::kBytesPerGiB));
+    } else if (key == "transfer-out-tiers") {
+      if (!kv.second.IsSequence())
+        return error(Code::kInvalidArgument, "usage.pricing.transfer-out-tiers: expected a list");
+      std::vector<usage::TransferTier> tiers;
+      for (const auto& t : kv.second) {
+        if (!t.IsMap())
+          return error(Code::kInvalidArgument,
+                       "usage.pricing.transfer-out-tiers: each tier is {up-to-gb, usd-per-gb}");
+        usage::TransferTier tier;
+        bool priced = false;
+        for (const auto& f : t) {
+          const std::string field = f.first.as<std::string>();
+          if (field == "up-to-gb") {
+            tier.up_to_gib = f.second.as<int64_t>();
+            if (tier.up_to_gib <= 0 || tier.up_to_gib > (int64_t{1} << 32))
+              return error(Code::kInvalidArgument,
+                           "usage.pricing.transfer-out-tiers: up-to-gb must be a positive GB");
+          } else if (field == "usd-per-gb") {
+            BERTH_ASSIGN_OR_RETURN(tier.micros_per_gib,
+                                   usd_micros(f.second, "usage.pricing.transfer-out-tiers"));
+            priced = true;
+          } else {
+            return error(
+                Code::kInvalidArgument,
+                fmt::format("usage.pricing.transfer-out-tiers.{}: unknown parameter", field));
+          }
+        }
+        if (!priced)
+          return error(Code::kInvalidArgument,
+                       "usage.pricing.transfer-out-tiers: every tier needs usd-per-gb");
+        tiers.push_back(tier);
+      }
+      p.transfer_tiers = std::move(tiers);
+    } else {
+      return error(Code::kInvalidArgument, fmt::format("usage.pricing.{}: unknown parameter", key));
+    }
+  }
+  if (Status s = p.validate(); !s.is_ok())
+    return error(Code::kInvalidArgument, "usage.pricing: " + s.message());
+  return Status::ok();
+}
+
+// Reads `usage: {sample-interval: DURATION, retention: DURATION,
+// flush-interval: DURATION, pricing: {...}}`.
+Status read_usage_section(const YAML::Node& n, Config& c) {
+  if (!n.IsMap())
+    return error(Code::kInvalidArgument, "expected a mapping, e.g. usage: {sample-interval: 1h}");
+  for (const auto& kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    if (key == "pricing") {
+      BERTH_RETURN_IF_ERROR(read_usage_pricing(kv.second, c.usage_pricing));
+      continue;
+    }
+    int64_t* target = key == "sample-interval"  ? &c.usage_sample_interval_seconds
+                      : key == "retention"      ? &c.usage_retention_seconds
+                      : key == "flush-interval" ? &c.usage_flush_interval_seconds
+                                                : nullptr;
+    if (target == nullptr)
+      return error(Code::kInvalidArgument, fmt::format("usage.{}: unknown parameter", key));
+    auto seconds = parse_duration(kv.second.as<std::string>());
+    if (!seconds || *seconds <= 0) {
+      return error(Code::kInvalidArgument,
+                   fmt::format("usage.{}: expected a positive duration, e.g. 1h", key));
+    }
+    *target = *seconds;
   }
   return Status::ok();
 }
@@ -471,6 +565,7 @@ Status load_config_file(const std::string& path, Config& c) {
       {"events", [&c](const YAML::Node& n) { return read_events_section(n, c); }},
       {"scan-lease", duration(c.scan_lease_seconds)},
       {"sbom", [&c](const YAML::Node& n) { return read_sbom_section(n, c); }},
+      {"usage", [&c](const YAML::Node& n) { return read_usage_section(n, c); }},
       {"manifest-urls-allow",
        [&c](const YAML::Node& n) {
          c.manifest_urls_allow = n.IsSequence() ? n.as<std::vector<std::string>>()

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/usage_pricing.h"
 
 namespace berth::app {
 
@@ -127,6 +128,14 @@ struct Config {
   // without renewal, i.e. how long a crashed node's scan waits before another
   // worker (or the restarted node) takes it over.
   int64_t scan_lease_seconds = 60;
+
+  // Usage and the cost report (`usage: {...}`; README, "Usage and cost"):
+  // how often storage is sampled, how long samples and transfer buckets are
+  // kept, how often bytes out are flushed to the store, and the rates.
+  int64_t usage_sample_interval_seconds = 3600;
+  int64_t usage_retention_seconds = 400 * 86400;
+  int64_t usage_flush_interval_seconds = 60;
+  usage::Pricing usage_pricing;
 };
 
 // Reads a YAML file over `config`. Unknown keys are errors, so a typo in a

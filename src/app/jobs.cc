@@ -31,6 +31,7 @@ void restore_reserve(SpaceReserve& reserve) {
 BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config& config,
                                         Registry& registry, MetadataStore& meta, BlobStore& blobs,
                                         SpaceReserve& reserve, const std::atomic<bool>& stopping,
+                                        IdentityStore& accounts, TransferMeter& transfer,
                                         ServerMetrics* metrics,
                                         std::vector<WebhookTarget> webhooks) {
   BackgroundJobs out;
@@ -154,6 +155,44 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
             log::info("dropped the retry schedules of removed webhooks", {{"schedules", *schedules}});
           return JobOutcome{true, static_cast<uint64_t>(*n)};
         }));
+  }
+
+  // Usage for the cost report: a storage sample of every repository and
+  // account per usage.sample-interval, samples and transfer buckets older
+  // than usage.retention pruned by the same run; berth_job_items_total counts
+  // the samples written. Bytes out recorded in memory reach the store every
+  // usage.flush-interval (and at shutdown, App::run).
+  {
+    IdentityStore* ids = &accounts;
+    UsageStore* usage = &meta;
+    const int64_t retention_ms = config.usage_retention_seconds * 1000;
+    scheduler.every(
+        "usage-sample", std::chrono::seconds(config.usage_sample_interval_seconds),
+        job("usage-sample", [ids, usage, retention_ms] {
+          const int64_t now = Clock::system().now_millis();
+          auto n = sample_storage(*ids, *usage, now);
+          if (!n) {
+            log::error("usage sampling failed", {{"error", n.status().to_string()}});
+            return JobOutcome{false, 0};
+          }
+          auto pruned = usage->prune_usage(now - retention_ms);
+          if (!pruned) {
+            log::error("usage pruning failed", {{"error", pruned.status().to_string()}});
+            return JobOutcome{false, static_cast<uint64_t>(*n)};
+          }
+          return JobOutcome{true, static_cast<uint64_t>(*n)};
+        }));
+    TransferMeter* meter = &transfer;
+    scheduler.every("usage-flush", std::chrono::seconds(config.usage_flush_interval_seconds),
+                    job("usage-flush", [meter, usage] {
+                      const size_t buckets = meter->pending();
+                      if (Status s = meter->flush(*usage); !s.is_ok()) {
+                        log::error("flushing bytes out failed; kept for the next flush",
+                                   {{"error", s.to_string()}});
+                        return JobOutcome{false, 0};
+                      }
+                      return JobOutcome{true, static_cast<uint64_t>(buckets)};
+                    }));
   }
 
   if (!webhooks.empty()) {

@@ -83,6 +83,9 @@ class Exchange {
   bool sent() const { return sent_; }
   unsigned status() const { return status_; }
   uint64_t bytes_sent() const { return bytes_sent_; }
+  // The part of bytes_sent() that was response body (what a client's
+  // Content-Length counts); a string body counts once written whole.
+  uint64_t body_bytes_sent() const { return body_bytes_sent_; }
   uint64_t bytes_received() const { return bytes_received_; }
 
  protected:
@@ -97,6 +100,7 @@ class Exchange {
   bool sent_ = false;
   unsigned status_ = 0;
   uint64_t bytes_sent_ = 0;
+  uint64_t body_bytes_sent_ = 0;
   uint64_t bytes_received_ = 0;
 };
 

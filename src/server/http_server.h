@@ -60,6 +60,7 @@ struct RequestLogEntry {
   unsigned status = 0;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
+  uint64_t body_bytes_out = 0;  // of bytes_out, the response body (Exchange::body_bytes_sent)
   int64_t duration_us = 0;
   std::string principal;  // access key id or empty; never a secret
   std::string account;    // the authenticated principal's account, or empty

@@ -220,6 +220,7 @@ void Session<Stream>::reset_for_request() {
   sent_ = false;
   status_ = 0;
   bytes_sent_ = 0;
+  body_bytes_sent_ = 0;
   bytes_received_ = 0;
   principal_ = auth::Principal{};
   auth_failure_ = Status::ok();
@@ -405,6 +406,7 @@ awaitable<void> Session<Stream>::send(Response res) {
       auto [ec, n] = co_await fast_.write_flat(sr, header_only);
       if (ec) broken_ = true;
       bytes_sent_ += n;
+      if (!ec && !header_only) body_bytes_sent_ += res.body().size();
       co_return;
     }
   }
@@ -417,6 +419,7 @@ awaitable<void> Session<Stream>::send(Response res) {
   }
   if (std::get<0>(written)) broken_ = true;
   bytes_sent_ += std::get<1>(written);
+  if (!std::get<0>(written) && !header_only) body_bytes_sent_ += res.body().size();
 }
 
 template <class Stream>
@@ -426,6 +429,7 @@ awaitable<void> Session<Stream>::write_blob_body(BlobReader& reader, uint64_t of
     if (const std::optional<int> native = reader.native_fd()) {
       auto [ec, n] = co_await fast_.send_file(*native, offset, length);
       bytes_sent_ += n;
+      body_bytes_sent_ += n;
       if (ec) broken_ = true;
       co_return;
     }
@@ -448,6 +452,7 @@ awaitable<void> Session<Stream>::write_blob_body(BlobReader& reader, uint64_t of
       co_return;
     }
     bytes_sent_ += w;
+    body_bytes_sent_ += w;
     remaining -= *n;
     off += *n;
   }
@@ -597,6 +602,7 @@ awaitable<void> Session<Stream>::run() {
       e.status = status_;
       e.bytes_in = bytes_received_;
       e.bytes_out = bytes_sent_;
+      e.body_bytes_out = body_bytes_sent_;
       e.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - start)
                           .count();

@@ -476,6 +476,49 @@ TEST_F(ConfigFileTest, SbomGenerationIsOnUnlessTurnedOff) {
   EXPECT_NE(s.message().find("sbom.format"), std::string::npos) << s.message();
 }
 
+TEST_F(ConfigFileTest, UsageSamplingAndPricing) {
+  Config c;
+  EXPECT_EQ(c.usage_sample_interval_seconds, 3600);
+  EXPECT_EQ(c.usage_flush_interval_seconds, 60);
+  EXPECT_EQ(c.usage_retention_seconds, 400 * 86400);
+  EXPECT_EQ(c.usage_pricing.storage_micros_per_gib_month, 100'000);
+  Status s = load(R"(
+usage:
+  sample-interval: 15m
+  flush-interval: 10s
+  retention: 30d
+  pricing:
+    storage-gb-month: 0.023
+    free-transfer-gb: 100
+    transfer-out-tiers:
+      - {up-to-gb: 1024, usd-per-gb: 0.05}
+      - {usd-per-gb: 0.02}
+)",
+                  c);
+  ASSERT_TRUE(s.is_ok()) << s.to_string();
+  EXPECT_EQ(c.usage_sample_interval_seconds, 900);
+  EXPECT_EQ(c.usage_flush_interval_seconds, 10);
+  EXPECT_EQ(c.usage_retention_seconds, 30 * 86400);
+  EXPECT_EQ(c.usage_pricing.storage_micros_per_gib_month, 23'000);
+  EXPECT_EQ(c.usage_pricing.free_transfer_bytes, 100 * usage::kBytesPerGiB);
+  ASSERT_EQ(c.usage_pricing.transfer_tiers.size(), 2u);
+  EXPECT_EQ(c.usage_pricing.transfer_tiers[0].up_to_gib, 1024);
+  EXPECT_EQ(c.usage_pricing.transfer_tiers[0].micros_per_gib, 50'000);
+  EXPECT_EQ(c.usage_pricing.transfer_tiers[1].up_to_gib, usage::kUnlimited);
+  EXPECT_EQ(c.usage_pricing.transfer_tiers[1].micros_per_gib, 20'000);
+
+  Config bad;
+  s = load("usage: {pricing: {transfer-out-tiers: [{up-to-gb: 10, usd-per-gb: 0.1}]}}\n", bad);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("last transfer-out tier"), std::string::npos) << s.message();
+  s = load("usage: {sample-interval: soon}\n", bad);
+  EXPECT_NE(s.message().find("usage.sample-interval"), std::string::npos) << s.message();
+  s = load("usage: {pricing: {storage-gb-month: -1}}\n", bad);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  s = load("usage: {sampling: 1h}\n", bad);
+  EXPECT_NE(s.message().find("usage.sampling: unknown"), std::string::npos) << s.message();
+}
+
 TEST_F(ConfigFileTest, MissingFileIsAnError) {
   Config c;
   Status s = load_config_file((dir_ / "does-not-exist.yaml").string(), c);

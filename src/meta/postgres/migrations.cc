@@ -293,6 +293,26 @@ UPDATE scans SET severity_counts = (
          CAST(COUNT(CASE WHEN f.severity=5 THEN 1 END) AS TEXT)
   FROM scan_findings f WHERE f.manifest_id=scans.manifest_id);
 )sql"},
+    // Usage for the cost report (meta/usage_store.h): storage samples per repository and per
+    // account (repository ''), and bytes sent per repository in hourly buckets. Times in
+    // milliseconds since the epoch.
+    {"usage samples and transfer buckets", R"sql(
+CREATE TABLE usage_samples (
+  account_id TEXT COLLATE "C" NOT NULL,
+  repository TEXT COLLATE "C" NOT NULL,
+  sampled_at BIGINT NOT NULL,
+  bytes BIGINT NOT NULL,
+  PRIMARY KEY (account_id, repository, sampled_at)
+);
+CREATE INDEX usage_samples_by_time ON usage_samples (sampled_at);
+CREATE TABLE usage_transfer (
+  account_id TEXT COLLATE "C" NOT NULL,
+  repository TEXT COLLATE "C" NOT NULL,
+  hour BIGINT NOT NULL,
+  bytes BIGINT NOT NULL,
+  PRIMARY KEY (account_id, repository, hour)
+);
+)sql"},
 };
 
 // Serialises migrations of one database across processes (an arbitrary

@@ -326,6 +326,29 @@ UPDATE scans SET severity_counts = (
 )sql");
 }
 
+// Version 8 -> 9: usage for the cost report (meta/usage_store.h): storage samples per
+// repository and per account (repository ''), and bytes sent per repository
+// in hourly buckets. Times in milliseconds since the epoch.
+Status usage_tables(Connection& c) {
+  return c.exec(R"sql(
+CREATE TABLE IF NOT EXISTS usage_samples (
+  account_id TEXT NOT NULL,
+  repository TEXT NOT NULL,  -- '': the account, each blob and manifest once
+  sampled_at INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  PRIMARY KEY (account_id, repository, sampled_at)
+);
+CREATE INDEX IF NOT EXISTS usage_samples_by_time ON usage_samples (sampled_at);
+CREATE TABLE IF NOT EXISTS usage_transfer (
+  account_id TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  hour INTEGER NOT NULL,  -- the first millisecond of the hour
+  bytes INTEGER NOT NULL,
+  PRIMARY KEY (account_id, repository, hour)
+);
+)sql");
+}
+
 struct Migration {
   const char* what;
   Status (*apply)(Connection&);
@@ -341,6 +364,7 @@ constexpr Migration kMigrations[] = {
     {"image scans, findings, inventories and scanning configurations", scan_tables},
     {"webhook retry schedules", webhook_backoff_table},
     {"scan findings counted per severity", scan_severity_counts},
+    {"usage samples and transfer buckets", usage_tables},
 };
 
 Result<bool> has_legacy_table(Connection& c) {

@@ -102,6 +102,13 @@ class SqliteMetadataStore final : public MetadataStore {
   // UsageStore (sqlite_usage.cc)
   Result<std::vector<RepositoryUsage>> repository_usage(std::string_view account_id) override;
   Result<int64_t> account_usage(std::string_view account_id) override;
+  Status put_storage_samples(const std::vector<StorageSampleRow>& rows) override;
+  Result<std::vector<StorageSampleRow>> storage_samples(std::string_view account_id,
+                                                        int64_t from_ms, int64_t to_ms) override;
+  Status add_transfer(const std::vector<TransferRow>& rows) override;
+  Result<std::vector<TransferRow>> transfer(std::string_view account_id, int64_t from_ms,
+                                            int64_t to_ms) override;
+  Result<size_t> prune_usage(int64_t before_ms) override;
 
   // ResourceTagStore (sqlite_resource_tags.cc)
   Result<std::vector<std::pair<std::string, std::string>>> get_resource_tags(
