@@ -279,6 +279,16 @@ CREATE TABLE webhook_backoffs (
   PRIMARY KEY (webhook, repository_key)
 );
 )sql"},
+    // Storage quotas (meta/quota_store.h): bytes allowed per account (repository '') and per
+    // repository name, so a quota can be set before its repository exists and outlives a delete.
+    {"storage quotas", R"sql(
+CREATE TABLE storage_quotas (
+  account_id TEXT COLLATE "C" NOT NULL,
+  repository TEXT COLLATE "C" NOT NULL,
+  bytes BIGINT NOT NULL,
+  PRIMARY KEY (account_id, repository)
+);
+)sql"},
 };
 
 // Serialises migrations of one database across processes (an arbitrary
