@@ -254,8 +254,8 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
             if (!total) return fail(total.status());
             used = *total;
           }
-          std::cout << q.account_id << "\t" << q.repository.value_or("-") << "\t" << q.bytes
-                    << "\t" << used << "\n";
+          std::cout << q.account_id << "\t" << q.repository.value_or("-") << "\t" << q.bytes << "\t"
+                    << used << "\n";
         }
       }
     } else if (expirations->parsed()) {

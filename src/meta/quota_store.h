@@ -48,8 +48,8 @@ class QuotaStore {
   // Sets (or replaces) the quota of `account_id`, or of its repository named
   // `repository`, to `bytes` (>= 0; kInvalidArgument otherwise). Lowering a
   // quota below current use refuses further growth but removes nothing.
-  virtual Status set_quota(std::string_view account_id,
-                           std::optional<std::string_view> repository, int64_t bytes) = 0;
+  virtual Status set_quota(std::string_view account_id, std::optional<std::string_view> repository,
+                           int64_t bytes) = 0;
   // Removes that quota; kNotFound when none is set.
   virtual Status clear_quota(std::string_view account_id,
                              std::optional<std::string_view> repository) = 0;

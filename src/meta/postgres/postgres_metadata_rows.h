@@ -75,7 +75,7 @@ enum class QuotaItem { kBlob, kManifest };
 // of the repository and of its account (one indexed read when none is set).
 // Locks the applicable quota rows (FOR UPDATE) so that concurrent writes
 // under one quota take turns.
-Status check_quota_in(pg::Connection& c, RepositoryId repo, QuotaItem item,
-                      std::string_view digest, int64_t size);
+Status check_quota_in(pg::Connection& c, RepositoryId repo, QuotaItem item, std::string_view digest,
+                      int64_t size);
 
 }  // namespace berth::pg_meta

@@ -41,7 +41,9 @@ Result<int64_t> single_int(Statement& s) {
   return row ? s.int64(0) : int64_t{0};
 }
 
-Result<bool> any_row(Statement& s) { return s.step(); }
+Result<bool> any_row(Statement& s) {
+  return s.step();
+}
 
 }  // namespace
 
@@ -100,19 +102,19 @@ Status check_quota_in(Connection& c, RepositoryId repo, QuotaItem item, std::str
 }  // namespace pg_meta
 
 Status PostgresMetadataStore::set_quota(std::string_view account_id,
-                                      std::optional<std::string_view> repository, int64_t bytes) {
+                                        std::optional<std::string_view> repository, int64_t bytes) {
   if (bytes < 0) return error(Code::kInvalidArgument, "a quota is a number of bytes, 0 or more");
   return pool_->write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(
-        auto s, c.prepare("INSERT INTO storage_quotas (account_id, repository, bytes) "
-                          "VALUES ($1, $2, $3) ON CONFLICT (account_id, repository) "
-                          "DO UPDATE SET bytes=excluded.bytes"));
+    BERTH_ASSIGN_OR_RETURN(auto s,
+                           c.prepare("INSERT INTO storage_quotas (account_id, repository, bytes) "
+                                     "VALUES ($1, $2, $3) ON CONFLICT (account_id, repository) "
+                                     "DO UPDATE SET bytes=excluded.bytes"));
     return s.bind(1, account_id).bind(2, repository.value_or("")).bind(3, bytes).run();
   });
 }
 
 Status PostgresMetadataStore::clear_quota(std::string_view account_id,
-                                        std::optional<std::string_view> repository) {
+                                          std::optional<std::string_view> repository) {
   return pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(
         auto s, c.prepare("DELETE FROM storage_quotas WHERE account_id=$1 AND repository=$2"));
@@ -139,10 +141,9 @@ Result<std::vector<StorageQuota>> PostgresMetadataStore::list_quotas(
 }
 
 Status PostgresMetadataStore::check_blob_quota(RepositoryId repo, const Digest& digest,
-                                             int64_t size) {
+                                               int64_t size) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
-  return pg_meta::check_quota_in(*lease, repo, pg_meta::QuotaItem::kBlob, digest.str(),
-                                     size);
+  return pg_meta::check_quota_in(*lease, repo, pg_meta::QuotaItem::kBlob, digest.str(), size);
 }
 
 }  // namespace berth

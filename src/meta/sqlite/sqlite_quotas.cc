@@ -40,7 +40,9 @@ Result<int64_t> single_int(Statement& s) {
   return row ? s.int64(0) : int64_t{0};
 }
 
-Result<bool> any_row(Statement& s) { return s.step(); }
+Result<bool> any_row(Statement& s) {
+  return s.step();
+}
 
 }  // namespace
 
@@ -102,10 +104,10 @@ Status SqliteMetadataStore::set_quota(std::string_view account_id,
                                       std::optional<std::string_view> repository, int64_t bytes) {
   if (bytes < 0) return error(Code::kInvalidArgument, "a quota is a number of bytes, 0 or more");
   return pool_->write([&](Connection& c) -> Status {
-    BERTH_ASSIGN_OR_RETURN(
-        auto s, c.prepare("INSERT INTO storage_quotas (account_id, repository, bytes) "
-                          "VALUES (?1, ?2, ?3) ON CONFLICT (account_id, repository) "
-                          "DO UPDATE SET bytes=excluded.bytes"));
+    BERTH_ASSIGN_OR_RETURN(auto s,
+                           c.prepare("INSERT INTO storage_quotas (account_id, repository, bytes) "
+                                     "VALUES (?1, ?2, ?3) ON CONFLICT (account_id, repository) "
+                                     "DO UPDATE SET bytes=excluded.bytes"));
     return s.bind(1, account_id).bind(2, repository.value_or("")).bind(3, bytes).run();
   });
 }
