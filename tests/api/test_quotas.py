@@ -7,13 +7,14 @@ tests' pushes."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
 
 import pytest
 
-from ecr_content import make_image, make_layer, push_image, put_image, sha256, upload_blob
+from ecr_content import Image, make_image, make_layer, push_image, put_image, sha256, upload_blob
 from ecr_support import V2, berth_binary, ecr_client, expect_error, registry_password, unique
 from support import server as support_server
 
@@ -48,6 +49,14 @@ def quotas(server) -> dict[tuple[str, str], tuple[int, int]]:
 
 def image_bytes(image) -> int:
     return sum(len(b) for b in image.blobs) + len(image.manifest)
+
+
+def same_blobs(image: Image, note: str) -> Image:
+    """Another manifest over the blobs of ``image`` (an annotation differs)."""
+    manifest = json.loads(image.manifest)
+    manifest["annotations"] = {"note": note}
+    return Image(json.dumps(manifest).encode(), image.media_type, image.config, image.config_media_type,
+                 image.layers)
 
 
 def v2_push_blob(v2: V2, repo: str, data: bytes):
@@ -117,8 +126,7 @@ def test_repository_quota_refuses_on_both_apis_until_gc_frees(server, ecr_q, v2_
     assert v2_push_blob(v2_q, repo, first.config).status_code == 201
 
     # A new manifest over the same blobs: only its own bytes are new, and they do not fit.
-    retagged = make_image(layer_blobs=first.layers, annotations={"x": unique()})
-    assert retagged.config == first.config
+    retagged = same_blobs(first, unique())
     e = expect_error("LimitExceededException", put_image, ecr_q, repo, retagged, "v2")
     assert e.response["Error"]["Message"] == (f"storage quota of repository {repo} exceeded: {limit} bytes "
                                               f"allowed, {limit + len(retagged.manifest)} would be stored")
@@ -145,8 +153,8 @@ def test_account_quota_counts_a_shared_layer_once(server_factory):
     for name in (a, b):
         ecr.create_repository(repositoryName=name)
     base = make_image(layers=1)
-    on_b = make_image(layer_blobs=base.layers, annotations={"repo": "b"})
-    # The layer once, both configs are the same blob, each manifest its own bytes.
+    on_b = same_blobs(base, "b")
+    # The layer and the config once, each manifest its own bytes.
     limit = image_bytes(base) + len(on_b.manifest)
     server.admin("quota", "set", "--account", ACCOUNT, "--bytes", str(limit))
     push_image(ecr, a, "v1", base)

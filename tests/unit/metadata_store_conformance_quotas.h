@@ -21,7 +21,7 @@ TEST_P(QuotaStoreConformance, SetListAndClearPerAccountAndRepository) {
   auto mine = store().list_quotas(std::string_view(kAccount));
   ASSERT_TRUE(mine.is_ok()) << mine.status().to_string();
   ASSERT_EQ(mine->size(), 2u);
-  EXPECT_EQ((*mine)[0].repository, std::nullopt);  // the account's own first
+  EXPECT_FALSE((*mine)[0].repository.has_value());  // the account's own first
   EXPECT_EQ((*mine)[0].bytes, 1000);
   EXPECT_EQ((*mine)[1].repository, std::optional<std::string>("app/x"));
   EXPECT_EQ((*mine)[1].bytes, 200);
