@@ -28,6 +28,8 @@ struct AdminArgs {
   std::string policy_name;
   std::string policy_file;
   std::string policy_arn;
+  std::string repository;
+  std::string quota_bytes;
   bool admin = false;
   AuditQuery audit;
   UsageReportQuery report;
@@ -36,6 +38,36 @@ struct AdminArgs {
 int fail(const Status& s) {
   std::cerr << "berth admin: " << s.message() << "\n";
   return 1;
+}
+
+// A quota's size: bytes, or with a binary unit as parse_size takes them
+// (512k, 32m, 2g) or written out (10KiB, 10MiB, 10GiB, 1TiB; a trailing B is
+// optional).
+Result<int64_t> parse_quota_bytes(const std::string& text) {
+  std::string t = text;
+  if (t.size() > 2 && t.ends_with("iB")) {
+    t.resize(t.size() - 2);
+  } else if (t.size() > 1 && (t.back() == 'B' || t.back() == 'b')) {
+    t.pop_back();
+  }
+  uint64_t unit = 1;
+  if (!t.empty() && (t.back() == 'T' || t.back() == 't')) {
+    unit = uint64_t{1} << 40;
+    t.pop_back();
+  }
+  auto v = parse_size(t);
+  if (!v || *v > static_cast<uint64_t>(INT64_MAX) / unit) {
+    return error(Code::kInvalidArgument,
+                 "invalid size '" + text + "' (use e.g. 10485760, 512MiB, 10GiB, 1TiB)");
+  }
+  return static_cast<int64_t>(*v * unit);
+}
+
+// Repository `name`'s usage in `usage` (0 when it does not exist yet).
+int64_t usage_of(const std::vector<RepositoryUsage>& usage, const std::string& name) {
+  for (const auto& u : usage)
+    if (u.name == name) return u.bytes;
+  return 0;
 }
 
 }  // namespace
@@ -109,6 +141,22 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
   report->add_option("--account", args->report.account, "Only this account (default: all)");
   report->add_option("--format", args->report.format, "table, csv or json")
       ->check(CLI::IsMember({"table", "csv", "json"}));
+
+  // Storage quotas (meta/quota_store.h).
+  auto* quota = admin->add_subcommand("quota", "Storage quotas per account and per repository")
+                    ->require_subcommand(1);
+  auto* quota_set = quota->add_subcommand(
+      "set", "Set the quota of an account, or of one of its repositories (by name)");
+  auto* quota_clear = quota->add_subcommand("clear", "Remove a quota");
+  for (auto* c : {quota_set, quota_clear}) {
+    c->add_option("--account", args->account, "Account id (default: the configured account)");
+    c->add_option("--repository", args->repository,
+                  "Repository name (default: the account's own quota)");
+  }
+  quota_set->add_option("--bytes", args->quota_bytes, "Bytes allowed: 10485760, 512MiB, 10GiB")
+      ->required();
+  auto* quota_list = quota->add_subcommand("list", "Quotas with the bytes each measures now");
+  quota_list->add_option("--account", args->account, "Only this account");
   auto* expirations =
       admin->add_subcommand("expirations", "What lifecycle policies expired, newest first");
   expirations->add_option("--account", args->account, "Only this account");
@@ -176,6 +224,52 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
       return print_current_usage(*stores->meta,
                                  args->account.empty() ? config.account_id : args->account,
                                  std::cout, std::cerr);
+    } else if (quota->parsed()) {
+      QuotaStore& quotas = *stores->meta;
+      const std::string account = args->account.empty() ? config.account_id : args->account;
+      std::optional<std::string_view> repository;
+      if (!args->repository.empty()) repository = args->repository;
+      const std::string what =
+          args->repository.empty() ? "account " + account : "repository " + args->repository;
+      if (quota_set->parsed()) {
+        auto bytes = parse_quota_bytes(args->quota_bytes);
+        if (!bytes) return fail(bytes.status());
+        if (Status s = quotas.set_quota(account, repository, *bytes); !s.is_ok()) return fail(s);
+        std::cout << "quota of " << what << " set to " << *bytes << " bytes\n";
+      } else if (quota_clear->parsed()) {
+        if (Status s = quotas.clear_quota(account, repository); !s.is_ok()) {
+          if (s.code() == Code::kNotFound)
+            return fail(error(Code::kNotFound, "no quota set for " + what));
+          return fail(s);
+        }
+        std::cout << "quota of " << what << " cleared\n";
+      } else {
+        std::optional<std::string_view> only;
+        if (!args->account.empty()) only = args->account;
+        auto list = quotas.list_quotas(only);
+        if (!list) return fail(list.status());
+        std::cout << "account\trepository\tquota\tused\n";
+        std::string usage_account;
+        std::vector<RepositoryUsage> usage;
+        for (const auto& q : *list) {
+          if (q.account_id != usage_account) {
+            auto u = stores->meta->repository_usage(q.account_id);
+            if (!u) return fail(u.status());
+            usage = std::move(u).value();
+            usage_account = q.account_id;
+          }
+          int64_t used;
+          if (q.repository) {
+            used = usage_of(usage, *q.repository);
+          } else {
+            auto total = stores->meta->account_usage(q.account_id);
+            if (!total) return fail(total.status());
+            used = *total;
+          }
+          std::cout << q.account_id << "\t" << q.repository.value_or("-") << "\t" << q.bytes << "\t"
+                    << used << "\n";
+        }
+      }
     } else if (expirations->parsed()) {
       auto list = stores->meta->list_expirations(args->account, 1000);
       if (!list) return fail(list.status());

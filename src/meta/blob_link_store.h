@@ -18,6 +18,8 @@ class BlobLinkStore {
   virtual ~BlobLinkStore() = default;
 
   // Makes blob `digest` (already stored in the BlobStore) visible in `repo`.
+  // kLimitExceeded (nothing changes) when that would take the repository or
+  // its account over a storage quota (meta/quota_store.h).
   virtual Status link_blob(RepositoryId repo, const Digest& digest, int64_t size, int64_t now) = 0;
   // kBlobUnknown when the repository may not see the blob.
   virtual Result<BlobLink> get_blob_link(RepositoryId repo, const Digest& digest) = 0;

@@ -22,7 +22,9 @@ class ManifestStore {
   // Stores the manifest and moves the tag atomically. Fails with
   // kManifestBlobUnknown / kManifestUnknown when a reference is missing from the
   // repository, kTagImmutable as described on PutManifestRequest. Re-putting an
-  // existing digest is ok (its bytes are identical by construction).
+  // existing digest is ok (its bytes are identical by construction); a new one
+  // fails with kLimitExceeded (nothing changes) when its bytes would take the
+  // repository or its account over a storage quota (meta/quota_store.h).
   virtual Status put_manifest(const PutManifestRequest& req) = 0;
   // kManifestUnknown when absent.
   virtual Result<ManifestRecord> get_manifest(RepositoryId repo, const Digest& digest) = 0;

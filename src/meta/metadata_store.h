@@ -12,6 +12,7 @@
 //   LifecycleStore    (meta/lifecycle_store.h)     policies, previews, expirations
 //   GcStore           (meta/gc_store.h)            garbage-collection candidates and claims
 //   UsageStore        (meta/usage_store.h)         bytes per repository and account
+//   QuotaStore        (meta/quota_store.h)         storage quotas per repository and account
 //   ResourceTagStore  (meta/resource_tag_store.h)  ECR resource tags
 //   PolicyStore       (meta/policy_store.h)        repository, registry and user policies
 //   EventOutboxStore  (meta/event_outbox_store.h)  events waiting for webhooks
@@ -41,6 +42,7 @@
 #include "meta/lifecycle_store.h"
 #include "meta/manifest_store.h"
 #include "meta/policy_store.h"
+#include "meta/quota_store.h"
 #include "meta/repository_store.h"
 #include "meta/resource_tag_store.h"
 #include "meta/scan_store.h"
@@ -56,6 +58,7 @@ class MetadataStore : public RepositoryStore,
                       public LifecycleStore,
                       public GcStore,
                       public UsageStore,
+                      public QuotaStore,
                       public ResourceTagStore,
                       public PolicyStore,
                       public EventOutboxStore,

@@ -46,7 +46,8 @@ class UploadStore {
   virtual Status end_blob_write(const Digest& digest) = 0;
   // The last step of an upload, in one transaction: link_blob, end_blob_write
   // and delete_upload. kUnavailable (and nothing changes) while the digest is
-  // pending deletion.
+  // pending deletion; kLimitExceeded (nothing changes) over a storage quota,
+  // as link_blob.
   virtual Status complete_upload(RepositoryId repo, const Digest& digest, int64_t size,
                                  std::string_view upload_id, int64_t now) = 0;
 };

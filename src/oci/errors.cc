@@ -54,8 +54,11 @@ WireError wire_error(const Status& s) {
     case Code::kUnsupported:
       return {405, "UNSUPPORTED"};
     case Code::kResourceExhausted:
-    case Code::kLimitExceeded:
       return {429, "TOOMANYREQUESTS"};
+    // A storage quota (meta/quota_store.h): retrying does not help until
+    // something is deleted, so DENIED rather than TOOMANYREQUESTS.
+    case Code::kLimitExceeded:
+      return {403, "DENIED"};
     case Code::kInvalidArgument:
       return {400, "UNSUPPORTED"};
     case Code::kNotFound:

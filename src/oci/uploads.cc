@@ -114,6 +114,9 @@ awaitable<void> OciApi::start_upload(Exchange& ex, const Target& t) {
       auto mounted =
           co_await call([&] { return registry_.mount_blob(*repo, *digest, from, may_read); });
       if (mounted) co_return co_await ex.send(blob_created(ex, repo->name, *digest));
+      // Over a storage quota an upload could not finish either: say so now.
+      if (mounted.status().code() == Code::kLimitExceeded)
+        co_return co_await fail(ex, mounted.status());
     }
     // Fall through: open an ordinary upload session.
   }

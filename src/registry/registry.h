@@ -185,7 +185,9 @@ class Registry {
                                                      bool fresh = false,
                                                      const Uploader& uploader = {});
   // Verifies the bytes hash to `digest`, stores the blob durably and links it
-  // to the repository. On kDigestInvalid the upload is discarded.
+  // to the repository. On kDigestInvalid the upload is discarded, and so on
+  // kLimitExceeded: the blob would take the repository or its account over a
+  // storage quota (meta/quota_store.h).
   Result<BlobLink> finish_upload(const RepositoryRecord& repo, std::string_view id,
                                  const Digest& digest, bool fresh = false);
   // As above, for the upload `held` has been appending to in this request
@@ -209,7 +211,8 @@ class Registry {
   void cancel_blob_put(std::unique_ptr<UploadAppend> put);
   // Makes a blob of `from` (or, without `from`, of any repository of the same
   // account for which `may_read` is true) visible in `repo`. kBlobUnknown
-  // when there is nothing to mount. `may_read` may block; it is called only
+  // when there is nothing to mount, kLimitExceeded over a storage quota
+  // (meta/quota_store.h). `may_read` may block; it is called only
   // for repositories holding the blob.
   Result<BlobLink> mount_blob(const RepositoryRecord& repo, const Digest& digest,
                               const std::optional<RepositoryRecord>& from,
@@ -244,7 +247,8 @@ class Registry {
   // differently. `media_type_given`: as parse_manifest's. kManifestInvalid when a descriptor's size
   // differs from the stored blob's or child manifest's, or its urls break the url policy;
   // kManifestBlobUnknown / kManifestUnknown when a reference is missing (a
-  // foreign layer with allowed urls may be missing).
+  // foreign layer with allowed urls may be missing); kLimitExceeded when a
+  // new manifest would exceed a storage quota (meta/quota_store.h).
   // `refuse_existing`: as PutManifestRequest's.
   Result<PutManifestResult> put_manifest(const RepositoryRecord& repo, std::string_view reference,
                                          std::string_view bytes, std::string_view content_type,

@@ -10,7 +10,7 @@
 // lifecycle policy and when it last ran, repository policy, resource tags),
 // every stored blob (streamed and verified by digest on both sides), the blob
 // links of each repository, manifests (with their subject, so referrers
-// follow), tags and last pull times. Not copied: upload sessions in flight,
+// follow), tags and last pull times, then storage quotas. Not copied: upload sessions in flight,
 // scan results and findings, imported advisories, lifecycle previews and the
 // expiration history, events waiting for webhooks, and the registry token key
 // (the destination keeps its own, so registry passwords must be fetched anew).

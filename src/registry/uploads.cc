@@ -330,6 +330,17 @@ Result<BlobLink> Registry::finish_held_upload(const RepositoryRecord& repo, cons
                              digest.str(), actual.str()));
   }
   const uint64_t size = info.size;
+  // Over a storage quota: refused before the bytes move, and the upload ends
+  // as one whose digest does not match (its bytes would never fit anyway).
+  if (Status quota = meta_.check_blob_quota(repo.id, digest, static_cast<int64_t>(size));
+      !quota.is_ok()) {
+    if (quota.code() == Code::kLimitExceeded) {
+      (void)blobs_.abort_upload(id);
+      (void)meta_.delete_upload(id);
+      forget_hash_state(id);
+    }
+    return quota;
+  }
   // Announce the write so the garbage collector leaves this digest alone
   // between the rename and the link (or refuses us while it deletes it).
   BERTH_RETURN_IF_ERROR(meta_.begin_blob_write(digest, clock_.now_seconds()));
@@ -342,6 +353,10 @@ Result<BlobLink> Registry::finish_held_upload(const RepositoryRecord& repo, cons
   st = meta_.complete_upload(repo.id, digest, static_cast<int64_t>(size), id, clock_.now_seconds());
   if (!st.is_ok()) {
     (void)meta_.end_blob_write(digest);
+    // A concurrent push took the quota since the check above: the session's
+    // bytes are already in the blob store, unlinked (`berth gc --full` finds
+    // them), so the session itself goes.
+    if (st.code() == Code::kLimitExceeded) (void)meta_.delete_upload(id);
     return st;
   }
   {

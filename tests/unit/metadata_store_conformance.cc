@@ -10,6 +10,7 @@
 #include "metadata_store_conformance_lifecycle.h"
 #include "metadata_store_conformance_manifests.h"
 #include "metadata_store_conformance_policies.h"
+#include "metadata_store_conformance_quotas.h"
 #include "metadata_store_conformance_repositories.h"
 #include "metadata_store_conformance_resource_tags.h"
 #include "metadata_store_conformance_scans.h"
@@ -57,6 +58,9 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, ResourceTagStoreConformance,
 INSTANTIATE_TEST_SUITE_P(Sqlite, LifecycleStoreConformance,
                          ::testing::ValuesIn(sqlite_factories<LifecycleStore>()),
                          RoleFactory<LifecycleStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, QuotaStoreConformance,
+                         ::testing::ValuesIn(sqlite_factories<QuotaStore>()),
+                         RoleFactory<QuotaStore>::Name);
 INSTANTIATE_TEST_SUITE_P(Sqlite, UsageStoreConformance,
                          ::testing::ValuesIn(sqlite_factories<UsageStore>()),
                          RoleFactory<UsageStore>::Name);
@@ -120,6 +124,9 @@ INSTANTIATE_TEST_SUITE_P(Postgres, ResourceTagStoreConformance,
 INSTANTIATE_TEST_SUITE_P(Postgres, LifecycleStoreConformance,
                          ::testing::ValuesIn(postgres_factories<LifecycleStore>()),
                          RoleFactory<LifecycleStore>::Name);
+INSTANTIATE_TEST_SUITE_P(Postgres, QuotaStoreConformance,
+                         ::testing::ValuesIn(postgres_factories<QuotaStore>()),
+                         RoleFactory<QuotaStore>::Name);
 INSTANTIATE_TEST_SUITE_P(Postgres, UsageStoreConformance,
                          ::testing::ValuesIn(postgres_factories<UsageStore>()),
                          RoleFactory<UsageStore>::Name);

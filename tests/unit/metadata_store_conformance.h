@@ -59,15 +59,16 @@ struct MetadataRoles {
   EventOutboxStore* events = nullptr;
   AdvisoryStore* advisories = nullptr;
   ScanStore* scans = nullptr;
+  QuotaStore* quotas = nullptr;
 
   static MetadataRoles of(std::shared_ptr<MetadataStore> store) {
     MetadataStore* s = store.get();
-    return MetadataRoles{std::move(store), s, s, s, s, s, s, s, s, s, s, s, s};
+    return MetadataRoles{std::move(store), s, s, s, s, s, s, s, s, s, s, s, s, s};
   }
 
   bool complete() const {
     return owner && repositories && blob_links && uploads && manifests && lifecycle && gc &&
-           usage && resource_tags && policies && events && advisories && scans;
+           usage && resource_tags && policies && events && advisories && scans && quotas;
   }
 
   template <class Role>
@@ -94,6 +95,8 @@ struct MetadataRoles {
       return *advisories;
     else if constexpr (std::is_same_v<Role, ScanStore>)
       return *scans;
+    else if constexpr (std::is_same_v<Role, QuotaStore>)
+      return *quotas;
     else
       return *events;
   }
@@ -250,6 +253,7 @@ using GcStoreConformance = RoleConformance<GcStore>;
 using EventOutboxStoreConformance = RoleConformance<EventOutboxStore>;
 using AdvisoryStoreConformance = RoleConformance<AdvisoryStore>;
 using ScanStoreConformance = RoleConformance<ScanStore>;
+using QuotaStoreConformance = RoleConformance<QuotaStore>;
 
 namespace gc_helpers {
 

@@ -159,6 +159,26 @@ TEST_F(RegistryTest, ChunkedUploadInOrder) {
   EXPECT_EQ(meta_->get_upload(id).status().code(), Code::kBlobUploadUnknown);
 }
 
+TEST_F(RegistryTest, UploadOverAStorageQuotaIsDiscardedAndStoresNothing) {
+  ASSERT_TRUE(meta_->set_quota(repo_.account_id, repo_.name, 11).is_ok());
+  const std::string id = start();
+  ASSERT_TRUE(append(id, "hello, world", 0).is_ok());
+  const Digest d = Digest::of("hello, world");
+  auto link = registry().finish_upload(repo_, id, d);
+  EXPECT_EQ(link.status().code(), Code::kLimitExceeded) << link.status().to_string();
+  EXPECT_EQ(link.status().message(), "storage quota of repository " + repo_.name +
+                                         " exceeded: 11 bytes allowed, 12 would be stored");
+  // Nothing stored, and the session is gone from both stores, as for a digest mismatch.
+  EXPECT_EQ(blobs_->stat(d).status().code(), Code::kBlobUnknown);
+  EXPECT_EQ(registry().stat_blob(repo_, d).status().code(), Code::kBlobUnknown);
+  EXPECT_EQ(blobs_->upload_info(id).status().code(), Code::kBlobUploadUnknown);
+  EXPECT_EQ(meta_->get_upload(id).status().code(), Code::kBlobUploadUnknown);
+  // Equal to the quota fits.
+  const std::string fits = start();
+  ASSERT_TRUE(append(fits, "hello world", 0).is_ok());
+  EXPECT_TRUE(registry().finish_upload(repo_, fits, Digest::of("hello world")).is_ok());
+}
+
 TEST_F(RegistryTest, UploadAppendReportsSizeAndWritten) {
   const std::string id = start();
   ASSERT_TRUE(append(id, "abc", 0).is_ok());

@@ -282,6 +282,25 @@ TEST_F(StoreMigrationTest, IdentitiesWithResealedSecretsAndRevocations) {
   EXPECT_EQ(to_.identity->get_access_key("AKIALIVE")->sealed_secret, "resealed:sealed-live");
 }
 
+TEST_F(StoreMigrationTest, StorageQuotasAreCopiedAfterTheRepositories) {
+  push_image("v1", "layer one");
+  // Below what the repository holds already: copied first, it would refuse the links.
+  ASSERT_TRUE(meta_->set_quota(kAccount, "team/app", 1).is_ok());
+  ASSERT_TRUE(meta_->set_quota(kAccount, std::nullopt, 1 << 20).is_ok());
+  auto report = migrate();
+  ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+  EXPECT_TRUE(report->failures.empty()) << report->failures.front();
+  auto quotas = to_.meta->list_quotas(std::nullopt);
+  ASSERT_TRUE(quotas.is_ok());
+  ASSERT_EQ(quotas->size(), 2u);
+  EXPECT_EQ((*quotas)[0].bytes, 1 << 20);
+  EXPECT_EQ((*quotas)[1].repository, std::optional<std::string>("team/app"));
+  EXPECT_EQ((*quotas)[1].bytes, 1);
+  auto repo = to_.meta->get_repository(kAccount, "team/app");
+  ASSERT_TRUE(repo.is_ok());
+  EXPECT_EQ(to_.meta->list_images(repo->id, PageRequest{})->size(), 1u);
+}
+
 TEST_F(StoreMigrationTest, DryRunCountsAndWritesNothing) {
   push_image("v1", "layer one");
   MigrationOptions options;

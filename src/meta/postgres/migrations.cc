@@ -313,6 +313,16 @@ CREATE TABLE usage_transfer (
   PRIMARY KEY (account_id, repository, hour)
 );
 )sql"},
+    // Storage quotas (meta/quota_store.h): bytes allowed per account (repository '') and per
+    // repository name, so a quota can be set before its repository exists and outlives a delete.
+    {"storage quotas", R"sql(
+CREATE TABLE storage_quotas (
+  account_id TEXT COLLATE "C" NOT NULL,
+  repository TEXT COLLATE "C" NOT NULL,
+  bytes BIGINT NOT NULL,
+  PRIMARY KEY (account_id, repository)
+);
+)sql"},
 };
 
 // Serialises migrations of one database across processes (an arbitrary

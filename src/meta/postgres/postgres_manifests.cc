@@ -85,6 +85,9 @@ Status PostgresMetadataStore::put_manifest(const PutManifestRequest& req) {
     if (existing) {
       id = *existing;
     } else {
+      BERTH_RETURN_IF_ERROR(pg_meta::check_quota_in(c, req.repository,
+                                                    pg_meta::QuotaItem::kManifest, m.digest.str(),
+                                                    static_cast<int64_t>(m.bytes.size())));
       BERTH_ASSIGN_OR_RETURN(
           auto ins,
           c.prepare("INSERT INTO manifests (repo_id, digest, media_type, artifact_type, subject, "

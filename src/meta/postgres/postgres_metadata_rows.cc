@@ -62,6 +62,7 @@ Status link_blob_in(Connection& c, RepositoryId repo, const Digest& digest, int6
   BERTH_ASSIGN_OR_RETURN(bool pending, pending_deletion(c, digest.str()));
   if (pending)
     return error(Code::kUnavailable, "the blob is being garbage collected; upload it again");
+  BERTH_RETURN_IF_ERROR(check_quota_in(c, repo, QuotaItem::kBlob, digest.str(), size));
   BERTH_ASSIGN_OR_RETURN(
       auto s, c.prepare("INSERT INTO blob_links (repo_id, digest, size, linked_at) "
                         "VALUES ($1, $2, $3, $4) ON CONFLICT (repo_id, digest) DO UPDATE "

@@ -349,6 +349,21 @@ CREATE TABLE IF NOT EXISTS usage_transfer (
 )sql");
 }
 
+// Version 9 -> 10: storage quotas (meta/quota_store.h): bytes allowed per account
+// (repository '') and per repository name of an account. Keyed by name, not
+// by repository id, so a quota can be set before its repository exists and
+// stays when the repository is deleted and created again.
+Status storage_quota_table(Connection& c) {
+  return c.exec(R"sql(
+CREATE TABLE IF NOT EXISTS storage_quotas (
+  account_id TEXT NOT NULL,
+  repository TEXT NOT NULL,  -- '' for the account's own quota
+  bytes INTEGER NOT NULL,
+  PRIMARY KEY (account_id, repository)
+);
+)sql");
+}
+
 struct Migration {
   const char* what;
   Status (*apply)(Connection&);
@@ -365,6 +380,7 @@ constexpr Migration kMigrations[] = {
     {"webhook retry schedules", webhook_backoff_table},
     {"scan findings counted per severity", scan_severity_counts},
     {"usage samples and transfer buckets", usage_tables},
+    {"storage quotas", storage_quota_table},
 };
 
 Result<bool> has_legacy_table(Connection& c) {

@@ -65,4 +65,15 @@ Status link_blob_in(sqlite::Connection& c, RepositoryId repo, const Digest& dige
 // (sqlite_events.cc); kAlreadyExists when an id is taken.
 Status insert_events(sqlite::Connection& c, const std::vector<OutboxEvent>& events);
 
+// What a write adds, for check_quota_in.
+enum class QuotaItem { kBlob, kManifest };
+
+// Within the caller's transaction: kLimitExceeded (meta/quota_store.h) when
+// adding `item` `digest` of `size` bytes to `repo` would take the repository
+// or its account over a quota; OK when no quota applies or the repository
+// (for the account quota: the account) already holds it. Checks the quotas
+// of the repository and of its account (one indexed read when none is set).
+Status check_quota_in(sqlite::Connection& c, RepositoryId repo, QuotaItem item,
+                      std::string_view digest, int64_t size);
+
 }  // namespace berth::sqlite_meta

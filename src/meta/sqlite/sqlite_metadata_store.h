@@ -110,6 +110,15 @@ class SqliteMetadataStore final : public MetadataStore {
                                             int64_t to_ms) override;
   Result<size_t> prune_usage(int64_t before_ms) override;
 
+  // QuotaStore (sqlite_quotas.cc)
+  Status set_quota(std::string_view account_id, std::optional<std::string_view> repository,
+                   int64_t bytes) override;
+  Status clear_quota(std::string_view account_id,
+                     std::optional<std::string_view> repository) override;
+  Result<std::vector<StorageQuota>> list_quotas(
+      std::optional<std::string_view> account_id) override;
+  Status check_blob_quota(RepositoryId repo, const Digest& digest, int64_t size) override;
+
   // ResourceTagStore (sqlite_resource_tags.cc)
   Result<std::vector<std::pair<std::string, std::string>>> get_resource_tags(
       RepositoryId repo) override;
