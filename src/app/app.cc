@@ -608,6 +608,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   ro.record_events = !webhooks.empty();
   ScanningOptions scan_options;
   scan_options.lease_ms = config.scan_lease_seconds * 1000;
+  scan_options.record_events = !webhooks.empty();
   BERTH_RETURN_IF_ERROR(apply_test_scan_delay(scan_options));
   d.scanning = std::make_unique<ScanningService>(*d.stores.meta, d.stores.meta.get(),
                                                  *d.stores.blobs, Clock::system(), scan_options);

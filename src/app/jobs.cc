@@ -152,7 +152,8 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
             return JobOutcome{false, static_cast<uint64_t>(*n)};
           }
           if (*schedules > 0)
-            log::info("dropped the retry schedules of removed webhooks", {{"schedules", *schedules}});
+            log::info("dropped the retry schedules of removed webhooks",
+                      {{"schedules", *schedules}});
           return JobOutcome{true, static_cast<uint64_t>(*n)};
         }));
   }

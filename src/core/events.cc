@@ -47,6 +47,23 @@ OutboxEvent lifecycle_expiry_event(std::string id, std::string_view account,
   return event_of(std::move(id), kLifecyclePolicyActionEvent, account, repository, d, time_ms);
 }
 
+OutboxEvent image_scan_event(std::string id, std::string_view account, std::string_view repository,
+                             std::string_view digest, const std::vector<std::string>& tags,
+                             std::string_view scan_status,
+                             const std::vector<std::pair<std::string, int64_t>>& severity_counts,
+                             int64_t time_ms) {
+  json::array t;
+  for (const auto& tag : tags) t.emplace_back(tag);
+  json::object counts;
+  for (const auto& [severity, n] : severity_counts) counts[severity] = n;
+  json::object d{{"scan-status", scan_status},
+                 {"repository-name", repository},
+                 {"finding-severity-counts", std::move(counts)},
+                 {"image-digest", digest},
+                 {"image-tags", std::move(t)}};
+  return event_of(std::move(id), kImageScanEvent, account, repository, d, time_ms);
+}
+
 std::string event_time(int64_t time_ms) {
   const std::time_t secs = static_cast<std::time_t>(time_ms / 1000);
   std::tm tm{};
@@ -68,8 +85,9 @@ std::string render_event(const OutboxEvent& e, std::string_view region) {
                  {"region", region},
                  {"resources", json::array{}},
                  {"detail", std::move(detail)}};
-  // As ECR: an image action names no resource, a lifecycle action its repository.
-  if (e.detail_type == kLifecyclePolicyActionEvent) {
+  // As ECR: an image action names no resource, a lifecycle action and an
+  // image scan their repository.
+  if (e.detail_type == kLifecyclePolicyActionEvent || e.detail_type == kImageScanEvent) {
     o["resources"].as_array().emplace_back(
         fmt::format("arn:aws:ecr:{}:{}:repository/{}", region, e.account_id, e.repository));
   }

@@ -63,6 +63,9 @@ struct ScanOutcome {
   int64_t advisory_version = 0;
   int64_t vulnerability_source_updated_at_ms = 0;
   int64_t completed_at_ms = 0;
+  // Events reporting the scan's end (core/events.h), written by finish_scan
+  // in the same transaction; rematch_scan ignores them.
+  std::vector<OutboxEvent> events;
 };
 
 // How many scans of the whole store wait for a worker or are being run
@@ -114,7 +117,8 @@ class ScanStore {
                                   int64_t until_ms) = 0;
 
   // Ends `holder`'s scan with `outcome` in one transaction: status, times,
-  // findings replaced, inventory stored when given, lease cleared.
+  // findings replaced, inventory stored when given, lease cleared, and
+  // outcome.events appended to the event outbox.
   // kFailedPrecondition (and nothing changes) when `holder` no longer holds it.
   virtual Status finish_scan(RepositoryId repo, const Digest& digest, std::string_view holder,
                              const ScanOutcome& outcome) = 0;

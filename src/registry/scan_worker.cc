@@ -10,10 +10,12 @@
 #include <fmt/format.h>
 
 #include "blob/blob_store.h"
+#include "core/events.h"
 #include "core/manifest.h"
 #include "log/log.h"
 #include "meta/advisory_store.h"
 #include "meta/metadata_store.h"
+#include "registry/registry.h"
 #include "registry/scanning.h"
 #include "scan/inventory.h"
 #include "scan/match.h"
@@ -82,9 +84,8 @@ Result<bool> ScanningService::run_once() {
     if (s.code() == Code::kFailedPrecondition) return true;
     log::error("scan failed",
                {{"digest", claimed->manifest_digest.str()}, {"error", s.to_string()}});
-    Status recorded = meta_.finish_scan(
-        claimed->repository, claimed->manifest_digest, holder_,
-        ended(kScanFailed, "The scan failed: " + s.message(), clock_.now_millis()));
+    ScanOutcome failed = ended(kScanFailed, "The scan failed: " + s.message(), clock_.now_millis());
+    Status recorded = finish(claimed->repository, claimed->manifest_digest, failed);
     if (recorded.code() == Code::kFailedPrecondition) return true;
     report_end(kScanFailed);
     if (!recorded.is_ok()) return recorded;
@@ -107,12 +108,31 @@ Result<std::vector<scan::Finding>> ScanningService::match(const scan::Inventory&
   return scan::match(inventory, ecosystem, candidates);
 }
 
+Status ScanningService::finish(RepositoryId repo, const Digest& digest, ScanOutcome& outcome) {
+  if (options_.record_events) {
+    // The repository and the image's tags as they are now; the event goes in
+    // the scan's own transaction, so a finished scan always has it.
+    BERTH_ASSIGN_OR_RETURN(RepositoryRecord record, meta_.get_repository_by_id(repo));
+    BERTH_ASSIGN_OR_RETURN(std::vector<std::string> tags, meta_.tags_for_manifest(repo, digest));
+    std::map<scan::Severity, int64_t> by_severity;
+    for (const auto& f : outcome.findings) ++by_severity[f.severity];
+    std::vector<std::pair<std::string, int64_t>> counts;
+    for (const auto& [severity, n] : by_severity)
+      counts.emplace_back(std::string(severity_label(severity)), n);
+    outcome.events.push_back(image_scan_event(new_event_id(), record.account_id, record.name,
+                                              digest.str(), tags, outcome.status, counts,
+                                              outcome.completed_at_ms));
+  }
+  return meta_.finish_scan(repo, digest, holder_, outcome);
+}
+
 Result<std::string_view> ScanningService::run_scan(const ScanRecord& scan) {
   const RepositoryId repo = scan.repository;
   const Digest& digest = scan.manifest_digest;
-  auto finish = [&](const ScanOutcome& o) -> Result<std::string_view> {
-    BERTH_RETURN_IF_ERROR(meta_.finish_scan(repo, digest, holder_, o));
-    return o.status == kScanComplete ? kScanComplete : kScanUnsupportedImage;
+  auto finish = [&](auto&& o) -> Result<std::string_view> {
+    ScanOutcome& outcome = o;
+    BERTH_RETURN_IF_ERROR(this->finish(repo, digest, outcome));
+    return outcome.status == kScanComplete ? kScanComplete : kScanUnsupportedImage;
   };
   BERTH_ASSIGN_OR_RETURN(ManifestRecord manifest, meta_.get_manifest(repo, digest));
   BERTH_ASSIGN_OR_RETURN(ParsedManifest parsed,

@@ -61,6 +61,9 @@ struct ScanningOptions {
   int64_t poll_ms = 1'000;
   // ECR's quota: one basic scan per image per this long (push-triggered ones count).
   int64_t min_rescan_interval_ms = 24LL * 3600 * 1000;
+  // Whether each scan's end is reported as an "ECR Image Scan" event
+  // (core/events.h), written with the scan's result in one transaction.
+  bool record_events = false;
   // Test-only fault injection (app.cc sets it only from BERTH_TEST_SCAN_DELAY_MS):
   // a worker sleeps this long after claiming a scan, before reading layers.
   std::chrono::milliseconds test_delay{0};
@@ -194,6 +197,9 @@ class ScanningService final : public ImageScanning {
                                        const ParsedManifest& parsed);
   // Runs the claimed `scan`; returns the status it ended with.
   Result<std::string_view> run_scan(const ScanRecord& scan);
+  // Ends `holder_`'s scan of `digest` in `repo` with `outcome`, with its
+  // event (appended to outcome.events) when options_.record_events.
+  Status finish(RepositoryId repo, const Digest& digest, ScanOutcome& outcome);
   Result<size_t> rematch_some();
   Result<std::vector<scan::Finding>> match(const scan::Inventory& inventory,
                                            const std::string& ecosystem);

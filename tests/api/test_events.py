@@ -10,11 +10,17 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
-from ecr_content import make_image, push_blobs, put_image
-from ecr_support import ACCOUNT_ID, REGION, ecr_client, unique, wait_until
+import shutil
+import subprocess
+
+from ecr_content import make_image, make_layer, push_blobs, push_image, put_image
+from ecr_support import ACCOUNT_ID, REGION, berth_binary, ecr_client, unique, wait_until
+from support import server as support_server
+from support.scan_data import ALPINE_OS_RELEASE, APK_DB, OSV
 
 SECRET = "webhook-secret-for-tests"
 FILE_SECRET = "another-secret-from-a-file"
@@ -243,3 +249,54 @@ def test_webhook_backoff_survives_kill_9(server_factory):
         assert len(down.all("/slow")) == 3, [s for *_, s in down.all("/slow")]
     finally:
         down.close()
+
+
+def test_image_scan_events_carry_the_status_and_the_findings_counts(server_factory, tmp_path):
+    """A basic scan's end is an "ECR Image Scan" event, as ECR sends to EventBridge: the scan's
+    status, the image's digest and tags, its repository's ARN, and the same severity counts
+    DescribeImageScanFindings reports; an image berth cannot scan gets one too."""
+    receiver = Receiver()
+    try:
+        server = server_factory.start(config={"events": json.dumps(
+            {"webhooks": [{"name": "scans", "url": receiver.url("/scans"), "secret": SECRET,
+                           "event-types": ["ECR Image Scan"]}]})})
+        # Only Alpine's openssl advisories: enough for findings of more than one severity.
+        advisories = tmp_path / "advisories"
+        wanted = Path("alpine-secdb-vuln-list") / "3.18" / "main" / "openssl.json"
+        (advisories / wanted).parent.mkdir(parents=True)
+        shutil.copy(OSV / wanted, advisories / wanted)
+        proc = subprocess.run([str(berth_binary()), "advisories", "import", *support_server.store_args(server.data_dir),
+                               "--data-dir", str(server.data_dir), str(advisories)],
+                              capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+        ecr = ecr_client(server.url)
+        repo = f"ev/scan-{unique()}"
+        ecr.create_repository(repositoryName=repo, imageScanningConfiguration={"scanOnPush": True})
+        layer, _ = make_layer({"lib/apk/db/installed": APK_DB, "etc/os-release": ALPINE_OS_RELEASE})
+        alpine = push_image(ecr, repo, "3.18", image=make_image(layer_blobs=[layer]))
+        bare = push_image(ecr, repo, "bare")  # no os-release: UNSUPPORTED_IMAGE
+
+        def scans() -> dict:
+            return {e["detail"]["image-digest"]: e for e in receiver.accepted("/scans")}
+
+        assert wait_until(lambda: len(scans()) == 2, timeout=60), receiver.all("/scans")
+        ecr.get_waiter("image_scan_complete").wait(repositoryName=repo, imageId={"imageDigest": alpine.digest},
+                                                    WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        counts = ecr.describe_image_scan_findings(
+            repositoryName=repo, imageId={"imageDigest": alpine.digest})["imageScanFindings"]["findingSeverityCounts"]
+        assert len(counts) >= 2, counts  # more than one severity: the counts are not trivially equal
+
+        event = scans()[alpine.digest]
+        assert event["detail-type"] == "ECR Image Scan" and event["source"] == "aws.ecr"
+        assert event["account"] == ACCOUNT_ID and event["region"] == REGION
+        assert event["resources"] == [f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/{repo}"]
+        assert event["detail"] == {"scan-status": "COMPLETE", "repository-name": repo,
+                                   "finding-severity-counts": counts, "image-digest": alpine.digest,
+                                   "image-tags": ["3.18"]}, event
+        other = scans()[bare.digest]["detail"]
+        assert other["scan-status"] == "UNSUPPORTED_IMAGE" and other["finding-severity-counts"] == {}, other
+        assert other["image-tags"] == ["bare"]
+        assert len(receiver.accepted("/scans")) == 2, "one event per scan"
+    finally:
+        receiver.close()

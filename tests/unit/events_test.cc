@@ -45,6 +45,28 @@ TEST(EventsTest, LifecycleActionNamesTheRepository) {
   EXPECT_EQ(o["detail"].as_object()["image-tags"], (json::array{"a", "b"}));
 }
 
+TEST(EventsTest, ImageScanCarriesStatusCountsAndTheRepository) {
+  OutboxEvent e = image_scan_event("id-4", "000000000000", "team/api", "sha256:abc", {"1.0"},
+                                   "COMPLETE", {{"HIGH", 2}, {"LOW", 5}}, 1'765'095'300'000);
+  EXPECT_EQ(e.detail_type, "ECR Image Scan");
+  json::object o = json::parse(render_event(e, "eu-west-1")).as_object();
+  EXPECT_EQ(o["detail-type"].as_string(), "ECR Image Scan");
+  EXPECT_EQ(o["time"].as_string(), "2025-12-07T08:15:00Z");
+  EXPECT_EQ(o["resources"],
+            (json::array{"arn:aws:ecr:eu-west-1:000000000000:repository/team/api"}));
+  EXPECT_EQ(o["detail"], (json::object{{"scan-status", "COMPLETE"},
+                                       {"repository-name", "team/api"},
+                                       {"finding-severity-counts", {{"HIGH", 2}, {"LOW", 5}}},
+                                       {"image-digest", "sha256:abc"},
+                                       {"image-tags", json::array{"1.0"}}}));
+  // No findings: an empty object, as ECR sends it.
+  OutboxEvent none =
+      image_scan_event("id-5", "000000000000", "team/api", "sha256:abc", {}, "COMPLETE", {}, 0);
+  json::object d = json::parse(none.detail).as_object();
+  EXPECT_TRUE(d["finding-severity-counts"].as_object().empty());
+  EXPECT_TRUE(d["image-tags"].as_array().empty());
+}
+
 TEST(WebhookDeliveryTest, SignatureIsHmacSha256OfTheBody) {
   // RFC 4231, test case 2.
   EXPECT_EQ(webhook_signature("Jefe", "what do ya want for nothing?"),

@@ -128,6 +128,47 @@ TEST_P(ScanStoreConformance, ClaimTakesOldestOnceAndExpiredLeasesAreReclaimed) {
   EXPECT_EQ(store().get_scan(r.id, second.digest)->status, kScanInProgress);
 }
 
+// A scan's events are written with its result: a finish that is refused (the
+// lease lost) writes none, one that lands writes them all.
+TEST_P(ScanStoreConformance, FinishWritesItsEventsInTheSameTransaction) {
+  using namespace scan_conformance;
+  RepositoryRecord r = repo("scans/events");
+  ManifestRecord m = put_image(r, "{\"image\":\"evented\"}");
+  ASSERT_TRUE(store().request_scan(r.id, m.digest, kMs, 0).is_ok());
+  ASSERT_TRUE(store().claim_scan("w1", kMs + 1, kMs + 1000)->has_value());
+  auto event = [&](std::string id) {
+    OutboxEvent e;
+    e.id = std::move(id);
+    e.detail_type = "ECR Image Scan";
+    e.account_id = r.account_id;
+    e.repository = r.name;
+    e.detail = "{}";
+    e.time_ms = kMs + 2;
+    return e;
+  };
+  ScanOutcome late;
+  late.status = kScanFailed;
+  late.completed_at_ms = kMs + 2;
+  late.events = {event("scan-late")};
+  EXPECT_EQ(store().finish_scan(r.id, m.digest, "w2", late).code(), Code::kFailedPrecondition);
+  auto none = events().undelivered_events("hook", 0, 10);
+  ASSERT_TRUE(none.is_ok()) << none.status().to_string();
+  EXPECT_TRUE(none->empty()) << "a refused finish writes no event";
+
+  ScanOutcome done;
+  done.status = kScanComplete;
+  done.completed_at_ms = kMs + 3;
+  done.findings = {finding("CVE-2024-0001", scan::Severity::kHigh, "openssl")};
+  done.events = {event("scan-done")};
+  ASSERT_TRUE(store().finish_scan(r.id, m.digest, "w1", done).is_ok());
+  auto written = events().undelivered_events("hook", 0, 10);
+  ASSERT_TRUE(written.is_ok()) << written.status().to_string();
+  ASSERT_EQ(written->size(), 1u);
+  EXPECT_EQ((*written)[0].id, "scan-done");
+  EXPECT_EQ((*written)[0].detail_type, "ECR Image Scan");
+  EXPECT_EQ((*written)[0].repository, r.name);
+}
+
 TEST_P(ScanStoreConformance, QueueDepthCountsPendingAndInProgressScansOfEveryRepository) {
   using namespace scan_conformance;
   using Depth = std::pair<int64_t, int64_t>;  // pending, in progress

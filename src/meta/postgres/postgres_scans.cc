@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "meta/postgres/postgres_metadata_rows.h"
 #include "meta/postgres/postgres_metadata_store.h"
 #include "meta/stored_formats.h"
 
@@ -283,7 +284,8 @@ Status PostgresMetadataStore::finish_scan(RepositoryId repo, const Digest& diges
                               .bind(5, outcome.vulnerability_source_updated_at_ms)
                               .bind(6, outcome.advisory_version)
                               .run());
-    return store_outcome(c, id, outcome);
+    BERTH_RETURN_IF_ERROR(store_outcome(c, id, outcome));
+    return pg_meta::insert_events(c, outcome.events);
   });
 }
 

@@ -138,7 +138,8 @@ Status SqliteMetadataStore::clear_webhook_backoff(std::string_view webhook,
   });
 }
 
-Result<size_t> SqliteMetadataStore::prune_webhook_backoffs(const std::vector<std::string>& webhooks) {
+Result<size_t> SqliteMetadataStore::prune_webhook_backoffs(
+    const std::vector<std::string>& webhooks) {
   size_t deleted = 0;
   BERTH_RETURN_IF_ERROR(pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM webhook_backoffs WHERE webhook NOT IN "

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "meta/sqlite/sqlite_metadata_rows.h"
 #include "meta/sqlite/sqlite_metadata_store.h"
 #include "meta/stored_formats.h"
 
@@ -295,7 +296,8 @@ Status SqliteMetadataStore::finish_scan(RepositoryId repo, const Digest& digest,
                               .bind(5, outcome.vulnerability_source_updated_at_ms)
                               .bind(6, outcome.advisory_version)
                               .run());
-    return store_outcome(c, id, outcome);
+    BERTH_RETURN_IF_ERROR(store_outcome(c, id, outcome));
+    return sqlite_meta::insert_events(c, outcome.events);
   });
 }
 
