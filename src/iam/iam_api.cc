@@ -115,7 +115,8 @@ IamApi::IamApi(identity::QueryAuthenticator& authenticator, identity::IamService
 }
 
 bool IamApi::is_query_request(const Exchange& ex) {
-  if (ex.method() != http::verb::post || !ex.header("X-Amz-Target").empty()) return false;
+  if (ex.method() != http::verb::post || ex.path() != "/" || !ex.header("X-Amz-Target").empty())
+    return false;
   std::string_view type = ex.header(http::field::content_type);
   type = type.substr(0, type.find(';'));
   while (!type.empty() && type.back() == ' ') type.remove_suffix(1);

@@ -166,10 +166,15 @@ def test_iam_error_xml_is_iams(berth, iam):
     """The raw answer: IAM's ErrorResponse document, its namespace, Type and RequestId."""
     import xml.etree.ElementTree as ET
     captured = {}
-    iam.meta.events.register("after-call.iam.GetUser",
-                             lambda http_response, **kw: captured.setdefault("body", http_response.content))
-    iam_error(iam.get_user, UserName="no-such-user-at-all")
-    iam.meta.events.unregister("after-call.iam.GetUser")
+
+    def keep(http_response, **kwargs):
+        captured.setdefault("body", http_response.content)
+
+    iam.meta.events.register("after-call.iam.GetUser", keep)
+    try:
+        assert iam_error(iam.get_user, UserName="no-such-user-at-all") == ("NoSuchEntity", 404)
+    finally:
+        iam.meta.events.unregister("after-call.iam.GetUser", keep)
     root = ET.fromstring(captured["body"])
     assert root.tag == f"{{{IAM_NS}}}ErrorResponse"
     assert root.find(f"{{{IAM_NS}}}Error/{{{IAM_NS}}}Type").text == "Sender"
