@@ -100,7 +100,7 @@ def test_iam_user_policy_scopes_push_to_its_prefix(berth, iam, new_user, ecr):
     try:
         ci.create_repository(repositoryName=repo)
         ci.get_authorization_token()
-        assert ci.describe_repositories(repositoryNames=[repo])["repositories"][0]["repositoryName"] == repo
+        assert ci.list_images(repositoryName=repo)["imageIds"] == []
         with pytest.raises(ClientError) as denied:
             ci.create_repository(repositoryName=f"other/iam-{unique()}")
         assert error_code(denied.value) == "AccessDeniedException"
