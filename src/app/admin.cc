@@ -2,15 +2,13 @@
 
 #include <unistd.h>
 
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 
+#include "app/admin_groups.h"
 #include "app/audit_command.h"
 #include "app/config.h"
 #include "app/stores.h"
-#include "core/policy.h"
 #include "log/log.h"
 
 namespace berth::app {
@@ -27,12 +25,12 @@ struct AdminArgs {
   std::string policy_file;
   std::string policy_arn;
   bool admin = false;
+  bool force = false;
   AuditQuery audit;
 };
 
 int fail(const Status& s) {
-  std::cerr << "berth admin: " << s.message() << "\n";
-  return 1;
+  return admin_failure(s);
 }
 
 }  // namespace
@@ -58,6 +56,13 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
   user_create->add_flag("--admin", args->admin, "May do everything within its account");
   auto* user_list = user->add_subcommand("list", "List users");
   user_list->add_option("--account", args->account, "Only this account");
+  auto* user_delete = user->add_subcommand(
+      "delete", "Delete a user; refused while it has keys, policies or groups, unless --force");
+  user_delete->add_option("--account", args->account,
+                          "Account id (default: the configured account)");
+  user_delete->add_option("name", args->name, "User name")->required();
+  user_delete->add_flag("--force", args->force,
+                        "Also delete its access keys and policies and leave its groups");
 
   // Identity policies of a user (IAM's PutUserPolicy and AttachUserPolicy).
   auto* upolicy = user->add_subcommand("policy", "A user's IAM policies")->require_subcommand(1);
@@ -80,6 +85,8 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
       ->add_option("arn", args->policy_arn, "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistry...")
       ->required();
   policy_detach->add_option("arn", args->policy_arn, "Policy ARN")->required();
+
+  auto run_group_command = add_group_commands(*admin);
 
   auto* key = admin->add_subcommand("key", "Access keys")->require_subcommand(1);
   auto* key_create =
@@ -123,6 +130,7 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
     auto stores = open_stores(config, OpenMode::kExisting);
     if (!stores) return fail(stores.status());
     auto& id = *stores->identity;
+    if (auto ran = run_group_command(id, *stores->meta, config.account_id)) return *ran;
 
     if (account_create->parsed()) {
       if (Status s = id.create_account(args->account, args->name); !s.is_ok()) return fail(s);
@@ -140,6 +148,10 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
       if (!list) return fail(list.status());
       for (const auto& u : *list)
         std::cout << u.account_id << "\t" << u.name << "\t" << (u.admin ? "admin" : "-") << "\n";
+    } else if (user_delete->parsed()) {
+      const std::string account = args->account.empty() ? config.account_id : args->account;
+      if (Status s = id.delete_user(account, args->name, args->force); !s.is_ok()) return fail(s);
+      std::cout << "user " << args->name << " deleted from account " << account << "\n";
     } else if (key_create->parsed()) {
       auto k = id.create_access_key(args->account, args->user);
       if (!k) return fail(k.status());
@@ -180,15 +192,9 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
       }
       PolicyStore& policies = *stores->meta;
       if (policy_put->parsed()) {
-        std::ifstream in(args->policy_file);
-        if (!in) return fail(error(Code::kNotFound, "cannot read " + args->policy_file));
-        std::stringstream text;
-        text << in.rdbuf();
-        if (auto doc = policy::parse(text.str(), policy::Kind::kIdentity); !doc) {
-          return fail(
-              error(Code::kInvalidArgument, "MalformedPolicyDocument: " + doc.status().message()));
-        }
-        if (Status s = policies.put_user_policy(account, args->user, args->policy_name, text.str());
+        auto text = read_identity_policy_file(args->policy_file);
+        if (!text) return fail(text.status());
+        if (Status s = policies.put_user_policy(account, args->user, args->policy_name, *text);
             !s.is_ok()) {
           return fail(s);
         }
@@ -199,15 +205,7 @@ std::function<int()> add_admin_commands(CLI::App& cli) {
           return fail(s);
         std::cout << "policy " << args->policy_name << " deleted from user " << args->user << "\n";
       } else if (policy_attach->parsed()) {
-        if (policy::managed_policy(args->policy_arn) == nullptr) {
-          std::string known;
-          for (auto arn : policy::managed_policy_arns())
-            known += std::string("\n  ") + std::string(arn);
-          return fail(error(Code::kNotFound, "Policy " + args->policy_arn +
-                                                 " does not exist or is not attachable; "
-                                                 "berth knows:" +
-                                                 known));
-        }
+        if (Status s = check_managed_policy_arn(args->policy_arn); !s.is_ok()) return fail(s);
         if (Status s = policies.attach_user_policy(account, args->user, args->policy_arn);
             !s.is_ok())
           return fail(s);

@@ -647,8 +647,8 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   };
   observers.on_rejected = [metrics] { metrics->record_store_rejected(); };
   d.offload = std::make_unique<server::Offloader>(offload_options, std::move(observers));
-  d.policies =
-      std::make_unique<identity::StorePolicySource>(*d.stores.meta, d.stores.metadata_generation);
+  d.policies = std::make_unique<identity::StorePolicySource>(
+      *d.stores.meta, d.stores.metadata_generation, d.stores.identity_store.get());
   auth::AccessControlOptions ao;
   ao.require_authentication = config.auth;
   ao.region = config.region;

@@ -104,15 +104,17 @@ class ProgressLine {
 std::string plain_summary(const MigrationReport& r, bool dry_run) {
   return fmt::format(
       "{}accounts {}, users {}, access keys {}, user policies {}, registry policies {}\n"
+      "user tags {}, groups {} (members {}, group policies {})\n"
       "repositories {} (repository policies {}, lifecycle policies {}, resource tags {})\n"
       "manifests {}, tags {}, blob links {}\n"
       "blobs copied {} ({} bytes), already present {}, failed {}\n"
       "not copied: upload sessions in flight, scan results, advisories, lifecycle previews and "
       "expiration history, pending webhook events\n",
       dry_run ? "dry run, nothing written; would copy:\n" : "", r.accounts, r.users, r.access_keys,
-      r.user_policies, r.registry_policies, r.repositories, r.repository_policies,
-      r.lifecycle_policies, r.resource_tags, r.manifests, r.tags, r.blob_links, r.blobs_copied,
-      r.bytes_copied, r.blobs_present, r.failures.size());
+      r.user_policies, r.registry_policies, r.user_tags, r.groups, r.group_members,
+      r.group_policies, r.repositories, r.repository_policies, r.lifecycle_policies,
+      r.resource_tags, r.manifests, r.tags, r.blob_links, r.blobs_copied, r.bytes_copied,
+      r.blobs_present, r.failures.size());
 }
 
 std::string json_summary(const MigrationReport& r, bool dry_run) {
@@ -123,6 +125,10 @@ std::string json_summary(const MigrationReport& r, bool dry_run) {
                         {"users", r.users},
                         {"access_keys", r.access_keys},
                         {"user_policies", r.user_policies},
+                        {"user_tags", r.user_tags},
+                        {"groups", r.groups},
+                        {"group_members", r.group_members},
+                        {"group_policies", r.group_policies},
                         {"registry_policies", r.registry_policies},
                         {"repositories", r.repositories},
                         {"repository_policies", r.repository_policies},

@@ -20,6 +20,8 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "auth/download_url.h"
 #include "auth/principal.h"
@@ -109,6 +111,35 @@ class IdentityService {
   // same second as the disable included); new tokens work once it is enabled.
   Status set_access_key_active(const std::string& id, bool active);
   Status delete_access_key(const std::string& id);
+
+  // --- IAM users, groups and tags (identity_groups.cc) -------------------------
+  // Thin wrappers over the IdentityStore methods of the same names (failures
+  // as documented there), which first check names as IAM does: user names
+  // 1-64 and group names 1-128 characters of [A-Za-z0-9+=,.@_-], else
+  // kInvalidArgument. Each change drops this node's caches at once (other
+  // nodes follow the identity generation).
+  Status delete_user(const std::string& account_id, const std::string& name, bool cascade);
+  Status create_group(const std::string& account_id, const std::string& name);
+  Result<GroupRecord> get_group(const std::string& account_id, const std::string& name);
+  Result<std::vector<GroupRecord>> list_groups(const std::string& account_id);
+  Status delete_group(const std::string& account_id, const std::string& name);
+  Status add_user_to_group(const std::string& account_id, const std::string& group,
+                           const std::string& user);
+  Status remove_user_from_group(const std::string& account_id, const std::string& group,
+                                const std::string& user);
+  Result<std::vector<std::string>> list_group_members(const std::string& account_id,
+                                                      const std::string& group);
+  Result<std::vector<std::string>> list_groups_for_user(const std::string& account_id,
+                                                        const std::string& user);
+  // Tag keys are 1-128 characters and values at most 256 (IAM's limits), at
+  // most 50 in one call; else kInvalidArgument.
+  Status tag_user(const std::string& account_id, const std::string& user,
+                  const std::vector<std::pair<std::string, std::string>>& tags);
+  Status untag_user(const std::string& account_id, const std::string& user,
+                    const std::vector<std::string>& keys);
+  Result<std::vector<std::pair<std::string, std::string>>> list_user_tags(
+      const std::string& account_id, const std::string& user);
+
   IdentityStore& store() { return store_; }
 
  private:

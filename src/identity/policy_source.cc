@@ -87,6 +87,31 @@ Result<auth::RequestPolicies> StorePolicySource::policies_for(const auth::Princi
   return out;
 }
 
+Status StorePolicySource::read_group_policies(const auth::Principal& principal,
+                                              auth::RequestPolicies& out) {
+  if (identity_ == nullptr || principal.user_name.empty()) return Status::ok();
+  auto groups = identity_->list_groups_for_user(principal.account_id, principal.user_name);
+  // A user deleted since it was authenticated is in no group.
+  if (!groups && groups.status().code() == Code::kNotFound) return Status::ok();
+  if (!groups) return groups.take_status();
+  for (const auto& group : *groups) {
+    BERTH_ASSIGN_OR_RETURN(auto inline_policies,
+                           meta_.list_group_policies(principal.account_id, group));
+    for (const auto& [name, text] : inline_policies) {
+      BERTH_ASSIGN_OR_RETURN(auto doc, parsed(text, policy::Kind::kIdentity));
+      out.identity.push_back(std::move(doc));
+    }
+    BERTH_ASSIGN_OR_RETURN(auto attached,
+                           meta_.list_attached_group_policies(principal.account_id, group));
+    for (const auto& arn : attached) {
+      const policy::Document* managed = policy::managed_policy(arn);
+      if (managed != nullptr)
+        out.identity.emplace_back(std::shared_ptr<const policy::Document>(), managed);
+    }
+  }
+  return Status::ok();
+}
+
 Result<auth::RequestPolicies> StorePolicySource::read_policies(const auth::Principal& principal,
                                                                const auth::AccessRequest& request) {
   auth::RequestPolicies out;
@@ -104,6 +129,7 @@ Result<auth::RequestPolicies> StorePolicySource::read_policies(const auth::Princ
     if (managed != nullptr)
       out.identity.emplace_back(std::shared_ptr<const policy::Document>(), managed);
   }
+  BERTH_RETURN_IF_ERROR(read_group_policies(principal, out));
 
   std::optional<std::string> resource_text;
   std::optional<RepositoryId> repo_id;

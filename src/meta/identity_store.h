@@ -2,15 +2,22 @@
 // Implementations: sqlite/ and postgres/ (each sharing the metadata store's database). Secrets
 // arrive here already sealed (auth/secret_box.h); the store never sees a plaintext secret.
 //
-// Every method is thread-safe and atomic. Each change to users or keys bumps
-// identity_generation(), which lets servers notice changes made by other
-// processes or nodes cheaply.
+// Every method is thread-safe and atomic. Each change to users, keys, groups,
+// group memberships or user tags bumps identity_generation() (and so does each
+// change to a group's policies in the PolicyStore), which lets servers notice
+// changes made by other processes or nodes cheaply.
+//
+// Groups, their members and user tags live in tables of the metadata schema
+// (meta/sqlite/migrations.cc, meta/postgres/migrations.cc), which the
+// metadata store creates before this store opens. A group's policies are the
+// PolicyStore's (meta/policy_store.h).
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -43,6 +50,13 @@ struct AccessKeyRecord {
   int64_t tokens_not_before = 0;
 };
 
+// An IAM group: a name within an account whose policies apply to its members.
+struct GroupRecord {
+  std::string account_id;
+  std::string name;
+  int64_t created_at = 0;
+};
+
 class IdentityStore {
  public:
   virtual ~IdentityStore() = default;
@@ -57,6 +71,47 @@ class IdentityStore {
   virtual Status create_user(const UserRecord& user) = 0;
   virtual Result<UserRecord> get_user(std::string_view account_id, std::string_view name) = 0;
   virtual Result<std::vector<UserRecord>> list_users(std::string_view account_id) = 0;
+  // Deletes a user; kNotFound when absent. Without `cascade`,
+  // kFailedPrecondition (IAM's DeleteConflict) while the user still has
+  // access keys, inline or attached policies or group memberships, and
+  // nothing changes; with `cascade` those go too. The user's tags always go
+  // with it. One transaction.
+  virtual Status delete_user(std::string_view account_id, std::string_view name, bool cascade) = 0;
+
+  // User tags (IAM TagUser), (key, value) in byte order of key. tag_user adds
+  // or replaces the keys given; untag_user removes those keys (absent keys
+  // are not an error). All three: kNotFound when the user is missing.
+  virtual Status tag_user(std::string_view account_id, std::string_view user,
+                          const std::vector<std::pair<std::string, std::string>>& tags) = 0;
+  virtual Status untag_user(std::string_view account_id, std::string_view user,
+                            const std::vector<std::string>& keys) = 0;
+  virtual Result<std::vector<std::pair<std::string, std::string>>> list_user_tags(
+      std::string_view account_id, std::string_view user) = 0;
+
+  // --- groups ---------------------------------------------------------------
+  // kNotFound when the account is missing; kAlreadyExists on a duplicate.
+  virtual Status create_group(const GroupRecord& group) = 0;
+  // kNotFound when absent.
+  virtual Result<GroupRecord> get_group(std::string_view account_id, std::string_view name) = 0;
+  // An account's groups in byte order of name.
+  virtual Result<std::vector<GroupRecord>> list_groups(std::string_view account_id) = 0;
+  // kNotFound when absent; kFailedPrecondition (IAM's DeleteConflict) while
+  // the group has members, inline or attached policies.
+  virtual Status delete_group(std::string_view account_id, std::string_view name) = 0;
+  // kNotFound when the group or the user is missing; adding a member again
+  // is not an error.
+  virtual Status add_user_to_group(std::string_view account_id, std::string_view group,
+                                   std::string_view user) = 0;
+  // kNotFound when the user is not a member of the group (or either is missing).
+  virtual Status remove_user_from_group(std::string_view account_id, std::string_view group,
+                                        std::string_view user) = 0;
+  // A group's member user names in byte order; kNotFound when no such group.
+  virtual Result<std::vector<std::string>> list_group_members(std::string_view account_id,
+                                                              std::string_view group) = 0;
+  // The names of the groups a user is in, in byte order; kNotFound when no
+  // such user.
+  virtual Result<std::vector<std::string>> list_groups_for_user(std::string_view account_id,
+                                                                std::string_view user) = 0;
 
   // kNotFound when the user is missing.
   virtual Status create_access_key(const AccessKeyRecord& key) = 0;

@@ -66,6 +66,60 @@ Result<MigrationReport> StoreMigration::run() {
 
 // --- identities --------------------------------------------------------------------------
 
+Status StoreMigration::copy_groups(const std::string& account_id, MigrationReport& report) {
+  const bool dry = options_.dry_run;
+  auto fail = [&](std::string what, const Status& s) {
+    report.failures.push_back(fmt::format("{}: {}", what, s.message()));
+  };
+  BERTH_ASSIGN_OR_RETURN(auto groups, from_.identity.list_groups(account_id));
+  for (const GroupRecord& group : groups) {
+    const std::string what = fmt::format("group {} of account {}", group.name, account_id);
+    if (!dry) {
+      if (Status s = to_.identity.create_group(group); !ok_or_exists(s)) {
+        fail(what, s);
+        continue;
+      }
+    }
+    ++report.groups;
+    // Policies before members: a member never holds the group's grants without its denies.
+    BERTH_ASSIGN_OR_RETURN(auto inline_policies,
+                           from_.meta.list_group_policies(account_id, group.name));
+    for (const auto& [name, text] : inline_policies) {
+      if (!dry) {
+        Status s = to_.meta.put_group_policy(account_id, group.name, name, text);
+        if (!s.is_ok()) {
+          fail(fmt::format("{} policy {}", what, name), s);
+          continue;
+        }
+      }
+      ++report.group_policies;
+    }
+    BERTH_ASSIGN_OR_RETURN(auto attached,
+                           from_.meta.list_attached_group_policies(account_id, group.name));
+    for (const std::string& arn : attached) {
+      if (!dry) {
+        Status s = to_.meta.attach_group_policy(account_id, group.name, arn);
+        if (!s.is_ok()) {
+          fail(fmt::format("{} attached policy {}", what, arn), s);
+          continue;
+        }
+      }
+      ++report.group_policies;
+    }
+    BERTH_ASSIGN_OR_RETURN(auto members, from_.identity.list_group_members(account_id, group.name));
+    for (const std::string& user : members) {
+      if (!dry) {
+        if (Status s = to_.identity.add_user_to_group(account_id, group.name, user); !s.is_ok()) {
+          fail(fmt::format("{} member {}", what, user), s);
+          continue;
+        }
+      }
+      ++report.group_members;
+    }
+  }
+  return Status::ok();
+}
+
 Status StoreMigration::copy_identities(MigrationReport& report) {
   const bool dry = options_.dry_run;
   auto fail = [&](std::string what, const Status& s) {
@@ -127,7 +181,16 @@ Status StoreMigration::copy_identities(MigrationReport& report) {
         }
         ++report.user_policies;
       }
+      BERTH_ASSIGN_OR_RETURN(auto tags, from_.identity.list_user_tags(account.id, user.name));
+      if (!tags.empty() && !dry) {
+        if (Status s = to_.identity.tag_user(account.id, user.name, tags); !s.is_ok()) {
+          fail(who + " tags", s);
+          continue;
+        }
+      }
+      report.user_tags += tags.size();
     }
+    BERTH_RETURN_IF_ERROR(copy_groups(account.id, report));
     progress("identities", ++done, total, 0);
   }
   for (const AccessKeyRecord& key : keys) {

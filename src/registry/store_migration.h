@@ -72,7 +72,11 @@ struct MigrationReport {
   uint64_t accounts = 0;
   uint64_t users = 0;
   uint64_t access_keys = 0;
-  uint64_t user_policies = 0;      // inline policies and attachments
+  uint64_t user_policies = 0;  // inline policies and attachments
+  uint64_t user_tags = 0;      // key/value pairs
+  uint64_t groups = 0;
+  uint64_t group_members = 0;
+  uint64_t group_policies = 0;     // inline policies and attachments
   uint64_t registry_policies = 0;  // accounts with a registry policy
   uint64_t repositories = 0;
   uint64_t repository_policies = 0;
@@ -111,6 +115,8 @@ class StoreMigration {
   // committed bytes do not (they are removed); store errors as they come.
   // Returns the bytes copied.
   Result<uint64_t> copy_blob(const Digest& digest);
+  // An account's groups, with their policies and members (after its users).
+  Status copy_groups(const std::string& account_id, MigrationReport& report);
 
  private:
   Status copy_identities(MigrationReport& report);

@@ -1,5 +1,5 @@
 """IAM-style policies: identity policies of users (inline and AWS managed, attached with
-``berth admin user policy``), repository and registry policies (ECR's Set/Get/DeleteRepositoryPolicy
+``berth admin user policy``) and of the groups they are in (``berth admin group``), repository and registry policies (ECR's Set/Get/DeleteRepositoryPolicy
 and Put/Get/DeleteRegistryPolicy), evaluated with AWS's logic for both /v2 and ECR: explicit deny
 wins, within an account an identity or a resource policy allow suffices, across accounts both
 must allow. Every refused call leaves the registry as it was.
@@ -11,10 +11,11 @@ import json
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from ecr_content import OCI_MANIFEST, make_image, push_image, sha256
 from ecr_support import (ACCOUNT_ID, OTHER_ACCOUNT_ID, REGION, AccessKey, BerthServer, V2, ecr_client,
-                         expect_error, registry_password, unique)
+                         expect_error, registry_password, unique, wait_until)
 
 READ_ONLY = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
 PUSH_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
@@ -362,3 +363,74 @@ def test_policy_mount_without_from_finds_only_readable_blobs(server, tmp_path):
     r = v2.request("POST", f"/v2/{mine}/blobs/uploads/?mount={layer}")
     assert r.status_code == 202, f"a blob of a repository the caller may not read was mounted: {r.status_code}"
     assert v2.request("HEAD", f"/v2/{mine}/blobs/{layer}").status_code == 404
+
+
+def test_policy_group_deny_beats_members_own_allow_until_removed(server, tmp_path):
+    """A user's identity policies include those of its groups: a Deny in group no-prod beats dev's
+    own Allow on both APIs, only where it says, and stops binding once dev leaves the group."""
+    admin = ecr_client(server.url)
+    prod, dev_repo = f"prod/{unique()}", f"dev/{unique()}"
+    for name in (prod, dev_repo):
+        admin.create_repository(repositoryName=name)
+        push_image(admin, name, "v1")
+    name, group = f"dev-{unique()}", f"no-prod-{unique()}"
+    key = user_key(server, ACCOUNT_ID, name)
+    put_inline(server, tmp_path, ACCOUNT_ID, name, "all", doc({"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}))
+    server.admin("group", "create", group)
+    deny = tmp_path / "deny-prod.json"
+    deny.write_text(doc({"Effect": "Deny", "Action": "ecr:*",
+                         "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/prod/*"}))
+    server.admin("group", "policy", "put", group, "deny-prod", str(deny))
+    assert "inline\tdeny-prod" in server.admin("group", "policy", "list", group).stdout
+    server.admin("group", "add-user", group, name)
+    assert f"{group}\t{name}" in server.admin("group", "list").stdout
+
+    dev = ecr_client(server.url, key)
+    v2 = V2(server.url, registry_password(dev))
+    before = images(admin, prod)
+    r = v2_push(v2, prod, "v2")
+    assert r.status_code == 403 and r.json()["errors"][0]["code"] == "DENIED", r.text
+    e = expect_error("AccessDeniedException", dev.batch_get_image, repositoryName=prod, imageIds=[{"imageTag": "v1"}])
+    assert "explicit deny" in e.response["Error"]["Message"]
+    assert images(admin, prod) == before
+    r = v2_push(v2, dev_repo, "v2")
+    assert r.status_code == 201, r.text
+    assert dev.batch_get_image(repositoryName=dev_repo, imageIds=[{"imageTag": "v1"}])["images"]
+
+    # A group with a member cannot go; one without members or policies can.
+    refused = server.admin("group", "delete", group, check=False)
+    assert refused.returncode != 0 and "must remove" in refused.stderr, refused.stderr
+
+    server.admin("group", "remove-user", group, name)
+    assert wait_until(lambda: v2_push(v2, prod, "v3").status_code == 201)
+    assert dev.batch_get_image(repositoryName=prod, imageIds=[{"imageTag": "v1"}])["images"]
+    server.admin("group", "policy", "delete", group, "deny-prod")
+    server.admin("group", "delete", group)
+    assert group not in server.admin("group", "list").stdout
+
+
+def test_policy_user_delete_refuses_while_keys_or_policies_remain_unless_forced(server, tmp_path):
+    admin = ecr_client(server.url)
+    repo = f"del/{unique()}"
+    admin.create_repository(repositoryName=repo)
+    name = f"leaver-{unique()}"
+    key = user_key(server, ACCOUNT_ID, name)
+    put_inline(server, tmp_path, ACCOUNT_ID, name, "all", doc({"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}))
+    leaver = ecr_client(server.url, key)
+    assert leaver.describe_repositories(repositoryNames=[repo])["repositories"]
+
+    refused = server.admin("user", "delete", name, check=False)
+    assert refused.returncode != 0 and "access keys" in refused.stderr, refused.stderr
+    assert name in server.admin("user", "list", "--account", ACCOUNT_ID).stdout
+    server.admin("user", "delete", name, "--force")
+    assert name not in server.admin("user", "list", "--account", ACCOUNT_ID).stdout
+    assert key.access_key_id not in server.admin("key", "list").stdout
+
+    def refused_now() -> bool:
+        try:
+            leaver.describe_repositories(repositoryNames=[repo])
+            return False
+        except ClientError:
+            return True
+    assert wait_until(refused_now)
+    assert server.admin("user", "delete", name, check=False).returncode != 0

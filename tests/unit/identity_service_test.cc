@@ -145,5 +145,47 @@ TEST_F(IdentityServiceTest, AlteredHeadersAreNotTakenForRememberedOnes) {
   EXPECT_TRUE(service_->authenticate_registry(header).is_ok());
 }
 
+TEST_F(IdentityServiceTest, GroupAndUserNamesAreCheckedAsIamChecksThem) {
+  const std::string account = "000000000000";
+  EXPECT_TRUE(service_->create_group(account, std::string(128, 'g')).is_ok());
+  for (const std::string& bad : {std::string(), std::string(129, 'g'), std::string("a b"),
+                                 std::string("a/b"), std::string("caf\xc3\xa9")}) {
+    EXPECT_EQ(service_->create_group(account, bad).code(), Code::kInvalidArgument) << bad;
+  }
+  ASSERT_TRUE(service_->create_group(account, "Dev+Ops=1,2.x@y_z-w").is_ok());
+  EXPECT_EQ(
+      service_->add_user_to_group(account, "Dev+Ops=1,2.x@y_z-w", std::string(65, 'u')).code(),
+      Code::kInvalidArgument)
+      << "a user name is at most 64";
+  EXPECT_EQ(service_->delete_user(account, "a b", true).code(), Code::kInvalidArgument);
+  EXPECT_EQ(service_->tag_user(account, "admin", {{"", "v"}}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(service_->tag_user(account, "admin", {{"k", std::string(257, 'v')}}).code(),
+            Code::kInvalidArgument);
+  ASSERT_TRUE(service_->add_user_to_group(account, "Dev+Ops=1,2.x@y_z-w", "admin").is_ok());
+  EXPECT_EQ(*service_->list_groups_for_user(account, "admin"),
+            std::vector<std::string>{"Dev+Ops=1,2.x@y_z-w"});
+}
+
+TEST_F(IdentityServiceTest, DeletingAUserRevokesItsRememberedHeaderAtOnce) {
+  const std::string account = "000000000000";
+  ASSERT_TRUE(service_->create_user(account, "leaver", false).is_ok());
+  auto key = service_->create_access_key(account, "leaver");
+  ASSERT_TRUE(key.is_ok());
+  auth::Principal p;
+  p.authenticated = true;
+  p.account_id = account;
+  p.user_name = "leaver";
+  p.access_key_id = key->access_key_id;
+  auto token = service_->issue_token(p);
+  ASSERT_TRUE(token.is_ok());
+  const std::string header = "Basic " + base64_encode("AWS:" + token->password);
+  ASSERT_TRUE(service_->authenticate_registry(header).is_ok());
+  EXPECT_EQ(service_->delete_user(account, "leaver", false).code(), Code::kFailedPrecondition);
+  EXPECT_TRUE(service_->authenticate_registry(header).is_ok())
+      << "a refused delete changes nothing";
+  ASSERT_TRUE(service_->delete_user(account, "leaver", true).is_ok());
+  EXPECT_EQ(service_->authenticate_registry(header).status().code(), Code::kTokenExpired);
+}
+
 }  // namespace
 }  // namespace berth::identity

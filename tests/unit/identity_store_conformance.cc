@@ -1,6 +1,7 @@
 // Runs the IdentityStore conformance suite (identity_store_conformance.h) for
 // every IdentityStore implementation. One INSTANTIATE line per implementation.
 #include "identity_store_conformance.h"
+#include "identity_store_conformance_groups.h"
 
 #include "meta/postgres/postgres_identity_store.h"
 #include "meta/postgres/postgres_metadata_store.h"
@@ -12,13 +13,14 @@ namespace berth::conformance {
 namespace {
 
 // SqliteIdentityStore lives in the metadata database, on its pool.
+struct SqliteBoth {
+  std::unique_ptr<SqliteMetadataStore> meta;
+  std::unique_ptr<SqliteIdentityStore> identity;
+};
+
 std::pair<std::shared_ptr<void>, IdentityStore*> sqlite_identity_store(
     const std::filesystem::path& scratch_dir) {
-  struct Both {
-    std::unique_ptr<SqliteMetadataStore> meta;
-    std::unique_ptr<SqliteIdentityStore> identity;
-  };
-  auto both = std::make_shared<Both>();
+  auto both = std::make_shared<SqliteBoth>();
   auto meta = SqliteMetadataStore::open((scratch_dir / "meta.db").string());
   EXPECT_TRUE(meta.is_ok()) << meta.status().to_string();
   if (!meta.is_ok()) return {nullptr, nullptr};
@@ -31,24 +33,30 @@ std::pair<std::shared_ptr<void>, IdentityStore*> sqlite_identity_store(
   return {std::move(both), store};
 }
 
+PolicyStore* sqlite_policies(const std::shared_ptr<void>& owner) {
+  return static_cast<SqliteBoth*>(owner.get())->meta.get();
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, IdentityStoreConformance,
-                         ::testing::Values(IdentityStoreFactory{"sqlite", sqlite_identity_store}),
+                         ::testing::Values(IdentityStoreFactory{"sqlite", sqlite_identity_store,
+                                                                sqlite_policies}),
                          IdentityStoreFactory::Name);
 
 // PostgresIdentityStore on the metadata store's pool, each test on a fresh
 // database (skipped without BERTH_TEST_POSTGRES_DSN).
+struct PostgresAll {
+  std::shared_ptr<testing_pg::TestDatabase> db;
+  std::unique_ptr<PostgresMetadataStore> meta;
+  std::unique_ptr<PostgresIdentityStore> identity;
+};
+
 std::pair<std::shared_ptr<void>, IdentityStore*> postgres_identity_store(
     const std::filesystem::path&) {
   if (testing_pg::base_dsn().empty()) {
     testing_pg::skip_without_postgres();
     return {nullptr, nullptr};
   }
-  struct All {
-    std::shared_ptr<testing_pg::TestDatabase> db;
-    std::unique_ptr<PostgresMetadataStore> meta;
-    std::unique_ptr<PostgresIdentityStore> identity;
-  };
-  auto all = std::make_shared<All>();
+  auto all = std::make_shared<PostgresAll>();
   all->db = testing_pg::TestDatabase::create();
   if (!all->db) return {nullptr, nullptr};
   auto meta = PostgresMetadataStore::open(all->db->options());
@@ -63,9 +71,13 @@ std::pair<std::shared_ptr<void>, IdentityStore*> postgres_identity_store(
   return {std::move(all), store};
 }
 
+PolicyStore* postgres_policies(const std::shared_ptr<void>& owner) {
+  return static_cast<PostgresAll*>(owner.get())->meta.get();
+}
+
 INSTANTIATE_TEST_SUITE_P(Postgres, IdentityStoreConformance,
-                         ::testing::Values(IdentityStoreFactory{"postgres",
-                                                                postgres_identity_store}),
+                         ::testing::Values(IdentityStoreFactory{"postgres", postgres_identity_store,
+                                                                postgres_policies}),
                          IdentityStoreFactory::Name);
 
 }  // namespace

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "meta/identity_store.h"
+#include "meta/policy_store.h"
 
 namespace berth::conformance {
 
@@ -38,6 +39,9 @@ struct IdentityStoreFactory {
   std::function<std::pair<std::shared_ptr<void>, IdentityStore*>(
       const std::filesystem::path& scratch_dir)>
       make;
+  // The PolicyStore on the same database, given what `make` returned as
+  // owner (the group and user-deletion cases arrange policies with it).
+  std::function<PolicyStore*(const std::shared_ptr<void>& owner)> policies;
 
   static std::string Name(const ::testing::TestParamInfo<IdentityStoreFactory>& info) {
     return info.param.name;
@@ -64,16 +68,20 @@ class IdentityStoreConformance : public ::testing::TestWithParam<IdentityStoreFa
     store_ = made.second;
     if (IsSkipped()) return;  // the backend is not there to test (the factory said why)
     ASSERT_NE(store_, nullptr);
+    policies_ = GetParam().policies(owner_);
+    ASSERT_NE(policies_, nullptr);
   }
 
   void TearDown() override {
     store_ = nullptr;
+    policies_ = nullptr;
     owner_.reset();
     std::error_code ec;
     std::filesystem::remove_all(scratch_, ec);
   }
 
   IdentityStore& store() { return *store_; }
+  PolicyStore& policies() { return *policies_; }
 
   void account(const std::string& id, const std::string& name = "acct") {
     Status s = store().create_account(AccountRecord{id, name, kNow});
@@ -96,6 +104,7 @@ class IdentityStoreConformance : public ::testing::TestWithParam<IdentityStoreFa
   std::filesystem::path scratch_;
   std::shared_ptr<void> owner_;
   IdentityStore* store_ = nullptr;
+  PolicyStore* policies_ = nullptr;
 };
 
 // --- accounts ---------------------------------------------------------------------

@@ -20,6 +20,7 @@
 
 #include "meta/postgres/postgres_metadata_store.h"
 #include "meta/sqlite/migrations.h"
+#include "meta/sqlite/sqlite_identity_store.h"
 #include "meta/sqlite/sqlite_metadata_store.h"
 #include "postgres_test_db.h"
 
@@ -486,6 +487,45 @@ TEST_F(SqliteMigrationTest, Version4GainsTheAdvisoryTablesAndKeepsItsRows) {
   EXPECT_EQ(imported->version, 1);
   EXPECT_EQ((*store)->advisories_for("Debian:12", {"openssl"})->size(), 1u);
   EXPECT_TRUE((*store)->get_repository("111111111111", "old").is_ok());
+}
+
+// The groups schema arrives beside identity tables a server already filled:
+// their users keep their policies and may join groups, and group policy
+// writes move the identity generation those tables keep.
+TEST_F(SqliteMigrationTest, AnUpgradedDatabaseKeepsItsUsersAndGainsGroupsAndUserTags) {
+  constexpr int64_t kBeforeGroups = 7;
+  constexpr const char* kAccount = "111111111111";
+  const std::string path = database_at(kBeforeGroups, "groups.db");
+  {
+    auto pool = sqlite::Pool::open({path, true});
+    ASSERT_TRUE(pool.is_ok()) << pool.status().to_string();
+    auto identity = SqliteIdentityStore::open(**pool);
+    ASSERT_TRUE(identity.is_ok()) << identity.status().to_string();
+    ASSERT_TRUE((*identity)->create_account(AccountRecord{kAccount, "a", 1}).is_ok());
+    ASSERT_TRUE((*identity)->create_user(UserRecord{kAccount, "dev", false, 1}).is_ok());
+  }
+  exec(path,
+       "INSERT INTO user_policies (account_id, user_name, policy_name, policy_text) VALUES "
+       "('111111111111', 'dev', 'own', '{}')");
+  sqlite_meta::MigrationReport report;
+  auto store = SqliteMetadataStore::open(path, true, &report);
+  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+  EXPECT_EQ(report.from, kBeforeGroups);
+  EXPECT_EQ(report.to, sqlite_meta::latest_schema_version());
+  auto identity = SqliteIdentityStore::open((*store)->pool());
+  ASSERT_TRUE(identity.is_ok()) << identity.status().to_string();
+  IdentityStore& ids = **identity;
+  EXPECT_EQ((*store)->list_user_policies(kAccount, "dev")->size(), 1u);
+  ASSERT_TRUE(ids.create_group(GroupRecord{kAccount, "devs", 2}).is_ok());
+  ASSERT_TRUE(ids.add_user_to_group(kAccount, "devs", "dev").is_ok());
+  ASSERT_TRUE(ids.tag_user(kAccount, "dev", {{"team", "core"}}).is_ok());
+  const int64_t generation = *ids.identity_generation();
+  ASSERT_TRUE((*store)->put_group_policy(kAccount, "devs", "p", "{}").is_ok());
+  EXPECT_GT(*ids.identity_generation(), generation);
+  EXPECT_EQ(*ids.list_groups_for_user(kAccount, "dev"), std::vector<std::string>{"devs"});
+  EXPECT_EQ(ids.delete_user(kAccount, "dev", false).code(), Code::kFailedPrecondition);
+  ASSERT_TRUE(ids.delete_user(kAccount, "dev", true).is_ok());
+  EXPECT_TRUE((*store)->list_user_policies(kAccount, "dev")->empty());
 }
 
 TEST_F(SqliteMigrationTest, MigratingAgainChangesNothing) {

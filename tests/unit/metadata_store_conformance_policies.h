@@ -90,4 +90,40 @@ TEST_P(PolicyStoreConformance, UserAttachedPolicies) {
   EXPECT_EQ(*store().list_attached_user_policies(kAccount, "deploy"), (List{ro}));
 }
 
+TEST_P(PolicyStoreConformance, GroupInlinePoliciesAreKeptApartFromUsers) {
+  using List = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_TRUE(store().list_group_policies(kAccount, "devs")->empty());
+  ASSERT_TRUE(store().put_group_policy(kAccount, "devs", "push", "g1").is_ok());
+  ASSERT_TRUE(store().put_group_policy(kAccount, "devs", "Pull", "g2").is_ok());
+  ASSERT_TRUE(store().put_group_policy(kAccount, "devs", "push", "g3").is_ok());  // replaces
+  ASSERT_TRUE(store().put_group_policy(kOtherAccount, "devs", "push", "other").is_ok());
+  ASSERT_TRUE(store().put_user_policy(kAccount, "devs", "user-one", "u").is_ok());
+  EXPECT_EQ(*store().list_group_policies(kAccount, "devs"), (List{{"Pull", "g2"}, {"push", "g3"}}))
+      << "byte order of name";
+  EXPECT_EQ(*store().list_user_policies(kAccount, "devs"), (List{{"user-one", "u"}}))
+      << "a user named like a group keeps its own policies";
+  ASSERT_TRUE(store().delete_group_policy(kAccount, "devs", "Pull").is_ok());
+  EXPECT_EQ(store().delete_group_policy(kAccount, "devs", "Pull").code(), Code::kNotFound);
+  EXPECT_EQ(store().delete_group_policy(kAccount, "devs", "user-one").code(), Code::kNotFound);
+  EXPECT_EQ(*store().list_group_policies(kAccount, "devs"), (List{{"push", "g3"}}));
+  EXPECT_EQ(*store().list_group_policies(kOtherAccount, "devs"), (List{{"push", "other"}}));
+}
+
+TEST_P(PolicyStoreConformance, GroupAttachedPolicies) {
+  using List = std::vector<std::string>;
+  const std::string ro = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly";
+  const std::string pu = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser";
+  EXPECT_TRUE(store().list_attached_group_policies(kAccount, "ops")->empty());
+  ASSERT_TRUE(store().attach_group_policy(kAccount, "ops", ro).is_ok());
+  ASSERT_TRUE(store().attach_group_policy(kAccount, "ops", ro).is_ok())
+      << "attaching twice is fine";
+  ASSERT_TRUE(store().attach_group_policy(kAccount, "ops", pu).is_ok());
+  EXPECT_EQ(*store().list_attached_group_policies(kAccount, "ops"), (List{pu, ro}));
+  EXPECT_TRUE(store().list_attached_user_policies(kAccount, "ops")->empty());
+  EXPECT_TRUE(store().list_attached_group_policies(kOtherAccount, "ops")->empty());
+  ASSERT_TRUE(store().detach_group_policy(kAccount, "ops", pu).is_ok());
+  EXPECT_EQ(store().detach_group_policy(kAccount, "ops", pu).code(), Code::kNotFound);
+  EXPECT_EQ(*store().list_attached_group_policies(kAccount, "ops"), (List{ro}));
+}
+
 }  // namespace berth::conformance

@@ -184,6 +184,46 @@ TEST_F(PostgresDatabaseTest, Version6GainsTheWebhookRetrySchedulesAndKeepsItsEve
   EXPECT_EQ((*saved)[0].delay_ms, 1);
 }
 
+// The groups schema arrives beside identity tables a server already filled:
+// their users keep their policies and may join groups, and group policy
+// writes move the identity generation those tables keep.
+TEST_F(PostgresDatabaseTest, Version7GainsGroupsAndUserTagsAndKeepsItsUsers) {
+  constexpr const char* kAccount = "111111111111";
+  {
+    auto pool = pg::Pool::open(db_->options());
+    ASSERT_TRUE(pool.is_ok());
+    auto v7 = pg_meta::migrate(**pool, "test", 7);
+    ASSERT_TRUE(v7.is_ok()) << v7.status().to_string();
+    ASSERT_EQ(v7->to, 7);
+    auto identity = PostgresIdentityStore::open(**pool);
+    ASSERT_TRUE(identity.is_ok()) << identity.status().to_string();
+    ASSERT_TRUE((*identity)->create_account(AccountRecord{kAccount, "a", 1}).is_ok());
+    ASSERT_TRUE((*identity)->create_user(UserRecord{kAccount, "dev", false, 1}).is_ok());
+  }
+  ASSERT_TRUE(db_->exec("INSERT INTO user_policies (account_id, user_name, policy_name, "
+                        "policy_text) VALUES ('111111111111', 'dev', 'own', '{}')")
+                  .is_ok());
+  pg_meta::MigrationReport report;
+  auto store = PostgresMetadataStore::open(db_->options(), &report);
+  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+  EXPECT_EQ(report.from, 7);
+  EXPECT_EQ(report.to, pg_meta::latest_schema_version());
+  auto identity = PostgresIdentityStore::open((*store)->pool());
+  ASSERT_TRUE(identity.is_ok()) << identity.status().to_string();
+  IdentityStore& ids = **identity;
+  EXPECT_EQ((*store)->list_user_policies(kAccount, "dev")->size(), 1u);
+  ASSERT_TRUE(ids.create_group(GroupRecord{kAccount, "devs", 2}).is_ok());
+  ASSERT_TRUE(ids.add_user_to_group(kAccount, "devs", "dev").is_ok());
+  ASSERT_TRUE(ids.tag_user(kAccount, "dev", {{"team", "core"}}).is_ok());
+  const int64_t generation = *ids.identity_generation();
+  ASSERT_TRUE((*store)->put_group_policy(kAccount, "devs", "p", "{}").is_ok());
+  EXPECT_GT(*ids.identity_generation(), generation);
+  EXPECT_EQ(*ids.list_groups_for_user(kAccount, "dev"), std::vector<std::string>{"devs"});
+  EXPECT_EQ(ids.delete_user(kAccount, "dev", false).code(), Code::kFailedPrecondition);
+  ASSERT_TRUE(ids.delete_user(kAccount, "dev", true).is_ok());
+  EXPECT_TRUE((*store)->list_user_policies(kAccount, "dev")->empty());
+}
+
 TEST_F(PostgresDatabaseTest, Version1TimesBecomeMilliseconds) {
   {
     auto pool = pg::Pool::open(db_->options());

@@ -282,6 +282,39 @@ TEST_F(StoreMigrationTest, IdentitiesWithResealedSecretsAndRevocations) {
   EXPECT_EQ(to_.identity->get_access_key("AKIALIVE")->sealed_secret, "resealed:sealed-live");
 }
 
+TEST_F(StoreMigrationTest, GroupsWithTheirPoliciesAndMembersAndUserTags) {
+  const std::string ro = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly";
+  ASSERT_TRUE(identity_->create_user({kAccount, "dev", false, 11}).is_ok());
+  ASSERT_TRUE(identity_->tag_user(kAccount, "dev", {{"team", "core"}}).is_ok());
+  ASSERT_TRUE(identity_->create_group({kAccount, "no-prod", 12}).is_ok());
+  ASSERT_TRUE(identity_->create_group({kAccount, "empty", 13}).is_ok());
+  ASSERT_TRUE(meta_->put_group_policy(kAccount, "no-prod", "deny", "{\"d\":1}").is_ok());
+  ASSERT_TRUE(meta_->attach_group_policy(kAccount, "no-prod", ro).is_ok());
+  ASSERT_TRUE(identity_->add_user_to_group(kAccount, "no-prod", "dev").is_ok());
+
+  auto report = migrate({});
+  ASSERT_TRUE(report.is_ok());
+  EXPECT_TRUE(report->failures.empty());
+  EXPECT_EQ(report->groups, 2u);
+  EXPECT_EQ(report->group_members, 1u);
+  EXPECT_EQ(report->group_policies, 2u);
+  EXPECT_EQ(report->user_tags, 1u);
+  EXPECT_EQ(to_.identity->get_group(kAccount, "no-prod")->created_at, 12);
+  EXPECT_EQ(*to_.identity->list_group_members(kAccount, "no-prod"),
+            std::vector<std::string>{"dev"});
+  EXPECT_TRUE(to_.identity->list_group_members(kAccount, "empty")->empty());
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(*to_.meta->list_group_policies(kAccount, "no-prod"), (Pairs{{"deny", "{\"d\":1}"}}));
+  EXPECT_EQ(*to_.meta->list_attached_group_policies(kAccount, "no-prod"),
+            std::vector<std::string>{ro});
+  EXPECT_EQ(*to_.identity->list_user_tags(kAccount, "dev"), (Pairs{{"team", "core"}}));
+
+  auto again = migrate({});
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_TRUE(again->failures.empty()) << again->failures.front();
+  EXPECT_EQ(to_.identity->list_groups(kAccount)->size(), 2u);
+}
+
 TEST_F(StoreMigrationTest, DryRunCountsAndWritesNothing) {
   push_image("v1", "layer one");
   MigrationOptions options;

@@ -279,6 +279,49 @@ CREATE TABLE webhook_backoffs (
   PRIMARY KEY (webhook, repository_key)
 );
 )sql"},
+    // IAM groups (meta/identity_store.h): a group per account and name, its members, its inline
+    // and attached policies (the PolicyStore's, mirroring the user's), and user tags. A group's
+    // rows go with the group; users and accounts live in the identity tables (created after
+    // these on a new database), so rows name them rather than reference them. The settings
+    // table is the identity store's, created here as it creates it, because group policy
+    // changes bump the identity generation kept there.
+    {"IAM groups, their members and policies, and user tags", R"sql(
+CREATE TABLE iam_groups (
+  account_id TEXT COLLATE "C" NOT NULL,
+  name TEXT COLLATE "C" NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (account_id, name)
+);
+CREATE TABLE iam_group_members (
+  account_id TEXT COLLATE "C" NOT NULL,
+  group_name TEXT COLLATE "C" NOT NULL,
+  user_name TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (account_id, group_name, user_name),
+  FOREIGN KEY (account_id, group_name) REFERENCES iam_groups(account_id, name) ON DELETE CASCADE
+);
+CREATE INDEX iam_group_members_by_user ON iam_group_members (account_id, user_name);
+CREATE TABLE group_policies (
+  account_id TEXT COLLATE "C" NOT NULL,
+  group_name TEXT COLLATE "C" NOT NULL,
+  policy_name TEXT COLLATE "C" NOT NULL,
+  policy_text TEXT NOT NULL,
+  PRIMARY KEY (account_id, group_name, policy_name)
+);
+CREATE TABLE group_attached_policies (
+  account_id TEXT COLLATE "C" NOT NULL,
+  group_name TEXT COLLATE "C" NOT NULL,
+  policy_arn TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (account_id, group_name, policy_arn)
+);
+CREATE TABLE user_tags (
+  account_id TEXT COLLATE "C" NOT NULL,
+  user_name TEXT COLLATE "C" NOT NULL,
+  key TEXT COLLATE "C" NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (account_id, user_name, key)
+);
+CREATE TABLE IF NOT EXISTS settings (key TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL);
+)sql"},
 };
 
 // Serialises migrations of one database across processes (an arbitrary

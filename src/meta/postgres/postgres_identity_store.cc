@@ -5,6 +5,8 @@
 #include <iterator>
 #include <string>
 
+#include "meta/postgres/identity_generation.h"
+
 namespace berth {
 using pg::Connection;
 using pg::Statement;
@@ -51,14 +53,6 @@ constexpr const char* kLock = "SELECT pg_advisory_xact_lock(7304859183004211002)
 
 constexpr const char* kKeyColumns =
     "id, account_id, user_name, sealed_secret, active, created_at, tokens_not_before";
-
-Status bump_generation(Connection& c) {
-  BERTH_ASSIGN_OR_RETURN(
-      auto s,
-      c.prepare(
-          "UPDATE settings SET value=(value::bigint+1)::text WHERE key='identity_generation'"));
-  return s.run();
-}
 
 AccessKeyRecord read_key(const Statement& s) {
   return AccessKeyRecord{s.text(0),       s.text(1),  s.text(2), s.text(3),
@@ -157,7 +151,7 @@ Status PostgresIdentityStore::create_user(const UserRecord& u) {
                               .run());
     if (s.affected() == 0)
       return error(Code::kAlreadyExists, fmt::format("user {} already exists", u.name));
-    return bump_generation(c);
+    return pg::bump_identity_generation(c);
   });
 }
 
@@ -206,7 +200,7 @@ Status PostgresIdentityStore::create_access_key(const AccessKeyRecord& k) {
                               .bind(6, k.created_at)
                               .run());
     if (s.affected() == 0) return error(Code::kAlreadyExists, "access key already exists");
-    return bump_generation(c);
+    return pg::bump_identity_generation(c);
   });
 }
 
@@ -241,7 +235,7 @@ Status PostgresIdentityStore::set_access_key_active(std::string_view id, bool ac
                           "ELSE tokens_not_before END WHERE id=$1"));
     BERTH_RETURN_IF_ERROR(s.bind(1, id).bind(2, int64_t{active}).bind(3, tokens_not_before).run());
     if (s.affected() == 0) return error(Code::kNotFound, "access key not found");
-    return bump_generation(c);
+    return pg::bump_identity_generation(c);
   });
 }
 
@@ -250,7 +244,7 @@ Status PostgresIdentityStore::delete_access_key(std::string_view id) {
     BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM access_keys WHERE id=$1"));
     BERTH_RETURN_IF_ERROR(s.bind(1, id).run());
     if (s.affected() == 0) return error(Code::kNotFound, "access key not found");
-    return bump_generation(c);
+    return pg::bump_identity_generation(c);
   });
 }
 

@@ -182,6 +182,18 @@ class PostgresMetadataStore final : public MetadataStore {
                             std::string_view arn) override;
   Status detach_user_policy(std::string_view account_id, std::string_view user,
                             std::string_view arn) override;
+  Result<std::vector<std::pair<std::string, std::string>>> list_group_policies(
+      std::string_view account_id, std::string_view group) override;
+  Status put_group_policy(std::string_view account_id, std::string_view group,
+                          std::string_view name, std::string_view text) override;
+  Status delete_group_policy(std::string_view account_id, std::string_view group,
+                             std::string_view name) override;
+  Result<std::vector<std::string>> list_attached_group_policies(std::string_view account_id,
+                                                                std::string_view group) override;
+  Status attach_group_policy(std::string_view account_id, std::string_view group,
+                             std::string_view arn) override;
+  Status detach_group_policy(std::string_view account_id, std::string_view group,
+                             std::string_view arn) override;
 
   // The connection pool, which the identity store shares.
   pg::Pool& pool() { return *pool_; }

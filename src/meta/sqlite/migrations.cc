@@ -302,6 +302,56 @@ CREATE TABLE IF NOT EXISTS webhook_backoffs (
 )sql");
 }
 
+// Version 7 -> 8: IAM groups (meta/identity_store.h): a group per account
+// and name, its members, its inline and attached policies (the PolicyStore's,
+// mirroring the user's), and user tags. A group's rows go with the group;
+// users and accounts live in the identity tables, so rows name them rather
+// than reference them (the identity store removes them with a user). The
+// settings table is the identity store's, created here as it creates it,
+// because group policy changes bump the identity generation kept there.
+Status group_tables(Connection& c) {
+  return c.exec(R"sql(
+CREATE TABLE IF NOT EXISTS iam_groups (
+  account_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS iam_group_members (
+  account_id TEXT NOT NULL,
+  group_name TEXT NOT NULL,
+  user_name TEXT NOT NULL,
+  PRIMARY KEY (account_id, group_name, user_name),
+  FOREIGN KEY (account_id, group_name) REFERENCES iam_groups(account_id, name) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS iam_group_members_by_user ON iam_group_members (account_id, user_name);
+CREATE TABLE IF NOT EXISTS group_policies (
+  account_id TEXT NOT NULL,
+  group_name TEXT NOT NULL,
+  policy_name TEXT NOT NULL,
+  policy_text TEXT NOT NULL,
+  PRIMARY KEY (account_id, group_name, policy_name)
+);
+CREATE TABLE IF NOT EXISTS group_attached_policies (
+  account_id TEXT NOT NULL,
+  group_name TEXT NOT NULL,
+  policy_arn TEXT NOT NULL,
+  PRIMARY KEY (account_id, group_name, policy_arn)
+);
+CREATE TABLE IF NOT EXISTS user_tags (
+  account_id TEXT NOT NULL,
+  user_name TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (account_id, user_name, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+)sql");
+}
+
 struct Migration {
   const char* what;
   Status (*apply)(Connection&);
@@ -316,6 +366,7 @@ constexpr Migration kMigrations[] = {
     {"imported vulnerability advisories", advisory_tables},
     {"image scans, findings, inventories and scanning configurations", scan_tables},
     {"webhook retry schedules", webhook_backoff_table},
+    {"IAM groups, their members and policies, and user tags", group_tables},
 };
 
 Result<bool> has_legacy_table(Connection& c) {

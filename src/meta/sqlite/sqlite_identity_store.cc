@@ -5,6 +5,8 @@
 #include <iterator>
 #include <string>
 
+#include "meta/sqlite/identity_generation.h"
+
 namespace berth {
 using sqlite::Connection;
 using sqlite::Statement;
@@ -53,13 +55,6 @@ static_assert(static_cast<int64_t>(std::size(kMigrations)) == kIdentitySchemaVer
 
 constexpr const char* kKeyColumns =
     "id, account_id, user_name, sealed_secret, active, created_at, tokens_not_before";
-
-Status bump_generation(Connection& c) {
-  BERTH_ASSIGN_OR_RETURN(
-      auto s, c.prepare("UPDATE settings SET value=CAST(CAST(value AS INTEGER)+1 AS TEXT) "
-                        "WHERE key='identity_generation'"));
-  return s.run();
-}
 
 AccessKeyRecord read_key(const Statement& s) {
   return AccessKeyRecord{s.text(0),       s.text(1),  s.text(2), s.text(3),
@@ -153,7 +148,7 @@ Status SqliteIdentityStore::create_user(const UserRecord& u) {
                               .run());
     if (c.changes() == 0)
       return error(Code::kAlreadyExists, fmt::format("user {} already exists", u.name));
-    return bump_generation(c);
+    return sqlite::bump_identity_generation(c);
   });
 }
 
@@ -201,7 +196,7 @@ Status SqliteIdentityStore::create_access_key(const AccessKeyRecord& k) {
                               .bind(6, k.created_at)
                               .run());
     if (c.changes() == 0) return error(Code::kAlreadyExists, "access key already exists");
-    return bump_generation(c);
+    return sqlite::bump_identity_generation(c);
   });
 }
 
@@ -236,7 +231,7 @@ Status SqliteIdentityStore::set_access_key_active(std::string_view id, bool acti
                   "WHERE id=?1"));
     BERTH_RETURN_IF_ERROR(s.bind(1, id).bind(2, int64_t{active}).bind(3, tokens_not_before).run());
     if (c.changes() == 0) return error(Code::kNotFound, "access key not found");
-    return bump_generation(c);
+    return sqlite::bump_identity_generation(c);
   });
 }
 
@@ -245,7 +240,7 @@ Status SqliteIdentityStore::delete_access_key(std::string_view id) {
     BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM access_keys WHERE id=?1"));
     BERTH_RETURN_IF_ERROR(s.bind(1, id).run());
     if (c.changes() == 0) return error(Code::kNotFound, "access key not found");
-    return bump_generation(c);
+    return sqlite::bump_identity_generation(c);
   });
 }
 

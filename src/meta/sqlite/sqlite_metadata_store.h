@@ -134,6 +134,18 @@ class SqliteMetadataStore final : public MetadataStore {
                             std::string_view arn) override;
   Status detach_user_policy(std::string_view account_id, std::string_view user,
                             std::string_view arn) override;
+  Result<std::vector<std::pair<std::string, std::string>>> list_group_policies(
+      std::string_view account_id, std::string_view group) override;
+  Status put_group_policy(std::string_view account_id, std::string_view group,
+                          std::string_view name, std::string_view text) override;
+  Status delete_group_policy(std::string_view account_id, std::string_view group,
+                             std::string_view name) override;
+  Result<std::vector<std::string>> list_attached_group_policies(std::string_view account_id,
+                                                                std::string_view group) override;
+  Status attach_group_policy(std::string_view account_id, std::string_view group,
+                             std::string_view arn) override;
+  Status detach_group_policy(std::string_view account_id, std::string_view group,
+                             std::string_view arn) override;
   // ScanStore (sqlite_scans.cc)
   Status request_scan(RepositoryId repo, const Digest& digest, int64_t now_ms,
                       int64_t not_since_ms) override;

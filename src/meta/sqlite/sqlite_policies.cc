@@ -1,4 +1,5 @@
 // SqliteMetadataStore: the PolicyStore role (meta/policy_store.h).
+#include "meta/sqlite/identity_generation.h"
 #include "meta/sqlite/sqlite_metadata_store.h"
 
 namespace berth {
@@ -141,6 +142,80 @@ Status SqliteMetadataStore::detach_user_policy(std::string_view account_id, std:
     BERTH_RETURN_IF_ERROR(d.bind(1, account_id).bind(2, user).bind(3, arn).run());
     if (c.changes() == 0) return error(Code::kNotFound, "policy not attached");
     return Status::ok();
+  });
+}
+
+// A group's policies: as the user's, and each change moves the identity
+// generation so that every node drops what it decided for the members.
+
+Result<std::vector<std::pair<std::string, std::string>>> SqliteMetadataStore::list_group_policies(
+    std::string_view account_id, std::string_view group) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto q,
+      lease->prepare("SELECT policy_name, policy_text FROM group_policies "
+                     "WHERE account_id=?1 AND group_name=?2 ORDER BY policy_name COLLATE BINARY"));
+  q.bind(1, account_id).bind(2, group);
+  return q.collect<std::pair<std::string, std::string>>(
+      [](const Statement& row) { return std::make_pair(row.text(0), row.text(1)); });
+}
+
+Status SqliteMetadataStore::put_group_policy(std::string_view account_id, std::string_view group,
+                                             std::string_view name, std::string_view text) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto i,
+        c.prepare("INSERT INTO group_policies (account_id, group_name, policy_name, policy_text) "
+                  "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (account_id, group_name, policy_name) "
+                  "DO UPDATE SET policy_text=excluded.policy_text"));
+    BERTH_RETURN_IF_ERROR(i.bind(1, account_id).bind(2, group).bind(3, name).bind(4, text).run());
+    return sqlite::bump_identity_generation(c);
+  });
+}
+
+Status SqliteMetadataStore::delete_group_policy(std::string_view account_id, std::string_view group,
+                                                std::string_view name) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(
+        auto d, c.prepare("DELETE FROM group_policies WHERE account_id=?1 AND group_name=?2 "
+                          "AND policy_name=?3"));
+    BERTH_RETURN_IF_ERROR(d.bind(1, account_id).bind(2, group).bind(3, name).run());
+    if (c.changes() == 0) return error(Code::kNotFound, "no such group policy");
+    return sqlite::bump_identity_generation(c);
+  });
+}
+
+Result<std::vector<std::string>> SqliteMetadataStore::list_attached_group_policies(
+    std::string_view account_id, std::string_view group) {
+  BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
+  BERTH_ASSIGN_OR_RETURN(
+      auto q,
+      lease->prepare("SELECT policy_arn FROM group_attached_policies "
+                     "WHERE account_id=?1 AND group_name=?2 ORDER BY policy_arn COLLATE BINARY"));
+  q.bind(1, account_id).bind(2, group);
+  return q.collect<std::string>([](const Statement& row) { return row.text(0); });
+}
+
+Status SqliteMetadataStore::attach_group_policy(std::string_view account_id, std::string_view group,
+                                                std::string_view arn) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto i,
+                           c.prepare("INSERT INTO group_attached_policies (account_id, group_name, "
+                                     "policy_arn) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"));
+    BERTH_RETURN_IF_ERROR(i.bind(1, account_id).bind(2, group).bind(3, arn).run());
+    return sqlite::bump_identity_generation(c);
+  });
+}
+
+Status SqliteMetadataStore::detach_group_policy(std::string_view account_id, std::string_view group,
+                                                std::string_view arn) {
+  return pool_->write([&](Connection& c) -> Status {
+    BERTH_ASSIGN_OR_RETURN(auto d,
+                           c.prepare("DELETE FROM group_attached_policies WHERE account_id=?1 AND "
+                                     "group_name=?2 AND policy_arn=?3"));
+    BERTH_RETURN_IF_ERROR(d.bind(1, account_id).bind(2, group).bind(3, arn).run());
+    if (c.changes() == 0) return error(Code::kNotFound, "policy not attached");
+    return sqlite::bump_identity_generation(c);
   });
 }
 
