@@ -65,18 +65,26 @@ std::string user_arn(std::string_view account, std::string_view user) {
   return fmt::format("arn:aws:iam::{}:user/{}", account, user);
 }
 
-std::string user_id(std::string_view account, std::string_view user) {
+namespace {
+// "<prefix>" and 17 characters derived from the kind, account and name.
+std::string stable_id(std::string_view prefix, std::string_view kind, std::string_view account,
+                      std::string_view name) {
   constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
   Hasher h;
-  h.update(fmt::format("user\n{}\n{}", account, user));
+  h.update(fmt::format("{}\n{}\n{}", kind, account, name));
   const std::string hex = h.peek().hex();
-  std::string id = "AIDA";
+  std::string id(prefix);
   for (size_t i = 0; i < 17; ++i) {
     unsigned v = 0;
     std::from_chars(hex.data() + 2 * i, hex.data() + 2 * i + 2, v, 16);
     id.push_back(kAlphabet[v % kAlphabet.size()]);
   }
   return id;
+}
+}  // namespace
+
+std::string user_id(std::string_view account, std::string_view user) {
+  return stable_id("AIDA", "user", account, user);
 }
 
 void write_user(XmlWriter& w, const UserRecord& user, std::string_view element) {
@@ -86,6 +94,16 @@ void write_user(XmlWriter& w, const UserRecord& user, std::string_view element) 
   w.element("UserId", user_id(user.account_id, user.name));
   w.element("Arn", user_arn(user.account_id, user.name));
   w.element("CreateDate", iso8601(user.created_at));
+  w.close();
+}
+
+void write_group(XmlWriter& w, const GroupRecord& group, std::string_view element) {
+  w.open(element);
+  w.element("Path", "/");
+  w.element("GroupName", group.name);
+  w.element("GroupId", stable_id("AGPA", "group", group.account_id, group.name));
+  w.element("Arn", fmt::format("arn:aws:iam::{}:group/{}", group.account_id, group.name));
+  w.element("CreateDate", iso8601(group.created_at));
   w.close();
 }
 

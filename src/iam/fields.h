@@ -51,5 +51,7 @@ std::string user_id(std::string_view account, std::string_view user);
 // <User> with Path, UserName, UserId, Arn and CreateDate, named `element`
 // ("User", or "member" in a list).
 void write_user(XmlWriter& w, const UserRecord& user, std::string_view element = "User");
+// <Group> with Path, GroupName, GroupId ("AGPA" and 17 characters), Arn and CreateDate.
+void write_group(XmlWriter& w, const GroupRecord& group, std::string_view element = "Group");
 
 }  // namespace berth::iam

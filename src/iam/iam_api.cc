@@ -110,6 +110,22 @@ IamApi::IamApi(identity::QueryAuthenticator& authenticator, identity::IamService
       {"DetachUserPolicy", {Service::kIam, Subject::kUser, &IamApi::detach_user_policy}},
       {"ListAttachedUserPolicies",
        {Service::kIam, Subject::kUser, &IamApi::list_attached_user_policies}},
+      {"DeleteUser", {Service::kIam, Subject::kUser, &IamApi::delete_user}},
+      {"TagUser", {Service::kIam, Subject::kUser, &IamApi::tag_user}},
+      {"CreateGroup", {Service::kIam, Subject::kGroup, &IamApi::create_group}},
+      {"GetGroup", {Service::kIam, Subject::kGroup, &IamApi::get_group}},
+      {"ListGroups", {Service::kIam, Subject::kGroups, &IamApi::list_groups}},
+      {"DeleteGroup", {Service::kIam, Subject::kGroup, &IamApi::delete_group}},
+      {"AddUserToGroup", {Service::kIam, Subject::kGroup, &IamApi::add_user_to_group}},
+      {"RemoveUserFromGroup", {Service::kIam, Subject::kGroup, &IamApi::remove_user_from_group}},
+      {"PutGroupPolicy", {Service::kIam, Subject::kGroup, &IamApi::put_group_policy}},
+      {"GetGroupPolicy", {Service::kIam, Subject::kGroup, &IamApi::get_group_policy}},
+      {"DeleteGroupPolicy", {Service::kIam, Subject::kGroup, &IamApi::delete_group_policy}},
+      {"ListGroupPolicies", {Service::kIam, Subject::kGroup, &IamApi::list_group_policies}},
+      {"AttachGroupPolicy", {Service::kIam, Subject::kGroup, &IamApi::attach_group_policy}},
+      {"DetachGroupPolicy", {Service::kIam, Subject::kGroup, &IamApi::detach_group_policy}},
+      {"ListAttachedGroupPolicies",
+       {Service::kIam, Subject::kGroup, &IamApi::list_attached_group_policies}},
       {"GetCallerIdentity", {Service::kSts, Subject::kNone, &IamApi::get_caller_identity}},
   };
 }
@@ -219,10 +235,22 @@ server::Response IamApi::dispatch(Exchange& ex, Service service, const Result<st
   if (operation.subject != Subject::kNone) {
     // For an action outside ECR, AccessControl reads `repository` as the
     // resource's path within the account: arn:aws:iam::<account>:user/<name>
-    // (ListUsers: user/).
+    // or group/<name> (ListUsers: user/, ListGroups: group/).
     const std::string iam_action = "iam:" + action;
-    const std::string resource =
-        "user/" + (operation.subject == Subject::kUsers ? std::string() : call.user);
+    std::string resource;
+    switch (operation.subject) {
+      case Subject::kUsers:
+        resource = "user/";
+        break;
+      case Subject::kGroup:
+        resource = "group/" + form->get("GroupName").value_or("");
+        break;
+      case Subject::kGroups:
+        resource = "group/";
+        break;
+      default:
+        resource = "user/" + call.user;
+    }
     const std::string source_ip = auth::source_ip_of(ex.remote_address());
     auth::AccessRequest access{iam_action, principal->account_id, resource, source_ip};
     if (Status s = access_.check(*principal, access); !s.is_ok()) {

@@ -5,7 +5,7 @@
 // to IAM or STS by the service its SigV4 credential scope names ("sts":
 // STS; anything else: IAM), is verified for that service, then authorized
 // through the shared AccessControl as "iam:<Action>" on the user it is about
-// (arn:aws:iam::<account>:user/<name>); STS's GetCallerIdentity needs no
+// (arn:aws:iam::<account>:user/<name>) or group (group/<name>); STS's GetCallerIdentity needs no
 // permission, as in AWS. The calls go to identity::IamService only.
 #pragma once
 
@@ -64,6 +64,8 @@ class IamApi {
     kUser,          // user/<UserName>
     kUserOrCaller,  // user/<UserName>, the caller's own name when absent
     kUsers,         // user/ (ListUsers)
+    kGroup,         // group/<GroupName>
+    kGroups,        // group/ (ListGroups)
   };
   using Handler = IamResult (IamApi::*)(IamCall&);
   struct Operation {
@@ -91,6 +93,22 @@ class IamApi {
   IamResult update_access_key(IamCall& c);
   IamResult delete_access_key(IamCall& c);
   IamResult get_caller_identity(IamCall& c);
+  IamResult delete_user(IamCall& c);
+  IamResult tag_user(IamCall& c);
+  // groups.cc
+  IamResult create_group(IamCall& c);
+  IamResult get_group(IamCall& c);
+  IamResult list_groups(IamCall& c);
+  IamResult delete_group(IamCall& c);
+  IamResult add_user_to_group(IamCall& c);
+  IamResult remove_user_from_group(IamCall& c);
+  IamResult put_group_policy(IamCall& c);
+  IamResult get_group_policy(IamCall& c);
+  IamResult delete_group_policy(IamCall& c);
+  IamResult list_group_policies(IamCall& c);
+  IamResult attach_group_policy(IamCall& c);
+  IamResult detach_group_policy(IamCall& c);
+  IamResult list_attached_group_policies(IamCall& c);
   // policies.cc
   IamResult put_user_policy(IamCall& c);
   IamResult get_user_policy(IamCall& c);

@@ -106,6 +106,25 @@ IamResult IamApi::delete_access_key(IamCall& c) {
   return std::string();
 }
 
+IamResult IamApi::delete_user(IamCall& c) {
+  IAM_REQUIRE(name, c.form, "UserName");
+  Status s = iam_.delete_user(c.principal.account_id, name);
+  if (!s.is_ok()) return from_status(s);
+  return std::string();
+}
+
+IamResult IamApi::tag_user(IamCall& c) {
+  IAM_REQUIRE(name, c.form, "UserName");
+  std::vector<std::pair<std::string, std::string>> tags;
+  for (auto& t : c.form.structures("Tags", {"Key", "Value"})) {
+    tags.emplace_back(std::move(t[0]), std::move(t[1]));
+  }
+  if (tags.empty()) return validation_error("Tags must name at least one tag.");
+  Status s = iam_.tag_user(c.principal.account_id, name, tags);
+  if (!s.is_ok()) return from_status(s);
+  return std::string();
+}
+
 IamResult IamApi::get_caller_identity(IamCall& c) {
   XmlWriter w;
   w.element("Arn", user_arn(c.principal.account_id, c.principal.user_name));

@@ -57,6 +57,45 @@ class IamService {
   Result<UserRecord> get_user(std::string_view account, std::string_view name);
   // In byte order of name.
   Result<std::vector<UserRecord>> list_users(std::string_view account);
+  // kNotFound; kFailedPrecondition (IAM's DeleteConflict) while the user has
+  // access keys, policies or group memberships.
+  Status delete_user(std::string_view account, std::string_view name);
+  // Adds or replaces tags. kNotFound; kInvalidArgument (IdentityService's limits).
+  Status tag_user(std::string_view account, std::string_view user,
+                  const std::vector<std::pair<std::string, std::string>>& tags);
+
+  // --- groups -------------------------------------------------------------------
+  // kInvalidArgument (name), kAlreadyExists.
+  Result<GroupRecord> create_group(std::string_view account, std::string_view name);
+  // kNotFound: "The group with name <name> cannot be found."
+  Result<GroupRecord> get_group(std::string_view account, std::string_view name);
+  // In byte order of name.
+  Result<std::vector<GroupRecord>> list_groups(std::string_view account);
+  // The members, in byte order. kNotFound (group).
+  Result<std::vector<UserRecord>> group_members(std::string_view account, std::string_view group);
+  // kNotFound; kFailedPrecondition while it has members or policies.
+  Status delete_group(std::string_view account, std::string_view name);
+  // kNotFound (group or user); adding twice is fine.
+  Status add_user_to_group(std::string_view account, std::string_view group, std::string_view user);
+  // kNotFound (group, user, or not a member).
+  Status remove_user_from_group(std::string_view account, std::string_view group,
+                                std::string_view user);
+
+  // --- a group's policies, as a user's --------------------------------------------
+  Status put_group_policy(std::string_view account, std::string_view group, std::string_view name,
+                          const PolicyDocument& document);
+  Result<std::string> get_group_policy(std::string_view account, std::string_view group,
+                                       std::string_view name);
+  Status delete_group_policy(std::string_view account, std::string_view group,
+                             std::string_view name);
+  Result<std::vector<std::string>> list_group_policies(std::string_view account,
+                                                       std::string_view group);
+  Status attach_group_policy(std::string_view account, std::string_view group,
+                             std::string_view arn);
+  Status detach_group_policy(std::string_view account, std::string_view group,
+                             std::string_view arn);
+  Result<std::vector<std::string>> list_attached_group_policies(std::string_view account,
+                                                                std::string_view group);
 
   // --- access keys of one user ------------------------------------------------
   // A new active key; its secret is in the answer only. kNotFound (user),
@@ -100,6 +139,7 @@ class IamService {
  private:
   // ok when the user exists; kNotFound with IAM's message otherwise.
   Status require_user(std::string_view account, std::string_view user);
+  Status require_group(std::string_view account, std::string_view group);
   // The key, when it exists and belongs to `user` of `account`.
   Result<AccessKeyRecord> key_of_user(std::string_view account, std::string_view user,
                                       std::string_view key_id);

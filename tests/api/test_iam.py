@@ -227,6 +227,55 @@ def test_iam_inactive_key_is_refused_until_active_again(berth, iam, new_user):
     assert iam.list_access_keys(UserName=name)["AccessKeyMetadata"] == []
 
 
+def test_iam_groups_members_and_their_policies_decide(berth, iam, new_user, repo):
+    name = new_user("member")
+    key = key_of(iam, name)
+    group = f"g-{unique()}"
+    iam.create_group(GroupName=group)
+    try:
+        assert iam_error(iam.create_group, GroupName=group) == ("EntityAlreadyExists", 409)
+        got = iam.get_group(GroupName=group)
+        assert got["Group"]["Arn"] == f"arn:aws:iam::{ACCOUNT_ID}:group/{group}" and got["Users"] == []
+        assert group in [g["GroupName"] for g in iam.list_groups(MaxItems=1000)["Groups"]]
+        iam.add_user_to_group(GroupName=group, UserName=name)
+        assert [u["UserName"] for u in iam.get_group(GroupName=group)["Users"]] == [name]
+        deploy = ecr_client(berth.url, key)
+        with pytest.raises(ClientError):
+            deploy.batch_get_image(repositoryName=repo, imageIds=[{"imageTag": "v1"}])
+        iam.attach_group_policy(GroupName=group, PolicyArn=READ_ONLY)
+        assert iam.list_attached_group_policies(GroupName=group)["AttachedPolicies"][0]["PolicyArn"] == READ_ONLY
+        assert deploy.batch_get_image(repositoryName=repo, imageIds=[{"imageTag": "v1"}])["images"] == []
+        deny = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Action": "ecr:BatchGetImage", "Resource": "*"}]})
+        iam.put_group_policy(GroupName=group, PolicyName="deny-pull", PolicyDocument=deny)
+        assert iam.get_group_policy(GroupName=group, PolicyName="deny-pull")["PolicyDocument"] == json.loads(deny)
+        assert iam.list_group_policies(GroupName=group)["PolicyNames"] == ["deny-pull"]
+        with pytest.raises(ClientError) as denied:
+            deploy.batch_get_image(repositoryName=repo, imageIds=[{"imageTag": "v1"}])
+        assert error_code(denied.value) == "AccessDeniedException"
+        assert iam_error(iam.delete_group, GroupName=group) == ("DeleteConflict", 409)
+        iam.remove_user_from_group(GroupName=group, UserName=name)
+        assert iam_error(iam.remove_user_from_group, GroupName=group, UserName=name) == ("NoSuchEntity", 404)
+        iam.delete_group_policy(GroupName=group, PolicyName="deny-pull")
+        iam.detach_group_policy(GroupName=group, PolicyArn=READ_ONLY)
+    finally:
+        iam.delete_group(GroupName=group)
+    assert iam_error(iam.get_group, GroupName=group) == ("NoSuchEntity", 404)
+
+
+def test_iam_delete_user_conflicts_until_bare_and_tag_user(iam):
+    name = f"gone-{unique()}"
+    iam.create_user(UserName=name)
+    iam.tag_user(UserName=name, Tags=[{"Key": "team", "Value": "platform"}])
+    k = iam.create_access_key(UserName=name)["AccessKey"]
+    assert iam_error(iam.delete_user, UserName=name) == ("DeleteConflict", 409)
+    iam.delete_access_key(UserName=name, AccessKeyId=k["AccessKeyId"])
+    iam.delete_user(UserName=name)
+    assert iam_error(iam.get_user, UserName=name) == ("NoSuchEntity", 404)
+    assert iam_error(iam.delete_user, UserName=name) == ("NoSuchEntity", 404)
+    assert iam_error(iam.tag_user, UserName=name, Tags=[{"Key": "a", "Value": "b"}]) == ("NoSuchEntity", 404)
+
+
 # ---------------------------------------------------------------------------------------------
 # The AWS CLI: one walkthrough per version (each call costs about a second)
 
