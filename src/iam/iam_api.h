@@ -48,7 +48,7 @@ class IamApi {
   IamApi(identity::QueryAuthenticator& authenticator, identity::IamService& iam,
          const auth::AccessControl& access, server::Offloader& offload, IamOptions options = {});
 
-  // True for a POST without X-Amz-Target whose body is a form
+  // True for a POST to / without X-Amz-Target whose body is a form
   // (application/x-www-form-urlencoded): a Query protocol call.
   static bool is_query_request(const server::Exchange& ex);
   server::net::awaitable<void> handle(server::Exchange& ex);
