@@ -25,7 +25,8 @@ declare -A ALLOWED=(
   [server]="core log auth"
   [oci]="core log auth identity registry server"
   [ecr]="core log auth identity registry server"
-  [app]="core log auth meta blob registry identity jobs server oci ecr metrics scan"
+  [iam]="core log auth identity server"
+  [app]="core log auth meta blob registry identity jobs server oci ecr iam metrics scan"
 )
 
 # Known violations, each a "file layer" pair, accepted until the code that

@@ -27,10 +27,14 @@
 #include "app/stores.h"
 #include "app/version.h"
 #include "auth/access_control.h"
+#include "auth/secret_box.h"
 #include "blob/fs/fs_space_reserve.h"
 #include "core/clock.h"
 #include "ecr/ecr_api.h"
+#include "iam/iam_api.h"
+#include "identity/iam_service.h"
 #include "identity/policy_source.h"
+#include "identity/query_auth.h"
 #include "log/log.h"
 #include "oci/oci_api.h"
 #include "oci/routes.h"
@@ -191,6 +195,9 @@ struct App::Impl {
   std::unique_ptr<auth::AccessControl> access;
   std::unique_ptr<oci::OciApi> oci;
   std::unique_ptr<ecr::EcrApi> ecr;
+  std::unique_ptr<identity::IamService> iam_service;
+  std::unique_ptr<identity::QueryAuthenticator> query_auth;
+  std::unique_ptr<iam::IamApi> iam;
   std::unique_ptr<server::HttpServer> http_server;
   std::unique_ptr<FsSpaceReserve> space_reserve;
   BackgroundJobs background;          // the runners the scheduler's jobs call
@@ -341,6 +348,12 @@ void App::Impl::record_request(const server::RequestLogEntry& e) {
                             named ? std::string_view(t.name) : std::string_view());
     return;
   }
+  if (field_of(e, "api") == "iam") {
+    std::string_view op = field_of(e, "operation");
+    metrics->record_request(e, "iam", iam->has_operation(op) ? op : std::string_view("unknown"),
+                            {});
+    return;
+  }
   if (field_of(e, "api") == "ecr") {
     std::string_view op = field_of(e, "operation");
     metrics->record_request(e, "ecr", ecr->has_operation(op) ? op : std::string_view("unknown"),
@@ -451,6 +464,10 @@ awaitable<void> App::Impl::handle(server::Exchange& ex) {
     }
     audit_request(ex, AuditApi::kEcr);
     co_return;
+  }
+  if (iam::IamApi::is_query_request(ex)) {
+    ex.add_log_field("api", "iam");
+    co_return co_await iam->handle(ex);
   }
   if (path == "/metrics" && is_read(ex)) {
     if (config.auth) authenticate_with_registry_token(ex, *stores.identity);
@@ -672,6 +689,11 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   eo.registry_host = host_of(public_url);
   eo.scanning = d.scanning.get();
   d.ecr = std::make_unique<ecr::EcrApi>(*d.registry, *d.stores.identity, *d.access, *d.offload, eo);
+  d.iam_service = std::make_unique<identity::IamService>(*d.stores.identity, *d.stores.meta);
+  BERTH_ASSIGN_OR_RETURN(auto master_key, auth::load_or_create_key_file(secret_key_path(config)));
+  d.query_auth = std::make_unique<identity::QueryAuthenticator>(
+      *d.stores.identity_store, master_key, Clock::system(), config.region);
+  d.iam = std::make_unique<iam::IamApi>(*d.query_auth, *d.iam_service, *d.access, *d.offload);
 
   server::ServerOptions so;
   uint16_t port = 0;

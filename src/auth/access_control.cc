@@ -5,9 +5,25 @@
 namespace berth::auth {
 
 namespace {
-constexpr std::string_view kFullAccess =
-    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess";
+// What an admin user may do: everything, in every API (as AWS's
+// AdministratorAccess). Parsed once; the text is a constant that parses.
+const policy::Document& admin_policy() {
+  static const policy::Document doc = [] {
+    auto d = policy::parse(
+        R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})",
+        policy::Kind::kIdentity);
+    return d ? std::move(d).value() : policy::Document{};
+  }();
+  return doc;
 }
+
+// An action outside ECR (IAM's) names its resource's path within the account
+// in `repository` ("user/<name>"); its ARN is IAM's, which has no region, and
+// it has no resource policy.
+bool outside_ecr(const AccessRequest& request) {
+  return !request.action.starts_with("ecr:");
+}
+}  // namespace
 
 std::string source_ip_of(std::string_view remote) {
   auto colon = remote.rfind(':');
@@ -18,6 +34,9 @@ std::string source_ip_of(std::string_view remote) {
 }
 
 std::string AccessControl::resource_arn(const AccessRequest& request) const {
+  if (outside_ecr(request)) {
+    return fmt::format("arn:aws:iam::{}:{}", request.account_id, request.repository);
+  }
   if (request.repository.empty()) return "*";
   return fmt::format("arn:aws:ecr:{}:{}:repository/{}", options_.region, request.account_id,
                      request.repository);
@@ -61,7 +80,7 @@ Status AccessControl::decide(const Principal& principal, const AccessRequest& re
                              request.action, resource, because));
   };
   policy::PolicySet set;
-  if (principal.admin) set.identity.push_back(policy::managed_policy(kFullAccess));
+  if (principal.admin) set.identity.push_back(&admin_policy());
   for (const auto& d : found.identity) set.identity.push_back(d.get());
   set.resource = found.resource.get();
 

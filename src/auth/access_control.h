@@ -1,9 +1,10 @@
-// The one decision function for both APIs: may `principal` perform the ECR
-// `action` (e.g. "ecr:BatchGetImage") on a repository of `account`? The
-// caller's identity policies and the resource's policy (a repository's, or
-// the account's registry policy for registry-level actions) decide, with
-// AWS's evaluation logic (core/policy.h). An admin user holds the managed
-// AmazonEC2ContainerRegistryFullAccess policy besides its own.
+// The one decision function for every API: may `principal` perform the ECR
+// `action` (e.g. "ecr:BatchGetImage") on a repository of `account`, or an IAM
+// action (e.g. "iam:CreateUser") on a user or group of it? The caller's
+// identity policies and the resource's policy (a repository's, or the
+// account's registry policy for registry-level actions; IAM resources have
+// none) decide, with AWS's evaluation logic (core/policy.h). An admin user
+// holds, besides its own, a policy allowing every action ("*" on "*").
 #pragma once
 
 #include <memory>
@@ -32,8 +33,11 @@ inline constexpr std::string_view kAllRepositories = "*";
 struct AccessRequest {
   std::string_view action;      // "ecr:<Operation>"
   std::string_view account_id;  // the account owning the resource
-  std::string_view repository;  // empty for registry-wide actions; or kAllRepositories
-  std::string_view source_ip;   // the client's address, empty when unknown
+  // Empty for registry-wide actions; kAllRepositories for a listing. For an
+  // action outside ECR (iam:...), the resource's path in the account:
+  // "user/<name>" or "group/<name>".
+  std::string_view repository;
+  std::string_view source_ip;  // the client's address, empty when unknown
   // What the request sets and names (aws:RequestTag/<k>, aws:TagKeys); null
   // when it carries no tags.
   const std::vector<std::pair<std::string, std::string>>* request_tags = nullptr;

@@ -8,6 +8,12 @@ namespace {
 constexpr size_t kMaxCachedDocuments = 4096;
 constexpr size_t kMaxCachedRequests = 4096;
 
+// An IAM action: its resource (AccessRequest::repository holds "user/<name>")
+// has no resource policy.
+bool outside_ecr(const auth::AccessRequest& request) {
+  return !request.action.starts_with("ecr:");
+}
+
 // Which policies a request needs: the caller's, and the registry policy of an
 // account or one repository's policy.
 bool registry_level(const auth::AccessRequest& request) {
@@ -21,7 +27,9 @@ std::string request_key(const auth::Principal& principal, const auth::AccessRequ
   key.append(principal.account_id).push_back('\0');
   key.append(principal.user_name).push_back('\0');
   key.append(request.account_id).push_back('\0');
-  if (registry_level(request)) {
+  if (outside_ecr(request)) {
+    key.push_back('I');  // identity policies only: the same for every such resource
+  } else if (registry_level(request)) {
     key.push_back('R');
   } else {
     key.push_back('P');
@@ -125,7 +133,9 @@ Result<auth::RequestPolicies> StorePolicySource::read_policies(const auth::Princ
 
   std::optional<std::string> resource_text;
   std::optional<RepositoryId> repo_id;
-  if (registry_level(request)) {
+  if (outside_ecr(request)) {
+    // An IAM user: no resource policy.
+  } else if (registry_level(request)) {
     BERTH_ASSIGN_OR_RETURN(resource_text, meta_.get_registry_policy(request.account_id));
   } else {
     auto repo = meta_.get_repository(request.account_id, request.repository);
