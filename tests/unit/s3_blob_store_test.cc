@@ -447,14 +447,14 @@ TEST_F(S3BlobStoreTlsTest, MultipartCommitAndRangedReadsOverHttps) {
 }
 
 // Without the CA (the system's CAs only) the gateway's certificate is
-// refused at once, not retried: kFailedPrecondition naming the endpoint and
+// refused (at once, not retried): kUnavailable naming the endpoint and
 // OpenSSL's reason.
 TEST_F(S3BlobStoreTlsTest, UntrustedCertificateIsRefused) {
   auto o = *options_;
   o.client.ca_file.clear();
   auto store = S3BlobStore::open(o);
   ASSERT_FALSE(store.is_ok());
-  EXPECT_EQ(store.status().code(), Code::kFailedPrecondition) << store.status().to_string();
+  EXPECT_EQ(store.status().code(), Code::kUnavailable) << store.status().to_string();
   const std::string& m = store.status().message();
   EXPECT_NE(m.find(o.client.endpoint), std::string::npos) << m;
   EXPECT_NE(m.find("certificate verification failed"), std::string::npos) << m;
@@ -468,7 +468,7 @@ TEST_F(S3BlobStoreTlsTest, HostNameMismatchIsRefused) {
   o.client.endpoint = "https://localhost:" + port;
   auto store = S3BlobStore::open(o);
   ASSERT_FALSE(store.is_ok());
-  EXPECT_EQ(store.status().code(), Code::kFailedPrecondition) << store.status().to_string();
+  EXPECT_EQ(store.status().code(), Code::kUnavailable) << store.status().to_string();
   EXPECT_NE(store.status().message().find("hostname mismatch"), std::string::npos)
       << store.status().message();
 }

@@ -373,12 +373,11 @@ Result<std::unique_ptr<S3BlobStore>> S3BlobStore::open(S3StoreOptions options) {
   head.head = true;
   auto res = store->client_->send(head, deadline);
   if (!res) {
-    // A TLS refusal (the certificate, its name) is not an outage: say what it is.
-    const bool refused = res.status().code() == Code::kFailedPrecondition;
+    // The cause says what went wrong: no connection, a timeout, a refused
+    // TLS certificate.
     return error(res.status().code(),
-                 fmt::format("S3 bucket '{}' at {}{}: {}", store->options_.client.bucket,
-                             store->options_.client.endpoint, refused ? "" : " is unreachable",
-                             res.status().message()));
+                 fmt::format("S3 bucket '{}' at {}: {}", store->options_.client.bucket,
+                             store->options_.client.endpoint, res.status().message()));
   }
   if (res->status == 404) {
     S3Request create;

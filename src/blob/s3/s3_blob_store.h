@@ -64,10 +64,10 @@ inline constexpr size_t kCommitCopies = 4;
 class S3BlobStore final : public BlobStore {
  public:
   // Checks the bucket (creating it when missing) within open_deadline.
-  // kUnavailable naming the endpoint when it does not answer, kInvalidArgument
-  // for bad options, kFailedPrecondition naming the endpoint and OpenSSL's
-  // reason when its TLS certificate is refused, kInternal naming S3's code
-  // (e.g. AccessDenied, SignatureDoesNotMatch) for a refusal.
+  // kUnavailable naming the endpoint when it does not answer or its TLS
+  // certificate is refused (with OpenSSL's reason), kInvalidArgument for bad
+  // options, kInternal naming S3's code (e.g. AccessDenied,
+  // SignatureDoesNotMatch) for a refusal.
   static Result<std::unique_ptr<S3BlobStore>> open(S3StoreOptions options);
 
   Result<std::unique_ptr<BlobReader>> open(const Digest& digest) override;

@@ -346,15 +346,17 @@ Status S3Client::connect(Connection& conn, bool& retryable, std::optional<TimePo
   // A refusal by either side's TLS (the certificate, its name, the
   // protocol) is a configuration problem that retrying does not fix; a
   // connection lost or timed out during the handshake is retried.
+  // kUnavailable like any outage (callers tell kFailedPrecondition apart as
+  // "the blob changed"), but not retried.
   const long verify = SSL_get_verify_result(ssl);
   if (verify != X509_V_OK) {
-    return error(Code::kFailedPrecondition,
+    return error(Code::kUnavailable,
                  fmt::format("S3 endpoint {}: TLS certificate verification failed: {}",
                              options_.endpoint, X509_verify_cert_error_string(verify)));
   }
   if (ec.category() == asio::error::get_ssl_category()) {
-    return error(Code::kFailedPrecondition, fmt::format("S3 endpoint {}: TLS handshake failed: {}",
-                                                        options_.endpoint, ec.message()));
+    return error(Code::kUnavailable, fmt::format("S3 endpoint {}: TLS handshake failed: {}",
+                                                 options_.endpoint, ec.message()));
   }
   retryable = true;
   return error(Code::kUnavailable,

@@ -82,7 +82,7 @@ class S3Client {
   // retryable (the caller maps 404 and the like); kUnavailable when every
   // attempt failed retryably, naming the last cause. A TLS handshake the
   // client refuses (the certificate does not verify, its name does not match
-  // the endpoint's host, no common protocol) is not retried: kFailedPrecondition
+  // the endpoint's host, no common protocol) is not retried: kUnavailable
   // naming the endpoint and OpenSSL's reason.
   Result<S3Response> send(const S3Request& request,
                           std::optional<std::chrono::milliseconds> deadline = std::nullopt);
