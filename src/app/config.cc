@@ -118,7 +118,7 @@ const std::vector<StoreDriver>& storage_drivers() {
       // README "S3 storage"; opened by app/stores.cc.
       {"s3",
        {"endpoint", "region", "bucket", "prefix", "access-key-id", "secret-access-key",
-        "credentials-file", "path-style", "redirect"}}};
+        "credentials-file", "path-style", "redirect", "ca-file"}}};
   return drivers;
 }
 

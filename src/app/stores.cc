@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -38,7 +39,17 @@ struct MetadataStores {
   std::function<Status()> check;                        // Stores::check_metadata
 };
 using MetadataFactory = std::function<Result<MetadataStores>(const Config&, OpenMode)>;
-using BlobFactory = std::function<Result<std::unique_ptr<BlobStore>>(const Config&)>;
+
+// A storage driver opens the blob store and says how readiness probes it.
+struct BlobStores {
+  std::unique_ptr<BlobStore> blobs;
+  std::function<Status()> check;  // Stores::check_blobs
+};
+using BlobFactory = std::function<Result<BlobStores>(const Config&)>;
+
+// How long /readyz waits for S3 to take (and delete) its probe object: a hung
+// gateway must not hang /readyz.
+constexpr std::chrono::milliseconds kS3ReadyTimeout{2000};
 
 Status prepare_private_directory(const std::filesystem::path& dir) {
   // Created with its entry synced into the parent, so that a power cut cannot
@@ -148,11 +159,26 @@ Result<MetadataStores> open_postgres(const Config& config, OpenMode mode) {
   return out;
 }
 
-Result<std::unique_ptr<BlobStore>> open_filesystem(const Config& config) {
+Result<BlobStores> open_filesystem(const Config& config) {
   const std::filesystem::path root = storage_filesystem_root(config);
   BERTH_RETURN_IF_ERROR(prepare_private_directory(root));
   BERTH_ASSIGN_OR_RETURN(auto store, FsBlobStore::open_at(root));
-  return std::unique_ptr<BlobStore>(std::move(store));
+  BlobStores out;
+  out.blobs = std::move(store);
+  // A small file created, written, synced and removed in the store's root.
+  out.check = [probe = (root / ".ready-probe").string()]() -> Status {
+    int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+      return error(Code::kInternal, fmt::format("create {}: {}", probe, std::strerror(errno)));
+    const bool ok = ::write(fd, "ok", 2) == 2 && ::fsync(fd) == 0;
+    const int saved = errno;
+    ::close(fd);
+    ::unlink(probe.c_str());
+    if (!ok)
+      return error(Code::kInternal, fmt::format("write {}: {}", probe, std::strerror(saved)));
+    return Status::ok();
+  };
+  return out;
 }
 
 // `storage: {s3: {...}}`. Credentials from the config, else the environment
@@ -220,7 +246,7 @@ Result<sigv4::SigningCredentials> s3_credentials(const std::map<std::string, std
   return it->second;
 }
 
-Result<std::unique_ptr<BlobStore>> open_s3(const Config& config) {
+Result<BlobStores> open_s3(const Config& config) {
   const auto& p = config.storage.params;
   auto get = [&p](const char* k, const char* fallback) {
     auto it = p.find(k);
@@ -239,12 +265,16 @@ Result<std::unique_ptr<BlobStore>> open_s3(const Config& config) {
     return error(Code::kInvalidArgument, "storage.s3.endpoint is required");
   o.client.region = get("region", "us-east-1");
   o.client.bucket = get("bucket", "");
+  o.client.ca_file = get("ca-file", "");
   BERTH_ASSIGN_OR_RETURN(o.client.path_style, flag("path-style", true));
   BERTH_ASSIGN_OR_RETURN(o.redirect, flag("redirect", false));
   BERTH_ASSIGN_OR_RETURN(o.client.credentials, s3_credentials(p));
   o.prefix = get("prefix", "");
   BERTH_ASSIGN_OR_RETURN(auto store, s3::S3BlobStore::open(std::move(o)));
-  return std::unique_ptr<BlobStore>(std::move(store));
+  BlobStores out;
+  out.check = [s3 = store.get()] { return s3->check_writable(kS3ReadyTimeout); };
+  out.blobs = std::move(store);
+  return out;
 }
 
 // One entry per driver in metadata_drivers() and storage_drivers().
@@ -294,28 +324,13 @@ Result<Stores> open_stores(const Config& config, OpenMode mode) {
   // before anything is created.
   BERTH_ASSIGN_OR_RETURN(auto metadata, open_metadata(config, mode));
   BERTH_RETURN_IF_ERROR(prepare_private_directory(config.data_dir));
-  BERTH_ASSIGN_OR_RETURN(s.blobs, blobs->second(config));
+  BERTH_ASSIGN_OR_RETURN(auto opened, blobs->second(config));
+  s.blobs = std::move(opened.blobs);
+  s.check_blobs = std::move(opened.check);
   s.meta = std::move(metadata.meta);
   s.identity_store = std::move(metadata.identity);
   s.metadata_generation = std::move(metadata.generation);
   s.check_metadata = std::move(metadata.check);
-  if (config.storage.driver == "filesystem") {
-    // A small file created, written, synced and removed in the store's root.
-    const std::string probe =
-        (std::filesystem::path(storage_filesystem_root(config)) / ".ready-probe").string();
-    s.check_blobs = [probe]() -> Status {
-      int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (fd < 0)
-        return error(Code::kInternal, fmt::format("create {}: {}", probe, std::strerror(errno)));
-      const bool ok = ::write(fd, "ok", 2) == 2 && ::fsync(fd) == 0;
-      const int saved = errno;
-      ::close(fd);
-      ::unlink(probe.c_str());
-      if (!ok)
-        return error(Code::kInternal, fmt::format("write {}: {}", probe, std::strerror(saved)));
-      return Status::ok();
-    };
-  }
   BERTH_ASSIGN_OR_RETURN(auto key, auth::load_or_create_key_file(secret_key_path(config)));
   identity::IdentityOptions io;
   io.region = config.region;

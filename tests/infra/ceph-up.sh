@@ -9,6 +9,10 @@
 # Keep DIR short: the admin sockets $D/run/*.asok must fit in 107 bytes.
 # Ports are picked free at run time (RGW_PORT etc. override). Writes $D/env
 # with BERTH_TEST_S3_ENDPOINT/_ACCESS_KEY/_SECRET_KEY and RGW_PID_FILE.
+# radosgw also serves https on RGW_TLS_PORT (CEPH_TLS=0: not at all) with a
+# server certificate for IP 127.0.0.1 only (so https://localhost:PORT is a
+# hostname mismatch) signed by a throwaway CA made here: $D/env then exports
+# BERTH_TEST_S3_TLS_ENDPOINT and BERTH_TEST_S3_CA_FILE.
 set -euo pipefail
 D=${1:?usage: ceph-up.sh DIR}
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -33,10 +37,25 @@ RGW_PORT=${RGW_PORT:-$(free_port)}
 MON_PORT=${MON_PORT:-$(free_port)}
 MS_PORT_MIN=${MS_PORT_MIN:-$(free_range)}
 MS_PORT_MAX=${MS_PORT_MAX:-$((MS_PORT_MIN + 3))}
+CEPH_TLS=${CEPH_TLS:-1}
+[ "$CEPH_TLS" = 1 ] && RGW_TLS_PORT=${RGW_TLS_PORT:-$(free_port)}
 OBJECTSTORE=${OBJECTSTORE:-memstore}     # memstore (RAM, fastest) or bluestore (sparse 10G file)
 unset AWS_CA_BUNDLE
 rm -rf "$D"; mkdir -p "$D"/{mon,osd,log,run,rgw}
 FSID=$(uuidgen)
+FRONTEND="beast endpoint=127.0.0.1:$RGW_PORT"
+if [ "$CEPH_TLS" = 1 ]; then
+  # EC P-256 keys: generated in milliseconds. Valid for two days.
+  mkdir -p "$D/tls"
+  ec() { openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "$@"; }
+  ec -x509 -days 2 -subj "/CN=berth test CA" -keyout "$D/tls/ca.key" -out "$D/tls/ca.pem" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  ec -subj "/CN=127.0.0.1" -keyout "$D/tls/server.key" -out "$D/tls/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$D/tls/server.ext"
+  openssl x509 -req -days 2 -in "$D/tls/server.csr" -CA "$D/tls/ca.pem" -CAkey "$D/tls/ca.key" \
+    -set_serial "0x$(openssl rand -hex 8)" -extfile "$D/tls/server.ext" -out "$D/tls/server.pem" 2>/dev/null
+  FRONTEND="$FRONTEND ssl_endpoint=127.0.0.1:$RGW_TLS_PORT ssl_certificate=$D/tls/server.pem ssl_private_key=$D/tls/server.key"
+fi
 cat > "$D/ceph.conf" <<C
 [global]
 fsid = $FSID
@@ -82,7 +101,7 @@ memstore device bytes = ${MEMSTORE_BYTES:-4294967296}
 bluestore block create = true
 bluestore block size = 10737418240
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
+rgw frontends = $FRONTEND
 rgw data = $D/rgw
 C
 export CEPH_CONF="$D/ceph.conf"
@@ -99,6 +118,10 @@ for i in $(seq 1 600); do                       # bounded wait, 60 s
   curl -s -o /dev/null "http://127.0.0.1:$RGW_PORT/" && break; sleep 0.1
 done
 curl -sf -o /dev/null "http://127.0.0.1:$RGW_PORT/" || { echo "radosgw did not come up; see $D/log" >&2; exit 1; }
+if [ "$CEPH_TLS" = 1 ]; then
+  curl -sf -o /dev/null --cacert "$D/tls/ca.pem" "https://127.0.0.1:$RGW_TLS_PORT/" ||
+    { echo "radosgw does not answer https on $RGW_TLS_PORT; see $D/log" >&2; exit 1; }
+fi
 KEY=${S3_ACCESS_KEY:-ciaccesskey}
 SECRET=${S3_SECRET_KEY:-cisecretkey}
 radosgw-admin user create --uid=ci --display-name=ci --access-key="$KEY" --secret-key="$SECRET" >/dev/null
@@ -109,4 +132,10 @@ export BERTH_TEST_S3_SECRET_KEY=$SECRET
 export BERTH_TEST_S3_REGION=us-east-1
 export BERTH_TEST_CEPH_DIR=$D
 E
-echo "ceph-up: radosgw on http://127.0.0.1:$RGW_PORT (dir $D)"
+if [ "$CEPH_TLS" = 1 ]; then
+  cat >> "$D/env" <<E
+export BERTH_TEST_S3_TLS_ENDPOINT=https://127.0.0.1:$RGW_TLS_PORT
+export BERTH_TEST_S3_CA_FILE=$D/tls/ca.pem
+E
+fi
+echo "ceph-up: radosgw on http://127.0.0.1:$RGW_PORT${RGW_TLS_PORT:+ and https://127.0.0.1:$RGW_TLS_PORT} (dir $D)"

@@ -33,8 +33,20 @@ std::unique_ptr<BlobStore> make_s3_blob_store(const std::filesystem::path&) {
   return s3_test::open_s3(o);
 }
 
+// The same over https, verifying the gateway's certificate against the CA
+// ceph-up.sh made.
+std::unique_ptr<BlobStore> make_s3_https_blob_store(const std::filesystem::path&) {
+  auto o = s3_test::s3_tls_options(s3_test::random_prefix());
+  if (!o) {
+    []() { GTEST_SKIP() << "BERTH_TEST_S3_TLS_ENDPOINT or BERTH_TEST_S3_CA_FILE is not set"; }();
+    return nullptr;
+  }
+  return s3_test::open_s3(o);
+}
+
 INSTANTIATE_TEST_SUITE_P(S3, BlobStoreConformance,
-                         ::testing::Values(BlobStoreFactory{"s3", make_s3_blob_store}),
+                         ::testing::Values(BlobStoreFactory{"s3", make_s3_blob_store},
+                                           BlobStoreFactory{"s3_https", make_s3_https_blob_store}),
                          BlobStoreFactory::Name);
 
 // FsBlobStore specifics the interface leaves open.

@@ -11,6 +11,8 @@
 #include <openssl/rand.h>
 #include <signal.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -361,6 +363,136 @@ TEST(S3BlobStoreOpenTest, UnreachableEndpointFailsFastAndSaysWhere) {
       << store.status().message();
   EXPECT_EQ(store.status().message().find("secret-never-shown"), std::string::npos);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));  // generous bound
+}
+
+// The readiness probe writes and deletes one object under the prefix and
+// leaves nothing behind.
+TEST_F(S3BlobStoreTest, CheckWritablePutsAndDeletesItsProbe) {
+  Status st = store_->check_writable(std::chrono::seconds(5));
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  S3Request list;
+  list.query = "list-type=2&prefix=" + options_->prefix + "%2F";
+  auto res = store_->client().send(list);
+  ASSERT_TRUE(res.is_ok());
+  EXPECT_EQ(xml_all(res->body, "Key").size(), 0u) << res->body;
+}
+
+// A peer that takes the connection and never answers: a call with a
+// deadline returns kUnavailable once it expires, although each step's own
+// timeout is far longer (what keeps /readyz from hanging on a hung gateway).
+TEST(S3BlobStoreClientTest, DeadlineBoundsEveryStepAgainstAHungPeer) {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor hung(
+      ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});  // listens, never accepts
+  S3ClientOptions o;
+  o.endpoint = fmt::format("http://127.0.0.1:{}", hung.local_endpoint().port());
+  o.bucket = "hung";
+  o.credentials = {"key", "secret"};
+  o.io_timeout = std::chrono::minutes(10);
+  auto client = S3Client::create(o);
+  ASSERT_TRUE(client.is_ok()) << client.status().to_string();
+  S3Request put;
+  put.method = "PUT";
+  put.key = "ready-probe";
+  put.body = "ok";
+  const auto start = std::chrono::steady_clock::now();
+  auto res = (*client)->send(put, std::chrono::milliseconds(300));
+  ASSERT_FALSE(res.is_ok());
+  EXPECT_EQ(res.status().code(), Code::kUnavailable) << res.status().to_string();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));  // generous bound
+}
+
+// Over https (ceph-up.sh's TLS port, its throwaway CA in ca_file): small
+// chunks committed as a multipart upload, written by background PUTs and
+// read back across windows with read-ahead, on pooled TLS connections.
+class S3BlobStoreTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_ = s3_tls_options(random_prefix());
+    if (!options_)
+      GTEST_SKIP() << "BERTH_TEST_S3_TLS_ENDPOINT or BERTH_TEST_S3_CA_FILE is not set "
+                      "(tests/infra/ceph-up.sh sets them)";
+    store_ = open_s3(options_);
+    ASSERT_NE(store_, nullptr);
+  }
+  std::optional<S3StoreOptions> options_;
+  std::unique_ptr<S3BlobStore> store_;
+};
+
+TEST_F(S3BlobStoreTlsTest, MultipartCommitAndRangedReadsOverHttps) {
+  const std::string data = pattern(13 * kMiB + 3, 21);
+  const std::string id = "6a0e2f4c-0000-4000-8000-000000000010";
+  ASSERT_TRUE(store_->create_upload(id).is_ok());
+  append_all(*store_, id, data, 3 * kMiB);
+  const Digest d = Digest::of(data);
+  Status st = store_->commit_upload(id, d);
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  S3Request head;
+  head.method = "HEAD";
+  head.head = true;
+  head.key = store_->blob_key(d);
+  auto res = store_->client().send(head);
+  ASSERT_TRUE(res.is_ok()) << res.status().to_string();
+  EXPECT_NE(res->header("etag").find("-3"), std::string::npos) << res->header("etag");
+  auto r = store_->open(d);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_TRUE(read_from(**r, 0, 999983) == data);
+  const uint64_t back = 9 * kMiB + 17;
+  EXPECT_TRUE(read_from(**r, back, 65536) == data.substr(back));
+  st = store_->check_writable(std::chrono::seconds(5));
+  EXPECT_TRUE(st.is_ok()) << st.to_string();
+  auto presigned = store_->client().presign_get(store_->blob_key(d), std::chrono::seconds(60));
+  ASSERT_TRUE(presigned.is_ok());
+  EXPECT_EQ(presigned->rfind(options_->client.endpoint + "/", 0), 0u) << *presigned;
+}
+
+// Without the CA (the system's CAs only) the gateway's certificate is
+// refused (at once, not retried): kUnavailable naming the endpoint and
+// OpenSSL's reason.
+TEST_F(S3BlobStoreTlsTest, UntrustedCertificateIsRefused) {
+  auto o = *options_;
+  o.client.ca_file.clear();
+  auto store = S3BlobStore::open(o);
+  ASSERT_FALSE(store.is_ok());
+  EXPECT_EQ(store.status().code(), Code::kUnavailable) << store.status().to_string();
+  const std::string& m = store.status().message();
+  EXPECT_NE(m.find(o.client.endpoint), std::string::npos) << m;
+  EXPECT_NE(m.find("certificate verification failed"), std::string::npos) << m;
+}
+
+// The certificate names IP 127.0.0.1 only: reached as "localhost" (the same
+// address) it is refused for its name although its CA is trusted.
+TEST_F(S3BlobStoreTlsTest, HostNameMismatchIsRefused) {
+  auto o = *options_;
+  const std::string port = o.client.endpoint.substr(o.client.endpoint.rfind(':') + 1);
+  o.client.endpoint = "https://localhost:" + port;
+  auto store = S3BlobStore::open(o);
+  ASSERT_FALSE(store.is_ok());
+  EXPECT_EQ(store.status().code(), Code::kUnavailable) << store.status().to_string();
+  EXPECT_NE(store.status().message().find("hostname mismatch"), std::string::npos)
+      << store.status().message();
+}
+
+// A ca-file that cannot be loaded, or one given for an http endpoint, is a
+// configuration error named at once.
+TEST(S3BlobStoreOpenTest, BadCaFileIsRefusedNamingIt) {
+  S3StoreOptions o;
+  o.client.endpoint = "https://127.0.0.1:9";
+  o.client.bucket = "nowhere";
+  o.client.credentials = {"key", "secret"};
+  o.client.ca_file = "/nonexistent/ca.pem";
+  auto store = S3BlobStore::open(o);
+  ASSERT_FALSE(store.is_ok());
+  EXPECT_EQ(store.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(store.status().message().find("storage.s3.ca-file /nonexistent/ca.pem"),
+            std::string::npos)
+      << store.status().message();
+  o.client.endpoint = "http://127.0.0.1:9";
+  store = S3BlobStore::open(o);
+  ASSERT_FALSE(store.is_ok());
+  EXPECT_EQ(store.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(store.status().message().find("not https://"), std::string::npos)
+      << store.status().message();
 }
 
 }  // namespace

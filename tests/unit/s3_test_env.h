@@ -1,6 +1,7 @@
 // The S3 service the unit tests use, from the environment (scripts/test.sh
 // starts Ceph's RADOS Gateway and sets BERTH_TEST_S3_ENDPOINT, _ACCESS_KEY,
-// _SECRET_KEY, _REGION and BERTH_TEST_CEPH_DIR).
+// _SECRET_KEY, _REGION and BERTH_TEST_CEPH_DIR, and for https
+// BERTH_TEST_S3_TLS_ENDPOINT and BERTH_TEST_S3_CA_FILE).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -43,6 +44,17 @@ inline std::optional<s3::S3StoreOptions> s3_options(const std::string& prefix) {
   o.client.bucket = "berth-conformance";
   o.client.credentials = {env("BERTH_TEST_S3_ACCESS_KEY"), env("BERTH_TEST_S3_SECRET_KEY")};
   o.prefix = prefix;
+  return o;
+}
+
+// The same service over https (ceph-up.sh's TLS port) trusting its
+// throwaway CA, or nullopt when ceph-up.sh did not export them.
+inline std::optional<s3::S3StoreOptions> s3_tls_options(const std::string& prefix) {
+  auto o = s3_options(prefix);
+  if (!o || !env("BERTH_TEST_S3_TLS_ENDPOINT") || !env("BERTH_TEST_S3_CA_FILE"))
+    return std::nullopt;
+  o->client.endpoint = env("BERTH_TEST_S3_TLS_ENDPOINT");
+  o->client.ca_file = env("BERTH_TEST_S3_CA_FILE");
   return o;
 }
 

@@ -373,10 +373,11 @@ Result<std::unique_ptr<S3BlobStore>> S3BlobStore::open(S3StoreOptions options) {
   head.head = true;
   auto res = store->client_->send(head, deadline);
   if (!res) {
-    return error(
-        res.status().code(),
-        fmt::format("S3 bucket '{}' at {} is unreachable: {}", store->options_.client.bucket,
-                    store->options_.client.endpoint, res.status().message()));
+    // The cause says what went wrong: no connection, a timeout, a refused
+    // TLS certificate.
+    return error(res.status().code(),
+                 fmt::format("S3 bucket '{}' at {}: {}", store->options_.client.bucket,
+                             store->options_.client.endpoint, res.status().message()));
   }
   if (res->status == 404) {
     S3Request create;
@@ -394,6 +395,25 @@ Result<std::unique_ptr<S3BlobStore>> S3BlobStore::open(S3StoreOptions options) {
                     store->options_.client.bucket, store->options_.client.endpoint, res->status));
   }
   return store;
+}
+
+Status S3BlobStore::check_writable(std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  const std::string key = prefix_ + "ready-probe";
+  S3Request put;
+  put.method = "PUT";
+  put.key = key;
+  put.body = "ok";
+  BERTH_ASSIGN_OR_RETURN(S3Response res, client_->send(put, timeout));
+  if (res.status != 200) return s3_status("PUT " + key, res);
+  S3Request del;
+  del.method = "DELETE";
+  del.key = key;
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      until - std::chrono::steady_clock::now());
+  BERTH_ASSIGN_OR_RETURN(res, client_->send(del, std::max(left, std::chrono::milliseconds(1))));
+  if (res.status != 204 && res.status != 200) return s3_status("DELETE " + key, res);
+  return Status::ok();
 }
 
 std::string S3BlobStore::blob_key(const Digest& digest) const {

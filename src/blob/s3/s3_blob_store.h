@@ -64,8 +64,9 @@ inline constexpr size_t kCommitCopies = 4;
 class S3BlobStore final : public BlobStore {
  public:
   // Checks the bucket (creating it when missing) within open_deadline.
-  // kUnavailable naming the endpoint when it does not answer, kInvalidArgument
-  // for bad options, kInternal naming S3's code (e.g. AccessDenied,
+  // kUnavailable naming the endpoint when it does not answer or its TLS
+  // certificate is refused (with OpenSSL's reason), kInvalidArgument for bad
+  // options, kInternal naming S3's code (e.g. AccessDenied,
   // SignatureDoesNotMatch) for a refusal.
   static Result<std::unique_ptr<S3BlobStore>> open(S3StoreOptions options);
 
@@ -92,6 +93,13 @@ class S3BlobStore final : public BlobStore {
   Result<std::vector<UploadInfo>> list_uploads(const std::optional<std::string>& after,
                                                size_t limit) override;
   using BlobStore::list_uploads;
+
+  // Readiness: a small object PUT and then DELETEd under the prefix
+  // ("<prefix>ready-probe"; one key for every node, so a crash leaves no
+  // litter), both within `timeout` whatever the endpoint does. OK when both
+  // succeeded; otherwise the first failure (kUnavailable when S3 did not
+  // answer in time).
+  Status check_writable(std::chrono::milliseconds timeout);
 
   std::string blob_key(const Digest& digest) const;
   S3Client& client() { return *client_; }

@@ -3,13 +3,18 @@
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <thread>
 
 #include <fmt/format.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 namespace berth::s3 {
 
@@ -24,13 +29,28 @@ using tcp = asio::ip::tcp;
 // core at S3 speeds). Reserved up front, every read takes up to 64 KiB.
 constexpr size_t kReadBuffer = 64 * 1024;
 
+// The client side of https: one context for every connection (OpenSSL
+// creates each connection's state from it, thread-safely).
+struct S3Client::Tls {
+  asio::ssl::context ctx{asio::ssl::context::tls_client};
+};
+
 // One keep-alive connection with its own io_context: each step runs the
 // context until the step's handler ran or its timer fired, so a synchronous
-// call still has a timeout.
+// call still has a timeout. Plain TCP, or TLS over it.
 struct S3Client::Connection {
-  Connection() { buffer.reserve(kReadBuffer); }
+  explicit Connection(asio::ssl::context* tls) {
+    buffer.reserve(kReadBuffer);
+    if (tls != nullptr) {
+      secure.emplace(ioc, *tls);
+    } else {
+      plain.emplace(ioc);
+    }
+  }
+  beast::tcp_stream& tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
   asio::io_context ioc;
-  beast::tcp_stream stream{ioc};
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
   bool reused = false;
 };
@@ -158,20 +178,24 @@ int64_t parse_http_date_seconds(std::string_view t) {
 
 Result<std::unique_ptr<S3Client>> S3Client::create(S3ClientOptions options) {
   std::string_view ep = options.endpoint;
-  if (ep.rfind("https://", 0) == 0) {
+  const bool https = ep.rfind("https://", 0) == 0;
+  if (!https && ep.rfind("http://", 0) != 0) {
     return error(Code::kInvalidArgument,
-                 "storage.s3.endpoint: https endpoints are not supported yet; use http://");
+                 fmt::format("storage.s3.endpoint '{}' must be http://host[:port] or "
+                             "https://host[:port]",
+                             options.endpoint));
   }
-  if (ep.rfind("http://", 0) != 0) {
-    return error(
-        Code::kInvalidArgument,
-        fmt::format("storage.s3.endpoint '{}' must be http://host[:port]", options.endpoint));
-  }
-  std::string_view hostport = ep.substr(7);
+  std::string_view hostport = ep.substr(https ? 8 : 7);
   while (!hostport.empty() && hostport.back() == '/') hostport.remove_suffix(1);
   if (hostport.empty() || hostport.find('/') != std::string_view::npos) {
+    return error(
+        Code::kInvalidArgument,
+        fmt::format("storage.s3.endpoint '{}' must be http(s)://host[:port] without a path",
+                    options.endpoint));
+  }
+  if (!https && !options.ca_file.empty()) {
     return error(Code::kInvalidArgument,
-                 fmt::format("storage.s3.endpoint '{}' must be http://host[:port] without a path",
+                 fmt::format("storage.s3.ca-file is set but the endpoint '{}' is not https://",
                              options.endpoint));
   }
   if (options.bucket.empty()) return error(Code::kInvalidArgument, "storage.s3.bucket is required");
@@ -186,14 +210,37 @@ Result<std::unique_ptr<S3Client>> S3Client::create(S3ClientOptions options) {
     return error(Code::kInvalidArgument,
                  "storage.s3: no credentials (access-key-id and secret-access-key)");
   }
+  std::unique_ptr<Tls> tls;
+  if (https) {
+    tls = std::make_unique<Tls>();
+    SSL_CTX_set_min_proto_version(tls->ctx.native_handle(), TLS1_2_VERSION);
+    tls->ctx.set_verify_mode(asio::ssl::verify_peer);
+    beast::error_code ec;
+    if (options.ca_file.empty()) {
+      tls->ctx.set_default_verify_paths(ec);
+      if (ec) {
+        return error(
+            Code::kInvalidArgument,
+            fmt::format("storage.s3: cannot load the system's CA certificates: {}", ec.message()));
+      }
+    } else {
+      tls->ctx.load_verify_file(options.ca_file, ec);
+      if (ec) {
+        return error(Code::kInvalidArgument,
+                     fmt::format("storage.s3.ca-file {}: cannot load CA certificates from it: {}",
+                                 options.ca_file, ec.message()));
+      }
+    }
+  }
   auto client = std::unique_ptr<S3Client>(new S3Client(std::move(options)));
+  client->tls_ = std::move(tls);
   size_t colon = hostport.rfind(':');
   if (colon != std::string_view::npos && hostport.find(']') == std::string_view::npos) {
     client->connect_host_ = std::string(hostport.substr(0, colon));
     client->connect_port_ = std::string(hostport.substr(colon + 1));
   } else {
     client->connect_host_ = std::string(hostport);
-    client->connect_port_ = "80";
+    client->connect_port_ = https ? "443" : "80";
   }
   client->host_ = client->options_.path_style
                       ? std::string(hostport)
@@ -240,37 +287,90 @@ void run_until(asio::io_context& ioc) {
   ioc.run();
 }
 
+// `configured`, cut short so that the step ends by `until` (at least 1 ms).
+std::chrono::milliseconds step_timeout(std::chrono::milliseconds configured,
+                                       std::optional<std::chrono::steady_clock::time_point> until) {
+  if (!until) return configured;
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      *until - std::chrono::steady_clock::now());
+  return std::max(std::chrono::milliseconds(1), std::min(configured, left));
+}
+
 }  // namespace
 
-Result<S3Response> S3Client::attempt(const S3Request& request, bool& retryable) {
+Status S3Client::connect(Connection& conn, bool& retryable, std::optional<TimePoint> until) {
+  beast::error_code ec;
+  tcp::resolver resolver(conn.ioc);
+  tcp::resolver::results_type endpoints;
+  resolver.async_resolve(connect_host_, connect_port_,
+                         [&](beast::error_code e, tcp::resolver::results_type r) {
+                           ec = e;
+                           endpoints = std::move(r);
+                         });
+  run_until(conn.ioc);
+  if (ec) {
+    retryable = true;
+    return error(Code::kUnavailable,
+                 fmt::format("S3 endpoint {}: resolve: {}", options_.endpoint, ec.message()));
+  }
+  conn.tcp().expires_after(step_timeout(options_.connect_timeout, until));
+  conn.tcp().async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+  run_until(conn.ioc);
+  if (ec) {
+    retryable = true;
+    return error(Code::kUnavailable,
+                 fmt::format("S3 endpoint {}: connect: {}", options_.endpoint, ec.message()));
+  }
+  conn.tcp().socket().set_option(tcp::no_delay(true), ec);
+  if (!conn.secure) return Status::ok();
+
+  // The certificate must name the host we connect to: its DNS name (also
+  // sent as SNI), or its IP address when the endpoint is one (RFC 6066 sends
+  // no SNI for an address).
+  SSL* ssl = conn.secure->native_handle();
+  beast::error_code not_ip;
+  asio::ip::make_address(connect_host_, not_ip);
+  const bool named =
+      not_ip ? SSL_set_tlsext_host_name(ssl, connect_host_.c_str()) == 1 &&
+                   SSL_set1_host(ssl, connect_host_.c_str()) == 1
+             : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), connect_host_.c_str()) == 1;
+  if (!named) {
+    return error(Code::kInternal,
+                 fmt::format("S3 endpoint {}: cannot set the TLS peer name", options_.endpoint));
+  }
+  conn.tcp().expires_after(step_timeout(options_.connect_timeout, until));
+  conn.secure->async_handshake(asio::ssl::stream_base::client,
+                               [&](beast::error_code e) { ec = e; });
+  run_until(conn.ioc);
+  if (!ec) return Status::ok();
+  // A refusal by either side's TLS (the certificate, its name, the
+  // protocol) is a configuration problem that retrying does not fix; a
+  // connection lost or timed out during the handshake is retried.
+  // kUnavailable like any outage (callers tell kFailedPrecondition apart as
+  // "the blob changed"), but not retried.
+  const long verify = SSL_get_verify_result(ssl);
+  if (verify != X509_V_OK) {
+    return error(Code::kUnavailable,
+                 fmt::format("S3 endpoint {}: TLS certificate verification failed: {}",
+                             options_.endpoint, X509_verify_cert_error_string(verify)));
+  }
+  if (ec.category() == asio::error::get_ssl_category()) {
+    return error(Code::kUnavailable, fmt::format("S3 endpoint {}: TLS handshake failed: {}",
+                                                 options_.endpoint, ec.message()));
+  }
+  retryable = true;
+  return error(Code::kUnavailable,
+               fmt::format("S3 endpoint {}: TLS handshake: {}", options_.endpoint, ec.message()));
+}
+
+Result<S3Response> S3Client::attempt(const S3Request& request, bool& retryable,
+                                     std::optional<TimePoint> until) {
   retryable = false;
   std::unique_ptr<Connection> conn = take_connection();
   beast::error_code ec;
   if (!conn) {
-    conn = std::make_unique<Connection>();
-    tcp::resolver resolver(conn->ioc);
-    tcp::resolver::results_type endpoints;
-    resolver.async_resolve(connect_host_, connect_port_,
-                           [&](beast::error_code e, tcp::resolver::results_type r) {
-                             ec = e;
-                             endpoints = std::move(r);
-                           });
-    run_until(conn->ioc);
-    if (ec) {
-      retryable = true;
-      return error(Code::kUnavailable,
-                   fmt::format("S3 endpoint {}: resolve: {}", options_.endpoint, ec.message()));
-    }
-    conn->stream.expires_after(options_.connect_timeout);
-    conn->stream.async_connect(endpoints,
-                               [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
-    run_until(conn->ioc);
-    if (ec) {
-      retryable = true;
-      return error(Code::kUnavailable,
-                   fmt::format("S3 endpoint {}: connect: {}", options_.endpoint, ec.message()));
-    }
-    conn->stream.socket().set_option(tcp::no_delay(true), ec);
+    conn = std::make_unique<Connection>(tls_ ? &tls_->ctx : nullptr);
+    BERTH_RETURN_IF_ERROR(connect(*conn, retryable, until));
   }
 
   // Sign: the path is sent as it is signed (keys are plain, see is_plain_key).
@@ -300,8 +400,15 @@ Result<S3Response> S3Client::attempt(const S3Request& request, bool& retryable) 
   }
   req.keep_alive(true);
 
-  conn->stream.expires_after(options_.io_timeout);
-  http::async_write(conn->stream, req, [&](beast::error_code e, size_t) { ec = e; });
+  conn->tcp().expires_after(step_timeout(options_.io_timeout, until));
+  auto write = [&](auto& stream) {
+    http::async_write(stream, req, [&](beast::error_code e, size_t) { ec = e; });
+  };
+  if (conn->secure) {
+    write(*conn->secure);
+  } else {
+    write(*conn->plain);
+  }
   run_until(conn->ioc);
   if (ec) {
     retryable = true;
@@ -311,9 +418,15 @@ Result<S3Response> S3Client::attempt(const S3Request& request, bool& retryable) 
   http::response_parser<http::string_body> parser;
   parser.body_limit(options_.max_response_body);
   if (request.head) parser.skip(true);
-  conn->stream.expires_after(options_.io_timeout);
-  http::async_read(conn->stream, conn->buffer, parser,
-                   [&](beast::error_code e, size_t) { ec = e; });
+  conn->tcp().expires_after(step_timeout(options_.io_timeout, until));
+  auto read = [&](auto& stream) {
+    http::async_read(stream, conn->buffer, parser, [&](beast::error_code e, size_t) { ec = e; });
+  };
+  if (conn->secure) {
+    read(*conn->secure);
+  } else {
+    read(*conn->plain);
+  }
   run_until(conn->ioc);
   if (ec) {
     retryable = true;
@@ -331,7 +444,7 @@ Result<S3Response> S3Client::attempt(const S3Request& request, bool& retryable) 
   }
   out.body = std::move(res.body());
   if (res.keep_alive()) {
-    conn->stream.expires_never();
+    conn->tcp().expires_never();
     give_back(std::move(conn));
   }
   if (is_retryable_status(out.status)) {
@@ -348,10 +461,13 @@ Result<S3Response> S3Client::send(const S3Request& request,
   using clock = std::chrono::steady_clock;
   const auto limit =
       clock::now() + std::min(options_.retry_deadline, deadline.value_or(options_.retry_deadline));
+  // Only an explicit deadline cuts the steps short: a large transfer's step
+  // may take longer than the retry deadline.
+  const std::optional<TimePoint> until = deadline ? std::optional<TimePoint>(limit) : std::nullopt;
   auto backoff = options_.initial_backoff;
   while (true) {
     bool retryable = false;
-    auto res = attempt(request, retryable);
+    auto res = attempt(request, retryable, until);
     if (res.is_ok() || !retryable) return res;
     if (clock::now() + backoff >= limit) return res;
     std::this_thread::sleep_for(backoff);
@@ -368,7 +484,7 @@ Result<std::string> S3Client::presign_get(std::string_view key, std::chrono::sec
   BERTH_ASSIGN_OR_RETURN(std::string query,
                          sigv4::presign_query(sr, options_.credentials, options_.region, "s3",
                                               now_seconds(), std::max<int64_t>(1, ttl.count())));
-  return fmt::format("http://{}{}?{}", host_, sr.raw_path, query);
+  return fmt::format("{}://{}{}?{}", tls_ ? "https" : "http", host_, sr.raw_path, query);
 }
 
 }  // namespace berth::s3

@@ -1,7 +1,8 @@
 // A small synchronous S3 REST client for the S3 blob store: SigV4-signed
-// requests (core/sigv4_signing.h) over plain HTTP/1.1 with Boost.Beast, a
-// bounded pool of keep-alive connections, a timeout on every network step and
-// retries with exponential backoff of what S3 calls retryable.
+// requests (core/sigv4_signing.h) over HTTP/1.1 with Boost.Beast, plain or
+// TLS (OpenSSL; the peer's certificate and host name verified), a bounded pool
+// of keep-alive connections, a timeout on every network step and retries with
+// exponential backoff of what S3 calls retryable.
 //
 // Calls block the calling thread; the store's callers run them on the offload
 // thread pool. Thread-safe: any number of threads may call at once (each call
@@ -25,7 +26,10 @@
 namespace berth::s3 {
 
 struct S3ClientOptions {
-  std::string endpoint;  // "http://host:port" (https is not supported yet)
+  std::string endpoint;  // "http://host[:port]" or "https://host[:port]"
+  // https: the CA certificates (PEM) to trust instead of the system's
+  // (OpenSSL's default paths); "" trusts the system's.
+  std::string ca_file;
   std::string region = "us-east-1";
   std::string bucket;
   bool path_style = true;  // /bucket/key; else bucket.host/key
@@ -65,15 +69,21 @@ struct S3Request {
 
 class S3Client {
  public:
-  // Validates the options (kInvalidArgument naming what is wrong); makes no
-  // connection.
+  // Validates the options and, for https, loads the CAs to trust
+  // (kInvalidArgument naming what is wrong, e.g. an unreadable ca_file); makes
+  // no connection.
   static Result<std::unique_ptr<S3Client>> create(S3ClientOptions options);
   ~S3Client();
 
   // Sends `request`, retrying retryable failures until the retry deadline
-  // (or `deadline` when shorter). Returns the response for any status S3
-  // answered with that is not retryable (the caller maps 404 and the like);
-  // kUnavailable when every attempt failed retryably, naming the last cause.
+  // (or `deadline` when shorter; a `deadline` also bounds each network step,
+  // so the call returns about when it expires even if the peer hangs).
+  // Returns the response for any status S3 answered with that is not
+  // retryable (the caller maps 404 and the like); kUnavailable when every
+  // attempt failed retryably, naming the last cause. A TLS handshake the
+  // client refuses (the certificate does not verify, its name does not match
+  // the endpoint's host, no common protocol) is not retried: kUnavailable
+  // naming the endpoint and OpenSSL's reason.
   Result<S3Response> send(const S3Request& request,
                           std::optional<std::chrono::milliseconds> deadline = std::nullopt);
 
@@ -87,10 +97,15 @@ class S3Client {
   std::string copy_source(std::string_view key) const;
 
   struct Connection;
+  struct Tls;
 
  private:
   explicit S3Client(S3ClientOptions options);
-  Result<S3Response> attempt(const S3Request& request, bool& retryable);
+  using TimePoint = std::chrono::steady_clock::time_point;
+  // One try; a step's timeout is cut to end at `until` when given.
+  Result<S3Response> attempt(const S3Request& request, bool& retryable,
+                             std::optional<TimePoint> until);
+  Status connect(Connection& conn, bool& retryable, std::optional<TimePoint> until);
   std::unique_ptr<Connection> take_connection();
   void give_back(std::unique_ptr<Connection> c);
 
@@ -98,6 +113,7 @@ class S3Client {
   std::string host_;  // the Host header value
   std::string connect_host_;
   std::string connect_port_;
+  std::unique_ptr<Tls> tls_;  // set for https endpoints
 
   std::mutex mu_;
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
