@@ -60,8 +60,6 @@ std::string_view code_name(Code code) {
       return "TOO_LARGE";
     case Code::kRepositoryNotEmpty:
       return "REPOSITORY_NOT_EMPTY";
-    case Code::kUploadNotFound:
-      return "UPLOAD_NOT_FOUND";
     case Code::kLimitExceeded:
       return "LIMIT_EXCEEDED";
     case Code::kLifecyclePolicyPreviewNotFound:

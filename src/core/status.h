@@ -44,7 +44,6 @@ enum class Code {
   kTagImmutable,         // the tag exists and the repository forbids moving it
   kTooLarge,             // body exceeds a configured limit
   kRepositoryNotEmpty,   // delete without force on a repository with images
-  kUploadNotFound,
   kLimitExceeded,
   kLifecyclePolicyPreviewNotFound,
   // Authentication specifics (ECR reports each with its own exception name).

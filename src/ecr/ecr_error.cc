@@ -62,7 +62,6 @@ EcrError from_status(const Status& s) {
     case Code::kTagImmutable:
       return ecr_error("ImageTagAlreadyExistsException", m);
     case Code::kBlobUploadUnknown:
-    case Code::kUploadNotFound:
       return ecr_error("UploadNotFoundException", m);
     case Code::kBlobUnknown:
       return ecr_error("LayersNotFoundException", m);
