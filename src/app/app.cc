@@ -467,7 +467,9 @@ awaitable<void> App::Impl::handle(server::Exchange& ex) {
   }
   if (iam::IamApi::is_query_request(ex)) {
     ex.add_log_field("api", "iam");
-    co_return co_await iam->handle(ex);
+    co_await iam->handle(ex);
+    audit_request(ex, AuditApi::kIam);
+    co_return;
   }
   if (path == "/metrics" && is_read(ex)) {
     if (config.auth) authenticate_with_registry_token(ex, *stores.identity);

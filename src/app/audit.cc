@@ -48,7 +48,20 @@ bool ecr_denial(std::string_view code) {
   return false;
 }
 
-// ECR operations that only read (and the login, audited on its own).
+// IAM's and STS's answers to a caller they did not authenticate or authorize.
+bool iam_denial(std::string_view code) {
+  static constexpr std::array<std::string_view, 6> kDenied = {
+      "MissingAuthenticationToken", "IncompleteSignature",
+      "SignatureDoesNotMatch",      "RequestExpired",
+      "InvalidClientTokenId",       "AccessDenied"};
+  for (auto d : kDenied) {
+    if (code == d) return true;
+  }
+  return false;
+}
+
+// ECR operations that only read (and the login, audited on its own); the
+// same prefixes mark IAM's and STS's reads.
 bool ecr_read_only(std::string_view op) {
   for (std::string_view prefix : {"Describe", "List", "BatchGet", "BatchCheck", "Get"}) {
     if (op.substr(0, prefix.size()) == prefix) return true;
@@ -140,6 +153,16 @@ std::optional<json::object> audit_record(const server::Exchange& ex, AuditApi ap
     }
     if (!digests.empty()) r["image_digests"] = std::move(digests);
     if (!tags.empty()) r["image_tags"] = std::move(tags);
+  } else if (api == AuditApi::kIam) {
+    const std::string op = field(ex, "operation");
+    denied = iam_denial(error_code) || status == 401 || status == 403;
+    audited = denied || !ecr_read_only(op);
+    if (!audited) return std::nullopt;
+    const std::string service = field(ex, "service");
+    r["api"] = service.empty() ? "iam" : service;
+    if (!op.empty()) r["operation"] = op;
+    // The IAM user the call names (CreateUser, PutUserPolicy, ...), not the caller.
+    if (std::string user = field(ex, "iam_user"); !user.empty()) r["iam_user"] = user;
   } else {
     const std::string op = field(ex, "operation");
     denied = ecr_denial(error_code) || status == 401 || status == 403;

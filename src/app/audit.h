@@ -1,11 +1,12 @@
 // The audit trail's records: which finished requests are audited, and the
 // JSON line each becomes (README, "Audit log").
 //
-// Audited: every mutating call (/v2 PUT, POST, PATCH, DELETE; ECR operations
-// that change anything), every denied call on either API (a refused
+// Audited: every mutating call (/v2 PUT, POST, PATCH, DELETE; ECR and IAM
+// operations that change anything), every denied call on any API (a refused
 // credential or signature, an access decision that said no: 401/403 on /v2,
-// ECR's authentication and AccessDenied errors), and every login
-// (GetAuthorizationToken). An anonymous read answered 401 without any
+// ECR's and IAM's authentication and AccessDenied errors), and every login
+// (GetAuthorizationToken). STS GetCallerIdentity only reads and is audited
+// when refused. An anonymous read answered 401 without any
 // credentials is the protocol's challenge (every client's first GET /v2/),
 // not a denial, and is not audited.
 //
@@ -25,7 +26,7 @@
 
 namespace berth::app {
 
-enum class AuditApi { kOci, kEcr };
+enum class AuditApi { kOci, kEcr, kIam };  // kIam: IAM and STS (Query protocol)
 
 // The record for `ex`, which has been answered, or nullopt when the request
 // is not audited. `time` is the record's time (audit_time_now()). Pure.

@@ -137,6 +137,50 @@ def test_audit_records_mutations_logins_and_denials_without_secrets(audited):
         assert secret not in text, f"the audit log holds a secret ({secret[:6]}...)"
 
 
+def test_audit_records_iam_changes_and_denials_but_not_reads_or_secrets(audited):
+    """IAM over the Query protocol is audited like ECR: a change names the IAM user it acted on,
+    a refused caller is "denied", reads (GetUser, ListUsers, sts GetCallerIdentity) are not
+    recorded, and the secret CreateAccessKey returns never reaches the log."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    def client(service: str, key: AccessKey):
+        return boto3.client(service, endpoint_url=audited.url, region_name="us-east-1",
+                            aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key,
+                            config=Config(retries={"max_attempts": 1}))
+
+    admin = AccessKey(ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY)
+    iam = client("iam", admin)
+    name = f"audited-{unique()}"
+    iam.create_user(UserName=name)
+    created = wait_for(audited, api="iam", operation="CreateUser")
+    assert created["iam_user"] == name and created["result"] == "success", created
+    assert created["access_key_id"] == ADMIN_ACCESS_KEY_ID and created["account"] == ACCOUNT_ID
+    new_key = iam.create_access_key(UserName=name)["AccessKey"]
+    wait_for(audited, api="iam", operation="CreateAccessKey", iam_user=name)
+
+    before = len(read_records(audited))
+    iam.get_user(UserName=name)
+    iam.list_users()
+    client("sts", admin).get_caller_identity()
+    iam.put_user_policy(UserName=name, PolicyName="none", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "ecr:*", "Resource": "*"}]}))
+    wait_for(audited, api="iam", operation="PutUserPolicy", iam_user=name)
+    assert [r["operation"] for r in read_records(audited)[before:]] == ["PutUserPolicy"], \
+        "reads are not audited"
+
+    plain = client("iam", AccessKey(new_key["AccessKeyId"], new_key["SecretAccessKey"]))
+    with pytest.raises(ClientError) as info:
+        plain.create_user(UserName=f"not-{unique()}")
+    assert info.value.response["Error"]["Code"] == "AccessDenied"
+    denied = wait_for(audited, api="iam", operation="CreateUser", result="denied")
+    assert denied["user"] == name and denied["error_code"] == "AccessDenied", denied
+
+    text = (audited.data_dir / "audit.log").read_text()
+    assert new_key["SecretAccessKey"] not in text and ADMIN_SECRET_ACCESS_KEY not in text
+
+
 def test_admin_audit_reads_back_filtered_oldest_first(audited):
     server = audited
     ecr = ecr_client(server.url)
