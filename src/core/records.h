@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -73,6 +74,14 @@ struct OutboxEvent {
   std::string detail;   // the event's "detail", a JSON object
   int64_t time_ms = 0;  // milliseconds since the epoch
 };
+
+// The events a deletion reports, built inside the deleting transaction from
+// what it deleted: the manifest's digest and the tags removed with it (a tag
+// delete: that tag). The store writes them to the event outbox in that same
+// transaction, so an acknowledged delete always has its events and a refused
+// one has none. An empty function reports nothing.
+using DeletionEvents = std::function<std::vector<OutboxEvent>(
+    const Digest& digest, const std::vector<std::string>& tags)>;
 
 struct PutManifestRequest {
   RepositoryId repository = 0;

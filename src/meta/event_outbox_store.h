@@ -3,8 +3,9 @@
 // method is thread-safe and atomic, failures are values as described there.
 //
 // Events that report a store change are written by that change's own
-// transaction (PutManifestRequest::events), so an acknowledged push always
-// has its event and a failed one never does. Delivery is at least once:
+// transaction (PutManifestRequest::events, DeletionEvents of the deletes and
+// expiries, ScanOutcome::events), so an acknowledged push, delete or expiry
+// always has its event and a failed one never does. Delivery is at least once:
 // an event stays undelivered for a webhook until mark_event_delivered() for
 // that webhook, which the deliverer calls only after the receiver answered
 // 2xx; a crash in between delivers it again, with the same id.

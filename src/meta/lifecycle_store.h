@@ -36,8 +36,10 @@ class LifecycleStore {
   // `expected_tags`, in any order (kFailedPrecondition otherwise: someone
   // moved a tag since). kManifestUnknown when absent, kManifestReferenced
   // when an index in the repository lists it. Its blobs become candidates.
+  // `events` (given the digest and its tags) are written in the same transaction.
   virtual Status expire_manifest(RepositoryId repo, const Digest& digest,
-                                 const std::vector<std::string>& expected_tags) = 0;
+                                 const std::vector<std::string>& expected_tags,
+                                 const DeletionEvents& events = {}) = 0;
   virtual Status record_expirations(const std::vector<ExpirationRecord>& expirations) = 0;
   // The most recent `limit` records, newest (last recorded) first; all
   // accounts when `account_id` is empty.

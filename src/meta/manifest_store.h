@@ -37,9 +37,14 @@ class ManifestStore {
                                                     const Digest* digest, std::string_view tag) = 0;
   // Deletes the manifest and every tag pointing at it. kManifestUnknown when
   // absent; kManifestReferenced when an index in the repository still lists it.
-  virtual Status delete_manifest(RepositoryId repo, const Digest& digest) = 0;
-  // kManifestUnknown when the tag does not exist.
-  virtual Status delete_tag(RepositoryId repo, std::string_view tag) = 0;
+  // `events` (given the digest and its deleted tags) are written in the same
+  // transaction (core/records.h, DeletionEvents).
+  virtual Status delete_manifest(RepositoryId repo, const Digest& digest,
+                                 const DeletionEvents& events = {}) = 0;
+  // kManifestUnknown when the tag does not exist. `events` (given the digest
+  // it pointed at and the tag) are written in the same transaction.
+  virtual Status delete_tag(RepositoryId repo, std::string_view tag,
+                            const DeletionEvents& events = {}) = 0;
   // Deletes one image in one transaction (ECR BatchDeleteImage). With `tag`:
   // removes that tag, which must point at `digest` (kManifestUnknown
   // otherwise, and nothing changes); when it was the manifest's last tag the
@@ -47,9 +52,12 @@ class ManifestStore {
   // stays and kept_for_index names the index). Without `tag`: deletes the
   // manifest and every tag pointing at it; kManifestUnknown when absent,
   // kManifestReferenced (nothing changes) when an index lists it. A deleted
-  // manifest's blobs become gc candidates, as for delete_manifest.
+  // manifest's blobs become gc candidates, as for delete_manifest. `events`
+  // (given the digest and the tags removed: `tag`, or every tag of the
+  // manifest) are written in the same transaction.
   virtual Result<ImageDeletion> delete_image(RepositoryId repo, const Digest& digest,
-                                             std::optional<std::string_view> tag) = 0;
+                                             std::optional<std::string_view> tag,
+                                             const DeletionEvents& events = {}) = 0;
   // The repository's tags in byte order (PageRequest), paged by name.
   virtual Result<std::vector<std::string>> list_tags(RepositoryId repo,
                                                      const PageRequest& page) = 0;

@@ -207,7 +207,7 @@ Result<ImageDeleteOutcome> Registry::batch_delete_images(const RepositoryRecord&
     if (id.tag && !id.digest) tag = *id.tag;
     Result<ImageDeletion> done = error(Code::kInternal, "not run");
     Status st = run_releasing_reserve(options_.space_reserve, "delete image", [&] {
-      done = meta_.delete_image(repo.id, digest, tag);
+      done = meta_.delete_image(repo.id, digest, tag, delete_events(repo, /*per_tag=*/true));
       return done.is_ok() ? Status::ok() : done.status();
     });
     if (!st.is_ok()) {
@@ -225,7 +225,6 @@ Result<ImageDeleteOutcome> Registry::batch_delete_images(const RepositoryRecord&
     }
     if (done->manifest_deleted) delete_referrers_of(repo, digest);
     if (tag) {
-      BERTH_RETURN_IF_ERROR(record_delete_event(repo, digest.str(), *tag));
       out.deleted.push_back(ImageListEntry{digest, std::string(*tag)});
       if (done->kept_for_index) {
         out.failures.push_back(
@@ -235,14 +234,8 @@ Result<ImageDeleteOutcome> Registry::batch_delete_images(const RepositoryRecord&
       }
       continue;
     }
-    if (done->tags.empty()) {
-      BERTH_RETURN_IF_ERROR(record_delete_event(repo, digest.str(), ""));
-      out.deleted.push_back(ImageListEntry{digest, std::nullopt});
-    }
-    for (auto& t : done->tags) {
-      BERTH_RETURN_IF_ERROR(record_delete_event(repo, digest.str(), t));
-      out.deleted.push_back(ImageListEntry{digest, std::move(t)});
-    }
+    if (done->tags.empty()) out.deleted.push_back(ImageListEntry{digest, std::nullopt});
+    for (auto& t : done->tags) out.deleted.push_back(ImageListEntry{digest, std::move(t)});
   }
   return out;
 }

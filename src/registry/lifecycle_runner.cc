@@ -77,7 +77,15 @@ Result<size_t> LifecycleRunner::enforce(const RepositoryRecord& repo) {
   for (const auto& p : planned) {
     auto digest = Digest::parse(p.expiration.digest);
     if (!digest) continue;
-    Status s = meta_.expire_manifest(repo.id, *digest, p.expiration.tags);
+    // The expiry's event is written in the expiry's own transaction.
+    DeletionEvents events;
+    if (record_events_ && !p.generated_sbom) {
+      events = [this, &repo](const Digest& d, const std::vector<std::string>& tags) {
+        return std::vector<OutboxEvent>{lifecycle_expiry_event(
+            new_event_id(), repo.account_id, repo.name, d.str(), tags, clock_.now_millis())};
+      };
+    }
+    Status s = meta_.expire_manifest(repo.id, *digest, p.expiration.tags, events);
     if (!s.is_ok()) {
       if (s.code() != Code::kManifestUnknown) {
         log::info(
@@ -88,15 +96,6 @@ Result<size_t> LifecycleRunner::enforce(const RepositoryRecord& repo) {
     }
     done.push_back(
         ExpirationRecord{repo.name, *digest, p.expiration.tags, p.expiration.rule_priority, now});
-    if (record_events_ && !p.generated_sbom) {
-      Status recorded = meta_.append_events(
-          {lifecycle_expiry_event(new_event_id(), repo.account_id, repo.name, digest->str(),
-                                  p.expiration.tags, clock_.now_millis())});
-      if (!recorded.is_ok()) {
-        log::error("cannot record a lifecycle event",
-                   {{"repository", repo.name}, {"error", recorded.to_string()}});
-      }
-    }
   }
   BERTH_RETURN_IF_ERROR(meta_.record_expirations(done));
   BERTH_RETURN_IF_ERROR(meta_.mark_lifecycle_evaluated(repo.id, now));

@@ -269,27 +269,35 @@ Result<ResolvedManifest> Registry::get_manifest(std::string_view account, std::s
 Status Registry::delete_manifest(const RepositoryRecord& repo, std::string_view reference) {
   if (reference_is_digest(reference)) {
     BERTH_ASSIGN_OR_RETURN(Digest d, Digest::parse(reference));
-    BERTH_RETURN_IF_ERROR(run_releasing_reserve(options_.space_reserve, "delete manifest",
-                                                [&] { return meta_.delete_manifest(repo.id, d); }));
-    BERTH_RETURN_IF_ERROR(record_delete_event(repo, d.str(), ""));
+    BERTH_RETURN_IF_ERROR(run_releasing_reserve(options_.space_reserve, "delete manifest", [&] {
+      return meta_.delete_manifest(repo.id, d, delete_events(repo, /*per_tag=*/false));
+    }));
     delete_referrers_of(repo, d);
     return Status::ok();
   }
   BERTH_RETURN_IF_ERROR(validate_tag(reference));
-  auto tagged = meta_.get_manifest_by_tag(repo.id, reference);
-  BERTH_RETURN_IF_ERROR(run_releasing_reserve(
-      options_.space_reserve, "delete tag", [&] { return meta_.delete_tag(repo.id, reference); }));
-  return record_delete_event(repo, tagged ? tagged->digest.str() : std::string(), reference);
+  return run_releasing_reserve(options_.space_reserve, "delete tag", [&] {
+    return meta_.delete_tag(repo.id, reference, delete_events(repo, /*per_tag=*/true));
+  });
 }
 
-Status Registry::record_delete_event(const RepositoryRecord& repo, std::string_view digest,
-                                     std::string_view tag) {
-  if (!options_.record_events) return Status::ok();
-  // After the delete's own commit and before its caller hears of it: an
-  // acknowledged delete always has its event (README, "Events").
-  return meta_.append_events(
-      {image_action_event(new_event_id(), repo.account_id, repo.name, "DELETE", "SUCCESS", digest,
-                          tag, clock_.now_millis())});
+DeletionEvents Registry::delete_events(const RepositoryRecord& repo, bool per_tag) const {
+  if (!options_.record_events) return {};
+  return [this, account = repo.account_id, name = repo.name, per_tag](
+             const Digest& digest, const std::vector<std::string>& tags) {
+    const int64_t now = clock_.now_millis();
+    std::vector<OutboxEvent> out;
+    if (!per_tag || tags.empty()) {
+      out.push_back(image_action_event(new_event_id(), account, name, "DELETE", "SUCCESS",
+                                       digest.str(), "", now));
+      return out;
+    }
+    for (const auto& tag : tags) {
+      out.push_back(image_action_event(new_event_id(), account, name, "DELETE", "SUCCESS",
+                                       digest.str(), tag, now));
+    }
+    return out;
+  };
 }
 
 Status Registry::delete_repository(const RepositoryRecord& repo, bool force) {

@@ -155,10 +155,11 @@ class Registry {
   Registry(MetadataStore& meta, BlobStore& blobs, const Clock& clock, RegistryOptions options);
 
   const Clock& clock() const { return clock_; }
-  // Appends the "ECR Image Action" DELETE event of a committed delete, when
-  // events are recorded. Store errors are returned (the caller retries).
-  Status record_delete_event(const RepositoryRecord& repo, std::string_view digest,
-                             std::string_view tag);
+  // The "ECR Image Action" DELETE events of a delete in `repo`, for the store
+  // to write in the delete's own transaction (DeletionEvents); none when
+  // events are not recorded. With `per_tag`, one per tag removed (one naming
+  // the digest alone when there was none); else one naming the digest alone.
+  DeletionEvents delete_events(const RepositoryRecord& repo, bool per_tag) const;
 
   // --- repositories ------------------------------------------------------------
   // kNameInvalid for a bad name, kNameUnknown when absent.

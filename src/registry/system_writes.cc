@@ -74,8 +74,12 @@ void Registry::delete_referrers_of(const RepositoryRecord& repo, const Digest& s
     }
     for (const ReferrerRecord& r : *referrers) {
       if (!seen.insert(r.digest.str()).second) continue;
-      Status s = run_releasing_reserve(options_.space_reserve, "delete referrer",
-                                       [&] { return meta_.delete_manifest(repo.id, r.digest); });
+      // berth's own SBOMs are reported by no event (they were pushed by none).
+      const DeletionEvents events =
+          is_generated_sbom(r) ? DeletionEvents{} : delete_events(repo, /*per_tag=*/false);
+      Status s = run_releasing_reserve(options_.space_reserve, "delete referrer", [&] {
+        return meta_.delete_manifest(repo.id, r.digest, events);
+      });
       if (s.code() == Code::kManifestUnknown) continue;  // deleted meanwhile
       if (!s.is_ok()) {
         log::warn("a referrer of a deleted manifest stays", {{"repository", repo.name},
@@ -83,13 +87,6 @@ void Registry::delete_referrers_of(const RepositoryRecord& repo, const Digest& s
                                                              {"digest", r.digest.str()},
                                                              {"reason", s.to_string()}});
         continue;
-      }
-      if (!is_generated_sbom(r)) {
-        Status recorded = record_delete_event(repo, r.digest.str(), "");
-        if (!recorded.is_ok()) {
-          log::error("cannot record the delete event of a referrer",
-                     {{"repository", repo.name}, {"error", recorded.to_string()}});
-        }
       }
       if (depth + 1 < kReferrerDepth) pending.emplace_back(r.digest, depth + 1);
     }

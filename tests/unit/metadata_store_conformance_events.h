@@ -153,6 +153,51 @@ TEST_P(EventOutboxStoreConformance, PruneKeepsUndeliveredEventsUntilTheRetention
   EXPECT_EQ(ids_of(*store().undelivered_events("one", 0, 10)), (std::vector<std::string>{"e3"}));
 }
 
+// Deletes and expiries write their events in their own transaction, built
+// from what they deleted; one that is refused writes none.
+TEST_P(EventOutboxStoreConformance, DeletesAndExpiriesWriteTheirEventsWithTheChange) {
+  RepositoryRecord r = repo("events/deletes");
+  std::vector<std::pair<std::string, std::vector<std::string>>> seen;  // digest, tags
+  int n = 0;
+  const DeletionEvents events = [&](const Digest& d, const std::vector<std::string>& tags) {
+    seen.emplace_back(d.str(), tags);
+    return std::vector<OutboxEvent>{outbox_event("del-" + std::to_string(++n), r.name)};
+  };
+  auto written = [&] { return ids_of(*store().undelivered_events("hook", 0, 100)); };
+
+  // Refused: nothing written.
+  ManifestRecord child = put_image(r, "{\"image\":\"child\"}");
+  put_index(r, "{\"index\":1}", {child.digest}, "idx");
+  EXPECT_EQ(manifests().delete_manifest(r.id, child.digest, events).code(),
+            Code::kManifestReferenced);
+  EXPECT_EQ(manifests().delete_tag(r.id, "no-such-tag", events).code(), Code::kManifestUnknown);
+  EXPECT_EQ(lifecycle().expire_manifest(r.id, child.digest, {"wrong"}, events).code(),
+            Code::kFailedPrecondition);
+  EXPECT_TRUE(written().empty());
+  EXPECT_TRUE(seen.empty());
+
+  // A tag delete names the digest it pointed at and that tag.
+  ManifestRecord a = put_image(r, "{\"image\":\"a\"}", "a1");
+  ASSERT_TRUE(manifests().delete_tag(r.id, "a1", events).is_ok());
+  // A manifest delete, with its remaining tags.
+  ManifestRecord b = put_image(r, "{\"image\":\"b\"}", "b1");
+  ASSERT_TRUE(manifests().delete_manifest(r.id, b.digest, events).is_ok());
+  // BatchDeleteImage by tag, and an expiry.
+  ManifestRecord c = put_image(r, "{\"image\":\"c\"}", "c1");
+  ASSERT_TRUE(manifests().delete_image(r.id, c.digest, "c1", events).is_ok());
+  ManifestRecord d = put_image(r, "{\"image\":\"d\"}", "d1");
+  ASSERT_TRUE(lifecycle().expire_manifest(r.id, d.digest, {"d1"}, events).is_ok());
+
+  EXPECT_EQ(written(), (std::vector<std::string>{"del-1", "del-2", "del-3", "del-4"}));
+  using Seen = std::vector<std::pair<std::string, std::vector<std::string>>>;
+  EXPECT_EQ(seen, (Seen{{a.digest.str(), {"a1"}},
+                        {b.digest.str(), {"b1"}},
+                        {c.digest.str(), {"c1"}},
+                        {d.digest.str(), {"d1"}}}));
+  EXPECT_EQ(manifests().get_manifest(r.id, b.digest).status().code(), Code::kManifestUnknown);
+  EXPECT_EQ(manifests().get_manifest(r.id, d.digest).status().code(), Code::kManifestUnknown);
+}
+
 TEST_P(EventOutboxStoreConformance, WebhookBackoffsAreKeptPerWebhookAndRepository) {
   auto none = store().webhook_backoffs("one");
   ASSERT_TRUE(none.is_ok()) << none.status().to_string();

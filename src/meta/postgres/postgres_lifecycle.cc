@@ -79,7 +79,8 @@ Result<LifecyclePreviewRecord> PostgresMetadataStore::get_lifecycle_preview(Repo
 }
 
 Status PostgresMetadataStore::expire_manifest(RepositoryId repo, const Digest& digest,
-                                              const std::vector<std::string>& expected_tags) {
+                                              const std::vector<std::string>& expected_tags,
+                                              const DeletionEvents& events) {
   return pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(auto id, manifest_id(c, repo, digest.str()));
     if (!id) return error(Code::kManifestUnknown, "manifest unknown to registry");
@@ -105,7 +106,9 @@ Status PostgresMetadataStore::expire_manifest(RepositoryId repo, const Digest& d
     if (referenced) return error(Code::kManifestReferenced, "an index still lists the manifest");
     BERTH_RETURN_IF_ERROR(enqueue_manifest_blobs(c, *id));
     BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM manifests WHERE id=$1"));
-    return d.bind(1, *id).run();
+    BERTH_RETURN_IF_ERROR(d.bind(1, *id).run());
+    if (!events) return Status::ok();
+    return pg_meta::insert_events(c, events(digest, tags));
   });
 }
 

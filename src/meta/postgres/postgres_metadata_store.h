@@ -69,10 +69,13 @@ class PostgresMetadataStore final : public MetadataStore {
   Result<ManifestRecord> get_manifest_by_tag(RepositoryId repo, std::string_view tag) override;
   Result<ResolvedManifest> resolve_manifest(std::string_view account_id, std::string_view repo_name,
                                             const Digest* digest, std::string_view tag) override;
-  Status delete_manifest(RepositoryId repo, const Digest& digest) override;
-  Status delete_tag(RepositoryId repo, std::string_view tag) override;
+  Status delete_manifest(RepositoryId repo, const Digest& digest,
+                         const DeletionEvents& events = {}) override;
+  Status delete_tag(RepositoryId repo, std::string_view tag,
+                    const DeletionEvents& events = {}) override;
   Result<ImageDeletion> delete_image(RepositoryId repo, const Digest& digest,
-                                     std::optional<std::string_view> tag) override;
+                                     std::optional<std::string_view> tag,
+                                     const DeletionEvents& events = {}) override;
   Result<std::vector<std::string>> list_tags(RepositoryId repo, const PageRequest& page) override;
   Result<std::vector<ReferrerRecord>> list_referrers(
       RepositoryId repo, const Digest& subject,
@@ -89,7 +92,8 @@ class PostgresMetadataStore final : public MetadataStore {
   Status put_lifecycle_preview(RepositoryId repo, const LifecyclePreviewRecord& preview) override;
   Result<LifecyclePreviewRecord> get_lifecycle_preview(RepositoryId repo) override;
   Status expire_manifest(RepositoryId repo, const Digest& digest,
-                         const std::vector<std::string>& expected_tags) override;
+                         const std::vector<std::string>& expected_tags,
+                         const DeletionEvents& events = {}) override;
   Status record_expirations(const std::vector<ExpirationRecord>& expirations) override;
   Result<std::vector<ExpirationRecord>> list_expirations(std::string_view account_id,
                                                          size_t limit) override;

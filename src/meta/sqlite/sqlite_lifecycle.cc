@@ -77,7 +77,8 @@ Result<LifecyclePreviewRecord> SqliteMetadataStore::get_lifecycle_preview(Reposi
 }
 
 Status SqliteMetadataStore::expire_manifest(RepositoryId repo, const Digest& digest,
-                                            const std::vector<std::string>& expected_tags) {
+                                            const std::vector<std::string>& expected_tags,
+                                            const DeletionEvents& events) {
   return pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(auto id, manifest_id(c, repo, digest.str()));
     if (!id) return error(Code::kManifestUnknown, "manifest unknown to registry");
@@ -103,7 +104,9 @@ Status SqliteMetadataStore::expire_manifest(RepositoryId repo, const Digest& dig
     if (referenced) return error(Code::kManifestReferenced, "an index still lists the manifest");
     BERTH_RETURN_IF_ERROR(enqueue_manifest_blobs(c, *id));
     BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM manifests WHERE id=?1"));
-    return d.bind(1, *id).run();
+    BERTH_RETURN_IF_ERROR(d.bind(1, *id).run());
+    if (!events) return Status::ok();
+    return sqlite_meta::insert_events(c, events(digest, tags));
   });
 }
 

@@ -43,6 +43,14 @@ ManifestRecord read_manifest(const Statement& s, bool with_bytes = true) {
   return m;
 }
 
+// The tags pointing at manifest `id`, in byte order.
+Result<std::vector<std::string>> tags_of(Connection& c, int64_t id) {
+  BERTH_ASSIGN_OR_RETURN(
+      auto t, c.prepare("SELECT name FROM tags WHERE manifest_id=?1 ORDER BY name COLLATE BINARY"));
+  t.bind(1, id);
+  return t.collect<std::string>([](const Statement& row) { return row.text(0); });
+}
+
 }  // namespace
 
 Status SqliteMetadataStore::put_manifest(const PutManifestRequest& req) {
@@ -202,7 +210,8 @@ Result<ResolvedManifest> SqliteMetadataStore::resolve_manifest(std::string_view 
   return ResolvedManifest{s.int64(10), read_manifest(s)};
 }
 
-Status SqliteMetadataStore::delete_manifest(RepositoryId repo, const Digest& digest) {
+Status SqliteMetadataStore::delete_manifest(RepositoryId repo, const Digest& digest,
+                                            const DeletionEvents& events) {
   return pool_->write([&](Connection& c) -> Status {
     BERTH_ASSIGN_OR_RETURN(auto id, manifest_id(c, repo, digest.str()));
     if (!id) return error(Code::kManifestUnknown, "manifest unknown to registry");
@@ -218,26 +227,53 @@ Status SqliteMetadataStore::delete_manifest(RepositoryId repo, const Digest& dig
           fmt::format("manifest is referenced by index {}; delete the index first", q.text(0)));
     }
     BERTH_RETURN_IF_ERROR(enqueue_manifest_blobs(c, *id));
+    std::vector<std::string> tags;
+    if (events) {
+      BERTH_ASSIGN_OR_RETURN(tags, tags_of(c, *id));
+    }
     BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM manifests WHERE id=?1"));
-    return d.bind(1, *id).run();
+    BERTH_RETURN_IF_ERROR(d.bind(1, *id).run());
+    if (!events) return Status::ok();
+    return sqlite_meta::insert_events(c, events(digest, tags));
   });
 }
 
-Status SqliteMetadataStore::delete_tag(RepositoryId repo, std::string_view tag) {
+Status SqliteMetadataStore::delete_tag(RepositoryId repo, std::string_view tag,
+                                       const DeletionEvents& events) {
   return pool_->write([&](Connection& c) -> Status {
+    std::optional<Digest> pointed;
+    if (events) {
+      BERTH_ASSIGN_OR_RETURN(auto q,
+                             c.prepare("SELECT m.digest FROM tags t JOIN manifests m ON "
+                                       "m.id=t.manifest_id WHERE t.repo_id=?1 AND t.name=?2"));
+      q.bind(1, repo).bind(2, tag);
+      BERTH_ASSIGN_OR_RETURN(bool found, q.step());
+      if (found) {
+        auto d = Digest::parse(q.text(0));
+        if (d) pointed = std::move(d).value();
+      }
+    }
     BERTH_ASSIGN_OR_RETURN(auto s, c.prepare("DELETE FROM tags WHERE repo_id=?1 AND name=?2"));
     BERTH_RETURN_IF_ERROR(s.bind(1, repo).bind(2, tag).run());
     if (c.changes() == 0)
       return error(Code::kManifestUnknown, fmt::format("tag '{}' not found", tag));
-    return Status::ok();
+    if (!events || !pointed) return Status::ok();
+    return sqlite_meta::insert_events(c, events(*pointed, {std::string(tag)}));
   });
 }
 
 Result<ImageDeletion> SqliteMetadataStore::delete_image(RepositoryId repo, const Digest& digest,
-                                                        std::optional<std::string_view> tag) {
+                                                        std::optional<std::string_view> tag,
+                                                        const DeletionEvents& events) {
   ImageDeletion out;
   Status st = pool_->write([&](Connection& c) -> Status {
     out = ImageDeletion{};
+    // Every way this transaction succeeds reports the deletion.
+    auto deleted = [&]() -> Status {
+      if (!events) return Status::ok();
+      return sqlite_meta::insert_events(
+          c, events(digest, tag ? std::vector<std::string>{std::string(*tag)} : out.tags));
+    };
     BERTH_ASSIGN_OR_RETURN(auto id, manifest_id(c, repo, digest.str()));
     if (!id) return error(Code::kManifestUnknown, "manifest unknown to registry");
     BERTH_ASSIGN_OR_RETURN(auto t,
@@ -251,7 +287,7 @@ Result<ImageDeletion> SqliteMetadataStore::delete_image(RepositoryId repo, const
       BERTH_RETURN_IF_ERROR(d.bind(1, repo).bind(2, *tag).bind(3, *id).run());
       if (c.changes() == 0)
         return error(Code::kManifestUnknown, fmt::format("tag '{}' not found", *tag));
-      if (out.tags.size() > 1) return Status::ok();
+      if (out.tags.size() > 1) return deleted();
     }
     BERTH_ASSIGN_OR_RETURN(
         auto q,
@@ -267,13 +303,13 @@ Result<ImageDeletion> SqliteMetadataStore::delete_image(RepositoryId repo, const
       }
       auto index = Digest::parse(q.text(0));
       if (index) out.kept_for_index = std::move(index).value();
-      return Status::ok();
+      return deleted();
     }
     BERTH_RETURN_IF_ERROR(enqueue_manifest_blobs(c, *id));
     BERTH_ASSIGN_OR_RETURN(auto d, c.prepare("DELETE FROM manifests WHERE id=?1"));
     BERTH_RETURN_IF_ERROR(d.bind(1, *id).run());
     out.manifest_deleted = true;
-    return Status::ok();
+    return deleted();
   });
   if (!st.is_ok()) return st;
   return out;
