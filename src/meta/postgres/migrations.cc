@@ -322,7 +322,6 @@ CREATE TABLE storage_quotas (
   bytes BIGINT NOT NULL,
   PRIMARY KEY (account_id, repository)
 );
-);
 )sql"},
     // IAM groups (meta/identity_store.h): a group per account and name, its members, its inline
     // and attached policies (the PolicyStore's, mirroring the user's), and user tags. A group's

@@ -361,7 +361,6 @@ CREATE TABLE IF NOT EXISTS storage_quotas (
   bytes INTEGER NOT NULL,
   PRIMARY KEY (account_id, repository)
 );
-);
 )sql");
 }
 
