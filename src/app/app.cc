@@ -336,11 +336,14 @@ void App::Impl::record_request(const server::RequestLogEntry& e) {
     oci::Target t = oci::parse_v2_path(e.path);
     // Bytes out for the usage report: the body bytes that blob and manifest
     // GETs sent (200, or 206 for a range). HEAD, 304 and redirects to the
-    // blob store send no body of berth's.
+    // blob store send no body of berth's. They are the repository owner's, as
+    // ECR bills them: the account the host name addresses (a cross-account
+    // pull), else the caller's own.
     if (e.method == "GET" && (e.status == 200 || e.status == 206) && e.body_bytes_out > 0 &&
         (t.route == oci::Route::kBlob || t.route == oci::Route::kManifest)) {
-      transfer.add(e.account.empty() ? config.account_id : e.account, t.name,
-                   Clock::system().now_millis(), e.body_bytes_out);
+      std::string owner =
+          oci::account_of_host(e.host).value_or(e.account.empty() ? config.account_id : e.account);
+      transfer.add(owner, t.name, Clock::system().now_millis(), e.body_bytes_out);
     }
     const bool named = t.route != oci::Route::kBase && t.route != oci::Route::kCatalog &&
                        t.route != oci::Route::kUnknown;

@@ -19,11 +19,7 @@ constexpr std::string_view kTokenExpiredMessage =
 }
 
 std::string OciApi::account_of(const Exchange& ex) const {
-  std::string_view host = ex.header(http::field::host);
-  if (host.size() > 13 && host[12] == '.' &&
-      std::all_of(host.begin(), host.begin() + 12, [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::string(host.substr(0, 12));
-  }
+  if (auto account = account_of_host(ex.header(http::field::host))) return std::move(*account);
   return ex.principal().authenticated ? ex.principal().account_id : options_.default_account;
 }
 

@@ -1,5 +1,7 @@
 #include "oci/routes.h"
 
+#include <algorithm>
+
 namespace berth::oci {
 namespace {
 
@@ -87,6 +89,14 @@ std::string_view required_action(Route route, std::string_view method) {
       return {};
   }
   return {};
+}
+
+std::optional<std::string> account_of_host(std::string_view host) {
+  if (host.size() > 13 && host[12] == '.' &&
+      std::all_of(host.begin(), host.begin() + 12, [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::string(host.substr(0, 12));
+  }
+  return std::nullopt;
 }
 
 }  // namespace berth::oci

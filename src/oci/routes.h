@@ -2,6 +2,7 @@
 // slashes, so the path is read from its end.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,11 @@ struct Target {
 
 // `path` is the decoded request path, starting with "/v2".
 Target parse_v2_path(std::string_view path);
+
+// The account a registry host name addresses, as ECR's
+// <account>.dkr.ecr.<region>.<domain>: twelve digits and a dot first.
+// nullopt for any other host (the caller's own account is meant).
+std::optional<std::string> account_of_host(std::string_view host);
 
 // The permission map: the ECR action a /v2 request needs (ECR-API.md §7.2),
 // e.g. a blob GET needs "ecr:GetDownloadUrlForLayer". `method` is the HTTP

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from ecr_content import push_image
-from ecr_support import ACCOUNT_ID, V2, ecr_client, registry_password, unique
+from ecr_support import ACCOUNT_ID, OTHER_ACCOUNT_ID, REGION, V2, ecr_client, registry_password, unique
 
 PULLS = 3
 
@@ -102,6 +102,42 @@ def test_usage_report_counts_bytes_out_of_pulls_and_prices_storage(metered):
     assert "TOTAL-USD" in table and repo in table
     current = metered.admin("usage").stdout
     assert any(line.startswith(repo + "\t") for line in current.splitlines())
+
+
+def test_usage_report_bills_a_cross_account_pull_to_the_repository_owner(metered, tmp_path):
+    """ECR bills data transfer to the registry that serves it: bytes another account pulls
+    through the owner's host name are the owner's, under the owner's repository."""
+    owner = ecr_client(metered.url)
+    repo = f"usage/shared-{unique()}"
+    owner.create_repository(repositoryName=repo)
+    image = push_image(owner, repo, "v1")
+    metered.admin("account", "create", "--id", OTHER_ACCOUNT_ID, "--name", "other", check=False)
+    name = f"puller-{unique()}"
+    metered.admin("user", "create", "--account", OTHER_ACCOUNT_ID, "--name", name)
+    policy = tmp_path / "pull.json"
+    policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage"], "Resource": "*"}]}))
+    metered.admin("user", "policy", "put", "--account", OTHER_ACCOUNT_ID, name, "pull", str(policy))
+    owner.set_repository_policy(repositoryName=repo, policyText=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER_ACCOUNT_ID}:user/{name}"},
+            "Action": "ecr:BatchGetImage"}]}))
+    puller = ecr_client(metered.url, metered.create_key(OTHER_ACCOUNT_ID, name))
+    host = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.localhost:{metered.url.rsplit(':', 1)[1]}"
+    r = V2(metered.url, registry_password(puller)).request(
+        "GET", f"/v2/{repo}/manifests/v1", {"Accept": image.media_type, "Host": host})
+    assert r.status_code == 200 and r.content == image.manifest, r.text
+
+    def lines() -> list:
+        report = json.loads(metered.admin("usage", "report", "--format", "json").stdout)
+        return [(a["account"], line["repository"], line["bytes_out"])
+                for a in report["accounts"] for line in a["repositories"] if line["repository"] == repo]
+
+    deadline = time.monotonic() + 30
+    while (ACCOUNT_ID, repo, len(image.manifest)) not in lines():
+        assert time.monotonic() < deadline, f"no bytes out for {repo} under {ACCOUNT_ID}: {lines()}"
+        time.sleep(0.5)
+    assert not [line for line in lines() if line[0] == OTHER_ACCOUNT_ID], lines()
 
 
 def test_usage_report_refuses_a_malformed_range(metered):
