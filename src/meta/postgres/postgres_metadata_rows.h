@@ -65,6 +65,16 @@ Status link_blob_in(pg::Connection& c, RepositoryId repo, const Digest& digest, 
 // "everything above what I handled" reading needs.
 Status insert_events(pg::Connection& c, const std::vector<OutboxEvent>& events);
 
+// The one measure of stored bytes, for the usage report (UsageStore) and the
+// quotas; within the caller's transaction or lease. A repository holds its
+// blob links' sizes plus its manifests' lengths; an account holds each blob
+// and each manifest once, however many of its repositories hold it.
+// kRepositoryBytesOfR is the repository's measure as an expression over `r`,
+// a row of repositories, for listings.
+extern const char* const kRepositoryBytesOfR;
+Result<int64_t> repository_bytes_in(pg::Connection& c, RepositoryId repo);
+Result<int64_t> account_bytes_in(pg::Connection& c, std::string_view account_id);
+
 // What a write adds, for check_quota_in.
 enum class QuotaItem { kBlob, kManifest };
 

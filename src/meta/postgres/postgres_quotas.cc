@@ -22,25 +22,6 @@ struct ApplicableQuota {
   std::string repository_name;
 };
 
-// The usage measures of UsageStore (postgres_usage.cc), for one repository
-// and for one account.
-constexpr const char* kRepositoryUsage =
-    "SELECT (COALESCE((SELECT SUM(size) FROM blob_links b WHERE b.repo_id=$1), 0) + "
-    "COALESCE((SELECT SUM(length(bytes)) FROM manifests m WHERE m.repo_id=$1), 0))::bigint";
-constexpr const char* kAccountUsage =
-    "SELECT (COALESCE((SELECT SUM(size) FROM (SELECT DISTINCT b.digest, b.size "
-    "FROM blob_links b "
-    "JOIN repositories r ON r.id=b.repo_id WHERE r.account_id=$1) AS blobs), 0) + "
-    "COALESCE((SELECT SUM(n) FROM (SELECT DISTINCT m.digest, length(m.bytes) AS n "
-    "FROM manifests m "
-    "JOIN repositories r ON r.id=m.repo_id WHERE r.account_id=$1) AS manifests), "
-    "0))::bigint";
-
-Result<int64_t> single_int(Statement& s) {
-  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
-  return row ? s.int64(0) : int64_t{0};
-}
-
 Result<bool> any_row(Statement& s) {
   return s.step();
 }
@@ -73,9 +54,7 @@ Status check_quota_in(Connection& c, RepositoryId repo, QuotaItem item, std::str
       h.bind(1, repo).bind(2, digest);
       BERTH_ASSIGN_OR_RETURN(held, any_row(h));
       if (held) continue;
-      BERTH_ASSIGN_OR_RETURN(auto u, c.prepare(kRepositoryUsage));
-      u.bind(1, repo);
-      BERTH_ASSIGN_OR_RETURN(used, single_int(u));
+      BERTH_ASSIGN_OR_RETURN(used, repository_bytes_in(c, repo));
     } else {
       BERTH_ASSIGN_OR_RETURN(
           auto h,
@@ -86,9 +65,7 @@ Status check_quota_in(Connection& c, RepositoryId repo, QuotaItem item, std::str
       h.bind(1, std::string_view(quota.account_id)).bind(2, digest).bind(3, size);
       BERTH_ASSIGN_OR_RETURN(held, any_row(h));
       if (held) continue;
-      BERTH_ASSIGN_OR_RETURN(auto u, c.prepare(kAccountUsage));
-      u.bind(1, std::string_view(quota.account_id));
-      BERTH_ASSIGN_OR_RETURN(used, single_int(u));
+      BERTH_ASSIGN_OR_RETURN(used, account_bytes_in(c, quota.account_id));
     }
     if (used + size > quota.bytes) {
       return quota_exceeded(account ? "account" : "repository",

@@ -1,20 +1,61 @@
-// PostgresMetadataStore: the UsageStore role (meta/usage_store.h).
+// PostgresMetadataStore: the UsageStore role (meta/usage_store.h), and the
+// measure of stored bytes that it and the quotas share.
+#include <string>
+
+#include "meta/postgres/postgres_metadata_rows.h"
 #include "meta/postgres/postgres_metadata_store.h"
 
 namespace berth {
 using pg::Connection;
 using pg::Statement;
 
+namespace pg_meta {
+
+const char* const kRepositoryBytesOfR =
+    "(COALESCE((SELECT SUM(size) FROM blob_links b WHERE b.repo_id=r.id), 0) + "
+    "COALESCE((SELECT SUM(length(bytes)) FROM manifests m WHERE m.repo_id=r.id), 0))::bigint";
+
+namespace {
+
+const std::string kRepositoryBytes =
+    std::string("SELECT ") + kRepositoryBytesOfR + " FROM repositories r WHERE r.id=$1";
+const std::string kRepositoryListing = std::string("SELECT r.name, ") + kRepositoryBytesOfR +
+                                       " FROM repositories r WHERE r.account_id=$1 "
+                                       "ORDER BY r.name COLLATE \"C\"";
+constexpr const char* kAccountBytes =
+    "SELECT (COALESCE((SELECT SUM(size) FROM (SELECT DISTINCT b.digest, b.size "
+    "FROM blob_links b "
+    "JOIN repositories r ON r.id=b.repo_id WHERE r.account_id=$1) AS blobs), 0) + "
+    "COALESCE((SELECT SUM(n) FROM (SELECT DISTINCT m.digest, length(m.bytes) AS n "
+    "FROM manifests m "
+    "JOIN repositories r ON r.id=m.repo_id WHERE r.account_id=$1) AS manifests), "
+    "0))::bigint";
+
+Result<int64_t> single_int(Statement& s) {
+  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
+  return row ? s.int64(0) : int64_t{0};
+}
+
+}  // namespace
+
+Result<int64_t> repository_bytes_in(Connection& c, RepositoryId repo) {
+  BERTH_ASSIGN_OR_RETURN(auto s, c.prepare(kRepositoryBytes.c_str()));
+  s.bind(1, repo);
+  return single_int(s);
+}
+
+Result<int64_t> account_bytes_in(Connection& c, std::string_view account_id) {
+  BERTH_ASSIGN_OR_RETURN(auto s, c.prepare(kAccountBytes));
+  s.bind(1, account_id);
+  return single_int(s);
+}
+
+}  // namespace pg_meta
+
 Result<std::vector<RepositoryUsage>> PostgresMetadataStore::repository_usage(
     std::string_view account_id) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
-  BERTH_ASSIGN_OR_RETURN(
-      auto s,
-      lease->prepare(
-          "SELECT r.name, (COALESCE((SELECT SUM(size) FROM blob_links b WHERE b.repo_id=r.id), 0) "
-          "+ "
-          "COALESCE((SELECT SUM(length(bytes)) FROM manifests m WHERE m.repo_id=r.id), 0))::bigint "
-          "FROM repositories r WHERE r.account_id=$1 ORDER BY r.name COLLATE \"C\""));
+  BERTH_ASSIGN_OR_RETURN(auto s, lease->prepare(pg_meta::kRepositoryListing.c_str()));
   s.bind(1, account_id);
   return s.collect<RepositoryUsage>([](const Statement& row) {
     return RepositoryUsage{row.text(0), row.int64(1)};
@@ -23,18 +64,7 @@ Result<std::vector<RepositoryUsage>> PostgresMetadataStore::repository_usage(
 
 Result<int64_t> PostgresMetadataStore::account_usage(std::string_view account_id) {
   BERTH_ASSIGN_OR_RETURN(auto lease, pool_->acquire());
-  BERTH_ASSIGN_OR_RETURN(
-      auto s,
-      lease->prepare("SELECT (COALESCE((SELECT SUM(size) FROM (SELECT DISTINCT b.digest, b.size "
-                     "FROM blob_links b "
-                     "JOIN repositories r ON r.id=b.repo_id WHERE r.account_id=$1) AS blobs), 0) + "
-                     "COALESCE((SELECT SUM(n) FROM (SELECT DISTINCT m.digest, length(m.bytes) AS n "
-                     "FROM manifests m "
-                     "JOIN repositories r ON r.id=m.repo_id WHERE r.account_id=$1) AS manifests), "
-                     "0))::bigint"));
-  s.bind(1, account_id);
-  BERTH_ASSIGN_OR_RETURN(bool row, s.step());
-  return row ? s.int64(0) : int64_t{0};
+  return pg_meta::account_bytes_in(*lease, account_id);
 }
 
 Status PostgresMetadataStore::put_storage_samples(const std::vector<StorageSampleRow>& rows) {
