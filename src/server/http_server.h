@@ -64,7 +64,7 @@ struct RequestLogEntry {
   int64_t duration_us = 0;
   std::string principal;  // access key id or empty; never a secret
   std::string account;    // the authenticated principal's account, or empty
-  std::string host;       // the request's Host header (on /v2 it may name the registry's account)
+  std::string host;       // a GET's Host header (on /v2 it may name the registry's account)
   std::string user;       // the authenticated principal's user name, or empty
   std::vector<std::pair<std::string, std::string>> fields;  // Exchange::log_fields()
 };

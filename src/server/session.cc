@@ -607,7 +607,9 @@ awaitable<void> Session<Stream>::run() {
                           std::chrono::steady_clock::now() - start)
                           .count();
       e.principal = principal_.access_key_id;
-      e.host = std::string((*request_)[http::field::host]);
+      // Only the bytes GETs send are attributed by host (the usage report).
+      if (request_->method() == http::verb::get)
+        e.host = std::string((*request_)[http::field::host]);
       if (principal_.authenticated) {
         e.account = principal_.account_id;
         e.user = principal_.user_name;
