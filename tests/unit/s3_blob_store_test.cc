@@ -9,10 +9,12 @@
 #include <gtest/gtest.h>
 
 #include <openssl/rand.h>
+#include <poll.h>
 #include <signal.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -400,6 +402,88 @@ TEST(S3BlobStoreClientTest, DeadlineBoundsEveryStepAgainstAHungPeer) {
   ASSERT_FALSE(res.is_ok());
   EXPECT_EQ(res.status().code(), Code::kUnavailable) << res.status().to_string();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));  // generous bound
+}
+
+// A bracketed IPv6 endpoint: the client connects to the bare address and
+// names the endpoint as written, port included, in Host (which SigV4 signs).
+// The peer is a one-request HTTP server on [::1].
+TEST(S3BlobStoreClientTest, BracketedIpv6EndpointConnectsAndNamesItInHost) {
+  boost::asio::io_context ioc;
+  boost::system::error_code ec;
+  boost::asio::ip::tcp::acceptor peer(ioc);
+  const boost::asio::ip::tcp::endpoint at(boost::asio::ip::make_address("::1"), 0);
+  peer.open(at.protocol(), ec);
+  if (!ec) peer.bind(at, ec);
+  if (!ec) peer.listen(1, ec);
+  if (ec) GTEST_SKIP() << "no IPv6 loopback here: " << ec.message();
+  const unsigned short port = peer.local_endpoint().port();
+  std::string seen;
+  std::thread serve([&] {
+    boost::asio::ip::tcp::socket s(ioc);
+    boost::system::error_code e;
+    // A client that never connects must fail the test, not hang it.
+    pollfd ready{peer.native_handle(), POLLIN, 0};
+    if (::poll(&ready, 1, 30000) != 1) return;
+    peer.accept(s, e);
+    if (e) return;
+    char buf[4096];
+    while (seen.find("\r\n\r\n") == std::string::npos) {
+      size_t n = s.read_some(boost::asio::buffer(buf), e);
+      if (e) return;
+      seen.append(buf, n);
+    }
+    const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    boost::asio::write(s, boost::asio::buffer(answer), e);
+  });
+  S3ClientOptions o;
+  o.endpoint = fmt::format("http://[::1]:{}", port);
+  o.bucket = "six";
+  o.credentials = {"key", "secret"};
+  auto client = S3Client::create(o);
+  ASSERT_TRUE(client.is_ok()) << client.status().to_string();
+  S3Request get;
+  get.key = "k";
+  auto res = (*client)->send(get, std::chrono::seconds(20));
+  serve.join();
+  ASSERT_TRUE(res.is_ok()) << res.status().to_string();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(seen.find(fmt::format("\r\nHost: [::1]:{}\r\n", port)), std::string::npos) << seen;
+  EXPECT_EQ(seen.rfind("GET /six/k ", 0), 0u) << seen;
+}
+
+// Endpoints that are not http(s)://host[:port] are refused when the client
+// is made, each naming the endpoint; an IP address cannot carry a
+// virtual-hosted bucket.
+TEST(S3BlobStoreClientTest, MalformedEndpointsAreRefused) {
+  for (const char* endpoint :
+       {"ftp://h:1", "http://", "http://h:1/path", "http://user@h:1", "http://h:1?x=1",
+        "http://h:99999", "http://h:", "http://[::1", "h:9000", "http://[::1]:x"}) {
+    S3ClientOptions o;
+    o.endpoint = endpoint;
+    o.bucket = "b";
+    o.credentials = {"key", "secret"};
+    auto client = S3Client::create(o);
+    ASSERT_FALSE(client.is_ok()) << endpoint;
+    EXPECT_EQ(client.status().code(), Code::kInvalidArgument) << endpoint;
+    EXPECT_NE(client.status().message().find(endpoint), std::string::npos)
+        << client.status().to_string();
+  }
+  for (const char* endpoint : {"http://h", "http://h:9000/", "https://[::1]:9443", "HTTP://h:1"}) {
+    S3ClientOptions o;
+    o.endpoint = endpoint;
+    o.bucket = "b";
+    o.credentials = {"key", "secret"};
+    EXPECT_TRUE(S3Client::create(o).is_ok()) << endpoint;
+  }
+  S3ClientOptions virtual_hosted;
+  virtual_hosted.endpoint = "http://127.0.0.1:9000";
+  virtual_hosted.bucket = "b";
+  virtual_hosted.credentials = {"key", "secret"};
+  virtual_hosted.path_style = false;
+  auto refused = S3Client::create(virtual_hosted);
+  ASSERT_FALSE(refused.is_ok());
+  EXPECT_NE(refused.status().message().find("virtual-hosted"), std::string::npos)
+      << refused.status().to_string();
 }
 
 // Over https (ceph-up.sh's TLS port, its throwaway CA in ca_file): small

@@ -9,6 +9,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <charconv>
 #include <chrono>
 #include <thread>
 
@@ -177,21 +179,37 @@ int64_t parse_http_date_seconds(std::string_view t) {
 }
 
 Result<std::unique_ptr<S3Client>> S3Client::create(S3ClientOptions options) {
-  std::string_view ep = options.endpoint;
-  const bool https = ep.rfind("https://", 0) == 0;
-  if (!https && ep.rfind("http://", 0) != 0) {
+  // http(s)://host[:port][/], host a name, an IPv4 address or a bracketed
+  // IPv6 one; nothing else (no user, path, query or fragment).
+  auto bad_endpoint = [&options](std::string_view why) {
     return error(Code::kInvalidArgument,
-                 fmt::format("storage.s3.endpoint '{}' must be http://host[:port] or "
-                             "https://host[:port]",
-                             options.endpoint));
+                 fmt::format("storage.s3.endpoint '{}' must be http(s)://host[:port]: {}",
+                             options.endpoint, why));
+  };
+  auto url = boost::urls::parse_absolute_uri(options.endpoint);
+  if (!url) return bad_endpoint(url.error().message());
+  const bool https = url->scheme_id() == boost::urls::scheme::https;
+  if (!https && url->scheme_id() != boost::urls::scheme::http)
+    return bad_endpoint("the scheme is neither http nor https");
+  if (url->has_userinfo() || url->has_query() || url->has_fragment() ||
+      !(url->encoded_path().empty() || url->encoded_path() == "/"))
+    return bad_endpoint("it has more than a host and a port");
+  if (url->encoded_host().empty()) return bad_endpoint("it has no host");
+  if (url->has_port()) {
+    const std::string_view port = url->port();
+    unsigned number = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (port.empty() || ec != std::errc() || end != port.data() + port.size() || number == 0 ||
+        number > 65535)
+      return bad_endpoint("the port is not a number from 1 to 65535");
   }
-  std::string_view hostport = ep.substr(https ? 8 : 7);
-  while (!hostport.empty() && hostport.back() == '/') hostport.remove_suffix(1);
-  if (hostport.empty() || hostport.find('/') != std::string_view::npos) {
-    return error(
-        Code::kInvalidArgument,
-        fmt::format("storage.s3.endpoint '{}' must be http(s)://host[:port] without a path",
-                    options.endpoint));
+  const bool ip = url->host_type() == boost::urls::host_type::ipv4 ||
+                  url->host_type() == boost::urls::host_type::ipv6;
+  if (ip && !options.path_style) {
+    return error(Code::kInvalidArgument,
+                 fmt::format("storage.s3.endpoint '{}' is an IP address: virtual-hosted buckets "
+                             "(path-style: false) need a host name",
+                             options.endpoint));
   }
   if (!https && !options.ca_file.empty()) {
     return error(Code::kInvalidArgument,
@@ -234,17 +252,14 @@ Result<std::unique_ptr<S3Client>> S3Client::create(S3ClientOptions options) {
   }
   auto client = std::unique_ptr<S3Client>(new S3Client(std::move(options)));
   client->tls_ = std::move(tls);
-  size_t colon = hostport.rfind(':');
-  if (colon != std::string_view::npos && hostport.find(']') == std::string_view::npos) {
-    client->connect_host_ = std::string(hostport.substr(0, colon));
-    client->connect_port_ = std::string(hostport.substr(colon + 1));
-  } else {
-    client->connect_host_ = std::string(hostport);
-    client->connect_port_ = https ? "443" : "80";
-  }
+  // The Host header names the endpoint as written (brackets and port kept);
+  // the connection goes to the bare address or name.
+  const std::string authority(url->encoded_authority());
+  client->connect_host_ = std::string(url->encoded_host_address());
+  client->connect_port_ = url->has_port() ? std::string(url->port()) : (https ? "443" : "80");
   client->host_ = client->options_.path_style
-                      ? std::string(hostport)
-                      : fmt::format("{}.{}", client->options_.bucket, hostport);
+                      ? authority
+                      : fmt::format("{}.{}", client->options_.bucket, authority);
   if (!client->options_.path_style)
     client->connect_host_ = client->options_.bucket + "." + client->connect_host_;
   return client;
