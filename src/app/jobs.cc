@@ -159,7 +159,9 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
   }
 
   // Usage for the cost report: a storage sample of every repository and
-  // account per usage.sample-interval, samples and transfer buckets older
+  // account per usage.sample-interval, the first a minute after start (a
+  // server restarted more often than the interval still samples), samples
+  // and transfer buckets older
   // than usage.retention pruned by the same run; berth_job_items_total counts
   // the samples written. Bytes out recorded in memory reach the store every
   // usage.flush-interval (and at shutdown, App::run).
@@ -169,7 +171,7 @@ BackgroundJobs register_background_jobs(jobs::Scheduler& scheduler, const Config
     const int64_t retention_ms = config.usage_retention_seconds * 1000;
     scheduler.every(
         "usage-sample", std::chrono::seconds(config.usage_sample_interval_seconds),
-        job("usage-sample", [ids, usage, retention_ms] {
+        std::chrono::minutes(1), job("usage-sample", [ids, usage, retention_ms] {
           const int64_t now = Clock::system().now_millis();
           auto n = sample_storage(*ids, *usage, now);
           if (!n) {

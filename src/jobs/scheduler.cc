@@ -1,5 +1,6 @@
 #include "jobs/scheduler.h"
 
+#include <algorithm>
 #include <exception>
 
 #include "log/log.h"
@@ -11,10 +12,16 @@ Scheduler::~Scheduler() {
 }
 
 void Scheduler::every(std::string name, std::chrono::seconds interval, std::function<void()> fn) {
+  every(std::move(name), interval, interval, std::move(fn));
+}
+
+void Scheduler::every(std::string name, std::chrono::seconds interval, std::chrono::seconds first,
+                      std::function<void()> fn) {
   if (interval.count() <= 0) return;
+  first = std::clamp(first, std::chrono::seconds(0), interval);
   std::lock_guard lock(mu_);
   jobs_.push_back(
-      Job{std::move(name), interval, std::move(fn), std::chrono::steady_clock::now() + interval});
+      Job{std::move(name), interval, std::move(fn), std::chrono::steady_clock::now() + first});
 }
 
 void Scheduler::start() {

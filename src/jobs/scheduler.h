@@ -23,6 +23,11 @@ class Scheduler {
   // Registers `fn` to run every `interval` (first run one interval after
   // start). Call before start(). A zero interval disables the job.
   void every(std::string name, std::chrono::seconds interval, std::function<void()> fn);
+  // As above, but the first run comes `first` after start (at most
+  // `interval`): for work a server restarted more often than its interval
+  // must still do.
+  void every(std::string name, std::chrono::seconds interval, std::chrono::seconds first,
+             std::function<void()> fn);
   void start();
   // Wakes the thread and joins it; idempotent.
   void stop();
