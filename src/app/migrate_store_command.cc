@@ -105,7 +105,8 @@ std::string plain_summary(const MigrationReport& r, bool dry_run) {
   return fmt::format(
       "{}accounts {}, users {}, access keys {}, user policies {}, registry policies {}\n"
       "user tags {}, groups {} (members {}, group policies {})\n"
-      "repositories {} (repository policies {}, lifecycle policies {}, resource tags {})\n"
+      "repositories {} (repository policies {}, lifecycle policies {}, resource tags {}), "
+      "storage quotas {}\n"
       "manifests {}, tags {}, blob links {}\n"
       "blobs copied {} ({} bytes), already present {}, failed {}\n"
       "not copied: upload sessions in flight, scan results, advisories, lifecycle previews and "
@@ -113,8 +114,8 @@ std::string plain_summary(const MigrationReport& r, bool dry_run) {
       dry_run ? "dry run, nothing written; would copy:\n" : "", r.accounts, r.users, r.access_keys,
       r.user_policies, r.registry_policies, r.user_tags, r.groups, r.group_members,
       r.group_policies, r.repositories, r.repository_policies, r.lifecycle_policies,
-      r.resource_tags, r.manifests, r.tags, r.blob_links, r.blobs_copied, r.bytes_copied,
-      r.blobs_present, r.failures.size());
+      r.resource_tags, r.storage_quotas, r.manifests, r.tags, r.blob_links, r.blobs_copied,
+      r.bytes_copied, r.blobs_present, r.failures.size());
 }
 
 std::string json_summary(const MigrationReport& r, bool dry_run) {
@@ -134,6 +135,7 @@ std::string json_summary(const MigrationReport& r, bool dry_run) {
                         {"repository_policies", r.repository_policies},
                         {"lifecycle_policies", r.lifecycle_policies},
                         {"resource_tags", r.resource_tags},
+                        {"storage_quotas", r.storage_quotas},
                         {"manifests", r.manifests},
                         {"tags", r.tags},
                         {"blob_links", r.blob_links},

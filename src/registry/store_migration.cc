@@ -64,13 +64,16 @@ Result<MigrationReport> StoreMigration::run() {
   // Storage quotas last: a source over a lowered quota still copies whole.
   BERTH_ASSIGN_OR_RETURN(auto quotas, from_.meta.list_quotas(std::nullopt));
   for (const StorageQuota& q : quotas) {
-    if (options_.dry_run) break;
     std::optional<std::string_view> repository;
     if (q.repository) repository = *q.repository;
-    if (Status s = to_.meta.set_quota(q.account_id, repository, q.bytes); !s.is_ok()) {
+    if (Status s =
+            options_.dry_run ? Status::ok() : to_.meta.set_quota(q.account_id, repository, q.bytes);
+        !s.is_ok()) {
       report.failures.push_back(fmt::format("storage quota of account {} repository {}: {}",
                                             q.account_id, q.repository.value_or("-"), s.message()));
+      continue;
     }
+    ++report.storage_quotas;
   }
   return report;
 }

@@ -81,7 +81,8 @@ struct MigrationReport {
   uint64_t repositories = 0;
   uint64_t repository_policies = 0;
   uint64_t lifecycle_policies = 0;
-  uint64_t resource_tags = 0;  // key/value pairs
+  uint64_t resource_tags = 0;   // key/value pairs
+  uint64_t storage_quotas = 0;  // an account's and its repositories' quotas
   uint64_t blob_links = 0;
   uint64_t manifests = 0;
   uint64_t tags = 0;

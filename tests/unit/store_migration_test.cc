@@ -287,9 +287,16 @@ TEST_F(StoreMigrationTest, StorageQuotasAreCopiedAfterTheRepositories) {
   // Below what the repository holds already: copied first, it would refuse the links.
   ASSERT_TRUE(meta_->set_quota(kAccount, "team/app", 1).is_ok());
   ASSERT_TRUE(meta_->set_quota(kAccount, std::nullopt, 1 << 20).is_ok());
+  MigrationOptions dry;
+  dry.dry_run = true;
+  auto preview = migrate(dry);
+  ASSERT_TRUE(preview.is_ok()) << preview.status().to_string();
+  EXPECT_EQ(preview->storage_quotas, 2u);  // counted, not written
+  EXPECT_TRUE(to_.meta->list_quotas(std::nullopt)->empty());
   auto report = migrate();
   ASSERT_TRUE(report.is_ok()) << report.status().to_string();
   EXPECT_TRUE(report->failures.empty()) << report->failures.front();
+  EXPECT_EQ(report->storage_quotas, 2u);
   auto quotas = to_.meta->list_quotas(std::nullopt);
   ASSERT_TRUE(quotas.is_ok());
   ASSERT_EQ(quotas->size(), 2u);
