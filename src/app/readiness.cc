@@ -30,21 +30,36 @@ Status check_free_space(const std::string& dir, uint64_t min_free) {
 
 }  // namespace
 
-ReadinessReport Readiness::check() {
-  ReadinessReport report;
-  std::vector<std::pair<std::string, std::string>> reasons;
+Readiness::Probe Readiness::probe() {
+  auto now = [this] { return options_.now ? options_.now() : std::chrono::steady_clock::now(); };
+  // A caller that arrived while a run was going takes that run's result.
+  const auto arrived = now();
+  std::lock_guard lock(probe_mu_);
+  if (probed_ && arrived - probed_at_ < options_.reuse) return last_probe_;
+  Probe fresh;
   auto run = [&](const char* name, const std::function<Status()>& fn) {
     if (!fn) return;
     Status s = fn();
     if (s.is_ok()) return;
-    report.failing.emplace_back(name);
-    reasons.emplace_back(name, s.to_string());
+    fresh.failing.emplace_back(name);
+    fresh.reasons.emplace_back(name, s.to_string());
   };
   run("database", options_.check_metadata);
   run("storage", options_.check_blobs);
   if (options_.min_free_bytes > 0) {
     run("disk", [this] { return check_free_space(options_.data_dir, options_.min_free_bytes); });
   }
+  probed_ = true;
+  probed_at_ = now();  // when the run ended
+  last_probe_ = fresh;
+  return fresh;
+}
+
+ReadinessReport Readiness::check() {
+  Probe probed = probe();
+  ReadinessReport report;
+  report.failing = std::move(probed.failing);
+  const auto& reasons = probed.reasons;
   if (options_.draining != nullptr && options_.draining->load()) {
     report.failing.emplace_back("draining");
   }

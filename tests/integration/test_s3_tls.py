@@ -187,6 +187,7 @@ def test_s3_readyz_follows_the_gateway(tmp_path):
         # Connections taken, never answered: the probe's own timeout answers /readyz (an S3
         # request's 60 s I/O timeout would outlast this client's).
         relay.stall()
+        time.sleep(1.2)  # past the second for which one run of the store checks answers
         r = requests.get(server.url + "/readyz", timeout=20)
         assert r.status_code == 503 and r.json()["failing"] == ["storage"], r.text
         relay.open()
