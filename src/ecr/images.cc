@@ -127,7 +127,8 @@ EcrResult EcrApi::describe_images(Call& c) {
   auto repo = repository(c, name);
   if (!repo) return repository_error(c, name, repo.status());
 
-  // The page's scan summaries come from one query (scan_summaries_json).
+  // The page's scan summaries come from one query (scan_summaries_json). Each image of a page
+  // is described once, so detail() moves its summary's members out rather than copying them.
   std::map<Digest, json::object> summaries;
   auto summarize = [&](const std::vector<ImageDetail>& page) {
     std::vector<Digest> digests;
@@ -154,7 +155,7 @@ EcrResult EcrApi::describe_images(Call& c) {
     d["imageStatus"] = "ACTIVE";
     auto summary = summaries.find(m.digest);
     if (summary != summaries.end()) {
-      for (const auto& [k, v] : summary->second) d[k] = v;
+      for (auto& [k, v] : summary->second) d[k] = std::move(v);
     }
     return d;
   };

@@ -1186,21 +1186,27 @@ def wait_for(what: str, seconds: float, poll: Callable[[], bool]) -> None:
 
 
 def describe_images(t: Target, p: Payloads, sizes: Sizes) -> dict:
-    """(i) berth only: Distribution has no ECR API (its cells read n/a). Two repositories of
-    `scan_images` tagged images each, the same images in both: one with scan-on-push, whose images
-    carry Alpine 3.18's installed database and are scanned against the Alpine secdb advisories
-    (tests/testdata/osv, imported with `berth advisories import`), one never scanned. Then
-    `describe_calls` timed DescribeImages (maxResults 100, tagStatus TAGGED: the scanned images'
-    SBOM referrers are untagged and left out, so both pages hold the same images) per repository:
-    the request boto3 sends, SigV4-signed by botocore before the clock starts and parsed after it
-    stops, so the figure is the server's answer on one keep-alive connection, not boto3's CPU.
-    Every answer is checked: all images, and on the scanned repository each image's findings
-    summary equal to what DescribeImageScanFindings counts for it, which must be the findings the
-    secdb gives (support/scan_data.py); no scan status on the other."""
+    """(i) berth only: Distribution has no ECR API (its cells read n/a). One repository of
+    `scan_images` tagged images carrying Alpine 3.18's installed database, described before and
+    after they are scanned (StartImageScan on each, against the Alpine secdb advisories of
+    tests/testdata/osv imported with `berth advisories import`; SBOMs generated, as by default), so
+    "before" is the current latency of the very same images. Each phase times `describe_calls`
+    calls of two listings, alternated call by call: the default one (maxResults 100), which after
+    the scan also lists the untagged SBOM referrers berth pushes, and the tagged one (tagStatus
+    TAGGED), which holds exactly the same images in both phases, so its after/before ratio is what
+    the findings summaries cost. Each call is the request boto3 sends, SigV4-signed by botocore
+    before the clock starts and parsed after it stops, on one keep-alive connection: the figure is
+    the server's answer, not boto3's CPU. Every answer is checked: before the scan no image has a
+    scan status; after it each image's findings summary equals what DescribeImageScanFindings
+    counts for it, which must be the findings the secdb gives (support/scan_data.py), and the
+    default listing holds the images and their SBOM referrers and nothing else."""
     if not isinstance(t.server, BerthServer):
         return {}
     import boto3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
     from botocore.config import Config
+    from botocore.credentials import Credentials
 
     ecr = boto3.client("ecr", endpoint_url=t.server.url, region_name=REGION,
                        aws_access_key_id=ADMIN_ACCESS_KEY_ID, aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY,
@@ -1210,105 +1216,127 @@ def describe_images(t: Target, p: Payloads, sizes: Sizes) -> dict:
                            str(source)], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         raise WorkloadFailure(f"berth advisories import {source}: exit {proc.returncode}: {proc.stderr[-500:]}")
-    scanned, plain = f"{t.namespace}/describe-scanned", f"{t.namespace}/describe-plain"
-    ecr.create_repository(repositoryName=scanned, imageScanningConfiguration={"scanOnPush": True})
-    ecr.create_repository(repositoryName=plain)
+    repo = f"{t.namespace}/describe-images"
+    ecr.create_repository(repositoryName=repo)  # no scan-on-push: the scans start after "before"
     layer = alpine_layer()
     images = [alpine_image(f"describe/{i}", layer) for i in range(sizes.scan_images)]
     c = t.client()
-    for repo in (scanned, plain):
-        for i, image in enumerate(images):
-            push_image(c, repo, f"v{i:03d}", image)
+    for i, image in enumerate(images):
+        push_image(c, repo, f"v{i:03d}", image)
     c.close()
+    image_digests = sorted(i.digest for i in images)
 
-    def page(repo: str) -> dict:
-        return ecr.describe_images(repositoryName=repo, maxResults=100, filter={"tagStatus": "TAGGED"})
+    listings = {"all": {}, "tagged": {"tagStatus": "TAGGED"}}
+
+    def page(listing: str) -> dict:
+        kwargs = {"filter": listings[listing]} if listings[listing] else {}
+        return ecr.describe_images(repositoryName=repo, maxResults=100, **kwargs)
 
     def statuses() -> list[str]:
-        return [d.get("imageScanStatus", {}).get("status", "none") for d in page(scanned)["imageDetails"]]
+        return [d.get("imageScanStatus", {}).get("status", "none") for d in page("tagged")["imageDetails"]]
 
-    wait_for(f"scans of the {len(images)} images of {scanned} (scan-on-push)", 300,
-             lambda: all(s not in ("PENDING", "IN_PROGRESS", "none") for s in statuses()))
-    expect_equal(f"DescribeImages {scanned}: scan statuses", ["COMPLETE"] * len(images), statuses())
-    # Each completed scan pushes an SBOM referrer: wait for them, so that no push runs while timing.
-    def untagged() -> int:
-        return len(ecr.list_images(repositoryName=scanned, filter={"tagStatus": "UNTAGGED"})["imageIds"])
+    def untagged() -> list[str]:
+        return sorted(i["imageDigest"] for i in
+                      ecr.list_images(repositoryName=repo, filter={"tagStatus": "UNTAGGED"})["imageIds"])
 
-    try:
-        wait_for("SBOM referrers", 60, lambda: untagged() >= len(images))
-    except WorkloadFailure:
-        pass  # not what this row measures; the run goes on with whatever is there
-
-    # What each image's summary must say: DescribeImageScanFindings' own counts of its findings,
-    # and the findings the secdb gives for the installed packages.
     expected_counts: dict[str, dict] = {}
-    for image in images:
-        found = all_findings(ecr, scanned, image.digest, 100)
-        if image is images[0]:
-            expect_equal(f"DescribeImageScanFindings {scanned}@{image.digest}: findings",
-                         sorted(expected_alpine()), sorted(findings_set(found)))
-        expected_counts[image.digest] = found["imageScanFindings"].get("findingSeverityCounts", {})
-    total = sum(expected_counts[images[0].digest].values())
-    if total == 0:
-        raise WorkloadFailure(f"{scanned}: the scanned images have no findings")
+    sboms: list[str] = []
 
-    def check(repo: str, answer: dict) -> None:
+    def check(phase: str, listing: str, answer: dict) -> None:
+        what = f"DescribeImages {repo} ({listing}, {phase} the scan)"
         details = answer["imageDetails"]
-        expect_equal(f"DescribeImages {repo}: images", sorted(i.digest for i in images),
-                     sorted(d["imageDigest"] for d in details))
         if "nextToken" in answer:
-            raise WorkloadFailure(f"DescribeImages {repo}: a nextToken on a page of {len(details)} of 100")
+            raise WorkloadFailure(f"{what}: a nextToken on a page of {len(details)} of 100")
+        expected = image_digests if listing == "tagged" or phase == "before" else sorted(image_digests + sboms)
+        expect_equal(f"{what}: images", expected, sorted(d["imageDigest"] for d in details))
         for d in details:
-            if repo == plain:
+            if phase == "before" or d["imageDigest"] in sboms:
                 if "imageScanStatus" in d or "imageScanFindingsSummary" in d:
-                    raise WorkloadFailure(f"DescribeImages {repo}: a scan summary of a never scanned image")
+                    raise WorkloadFailure(f"{what}: {d['imageDigest']} has a scan status")
+                if d["imageDigest"] in sboms and not d.get("artifactMediaType"):
+                    raise WorkloadFailure(f"{what}: SBOM {d['imageDigest']} has no artifactMediaType")
                 continue
             summary = d.get("imageScanFindingsSummary")
             if summary is None or d.get("imageScanStatus", {}).get("status") != "COMPLETE":
-                raise WorkloadFailure(f"DescribeImages {repo}: {d['imageDigest']} has no completed scan summary")
-            expect_equal(f"DescribeImages {repo}: findingSeverityCounts of {d['imageDigest']}",
+                raise WorkloadFailure(f"{what}: {d['imageDigest']} has no completed scan summary")
+            expect_equal(f"{what}: findingSeverityCounts of {d['imageDigest']}",
                          expected_counts[d["imageDigest"]], summary.get("findingSeverityCounts", {}))
 
     # The timed calls: the same request as boto3's, SigV4-signed by botocore before the clock
     # starts, sent on one keep-alive connection; the answer is parsed after it stops.
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
     credentials = Credentials(ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY)
 
-    def signed(repo: str) -> tuple[bytes, dict[str, str]]:
-        body = json.dumps({"repositoryName": repo, "maxResults": 100, "filter": {"tagStatus": "TAGGED"}}).encode()
+    def signed(listing: str) -> tuple[bytes, dict[str, str]]:
+        request_body: dict = {"repositoryName": repo, "maxResults": 100}
+        if listings[listing]:
+            request_body["filter"] = listings[listing]
+        body = json.dumps(request_body).encode()
         request = AWSRequest(method="POST", url=t.server.url + "/", data=body, headers={
             "Content-Type": "application/x-amz-json-1.1",
             "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.DescribeImages"})
         SigV4Auth(credentials, "ecr", REGION).add_auth(request)
         return body, dict(request.headers.items())
 
-    figures: dict = {"images": len(images), "findings_per_image": total, "sbom_referrers": untagged()}
-    conn = http.client.HTTPConnection("127.0.0.1", t.server.port, timeout=REQUEST_TIMEOUT)
-    try:
-        for label, repo in (("scanned", scanned), ("unscanned", plain)):
-            check(repo, page(repo))  # boto3's answer too; also warms both up
-            latencies, sizes_b = [], []
+    figures: dict = {"images": len(images)}
+
+    def timed_phase(phase: str) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", t.server.port, timeout=REQUEST_TIMEOUT)
+        try:
+            for listing in listings:
+                check(phase, listing, page(listing))  # boto3's answer too; also warms both up
+            latencies: dict[str, list[float]] = {listing: [] for listing in listings}
+            answer_bytes: dict[str, list[int]] = {listing: [] for listing in listings}
             for _ in range(sizes.describe_calls):
-                DEADLINE.check()
-                body, headers = signed(repo)
-                start = time.perf_counter()
-                conn.request("POST", "/", body=body, headers=headers)
-                r = conn.getresponse()
-                data = r.read()
-                latencies.append((time.perf_counter() - start) * 1e3)
-                if r.status != 200:
-                    raise WorkloadFailure(f"DescribeImages {repo}: status {r.status}: {data[:300]!r}")
-                check(repo, json.loads(data))
-                sizes_b.append(len(data))
-            figures[f"{label}_p50_ms"] = median(latencies)
-            figures[f"{label}_p90_ms"] = percentile(latencies, 0.9)
-            figures[f"{label}_answer_bytes"] = median(sizes_b)
-    finally:
-        conn.close()
-    figures["scanned_over_unscanned"] = figures["scanned_p50_ms"] / figures["unscanned_p50_ms"]
+                for listing in listings:
+                    DEADLINE.check()
+                    body, headers = signed(listing)
+                    start = time.perf_counter()
+                    conn.request("POST", "/", body=body, headers=headers)
+                    r = conn.getresponse()
+                    data = r.read()
+                    latencies[listing].append((time.perf_counter() - start) * 1e3)
+                    if r.status != 200:
+                        raise WorkloadFailure(f"DescribeImages {repo}: status {r.status}: {data[:300]!r}")
+                    check(phase, listing, json.loads(data))
+                    answer_bytes[listing].append(len(data))
+            for listing in listings:
+                figures[f"{phase}_{listing}_p50_ms"] = median(latencies[listing])
+                figures[f"{phase}_{listing}_p90_ms"] = percentile(latencies[listing], 0.9)
+                figures[f"{phase}_{listing}_answer_bytes"] = median(answer_bytes[listing])
+        finally:
+            conn.close()
+
+    timed_phase("before")
+
+    for image in images:
+        ecr.start_image_scan(repositoryName=repo, imageId={"imageDigest": image.digest})
+    wait_for(f"scans of the {len(images)} images of {repo} (StartImageScan)", 300,
+             lambda: all(s not in ("PENDING", "IN_PROGRESS", "none") for s in statuses()))
+    expect_equal(f"DescribeImages {repo}: scan statuses", ["COMPLETE"] * len(images), statuses())
+    # Each completed scan pushes an SBOM referrer: wait for them, so that no push runs while timing.
+    try:
+        wait_for("SBOM referrers", 60, lambda: len(untagged()) >= len(images))
+    except WorkloadFailure:
+        pass  # the default listing is checked against whatever is there
+    sboms.extend(untagged())
+
+    # What each image's summary must say: DescribeImageScanFindings' own counts of its findings,
+    # and the findings the secdb gives for the installed packages.
+    for image in images:
+        found = all_findings(ecr, repo, image.digest, 100)
+        if image is images[0]:
+            expect_equal(f"DescribeImageScanFindings {repo}@{image.digest}: findings",
+                         sorted(expected_alpine()), sorted(findings_set(found)))
+        expected_counts[image.digest] = found["imageScanFindings"].get("findingSeverityCounts", {})
+    total = sum(expected_counts[images[0].digest].values())
+    if total == 0:
+        raise WorkloadFailure(f"{repo}: the scanned images have no findings")
+    figures.update({"findings_per_image": total, "sbom_referrers": len(sboms)})
+
+    timed_phase("after")
+    for listing in listings:
+        figures[f"{listing}_after_over_before"] = (figures[f"after_{listing}_p50_ms"] /
+                                                   figures[f"before_{listing}_p50_ms"])
     return figures
 
 
@@ -1664,11 +1692,16 @@ TABLE: list[tuple[str, str, str, str, str]] = [
     ("catalog_listing", "pages", "(f)   pages walked", "pages", "info"),
     ("concurrent_pull", "seconds", "(g) concurrent pull, total", "s", "lower"),
     ("concurrent_pull", "mib_s", "(g) concurrent pull", "MiB/s", "higher"),
-    ("describe_images", "scanned_p50_ms", "(i) ECR DescribeImages, scanned repo, median", "ms", "lower"),
-    ("describe_images", "scanned_p90_ms", "(i) ECR DescribeImages, scanned repo, p90", "ms", "lower"),
-    ("describe_images", "unscanned_p50_ms", "(i) ECR DescribeImages, unscanned repo, median", "ms", "lower"),
-    ("describe_images", "unscanned_p90_ms", "(i) ECR DescribeImages, unscanned repo, p90", "ms", "lower"),
-    ("describe_images", "scanned_over_unscanned", "(i)   scanned / unscanned median", "x", "info"),
+    ("describe_images", "before_tagged_p50_ms", "(i) ECR DescribeImages, tagged, before scan, median", "ms", "lower"),
+    ("describe_images", "after_tagged_p50_ms", "(i) ECR DescribeImages, tagged, after scan, median", "ms", "lower"),
+    ("describe_images", "before_tagged_p90_ms", "(i) ECR DescribeImages, tagged, before scan, p90", "ms", "lower"),
+    ("describe_images", "after_tagged_p90_ms", "(i) ECR DescribeImages, tagged, after scan, p90", "ms", "lower"),
+    ("describe_images", "tagged_after_over_before", "(i)   tagged: after / before median", "x", "info"),
+    ("describe_images", "before_all_p50_ms", "(i) ECR DescribeImages, default, before scan, median", "ms", "lower"),
+    ("describe_images", "after_all_p50_ms", "(i) ECR DescribeImages, default (+SBOMs), after, median", "ms", "lower"),
+    ("describe_images", "all_after_over_before", "(i)   default: after / before median", "x", "info"),
+    ("describe_images", "before_tagged_answer_bytes", "(i)   tagged answer before scan", "bytes", "info"),
+    ("describe_images", "after_tagged_answer_bytes", "(i)   tagged answer after scan", "bytes", "info"),
     ("describe_images", "findings_per_image", "(i)   findings per scanned image", "findings", "info"),
     ("memory", "rss_idle_mib", "(h) RSS idle", "MiB", "lower"),
     ("memory", "rss_load_mean_mib", "(h) RSS under load, mean", "MiB", "lower"),
@@ -1861,8 +1894,10 @@ def notes(results: dict, targets: list[Target], sizes: Sizes) -> list[str]:
                    "both servers; the Python row below it is the same workload through requests")
     if results.get("describe_images", {}).get("berth"):
         f = results["describe_images"]["berth"]
-        out.append(f"(i) berth only (Distribution has no ECR API): {f['images']} tagged images a page; "
-                   "each call SigV4-signed (botocore) before the clock starts and parsed after it stops")
+        out.append(f"(i) berth only (Distribution has no ECR API): the same {f['images']} tagged images described "
+                   f"before and after their scan; after it the default listing also holds their "
+                   f"{f.get('sbom_referrers', 0)} SBOM referrers; each call SigV4-signed (botocore) before the "
+                   "clock starts and parsed after it stops")
     for workload in ("image_push_python", "tag_listing", "catalog_listing", "concurrent_pull"):
         for name, f in results.get(workload, {}).items():
             if not f:
